@@ -1,0 +1,131 @@
+//! Connecting a service's store by URL (`sqlite://…` for the embedded default,
+//! `postgres://…` in production), and scratch PostgreSQL databases for the
+//! conformance suites.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    Connection, Executor, PgPool, SqlitePool,
+    postgres::{PgConnection, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+/// An open pool of one of the two supported backends.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Opens `url`: `sqlite://path` (created if missing, WAL) or `postgres://…`.
+pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
+    if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // WAL + NORMAL is durable across process crashes; only an OS crash
+            // may lose the last commits. Audit uses FULL (see audit-svc).
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        Ok(Pool::Sqlite(pool))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        Ok(Pool::Postgres(pool))
+    } else {
+        Err(sqlx::Error::Configuration(
+            format!("unsupported database URL {url:?}: use sqlite:// or postgres://").into(),
+        ))
+    }
+}
+
+/// Environment variable naming the PostgreSQL server the conformance suites use.
+pub const TEST_PG_ENV: &str = "ARCHIVE_TEST_POSTGRES_URL";
+/// When set to `1`, a missing PostgreSQL fails the suites instead of skipping them (CI).
+pub const REQUIRE_PG_ENV: &str = "ARCHIVE_REQUIRE_POSTGRES";
+const DEFAULT_TEST_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// A throw-away PostgreSQL database, created for one test and dropped by [`ScratchDatabase::drop_database`].
+#[derive(Debug)]
+pub struct ScratchDatabase {
+    admin_url: String,
+    name: String,
+    pub url: String,
+}
+
+impl ScratchDatabase {
+    /// Creates a fresh database, or returns `None` (and says so) when no
+    /// PostgreSQL answers and `ARCHIVE_REQUIRE_POSTGRES` is not `1`.
+    pub async fn create(prefix: &str) -> Option<Self> {
+        let admin_url = std::env::var(TEST_PG_ENV).unwrap_or_else(|_| DEFAULT_TEST_PG.to_owned());
+        let required = std::env::var(REQUIRE_PG_ENV).is_ok_and(|v| v == "1");
+        let mut admin = match PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            Err(e) if !required => {
+                eprintln!("PostgreSQL half SKIPPED: cannot connect to {admin_url}: {e}");
+                return None;
+            }
+            Err(e) => panic!("{REQUIRE_PG_ENV}=1 but PostgreSQL at {admin_url} is unreachable: {e}"),
+        };
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
+            .await
+            .expect("create scratch database");
+        let url = with_database(&admin_url, &name);
+        Some(Self {
+            admin_url,
+            name,
+            url,
+        })
+    }
+
+    pub async fn drop_database(self) {
+        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
+            let _ = admin
+                .execute(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name).as_str())
+                .await;
+        }
+    }
+}
+
+/// `postgres://u@h:p/old?x=y` with the database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let prefix = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn database_is_replaced() {
+        assert_eq!(
+            super::with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+            "postgres://postgres@127.0.0.1:5432/t1"
+        );
+        assert_eq!(
+            super::with_database("postgres://h/db?sslmode=disable", "t2"),
+            "postgres://h/t2?sslmode=disable"
+        );
+        assert_eq!(super::with_database("postgres://h", "t3"), "postgres://h/t3");
+    }
+}

@@ -1,0 +1,126 @@
+//! Status helpers shared by every crate's error mapping: a bad field becomes
+//! INVALID_ARGUMENT with a `BadRequest` detail naming it, so clients can point
+//! at the field without parsing prose.
+
+use std::fmt;
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// One invalid request field, e.g. `filter.caller_number`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    pub field: String,
+    pub description: String,
+}
+
+impl FieldViolation {
+    pub fn new(field: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            description: description.into(),
+        }
+    }
+
+    pub fn missing(field: impl Into<String>) -> Self {
+        Self::new(field, "is required")
+    }
+
+    /// Prefixes the field path, for violations found in a nested message.
+    pub fn within(mut self, parent: &str) -> Self {
+        self.field = format!("{parent}.{}", self.field);
+        self
+    }
+}
+
+impl fmt::Display for FieldViolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.description)
+    }
+}
+
+impl std::error::Error for FieldViolation {}
+
+impl From<FieldViolation> for Status {
+    fn from(v: FieldViolation) -> Self {
+        Status::with_error_details(
+            Code::InvalidArgument,
+            v.to_string(),
+            ErrorDetails::with_bad_request_violation(v.field, v.description),
+        )
+    }
+}
+
+/// The reason code carried in an `ErrorInfo` detail when an action needs a reason.
+pub const REASON_REQUIRED: &str = "REASON_REQUIRED";
+/// The `ErrorInfo` domain of archive errors.
+pub const ERROR_DOMAIN: &str = "archive.v1";
+
+/// FAILED_PRECONDITION with a machine-readable `REASON_REQUIRED` detail, so a
+/// UI knows to ask the user for a reason and retry.
+pub fn reason_required(message: impl Into<String>) -> Status {
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        message,
+        ErrorDetails::with_error_info(
+            REASON_REQUIRED,
+            ERROR_DOMAIN,
+            std::collections::HashMap::<String, String>::new(),
+        ),
+    )
+}
+
+/// Reads back the field named by an INVALID_ARGUMENT status, if any.
+pub fn violated_field(status: &Status) -> Option<String> {
+    status
+        .get_details_bad_request()
+        .and_then(|b| b.field_violations.first().map(|v| v.field.clone()))
+}
+
+/// Whether a status asks for a reason (see [`reason_required`]).
+pub fn is_reason_required(status: &Status) -> bool {
+    status.code() == Code::FailedPrecondition
+        && status
+            .get_details_error_info()
+            .is_some_and(|i| i.reason == REASON_REQUIRED)
+}
+
+/// Checks a free-text request field: at most `max` characters, no control characters.
+pub fn check_text(value: &str, field: &str, max: usize) -> Result<(), FieldViolation> {
+    if value.chars().count() > max {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(FieldViolation::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violation_status_names_the_field() {
+        let status: Status = FieldViolation::new("page_size", "must be at most 1000").into();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(violated_field(&status).as_deref(), Some("page_size"));
+        assert!(status.message().contains("page_size"));
+    }
+
+    #[test]
+    fn reason_required_is_recognised() {
+        assert!(is_reason_required(&reason_required("give a reason")));
+        assert!(!is_reason_required(&Status::failed_precondition("other")));
+    }
+
+    #[test]
+    fn text_checks() {
+        assert!(check_text("Sales", "queue", 10).is_ok());
+        assert_eq!(check_text("a\u{7}b", "queue", 10).unwrap_err().field, "queue");
+        assert!(check_text(&"x".repeat(11), "queue", 10).is_err());
+    }
+}

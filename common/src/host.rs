@@ -1,0 +1,121 @@
+//! Serving a service: every server gets the standard gRPC health service and
+//! server reflection, stops gracefully on the shutdown token, and reports
+//! NOT_SERVING until its dependencies answer (see [`watch_readiness`]).
+
+use std::{future::Future, time::Duration};
+
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tonic::{service::Routes, transport::Server};
+use tonic_health::{ServingStatus, server::HealthReporter};
+
+use crate::shutdown::CancellationToken;
+
+/// Health and reflection, added to a service's own routes.
+pub struct Host {
+    health: HealthReporter,
+    routes: Routes,
+}
+
+impl Host {
+    /// `names` are the fully-qualified gRPC service names this server hosts;
+    /// they start NOT_SERVING.
+    pub async fn new(routes: Routes, names: &[&str]) -> Self {
+        let (health, health_service) = tonic_health::server::health_reporter();
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
+        for name in names {
+            health
+                .set_service_status(*name, ServingStatus::NotServing)
+                .await;
+        }
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(archive_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .expect("descriptor sets are valid");
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(archive_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .expect("descriptor sets are valid");
+        let routes = routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+        Self { health, routes }
+    }
+
+    pub fn health(&self) -> HealthReporter {
+        self.health.clone()
+    }
+
+    /// Serves until `shutdown` is cancelled, then drains in-flight requests.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: CancellationToken,
+    ) -> Result<(), tonic::transport::Error> {
+        let addr = listener.local_addr().ok();
+        tracing::info!(?addr, "gRPC server listening");
+        let result = Server::builder()
+            .add_routes(self.routes)
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                shutdown.cancelled_owned(),
+            )
+            .await;
+        tracing::info!(?addr, "gRPC server stopped");
+        result
+    }
+}
+
+/// Keeps the health status of `names` in step with `check` (a ping of the
+/// service's database or object store): SERVING while it answers, NOT_SERVING
+/// while it does not. Runs until `shutdown`.
+pub fn watch_readiness<F, Fut, E>(
+    health: HealthReporter,
+    names: Vec<String>,
+    interval: Duration,
+    shutdown: CancellationToken,
+    check: F,
+) where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), E>> + Send,
+    E: std::fmt::Display,
+{
+    tokio::spawn(async move {
+        let mut last: Option<bool> = None;
+        loop {
+            let ok = match check().await {
+                Ok(()) => true,
+                Err(e) => {
+                    if last != Some(false) {
+                        tracing::warn!(error = %e, "dependency check failed: NOT_SERVING");
+                    }
+                    false
+                }
+            };
+            if last != Some(ok) {
+                let status = if ok {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                health.set_service_status("", status).await;
+                for name in &names {
+                    health.set_service_status(name, status).await;
+                }
+                last = Some(ok);
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    health.set_service_status("", ServingStatus::NotServing).await;
+                    return;
+                }
+                () = tokio::time::sleep(interval) => {}
+            }
+        }
+    });
+}

@@ -1,0 +1,19 @@
+//! Plumbing every archive service shares, written once: the verified identity
+//! carried in request metadata, the gRPC host (health, reflection, graceful
+//! shutdown), telemetry, the error-to-`Status` helpers, time conversions, the
+//! injected clock and signed page tokens.
+
+pub mod clock;
+pub mod convert;
+#[cfg(feature = "db")]
+pub mod db;
+pub mod error;
+pub mod host;
+pub mod identity;
+pub mod page_token;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::FieldViolation;
+pub use identity::{IdentityError, IdentityKey, Principal, VerifyIdentity};
