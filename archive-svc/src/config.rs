@@ -1,0 +1,49 @@
+//! archive-svc's configuration, from flags or the environment.
+
+use std::{net::SocketAddr, time::Duration};
+
+#[derive(clap::Parser, Debug, Clone)]
+#[command(
+    name = "archive-svc",
+    about = "Call metadata: ingest, search, deletion markers, retention"
+)]
+pub struct Config {
+    /// gRPC listen address.
+    #[arg(long, env = "ARCHIVE_LISTEN", default_value = "127.0.0.1:50051")]
+    pub listen: SocketAddr,
+    /// `sqlite://path` (embedded) or `postgres://…`.
+    #[arg(
+        long,
+        env = "ARCHIVE_DATABASE_URL",
+        default_value = "sqlite://archive.db"
+    )]
+    pub database_url: String,
+    /// Key that verifies the identity the gateway forwards.
+    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
+    pub identity_secret: String,
+    /// Key that seals page tokens (defaults to the identity secret).
+    #[arg(long, env = "ARCHIVE_PAGE_TOKEN_SECRET", hide_env_values = true)]
+    pub page_token_secret: Option<String>,
+    /// How often readiness re-checks the database.
+    #[arg(long, env = "ARCHIVE_READINESS_INTERVAL", value_parser = humantime_secs, default_value = "5")]
+    pub readiness_interval: Duration,
+}
+
+fn humantime_secs(s: &str) -> Result<Duration, String> {
+    s.parse::<u64>()
+        .map(Duration::from_secs)
+        .map_err(|_| format!("{s:?} is not a number of seconds"))
+}
+
+impl Config {
+    /// A configuration for tests and the embedded suite.
+    pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 0).into(),
+            database_url: database_url.into(),
+            identity_secret: identity_secret.into(),
+            page_token_secret: None,
+            readiness_interval: Duration::from_secs(5),
+        }
+    }
+}

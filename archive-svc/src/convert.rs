@@ -1,0 +1,426 @@
+//! Protobuf ⇄ model. Requests are validated here: every problem is a
+//! [`FieldViolation`] naming the field, found before anything is written.
+
+use archive_common::{
+    FieldViolation,
+    convert::{duration_ms, from_duration_ms, from_timestamp, required_timestamp, timestamp},
+    error::check_text,
+};
+use archive_proto::v1 as pb;
+use chrono::{DateTime, Datelike, Utc};
+use uuid::Uuid;
+
+use crate::{
+    model::{
+        CallQuery, Deletion, Order, RecordingMode, RecordingState, StoredCall, StoredRecording,
+        TenantSettings,
+    },
+    rules::{CallReport, Event, Initiator},
+};
+
+/// Longest name (agent, queue, access point) accepted.
+pub const MAX_NAME: usize = 200;
+/// Longest phone number accepted.
+pub const MAX_NUMBER: usize = 32;
+pub const MAX_EVENTS: usize = 10_000;
+pub const MAX_PAGE_SIZE: i32 = 1000;
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+
+/// A name: 1..=200 characters, no control characters.
+fn name(value: &str, field: &str) -> Result<String, FieldViolation> {
+    if value.trim().is_empty() {
+        return Err(FieldViolation::missing(field));
+    }
+    check_text(value, field, MAX_NAME)?;
+    Ok(value.to_owned())
+}
+
+fn optional_name(value: &str, field: &str) -> Result<Option<String>, FieldViolation> {
+    if value.is_empty() {
+        Ok(None)
+    } else {
+        name(value, field).map(Some)
+    }
+}
+
+/// A phone number: digits with an optional leading `+`.
+pub fn phone_number(value: &str, field: &str) -> Result<String, FieldViolation> {
+    let digits = value.strip_prefix('+').unwrap_or(value);
+    if value.len() > MAX_NUMBER {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be at most {MAX_NUMBER} characters"),
+        ));
+    }
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FieldViolation::new(
+            field,
+            "must be digits, optionally after a leading '+'",
+        ));
+    }
+    Ok(value.to_owned())
+}
+
+/// Timestamps outside 1970..2200 are mistakes, not calls.
+fn plausible(at: DateTime<Utc>, field: &str) -> Result<DateTime<Utc>, FieldViolation> {
+    if (1970..2200).contains(&at.year()) {
+        Ok(at)
+    } else {
+        Err(FieldViolation::new(
+            field,
+            "must be between years 1970 and 2200",
+        ))
+    }
+}
+
+pub fn uuid(value: &str, field: &str) -> Result<Uuid, FieldViolation> {
+    Uuid::parse_str(value).map_err(|_| FieldViolation::new(field, "must be a UUID"))
+}
+
+/// Parses a list of recording ids: 1..=`max`, no duplicates.
+pub fn recording_ids(
+    values: &[String],
+    field: &str,
+    max: usize,
+) -> Result<Vec<Uuid>, FieldViolation> {
+    if values.is_empty() {
+        return Err(FieldViolation::new(
+            field,
+            "must name at least one recording",
+        ));
+    }
+    if values.len() > max {
+        return Err(FieldViolation::new(
+            field,
+            format!("must name at most {max} recordings"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let id = uuid(v, &format!("{field}[{i}]"))?;
+            if !seen.insert(id) {
+                return Err(FieldViolation::new(
+                    format!("{field}[{i}]"),
+                    "is a duplicate",
+                ));
+            }
+            Ok(id)
+        })
+        .collect()
+}
+
+impl TryFrom<pb::IngestCallRequest> for CallReport {
+    type Error = FieldViolation;
+
+    fn try_from(req: pb::IngestCallRequest) -> Result<Self, Self::Error> {
+        if req.session_id.is_empty() {
+            return Err(FieldViolation::missing("session_id"));
+        }
+        if req.session_id.len() > 128
+            || !req
+                .session_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+        {
+            return Err(FieldViolation::new(
+                "session_id",
+                "must be 1..128 characters of letters, digits, '.', '_', ':' or '-'",
+            ));
+        }
+        let start = plausible(
+            required_timestamp(req.start_time.as_ref(), "start_time")?,
+            "start_time",
+        )?;
+        let ap = req
+            .access_point
+            .ok_or_else(|| FieldViolation::missing("access_point"))?;
+        let access_point_number = phone_number(&ap.number, "access_point.number")?;
+        check_text(&ap.name, "access_point.name", MAX_NAME)?;
+        let caller_number = phone_number(&req.caller_number, "caller_number")?;
+        let initiator =
+            optional_name(&req.initiating_agent, "initiating_agent")?.map(|agent| Initiator {
+                agent,
+                forced: req.initiating_agent_forced_recording,
+            });
+        if req.events.len() > MAX_EVENTS {
+            return Err(FieldViolation::new(
+                "events",
+                format!("must be at most {MAX_EVENTS} events"),
+            ));
+        }
+        let mut events = Vec::with_capacity(req.events.len());
+        let mut last = start;
+        for (i, e) in req.events.into_iter().enumerate() {
+            let field = |f: &str| format!("events[{i}].{f}");
+            let at = required_timestamp(e.time.as_ref(), &field("time"))?;
+            if at < last {
+                return Err(FieldViolation::new(
+                    field("time"),
+                    "must not be before the call start or the previous event",
+                ));
+            }
+            last = at;
+            use pb::call_event::Kind;
+            let event = match e
+                .kind
+                .ok_or_else(|| FieldViolation::missing(field("kind")))?
+            {
+                Kind::QueueEntered(q) => Event::QueueEntered {
+                    queue: name(&q.queue, &field("queue_entered.queue"))?,
+                    forced: q.forced_recording,
+                    pending: q.pending_recording,
+                },
+                Kind::AgentConnected(a) => Event::AgentConnected {
+                    agent: name(&a.agent, &field("agent_connected.agent"))?,
+                    forced: a.forced_recording,
+                },
+                Kind::ManualRecordingStarted(m) => Event::ManualRecordingStarted {
+                    agent: name(&m.agent, &field("manual_recording_started.agent"))?,
+                },
+                Kind::PendingRecordingDecided(p) => Event::PendingRecordingDecided {
+                    agent: name(&p.agent, &field("pending_recording_decided.agent"))?,
+                    keep: p.keep,
+                },
+                Kind::ConsultStarted(c) => Event::ConsultStarted {
+                    agent: name(&c.agent, &field("consult_started.agent"))?,
+                    consulted_agent: name(
+                        &c.consulted_agent,
+                        &field("consult_started.consulted_agent"),
+                    )?,
+                },
+                Kind::ConsultEnded(c) => Event::ConsultEnded {
+                    agent: name(&c.agent, &field("consult_ended.agent"))?,
+                },
+                Kind::AgentDisconnected(a) => Event::AgentDisconnected {
+                    agent: name(&a.agent, &field("agent_disconnected.agent"))?,
+                },
+                Kind::CallEnded(_) => Event::CallEnded,
+            };
+            events.push((at, event));
+        }
+        Ok(CallReport {
+            session_id: req.session_id,
+            start,
+            access_point_number,
+            access_point_name: ap.name,
+            caller_number,
+            initiator,
+            events,
+        })
+    }
+}
+
+fn optional_ms(
+    d: Option<&prost_types::Duration>,
+    field: &str,
+) -> Result<Option<i64>, FieldViolation> {
+    d.map(|d| from_duration_ms(d, field)).transpose()
+}
+
+fn range(
+    min: Option<i64>,
+    max: Option<i64>,
+    field: &str,
+) -> Result<(Option<i64>, Option<i64>), FieldViolation> {
+    if let (Some(lo), Some(hi)) = (min, max) {
+        if lo > hi {
+            return Err(FieldViolation::new(field, "minimum is above the maximum"));
+        }
+    }
+    Ok((min, max))
+}
+
+/// Validates a search filter and order.
+pub fn call_query(filter: Option<pb::CallFilter>, order: i32) -> Result<CallQuery, FieldViolation> {
+    let f = filter.unwrap_or_default();
+    let time = |ts: Option<&prost_types::Timestamp>, field: &str| {
+        ts.map(|t| from_timestamp(t, field).and_then(|at| plausible(at, field)))
+            .transpose()
+    };
+    let from = time(f.start_time_from.as_ref(), "filter.start_time_from")?;
+    let to = time(f.start_time_to.as_ref(), "filter.start_time_to")?;
+    if let (Some(from), Some(to)) = (from, to) {
+        if from >= to {
+            return Err(FieldViolation::new(
+                "filter.start_time_to",
+                "must be after start_time_from",
+            ));
+        }
+    }
+    let caller_number = if f.caller_number.is_empty() {
+        None
+    } else {
+        Some(phone_number(&f.caller_number, "filter.caller_number")?)
+    };
+    let (min_recording_ms, max_recording_ms) = range(
+        optional_ms(f.min_recording_time.as_ref(), "filter.min_recording_time")?,
+        optional_ms(f.max_recording_time.as_ref(), "filter.max_recording_time")?,
+        "filter.min_recording_time",
+    )?;
+    let (min_speak_ms, max_speak_ms) = range(
+        optional_ms(f.min_speak_time.as_ref(), "filter.min_speak_time")?,
+        optional_ms(f.max_speak_time.as_ref(), "filter.max_speak_time")?,
+        "filter.min_speak_time",
+    )?;
+    let order = match pb::SortOrder::try_from(order) {
+        Ok(pb::SortOrder::Unspecified | pb::SortOrder::StartTimeDesc) => Order::NewestFirst,
+        Ok(pb::SortOrder::StartTimeAsc) => Order::OldestFirst,
+        Err(_) => return Err(FieldViolation::new("order", "unknown sort order")),
+    };
+    Ok(CallQuery {
+        from,
+        to,
+        access_point_number: if f.access_point_number.is_empty() {
+            None
+        } else {
+            Some(phone_number(
+                &f.access_point_number,
+                "filter.access_point_number",
+            )?)
+        },
+        caller_number,
+        caller_number_partial: f.caller_number_partial,
+        agent: optional_name(&f.agent, "filter.agent")?,
+        queue: optional_name(&f.queue, "filter.queue")?,
+        has_recording: f.has_recording,
+        include_deleted: f.include_deleted,
+        min_recording_ms,
+        max_recording_ms,
+        min_speak_ms,
+        max_speak_ms,
+        linked_agent: None,
+        order,
+    })
+}
+
+/// 0 means the default; negative or above the cap is refused.
+pub fn page_size(value: i32, field: &str) -> Result<u32, FieldViolation> {
+    match value {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        1..=MAX_PAGE_SIZE => Ok(value as u32),
+        _ => Err(FieldViolation::new(
+            field,
+            format!("must be between 0 and {MAX_PAGE_SIZE}"),
+        )),
+    }
+}
+
+impl TryFrom<pb::TenantSettings> for TenantSettings {
+    type Error = FieldViolation;
+
+    fn try_from(s: pb::TenantSettings) -> Result<Self, Self::Error> {
+        if s.time_zone.parse::<chrono_tz::Tz>().is_err() {
+            return Err(FieldViolation::new(
+                "settings.time_zone",
+                "must be an IANA time zone",
+            ));
+        }
+        if s.recording_retention_days == 0 {
+            return Err(FieldViolation::new(
+                "settings.recording_retention_days",
+                "must be at least 1",
+            ));
+        }
+        if s.metadata_retention_days < s.recording_retention_days {
+            return Err(FieldViolation::new(
+                "settings.metadata_retention_days",
+                "must be at least recording_retention_days",
+            ));
+        }
+        Ok(Self {
+            time_zone: s.time_zone,
+            consult_recording: s.consult_recording,
+            recording_retention_days: s.recording_retention_days,
+            metadata_retention_days: s.metadata_retention_days,
+        })
+    }
+}
+
+impl From<TenantSettings> for pb::TenantSettings {
+    fn from(s: TenantSettings) -> Self {
+        Self {
+            time_zone: s.time_zone,
+            consult_recording: s.consult_recording,
+            recording_retention_days: s.recording_retention_days,
+            metadata_retention_days: s.metadata_retention_days,
+        }
+    }
+}
+
+fn mode(m: RecordingMode) -> pb::RecordingMode {
+    match m {
+        RecordingMode::Forced => pb::RecordingMode::Forced,
+        RecordingMode::Pending => pb::RecordingMode::Pending,
+        RecordingMode::Manual => pb::RecordingMode::Manual,
+        RecordingMode::Consult => pb::RecordingMode::Consult,
+    }
+}
+
+fn state(s: RecordingState) -> pb::RecordingState {
+    match s {
+        RecordingState::Available => pb::RecordingState::Available,
+        RecordingState::Expired => pb::RecordingState::Expired,
+        RecordingState::Deleted => pb::RecordingState::Deleted,
+    }
+}
+
+/// A stored recording as the contract shows it; `tenant` fills the marker's customer.
+pub fn recording(r: StoredRecording, tenant: &str) -> pb::Recording {
+    pb::Recording {
+        recording_id: r.recording_id.to_string(),
+        call_id: r.call_id.to_string(),
+        nr: r.nr,
+        mode: mode(r.mode) as i32,
+        start_time: Some(timestamp(r.start)),
+        finish_time: Some(timestamp(r.finish)),
+        segments: r
+            .segments
+            .into_iter()
+            .map(|s| pb::RecordingSegment {
+                start_time: Some(timestamp(s.start)),
+                finish_time: Some(timestamp(s.finish)),
+                queue: s.queue,
+                agent: s.agent,
+            })
+            .collect(),
+        owner_agent: r.owner_agent.unwrap_or_default(),
+        state: state(r.state) as i32,
+        deletion: r.deletion.map(|d: Deletion| pb::DeletionMarker {
+            customer: tenant.to_owned(),
+            user_id: d.user_id,
+            user_display_name: d.display_name,
+            delete_time: Some(timestamp(d.at)),
+        }),
+    }
+}
+
+impl From<StoredCall> for pb::Call {
+    fn from(c: StoredCall) -> Self {
+        let tenant = c.tenant;
+        Self {
+            call_id: c.call_id.to_string(),
+            session_id: c.session_id,
+            start_time: Some(timestamp(c.start)),
+            access_point: Some(pb::AccessPoint {
+                number: c.access_point_number,
+                name: c.access_point_name,
+            }),
+            caller_number: c.caller_number,
+            time_before_answer: Some(duration_ms(c.time_before_answer_ms)),
+            speak_time: Some(duration_ms(c.speak_time_ms)),
+            recording_time: Some(duration_ms(c.recording_ms)),
+            queues: c.queues,
+            agents: c.agents,
+            legal_hold: c.legal_hold,
+            recordings: c
+                .recordings
+                .into_iter()
+                .map(|r| recording(r, &tenant))
+                .collect(),
+            customer: tenant,
+        }
+    }
+}

@@ -1,0 +1,293 @@
+//! The `archive.v1.CallService` gRPC service: validates, applies the recording
+//! rules, and delegates to the [`CallStore`].
+
+use std::sync::Arc;
+
+use archive_common::{Clock, FieldViolation, Principal, page_token::PageTokens};
+use archive_proto::v1::{self as pb, call_service_server::CallService};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    Error,
+    convert::{self, call_query, page_size, recording, recording_ids, uuid},
+    model::{CallQuery, Cursor, Deletion, StoredCall, TenantSettings},
+    rules::{self, CallReport},
+    store::CallStore,
+};
+
+/// Most recordings one batch call may name.
+pub(crate) const MAX_BATCH: usize = 1000;
+
+pub struct CallArchive {
+    store: Arc<dyn CallStore>,
+    tokens: PageTokens,
+    clock: Arc<dyn Clock>,
+}
+
+impl CallArchive {
+    pub fn new(store: Arc<dyn CallStore>, tokens: PageTokens, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            tokens,
+            clock,
+        }
+    }
+
+    /// One page of calls for `query`, with the token of the next page.
+    async fn page(
+        &self,
+        tenant: &str,
+        query: &CallQuery,
+        size: u32,
+        token: &str,
+    ) -> Result<(Vec<StoredCall>, String), Error> {
+        let fingerprint = query.fingerprint();
+        let after = if token.is_empty() {
+            None
+        } else {
+            Some(
+                self.tokens
+                    .open::<Cursor>(token, tenant, &fingerprint, "page_token")?,
+            )
+        };
+        let mut calls = self.store.search(tenant, query, after, size + 1).await?;
+        let next = if calls.len() > size as usize {
+            calls.truncate(size as usize);
+            let last = calls.last().expect("a full page has a last row");
+            let cursor = Cursor {
+                start_us: last.start.timestamp_micros(),
+                call_id: last.call_id,
+            };
+            self.tokens.seal(tenant, &fingerprint, &cursor)
+        } else {
+            String::new()
+        };
+        Ok((calls, next))
+    }
+}
+
+fn tenant<T>(request: &Request<T>) -> Result<Principal, Status> {
+    Principal::of(request).cloned()
+}
+
+#[tonic::async_trait]
+impl CallService for CallArchive {
+    async fn ingest_call(
+        &self,
+        request: Request<pb::IngestCallRequest>,
+    ) -> Result<Response<pb::IngestCallResponse>, Status> {
+        let who = tenant(&request)?;
+        let report = CallReport::try_from(request.into_inner()).map_err(Error::from)?;
+        let settings = self
+            .store
+            .settings(&who.tenant)
+            .await
+            .map_err(Error::from)?;
+        let call = rules::decide(&report, settings.consult_recording);
+        let (stored, created) = self
+            .store
+            .insert_call(&who.tenant, &call)
+            .await
+            .map_err(Error::from)?;
+        tracing::info!(tenant = %who.tenant, session = %call.session_id, created, recordings = stored.recordings.len(), "call ingested");
+        Ok(Response::new(pb::IngestCallResponse {
+            call: Some(stored.into()),
+            created,
+        }))
+    }
+
+    async fn search_calls(
+        &self,
+        request: Request<pb::SearchCallsRequest>,
+    ) -> Result<Response<pb::SearchCallsResponse>, Status> {
+        let who = tenant(&request)?;
+        let req = request.into_inner();
+        let query = call_query(req.filter, req.order).map_err(Error::from)?;
+        let size = page_size(req.page_size, "page_size").map_err(Error::from)?;
+        let (calls, next_page_token) = self
+            .page(&who.tenant, &query, size, &req.page_token)
+            .await?;
+        Ok(Response::new(pb::SearchCallsResponse {
+            calls: calls.into_iter().map(Into::into).collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn get_call(
+        &self,
+        request: Request<pb::GetCallRequest>,
+    ) -> Result<Response<pb::GetCallResponse>, Status> {
+        let who = tenant(&request)?;
+        let call_id = uuid(&request.get_ref().call_id, "call_id").map_err(Error::from)?;
+        let call = self
+            .store
+            .get_call(&who.tenant, call_id)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::NotFound(format!("call {call_id}")))?;
+        Ok(Response::new(pb::GetCallResponse {
+            call: Some(call.into()),
+        }))
+    }
+
+    async fn batch_get_recordings(
+        &self,
+        request: Request<pb::BatchGetRecordingsRequest>,
+    ) -> Result<Response<pb::BatchGetRecordingsResponse>, Status> {
+        let who = tenant(&request)?;
+        let ids = recording_ids(&request.get_ref().recording_ids, "recording_ids", MAX_BATCH)
+            .map_err(Error::from)?;
+        let mut found: std::collections::HashMap<_, _> = self
+            .store
+            .get_recordings(&who.tenant, &ids)
+            .await
+            .map_err(Error::from)?
+            .into_iter()
+            .map(|(r, c)| (r.recording_id, (r, c)))
+            .collect();
+        let mut recordings = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let (r, c) = found
+                .remove(id)
+                .ok_or_else(|| Error::NotFound(format!("recording {id}")))?;
+            recordings.push(pb::RecordingWithCall {
+                recording: Some(recording(r, &who.tenant)),
+                call: Some(c.into()),
+            });
+        }
+        Ok(Response::new(pb::BatchGetRecordingsResponse { recordings }))
+    }
+
+    async fn list_agent_recordings(
+        &self,
+        request: Request<pb::ListAgentRecordingsRequest>,
+    ) -> Result<Response<pb::ListAgentRecordingsResponse>, Status> {
+        let who = tenant(&request)?;
+        let req = request.into_inner();
+        if req.agent.trim().is_empty() {
+            return Err(Error::from(FieldViolation::missing("agent")).into());
+        }
+        archive_common::error::check_text(&req.agent, "agent", convert::MAX_NAME)
+            .map_err(Error::from)?;
+        let size = page_size(req.page_size, "page_size").map_err(Error::from)?;
+        let query = CallQuery {
+            linked_agent: Some(req.agent.clone()),
+            ..CallQuery::default()
+        };
+        let (calls, next_page_token) = self
+            .page(&who.tenant, &query, size, &req.page_token)
+            .await?;
+        // Only the recordings linked to this agent are "my" recordings.
+        let calls = calls
+            .into_iter()
+            .map(|mut c| {
+                c.recordings.retain(|r| {
+                    r.owner_agent.as_deref().map_or_else(
+                        || r.segments.iter().any(|s| s.agent == req.agent),
+                        |owner| owner == req.agent,
+                    )
+                });
+                c.into()
+            })
+            .collect();
+        Ok(Response::new(pb::ListAgentRecordingsResponse {
+            calls,
+            next_page_token,
+        }))
+    }
+
+    async fn mark_recordings_deleted(
+        &self,
+        request: Request<pb::MarkRecordingsDeletedRequest>,
+    ) -> Result<Response<pb::MarkRecordingsDeletedResponse>, Status> {
+        let who = tenant(&request)?;
+        let ids = recording_ids(&request.get_ref().recording_ids, "recording_ids", MAX_BATCH)
+            .map_err(Error::from)?;
+        // All or nothing: every id must be the tenant's before any marker is set.
+        let known = self
+            .store
+            .get_recordings(&who.tenant, &ids)
+            .await
+            .map_err(Error::from)?;
+        if let Some(missing) = ids
+            .iter()
+            .find(|id| !known.iter().any(|(r, _)| r.recording_id == **id))
+        {
+            return Err(Error::NotFound(format!("recording {missing}")).into());
+        }
+        let deletion = Deletion {
+            user_id: who.user_id.clone(),
+            display_name: who.display_name.clone(),
+            at: self.clock.now(),
+        };
+        let recordings = self
+            .store
+            .mark_deleted(&who.tenant, &ids, &deletion)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::MarkRecordingsDeletedResponse {
+            recordings: recordings
+                .into_iter()
+                .map(|r| recording(r, &who.tenant))
+                .collect(),
+        }))
+    }
+
+    async fn get_tenant_settings(
+        &self,
+        request: Request<pb::GetTenantSettingsRequest>,
+    ) -> Result<Response<pb::TenantSettings>, Status> {
+        let who = tenant(&request)?;
+        let settings = self
+            .store
+            .settings(&who.tenant)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(settings.into()))
+    }
+
+    async fn update_tenant_settings(
+        &self,
+        request: Request<pb::UpdateTenantSettingsRequest>,
+    ) -> Result<Response<pb::TenantSettings>, Status> {
+        let who = tenant(&request)?;
+        let settings = request
+            .into_inner()
+            .settings
+            .ok_or_else(|| FieldViolation::missing("settings"))
+            .and_then(TenantSettings::try_from)
+            .map_err(Error::from)?;
+        self.store
+            .put_settings(&who.tenant, &settings)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(settings.into()))
+    }
+
+    async fn set_legal_hold(
+        &self,
+        request: Request<pb::SetLegalHoldRequest>,
+    ) -> Result<Response<pb::SetLegalHoldResponse>, Status> {
+        let who = tenant(&request)?;
+        let req = request.into_inner();
+        let call_id = uuid(&req.call_id, "call_id").map_err(Error::from)?;
+        let call = self
+            .store
+            .set_legal_hold(&who.tenant, call_id, req.legal_hold)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::NotFound(format!("call {call_id}")))?;
+        Ok(Response::new(pb::SetLegalHoldResponse {
+            call: Some(call.into()),
+        }))
+    }
+
+    async fn run_retention_sweep(
+        &self,
+        _request: Request<pb::RunRetentionSweepRequest>,
+    ) -> Result<Response<pb::RunRetentionSweepResponse>, Status> {
+        Err(Status::unimplemented(
+            "the retention sweeper is not built yet (tracked by the archive-svc issue)",
+        ))
+    }
+}
