@@ -43,7 +43,10 @@ pub fn duration_ms(ms: i64) -> Duration {
 /// Reads a non-negative duration field as whole milliseconds.
 pub fn from_duration_ms(d: &Duration, field: &str) -> Result<i64, FieldViolation> {
     if d.seconds < 0 || d.nanos < 0 || d.nanos >= 1_000_000_000 {
-        return Err(FieldViolation::new(field, "must be a non-negative duration"));
+        return Err(FieldViolation::new(
+            field,
+            "must be a non-negative duration",
+        ));
     }
     d.seconds
         .checked_mul(1000)
@@ -71,14 +74,27 @@ mod tests {
 
     #[test]
     fn bad_nanos_name_the_field() {
-        let err = from_timestamp(&Timestamp { seconds: 0, nanos: -1 }, "filter.start_time_from")
-            .unwrap_err();
+        let err = from_timestamp(
+            &Timestamp {
+                seconds: 0,
+                nanos: -1,
+            },
+            "filter.start_time_from",
+        )
+        .unwrap_err();
         assert_eq!(err.field, "filter.start_time_from");
     }
 
     #[test]
     fn negative_durations_are_refused() {
-        let err = from_duration_ms(&Duration { seconds: -1, nanos: 0 }, "d").unwrap_err();
+        let err = from_duration_ms(
+            &Duration {
+                seconds: -1,
+                nanos: 0,
+            },
+            "d",
+        )
+        .unwrap_err();
         assert_eq!(err.field, "d");
         assert_eq!(from_duration_ms(&duration_ms(41_500), "d").unwrap(), 41_500);
     }

@@ -73,7 +73,9 @@ impl ScratchDatabase {
                 eprintln!("PostgreSQL half SKIPPED: cannot connect to {admin_url}: {e}");
                 return None;
             }
-            Err(e) => panic!("{REQUIRE_PG_ENV}=1 but PostgreSQL at {admin_url} is unreachable: {e}"),
+            Err(e) => {
+                panic!("{REQUIRE_PG_ENV}=1 but PostgreSQL at {admin_url} is unreachable: {e}")
+            }
         };
         let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
         admin
@@ -126,6 +128,9 @@ mod tests {
             super::with_database("postgres://h/db?sslmode=disable", "t2"),
             "postgres://h/t2?sslmode=disable"
         );
-        assert_eq!(super::with_database("postgres://h", "t3"), "postgres://h/t3");
+        assert_eq!(
+            super::with_database("postgres://h", "t3"),
+            "postgres://h/t3"
+        );
     }
 }

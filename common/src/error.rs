@@ -94,7 +94,10 @@ pub fn check_text(value: &str, field: &str, max: usize) -> Result<(), FieldViola
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(FieldViolation::new(field, "must not contain control characters"));
+        return Err(FieldViolation::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(())
 }
@@ -120,7 +123,10 @@ mod tests {
     #[test]
     fn text_checks() {
         assert!(check_text("Sales", "queue", 10).is_ok());
-        assert_eq!(check_text("a\u{7}b", "queue", 10).unwrap_err().field, "queue");
+        assert_eq!(
+            check_text("a\u{7}b", "queue", 10).unwrap_err().field,
+            "queue"
+        );
         assert!(check_text(&"x".repeat(11), "queue", 10).is_err());
     }
 }

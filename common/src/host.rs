@@ -7,7 +7,8 @@ use std::{future::Future, time::Duration};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::{service::Routes, transport::Server};
-use tonic_health::{ServingStatus, server::HealthReporter};
+pub use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
 
 use crate::shutdown::CancellationToken;
 
@@ -118,4 +119,46 @@ pub fn watch_readiness<F, Fut, E>(
             }
         }
     });
+}
+
+/// Asks the standard health service at `url` (`http://host:port`) how the
+/// whole server is doing.
+pub async fn check_health(url: &str) -> Result<ServingStatus, String> {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+        .map_err(|e| e.to_string())?
+        .connect_timeout(Duration::from_secs(2))
+        .timeout(Duration::from_secs(5))
+        .connect()
+        .await
+        .map_err(|e| format!("{url}: {e}"))?;
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .map_err(|e| format!("{url}: {}", e.message()))?
+        .into_inner()
+        .status();
+    Ok(match status {
+        tonic_health::pb::health_check_response::ServingStatus::Serving => ServingStatus::Serving,
+        _ => ServingStatus::NotServing,
+    })
+}
+
+/// Polls [`check_health`] until SERVING, for at most `within`.
+pub async fn wait_serving(url: &str, within: Duration) -> Result<(), String> {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let last = check_health(url).await;
+        if matches!(last, Ok(ServingStatus::Serving)) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(format!(
+                "{url} did not become SERVING within {within:?}: {last:?}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

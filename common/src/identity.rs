@@ -144,8 +144,8 @@ impl IdentityKey {
     /// Wraps a message in a request that carries `principal`, for calling a service.
     pub fn request<T>(&self, message: T, principal: &Principal) -> Request<T> {
         let mut request = Request::new(message);
-        let value = MetadataValue::try_from(self.sign(principal))
-            .expect("a JWT is valid ASCII metadata");
+        let value =
+            MetadataValue::try_from(self.sign(principal)).expect("a JWT is valid ASCII metadata");
         request.metadata_mut().insert(IDENTITY_HEADER, value);
         request
     }
@@ -195,7 +195,11 @@ mod tests {
         let key = IdentityKey::internal(b"secret");
         let token = key.sign(&paal());
         assert!(IdentityKey::internal(b"other").verify(&token).is_err());
-        assert!(IdentityKey::new(b"secret", "archive", 60).verify(&token).is_err());
+        assert!(
+            IdentityKey::new(b"secret", "archive", 60)
+                .verify(&token)
+                .is_err()
+        );
     }
 
     #[test]

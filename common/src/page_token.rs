@@ -39,7 +39,10 @@ impl PageTokens {
 
     pub fn seal<C: Serialize>(&self, tenant: &str, fingerprint: &[u8], cursor: &C) -> String {
         let mut bytes = serde_json::to_vec(cursor).expect("cursor serialises");
-        let tag = self.mac(tenant, fingerprint, &bytes).finalize().into_bytes();
+        let tag = self
+            .mac(tenant, fingerprint, &bytes)
+            .finalize()
+            .into_bytes();
         bytes.extend_from_slice(&tag);
         URL_SAFE_NO_PAD.encode(bytes)
     }
@@ -73,16 +76,30 @@ mod tests {
     fn round_trip_and_tamper_evidence() {
         let tokens = PageTokens::new(b"k");
         let token = tokens.seal("10009", b"filter-a", &(42i64, "id".to_string()));
-        let back: (i64, String) = tokens.open(&token, "10009", b"filter-a", "page_token").unwrap();
+        let back: (i64, String) = tokens
+            .open(&token, "10009", b"filter-a", "page_token")
+            .unwrap();
         assert_eq!(back, (42, "id".to_string()));
 
         let other_tenant = tokens.open::<(i64, String)>(&token, "10010", b"filter-a", "page_token");
         assert_eq!(other_tenant.unwrap_err().field, "page_token");
-        assert!(tokens.open::<(i64, String)>(&token, "10009", b"filter-b", "p").is_err());
+        assert!(
+            tokens
+                .open::<(i64, String)>(&token, "10009", b"filter-b", "p")
+                .is_err()
+        );
         let mut edited = token.into_bytes();
         edited[2] ^= 1;
         let edited = String::from_utf8(edited).unwrap();
-        assert!(tokens.open::<(i64, String)>(&edited, "10009", b"filter-a", "p").is_err());
-        assert!(tokens.open::<(i64, String)>("garbage!", "10009", b"filter-a", "p").is_err());
+        assert!(
+            tokens
+                .open::<(i64, String)>(&edited, "10009", b"filter-a", "p")
+                .is_err()
+        );
+        assert!(
+            tokens
+                .open::<(i64, String)>("garbage!", "10009", b"filter-a", "p")
+                .is_err()
+        );
     }
 }

@@ -1,1 +1,86 @@
-fn main() {}
+//! `gateway`: the whole suite in one process by default (`cargo run --release`),
+//! the gateway alone with `serve`, or a demo token with `token`.
+
+// The library uses the dependencies; this thin binary needs only a few.
+#![allow(unused_crate_dependencies)]
+
+use archive_common::{shutdown, telemetry};
+use clap::Parser;
+use gateway::{Cli, Command, suite::Suite};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Command::Suite) {
+        Command::Suite => {
+            telemetry::init(telemetry::json_from_env());
+            let suite = Suite::start(cli.suite.clone(), shutdown::on_signal()).await?;
+            print_banner(&suite, &cli.suite.data_dir);
+            suite.wait().await?;
+        }
+        Command::Serve(config) => {
+            telemetry::init(telemetry::json_from_env());
+            let listener = tokio::net::TcpListener::bind(config.listen).await?;
+            gateway::run(config, listener, shutdown::on_signal()).await?;
+        }
+        Command::Token { user, ttl } => {
+            let secrets = gateway::Secrets::load_or_create(&cli.suite.data_dir)?;
+            let principal = gateway::demo::user(&user)
+                .ok_or_else(|| {
+                    format!("{user:?} is not a demo user (paal, sara, andreas, rita, nils)")
+                })?
+                .principal();
+            let token = gateway::auth::Authenticate::hs256(secrets.jwt_secret.as_bytes())
+                .issue(&principal, ttl);
+            println!("{token}");
+        }
+    }
+    Ok(())
+}
+
+fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
+    let e = &suite.endpoints;
+    println!();
+    println!(
+        "Call-recording archive: the whole suite is running (embedded mode, data in {}).",
+        data_dir.display()
+    );
+    for (name, addr) in e.services() {
+        println!("  {name:<12} grpc://{addr}");
+    }
+    println!(
+        "  {:<12} http://{}/media/{{recording_id}}?token=…",
+        "media HTTP", e.media_http
+    );
+    match suite.seeded {
+        Some(r) => println!(
+            "Seeded demo tenant {}: {} users, {} calls, {} recording files.",
+            gateway::demo::TENANT,
+            r.users_created,
+            r.calls_created,
+            r.files_uploaded
+        ),
+        None => println!(
+            "Demo tenant {} reused from the data directory.",
+            gateway::demo::TENANT
+        ),
+    }
+    println!();
+    println!("Demo users (tokens valid 12 h; a fresh one: cargo run --release -- token USER):");
+    for user in gateway::demo::users() {
+        let token = suite.token(user.user_id, 12 * 3600).unwrap_or_default();
+        println!(
+            "  {:<8} {} — {}",
+            user.user_id, user.display_name, user.role
+        );
+        println!("           {token}");
+    }
+    println!();
+    println!("Try:");
+    println!("  TOKEN=$(cargo run -q --release -- token paal)");
+    println!(
+        "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"page_size\": 5}}' {} archive.v1.ArchiveService/SearchCallRows",
+        e.gateway
+    );
+    println!("Ctrl-C stops everything.");
+}

@@ -1,0 +1,114 @@
+//! The gateway's configuration and the command line of the `gateway` binary.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use crate::upstream::UpstreamUrls;
+
+#[derive(clap::Parser, Debug)]
+#[command(
+    name = "gateway",
+    about = "The call-recording archive. Without a subcommand it runs the whole suite in one process (embedded mode)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub suite: SuiteConfig,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Runs the whole suite in one process: every service on its own loopback port (the default).
+    Suite,
+    /// Runs only the gateway, in front of services running elsewhere.
+    Serve(GatewayConfig),
+    /// Prints a bearer token for a demo user of the embedded suite's data directory.
+    Token {
+        /// One of the demo users: paal, sara, andreas, rita, nils.
+        user: String,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 12 * 3600)]
+        ttl: i64,
+    },
+}
+
+/// The gateway alone.
+#[derive(clap::Args, Debug, Clone)]
+pub struct GatewayConfig {
+    /// gRPC listen address.
+    #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:50050")]
+    pub listen: SocketAddr,
+    /// Secret of users' HS256 bearer tokens.
+    #[arg(long, env = "ARCHIVE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// Key that signs the identity forwarded to the services.
+    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
+    pub identity_secret: String,
+    #[arg(
+        long,
+        env = "GATEWAY_ARCHIVE_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
+    pub archive_url: String,
+    #[arg(
+        long,
+        env = "GATEWAY_MEDIA_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub media_url: String,
+    #[arg(
+        long,
+        env = "GATEWAY_AUTHZ_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub authz_url: String,
+    #[arg(
+        long,
+        env = "GATEWAY_AUDIT_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub audit_url: String,
+}
+
+impl GatewayConfig {
+    pub fn upstreams(&self) -> UpstreamUrls {
+        UpstreamUrls {
+            archive: self.archive_url.clone(),
+            media: self.media_url.clone(),
+            authz: self.authz_url.clone(),
+            audit: self.audit_url.clone(),
+        }
+    }
+}
+
+/// Embedded mode: every service in one process.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SuiteConfig {
+    /// Where the SQLite databases, recordings and generated secrets live.
+    #[arg(long, env = "ARCHIVE_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Use PostgreSQL instead of SQLite: a server URL without a database
+    /// (e.g. `postgres://postgres@127.0.0.1:5432`); each service gets its own
+    /// database (archive_calls, archive_authz, archive_audit), created if missing.
+    #[arg(long, env = "ARCHIVE_POSTGRES_URL")]
+    pub postgres_url: Option<String>,
+    /// Loopback ports: gateway gRPC; the services take the next four
+    /// (archive, media, authz, audit). 0 picks free ports.
+    #[arg(long, env = "ARCHIVE_BASE_PORT", default_value_t = 50050)]
+    pub base_port: u16,
+    /// Do not seed the demo tenant.
+    #[arg(long, env = "ARCHIVE_NO_SEED")]
+    pub no_seed: bool,
+}
+
+impl SuiteConfig {
+    /// A suite under `data_dir` on free ports (tests).
+    pub fn ephemeral(data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            data_dir: data_dir.into(),
+            postgres_url: None,
+            base_port: 0,
+            no_seed: false,
+        }
+    }
+}

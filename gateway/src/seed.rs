@@ -1,0 +1,387 @@
+//! Seeds the demo tenant through the services' own gRPC APIs (users in
+//! authz-svc, calls in archive-svc, MP3 files in media-svc), exactly as the
+//! recording platform and an admin would. Every step is idempotent: a second
+//! start finds the users, sessions and files already there and changes nothing.
+
+use archive_common::{Principal, convert::timestamp};
+use archive_proto::v1::{self as pb, call_event::Kind};
+use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
+use chrono_tz::Europe::Oslo;
+use tonic::Code;
+
+use crate::{
+    Error,
+    demo::{self, CLIPS, TENANT},
+    upstream::Upstreams,
+};
+
+/// How many generated calls fill the last weeks (for paging and filters).
+const GENERATED_CALLS: u32 = 120;
+
+fn oslo(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Oslo.with_ymd_and_hms(y, mo, d, h, mi, s)
+        .single()
+        .expect("unambiguous local time")
+        .with_timezone(&Utc)
+}
+
+fn event(at: DateTime<Utc>, kind: Kind) -> pb::CallEvent {
+    pb::CallEvent {
+        time: Some(timestamp(at)),
+        kind: Some(kind),
+    }
+}
+
+/// One conversation leg: who answered, after how long, for how long.
+struct Leg {
+    agent: &'static str,
+    agent_forced: bool,
+    after_s: i64,
+    talk_s: i64,
+    manual: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn queued_call(
+    session: String,
+    start: DateTime<Utc>,
+    ap: (&str, &str),
+    caller: &str,
+    queue: &str,
+    queue_forced: bool,
+    legs: &[Leg],
+) -> pb::IngestCallRequest {
+    let mut events = vec![event(
+        start,
+        Kind::QueueEntered(pb::QueueEntered {
+            queue: queue.into(),
+            forced_recording: queue_forced,
+            pending_recording: false,
+        }),
+    )];
+    let mut t = start;
+    for leg in legs {
+        t += Duration::seconds(leg.after_s);
+        events.push(event(
+            t,
+            Kind::AgentConnected(pb::AgentConnected {
+                agent: leg.agent.into(),
+                forced_recording: leg.agent_forced,
+            }),
+        ));
+        if leg.manual {
+            events.push(event(
+                t,
+                Kind::ManualRecordingStarted(pb::ManualRecordingStarted {
+                    agent: leg.agent.into(),
+                }),
+            ));
+        }
+        t += Duration::seconds(leg.talk_s);
+        events.push(event(
+            t,
+            Kind::AgentDisconnected(pb::AgentDisconnected {
+                agent: leg.agent.into(),
+            }),
+        ));
+    }
+    events.push(event(t, Kind::CallEnded(pb::CallEnded {})));
+    pb::IngestCallRequest {
+        session_id: session,
+        start_time: Some(timestamp(start)),
+        access_point: Some(pb::AccessPoint {
+            number: ap.0.into(),
+            name: ap.1.into(),
+        }),
+        caller_number: caller.into(),
+        initiating_agent: String::new(),
+        initiating_agent_forced_recording: false,
+        events,
+    }
+}
+
+const MAIN: (&str, &str) = ("81511569", "Main Demo Number");
+const MOBILE: (&str, &str) = ("95510009", "Mobile number to Demo");
+
+fn leg(agent: &'static str, after_s: i64, talk_s: i64) -> Leg {
+    Leg {
+        agent,
+        agent_forced: false,
+        after_s,
+        talk_s,
+        manual: false,
+    }
+}
+
+/// The calls of the seed's tables, plus a transfer and an agent-to-agent call.
+fn seed_rows() -> Vec<pb::IngestCallRequest> {
+    let mut calls = vec![
+        queued_call(
+            "seed-20210208-1209".into(),
+            oslo(2021, 2, 8, 12, 9, 0),
+            MAIN,
+            "957211",
+            "Sales",
+            true,
+            &[leg("Andreas Wallin", 18, 41)],
+        ),
+        queued_call(
+            "seed-20210209-1225".into(),
+            oslo(2021, 2, 9, 12, 25, 55),
+            MAIN,
+            "957211",
+            "Sales",
+            true,
+            &[leg("Andreas Wallin", 20, 44)],
+        ),
+        queued_call(
+            "seed-20231121-1001".into(),
+            oslo(2023, 11, 21, 10, 1, 0),
+            MOBILE,
+            "4790011223",
+            "Sales",
+            false,
+            &[Leg {
+                manual: true,
+                ..leg("paal-agent", 0, 109)
+            }],
+        ),
+        queued_call(
+            "seed-20231123-0846".into(),
+            oslo(2023, 11, 23, 8, 46, 8),
+            MAIN,
+            "95214830",
+            "Sales",
+            true,
+            &[leg("Andreas Wallin", 7, 157)],
+        ),
+        queued_call(
+            "seed-20221115-1100".into(),
+            oslo(2022, 11, 15, 11, 0, 0),
+            MAIN,
+            "98214836",
+            "Sales",
+            true,
+            &[leg("paal-agent", 8, 122)],
+        ),
+        queued_call(
+            "seed-20221115-1107".into(),
+            oslo(2022, 11, 15, 11, 7, 0),
+            MAIN,
+            "98214836",
+            "Sales",
+            true,
+            &[leg("paal-agent", 6, 74)],
+        ),
+        queued_call(
+            "seed-transfer-20231124-0930".into(),
+            oslo(2023, 11, 24, 9, 30, 0),
+            MAIN,
+            "95214830",
+            "Sales",
+            true,
+            &[leg("Andreas Wallin", 12, 60), leg("paal-agent", 5, 80)],
+        ),
+    ];
+    let start = oslo(2023, 11, 24, 10, 15, 0);
+    calls.push(pb::IngestCallRequest {
+        session_id: "seed-a2a-20231124-1015".into(),
+        start_time: Some(timestamp(start)),
+        access_point: Some(pb::AccessPoint {
+            number: "1001".into(),
+            name: "Andreas Wallin (internal)".into(),
+        }),
+        caller_number: "1001".into(),
+        initiating_agent: "Andreas Wallin".into(),
+        initiating_agent_forced_recording: true,
+        events: vec![
+            event(
+                start + Duration::seconds(4),
+                Kind::AgentConnected(pb::AgentConnected {
+                    agent: "paal-agent".into(),
+                    forced_recording: false,
+                }),
+            ),
+            event(
+                start + Duration::seconds(70),
+                Kind::AgentDisconnected(pb::AgentDisconnected {
+                    agent: "paal-agent".into(),
+                }),
+            ),
+            event(
+                start + Duration::seconds(70),
+                Kind::CallEnded(pb::CallEnded {}),
+            ),
+        ],
+    });
+    calls
+}
+
+/// The seed session whose recording the admin deletes, so its row shows the deletion text.
+const DELETED_SESSION: &str = "seed-20221115-1107";
+
+/// Deterministic calls spread over the 30 days before `now`.
+fn generated(now: DateTime<Utc>) -> Vec<pb::IngestCallRequest> {
+    const AGENTS: [&str; 4] = [
+        "Andreas Wallin",
+        "paal-agent",
+        "Kari Nordmann",
+        "Ola Hansen",
+    ];
+    const QUEUES: [&str; 3] = ["Sales", "Support", "Billing"];
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move |n: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % n
+    };
+    let base = now
+        .with_minute(0)
+        .and_then(|t| t.with_second(0))
+        .unwrap_or(now)
+        - Duration::days(30);
+    (0..GENERATED_CALLS)
+        .map(|i| {
+            let start = base
+                + Duration::minutes(
+                    (i as i64) * 30 * 24 * 60 / GENERATED_CALLS as i64 + next(50) as i64,
+                );
+            let agent = AGENTS[next(4) as usize];
+            let queue = QUEUES[next(3) as usize];
+            let forced = next(10) < 7;
+            let caller = format!("9{:07}", 1_000_000 + next(40) * 1311);
+            let ap = if next(5) == 0 { MOBILE } else { MAIN };
+            let legs = if next(12) == 0 {
+                vec![]
+            } else {
+                vec![leg(agent, 3 + next(40) as i64, 20 + next(400) as i64)]
+            };
+            queued_call(
+                format!("demo-{i:04}"),
+                start,
+                ap,
+                &caller,
+                queue,
+                forced,
+                &legs,
+            )
+        })
+        .collect()
+}
+
+/// Seeds the demo tenant. Safe to run again.
+pub async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<SeedReport, Error> {
+    let admin = demo::user(demo::ADMIN)
+        .expect("admin is a demo user")
+        .principal();
+    let mut report = SeedReport::default();
+
+    for user in demo::users() {
+        let request = pb::CreateUserRequest {
+            user: Some(pb::User {
+                user_id: user.user_id.into(),
+                display_name: user.display_name.into(),
+                agent_name: user.agent_name.into(),
+                permissions: Some(user.permissions),
+                ..Default::default()
+            }),
+        };
+        match upstreams
+            .authz
+            .clone()
+            .create_user(upstreams.on_behalf(&admin, request))
+            .await
+        {
+            Ok(_) => report.users_created += 1,
+            Err(s) if s.code() == Code::AlreadyExists => {}
+            Err(s) => return Err(Error::upstream("authz-svc")(s)),
+        }
+    }
+
+    let platform = Principal::system(TENANT, "recording-platform");
+    let mut deleted = Vec::new();
+    for (i, call) in seed_rows().into_iter().chain(generated(now)).enumerate() {
+        let session = call.session_id.clone();
+        let response = upstreams
+            .archive
+            .clone()
+            .ingest_call(upstreams.on_behalf(&platform, call))
+            .await
+            .map_err(Error::upstream("archive-svc"))?
+            .into_inner();
+        report.calls_created += u32::from(response.created);
+        let recordings = response.call.map(|c| c.recordings).unwrap_or_default();
+        for (j, recording) in recordings.into_iter().enumerate() {
+            if recording.state == pb::RecordingState::Deleted as i32 {
+                continue;
+            }
+            let clip = CLIPS[(i + j) % CLIPS.len()];
+            report.files_uploaded +=
+                u32::from(upload(upstreams, &platform, &recording.recording_id, clip).await?);
+            if session == DELETED_SESSION {
+                deleted.push(recording.recording_id);
+            }
+        }
+    }
+
+    if !deleted.is_empty() {
+        upstreams
+            .archive
+            .clone()
+            .mark_recordings_deleted(upstreams.on_behalf(
+                &admin,
+                pb::MarkRecordingsDeletedRequest {
+                    recording_ids: deleted.clone(),
+                },
+            ))
+            .await
+            .map_err(Error::upstream("archive-svc"))?;
+        for recording_id in deleted {
+            upstreams
+                .media
+                .clone()
+                .delete_recording_media(
+                    upstreams.on_behalf(&admin, pb::DeleteRecordingMediaRequest { recording_id }),
+                )
+                .await
+                .map_err(Error::upstream("media-svc"))?;
+        }
+    }
+    Ok(report)
+}
+
+/// Uploads one file; false when the same bytes were there already.
+async fn upload(
+    upstreams: &Upstreams,
+    who: &Principal,
+    recording_id: &str,
+    bytes: &'static [u8],
+) -> Result<bool, Error> {
+    let mut messages = Vec::new();
+    for (i, chunk) in bytes.chunks(64 * 1024).enumerate() {
+        messages.push(pb::UploadRecordingRequest {
+            recording_id: if i == 0 {
+                recording_id.to_owned()
+            } else {
+                String::new()
+            },
+            chunk: chunk.to_vec(),
+        });
+    }
+    let response = upstreams
+        .media
+        .clone()
+        .upload_recording(upstreams.on_behalf(who, tokio_stream::iter(messages)))
+        .await
+        .map_err(Error::upstream("media-svc"))?;
+    Ok(response.into_inner().created)
+}
+
+/// What a seeding run created.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SeedReport {
+    pub users_created: u32,
+    pub calls_created: u32,
+    pub files_uploaded: u32,
+}

@@ -1,0 +1,290 @@
+//! `archive.v1.ArchiveService`: the product's flows composed from the
+//! services behind the gateway.
+
+use archive_common::{FieldViolation, Principal};
+use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
+use chrono_tz::Tz;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    Error,
+    rows::{Verdicts, call_row},
+    upstream::Upstreams,
+};
+
+pub struct Gateway {
+    upstreams: Upstreams,
+}
+
+impl Gateway {
+    pub fn new(upstreams: Upstreams) -> Self {
+        Self { upstreams }
+    }
+
+    fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
+        Principal::of(request).cloned()
+    }
+
+    /// The user's verdicts for the row actions, and whether they may search at all.
+    async fn verdicts(&self, who: &Principal) -> Result<Verdicts, Error> {
+        let actions = [
+            pb::Action::Search,
+            pb::Action::Play,
+            pb::Action::Download,
+            pb::Action::Delete,
+        ];
+        let requests = actions
+            .iter()
+            .map(|a| pb::DecideRequest {
+                action: *a as i32,
+                resource: None,
+            })
+            .collect();
+        let decisions = self
+            .upstreams
+            .authz
+            .clone()
+            .batch_decide(
+                self.upstreams
+                    .on_behalf(who, pb::BatchDecideRequest { requests }),
+            )
+            .await
+            .map_err(Error::upstream("authz-svc"))?
+            .into_inner()
+            .decisions;
+        let verdict = |i: usize| {
+            decisions
+                .get(i)
+                .and_then(|d| pb::Verdict::try_from(d.verdict).ok())
+                .unwrap_or(pb::Verdict::Deny)
+        };
+        if verdict(0) != pb::Verdict::Allow {
+            let why = decisions
+                .first()
+                .map(|d| d.reason.clone())
+                .unwrap_or_default();
+            return Err(Error::PermissionDenied(format!(
+                "may not search the archive: {why}"
+            )));
+        }
+        Ok(Verdicts {
+            play: verdict(1),
+            download: verdict(2),
+            delete: verdict(3),
+        })
+    }
+
+    async fn time_zone(&self, who: &Principal) -> Result<Tz, Error> {
+        let settings = self
+            .upstreams
+            .archive
+            .clone()
+            .get_tenant_settings(
+                self.upstreams
+                    .on_behalf(who, pb::GetTenantSettingsRequest {}),
+            )
+            .await
+            .map_err(Error::upstream("archive-svc"))?
+            .into_inner();
+        Ok(settings
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::Europe::Oslo))
+    }
+
+    async fn my_permissions(&self, who: &Principal) -> Result<pb::User, Error> {
+        Ok(self
+            .upstreams
+            .authz
+            .clone()
+            .get_my_permissions(
+                self.upstreams
+                    .on_behalf(who, pb::GetMyPermissionsRequest {}),
+            )
+            .await
+            .map_err(Error::upstream("authz-svc"))?
+            .into_inner())
+    }
+
+    async fn rows(&self, who: &Principal, calls: Vec<pb::Call>) -> Result<Vec<pb::CallRow>, Error> {
+        let (verdicts, tz) = tokio::try_join!(self.verdicts(who), self.time_zone(who))?;
+        Ok(calls
+            .into_iter()
+            .map(|c| call_row(c, verdicts, tz))
+            .collect())
+    }
+}
+
+fn not_yet(flow: &str) -> Status {
+    Status::unimplemented(format!(
+        "{flow} is not available yet (tracked by the gateway issue)"
+    ))
+}
+
+#[tonic::async_trait]
+impl ArchiveService for Gateway {
+    async fn get_session(
+        &self,
+        request: Request<pb::GetSessionRequest>,
+    ) -> Result<Response<pb::GetSessionResponse>, Status> {
+        let who = Self::principal(&request)?;
+        let (user, tz) = tokio::try_join!(self.my_permissions(&who), self.time_zone(&who))?;
+        Ok(Response::new(pb::GetSessionResponse {
+            customer: who.tenant,
+            user_id: who.user_id,
+            display_name: who.display_name,
+            permissions: user.permissions,
+            time_zone: tz.name().to_owned(),
+        }))
+    }
+
+    async fn search_call_rows(
+        &self,
+        request: Request<pb::SearchCallRowsRequest>,
+    ) -> Result<Response<pb::SearchCallRowsResponse>, Status> {
+        let who = Self::principal(&request)?;
+        let req = request.into_inner();
+        let (verdicts, tz) = tokio::try_join!(self.verdicts(&who), self.time_zone(&who))?;
+        let found = self
+            .upstreams
+            .archive
+            .clone()
+            .search_calls(self.upstreams.on_behalf(
+                &who,
+                pb::SearchCallsRequest {
+                    filter: req.filter,
+                    order: req.order,
+                    page_size: req.page_size,
+                    page_token: req.page_token,
+                },
+            ))
+            .await
+            .map_err(Error::upstream("archive-svc"))?
+            .into_inner();
+        Ok(Response::new(pb::SearchCallRowsResponse {
+            rows: found
+                .calls
+                .into_iter()
+                .map(|c| call_row(c, verdicts, tz))
+                .collect(),
+            next_page_token: found.next_page_token,
+        }))
+    }
+
+    async fn get_call_row(
+        &self,
+        request: Request<pb::GetCallRowRequest>,
+    ) -> Result<Response<pb::GetCallRowResponse>, Status> {
+        let who = Self::principal(&request)?;
+        let call_id = request.into_inner().call_id;
+        let call = self
+            .upstreams
+            .archive
+            .clone()
+            .get_call(
+                self.upstreams
+                    .on_behalf(&who, pb::GetCallRequest { call_id }),
+            )
+            .await
+            .map_err(Error::upstream("archive-svc"))?
+            .into_inner()
+            .call
+            .ok_or_else(|| Status::internal("archive-svc answered without a call"))?;
+        let row = self.rows(&who, vec![call]).await?.pop();
+        Ok(Response::new(pb::GetCallRowResponse { row }))
+    }
+
+    async fn list_my_call_rows(
+        &self,
+        request: Request<pb::ListMyCallRowsRequest>,
+    ) -> Result<Response<pb::SearchCallRowsResponse>, Status> {
+        let who = Self::principal(&request)?;
+        let req = request.into_inner();
+        let me = self.my_permissions(&who).await?;
+        if me.agent_name.is_empty() {
+            return Err(Error::from(FieldViolation::new(
+                "user",
+                "this user is not linked to an agent, so has no call recordings of its own",
+            ))
+            .into());
+        }
+        let found = self
+            .upstreams
+            .archive
+            .clone()
+            .list_agent_recordings(self.upstreams.on_behalf(
+                &who,
+                pb::ListAgentRecordingsRequest {
+                    agent: me.agent_name,
+                    page_size: req.page_size,
+                    page_token: req.page_token,
+                },
+            ))
+            .await
+            .map_err(Error::upstream("archive-svc"))?
+            .into_inner();
+        Ok(Response::new(pb::SearchCallRowsResponse {
+            rows: self.rows(&who, found.calls).await?,
+            next_page_token: found.next_page_token,
+        }))
+    }
+
+    async fn start_playback(
+        &self,
+        _request: Request<pb::StartPlaybackRequest>,
+    ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
+        Err(not_yet("playback"))
+    }
+
+    async fn create_export(
+        &self,
+        _request: Request<pb::CreateExportRequest>,
+    ) -> Result<Response<pb::CreateExportResponse>, Status> {
+        Err(not_yet("download"))
+    }
+
+    async fn delete_recordings(
+        &self,
+        _request: Request<pb::DeleteRecordingsRequest>,
+    ) -> Result<Response<pb::DeleteRecordingsResponse>, Status> {
+        Err(not_yet("deletion"))
+    }
+
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let who = Self::principal(&request)?;
+        let decision = self
+            .upstreams
+            .authz
+            .clone()
+            .decide(self.upstreams.on_behalf(
+                &who,
+                pb::DecideRequest {
+                    action: pb::Action::ViewAudit as i32,
+                    resource: None,
+                },
+            ))
+            .await
+            .map_err(Error::upstream("authz-svc"))?
+            .into_inner()
+            .decision
+            .unwrap_or_default();
+        if decision.verdict != pb::Verdict::Allow as i32 {
+            return Err(Error::PermissionDenied(format!(
+                "may not view the Archive Audit log: {}",
+                decision.reason
+            ))
+            .into());
+        }
+        let events = self
+            .upstreams
+            .audit
+            .clone()
+            .list_events(self.upstreams.on_behalf(&who, request.into_inner()))
+            .await
+            .map_err(Error::upstream("audit-svc"))?;
+        Ok(events)
+    }
+}

@@ -1,0 +1,237 @@
+//! Embedded mode: the whole suite in one process. Each service runs its own
+//! gRPC server on its own loopback port and they talk real gRPC to each other,
+//! exactly as they would as separate pods; only the process is shared.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use archive_common::shutdown::CancellationToken;
+use tokio::{net::TcpListener, task::JoinSet};
+
+use crate::{
+    Error, GatewayConfig, auth::Authenticate, config::SuiteConfig, demo, secrets::Secrets, seed,
+};
+
+/// Bumped when the demo data changes, so an old data directory is topped up.
+const SEED_VERSION: &str = "1";
+
+/// Where the running suite listens.
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub gateway: SocketAddr,
+    pub archive: SocketAddr,
+    pub media: SocketAddr,
+    pub media_http: SocketAddr,
+    pub authz: SocketAddr,
+    pub audit: SocketAddr,
+}
+
+impl Endpoints {
+    pub fn services(&self) -> [(&'static str, SocketAddr); 5] {
+        [
+            ("gateway", self.gateway),
+            ("archive-svc", self.archive),
+            ("media-svc", self.media),
+            ("authz-svc", self.authz),
+            ("audit-svc", self.audit),
+        ]
+    }
+}
+
+/// A running suite.
+pub struct Suite {
+    pub endpoints: Endpoints,
+    pub secrets: Secrets,
+    pub seeded: Option<seed::SeedReport>,
+    tasks: JoinSet<Result<(), String>>,
+    shutdown: CancellationToken,
+}
+
+async fn bind(port: u16, offset: u16) -> std::io::Result<TcpListener> {
+    let port = if port == 0 { 0 } else { port + offset };
+    TcpListener::bind(("127.0.0.1", port)).await
+}
+
+/// `sqlite://data/NAME.db`, or the service's own PostgreSQL database (created if missing).
+async fn database_url(config: &SuiteConfig, name: &str) -> Result<String, Error> {
+    match &config.postgres_url {
+        None => Ok(format!(
+            "sqlite://{}",
+            config.data_dir.join(format!("{name}.db")).display()
+        )),
+        Some(server) => {
+            let database = format!("archive_{name}");
+            crate::postgres::ensure_database(server, &database)
+                .await
+                .map_err(|e| Error::Config(format!("PostgreSQL at {server}: {e}")))
+        }
+    }
+}
+
+impl Suite {
+    /// Starts every service, waits until each reports SERVING, seeds the demo
+    /// tenant (once per data directory) and starts the gateway.
+    pub async fn start(config: SuiteConfig, shutdown: CancellationToken) -> Result<Self, Error> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let secrets = Secrets::load_or_create(&config.data_dir)?;
+        let port = config.base_port;
+        let (gateway_l, archive_l, media_l, authz_l, audit_l, media_http_l) = (
+            bind(port, 0).await?,
+            bind(port, 1).await?,
+            bind(port, 2).await?,
+            bind(port, 3).await?,
+            bind(port, 4).await?,
+            bind(port, 5).await?,
+        );
+        let endpoints = Endpoints {
+            gateway: gateway_l.local_addr()?,
+            archive: archive_l.local_addr()?,
+            media: media_l.local_addr()?,
+            media_http: media_http_l.local_addr()?,
+            authz: authz_l.local_addr()?,
+            audit: audit_l.local_addr()?,
+        };
+        let url = |addr: SocketAddr| format!("http://{addr}");
+        let mut tasks = JoinSet::new();
+
+        let archive = archive_svc::Config::new(
+            database_url(&config, "calls").await?,
+            &secrets.identity_secret,
+        );
+        tasks.spawn(supervise(
+            "archive-svc",
+            archive_svc::run(archive, archive_l, shutdown.child_token()),
+        ));
+
+        let mut media = media_svc::Config::new(
+            config.data_dir.join("media"),
+            &secrets.identity_secret,
+            &secrets.playback_key,
+        );
+        media.cors_origin = None;
+        tasks.spawn(supervise(
+            "media-svc",
+            media_svc::run(media, media_l, media_http_l, shutdown.child_token()),
+        ));
+
+        let mut audit = audit_svc::Config::new(
+            database_url(&config, "audit").await?,
+            &secrets.identity_secret,
+        );
+        audit.listen = endpoints.audit;
+        tasks.spawn(supervise(
+            "audit-svc",
+            audit_svc::run(audit, audit_l, shutdown.child_token()),
+        ));
+
+        let mut authz = authz_svc::Config::new(
+            database_url(&config, "authz").await?,
+            &secrets.identity_secret,
+        );
+        let admin = demo::user(demo::ADMIN).expect("admin is a demo user");
+        authz.bootstrap_admins = vec![format!(
+            "{}:{}:{}",
+            demo::TENANT,
+            admin.user_id,
+            admin.display_name
+        )];
+        authz.audit_url = Some(url(endpoints.audit));
+        tasks.spawn(supervise(
+            "authz-svc",
+            authz_svc::run(authz, authz_l, shutdown.child_token()),
+        ));
+
+        for (name, addr) in endpoints.services().into_iter().skip(1) {
+            wait_serving(name, addr).await?;
+        }
+
+        let gateway = GatewayConfig {
+            listen: endpoints.gateway,
+            jwt_secret: secrets.jwt_secret.clone(),
+            identity_secret: secrets.identity_secret.clone(),
+            archive_url: url(endpoints.archive),
+            media_url: url(endpoints.media),
+            authz_url: url(endpoints.authz),
+            audit_url: url(endpoints.audit),
+        };
+        let seeded = if config.no_seed || already_seeded(&config.data_dir) {
+            None
+        } else {
+            let upstreams = crate::upstream::Upstreams::new(
+                &gateway.upstreams(),
+                archive_common::IdentityKey::internal(secrets.identity_secret.as_bytes()),
+            )?;
+            let report = seed::run(&upstreams, chrono::Utc::now()).await?;
+            std::fs::write(config.data_dir.join("seeded"), SEED_VERSION)?;
+            Some(report)
+        };
+        tasks.spawn(supervise(
+            "gateway",
+            crate::run(gateway, gateway_l, shutdown.child_token()),
+        ));
+        wait_serving("gateway", endpoints.gateway).await?;
+
+        Ok(Self {
+            endpoints,
+            secrets,
+            seeded,
+            tasks,
+            shutdown,
+        })
+    }
+
+    /// A bearer token for a demo user.
+    pub fn token(&self, user_id: &str, ttl_seconds: i64) -> Option<String> {
+        let user = demo::user(user_id)?;
+        Some(
+            Authenticate::hs256(self.secrets.jwt_secret.as_bytes())
+                .issue(&user.principal(), ttl_seconds),
+        )
+    }
+
+    /// Stops every service and waits for them; the first failure, if any.
+    pub async fn stop(self) -> Result<(), Error> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+
+    /// Waits until every service has stopped (after shutdown, or when one fails,
+    /// which stops the others).
+    pub async fn wait(mut self) -> Result<(), Error> {
+        let mut first_error = None;
+        while let Some(joined) = self.tasks.join_next().await {
+            let result = joined.map_err(|e| e.to_string()).and_then(|r| r);
+            if let Err(e) = result {
+                // One service down means the suite is down: stop the rest.
+                self.shutdown.cancel();
+                first_error.get_or_insert(e);
+            }
+        }
+        match first_error {
+            Some(e) => Err(Error::Config(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+fn already_seeded(data_dir: &Path) -> bool {
+    std::fs::read_to_string(data_dir.join("seeded")).is_ok_and(|v| v.trim() == SEED_VERSION)
+}
+
+async fn supervise<E: std::fmt::Display>(
+    name: &'static str,
+    service: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    let result = service.await.map_err(|e| format!("{name}: {e}"));
+    match &result {
+        Ok(()) => tracing::info!(service = name, "stopped"),
+        Err(e) => tracing::error!(service = name, error = %e, "failed"),
+    }
+    result
+}
+
+/// Waits until the server at `addr` answers SERVING (30 s at most).
+pub async fn wait_serving(name: &str, addr: SocketAddr) -> Result<(), Error> {
+    archive_common::host::wait_serving(&format!("http://{addr}"), Duration::from_secs(30))
+        .await
+        .map_err(|e| Error::Config(format!("{name}: {e}")))
+}

@@ -1,0 +1,76 @@
+//! The services behind the gateway, reached over gRPC with the caller's
+//! identity forwarded signed (never a bare header).
+
+use archive_common::{IdentityKey, Principal};
+use archive_proto::v1::{
+    audit_service_client::AuditServiceClient, authz_service_client::AuthzServiceClient,
+    call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
+};
+use tonic::{
+    Request,
+    transport::{Channel, Endpoint},
+};
+
+/// Where each upstream service listens.
+#[derive(Debug, Clone)]
+pub struct UpstreamUrls {
+    pub archive: String,
+    pub media: String,
+    pub authz: String,
+    pub audit: String,
+}
+
+#[derive(Clone)]
+pub struct Upstreams {
+    pub archive: CallServiceClient<Channel>,
+    pub media: MediaServiceClient<Channel>,
+    pub authz: AuthzServiceClient<Channel>,
+    pub audit: AuditServiceClient<Channel>,
+    identity: IdentityKey,
+}
+
+fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
+    Ok(Endpoint::from_shared(url.to_owned())?
+        .connect_timeout(std::time::Duration::from_secs(5))
+        .timeout(std::time::Duration::from_secs(30))
+        .connect_lazy())
+}
+
+impl Upstreams {
+    /// Channels connect lazily, so the gateway starts before its upstreams.
+    pub fn new(
+        urls: &UpstreamUrls,
+        identity: IdentityKey,
+    ) -> Result<Self, tonic::transport::Error> {
+        Ok(Self {
+            archive: CallServiceClient::new(channel(&urls.archive)?),
+            media: MediaServiceClient::new(channel(&urls.media)?),
+            authz: AuthzServiceClient::new(channel(&urls.authz)?),
+            audit: AuditServiceClient::new(channel(&urls.audit)?),
+            identity,
+        })
+    }
+
+    /// A request to an upstream on behalf of `principal`.
+    pub fn on_behalf<T>(&self, principal: &Principal, message: T) -> Request<T> {
+        self.identity.request(message, principal)
+    }
+}
+
+/// Whether every upstream answers SERVING on its health service.
+pub async fn check_all(urls: &UpstreamUrls) -> Result<(), String> {
+    use archive_common::host::{ServingStatus, check_health};
+    for (name, url) in [
+        ("archive-svc", &urls.archive),
+        ("media-svc", &urls.media),
+        ("authz-svc", &urls.authz),
+        ("audit-svc", &urls.audit),
+    ] {
+        match check_health(url).await {
+            Ok(ServingStatus::Serving) => {}
+            Ok(status) => return Err(format!("{name} is {status:?}")),
+            Err(e) => return Err(format!("{name}: {e}")),
+        }
+    }
+    Ok(())
+}
