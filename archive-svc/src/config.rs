@@ -24,9 +24,25 @@ pub struct Config {
     /// Key that seals page tokens (defaults to the identity secret).
     #[arg(long, env = "ARCHIVE_PAGE_TOKEN_SECRET", hide_env_values = true)]
     pub page_token_secret: Option<String>,
+    /// media-svc's gRPC URL, where recording files of deleted and expired
+    /// recordings are deleted. Unset: deletions wait in the outbox.
+    #[arg(long, env = "ARCHIVE_MEDIA_URL")]
+    pub media_url: Option<String>,
+    /// Seconds between two retention sweeps of every tenant.
+    #[arg(long, env = "ARCHIVE_RETENTION_INTERVAL", value_parser = humantime_secs, default_value = "3600")]
+    pub retention_interval: Duration,
+    /// Milliseconds between two passes over the media-deletion outbox.
+    #[arg(long, env = "ARCHIVE_OUTBOX_INTERVAL_MS", value_parser = millis, default_value = "2000")]
+    pub outbox_interval: Duration,
     /// How often readiness re-checks the database.
     #[arg(long, env = "ARCHIVE_READINESS_INTERVAL", value_parser = humantime_secs, default_value = "5")]
     pub readiness_interval: Duration,
+}
+
+fn millis(s: &str) -> Result<Duration, String> {
+    s.parse::<u64>()
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{s:?} is not a number of milliseconds"))
 }
 
 fn humantime_secs(s: &str) -> Result<Duration, String> {
@@ -43,6 +59,9 @@ impl Config {
             database_url: database_url.into(),
             identity_secret: identity_secret.into(),
             page_token_secret: None,
+            media_url: None,
+            retention_interval: Duration::from_secs(3600),
+            outbox_interval: Duration::from_secs(2),
             readiness_interval: Duration::from_secs(5),
         }
     }

@@ -7,6 +7,7 @@ mod config;
 pub mod convert;
 mod error;
 pub mod model;
+pub mod retention;
 pub mod rules;
 mod service;
 pub mod store;
@@ -19,11 +20,13 @@ use archive_common::{
     page_token::PageTokens,
     shutdown::CancellationToken,
 };
-use archive_proto::v1::call_service_server::CallServiceServer;
+use archive_proto::v1::{
+    call_service_server::CallServiceServer, media_service_client::MediaServiceClient,
+};
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
-pub use crate::{config::Config, error::Error, service::CallArchive};
+pub use crate::{config::Config, error::Error, retention::Retention, service::CallArchive};
 
 // Used by the integration tests only.
 #[cfg(test)]
@@ -46,8 +49,26 @@ pub async fn run(
             .unwrap_or(&config.identity_secret)
             .as_bytes(),
     );
-    let archive = CallArchive::new(store.clone(), tokens, Arc::new(SystemClock));
-    let verify = VerifyIdentity::new(IdentityKey::internal(config.identity_secret.as_bytes()));
+    let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
+    let identity = IdentityKey::internal(config.identity_secret.as_bytes());
+    let media = match &config.media_url {
+        Some(url) => Some(MediaServiceClient::new(
+            tonic::transport::Endpoint::from_shared(url.clone())
+                .map_err(Error::Transport)?
+                .connect_timeout(Duration::from_secs(5))
+                .timeout(Duration::from_secs(30))
+                .connect_lazy(),
+        )),
+        None => None,
+    };
+    let retention = Retention::new(store.clone(), clock.clone(), media, identity.clone());
+    retention.clone().spawn(
+        config.retention_interval,
+        config.outbox_interval,
+        shutdown.clone(),
+    );
+    let archive = CallArchive::new(store.clone(), tokens, clock, retention);
+    let verify = VerifyIdentity::new(identity);
     let routes = Routes::new(CallServiceServer::with_interceptor(archive, verify));
     let host = Host::new(routes, &[SERVICE_NAME]).await;
     watch_readiness(

@@ -146,6 +146,44 @@ pub struct StoredCall {
     pub recordings: Vec<StoredRecording>,
 }
 
+impl StoredCall {
+    /// The row `call` becomes when stored now, with fresh ids.
+    pub fn planned(tenant: &str, call: &NewCall) -> Self {
+        let call_id = Uuid::new_v4();
+        Self {
+            call_id,
+            tenant: tenant.to_owned(),
+            session_id: call.session_id.clone(),
+            start: call.start,
+            access_point_number: call.access_point_number.clone(),
+            access_point_name: call.access_point_name.clone(),
+            caller_number: call.caller_number.clone(),
+            time_before_answer_ms: call.time_before_answer_ms,
+            speak_time_ms: call.speak_time_ms,
+            recording_ms: call.recording_ms(),
+            queues: call.queues.clone(),
+            agents: call.agents.clone(),
+            legal_hold: false,
+            recordings: call
+                .recordings
+                .iter()
+                .map(|r| StoredRecording {
+                    recording_id: Uuid::new_v4(),
+                    call_id,
+                    nr: r.nr,
+                    mode: r.mode,
+                    start: r.start,
+                    finish: r.finish,
+                    segments: r.segments.clone(),
+                    owner_agent: r.owner_agent.clone(),
+                    state: RecordingState::Available,
+                    deletion: None,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// A tenant's archive settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantSettings {

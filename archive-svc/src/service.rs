@@ -11,6 +11,7 @@ use crate::{
     Error,
     convert::{self, call_query, page_size, recording, recording_ids, uuid},
     model::{CallQuery, Cursor, Deletion, StoredCall, TenantSettings},
+    retention::Retention,
     rules::{self, CallReport},
     store::CallStore,
 };
@@ -22,14 +23,21 @@ pub struct CallArchive {
     store: Arc<dyn CallStore>,
     tokens: PageTokens,
     clock: Arc<dyn Clock>,
+    retention: Retention,
 }
 
 impl CallArchive {
-    pub fn new(store: Arc<dyn CallStore>, tokens: PageTokens, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        store: Arc<dyn CallStore>,
+        tokens: PageTokens,
+        clock: Arc<dyn Clock>,
+        retention: Retention,
+    ) -> Self {
         Self {
             store,
             tokens,
             clock,
+            retention,
         }
     }
 
@@ -93,6 +101,51 @@ impl CallService for CallArchive {
         Ok(Response::new(pb::IngestCallResponse {
             call: Some(stored.into()),
             created,
+        }))
+    }
+
+    async fn batch_ingest_calls(
+        &self,
+        request: Request<pb::BatchIngestCallsRequest>,
+    ) -> Result<Response<pb::BatchIngestCallsResponse>, Status> {
+        let who = tenant(&request)?;
+        let calls = request.into_inner().calls;
+        if calls.is_empty() || calls.len() > MAX_BATCH {
+            return Err(Error::from(FieldViolation::new(
+                "calls",
+                format!("must hold 1 to {MAX_BATCH} calls"),
+            ))
+            .into());
+        }
+        // Validate everything before writing anything.
+        let reports = calls
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| CallReport::try_from(c).map_err(|v| v.within(&format!("calls[{i}]"))))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(Error::from)?;
+        let settings = self
+            .store
+            .settings(&who.tenant)
+            .await
+            .map_err(Error::from)?;
+        let decided: Vec<_> = reports
+            .iter()
+            .map(|r| rules::decide(r, settings.consult_recording))
+            .collect();
+        let stored = self
+            .store
+            .insert_calls(&who.tenant, &decided)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::BatchIngestCallsResponse {
+            results: stored
+                .into_iter()
+                .map(|(call, created)| pb::IngestCallResponse {
+                    call: Some(call.into()),
+                    created,
+                })
+                .collect(),
         }))
     }
 
@@ -225,6 +278,7 @@ impl CallService for CallArchive {
             .mark_deleted(&who.tenant, &ids, &deletion)
             .await
             .map_err(Error::from)?;
+        self.retention.nudge();
         Ok(Response::new(pb::MarkRecordingsDeletedResponse {
             recordings: recordings
                 .into_iter()
@@ -284,10 +338,21 @@ impl CallService for CallArchive {
 
     async fn run_retention_sweep(
         &self,
-        _request: Request<pb::RunRetentionSweepRequest>,
+        request: Request<pb::RunRetentionSweepRequest>,
     ) -> Result<Response<pb::RunRetentionSweepResponse>, Status> {
-        Err(Status::unimplemented(
-            "the retention sweeper is not built yet (tracked by the archive-svc issue)",
-        ))
+        let who = tenant(&request)?;
+        let started = std::time::Instant::now();
+        let report = self
+            .retention
+            .sweep_tenant(&who.tenant)
+            .await
+            .map_err(Error::from)?;
+        Ok(Response::new(pb::RunRetentionSweepResponse {
+            recordings_expired: report.recordings_expired,
+            calls_purged: report.calls_purged,
+            took: Some(archive_common::convert::duration(
+                chrono::TimeDelta::from_std(started.elapsed()).unwrap_or_default(),
+            )),
+        }))
     }
 }

@@ -349,3 +349,205 @@ async fn postgres_store_conforms() {
     conformance(store::open(&db.url).await.unwrap()).await;
     db.drop_database().await;
 }
+
+/// Retention, legal hold and the media-deletion outbox.
+async fn retention_conformance(store: Arc<dyn CallStore>) {
+    let tenant = "30003";
+    let (old, _) = store
+        .insert_call(tenant, &call("old", 0, "1111", "A", 1))
+        .await
+        .unwrap();
+    let (held, _) = store
+        .insert_call(tenant, &call("held", 1, "2222", "A", 1))
+        .await
+        .unwrap();
+    let (recent, _) = store
+        .insert_call(tenant, &call("recent", 60 * 24 * 10, "3333", "A", 1))
+        .await
+        .unwrap();
+    store
+        .set_legal_hold(tenant, held.call_id, true)
+        .await
+        .unwrap();
+    let now = at(60 * 24 * 20);
+
+    // Expire recordings that started before day 5: "old" only (held is on legal hold).
+    let expired = store
+        .expire_recordings(tenant, at(60 * 24 * 5), now)
+        .await
+        .unwrap();
+    assert_eq!(expired, 1);
+    let old_now = store.get_call(tenant, old.call_id).await.unwrap().unwrap();
+    assert_eq!(old_now.recordings[0].state, RecordingState::Expired);
+    assert_eq!(
+        store
+            .get_call(tenant, held.call_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .recordings[0]
+            .state,
+        RecordingState::Available
+    );
+    assert_eq!(
+        store
+            .get_call(tenant, recent.call_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .recordings[0]
+            .state,
+        RecordingState::Available
+    );
+    // Expiring again changes nothing.
+    assert_eq!(
+        store
+            .expire_recordings(tenant, at(60 * 24 * 5), now)
+            .await
+            .unwrap(),
+        0
+    );
+
+    // The expired file is queued for deletion, once.
+    let due = store.due_media_deletions(now, 100).await.unwrap();
+    let ours: Vec<_> = due.iter().filter(|d| d.tenant == tenant).collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].recording_id, old.recordings[0].recording_id);
+
+    // A failed attempt is retried later, not sooner.
+    let id = ours[0].recording_id;
+    store
+        .media_deletion_failed(id, now + Duration::seconds(30), "media-svc unavailable")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .due_media_deletions(now, 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.recording_id != id)
+    );
+    let later = store
+        .due_media_deletions(now + Duration::seconds(31), 100)
+        .await
+        .unwrap();
+    let retried = later.iter().find(|d| d.recording_id == id).unwrap();
+    assert_eq!(retried.attempts, 1);
+    store.media_deletion_done(id).await.unwrap();
+    assert!(
+        store
+            .due_media_deletions(now + Duration::days(1), 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.recording_id != id)
+    );
+
+    // A deletion marker queues the file in the same transaction.
+    let marker = Deletion {
+        user_id: "paal".into(),
+        display_name: "Paal Admin".into(),
+        at: now,
+    };
+    store
+        .mark_deleted(tenant, &[recent.recordings[0].recording_id], &marker)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .due_media_deletions(now, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|d| d.recording_id == recent.recordings[0].recording_id)
+    );
+
+    // Purge metadata before day 5: "old" goes, "held" stays on legal hold, the marker of "recent" stays.
+    let purged = store
+        .purge_calls(tenant, at(60 * 24 * 5), now)
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    assert!(store.get_call(tenant, old.call_id).await.unwrap().is_none());
+    assert!(
+        store
+            .get_call(tenant, held.call_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Lifting the hold lets the next sweep take it, file first.
+    store
+        .set_legal_hold(tenant, held.call_id, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .purge_calls(tenant, at(60 * 24 * 5), now)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .due_media_deletions(now, 100)
+            .await
+            .unwrap()
+            .iter()
+            .any(|d| d.recording_id == held.recordings[0].recording_id)
+    );
+    assert!(store.tenants().await.unwrap().contains(&tenant.to_owned()));
+}
+
+/// Batch ingest: one transaction, results in order, known sessions unchanged.
+async fn batch_conformance(store: Arc<dyn CallStore>) {
+    let tenant = "40004";
+    let (existing, _) = store
+        .insert_call(tenant, &call("b-1", 0, "1", "A", 1))
+        .await
+        .unwrap();
+    let batch: Vec<NewCall> = (0..1200)
+        .map(|i| call(&format!("b-{i}"), i, "5550000", "B", (i % 3) as usize))
+        .collect();
+    let results = store.insert_calls(tenant, &batch).await.unwrap();
+    assert_eq!(results.len(), 1200);
+    assert_eq!(
+        results[1].0, existing,
+        "a known session comes back unchanged"
+    );
+    assert!(!results[1].1);
+    assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1199);
+    for (i, (stored, _)) in results.iter().enumerate().filter(|(i, _)| *i != 1) {
+        assert_eq!(stored.session_id, format!("b-{i}"));
+        assert_eq!(stored.recordings.len(), i % 3);
+        assert_eq!(
+            store
+                .get_call(tenant, stored.call_id)
+                .await
+                .unwrap()
+                .as_ref(),
+            Some(stored)
+        );
+    }
+}
+
+#[tokio::test]
+async fn sqlite_retention_and_batches_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("archive.db").display());
+    let store = store::open(&url).await.unwrap();
+    retention_conformance(store.clone()).await;
+    batch_conformance(store).await;
+}
+
+#[tokio::test]
+async fn postgres_retention_and_batches_conform() {
+    let Some(db) = ScratchDatabase::create("archive_ret").await else {
+        return;
+    };
+    let store = store::open(&db.url).await.unwrap();
+    retention_conformance(store.clone()).await;
+    batch_conformance(store).await;
+    db.drop_database().await;
+}

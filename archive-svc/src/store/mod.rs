@@ -8,12 +8,21 @@ mod sql;
 mod sqlite;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use self::{postgres::PostgresCallStore, sqlite::SqliteCallStore};
 use crate::model::{
     CallQuery, Cursor, Deletion, NewCall, StoredCall, StoredRecording, TenantSettings,
 };
+
+/// A recording file waiting to be deleted from media-svc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaDeletion {
+    pub recording_id: Uuid,
+    pub tenant: String,
+    pub attempts: u32,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -32,13 +41,28 @@ pub trait CallStore: Send + Sync + 'static {
     /// Answers when the database does (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// Stores `call` unless the tenant already has its session id; returns the
-    /// stored call and whether this call created it.
+    /// Stores each call unless the tenant already has its session id, all in
+    /// one transaction; returns, in order, the stored call and whether this
+    /// request created it (a known session is returned unchanged).
+    async fn insert_calls(
+        &self,
+        tenant: &str,
+        calls: &[NewCall],
+    ) -> Result<Vec<(StoredCall, bool)>, StoreError>;
+
+    /// [`CallStore::insert_calls`] for one call.
     async fn insert_call(
         &self,
         tenant: &str,
         call: &NewCall,
-    ) -> Result<(StoredCall, bool), StoreError>;
+    ) -> Result<(StoredCall, bool), StoreError> {
+        let mut results = self
+            .insert_calls(tenant, std::slice::from_ref(call))
+            .await?;
+        results
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("insert returned no call".into()))
+    }
 
     /// Up to `limit` calls matching `query`, after `after` in the query's order.
     async fn search(
@@ -61,8 +85,9 @@ pub trait CallStore: Send + Sync + 'static {
     ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError>;
 
     /// Sets the deletion marker of the tenant's recordings among `ids` that do
-    /// not have one yet (an existing marker is never overwritten); returns all
-    /// of them as stored afterwards.
+    /// not have one yet (an existing marker is never overwritten) and queues
+    /// their files for deletion, in one transaction; returns all of them as
+    /// stored afterwards.
     async fn mark_deleted(
         &self,
         tenant: &str,
@@ -76,6 +101,47 @@ pub trait CallStore: Send + Sync + 'static {
         call_id: Uuid,
         hold: bool,
     ) -> Result<Option<StoredCall>, StoreError>;
+
+    /// Marks the tenant's available recordings that started before `cutoff`
+    /// expired (calls on legal hold excepted) and queues their files for
+    /// deletion; returns how many expired.
+    async fn expire_recordings(
+        &self,
+        tenant: &str,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Deletes the tenant's calls that started before `cutoff` (legal hold
+    /// excepted) with their recordings' metadata; queues any file still
+    /// there for deletion; returns how many calls went.
+    async fn purge_calls(
+        &self,
+        tenant: &str,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Every tenant that has calls.
+    async fn tenants(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Up to `limit` queued file deletions due at `now`.
+    async fn due_media_deletions(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<MediaDeletion>, StoreError>;
+
+    /// media-svc confirmed the deletion: dequeue it.
+    async fn media_deletion_done(&self, recording_id: Uuid) -> Result<(), StoreError>;
+
+    /// The deletion failed: try again at `next_attempt`.
+    async fn media_deletion_failed(
+        &self,
+        recording_id: Uuid,
+        next_attempt: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
 
     /// The tenant's settings, or the defaults when none were stored.
     async fn settings(&self, tenant: &str) -> Result<TenantSettings, StoreError>;

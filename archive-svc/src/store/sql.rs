@@ -4,18 +4,22 @@
 //! pool type. What differs per backend (migrations, column types) lives in
 //! `sqlite.rs`, `postgres.rs` and `migrations/`.
 
-pub(super) const INSERT_CALL: &str = "INSERT INTO calls (call_id, tenant_id, session_id, start_us, \
+/// Rows per multi-row INSERT: well inside SQLite's and PostgreSQL's bind limits.
+pub(super) const ROWS_PER_STATEMENT: usize = 500;
+
+pub(super) const INSERT_CALLS: &str = "INSERT INTO calls (call_id, tenant_id, session_id, start_us, \
      access_point_number, access_point_name, caller_number, time_before_answer_ms, speak_time_ms, \
-     recording_ms, recording_count, live_recording_count, queues, agents) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12, $13) \
-     ON CONFLICT (tenant_id, session_id) DO NOTHING RETURNING call_id";
+     recording_ms, recording_count, live_recording_count, queues, agents) ";
 
-pub(super) const INSERT_PARTY: &str = "INSERT INTO call_parties (call_id, tenant_id, role, name, start_us) \
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING";
+/// Ingest is idempotent per (tenant, session id): a known session inserts nothing.
+pub(super) const ON_SESSION_CONFLICT: &str =
+    " ON CONFLICT (tenant_id, session_id) DO NOTHING RETURNING call_id";
 
-pub(super) const INSERT_RECORDING: &str = "INSERT INTO recordings (recording_id, call_id, tenant_id, nr, \
-     mode, start_us, finish_us, segments, owner_agent, state) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+pub(super) const INSERT_PARTIES: &str =
+    "INSERT INTO call_parties (call_id, tenant_id, role, name, start_us) ";
+
+pub(super) const INSERT_RECORDINGS: &str = "INSERT INTO recordings (recording_id, call_id, tenant_id, nr, \
+     mode, start_us, finish_us, segments, owner_agent, state) ";
 
 pub(super) const SELECT_SETTINGS: &str = "SELECT time_zone, consult_recording, recording_retention_days, \
      metadata_retention_days FROM tenant_settings WHERE tenant_id = $1";
@@ -31,9 +35,35 @@ pub(super) const MARK_DELETED: &str = "UPDATE recordings SET state = $1, deleted
      deleted_by_name = $3, deleted_at_us = $4 \
      WHERE tenant_id = $5 AND recording_id = $6 AND deleted_at_us IS NULL";
 
-pub(super) const RECOUNT_LIVE: &str = "UPDATE calls SET live_recording_count = \
+pub(super) const RECOUNT_LIVE_OF_RECORDING: &str = "UPDATE calls SET live_recording_count = \
      (SELECT COUNT(*) FROM recordings r WHERE r.call_id = calls.call_id AND r.deleted_at_us IS NULL) \
-     WHERE call_id = $1";
+     WHERE call_id = (SELECT call_id FROM recordings WHERE recording_id = $1)";
+
+pub(super) const QUEUE_MEDIA_DELETION: &str = "INSERT INTO media_deletions (recording_id, \
+     tenant_id, cause, requested_at_us, attempts, next_attempt_us) VALUES ($1, $2, $3, $4, 0, $4) \
+     ON CONFLICT (recording_id) DO NOTHING";
+
+pub(super) const EXPIRE_RECORDINGS: &str = "UPDATE recordings SET state = $1 \
+     WHERE tenant_id = $2 AND state = $3 AND start_us < $4 \
+     AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.call_id = recordings.call_id AND c.legal_hold) \
+     RETURNING recording_id";
+
+pub(super) const LIVE_RECORDINGS_OF_OLD_CALLS: &str = "SELECT r.recording_id FROM recordings r \
+     JOIN calls c ON c.call_id = r.call_id \
+     WHERE c.tenant_id = $1 AND c.start_us < $2 AND NOT c.legal_hold AND r.state = $3";
+
+pub(super) const PURGE_CALLS: &str =
+    "DELETE FROM calls WHERE tenant_id = $1 AND start_us < $2 AND NOT legal_hold";
+
+pub(super) const TENANTS: &str = "SELECT DISTINCT tenant_id FROM calls ORDER BY tenant_id";
+
+pub(super) const DUE_MEDIA_DELETIONS: &str = "SELECT recording_id, tenant_id, attempts \
+     FROM media_deletions WHERE next_attempt_us <= $1 ORDER BY next_attempt_us LIMIT $2";
+
+pub(super) const MEDIA_DELETION_DONE: &str = "DELETE FROM media_deletions WHERE recording_id = $1";
+
+pub(super) const MEDIA_DELETION_FAILED: &str = "UPDATE media_deletions \
+     SET attempts = attempts + 1, next_attempt_us = $2, last_error = $3 WHERE recording_id = $1";
 
 pub(super) const SET_LEGAL_HOLD: &str =
     "UPDATE calls SET legal_hold = $1 WHERE tenant_id = $2 AND call_id = $3";
@@ -93,77 +123,109 @@ macro_rules! call_store_impl {
                 Ok(())
             }
 
-            async fn insert_call(
+            async fn insert_calls(
                 &self,
                 tenant: &str,
-                call: &$crate::model::NewCall,
-            ) -> Result<($crate::model::StoredCall, bool), $crate::store::StoreError> {
+                calls: &[$crate::model::NewCall],
+            ) -> Result<Vec<($crate::model::StoredCall, bool)>, $crate::store::StoreError> {
                 use $crate::store::{rows::to_json, sql};
-                let start_us = call.start.timestamp_micros();
+                let planned: Vec<$crate::model::StoredCall> = calls
+                    .iter()
+                    .map(|c| $crate::model::StoredCall::planned(tenant, c))
+                    .collect();
+                let mut created = std::collections::HashSet::new();
                 let mut tx = self.pool.begin().await?;
-                let call_id = uuid::Uuid::new_v4();
-                let created: Option<(uuid::Uuid,)> = sqlx::query_as(sql::INSERT_CALL)
-                    .bind(call_id)
-                    .bind(tenant)
-                    .bind(&call.session_id)
-                    .bind(start_us)
-                    .bind(&call.access_point_number)
-                    .bind(&call.access_point_name)
-                    .bind(&call.caller_number)
-                    .bind(call.time_before_answer_ms)
-                    .bind(call.speak_time_ms)
-                    .bind(call.recording_ms())
-                    .bind(call.recordings.len() as i64)
-                    .bind(to_json(&call.queues))
-                    .bind(to_json(&call.agents))
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                if created.is_none() {
-                    tx.rollback().await?;
-                    let existing = self
-                        .find_by_session(tenant, &call.session_id)
-                        .await?
-                        .ok_or_else(|| {
-                            $crate::store::StoreError::Corrupt("session conflict without a row".into())
-                        })?;
-                    return Ok((existing, false));
+                for chunk in planned.chunks(sql::ROWS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(sql::INSERT_CALLS);
+                    qb.push_values(chunk, |mut b, c| {
+                        let live = c.recordings.len() as i64;
+                        b.push_bind(c.call_id)
+                            .push_bind(tenant.to_owned())
+                            .push_bind(c.session_id.clone())
+                            .push_bind(c.start.timestamp_micros())
+                            .push_bind(c.access_point_number.clone())
+                            .push_bind(c.access_point_name.clone())
+                            .push_bind(c.caller_number.clone())
+                            .push_bind(c.time_before_answer_ms)
+                            .push_bind(c.speak_time_ms)
+                            .push_bind(c.recording_ms)
+                            .push_bind(live)
+                            .push_bind(live)
+                            .push_bind(to_json(&c.queues))
+                            .push_bind(to_json(&c.agents));
+                    });
+                    qb.push(sql::ON_SESSION_CONFLICT);
+                    let ids: Vec<(uuid::Uuid,)> = qb.build_query_as().fetch_all(&mut *tx).await?;
+                    created.extend(ids.into_iter().map(|(id,)| id));
                 }
-                let mut parties: Vec<(&str, &str)> = Vec::new();
-                parties.extend(call.agents.iter().map(|a| ("agent", a.as_str())));
-                parties.extend(call.queues.iter().map(|q| ("queue", q.as_str())));
-                for r in &call.recordings {
-                    parties.extend(r.linked_agents.iter().map(|a| ("linked", a.as_str())));
+                let new_calls: Vec<(&$crate::model::StoredCall, &$crate::model::NewCall)> = planned
+                    .iter()
+                    .zip(calls)
+                    .filter(|(p, _)| created.contains(&p.call_id))
+                    .collect();
+                let mut parties: Vec<(uuid::Uuid, &str, &str, i64)> = Vec::new();
+                for (stored, call) in &new_calls {
+                    let start_us = stored.start.timestamp_micros();
+                    for a in &call.agents {
+                        parties.push((stored.call_id, "agent", a.as_str(), start_us));
+                    }
+                    for q in &call.queues {
+                        parties.push((stored.call_id, "queue", q.as_str(), start_us));
+                    }
+                    for r in &call.recordings {
+                        for a in &r.linked_agents {
+                            parties.push((stored.call_id, "linked", a.as_str(), start_us));
+                        }
+                    }
                 }
-                for (role, name) in parties {
-                    sqlx::query(sql::INSERT_PARTY)
-                        .bind(call_id)
-                        .bind(tenant)
-                        .bind(role)
-                        .bind(name)
-                        .bind(start_us)
-                        .execute(&mut *tx)
-                        .await?;
+                parties.sort_unstable();
+                parties.dedup();
+                for chunk in parties.chunks(sql::ROWS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(sql::INSERT_PARTIES);
+                    qb.push_values(chunk, |mut b, (call_id, role, name, start_us)| {
+                        b.push_bind(*call_id)
+                            .push_bind(tenant.to_owned())
+                            .push_bind(role.to_string())
+                            .push_bind(name.to_string())
+                            .push_bind(*start_us);
+                    });
+                    qb.build().execute(&mut *tx).await?;
                 }
-                for r in &call.recordings {
-                    sqlx::query(sql::INSERT_RECORDING)
-                        .bind(uuid::Uuid::new_v4())
-                        .bind(call_id)
-                        .bind(tenant)
-                        .bind(i64::from(r.nr))
-                        .bind(i64::from(r.mode.code()))
-                        .bind(r.start.timestamp_micros())
-                        .bind(r.finish.timestamp_micros())
-                        .bind(to_json(&r.segments))
-                        .bind(r.owner_agent.as_deref())
-                        .bind(i64::from($crate::model::RecordingState::Available.code()))
-                        .execute(&mut *tx)
-                        .await?;
+                let recordings: Vec<&$crate::model::StoredRecording> =
+                    new_calls.iter().flat_map(|(s, _)| s.recordings.iter()).collect();
+                for chunk in recordings.chunks(sql::ROWS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(sql::INSERT_RECORDINGS);
+                    qb.push_values(chunk, |mut b, r| {
+                        b.push_bind(r.recording_id)
+                            .push_bind(r.call_id)
+                            .push_bind(tenant.to_owned())
+                            .push_bind(i64::from(r.nr))
+                            .push_bind(i64::from(r.mode.code()))
+                            .push_bind(r.start.timestamp_micros())
+                            .push_bind(r.finish.timestamp_micros())
+                            .push_bind(to_json(&r.segments))
+                            .push_bind(r.owner_agent.clone())
+                            .push_bind(i64::from(r.state.code()));
+                    });
+                    qb.build().execute(&mut *tx).await?;
                 }
                 tx.commit().await?;
-                let stored = self.get_call(tenant, call_id).await?.ok_or_else(|| {
-                    $crate::store::StoreError::Corrupt("inserted call vanished".into())
-                })?;
-                Ok((stored, true))
+
+                let mut results = Vec::with_capacity(calls.len());
+                for stored in planned {
+                    if created.contains(&stored.call_id) {
+                        results.push((stored, true));
+                    } else {
+                        let existing = self
+                            .find_by_session(tenant, &stored.session_id)
+                            .await?
+                            .ok_or_else(|| {
+                                $crate::store::StoreError::Corrupt("session conflict without a row".into())
+                            })?;
+                        results.push((existing, false));
+                    }
+                }
+                Ok(results)
             }
 
             async fn search(
@@ -324,30 +386,151 @@ macro_rules! call_store_impl {
                 deletion: &$crate::model::Deletion,
             ) -> Result<Vec<$crate::model::StoredRecording>, $crate::store::StoreError> {
                 use $crate::store::sql;
+                let at = deletion.at.timestamp_micros();
                 let mut tx = self.pool.begin().await?;
                 for id in ids {
-                    sqlx::query(sql::MARK_DELETED)
+                    let marked = sqlx::query(sql::MARK_DELETED)
                         .bind(i64::from($crate::model::RecordingState::Deleted.code()))
                         .bind(&deletion.user_id)
                         .bind(&deletion.display_name)
-                        .bind(deletion.at.timestamp_micros())
+                        .bind(at)
                         .bind(tenant)
                         .bind(*id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if marked > 0 {
+                        sqlx::query(sql::QUEUE_MEDIA_DELETION)
+                            .bind(*id)
+                            .bind(tenant)
+                            .bind("deleted")
+                            .bind(at)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(sql::RECOUNT_LIVE_OF_RECORDING)
+                            .bind(*id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                let found = self.get_recordings(tenant, ids).await?;
+                Ok(found.into_iter().map(|(r, _)| r).collect())
+            }
+
+            async fn expire_recordings(
+                &self,
+                tenant: &str,
+                cutoff: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::store::StoreError> {
+                use $crate::{model::RecordingState, store::sql};
+                let mut tx = self.pool.begin().await?;
+                let expired: Vec<(uuid::Uuid,)> = sqlx::query_as(sql::EXPIRE_RECORDINGS)
+                    .bind(i64::from(RecordingState::Expired.code()))
+                    .bind(tenant)
+                    .bind(i64::from(RecordingState::Available.code()))
+                    .bind(cutoff.timestamp_micros())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for (id,) in &expired {
+                    sqlx::query(sql::QUEUE_MEDIA_DELETION)
+                        .bind(*id)
+                        .bind(tenant)
+                        .bind("expired")
+                        .bind(now.timestamp_micros())
                         .execute(&mut *tx)
                         .await?;
                 }
                 tx.commit().await?;
-                let found = self.get_recordings(tenant, ids).await?;
-                let mut call_ids: Vec<uuid::Uuid> = found.iter().map(|(_, c)| c.call_id).collect();
-                call_ids.sort_unstable();
-                call_ids.dedup();
-                for call_id in call_ids {
-                    sqlx::query(sql::RECOUNT_LIVE)
-                        .bind(call_id)
-                        .execute(&self.pool)
+                Ok(expired.len() as u64)
+            }
+
+            async fn purge_calls(
+                &self,
+                tenant: &str,
+                cutoff: chrono::DateTime<chrono::Utc>,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> Result<u64, $crate::store::StoreError> {
+                use $crate::{model::RecordingState, store::sql};
+                let mut tx = self.pool.begin().await?;
+                let live: Vec<(uuid::Uuid,)> = sqlx::query_as(sql::LIVE_RECORDINGS_OF_OLD_CALLS)
+                    .bind(tenant)
+                    .bind(cutoff.timestamp_micros())
+                    .bind(i64::from(RecordingState::Available.code()))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for (id,) in &live {
+                    sqlx::query(sql::QUEUE_MEDIA_DELETION)
+                        .bind(*id)
+                        .bind(tenant)
+                        .bind("purged")
+                        .bind(now.timestamp_micros())
+                        .execute(&mut *tx)
                         .await?;
                 }
-                Ok(found.into_iter().map(|(r, _)| r).collect())
+                let purged = sqlx::query(sql::PURGE_CALLS)
+                    .bind(tenant)
+                    .bind(cutoff.timestamp_micros())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                tx.commit().await?;
+                Ok(purged)
+            }
+
+            async fn tenants(&self) -> Result<Vec<String>, $crate::store::StoreError> {
+                let rows: Vec<(String,)> = sqlx::query_as($crate::store::sql::TENANTS)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(t,)| t).collect())
+            }
+
+            async fn due_media_deletions(
+                &self,
+                now: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::MediaDeletion>, $crate::store::StoreError> {
+                let rows: Vec<(uuid::Uuid, String, i64)> =
+                    sqlx::query_as($crate::store::sql::DUE_MEDIA_DELETIONS)
+                        .bind(now.timestamp_micros())
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(recording_id, tenant, attempts)| $crate::store::MediaDeletion {
+                        recording_id,
+                        tenant,
+                        attempts: attempts.clamp(0, u32::MAX.into()) as u32,
+                    })
+                    .collect())
+            }
+
+            async fn media_deletion_done(
+                &self,
+                recording_id: uuid::Uuid,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::sql::MEDIA_DELETION_DONE)
+                    .bind(recording_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn media_deletion_failed(
+                &self,
+                recording_id: uuid::Uuid,
+                next_attempt: chrono::DateTime<chrono::Utc>,
+                error: &str,
+            ) -> Result<(), $crate::store::StoreError> {
+                sqlx::query($crate::store::sql::MEDIA_DELETION_FAILED)
+                    .bind(recording_id)
+                    .bind(next_attempt.timestamp_micros())
+                    .bind(error)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
             }
 
             async fn set_legal_hold(

@@ -1,0 +1,161 @@
+//! Retention and the media-deletion outbox.
+//!
+//! The sweeper expires recording files past the tenant's recording retention
+//! (the row stays, without Play) and purges calls past the metadata retention;
+//! calls on legal hold are left alone. Files to delete — expired, purged or
+//! deleted by a user — are queued in the store in the same transaction as the
+//! state change, and the drainer asks media-svc to delete them, retrying with
+//! backoff until media-svc confirms. Deletion is idempotent at media-svc, so a
+//! retry after a crash is harmless.
+
+use std::{sync::Arc, time::Duration as StdDuration};
+
+use archive_common::{Clock, IdentityKey, Principal, shutdown::CancellationToken};
+use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
+use chrono::Duration;
+use tokio::sync::Notify;
+use tonic::transport::Channel;
+
+use crate::store::{CallStore, StoreError};
+
+/// What one sweep of one tenant did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    pub recordings_expired: u64,
+    pub calls_purged: u64,
+}
+
+/// Longest wait between two attempts to delete one file.
+const MAX_BACKOFF_SECONDS: i64 = 600;
+const DRAIN_BATCH: u32 = 100;
+
+#[derive(Clone)]
+pub struct Retention {
+    store: Arc<dyn CallStore>,
+    clock: Arc<dyn Clock>,
+    media: Option<MediaServiceClient<Channel>>,
+    identity: IdentityKey,
+    wake: Arc<Notify>,
+}
+
+impl Retention {
+    /// `media` is None when no media-svc is configured: deletions then wait in the outbox.
+    pub fn new(
+        store: Arc<dyn CallStore>,
+        clock: Arc<dyn Clock>,
+        media: Option<MediaServiceClient<Channel>>,
+        identity: IdentityKey,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            media,
+            identity,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Applies the tenant's retention now.
+    pub async fn sweep_tenant(&self, tenant: &str) -> Result<SweepReport, StoreError> {
+        let settings = self.store.settings(tenant).await?;
+        let now = self.clock.now();
+        let recordings_cutoff = now - Duration::days(settings.recording_retention_days.into());
+        let metadata_cutoff = now - Duration::days(settings.metadata_retention_days.into());
+        let report = SweepReport {
+            recordings_expired: self
+                .store
+                .expire_recordings(tenant, recordings_cutoff, now)
+                .await?,
+            calls_purged: self.store.purge_calls(tenant, metadata_cutoff, now).await?,
+        };
+        if report != SweepReport::default() {
+            tracing::info!(tenant, ?report, "retention applied");
+            self.wake.notify_one();
+        }
+        Ok(report)
+    }
+
+    /// Applies every tenant's retention.
+    pub async fn sweep_all(&self) -> Result<SweepReport, StoreError> {
+        let mut total = SweepReport::default();
+        for tenant in self.store.tenants().await? {
+            let r = self.sweep_tenant(&tenant).await?;
+            total.recordings_expired += r.recordings_expired;
+            total.calls_purged += r.calls_purged;
+        }
+        Ok(total)
+    }
+
+    /// Wakes the drainer (after a deletion marker was set).
+    pub fn nudge(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Sends due deletions to media-svc once; returns how many were confirmed.
+    pub async fn drain_once(&self) -> Result<usize, StoreError> {
+        let Some(media) = &self.media else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        let mut confirmed = 0;
+        for due in self.store.due_media_deletions(now, DRAIN_BATCH).await? {
+            let principal = Principal::system(due.tenant.clone(), "retention");
+            let request = self.identity.request(
+                pb::DeleteRecordingMediaRequest {
+                    recording_id: due.recording_id.to_string(),
+                },
+                &principal,
+            );
+            match media.clone().delete_recording_media(request).await {
+                Ok(_) => {
+                    self.store.media_deletion_done(due.recording_id).await?;
+                    confirmed += 1;
+                }
+                Err(status) => {
+                    let backoff = 1i64 << due.attempts.min(10);
+                    let next = now + Duration::seconds(backoff.min(MAX_BACKOFF_SECONDS));
+                    tracing::warn!(recording = %due.recording_id, attempts = due.attempts + 1, %status, "media deletion failed; will retry");
+                    self.store
+                        .media_deletion_failed(due.recording_id, next, status.message())
+                        .await?;
+                }
+            }
+        }
+        Ok(confirmed)
+    }
+
+    /// Runs the sweeper every `sweep_every` and the drainer every
+    /// `drain_every` (or when nudged) until `shutdown`.
+    pub fn spawn(
+        self,
+        sweep_every: StdDuration,
+        drain_every: StdDuration,
+        shutdown: CancellationToken,
+    ) {
+        let sweeper = self.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep(sweep_every) => {}
+                }
+                if let Err(e) = sweeper.sweep_all().await {
+                    tracing::error!(error = %e, "retention sweep failed");
+                }
+            }
+        });
+        tokio::spawn(async move {
+            loop {
+                if let Err(e) = self.drain_once().await {
+                    tracing::error!(error = %e, "media deletion outbox failed");
+                }
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(drain_every) => {}
+                }
+            }
+        });
+    }
+}
