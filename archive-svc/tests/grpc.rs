@@ -1,0 +1,693 @@
+//! archive-svc over real gRPC: the server from `run` on an ephemeral port, a
+//! signed identity per tenant, and a stand-in media-svc that records the
+//! deletions it is asked for (failing the first ones, to prove the retries).
+
+#![allow(unused_crate_dependencies)]
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use archive_common::{
+    IdentityKey, Principal, convert::timestamp, error::violated_field, shutdown::CancellationToken,
+};
+use archive_proto::v1::{
+    self as pb,
+    call_event::Kind,
+    call_service_client::CallServiceClient,
+    media_service_server::{MediaService, MediaServiceServer},
+};
+use chrono::{Duration as TimeDelta, Utc};
+use tokio::net::TcpListener;
+use tonic::{Code, Request, Response, Status, transport::Channel};
+
+const SECRET: &str = "test-identity-secret";
+
+/// media-svc stand-in: fails the first `fail_first` deletions, records the rest.
+#[derive(Clone, Default)]
+struct RecordingDeletions {
+    fail_first: Arc<Mutex<u32>>,
+    deleted: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+type Stream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<pb::ReadRecordingResponse, Status>> + Send>,
+>;
+
+#[tonic::async_trait]
+impl MediaService for RecordingDeletions {
+    type ReadRecordingStream = Stream;
+
+    async fn upload_recording(
+        &self,
+        _: Request<tonic::Streaming<pb::UploadRecordingRequest>>,
+    ) -> Result<Response<pb::UploadRecordingResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn read_recording(
+        &self,
+        _: Request<pb::ReadRecordingRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn get_media_info(
+        &self,
+        _: Request<pb::GetMediaInfoRequest>,
+    ) -> Result<Response<pb::GetMediaInfoResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn batch_get_media_info(
+        &self,
+        _: Request<pb::BatchGetMediaInfoRequest>,
+    ) -> Result<Response<pb::BatchGetMediaInfoResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn delete_recording_media(
+        &self,
+        request: Request<pb::DeleteRecordingMediaRequest>,
+    ) -> Result<Response<pb::DeleteRecordingMediaResponse>, Status> {
+        let token = request
+            .metadata()
+            .get("x-archive-identity")
+            .expect("identity forwarded")
+            .to_str()
+            .unwrap();
+        let who = IdentityKey::internal(SECRET.as_bytes())
+            .verify(token)
+            .expect("signed identity");
+        {
+            let mut fail = self.fail_first.lock().unwrap();
+            if *fail > 0 {
+                *fail -= 1;
+                return Err(Status::unavailable("media store down"));
+            }
+        }
+        self.deleted
+            .lock()
+            .unwrap()
+            .push((who.tenant, request.into_inner().recording_id));
+        Ok(Response::new(pb::DeleteRecordingMediaResponse {
+            deleted: true,
+        }))
+    }
+}
+
+struct Harness {
+    client: CallServiceClient<Channel>,
+    media: RecordingDeletions,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+async fn start() -> Harness {
+    let media = RecordingDeletions {
+        fail_first: Arc::new(Mutex::new(2)),
+        ..Default::default()
+    };
+    let media_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let media_addr = media_listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let stop = shutdown.clone();
+    let server = MediaServiceServer::new(media.clone());
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(server)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(media_listener),
+                stop.cancelled_owned(),
+            )
+            .await
+            .unwrap();
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = archive_svc::Config::new(
+        format!("sqlite://{}", dir.path().join("a.db").display()),
+        SECRET,
+    );
+    config.media_url = Some(format!("http://{media_addr}"));
+    config.outbox_interval = Duration::from_millis(50);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(archive_svc::run(config, listener, shutdown.clone()));
+    archive_common::host::wait_serving(&format!("http://{addr}"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let client = CallServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    Harness {
+        client,
+        media,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+fn as_user<T>(tenant: &str, message: T) -> Request<T> {
+    IdentityKey::internal(SECRET.as_bytes())
+        .request(message, &Principal::new(tenant, "paal", "Paal Admin"))
+}
+
+fn forced_call(session: &str, days_ago: i64, caller: &str) -> pb::IngestCallRequest {
+    let start = Utc::now() - TimeDelta::days(days_ago);
+    let event = |s: i64, kind| pb::CallEvent {
+        time: Some(timestamp(start + TimeDelta::seconds(s))),
+        kind: Some(kind),
+    };
+    pb::IngestCallRequest {
+        session_id: session.into(),
+        start_time: Some(timestamp(start)),
+        access_point: Some(pb::AccessPoint {
+            number: "81511569".into(),
+            name: "Main Demo Number".into(),
+        }),
+        caller_number: caller.into(),
+        events: vec![
+            event(
+                0,
+                Kind::QueueEntered(pb::QueueEntered {
+                    queue: "Sales".into(),
+                    forced_recording: true,
+                    pending_recording: false,
+                }),
+            ),
+            event(
+                7,
+                Kind::AgentConnected(pb::AgentConnected {
+                    agent: "Andreas Wallin".into(),
+                    forced_recording: false,
+                }),
+            ),
+            event(
+                164,
+                Kind::AgentDisconnected(pb::AgentDisconnected {
+                    agent: "Andreas Wallin".into(),
+                }),
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+async fn count(h: &mut Harness, tenant: &str) -> usize {
+    h.client
+        .search_calls(as_user(
+            tenant,
+            pb::SearchCallsRequest {
+                page_size: 1000,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .calls
+        .len()
+}
+
+async fn wait_for_deletions(h: &Harness, n: usize) -> Vec<(String, String)> {
+    for _ in 0..200 {
+        let deleted = h.media.deleted.lock().unwrap().clone();
+        if deleted.len() >= n {
+            return deleted;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("media-svc was not asked to delete {n} files in time");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
+    let mut h = start().await;
+    h.client
+        .ingest_call(as_user("10009", forced_call("ok", 1, "95214830")))
+        .await
+        .unwrap();
+
+    let mut cases: Vec<(pb::IngestCallRequest, &str)> = Vec::new();
+    let mut c = forced_call("", 1, "1");
+    c.session_id.clear();
+    cases.push((c, "session_id"));
+    cases.push((forced_call("x'; DROP TABLE calls;--", 1, "1"), "session_id"));
+    cases.push((forced_call("a", 1, "12ab"), "caller_number"));
+    cases.push((
+        forced_call("b", 1, "1'; DELETE FROM calls;--"),
+        "caller_number",
+    ));
+    cases.push((forced_call("c", 1, &"9".repeat(40)), "caller_number"));
+    let mut c = forced_call("d", 1, "1");
+    c.events[1].kind = Some(Kind::AgentConnected(pb::AgentConnected {
+        agent: "x".repeat(201),
+        forced_recording: false,
+    }));
+    cases.push((c, "events[1].agent_connected.agent"));
+    let mut c = forced_call("e", 1, "1");
+    c.events.swap(1, 2);
+    cases.push((c, "events[2].time"));
+    let mut c = forced_call("f", 1, "1");
+    c.events[0].kind = None;
+    cases.push((c, "events[0].kind"));
+    let mut c = forced_call("g", 1, "1");
+    c.start_time = Some(prost_types::Timestamp {
+        seconds: 253_402_300_800 * 2,
+        nanos: 0,
+    });
+    cases.push((c, "start_time"));
+    let mut c = forced_call("h", 1, "1");
+    c.access_point = None;
+    cases.push((c, "access_point"));
+    for (request, field) in cases {
+        let err = h
+            .client
+            .ingest_call(as_user("10009", request))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
+        assert_eq!(violated_field(&err).as_deref(), Some(field), "{err:?}");
+    }
+    // A batch with one bad call writes none of them.
+    let batch = pb::BatchIngestCallsRequest {
+        calls: vec![
+            forced_call("batch-ok", 1, "1"),
+            forced_call("batch-bad", 1, "x"),
+        ],
+    };
+    let err = h
+        .client
+        .batch_ingest_calls(as_user("10009", batch))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_field(&err).as_deref(),
+        Some("calls[1].caller_number")
+    );
+    assert_eq!(count(&mut h, "10009").await, 1, "nothing was written");
+
+    let search = |filter: pb::CallFilter, order: i32, page_size: i32| pb::SearchCallsRequest {
+        filter: Some(filter),
+        order,
+        page_size,
+        page_token: String::new(),
+    };
+    let ts = |days: i64| Some(timestamp(Utc::now() - TimeDelta::days(days)));
+    let search_cases = [
+        (search(Default::default(), 0, 1001), "page_size"),
+        (search(Default::default(), 0, -1), "page_size"),
+        (search(Default::default(), 7, 10), "order"),
+        (
+            search(
+                pb::CallFilter {
+                    start_time_from: ts(1),
+                    start_time_to: ts(2),
+                    ..Default::default()
+                },
+                0,
+                10,
+            ),
+            "filter.start_time_to",
+        ),
+        (
+            search(
+                pb::CallFilter {
+                    start_time_from: Some(prost_types::Timestamp {
+                        seconds: -99_999_999_999,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                },
+                0,
+                10,
+            ),
+            "filter.start_time_from",
+        ),
+        (
+            search(
+                pb::CallFilter {
+                    caller_number: "%' OR 1=1 --".into(),
+                    caller_number_partial: true,
+                    ..Default::default()
+                },
+                0,
+                10,
+            ),
+            "filter.caller_number",
+        ),
+        (
+            search(
+                pb::CallFilter {
+                    agent: "a\u{0}b".into(),
+                    ..Default::default()
+                },
+                0,
+                10,
+            ),
+            "filter.agent",
+        ),
+        (
+            search(
+                pb::CallFilter {
+                    queue: "q".repeat(201),
+                    ..Default::default()
+                },
+                0,
+                10,
+            ),
+            "filter.queue",
+        ),
+        (
+            search(
+                pb::CallFilter {
+                    access_point_number: "main".into(),
+                    ..Default::default()
+                },
+                0,
+                10,
+            ),
+            "filter.access_point_number",
+        ),
+        (
+            search(
+                pb::CallFilter {
+                    min_speak_time: Some(prost_types::Duration {
+                        seconds: 10,
+                        nanos: 0,
+                    }),
+                    max_speak_time: Some(prost_types::Duration {
+                        seconds: 5,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                },
+                0,
+                10,
+            ),
+            "filter.min_speak_time",
+        ),
+        (
+            search(
+                pb::CallFilter {
+                    min_recording_time: Some(prost_types::Duration {
+                        seconds: -1,
+                        nanos: 0,
+                    }),
+                    ..Default::default()
+                },
+                0,
+                10,
+            ),
+            "filter.min_recording_time",
+        ),
+    ];
+    for (request, field) in search_cases {
+        let err = h
+            .client
+            .search_calls(as_user("10009", request))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
+        assert_eq!(violated_field(&err).as_deref(), Some(field), "{err:?}");
+    }
+    // Text filters with SQL metacharacters are matched literally, not executed.
+    let literal = pb::CallFilter {
+        agent: "x' OR '1'='1".into(),
+        ..Default::default()
+    };
+    let found = h
+        .client
+        .search_calls(as_user("10009", search(literal, 0, 10)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(found.calls.is_empty());
+    h.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn tenants_never_see_each_other_and_page_tokens_are_bound() {
+    let mut h = start().await;
+    let mine = h
+        .client
+        .ingest_call(as_user("10009", forced_call("t-1", 1, "95214830")))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    for i in 0..3 {
+        h.client
+            .ingest_call(as_user(
+                "10009",
+                forced_call(&format!("t-{}", i + 2), 2 + i, "95214830"),
+            ))
+            .await
+            .unwrap();
+    }
+    // The same session id in another tenant is another call.
+    let theirs = h
+        .client
+        .ingest_call(as_user("20002", forced_call("t-1", 1, "95214830")))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(theirs.created);
+    assert_eq!(count(&mut h, "20002").await, 1);
+
+    let rec = mine.recordings[0].recording_id.clone();
+    fn other<T>(message: T) -> Request<T> {
+        as_user("20002", message)
+    }
+    assert_eq!(
+        h.client
+            .get_call(other(pb::GetCallRequest {
+                call_id: mine.call_id.clone()
+            }))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        h.client
+            .batch_get_recordings(other(pb::BatchGetRecordingsRequest {
+                recording_ids: vec![rec.clone()]
+            }))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        h.client
+            .mark_recordings_deleted(other(pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![rec.clone()]
+            }))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        h.client
+            .set_legal_hold(other(pb::SetLegalHoldRequest {
+                call_id: mine.call_id.clone(),
+                legal_hold: true
+            }))
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let still = h
+        .client
+        .get_call(as_user(
+            "10009",
+            pb::GetCallRequest {
+                call_id: mine.call_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    assert_eq!(
+        still.recordings[0].state,
+        pb::RecordingState::Available as i32
+    );
+    assert!(!still.legal_hold);
+
+    // A page token works for its tenant and filter only.
+    let first = h
+        .client
+        .search_calls(as_user(
+            "10009",
+            pb::SearchCallsRequest {
+                page_size: 2,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(first.calls.len(), 2);
+    let token = first.next_page_token;
+    let second = h
+        .client
+        .search_calls(as_user(
+            "10009",
+            pb::SearchCallsRequest {
+                page_size: 2,
+                page_token: token.clone(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.calls.len(), 2);
+    assert!(second.next_page_token.is_empty());
+    for request in [
+        other(pb::SearchCallsRequest {
+            page_size: 2,
+            page_token: token.clone(),
+            ..Default::default()
+        }),
+        as_user(
+            "10009",
+            pb::SearchCallsRequest {
+                filter: Some(pb::CallFilter {
+                    has_recording: true,
+                    ..Default::default()
+                }),
+                page_size: 2,
+                page_token: token.clone(),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let err = h.client.search_calls(request).await.unwrap_err();
+        assert_eq!(violated_field(&err).as_deref(), Some("page_token"));
+    }
+    h.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn deletions_and_expiry_reach_media_svc_despite_failures() {
+    let mut h = start().await;
+    let recent = h
+        .client
+        .ingest_call(as_user("10009", forced_call("r-1", 1, "95214830")))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    let old = h
+        .client
+        .ingest_call(as_user("10009", forced_call("r-2", 40, "95214830")))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+
+    // Delete: marker now, file deletion retried until media-svc takes it (it fails twice first).
+    let marked = h
+        .client
+        .mark_recordings_deleted(as_user(
+            "10009",
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![recent.recordings[0].recording_id.clone()],
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let marker = marked.recordings[0].deletion.clone().unwrap();
+    assert_eq!(
+        (
+            marker.customer.as_str(),
+            marker.user_id.as_str(),
+            marker.user_display_name.as_str()
+        ),
+        ("10009", "paal", "Paal Admin")
+    );
+    // Backoff after two failures is 1 s then 2 s; the third attempt succeeds.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let deleted = wait_for_deletions(&h, 1).await;
+    assert_eq!(
+        deleted[0],
+        (
+            "10009".to_owned(),
+            recent.recordings[0].recording_id.clone()
+        )
+    );
+
+    // Retention: 30 days of recordings expires the 40-day-old one, on demand.
+    h.client
+        .update_tenant_settings(as_user(
+            "10009",
+            pb::UpdateTenantSettingsRequest {
+                settings: Some(pb::TenantSettings {
+                    time_zone: "Europe/Oslo".into(),
+                    consult_recording: false,
+                    recording_retention_days: 30,
+                    metadata_retention_days: 365,
+                }),
+            },
+        ))
+        .await
+        .unwrap();
+    let swept = h
+        .client
+        .run_retention_sweep(as_user("10009", pb::RunRetentionSweepRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((swept.recordings_expired, swept.calls_purged), (1, 0));
+    let deleted = wait_for_deletions(&h, 2).await;
+    assert_eq!(deleted[1].1, old.recordings[0].recording_id);
+    let old_now = h
+        .client
+        .get_call(as_user(
+            "10009",
+            pb::GetCallRequest {
+                call_id: old.call_id,
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    assert_eq!(
+        old_now.recordings[0].state,
+        pb::RecordingState::Expired as i32,
+        "the row stays, without its file"
+    );
+
+    // Metadata retention shorter than recording retention is refused.
+    let err = h
+        .client
+        .update_tenant_settings(as_user(
+            "10009",
+            pb::UpdateTenantSettingsRequest {
+                settings: Some(pb::TenantSettings {
+                    time_zone: "Europe/Oslo".into(),
+                    consult_recording: false,
+                    recording_retention_days: 30,
+                    metadata_retention_days: 10,
+                }),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_field(&err).as_deref(),
+        Some("settings.metadata_retention_days")
+    );
+    assert_eq!(count(&mut h, "10009").await, 2);
+    h.shutdown.cancel();
+}
