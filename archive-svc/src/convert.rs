@@ -225,10 +225,10 @@ fn range(
     max: Option<i64>,
     field: &str,
 ) -> Result<(Option<i64>, Option<i64>), FieldViolation> {
-    if let (Some(lo), Some(hi)) = (min, max) {
-        if lo > hi {
-            return Err(FieldViolation::new(field, "minimum is above the maximum"));
-        }
+    if let (Some(lo), Some(hi)) = (min, max)
+        && lo > hi
+    {
+        return Err(FieldViolation::new(field, "minimum is above the maximum"));
     }
     Ok((min, max))
 }
@@ -242,13 +242,13 @@ pub fn call_query(filter: Option<pb::CallFilter>, order: i32) -> Result<CallQuer
     };
     let from = time(f.start_time_from.as_ref(), "filter.start_time_from")?;
     let to = time(f.start_time_to.as_ref(), "filter.start_time_to")?;
-    if let (Some(from), Some(to)) = (from, to) {
-        if from >= to {
-            return Err(FieldViolation::new(
-                "filter.start_time_to",
-                "must be after start_time_from",
-            ));
-        }
+    if let (Some(from), Some(to)) = (from, to)
+        && from >= to
+    {
+        return Err(FieldViolation::new(
+            "filter.start_time_to",
+            "must be after start_time_from",
+        ));
     }
     let caller_number = if f.caller_number.is_empty() {
         None

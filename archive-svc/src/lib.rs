@@ -30,7 +30,7 @@ pub use crate::{config::Config, error::Error, retention::Retention, service::Cal
 
 // Used by the integration tests only.
 #[cfg(test)]
-use tempfile as _;
+use {tempfile as _, tokio_stream as _};
 
 /// The gRPC name health reports under.
 pub const SERVICE_NAME: &str = "archive.v1.CallService";

@@ -183,6 +183,50 @@ async fn conformance(store: Arc<dyn CallStore>) {
     assert_eq!(count(q(|q| q.min_recording_ms = Some(31_000))).await, 1);
     assert_eq!(count(q(|q| q.max_speak_ms = Some(1_000))).await, 0);
 
+    // A party filter combined with another, and paged by its own keyset.
+    assert_eq!(
+        count(q(|q| {
+            q.agent = Some("paal-agent".into());
+            q.queue = Some("Sales".into())
+        }))
+        .await,
+        2
+    );
+    assert_eq!(
+        count(q(|q| {
+            q.agent = Some("paal-agent".into());
+            q.queue = Some("Support".into())
+        }))
+        .await,
+        0
+    );
+    assert_eq!(
+        count(q(|q| {
+            q.agent = Some("paal-agent".into());
+            q.from = Some(at(25))
+        }))
+        .await,
+        1
+    );
+    let by_agent = q(|q| q.agent = Some("paal-agent".into()));
+    let page1 = store.search("10009", &by_agent, None, 1).await.unwrap();
+    let cursor = Cursor {
+        start_us: page1[0].start.timestamp_micros(),
+        call_id: page1[0].call_id,
+    };
+    let page2 = store
+        .search("10009", &by_agent, Some(cursor), 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            page1[0].session_id.as_str(),
+            page2.len(),
+            page2[0].session_id.as_str()
+        ),
+        ("s-4", 1, "s-2")
+    );
+
     // Keyset pagination walks every row once.
     let mut seen = Vec::new();
     let mut after: Option<Cursor> = None;

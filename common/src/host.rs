@@ -5,8 +5,10 @@
 use std::{future::Future, time::Duration};
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::{service::Routes, transport::Server};
+use tonic::{
+    service::Routes,
+    transport::{Server, server::TcpIncoming},
+};
 pub use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -62,8 +64,9 @@ impl Host {
         tracing::info!(?addr, "gRPC server listening");
         let result = Server::builder()
             .add_routes(self.routes)
+            // Without TCP_NODELAY small responses wait for delayed ACKs (~40 ms).
             .serve_with_incoming_shutdown(
-                TcpListenerStream::new(listener),
+                TcpIncoming::from(listener).with_nodelay(Some(true)),
                 shutdown.cancelled_owned(),
             )
             .await;

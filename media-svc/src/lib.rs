@@ -1,1 +1,121 @@
-//! stub
+//! media-svc owns recording bytes: it validates uploads as MPEG audio Layer III
+//! by walking their frames, keeps them in an object store (local filesystem,
+//! memory or S3) under tenant-scoped keys with a metadata sidecar (size,
+//! duration, SHA-256, CRC-32), and streams them out over gRPC
+//! (`archive.v1.MediaService`) and over HTTP with `Range` support for the
+//! browser's player, authorised by signed playback tokens.
+//!
+//! [`run`] serves both; the binary and the gateway's embedded mode start it.
+
+mod chunks;
+mod config;
+mod error;
+pub mod http;
+pub mod info;
+pub mod keys;
+pub mod mp3;
+mod service;
+pub mod storage;
+pub mod token;
+
+use std::{sync::Arc, time::Duration};
+
+use archive_common::{
+    IdentityKey, SystemClock, VerifyIdentity,
+    host::{Host, watch_readiness},
+    shutdown::CancellationToken,
+};
+use archive_proto::v1::media_service_server::MediaServiceServer;
+use object_store::ObjectStore;
+use tokio::net::TcpListener;
+use tonic::{server::NamedService, service::Routes};
+
+// Dev-dependencies serve the integration tests in `tests/`.
+#[cfg(test)]
+use tempfile as _;
+#[cfg(test)]
+use tonic_health as _;
+
+pub use config::{Config, S3Config, StoreKind};
+pub use error::Error;
+pub use service::{MAX_BATCH, READ_CHUNK_BYTES};
+pub use token::{PlaybackToken, TokenError};
+
+/// The gRPC service name this server hosts.
+pub const SERVICE_NAME: &str = <MediaServiceServer<service::Media> as NamedService>::NAME;
+
+/// How often readiness re-checks the object store.
+const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Opens the configured object store and serves gRPC on `grpc_listener` and
+/// HTTP playback on `http_listener` until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let objects = storage::open(&config)?;
+    run_with_store(config, objects, grpc_listener, http_listener, shutdown).await
+}
+
+/// [`run`] over an object store built by the caller (tests keep a handle on
+/// it to look at what was stored; `config.store` and the S3 settings are ignored).
+pub async fn run_with_store(
+    config: Config,
+    objects: Arc<dyn ObjectStore>,
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let store = storage::MediaStore::new(objects, storage::UploadLimits::from_config(&config));
+    let server = MediaServiceServer::with_interceptor(
+        service::Media::new(store.clone()),
+        VerifyIdentity::new(IdentityKey::internal(config.identity_secret.as_bytes())),
+    );
+    let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
+    // Either server stopping (or failing) stops the other.
+    let stop = shutdown.child_token();
+    let ping_store = store.clone();
+    watch_readiness(
+        host.health(),
+        vec![SERVICE_NAME.to_owned()],
+        READINESS_INTERVAL,
+        stop.clone(),
+        move || {
+            let store = ping_store.clone();
+            async move { store.ping().await }
+        },
+    );
+    let app = http::router(
+        store,
+        http::HttpSettings {
+            playback_key: config.playback_key.into_bytes(),
+            cors_origin: config.cors_origin,
+            cache_max_age_secs: config.cache_max_age_secs,
+            clock: Arc::new(SystemClock),
+        },
+    );
+    let http_addr = http_listener.local_addr().ok();
+    tracing::info!(addr = ?http_addr, "HTTP playback endpoint listening");
+    let http = async {
+        // TCP_NODELAY: the first bytes of a seek answer should not wait for a delayed ACK.
+        let listener = axum::serve::ListenerExt::tap_io(http_listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .await;
+        stop.cancel();
+        result
+    };
+    let grpc = async {
+        let result = host.serve(grpc_listener, stop.clone()).await;
+        stop.cancel();
+        result
+    };
+    let (http, grpc) = tokio::join!(http, grpc);
+    grpc?;
+    http?;
+    Ok(())
+}

@@ -236,16 +236,37 @@ macro_rules! call_store_impl {
                 limit: u32,
             ) -> Result<Vec<$crate::model::StoredCall>, $crate::store::StoreError> {
                 use $crate::model::Order;
-                let mut qb = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} FROM calls c WHERE c.tenant_id = ",
-                    $crate::store::rows::CALL_COLUMNS
-                ));
-                qb.push_bind(tenant.to_owned());
+                // With a party filter (agent, queue, linked agent) the party
+                // index drives the page: it is ordered by (start, call id)
+                // within one name, so a page is one index range plus PK lookups.
+                let parties = [
+                    ("linked", query.linked_agent.as_ref()),
+                    ("agent", query.agent.as_ref()),
+                    ("queue", query.queue.as_ref()),
+                ];
+                let driver = parties.iter().find_map(|(role, name)| name.map(|n| (*role, n)));
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT ");
+                qb.push($crate::store::rows::CALL_COLUMNS);
+                let key = match driver {
+                    Some((role, name)) => {
+                        qb.push(" FROM call_parties k JOIN calls c ON c.call_id = k.call_id WHERE k.tenant_id = ")
+                            .push_bind(tenant.to_owned())
+                            .push(" AND k.role = ")
+                            .push_bind(role)
+                            .push(" AND k.name = ")
+                            .push_bind(name.clone());
+                        "k"
+                    }
+                    None => {
+                        qb.push(" FROM calls c WHERE c.tenant_id = ").push_bind(tenant.to_owned());
+                        "c"
+                    }
+                };
                 if let Some(from) = query.from {
-                    qb.push(" AND c.start_us >= ").push_bind(from.timestamp_micros());
+                    qb.push(format!(" AND {key}.start_us >= ")).push_bind(from.timestamp_micros());
                 }
                 if let Some(to) = query.to {
-                    qb.push(" AND c.start_us < ").push_bind(to.timestamp_micros());
+                    qb.push(format!(" AND {key}.start_us < ")).push_bind(to.timestamp_micros());
                 }
                 if let Some(ap) = &query.access_point_number {
                     qb.push(" AND c.access_point_number = ").push_bind(ap.clone());
@@ -259,20 +280,18 @@ macro_rules! call_store_impl {
                         qb.push(" AND c.caller_number = ").push_bind(number.clone());
                     }
                 }
-                for (role, name) in [
-                    ("agent", &query.agent),
-                    ("queue", &query.queue),
-                    ("linked", &query.linked_agent),
-                ] {
-                    if let Some(name) = name {
-                        qb.push(
-                            " AND EXISTS (SELECT 1 FROM call_parties p WHERE p.call_id = c.call_id AND p.role = ",
-                        )
-                        .push_bind(role)
-                        .push(" AND p.name = ")
-                        .push_bind(name.clone())
-                        .push(")");
+                for (role, name) in parties {
+                    let Some(name) = name else { continue };
+                    if driver.is_some_and(|(r, _)| r == role) {
+                        continue;
                     }
+                    qb.push(
+                        " AND EXISTS (SELECT 1 FROM call_parties p WHERE p.call_id = c.call_id AND p.role = ",
+                    )
+                    .push_bind(role)
+                    .push(" AND p.name = ")
+                    .push_bind(name.clone())
+                    .push(")");
                 }
                 if query.has_recording {
                     qb.push(if query.include_deleted {
@@ -296,13 +315,13 @@ macro_rules! call_store_impl {
                     Order::OldestFirst => (">", "ASC"),
                 };
                 if let Some(cursor) = after {
-                    qb.push(format!(" AND (c.start_us, c.call_id) {cmp} ("))
+                    qb.push(format!(" AND ({key}.start_us, {key}.call_id) {cmp} ("))
                         .push_bind(cursor.start_us)
                         .push(", ")
                         .push_bind(cursor.call_id)
                         .push(")");
                 }
-                qb.push(format!(" ORDER BY c.start_us {dir}, c.call_id {dir} LIMIT "))
+                qb.push(format!(" ORDER BY {key}.start_us {dir}, {key}.call_id {dir} LIMIT "))
                     .push_bind(i64::from(limit));
                 let rows: Vec<$crate::store::rows::CallRow> =
                     qb.build_query_as().fetch_all(&self.pool).await?;

@@ -1,0 +1,190 @@
+//! media-svc's configuration: command-line flags with environment fallbacks.
+//! The gateway's embedded mode builds it in code (see [`Config::new`]).
+
+use std::{net::SocketAddr, path::PathBuf};
+
+/// Where recordings are kept.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A directory on the local filesystem (`media_root`), the embedded default.
+    Fs,
+    /// Process memory: lost on exit. For tests and demos.
+    Memory,
+    /// An S3-compatible object store (the `s3_*` settings).
+    S3,
+}
+
+#[derive(clap::Parser, Debug, Clone)]
+#[command(
+    name = "media-svc",
+    about = "Recording bytes: MP3 validation, object storage, streaming"
+)]
+pub struct Config {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "MEDIA_LISTEN", default_value = "127.0.0.1:50052")]
+    pub listen: SocketAddr,
+
+    /// Address the HTTP playback endpoint listens on.
+    #[arg(long, env = "MEDIA_HTTP_LISTEN", default_value = "127.0.0.1:8082")]
+    pub http_listen: SocketAddr,
+
+    /// Secret shared by the suite to sign the forwarded identity.
+    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
+    pub identity_secret: String,
+
+    /// HMAC key of playback tokens; the gateway mints them with the same key.
+    #[arg(long, env = "ARCHIVE_PLAYBACK_KEY", hide_env_values = true)]
+    pub playback_key: String,
+
+    /// Which object store holds the recordings.
+    #[arg(long, env = "MEDIA_STORE", value_enum, default_value = "fs")]
+    pub store: StoreKind,
+
+    /// Directory of the `fs` store (created if missing).
+    #[arg(long, env = "MEDIA_ROOT", default_value = "./media")]
+    pub media_root: PathBuf,
+
+    /// Largest accepted upload, in bytes.
+    #[arg(long, env = "MEDIA_MAX_UPLOAD_BYTES", default_value_t = 512 * 1024 * 1024)]
+    pub max_upload_bytes: u64,
+
+    /// Size of the parts of a multipart upload: the memory one upload holds.
+    /// S3 requires at least 5 MiB for all parts but the last.
+    #[arg(long, env = "MEDIA_UPLOAD_PART_BYTES", default_value_t = 5 * 1024 * 1024)]
+    pub upload_part_bytes: usize,
+
+    /// A recording file without metadata older than this is the leftover of a
+    /// crashed upload and may be replaced; younger, it is an upload in progress.
+    #[arg(long, env = "MEDIA_STALE_UPLOAD_SECS", default_value_t = 300)]
+    pub stale_upload_secs: u64,
+
+    /// Origin allowed to fetch recordings cross-origin (the gateway's web page),
+    /// e.g. `https://archive.example.com`. Unset: no CORS headers.
+    #[arg(long, env = "MEDIA_CORS_ORIGIN")]
+    pub cors_origin: Option<String>,
+
+    /// Upper bound of `Cache-Control: private, max-age` on playback responses;
+    /// never beyond the token's own expiry.
+    #[arg(long, env = "MEDIA_CACHE_MAX_AGE_SECS", default_value_t = 300)]
+    pub cache_max_age_secs: u64,
+
+    #[command(flatten)]
+    pub s3: S3Config,
+}
+
+/// The S3-compatible store. Credentials come from the environment: the
+/// standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`
+/// when set, otherwise the rest of the AWS chain (web identity, instance metadata).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct S3Config {
+    /// Bucket holding the recordings.
+    #[arg(long = "s3-bucket", env = "MEDIA_S3_BUCKET")]
+    pub bucket: Option<String>,
+
+    /// Endpoint of an S3-compatible server, e.g. `http://127.0.0.1:9000`; unset for AWS.
+    #[arg(long = "s3-endpoint", env = "MEDIA_S3_ENDPOINT")]
+    pub endpoint: Option<String>,
+
+    #[arg(
+        long = "s3-region",
+        env = "MEDIA_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub region: String,
+
+    /// Address buckets as `endpoint/bucket` instead of `bucket.endpoint`.
+    #[arg(long = "s3-path-style", env = "MEDIA_S3_PATH_STYLE")]
+    pub path_style: bool,
+
+    /// Allow a plain-HTTP endpoint (loopback test servers).
+    #[arg(long = "s3-allow-http", env = "MEDIA_S3_ALLOW_HTTP")]
+    pub allow_http: bool,
+
+    /// Timeout of one request to the store.
+    #[arg(
+        long = "s3-timeout-secs",
+        env = "MEDIA_S3_TIMEOUT_SECS",
+        default_value_t = 30
+    )]
+    pub timeout_secs: u64,
+
+    /// Retries of a failed request (with backoff) before giving up.
+    #[arg(
+        long = "s3-max-retries",
+        env = "MEDIA_S3_MAX_RETRIES",
+        default_value_t = 3
+    )]
+    pub max_retries: usize,
+
+    #[arg(
+        long = "s3-access-key-id",
+        env = "AWS_ACCESS_KEY_ID",
+        hide_env_values = true
+    )]
+    pub access_key_id: Option<String>,
+
+    #[arg(
+        long = "s3-secret-access-key",
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub secret_access_key: Option<String>,
+
+    #[arg(
+        long = "s3-session-token",
+        env = "AWS_SESSION_TOKEN",
+        hide_env_values = true
+    )]
+    pub session_token: Option<String>,
+}
+
+impl Config {
+    /// The defaults with a filesystem store under `media_root`, for building a config in code.
+    pub fn new(
+        media_root: impl Into<PathBuf>,
+        identity_secret: impl Into<String>,
+        playback_key: impl Into<String>,
+    ) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50052)),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
+            identity_secret: identity_secret.into(),
+            playback_key: playback_key.into(),
+            store: StoreKind::Fs,
+            media_root: media_root.into(),
+            max_upload_bytes: 512 * 1024 * 1024,
+            upload_part_bytes: 5 * 1024 * 1024,
+            stale_upload_secs: 300,
+            cors_origin: None,
+            cache_max_age_secs: 300,
+            s3: S3Config {
+                region: "us-east-1".into(),
+                timeout_secs: 30,
+                max_retries: 3,
+                ..S3Config::default()
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn flags_parse_with_defaults() {
+        let c =
+            Config::try_parse_from(["media-svc", "--identity-secret", "s", "--playback-key", "k"])
+                .unwrap();
+        assert_eq!(c.listen.port(), 50052);
+        assert_eq!(c.http_listen.port(), 8082);
+        assert_eq!(c.store, StoreKind::Fs);
+        assert_eq!(c.max_upload_bytes, 512 * 1024 * 1024);
+        let built = Config::new("./media", "s", "k");
+        assert_eq!(built.media_root, c.media_root);
+        assert_eq!(built.s3.region, c.s3.region);
+        assert_eq!(built.s3.max_retries, c.s3.max_retries);
+    }
+}

@@ -1,0 +1,109 @@
+//! The crate's one error type and its one mapping to `tonic::Status`. Store
+//! and I/O failures are logged here and answered without their details.
+
+use archive_common::FieldViolation;
+use tonic::Status;
+
+use crate::mp3::Mp3Error;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Invalid(#[from] FieldViolation),
+    #[error("not MPEG audio Layer III: {0}")]
+    NotMp3(#[from] Mp3Error),
+    #[error("recording {0} not found")]
+    NotFound(String),
+    #[error("recording {0} already exists with different content")]
+    AlreadyExists(String),
+    #[error("the upload exceeds the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("{0}")]
+    OutOfRange(String),
+    #[error("another upload of recording {0} is in progress; retry later")]
+    UploadInProgress(String),
+    #[error("the upload stream failed: {0}")]
+    Client(Status),
+    #[error("metadata of recording {id} is unreadable: {reason}")]
+    CorruptSidecar { id: String, reason: String },
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("gRPC transport: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+impl From<Error> for Status {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::Invalid(v) => v.into(),
+            Error::NotMp3(m) => {
+                FieldViolation::new("chunk", format!("not MPEG audio Layer III: {m}")).into()
+            }
+            Error::NotFound(_) => Status::not_found(e.to_string()),
+            Error::AlreadyExists(_) => Status::already_exists(e.to_string()),
+            Error::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
+            Error::OutOfRange(m) => Status::out_of_range(m),
+            Error::UploadInProgress(_) => Status::aborted(e.to_string()),
+            Error::Client(status) => status,
+            Error::CorruptSidecar { .. } => {
+                tracing::error!(error = %e, "corrupt recording metadata");
+                Status::internal("recording metadata is unreadable")
+            }
+            Error::Store(ref inner) => {
+                tracing::error!(error = %inner, "object store request failed");
+                Status::unavailable("the object store is unavailable")
+            }
+            Error::Config(_) | Error::Io(_) | Error::Transport(_) => {
+                tracing::error!(error = %e, "internal error");
+                Status::internal("internal error")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use archive_common::error::violated_field;
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn mapping() {
+        let s = Status::from(Error::NotMp3(Mp3Error::Empty));
+        assert_eq!(s.code(), Code::InvalidArgument);
+        assert_eq!(violated_field(&s).as_deref(), Some("chunk"));
+        let s = Status::from(Error::Invalid(FieldViolation::new(
+            "recording_id",
+            "must be a UUID",
+        )));
+        assert_eq!(violated_field(&s).as_deref(), Some("recording_id"));
+        assert_eq!(
+            Status::from(Error::NotFound("x".into())).code(),
+            Code::NotFound
+        );
+        assert_eq!(
+            Status::from(Error::AlreadyExists("x".into())).code(),
+            Code::AlreadyExists
+        );
+        assert_eq!(
+            Status::from(Error::TooLarge { limit: 1 }).code(),
+            Code::ResourceExhausted
+        );
+        assert_eq!(
+            Status::from(Error::UploadInProgress("x".into())).code(),
+            Code::Aborted
+        );
+        let store = object_store::Error::Generic {
+            store: "S3",
+            source: "SELECT secret FROM x at 10.0.0.3".into(),
+        };
+        let s = Status::from(Error::Store(store));
+        assert_eq!(s.code(), Code::Unavailable);
+        assert!(!s.message().contains("10.0.0.3"));
+    }
+}

@@ -1,0 +1,306 @@
+//! The HTTP playback endpoint: `GET`/`HEAD /media/{recording_id}?token=…`, so a
+//! browser's `<audio>` can play and seek a recording straight from media-svc.
+//! The signed playback token is the only authority: it names the tenant and
+//! the recording, and anything wrong with it is 403 before the store is
+//! touched. Bytes are streamed from the store range by range, never buffered
+//! whole.
+
+mod range;
+
+use std::sync::Arc;
+
+use archive_common::Clock;
+use axum::{
+    Router,
+    body::Body,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+
+pub use range::{Selection, select};
+
+use crate::{
+    Error,
+    chunks::rechunk,
+    info::MediaInfo,
+    keys::{RecordingId, RecordingKeys},
+    storage::MediaStore,
+    token::PlaybackToken,
+};
+
+/// Pieces the body is sent in.
+const BODY_CHUNK_BYTES: usize = 64 * 1024;
+const EXPOSED_HEADERS: &str = "Accept-Ranges, Content-Range, Content-Length, ETag";
+
+/// What the endpoint needs besides the store.
+pub struct HttpSettings {
+    /// The HMAC key of playback tokens.
+    pub playback_key: Vec<u8>,
+    /// The one origin allowed cross-origin access (or `*`).
+    pub cors_origin: Option<String>,
+    /// Upper bound of `Cache-Control: max-age`.
+    pub cache_max_age_secs: u64,
+    pub clock: Arc<dyn Clock>,
+}
+
+struct App {
+    store: MediaStore,
+    settings: HttpSettings,
+}
+
+/// The routes of the endpoint.
+pub fn router(store: MediaStore, settings: HttpSettings) -> Router {
+    let app = Arc::new(App { store, settings });
+    Router::new()
+        .route(
+            "/media/{recording_id}",
+            get(media).head(media).options(preflight),
+        )
+        .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found") })
+        .with_state(app)
+}
+
+fn plain(status: StatusCode, message: &'static str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        message,
+    )
+        .into_response()
+}
+
+fn query_token(query: Option<&str>) -> Option<&str> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("token="))
+}
+
+/// Adds CORS headers when the request comes from the allowed origin.
+fn cors(settings: &HttpSettings, request: &HeaderMap, response: &mut Response) {
+    let Some(allowed) = settings.cors_origin.as_deref() else {
+        return;
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::VARY, HeaderValue::from_static("Origin"));
+    let origin = request.get(header::ORIGIN).and_then(|o| o.to_str().ok());
+    let allow = match origin {
+        Some(o) if allowed == "*" || o == allowed => o,
+        _ => return,
+    };
+    if let Ok(value) = HeaderValue::from_str(if allowed == "*" { "*" } else { allow }) {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        headers.insert(
+            header::ACCESS_CONTROL_EXPOSE_HEADERS,
+            HeaderValue::from_static(EXPOSED_HEADERS),
+        );
+    }
+}
+
+async fn preflight(State(app): State<Arc<App>>, request: HeaderMap) -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    cors(&app.settings, &request, &mut response);
+    if response
+        .headers()
+        .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+    {
+        let h = response.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, HEAD"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("Range, If-Range, If-None-Match"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+    }
+    response
+}
+
+async fn media(
+    State(app): State<Arc<App>>,
+    Path(path_id): Path<String>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    request: HeaderMap,
+) -> Response {
+    let mut response = serve(&app, &path_id, query.as_deref(), &method, &request).await;
+    cors(&app.settings, &request, &mut response);
+    response
+}
+
+async fn serve(
+    app: &App,
+    path_id: &str,
+    query: Option<&str>,
+    method: &Method,
+    request: &HeaderMap,
+) -> Response {
+    let now = app.settings.clock.now();
+    let grant = match query_token(query)
+        .ok_or(crate::token::TokenError::Malformed)
+        .and_then(|t| PlaybackToken::verify(t, &app.settings.playback_key, now))
+    {
+        Ok(grant) => grant,
+        Err(e) => {
+            tracing::info!(error = %e, "playback refused");
+            return plain(StatusCode::FORBIDDEN, "forbidden");
+        }
+    };
+    let (Ok(id), Ok(granted)) = (
+        RecordingId::parse(path_id, "recording_id"),
+        RecordingId::parse(&grant.recording_id, "recording_id"),
+    ) else {
+        return plain(StatusCode::FORBIDDEN, "forbidden");
+    };
+    if id != granted || grant.tenant.is_empty() {
+        tracing::info!(path = %id, token = %granted, "playback token is for another recording");
+        return plain(StatusCode::FORBIDDEN, "forbidden");
+    }
+    let keys = RecordingKeys::new(&grant.tenant, id);
+    let info = match app.store.info(&keys).await {
+        Ok(Some(info)) => info,
+        Ok(None) => return plain(StatusCode::NOT_FOUND, "recording not found"),
+        Err(e) => return failure(e),
+    };
+    let remaining = (grant.expires_at - now).num_seconds().max(0);
+    let max_age = app
+        .settings
+        .cache_max_age_secs
+        .min(u64::try_from(remaining).unwrap_or(0));
+    let etag = format!("\"{}\"", info.sha256);
+    let mut base = HeaderMap::new();
+    base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    base.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/mpeg"));
+    base.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if let Ok(v) = HeaderValue::from_str(&etag) {
+        base.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("private, max-age={max_age}")) {
+        base.insert(header::CACHE_CONTROL, v);
+    }
+
+    if matches_any(request.get(header::IF_NONE_MATCH), &etag) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().extend(base);
+        response.headers_mut().remove(header::CONTENT_TYPE);
+        return response;
+    }
+    let range_header = request
+        .get(header::RANGE)
+        .map(|v| v.to_str().unwrap_or("?"));
+    // If-Range: the range only applies to the version the client has.
+    let if_range_ok = request
+        .get(header::IF_RANGE)
+        .is_none_or(|v| v.as_bytes() == etag.as_bytes());
+    let selection = if if_range_ok {
+        select(range_header, info.size_bytes)
+    } else {
+        Selection::Whole
+    };
+    let (status, bytes) = match selection {
+        Selection::Whole => (StatusCode::OK, 0..info.size_bytes),
+        Selection::Partial(r) => (StatusCode::PARTIAL_CONTENT, r),
+        Selection::Unsatisfiable => {
+            let mut response = plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", info.size_bytes)) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+            response
+                .headers_mut()
+                .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            return response;
+        }
+    };
+    body_response(app, &keys, &info, method, status, bytes, base).await
+}
+
+async fn body_response(
+    app: &App,
+    keys: &RecordingKeys,
+    info: &MediaInfo,
+    method: &Method,
+    status: StatusCode,
+    bytes: std::ops::Range<u64>,
+    mut headers: HeaderMap,
+) -> Response {
+    headers.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(bytes.end - bytes.start),
+    );
+    if status == StatusCode::PARTIAL_CONTENT {
+        let value = format!(
+            "bytes {}-{}/{}",
+            bytes.start,
+            bytes.end - 1,
+            info.size_bytes
+        );
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        match app.store.read(keys, bytes).await {
+            Ok(stream) => Body::from_stream(rechunk(stream, BODY_CHUNK_BYTES)),
+            Err(Error::NotFound(_)) => return plain(StatusCode::NOT_FOUND, "recording not found"),
+            Err(e) => return failure(e),
+        }
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// `If-None-Match`: `*` or a list of entity tags, weak ones compared weakly.
+fn matches_any(header: Option<&HeaderValue>, etag: &str) -> bool {
+    let Some(value) = header.and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    value
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+fn failure(e: Error) -> Response {
+    tracing::error!(error = %e, "playback failed");
+    plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_is_found_among_parameters() {
+        assert_eq!(query_token(Some("token=abc.def")), Some("abc.def"));
+        assert_eq!(query_token(Some("x=1&token=t&y=2")), Some("t"));
+        assert_eq!(query_token(Some("notoken=t")), None);
+        assert_eq!(query_token(None), None);
+    }
+
+    #[test]
+    fn if_none_match() {
+        let etag = "\"abc\"";
+        let v = |s: &'static str| HeaderValue::from_static(s);
+        assert!(matches_any(Some(&v("\"abc\"")), etag));
+        assert!(matches_any(Some(&v("\"x\", W/\"abc\"")), etag));
+        assert!(matches_any(Some(&v("*")), etag));
+        assert!(!matches_any(Some(&v("\"abd\"")), etag));
+        assert!(!matches_any(None, etag));
+    }
+}
