@@ -21,7 +21,7 @@ pub enum Command {
     /// Runs the whole suite in one process: every service on its own loopback port (the default).
     Suite,
     /// Runs only the gateway, in front of services running elsewhere.
-    Serve(GatewayConfig),
+    Serve(Box<GatewayConfig>),
     /// Prints a bearer token for a demo user of the embedded suite's data directory.
     Token {
         /// One of the demo users: paal, sara, andreas, rita, nils.
@@ -68,6 +68,32 @@ pub struct GatewayConfig {
         default_value = "http://127.0.0.1:50054"
     )]
     pub audit_url: String,
+    /// HTTP listen address (zip downloads).
+    #[arg(long, env = "GATEWAY_HTTP_LISTEN", default_value = "127.0.0.1:50056")]
+    pub http_listen: SocketAddr,
+    /// The gateway's HTTP base URL as browsers reach it (download links).
+    #[arg(
+        long,
+        env = "GATEWAY_PUBLIC_URL",
+        default_value = "http://127.0.0.1:50056"
+    )]
+    pub public_url: String,
+    /// media-svc's HTTP base URL as browsers reach it (playback links).
+    #[arg(
+        long,
+        env = "GATEWAY_MEDIA_PUBLIC_URL",
+        default_value = "http://127.0.0.1:50055"
+    )]
+    pub media_public_url: String,
+    /// HMAC key of playback links, shared with media-svc.
+    #[arg(long, env = "ARCHIVE_PLAYBACK_KEY", hide_env_values = true)]
+    pub playback_key: String,
+    /// Minutes a playback link stays valid (seeking late in a long recording needs it).
+    #[arg(long, env = "GATEWAY_PLAYBACK_TTL_MINUTES", default_value_t = 60)]
+    pub playback_ttl_minutes: i64,
+    /// Minutes a download link stays valid.
+    #[arg(long, env = "GATEWAY_EXPORT_TTL_MINUTES", default_value_t = 60)]
+    pub export_ttl_minutes: i64,
 }
 
 impl GatewayConfig {
@@ -93,7 +119,8 @@ pub struct SuiteConfig {
     #[arg(long, env = "ARCHIVE_POSTGRES_URL")]
     pub postgres_url: Option<String>,
     /// Loopback ports: gateway gRPC; the services take the next four
-    /// (archive, media, authz, audit). 0 picks free ports.
+    /// (archive, media, authz, audit), then media HTTP (+5) and gateway
+    /// HTTP (+6). 0 picks free ports.
     #[arg(long, env = "ARCHIVE_BASE_PORT", default_value_t = 50050)]
     pub base_port: u16,
     /// Do not seed the demo tenant.

@@ -16,6 +16,9 @@ pub enum Error {
         service: &'static str,
         status: Status,
     },
+    /// A status decided here, passed to the client as is.
+    #[error("{0}")]
+    Status(Status),
     #[error("configuration: {0}")]
     Config(String),
     #[error("serving: {0}")]
@@ -36,6 +39,7 @@ impl From<Error> for Status {
         match e {
             Error::InvalidArgument(v) => v.into(),
             Error::PermissionDenied(why) => Status::permission_denied(why),
+            Error::Status(status) => status,
             Error::Upstream { service, status } => match status.code() {
                 tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::DeadlineExceeded => {
                     tracing::warn!(service, %status, "upstream unavailable");

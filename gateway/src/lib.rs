@@ -7,7 +7,9 @@ pub mod auth;
 mod config;
 pub mod demo;
 mod error;
+pub mod flows;
 pub mod format;
+pub mod http;
 mod postgres;
 pub mod rows;
 mod secrets;
@@ -15,9 +17,12 @@ mod seed;
 mod service;
 pub mod suite;
 pub mod upstream;
+pub mod zip;
+
+use std::sync::Arc;
 
 use archive_common::{
-    IdentityKey,
+    IdentityKey, SystemClock,
     host::{Host, watch_readiness},
     shutdown::CancellationToken,
 };
@@ -36,17 +41,37 @@ pub use crate::{
 /// The gRPC name health reports under.
 pub const SERVICE_NAME: &str = "archive.v1.ArchiveService";
 
-/// Serves the gateway on `listener` until `shutdown` is cancelled.
+/// Serves the gateway's gRPC API on `grpc` and its HTTP side on `http`
+/// until `shutdown` is cancelled.
 pub async fn run(
     config: GatewayConfig,
-    listener: TcpListener,
+    grpc: TcpListener,
+    http: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let upstreams = upstream::Upstreams::new(
-        &config.upstreams(),
-        IdentityKey::internal(config.identity_secret.as_bytes()),
-    )?;
-    let gateway = Gateway::new(upstreams.clone());
+    let identity = IdentityKey::internal(config.identity_secret.as_bytes());
+    let upstreams = upstream::Upstreams::new(&config.upstreams(), identity.clone())?;
+    let audit =
+        audit_svc::client::AuditClient::connect_lazy(&config.audit_url, &config.identity_secret)
+            .map_err(|e| Error::Config(e.to_string()))?;
+    let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
+    let playback = flows::playback::PlaybackSettings {
+        key: config.playback_key.clone().into_bytes(),
+        public_url: config.media_public_url.clone(),
+        ttl: chrono::Duration::minutes(config.playback_ttl_minutes.max(1)),
+    };
+    let exports = flows::export::ExportSettings {
+        key: export_key(&config.jwt_secret),
+        public_url: config.public_url.clone(),
+        ttl: chrono::Duration::minutes(config.export_ttl_minutes.max(1)),
+    };
+    let gateway = Gateway::new(
+        upstreams.clone(),
+        audit,
+        playback,
+        exports.clone(),
+        clock.clone(),
+    );
     let authenticate = auth::Authenticate::hs256(config.jwt_secret.as_bytes());
     let routes = Routes::new(ArchiveServiceServer::with_interceptor(
         gateway,
@@ -65,6 +90,33 @@ pub async fn run(
             async move { upstream::check_all(&urls).await }
         },
     );
-    host.serve(listener, shutdown).await?;
+    let app = http::router(http::HttpState {
+        upstreams,
+        exports,
+        clock,
+    });
+    let stop = shutdown.clone();
+    let http_server = async move {
+        let listener = axum::serve::ListenerExt::tap_io(http, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .await;
+        stop.cancel();
+        result
+    };
+    let (grpc_result, http_result) = tokio::join!(host.serve(grpc, shutdown.clone()), http_server);
+    grpc_result?;
+    http_result?;
     Ok(())
+}
+
+/// Download links are signed with a key derived from the JWT secret, so a
+/// deployment has one secret fewer to manage.
+fn export_key(jwt_secret: &str) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(jwt_secret.as_bytes()).expect("any key");
+    mac.update(b"archive export downloads");
+    mac.finalize().into_bytes().to_vec()
 }

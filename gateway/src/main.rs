@@ -20,8 +20,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Serve(config) => {
             telemetry::init(telemetry::json_from_env());
-            let listener = tokio::net::TcpListener::bind(config.listen).await?;
-            gateway::run(config, listener, shutdown::on_signal()).await?;
+            let config = *config;
+            let grpc = tokio::net::TcpListener::bind(config.listen).await?;
+            let http = tokio::net::TcpListener::bind(config.http_listen).await?;
+            gateway::run(config, grpc, http, shutdown::on_signal()).await?;
         }
         Command::Token { user, ttl } => {
             let secrets = gateway::Secrets::load_or_create(&cli.suite.data_dir)?;

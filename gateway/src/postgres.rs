@@ -3,7 +3,7 @@
 use sqlx::{Connection, Executor, PgConnection};
 
 /// `server/database`, creating the database when it does not exist yet.
-pub async fn ensure_database(server: &str, database: &str) -> Result<String, sqlx::Error> {
+pub(crate) async fn ensure_database(server: &str, database: &str) -> Result<String, sqlx::Error> {
     let server = server.trim_end_matches('/');
     let mut admin = PgConnection::connect(&format!("{server}/postgres")).await?;
     let exists: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM pg_database WHERE datname = $1")

@@ -37,7 +37,7 @@ fn deletion_text(recording: &pb::Recording, tz: Tz) -> String {
     }
 }
 
-fn recording_row(r: &pb::Recording, verdicts: Verdicts, tz: Tz) -> pb::RecordingRow {
+pub fn recording_row(r: &pb::Recording, verdicts: Verdicts, tz: Tz) -> pb::RecordingRow {
     let state = pb::RecordingState::try_from(r.state).unwrap_or_default();
     let play_state = match state {
         pb::RecordingState::Deleted => pb::PlayState::Deleted,

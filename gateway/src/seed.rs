@@ -271,7 +271,7 @@ fn generated(now: DateTime<Utc>) -> Vec<pb::IngestCallRequest> {
 }
 
 /// Seeds the demo tenant. Safe to run again.
-pub async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<SeedReport, Error> {
+pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<SeedReport, Error> {
     let admin = demo::user(demo::ADMIN)
         .expect("admin is a demo user")
         .principal();

@@ -1,24 +1,46 @@
 //! `archive.v1.ArchiveService`: the product's flows composed from the
 //! services behind the gateway.
 
-use archive_common::{FieldViolation, Principal};
+use std::sync::Arc;
+
+use archive_common::{Clock, FieldViolation, Principal};
 use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
-use chrono_tz::Tz;
 use tonic::{Request, Response, Status};
 
 use crate::{
     Error,
+    flows::{
+        Actor, deletion,
+        export::{self, ExportSettings},
+        playback::{self, PlaybackSettings},
+    },
     rows::{Verdicts, call_row},
     upstream::Upstreams,
 };
 
 pub struct Gateway {
     upstreams: Upstreams,
+    audit: audit_svc::client::AuditClient,
+    playback: PlaybackSettings,
+    exports: ExportSettings,
+    clock: Arc<dyn Clock>,
 }
 
 impl Gateway {
-    pub fn new(upstreams: Upstreams) -> Self {
-        Self { upstreams }
+    pub fn new(
+        upstreams: Upstreams,
+        audit: audit_svc::client::AuditClient,
+        playback: PlaybackSettings,
+        exports: ExportSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            upstreams,
+            audit,
+            playback,
+            exports,
+            clock,
+        }
     }
 
     fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
@@ -74,24 +96,6 @@ impl Gateway {
         })
     }
 
-    async fn time_zone(&self, who: &Principal) -> Result<Tz, Error> {
-        let settings = self
-            .upstreams
-            .archive
-            .clone()
-            .get_tenant_settings(
-                self.upstreams
-                    .on_behalf(who, pb::GetTenantSettingsRequest {}),
-            )
-            .await
-            .map_err(Error::upstream("archive-svc"))?
-            .into_inner();
-        Ok(settings
-            .time_zone
-            .parse()
-            .unwrap_or(chrono_tz::Europe::Oslo))
-    }
-
     async fn my_permissions(&self, who: &Principal) -> Result<pb::User, Error> {
         Ok(self
             .upstreams
@@ -107,18 +111,12 @@ impl Gateway {
     }
 
     async fn rows(&self, who: &Principal, calls: Vec<pb::Call>) -> Result<Vec<pb::CallRow>, Error> {
-        let (verdicts, tz) = tokio::try_join!(self.verdicts(who), self.time_zone(who))?;
+        let (verdicts, tz) = tokio::try_join!(self.verdicts(who), self.upstreams.time_zone(who))?;
         Ok(calls
             .into_iter()
             .map(|c| call_row(c, verdicts, tz))
             .collect())
     }
-}
-
-fn not_yet(flow: &str) -> Status {
-    Status::unimplemented(format!(
-        "{flow} is not available yet (tracked by the gateway issue)"
-    ))
 }
 
 #[tonic::async_trait]
@@ -128,7 +126,8 @@ impl ArchiveService for Gateway {
         request: Request<pb::GetSessionRequest>,
     ) -> Result<Response<pb::GetSessionResponse>, Status> {
         let who = Self::principal(&request)?;
-        let (user, tz) = tokio::try_join!(self.my_permissions(&who), self.time_zone(&who))?;
+        let (user, tz) =
+            tokio::try_join!(self.my_permissions(&who), self.upstreams.time_zone(&who))?;
         Ok(Response::new(pb::GetSessionResponse {
             customer: who.tenant,
             user_id: who.user_id,
@@ -144,7 +143,7 @@ impl ArchiveService for Gateway {
     ) -> Result<Response<pb::SearchCallRowsResponse>, Status> {
         let who = Self::principal(&request)?;
         let req = request.into_inner();
-        let (verdicts, tz) = tokio::try_join!(self.verdicts(&who), self.time_zone(&who))?;
+        let (verdicts, tz) = tokio::try_join!(self.verdicts(&who), self.upstreams.time_zone(&who))?;
         let found = self
             .upstreams
             .archive
@@ -231,23 +230,53 @@ impl ArchiveService for Gateway {
 
     async fn start_playback(
         &self,
-        _request: Request<pb::StartPlaybackRequest>,
+        request: Request<pb::StartPlaybackRequest>,
     ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
-        Err(not_yet("playback"))
+        let actor = Actor::of(&request)?;
+        let started = playback::start(
+            &self.upstreams,
+            &self.audit,
+            &self.playback,
+            &actor,
+            request.into_inner(),
+            self.clock.now(),
+        )
+        .await?;
+        Ok(Response::new(started))
     }
 
     async fn create_export(
         &self,
-        _request: Request<pb::CreateExportRequest>,
+        request: Request<pb::CreateExportRequest>,
     ) -> Result<Response<pb::CreateExportResponse>, Status> {
-        Err(not_yet("download"))
+        let actor = Actor::of(&request)?;
+        let created = export::create(
+            &self.upstreams,
+            &self.audit,
+            &self.exports,
+            &actor,
+            request.into_inner(),
+            self.clock.now(),
+        )
+        .await?;
+        Ok(Response::new(created))
     }
 
     async fn delete_recordings(
         &self,
-        _request: Request<pb::DeleteRecordingsRequest>,
+        request: Request<pb::DeleteRecordingsRequest>,
     ) -> Result<Response<pb::DeleteRecordingsResponse>, Status> {
-        Err(not_yet("deletion"))
+        let actor = Actor::of(&request)?;
+        let who = actor.principal.clone();
+        let recordings =
+            deletion::delete(&self.upstreams, &self.audit, &actor, request.into_inner()).await?;
+        let (verdicts, tz) = tokio::try_join!(self.verdicts(&who), self.upstreams.time_zone(&who))?;
+        Ok(Response::new(pb::DeleteRecordingsResponse {
+            recordings: recordings
+                .iter()
+                .map(|r| crate::rows::recording_row(r, verdicts, tz))
+                .collect(),
+        }))
     }
 
     async fn list_audit_events(

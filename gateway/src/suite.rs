@@ -21,6 +21,7 @@ pub struct Endpoints {
     pub archive: SocketAddr,
     pub media: SocketAddr,
     pub media_http: SocketAddr,
+    pub gateway_http: SocketAddr,
     pub authz: SocketAddr,
     pub audit: SocketAddr,
 }
@@ -74,29 +75,32 @@ impl Suite {
         std::fs::create_dir_all(&config.data_dir)?;
         let secrets = Secrets::load_or_create(&config.data_dir)?;
         let port = config.base_port;
-        let (gateway_l, archive_l, media_l, authz_l, audit_l, media_http_l) = (
+        let (gateway_l, archive_l, media_l, authz_l, audit_l, media_http_l, gateway_http_l) = (
             bind(port, 0).await?,
             bind(port, 1).await?,
             bind(port, 2).await?,
             bind(port, 3).await?,
             bind(port, 4).await?,
             bind(port, 5).await?,
+            bind(port, 6).await?,
         );
         let endpoints = Endpoints {
             gateway: gateway_l.local_addr()?,
             archive: archive_l.local_addr()?,
             media: media_l.local_addr()?,
             media_http: media_http_l.local_addr()?,
+            gateway_http: gateway_http_l.local_addr()?,
             authz: authz_l.local_addr()?,
             audit: audit_l.local_addr()?,
         };
         let url = |addr: SocketAddr| format!("http://{addr}");
         let mut tasks = JoinSet::new();
 
-        let archive = archive_svc::Config::new(
+        let mut archive = archive_svc::Config::new(
             database_url(&config, "calls").await?,
             &secrets.identity_secret,
         );
+        archive.media_url = Some(url(endpoints.media));
         tasks.spawn(supervise(
             "archive-svc",
             archive_svc::run(archive, archive_l, shutdown.child_token()),
@@ -152,6 +156,12 @@ impl Suite {
             media_url: url(endpoints.media),
             authz_url: url(endpoints.authz),
             audit_url: url(endpoints.audit),
+            http_listen: endpoints.gateway_http,
+            public_url: url(endpoints.gateway_http),
+            media_public_url: url(endpoints.media_http),
+            playback_key: secrets.playback_key.clone(),
+            playback_ttl_minutes: 60,
+            export_ttl_minutes: 60,
         };
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None
@@ -166,7 +176,7 @@ impl Suite {
         };
         tasks.spawn(supervise(
             "gateway",
-            crate::run(gateway, gateway_l, shutdown.child_token()),
+            crate::run(gateway, gateway_l, gateway_http_l, shutdown.child_token()),
         ));
         wait_serving("gateway", endpoints.gateway).await?;
 

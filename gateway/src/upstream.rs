@@ -51,6 +51,23 @@ impl Upstreams {
         })
     }
 
+    /// The tenant's time zone (archive-svc's tenant settings).
+    pub async fn time_zone(&self, who: &Principal) -> Result<chrono_tz::Tz, crate::Error> {
+        let settings = self
+            .archive
+            .clone()
+            .get_tenant_settings(
+                self.on_behalf(who, archive_proto::v1::GetTenantSettingsRequest {}),
+            )
+            .await
+            .map_err(crate::Error::upstream("archive-svc"))?
+            .into_inner();
+        Ok(settings
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::Europe::Oslo))
+    }
+
     /// A request to an upstream on behalf of `principal`.
     pub fn on_behalf<T>(&self, principal: &Principal, message: T) -> Request<T> {
         self.identity.request(message, principal)

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use archive_common::{error::violated_field, host::ServingStatus, shutdown::CancellationToken};
-use archive_proto::v1::{self as pb, archive_service_client::ArchiveServiceClient};
+use archive_proto::v1 as pb;
 use gateway::{SuiteConfig, suite::Suite};
 use tonic::{Code, Request, metadata::MetadataValue, transport::Channel};
 use tonic_reflection::pb::v1::{
@@ -14,21 +14,9 @@ use tonic_reflection::pb::v1::{
     server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
 };
 
-async fn client(suite: &Suite) -> ArchiveServiceClient<Channel> {
-    ArchiveServiceClient::connect(format!("http://{}", suite.endpoints.gateway))
-        .await
-        .unwrap()
-}
+mod common;
 
-fn authed<T>(suite: &Suite, user: &str, message: T) -> Request<T> {
-    let mut request = Request::new(message);
-    let token = suite.token(user, 600).unwrap();
-    request.metadata_mut().insert(
-        "authorization",
-        MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
-    );
-    request
-}
+use common::{authed, client};
 
 async fn search(suite: &Suite, user: &str, filter: pb::CallFilter) -> Vec<pb::CallRow> {
     let mut rows = Vec::new();

@@ -1,0 +1,92 @@
+//! StartPlayback: authz decision → audit (fail closed) → a short-lived signed
+//! URL of media-svc's HTTP endpoint, so media bytes never pass through the
+//! gateway and the browser's `<audio>` can seek with Range requests.
+
+use archive_common::convert::timestamp;
+use archive_proto::v1 as pb;
+use chrono::{DateTime, Duration, Utc};
+use media_svc::PlaybackToken;
+use tonic::Status;
+
+use super::{Actor, check_reason};
+use crate::{Error, upstream::Upstreams};
+
+/// Where and how playback URLs are minted.
+#[derive(Clone)]
+pub struct PlaybackSettings {
+    /// HMAC key shared with media-svc.
+    pub key: Vec<u8>,
+    /// media-svc's HTTP base as the browser reaches it, e.g. `https://archive.example.com`.
+    pub public_url: String,
+    /// How long a URL stays valid; seeking late in a long recording needs it valid.
+    pub ttl: Duration,
+}
+
+pub async fn start(
+    upstreams: &Upstreams,
+    audit: &audit_svc::client::AuditClient,
+    settings: &PlaybackSettings,
+    actor: &Actor,
+    request: pb::StartPlaybackRequest,
+    now: DateTime<Utc>,
+) -> Result<pb::StartPlaybackResponse, Error> {
+    check_reason(&request.reason)?;
+    let who = &actor.principal;
+    let selected = upstreams
+        .selected(who, std::slice::from_ref(&request.recording_id))
+        .await?;
+    let recording = selected
+        .first()
+        .ok_or_else(|| Error::Status(Status::not_found("recording not found")))?;
+    match recording.state() {
+        pb::RecordingState::Deleted => {
+            return Err(Error::Status(Status::failed_precondition(
+                "the recording is deleted",
+            )));
+        }
+        pb::RecordingState::Expired => {
+            return Err(Error::Status(Status::failed_precondition(
+                "the recording file has expired (kept for a shorter time than the call)",
+            )));
+        }
+        _ => {}
+    }
+    upstreams
+        .authorize(actor, pb::Action::Play, &selected, &request.reason, audit)
+        .await?;
+    upstreams
+        .media
+        .clone()
+        .get_media_info(upstreams.on_behalf(
+            who,
+            pb::GetMediaInfoRequest {
+                recording_id: request.recording_id.clone(),
+            },
+        ))
+        .await
+        .map_err(Error::upstream("media-svc"))?;
+    let event = actor.event(
+        pb::AuditEventKind::PlaybackStarted,
+        Some(recording),
+        &request.reason,
+        String::new(),
+    );
+    audit.append(who, event).await.map_err(Error::Status)?;
+
+    let expires_at = now + settings.ttl;
+    let token = PlaybackToken {
+        tenant: who.tenant.clone(),
+        recording_id: request.recording_id.clone(),
+        user_id: who.user_id.clone(),
+        expires_at,
+    }
+    .sign(&settings.key);
+    Ok(pb::StartPlaybackResponse {
+        playback_url: format!(
+            "{}/media/{}?token={token}",
+            settings.public_url.trim_end_matches('/'),
+            request.recording_id
+        ),
+        expire_time: Some(timestamp(expires_at)),
+    })
+}

@@ -1,0 +1,213 @@
+//! The gateway's HTTP side: zip downloads (`GET`/`HEAD /exports/{id}.zip`)
+//! with an exact Content-Length and Range support so a broken download
+//! resumes. Bytes stream from media-svc through a small bounded channel:
+//! memory stays flat whatever the export's size, and a client that goes away
+//! stops the work (the producer's next send fails and it returns, dropping
+//! the upstream read).
+
+use std::{ops::Range, sync::Arc};
+
+use archive_common::Clock;
+use archive_proto::v1 as pb;
+use axum::{
+    Router,
+    body::Body,
+    extract::{Path, Query, State},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use bytes::Bytes;
+use serde::Deserialize;
+use tokio::sync::mpsc;
+use tokio_stream::{StreamExt, wrappers::ReceiverStream};
+
+use crate::{
+    flows::export::{ExportSettings, ExportToken, Prepared, reopen},
+    upstream::Upstreams,
+    zip::Piece,
+};
+
+#[derive(Clone)]
+pub struct HttpState {
+    pub upstreams: Upstreams,
+    pub exports: ExportSettings,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub fn router(state: HttpState) -> Router {
+    Router::new()
+        .route("/exports/{file}", get(download).head(download))
+        .with_state(state)
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    token: String,
+}
+
+fn plain(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        message.to_owned(),
+    )
+        .into_response()
+}
+
+async fn download(
+    State(state): State<HttpState>,
+    Path(file): Path<String>,
+    Query(query): Query<TokenQuery>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    let Some(token) = ExportToken::verify(&query.token, &state.exports.key, state.clock.now())
+    else {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "this download link is not valid or has expired",
+        );
+    };
+    if file != format!("{}.zip", token.export_id) {
+        return plain(
+            StatusCode::FORBIDDEN,
+            "this download link is for another file",
+        );
+    }
+    let prepared = match reopen(&state.upstreams, &token).await {
+        Ok(p) => p,
+        Err(e) => {
+            let status: tonic::Status = e.into();
+            let code = match status.code() {
+                tonic::Code::NotFound | tonic::Code::FailedPrecondition => StatusCode::GONE,
+                tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            return plain(code, status.message());
+        }
+    };
+    let size = prepared.layout.size();
+    let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+    let (status, range) = match media_svc::http::select(range_header, size) {
+        media_svc::http::Selection::Whole => (StatusCode::OK, 0..size),
+        media_svc::http::Selection::Partial(r) => (StatusCode::PARTIAL_CONTENT, r),
+        media_svc::http::Selection::Unsatisfiable => {
+            let mut response = plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
+            response.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{size}")).expect("ascii"),
+            );
+            return response;
+        }
+    };
+    let mut response = if method == Method::HEAD {
+        Response::new(Body::empty())
+    } else {
+        Response::new(stream(
+            state.upstreams.clone(),
+            prepared.clone(),
+            range.clone(),
+        ))
+    };
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    h.insert(
+        header::CONTENT_LENGTH,
+        HeaderValue::from(range.end - range.start),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", prepared.file_name))
+            .expect("ascii"),
+    );
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&format!("\"{}\"", token.export_id)).expect("ascii"),
+    );
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {}-{}/{size}", range.start, range.end - 1))
+                .expect("ascii"),
+        );
+    }
+    response
+}
+
+/// Bytes `range` of the archive, produced by a task that stops when the client does.
+fn stream(upstreams: Upstreams, prepared: Prepared, range: Range<u64>) -> Body {
+    let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    tokio::spawn(async move {
+        if let Err(e) = produce(&upstreams, &prepared, range, &tx).await {
+            tracing::warn!(file = %prepared.file_name, error = %e, "export aborted");
+            let _ = tx.send(Err(std::io::Error::other(e))).await;
+        }
+    });
+    Body::from_stream(ReceiverStream::new(rx))
+}
+
+async fn produce(
+    upstreams: &Upstreams,
+    prepared: &Prepared,
+    range: Range<u64>,
+    tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
+) -> Result<(), String> {
+    let gone = || "the client went away".to_owned();
+    for piece in prepared.layout.pieces(range) {
+        match piece {
+            Piece::Bytes(b) => tx
+                .send(Ok(Bytes::copy_from_slice(b)))
+                .await
+                .map_err(|_| gone())?,
+            Piece::File { index, range } => {
+                let entry = &prepared.entries[index];
+                let whole = range.start == 0 && range.end == entry.size;
+                let request = pb::ReadRecordingRequest {
+                    recording_id: prepared.recording_ids[index].clone(),
+                    offset: range.start,
+                    length: range.end - range.start,
+                };
+                let mut chunks = upstreams
+                    .media
+                    .clone()
+                    .read_recording(upstreams.on_behalf(&prepared.principal, request))
+                    .await
+                    .map_err(|s| format!("media-svc: {}", s.message()))?
+                    .into_inner();
+                let mut crc = crc32fast::Hasher::new();
+                let mut sent = 0u64;
+                while let Some(chunk) = chunks.next().await {
+                    let chunk = chunk
+                        .map_err(|s| format!("media-svc: {}", s.message()))?
+                        .chunk;
+                    sent += chunk.len() as u64;
+                    if sent > range.end - range.start {
+                        return Err(format!("{} is longer than recorded", entry.name));
+                    }
+                    if whole {
+                        crc.update(&chunk);
+                    }
+                    tx.send(Ok(Bytes::from(chunk))).await.map_err(|_| gone())?;
+                }
+                if sent != range.end - range.start {
+                    return Err(format!("{} is shorter than recorded", entry.name));
+                }
+                // Bytes that no longer match the CRC taken at upload end the download.
+                if whole && crc.finalize() != entry.crc32 {
+                    return Err(format!("{} does not match its recorded CRC-32", entry.name));
+                }
+            }
+        }
+    }
+    Ok(())
+}
