@@ -3,6 +3,7 @@
 //! product's flows (result rows, playback, download, delete). Its embedded
 //! mode ([`suite::Suite`]) runs the whole suite in one process.
 
+pub mod api;
 pub mod auth;
 mod config;
 pub mod demo;
@@ -28,7 +29,7 @@ use archive_common::{
 };
 use archive_proto::v1::archive_service_server::ArchiveServiceServer;
 use tokio::net::TcpListener;
-use tonic::service::Routes;
+use tonic::service::{Routes, interceptor::InterceptedService};
 
 pub use crate::{
     config::{Cli, Command, GatewayConfig, SuiteConfig},
@@ -65,17 +66,17 @@ pub async fn run(
         public_url: config.public_url.clone(),
         ttl: chrono::Duration::minutes(config.export_ttl_minutes.max(1)),
     };
-    let gateway = Gateway::new(
+    let gateway = Arc::new(Gateway::new(
         upstreams.clone(),
         audit,
         playback,
         exports.clone(),
         clock.clone(),
-    );
+    ));
     let authenticate = auth::Authenticate::hs256(config.jwt_secret.as_bytes());
-    let routes = Routes::new(ArchiveServiceServer::with_interceptor(
-        gateway,
-        authenticate,
+    let routes = Routes::new(InterceptedService::new(
+        ArchiveServiceServer::from_arc(gateway.clone()),
+        authenticate.clone(),
     ));
     let host = Host::new(routes, &[SERVICE_NAME]).await;
     // SERVING only while the services it composes answer their health checks.
@@ -94,7 +95,11 @@ pub async fn run(
         upstreams,
         exports,
         clock,
-    });
+    })
+    .merge(api::router(api::ApiState {
+        gateway,
+        auth: authenticate,
+    }));
     let stop = shutdown.clone();
     let http_server = async move {
         let listener = axum::serve::ListenerExt::tap_io(http, |tcp| {

@@ -20,6 +20,20 @@ impl HttpResponse {
 
 /// `method url` with extra headers; `url` is `http://host:port/path?query`.
 pub(crate) async fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> HttpResponse {
+    send(method, url, headers, None).await
+}
+
+/// `POST url` with a JSON body.
+pub(crate) async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+    send("POST", url, headers, Some(body)).await
+}
+
+async fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpResponse {
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let mut stream = tokio::net::TcpStream::connect(host).await.expect("connect");
@@ -27,7 +41,14 @@ pub(crate) async fn request(method: &str, url: &str, headers: &[(&str, &str)]) -
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
+    if let Some(body) = body {
+        head.push_str(&format!(
+            "Content-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ));
+    }
     head.push_str("\r\n");
+    head.push_str(body.unwrap_or_default());
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.unwrap();

@@ -1,0 +1,449 @@
+//! The HTTP/JSON API (`/api/v1/…`) for the web page and for scripts. Each
+//! route verifies the bearer token and calls the same [`Gateway`] methods as
+//! gRPC, so both surfaces share every rule; gRPC statuses map to HTTP ones
+//! (INVALID_ARGUMENT 400 naming the field, UNAUTHENTICATED 401,
+//! PERMISSION_DENIED 403, NOT_FOUND 404, reason required 428, other failed
+//! preconditions 409, UNAVAILABLE 503).
+
+use std::sync::Arc;
+
+use archive_common::{
+    convert::{from_timestamp, timestamp},
+    error::{is_reason_required, violated_field},
+};
+use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
+use axum::{
+    Json, Router,
+    extract::{Path, Query, State},
+    http::{HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tonic::{Code, Status};
+
+use crate::{Gateway, auth::Authenticate};
+
+#[derive(Clone)]
+pub struct ApiState {
+    pub gateway: Arc<Gateway>,
+    pub auth: Authenticate,
+}
+
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/v1/session", get(session))
+        .route("/api/v1/calls", get(search))
+        .route("/api/v1/calls/{call_id}", get(call))
+        .route("/api/v1/my/calls", get(my_calls))
+        .route("/api/v1/recordings/{recording_id}/playback", post(playback))
+        .route("/api/v1/exports", post(export))
+        .route("/api/v1/recordings/delete", post(delete))
+        .route("/api/v1/audit", get(audit))
+        .with_state(state)
+}
+
+/// A failed call, as JSON: `{"error": {"code", "message", "field"?, "reason_required"?}}`.
+pub struct ApiError(Status);
+
+impl From<Status> for ApiError {
+    fn from(s: Status) -> Self {
+        Self(s)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let s = self.0;
+        let reason_required = is_reason_required(&s);
+        let status = match s.code() {
+            Code::InvalidArgument | Code::OutOfRange => StatusCode::BAD_REQUEST,
+            Code::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Code::PermissionDenied => StatusCode::FORBIDDEN,
+            Code::NotFound => StatusCode::NOT_FOUND,
+            Code::AlreadyExists | Code::Aborted => StatusCode::CONFLICT,
+            Code::FailedPrecondition if reason_required => StatusCode::PRECONDITION_REQUIRED,
+            Code::FailedPrecondition => StatusCode::CONFLICT,
+            Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
+            Code::Unavailable | Code::DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut error = json!({"code": format!("{:?}", s.code()), "message": s.message()});
+        if let Some(field) = violated_field(&s) {
+            error["field"] = json!(field);
+        }
+        if reason_required {
+            error["reason_required"] = json!(true);
+        }
+        (status, Json(json!({ "error": error }))).into_response()
+    }
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+impl ApiState {
+    /// A gRPC-shaped request carrying the verified principal and the client's address.
+    fn request<T>(&self, headers: &HeaderMap, message: T) -> Result<tonic::Request<T>, ApiError> {
+        let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
+        let principal = self.auth.verify_bearer(bearer)?;
+        let mut request = tonic::Request::new(message);
+        request.extensions_mut().insert(principal);
+        if let Some(agent) = headers.get("user-agent").cloned() {
+            request.metadata_mut().insert(
+                "user-agent",
+                tonic::metadata::MetadataValue::try_from(agent.as_bytes())
+                    .unwrap_or_else(|_| tonic::metadata::MetadataValue::from_static("")),
+            );
+        }
+        Ok(request)
+    }
+}
+
+fn time(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    ts.and_then(|t| from_timestamp(t, "").ok())
+}
+
+fn verdict(v: i32) -> &'static str {
+    match pb::Verdict::try_from(v).unwrap_or_default() {
+        pb::Verdict::Allow => "allow",
+        pb::Verdict::ReasonRequired => "reason_required",
+        _ => "deny",
+    }
+}
+
+fn play_state(v: i32) -> &'static str {
+    match pb::PlayState::try_from(v).unwrap_or_default() {
+        pb::PlayState::Enabled => "enabled",
+        pb::PlayState::Disabled => "disabled",
+        pb::PlayState::Expired => "expired",
+        pb::PlayState::Deleted => "deleted",
+        pb::PlayState::Unspecified => "unspecified",
+    }
+}
+
+fn recording_json(r: &pb::RecordingRow) -> Value {
+    json!({
+        "recording_id": r.recording_id,
+        "nr": r.nr,
+        "play_state": play_state(r.play_state),
+        "start": r.start,
+        "finish": r.finish,
+        "segments": r.segments.iter().map(|s| json!({"start": s.start, "finish": s.finish, "queue": s.queue, "agent": s.agent})).collect::<Vec<_>>(),
+        "deletion_text": r.deletion_text,
+        "play": verdict(r.play),
+        "download": verdict(r.download),
+        "delete": verdict(r.delete),
+    })
+}
+
+fn row_json(row: &pb::CallRow) -> Value {
+    let call = row.call.clone().unwrap_or_default();
+    json!({
+        "call_id": call.call_id,
+        "start": row.start,
+        "access_point": row.access_point,
+        "recording_time": row.recording_time,
+        "speak_time": row.speak_time,
+        "callers_number": row.callers_number,
+        "time_before_answer": row.time_before_answer,
+        "agents": row.agents,
+        "deletion_text": row.deletion_text,
+        "recording_tab_enabled": row.recording_tab_enabled,
+        "recordings": row.recordings.iter().map(recording_json).collect::<Vec<_>>(),
+        "raw": {
+            "session_id": call.session_id,
+            "start_time": time(call.start_time.as_ref()),
+            "access_point_number": call.access_point.as_ref().map(|a| a.number.clone()),
+            "access_point_name": call.access_point.as_ref().map(|a| a.name.clone()),
+            "caller_number": call.caller_number,
+            "queues": call.queues,
+            "agents": call.agents,
+            "time_before_answer_ms": call.time_before_answer.map(|d| d.seconds * 1000 + i64::from(d.nanos / 1_000_000)),
+            "speak_time_ms": call.speak_time.map(|d| d.seconds * 1000 + i64::from(d.nanos / 1_000_000)),
+            "recording_time_ms": call.recording_time.map(|d| d.seconds * 1000 + i64::from(d.nanos / 1_000_000)),
+        },
+    })
+}
+
+fn rows_json(response: pb::SearchCallRowsResponse) -> Value {
+    json!({
+        "rows": response.rows.iter().map(row_json).collect::<Vec<_>>(),
+        "next_page_token": response.next_page_token,
+    })
+}
+
+async fn session(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult {
+    let request = state.request(&headers, pb::GetSessionRequest {})?;
+    let s = state.gateway.get_session(request).await?.into_inner();
+    let p = s.permissions.unwrap_or_default();
+    Ok(Json(json!({
+        "customer": s.customer,
+        "user_id": s.user_id,
+        "display_name": s.display_name,
+        "time_zone": s.time_zone,
+        "permissions": {
+            "play_recordings": p.play_recordings,
+            "download_recordings": p.download_recordings,
+            "delete_recordings": p.delete_recordings,
+            "require_reason": p.require_reason,
+            "view_audit_log": p.view_audit_log,
+            "admin": p.admin,
+        },
+    })))
+}
+
+/// Search parameters as query-string fields; times are RFC 3339.
+#[derive(Debug, Default, Deserialize)]
+struct SearchQuery {
+    from: Option<String>,
+    to: Option<String>,
+    access_point: Option<String>,
+    caller_number: Option<String>,
+    #[serde(default)]
+    partial: bool,
+    agent: Option<String>,
+    queue: Option<String>,
+    #[serde(default)]
+    has_recording: bool,
+    #[serde(default)]
+    include_deleted: bool,
+    /// `newest` (default) or `oldest`.
+    order: Option<String>,
+    page_size: Option<i32>,
+    page_token: Option<String>,
+}
+
+fn rfc3339(
+    value: &Option<String>,
+    field: &str,
+) -> Result<Option<prost_types::Timestamp>, ApiError> {
+    value
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            DateTime::parse_from_rfc3339(v)
+                .map(|t| timestamp(t.with_timezone(&Utc)))
+                .map_err(|_| {
+                    ApiError(
+                        archive_common::FieldViolation::new(field, "must be an RFC 3339 time")
+                            .into(),
+                    )
+                })
+        })
+        .transpose()
+}
+
+async fn search(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult {
+    let order = match q.order.as_deref() {
+        None | Some("") | Some("newest") => pb::SortOrder::StartTimeDesc as i32,
+        Some("oldest") => pb::SortOrder::StartTimeAsc as i32,
+        Some(_) => {
+            return Err(ApiError(
+                archive_common::FieldViolation::new("order", "must be newest or oldest").into(),
+            ));
+        }
+    };
+    let filter = pb::CallFilter {
+        start_time_from: rfc3339(&q.from, "filter.start_time_from")?,
+        start_time_to: rfc3339(&q.to, "filter.start_time_to")?,
+        access_point_number: q.access_point.unwrap_or_default(),
+        caller_number: q.caller_number.unwrap_or_default(),
+        caller_number_partial: q.partial,
+        agent: q.agent.unwrap_or_default(),
+        queue: q.queue.unwrap_or_default(),
+        has_recording: q.has_recording,
+        include_deleted: q.include_deleted,
+        ..Default::default()
+    };
+    let request = state.request(
+        &headers,
+        pb::SearchCallRowsRequest {
+            filter: Some(filter),
+            order,
+            page_size: q.page_size.unwrap_or(0),
+            page_token: q.page_token.unwrap_or_default(),
+        },
+    )?;
+    Ok(Json(rows_json(
+        state.gateway.search_call_rows(request).await?.into_inner(),
+    )))
+}
+
+async fn call(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(call_id): Path<String>,
+) -> ApiResult {
+    let request = state.request(&headers, pb::GetCallRowRequest { call_id })?;
+    let row = state
+        .gateway
+        .get_call_row(request)
+        .await?
+        .into_inner()
+        .row
+        .unwrap_or_default();
+    Ok(Json(row_json(&row)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PageQuery {
+    page_size: Option<i32>,
+    page_token: Option<String>,
+}
+
+async fn my_calls(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult {
+    let request = state.request(
+        &headers,
+        pb::ListMyCallRowsRequest {
+            page_size: q.page_size.unwrap_or(0),
+            page_token: q.page_token.unwrap_or_default(),
+        },
+    )?;
+    Ok(Json(rows_json(
+        state.gateway.list_my_call_rows(request).await?.into_inner(),
+    )))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ReasonBody {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn playback(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Path(recording_id): Path<String>,
+    body: Option<Json<ReasonBody>>,
+) -> ApiResult {
+    let reason = body.map(|b| b.0.reason).unwrap_or_default();
+    let request = state.request(
+        &headers,
+        pb::StartPlaybackRequest {
+            recording_id,
+            reason,
+        },
+    )?;
+    let started = state.gateway.start_playback(request).await?.into_inner();
+    Ok(Json(json!({
+        "playback_url": started.playback_url,
+        "expire_time": time(started.expire_time.as_ref()),
+    })))
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct SelectionBody {
+    recording_ids: Vec<String>,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    confirmed: bool,
+}
+
+async fn export(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Json(body): Json<SelectionBody>,
+) -> ApiResult {
+    let request = state.request(
+        &headers,
+        pb::CreateExportRequest {
+            recording_ids: body.recording_ids,
+            reason: body.reason,
+        },
+    )?;
+    let e = state.gateway.create_export(request).await?.into_inner();
+    Ok(Json(json!({
+        "export_id": e.export_id,
+        "file_name": e.file_name,
+        "download_url": e.download_url,
+        "size_bytes": e.size_bytes,
+        "entry_names": e.entry_names,
+        "expire_time": time(e.expire_time.as_ref()),
+    })))
+}
+
+async fn delete(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Json(body): Json<SelectionBody>,
+) -> ApiResult {
+    let request = state.request(
+        &headers,
+        pb::DeleteRecordingsRequest {
+            recording_ids: body.recording_ids,
+            reason: body.reason,
+            confirmed: body.confirmed,
+        },
+    )?;
+    let deleted = state.gateway.delete_recordings(request).await?.into_inner();
+    Ok(Json(
+        json!({ "recordings": deleted.recordings.iter().map(recording_json).collect::<Vec<_>>() }),
+    ))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct AuditQuery {
+    from: Option<String>,
+    to: Option<String>,
+    actor: Option<String>,
+    recording_id: Option<String>,
+    page_size: Option<i32>,
+    page_token: Option<String>,
+}
+
+fn kind_name(kind: i32) -> String {
+    pb::AuditEventKind::try_from(kind)
+        .map(|k| {
+            k.as_str_name()
+                .trim_start_matches("AUDIT_EVENT_KIND_")
+                .to_lowercase()
+        })
+        .unwrap_or_default()
+}
+
+async fn audit(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult {
+    let request = state.request(
+        &headers,
+        pb::ListEventsRequest {
+            event_time_from: rfc3339(&q.from, "event_time_from")?,
+            event_time_to: rfc3339(&q.to, "event_time_to")?,
+            actor_id: q.actor.unwrap_or_default(),
+            recording_id: q.recording_id.unwrap_or_default(),
+            page_size: q.page_size.unwrap_or(0),
+            page_token: q.page_token.unwrap_or_default(),
+            ..Default::default()
+        },
+    )?;
+    let events = state.gateway.list_audit_events(request).await?.into_inner();
+    Ok(Json(json!({
+        "events": events.events.iter().map(|e| json!({
+            "sequence": e.sequence,
+            "kind": kind_name(e.kind),
+            "actor_id": e.actor_id,
+            "actor_display_name": e.actor_display_name,
+            "call_id": e.call_id,
+            "recording_id": e.recording_id,
+            "reason": e.reason,
+            "client_address": e.client_address,
+            "event_time": time(e.event_time.as_ref()),
+            "detail": e.detail,
+        })).collect::<Vec<_>>(),
+        "next_page_token": events.next_page_token,
+    })))
+}

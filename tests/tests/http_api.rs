@@ -1,0 +1,164 @@
+//! The HTTP/JSON API the web page and scripts use, against the whole suite.
+
+#![allow(unused_crate_dependencies)]
+
+mod common;
+
+use archive_common::shutdown::CancellationToken;
+use common::http::{post_json, request};
+use gateway::{SuiteConfig, suite::Suite};
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(body)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_json_api_mirrors_the_grpc_api() {
+    let data = tempfile::tempdir().unwrap();
+    let suite = Suite::start(
+        SuiteConfig::ephemeral(data.path()),
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let base = format!("http://{}", suite.endpoints.gateway_http);
+    let bearer = |user: &str| format!("Bearer {}", suite.token(user, 600).unwrap());
+    let paal = bearer("paal");
+
+    let session = request(
+        "GET",
+        &format!("{base}/api/v1/session"),
+        &[("Authorization", &paal)],
+    )
+    .await;
+    assert_eq!(session.status, 200);
+    let session = json(&session.body);
+    assert_eq!(session["customer"], "10009");
+    assert_eq!(session["display_name"], "Paal Admin");
+    assert_eq!(session["permissions"]["delete_recordings"], true);
+
+    let found = request(
+        "GET",
+        &format!("{base}/api/v1/calls?caller_number=95214830&page_size=10"),
+        &[("Authorization", &paal)],
+    )
+    .await;
+    assert_eq!(found.status, 200);
+    let found = json(&found.body);
+    let row = found["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["start"] == "23.11.2023 08:46")
+        .expect("the seed's row");
+    assert_eq!(row["access_point"], "81511569 (Main Demo Number)");
+    assert_eq!(row["recording_time"], "2:37");
+    assert_eq!(row["recordings"][0]["play_state"], "enabled");
+    assert_eq!(row["recordings"][0]["segments"][0]["queue"], "Sales");
+    let recording = row["recordings"][0]["recording_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Errors as JSON with the right HTTP status.
+    let anonymous = request("GET", &format!("{base}/api/v1/calls"), &[]).await;
+    assert_eq!(anonymous.status, 401);
+    let bad = request(
+        "GET",
+        &format!("{base}/api/v1/calls?page_size=5000"),
+        &[("Authorization", &paal)],
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(json(&bad.body)["error"]["field"], "page_size");
+    let bad_time = request(
+        "GET",
+        &format!("{base}/api/v1/calls?from=yesterday"),
+        &[("Authorization", &paal)],
+    )
+    .await;
+    assert_eq!(
+        json(&bad_time.body)["error"]["field"],
+        "filter.start_time_from"
+    );
+
+    // Reason required: 428 until a reason comes with the request.
+    let rita = bearer("rita");
+    let url = format!("{base}/api/v1/recordings/{recording}/playback");
+    let asked = post_json(&url, &[("Authorization", &rita)], "{}").await;
+    assert_eq!(asked.status, 428);
+    assert_eq!(json(&asked.body)["error"]["reason_required"], true);
+    let played = post_json(
+        &url,
+        &[("Authorization", &rita)],
+        r#"{"reason": "quality review"}"#,
+    )
+    .await;
+    assert_eq!(played.status, 200);
+    let playback_url = json(&played.body)["playback_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(request("HEAD", &playback_url, &[]).await.status, 200);
+    let denied = post_json(&url, &[("Authorization", &bearer("nils"))], "{}").await;
+    assert_eq!(denied.status, 403);
+
+    // Export and delete through JSON.
+    let export = post_json(
+        &format!("{base}/api/v1/exports"),
+        &[("Authorization", &paal)],
+        &format!(r#"{{"recording_ids": ["{recording}"]}}"#),
+    )
+    .await;
+    assert_eq!(export.status, 200);
+    let export = json(&export.body);
+    let zip = request("GET", export["download_url"].as_str().unwrap(), &[]).await;
+    assert_eq!(zip.status, 200);
+    assert_eq!(
+        zip.body.len() as u64,
+        export["size_bytes"].as_u64().unwrap()
+    );
+    let unconfirmed = post_json(
+        &format!("{base}/api/v1/recordings/delete"),
+        &[("Authorization", &paal)],
+        &format!(r#"{{"recording_ids": ["{recording}"]}}"#),
+    )
+    .await;
+    assert_eq!(unconfirmed.status, 400);
+    assert_eq!(json(&unconfirmed.body)["error"]["field"], "confirmed");
+    let deleted = post_json(
+        &format!("{base}/api/v1/recordings/delete"),
+        &[("Authorization", &paal)],
+        &format!(r#"{{"recording_ids": ["{recording}"], "confirmed": true}}"#),
+    )
+    .await;
+    assert_eq!(deleted.status, 200);
+    assert_eq!(
+        json(&deleted.body)["recordings"][0]["play_state"],
+        "deleted"
+    );
+
+    let audit = request(
+        "GET",
+        &format!("{base}/api/v1/audit?recording_id={recording}"),
+        &[("Authorization", &paal)],
+    )
+    .await;
+    assert_eq!(audit.status, 200);
+    let kinds: Vec<String> = json(&audit.body)["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_owned())
+        .collect();
+    for kind in [
+        "playback_started",
+        "access_denied",
+        "recording_downloaded",
+        "recording_deleted",
+    ] {
+        assert!(kinds.iter().any(|k| k == kind), "{kind} in {kinds:?}");
+    }
+    suite.stop().await.unwrap();
+}
