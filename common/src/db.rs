@@ -37,6 +37,16 @@ pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
+            // Tenants differ in size by orders of magnitude, so one generic
+            // plan per prepared statement fits none of them: plan each
+            // execution with its actual parameters (cheap next to a bad plan).
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("SET plan_cache_mode = force_custom_plan")
+                        .await?;
+                    Ok(())
+                })
+            })
             .connect(url)
             .await?;
         Ok(Pool::Postgres(pool))

@@ -94,6 +94,9 @@ pub struct GatewayConfig {
     /// Minutes a download link stays valid.
     #[arg(long, env = "GATEWAY_EXPORT_TTL_MINUTES", default_value_t = 60)]
     pub export_ttl_minutes: i64,
+    /// Offer the demo users' tokens to the web page's sign-in (embedded mode only).
+    #[arg(skip)]
+    pub demo_sign_in: bool,
 }
 
 impl GatewayConfig {

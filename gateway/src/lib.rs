@@ -18,6 +18,7 @@ mod seed;
 mod service;
 pub mod suite;
 pub mod upstream;
+mod web;
 pub mod zip;
 
 use std::sync::Arc;
@@ -96,6 +97,7 @@ pub async fn run(
         exports,
         clock,
     })
+    .merge(web::router(authenticate.clone(), config.demo_sign_in))
     .merge(api::router(api::ApiState {
         gateway,
         auth: authenticate,

@@ -54,6 +54,10 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
         "  {:<12} http://{}/media/{{recording_id}}?token=…",
         "media HTTP", e.media_http
     );
+    println!(
+        "  {:<12} http://{}/  (the Archive page; JSON API under /api/v1)",
+        "web", e.gateway_http
+    );
     match suite.seeded {
         Some(r) => println!(
             "Seeded demo tenant {}: {} users, {} calls, {} recording files.",

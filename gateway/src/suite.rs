@@ -162,6 +162,7 @@ impl Suite {
             playback_key: secrets.playback_key.clone(),
             playback_ttl_minutes: 60,
             export_ttl_minutes: 60,
+            demo_sign_in: true,
         };
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None
