@@ -21,7 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     tonic_prost_build::configure()
         .file_descriptor_set_path(out_dir.join("archive_descriptor.bin"))
-        .compile_protos(PROTOS, &[".", include.to_str().ok_or("non-UTF-8 include path")?])?;
+        .compile_protos(
+            PROTOS,
+            &[".", include.to_str().ok_or("non-UTF-8 include path")?],
+        )?;
     for proto in PROTOS {
         println!("cargo:rerun-if-changed={proto}");
     }

@@ -1,1 +1,87 @@
-//! stub
+//! authz-svc owns the users of each tenant and their Archive permissions (the
+//! seed's play / download / delete / require-reason properties, plus viewing
+//! the audit log and administering users), and answers policy decisions:
+//! allow, allow once a reason is given, or deny with why.
+//!
+//! [`run`] serves `archive.v1.AuthzService` with health and reflection; the
+//! binary and the gateway's embedded mode both start it. With `audit_url`
+//! set, every user change is recorded in audit-svc before it is made.
+
+mod bootstrap;
+mod cache;
+mod config;
+mod error;
+pub mod model;
+mod policy;
+mod service;
+pub mod store;
+
+use std::{sync::Arc, time::Duration};
+
+use archive_common::{
+    IdentityKey, SystemClock, VerifyIdentity,
+    host::{Host, watch_readiness},
+    page_token::PageTokens,
+    shutdown::CancellationToken,
+};
+use archive_proto::v1::authz_service_server::AuthzServiceServer;
+use audit_svc::client::AuditClient;
+use tokio::net::TcpListener;
+use tonic::{server::NamedService, service::Routes};
+
+// Dev-dependencies serve the integration tests in `tests/`.
+#[cfg(test)]
+use tempfile as _;
+#[cfg(test)]
+use tonic_health as _;
+
+pub use config::Config;
+pub use error::Error;
+pub use service::MAX_BATCH;
+
+/// The gRPC service name this server hosts.
+pub const SERVICE_NAME: &str = <AuthzServiceServer<service::Authz> as NamedService>::NAME;
+
+/// How often readiness re-checks the database.
+const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Opens the store (running migrations), creates the bootstrap admins, and
+/// serves on `listener` until `shutdown` is cancelled.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let clock = Arc::new(SystemClock);
+    let store = store::open(&config.database_url).await?;
+    bootstrap::apply(store.as_ref(), &config.bootstrap_admins, chrono::Utc::now()).await?;
+
+    let secret = config.identity_secret.as_bytes();
+    // Page tokens get their own key, derived so no second secret is needed.
+    let tokens = PageTokens::new(&[b"authz-svc page tokens:".as_slice(), secret].concat());
+    let cache = cache::DecisionCache::new(Duration::from_millis(config.decision_cache_ttl_ms));
+    let audit = config
+        .audit_url
+        .as_deref()
+        .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
+        .transpose()?;
+    let authz = service::Authz::new(store.clone(), cache, tokens, clock, audit);
+    let server = AuthzServiceServer::with_interceptor(
+        authz,
+        VerifyIdentity::new(IdentityKey::internal(secret)),
+    );
+
+    let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
+    watch_readiness(
+        host.health(),
+        vec![SERVICE_NAME.to_owned()],
+        READINESS_INTERVAL,
+        shutdown.clone(),
+        move || {
+            let store = store.clone();
+            async move { store.ping().await }
+        },
+    );
+    host.serve(listener, shutdown).await?;
+    Ok(())
+}

@@ -40,6 +40,10 @@ pub use crate::{
     service::Gateway,
 };
 
+// Used by the export benchmark only.
+#[cfg(test)]
+use tempfile as _;
+
 /// The gRPC name health reports under.
 pub const SERVICE_NAME: &str = "archive.v1.ArchiveService";
 

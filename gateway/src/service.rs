@@ -143,23 +143,27 @@ impl ArchiveService for Gateway {
     ) -> Result<Response<pb::SearchCallRowsResponse>, Status> {
         let who = Self::principal(&request)?;
         let req = request.into_inner();
-        let (verdicts, tz) = tokio::try_join!(self.verdicts(&who), self.upstreams.time_zone(&who))?;
-        let found = self
-            .upstreams
-            .archive
-            .clone()
-            .search_calls(self.upstreams.on_behalf(
-                &who,
-                pb::SearchCallsRequest {
-                    filter: req.filter,
-                    order: req.order,
-                    page_size: req.page_size,
-                    page_token: req.page_token,
-                },
-            ))
-            .await
-            .map_err(Error::upstream("archive-svc"))?
-            .into_inner();
+        // The three answers are independent: ask for them at once. A user who
+        // may not search gets PERMISSION_DENIED and none of the rows.
+        let search = async {
+            self.upstreams
+                .archive
+                .clone()
+                .search_calls(self.upstreams.on_behalf(
+                    &who,
+                    pb::SearchCallsRequest {
+                        filter: req.filter,
+                        order: req.order,
+                        page_size: req.page_size,
+                        page_token: req.page_token,
+                    },
+                ))
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(Error::upstream("archive-svc"))
+        };
+        let (verdicts, tz, found) =
+            tokio::try_join!(self.verdicts(&who), self.upstreams.time_zone(&who), search)?;
         Ok(Response::new(pb::SearchCallRowsResponse {
             rows: found
                 .calls

@@ -122,6 +122,8 @@ impl Suite {
             &secrets.identity_secret,
         );
         audit.listen = endpoints.audit;
+        // Only users allowed to view the Archive Audit log may read it, checked by audit-svc too.
+        audit.authz_url = Some(url(endpoints.authz));
         tasks.spawn(supervise(
             "audit-svc",
             audit_svc::run(audit, audit_l, shutdown.child_token()),

@@ -1,6 +1,11 @@
 //! The services behind the gateway, reached over gRPC with the caller's
 //! identity forwarded signed (never a bare header).
 
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
+
 use archive_common::{IdentityKey, Principal};
 use archive_proto::v1::{
     audit_service_client::AuditServiceClient, authz_service_client::AuthzServiceClient,
@@ -27,7 +32,10 @@ pub struct Upstreams {
     pub authz: AuthzServiceClient<Channel>,
     pub audit: AuditServiceClient<Channel>,
     identity: IdentityKey,
+    time_zones: Arc<Mutex<HashMap<String, (chrono_tz::Tz, std::time::Instant)>>>,
 }
+
+const TIME_ZONE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
     Ok(Endpoint::from_shared(url.to_owned())?
@@ -48,11 +56,18 @@ impl Upstreams {
             authz: AuthzServiceClient::new(channel(&urls.authz)?),
             audit: AuditServiceClient::new(channel(&urls.audit)?),
             identity,
+            time_zones: Arc::default(),
         })
     }
 
-    /// The tenant's time zone (archive-svc's tenant settings).
+    /// The tenant's time zone (archive-svc's tenant settings), remembered for
+    /// a minute: it changes rarely and every result page needs it.
     pub async fn time_zone(&self, who: &Principal) -> Result<chrono_tz::Tz, crate::Error> {
+        if let Some((tz, at)) = self.time_zones.lock().expect("lock").get(&who.tenant)
+            && at.elapsed() < TIME_ZONE_TTL
+        {
+            return Ok(*tz);
+        }
         let settings = self
             .archive
             .clone()
@@ -62,10 +77,15 @@ impl Upstreams {
             .await
             .map_err(crate::Error::upstream("archive-svc"))?
             .into_inner();
-        Ok(settings
+        let tz = settings
             .time_zone
             .parse()
-            .unwrap_or(chrono_tz::Europe::Oslo))
+            .unwrap_or(chrono_tz::Europe::Oslo);
+        self.time_zones
+            .lock()
+            .expect("lock")
+            .insert(who.tenant.clone(), (tz, std::time::Instant::now()));
+        Ok(tz)
     }
 
     /// A request to an upstream on behalf of `principal`.

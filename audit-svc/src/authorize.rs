@@ -1,0 +1,71 @@
+//! Who may read the trail: with an authz-svc configured, ListEvents and
+//! VerifyChain ask it whether the caller may view the audit log (fail closed:
+//! no answer, no read). Without one, every authenticated caller of the tenant
+//! may read, and the gateway is expected to have asked.
+
+use std::time::Duration;
+
+use archive_common::{IdentityKey, Principal};
+use archive_proto::v1::{Action, DecideRequest, Verdict, authz_service_client::AuthzServiceClient};
+use tonic::transport::{Channel, Endpoint};
+
+use crate::Error;
+
+const TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) struct Viewers {
+    authz: Option<(AuthzServiceClient<Channel>, IdentityKey)>,
+}
+
+impl Viewers {
+    /// Connects lazily, so the two services may start in any order.
+    pub(crate) fn new(authz_url: Option<&str>, key: IdentityKey) -> Result<Self, Error> {
+        let authz = match authz_url {
+            None => None,
+            Some(url) => {
+                let channel = Endpoint::from_shared(url.to_owned())
+                    .map_err(|e| Error::Url {
+                        url: url.to_owned(),
+                        why: e.to_string(),
+                    })?
+                    .connect_timeout(TIMEOUT)
+                    .timeout(TIMEOUT)
+                    .connect_lazy();
+                Some((AuthzServiceClient::new(channel), key))
+            }
+        };
+        Ok(Self { authz })
+    }
+
+    pub(crate) async fn require(&self, caller: &Principal) -> Result<(), Error> {
+        let Some((client, key)) = &self.authz else {
+            return Ok(());
+        };
+        let request = key.request(
+            DecideRequest {
+                action: Action::ViewAudit as i32,
+                resource: None,
+            },
+            caller,
+        );
+        let decision = client
+            .clone()
+            .decide(request)
+            .await
+            .map_err(|s| {
+                tracing::warn!(status = %s, "authz-svc did not answer: audit read refused");
+                Error::Unavailable("cannot check the permission to view the audit log".into())
+            })?
+            .into_inner()
+            .decision
+            .unwrap_or_default();
+        if decision.verdict == Verdict::Allow as i32 {
+            Ok(())
+        } else {
+            Err(Error::PermissionDenied(format!(
+                "viewing the audit log: {}",
+                decision.reason
+            )))
+        }
+    }
+}

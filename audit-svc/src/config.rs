@@ -1,0 +1,40 @@
+//! audit-svc's configuration: command-line flags with environment fallbacks.
+//! The gateway's embedded mode builds it in code (see [`Config::new`]).
+
+use std::net::SocketAddr;
+
+#[derive(clap::Parser, Debug, Clone)]
+#[command(
+    name = "audit-svc",
+    about = "The append-only, hash-chained Archive Audit log"
+)]
+pub struct Config {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "AUDIT_LISTEN", default_value = "127.0.0.1:50054")]
+    pub listen: SocketAddr,
+
+    /// `sqlite://path` (embedded default) or `postgres://…`.
+    #[arg(long, env = "AUDIT_DATABASE_URL", default_value = "sqlite://audit.db")]
+    pub database_url: String,
+
+    /// Secret shared by the suite to sign the forwarded identity.
+    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
+    pub identity_secret: String,
+
+    /// authz-svc's URL (`http://host:port`). When set, ListEvents and
+    /// VerifyChain are answered only to users allowed to view the audit log.
+    #[arg(long, env = "AUDIT_AUTHZ_URL")]
+    pub authz_url: Option<String>,
+}
+
+impl Config {
+    /// The defaults, for building a config in code.
+    pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50054)),
+            database_url: database_url.into(),
+            identity_secret: identity_secret.into(),
+            authz_url: None,
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! The `archive.v1.AuditService` handlers. The tenant, the actor and the event
+//! time come from the verified principal and the clock, never from the request.
+
+use std::sync::Arc;
+
+use archive_common::{
+    Clock, FieldViolation, Principal, convert, error::check_text, page_token::PageTokens,
+};
+use archive_proto::v1::{self as pb, audit_service_server::AuditService};
+use tonic::{Request, Response, Status};
+
+use crate::{
+    Error,
+    authorize::Viewers,
+    committer::Committer,
+    event::{self, EventBody, EventInput, ID_MAX},
+    store::{EventFilter, Store},
+    verify,
+};
+
+const DEFAULT_PAGE_SIZE: u32 = 100;
+pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
+
+pub(crate) struct Audit {
+    store: Arc<dyn Store>,
+    committer: Committer,
+    viewers: Viewers,
+    tokens: PageTokens,
+    clock: Arc<dyn Clock>,
+}
+
+impl Audit {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        committer: Committer,
+        viewers: Viewers,
+        tokens: PageTokens,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            committer,
+            viewers,
+            tokens,
+            clock,
+        }
+    }
+
+    async fn append(
+        &self,
+        caller: &Principal,
+        event: Option<pb::AuditEvent>,
+    ) -> Result<pb::AppendEventResponse, Error> {
+        let input = EventInput::try_from(event.ok_or_else(|| FieldViolation::missing("event"))?)?;
+        let body = EventBody {
+            tenant: storable(&caller.tenant),
+            kind: input.kind,
+            actor_id: storable(&caller.user_id),
+            actor_display_name: storable(&caller.display_name),
+            call_id: input.call_id,
+            recording_id: input.recording_id,
+            reason: input.reason,
+            client_address: input.client_address,
+            user_agent: input.user_agent,
+            event_time: convert::micros(self.clock.now()),
+            detail: input.detail,
+        };
+        let appended = self.committer.append(body).await?;
+        Ok(pb::AppendEventResponse {
+            sequence: appended.sequence,
+            hash: appended.hash,
+        })
+    }
+
+    async fn list(
+        &self,
+        caller: &Principal,
+        request: &pb::ListEventsRequest,
+    ) -> Result<pb::ListEventsResponse, Error> {
+        let filter = filter(request)?;
+        let page_size = match u32::try_from(request.page_size) {
+            Ok(0) => DEFAULT_PAGE_SIZE,
+            Ok(n) if n <= MAX_PAGE_SIZE => n,
+            _ => {
+                return Err(FieldViolation::new(
+                    "page_size",
+                    format!("must be between 0 and {MAX_PAGE_SIZE}"),
+                )
+                .into());
+            }
+        };
+        self.viewers.require(caller).await?;
+        // The token is bound to the tenant and to exactly these filters.
+        let fingerprint = format!("{filter:?}");
+        let before: Option<u64> = if request.page_token.is_empty() {
+            None
+        } else {
+            Some(self.tokens.open(
+                &request.page_token,
+                &caller.tenant,
+                fingerprint.as_bytes(),
+                "page_token",
+            )?)
+        };
+        // One extra event says whether another page exists.
+        let mut events = self
+            .store
+            .list(&caller.tenant, &filter, before, page_size + 1)
+            .await?;
+        let next_page_token = if events.len() > page_size as usize {
+            events.truncate(page_size as usize);
+            let last = events.last().map_or(0, |e| e.sequence);
+            self.tokens
+                .seal(&caller.tenant, fingerprint.as_bytes(), &last)
+        } else {
+            String::new()
+        };
+        Ok(pb::ListEventsResponse {
+            events: events.into_iter().map(pb::AuditEvent::from).collect(),
+            next_page_token,
+        })
+    }
+}
+
+/// The principal's text as the database can store it: PostgreSQL refuses NUL,
+/// and one such event must not fail the whole batch it is committed with.
+fn storable(text: &str) -> String {
+    text.replace('\0', "\u{FFFD}")
+}
+
+/// Reads ListEvents' filters; empty strings and UNSPECIFIED mean "any".
+fn filter(request: &pb::ListEventsRequest) -> Result<EventFilter, FieldViolation> {
+    let time = |ts: Option<&prost_types::Timestamp>, field| {
+        ts.map(|ts| convert::from_timestamp(ts, field).map(convert::micros))
+            .transpose()
+    };
+    let text = |value: &str, field| -> Result<Option<String>, FieldViolation> {
+        check_text(value, field, ID_MAX)?;
+        Ok((!value.is_empty()).then(|| value.to_owned()))
+    };
+    let filter = EventFilter {
+        time_from: time(request.event_time_from.as_ref(), "event_time_from")?,
+        time_to: time(request.event_time_to.as_ref(), "event_time_to")?,
+        actor_id: text(&request.actor_id, "actor_id")?,
+        recording_id: text(&request.recording_id, "recording_id")?,
+        kind: Some(event::kind(request.kind, "kind", true)?).filter(|k| *k != 0),
+    };
+    if let (Some(from), Some(to)) = (filter.time_from, filter.time_to)
+        && to < from
+    {
+        return Err(FieldViolation::new(
+            "event_time_to",
+            "must not be before event_time_from",
+        ));
+    }
+    Ok(filter)
+}
+
+#[tonic::async_trait]
+impl AuditService for Audit {
+    async fn append_event(
+        &self,
+        request: Request<pb::AppendEventRequest>,
+    ) -> Result<Response<pb::AppendEventResponse>, Status> {
+        let caller = Principal::of(&request)?;
+        let event = request.get_ref().event.clone();
+        Ok(Response::new(self.append(caller, event).await?))
+    }
+
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let caller = Principal::of(&request)?;
+        Ok(Response::new(self.list(caller, request.get_ref()).await?))
+    }
+
+    async fn verify_chain(
+        &self,
+        request: Request<pb::VerifyChainRequest>,
+    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
+        let caller = Principal::of(&request)?;
+        self.viewers.require(caller).await?;
+        let r = request.get_ref();
+        let report = verify::verify(
+            self.store.as_ref(),
+            &caller.tenant,
+            r.from_sequence,
+            r.to_sequence,
+        )
+        .await?;
+        Ok(Response::new(pb::VerifyChainResponse {
+            intact: report.intact,
+            events_checked: report.events_checked,
+            first_bad_sequence: report.first_bad_sequence,
+            problem: report.problem,
+        }))
+    }
+}

@@ -1,0 +1,137 @@
+//! The SQLite store (the embedded default). Appends run in IMMEDIATE
+//! transactions (the write lock is taken at BEGIN, so two appends never read
+//! the same chain head), and the database syncs fully on every commit.
+
+use std::{str::FromStr, time::Duration};
+
+use async_trait::async_trait;
+use sqlx::{
+    QueryBuilder, Sqlite, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+
+use super::{
+    ChainHead, EventFilter, EventRow, HEAD_SQL, INIT_HEAD_SQL, INSERT_CHUNK, Param, Store,
+    UPDATE_HEAD_SQL, by_tenant, insert_prefix, link_run, list_sql, push_event, range_sql,
+};
+use crate::{
+    Error,
+    chain::GENESIS,
+    event::{Appended, Event, EventBody},
+};
+
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens `sqlite://path`; with `migrate`, creates the file if needed and
+    /// brings the schema up to date, otherwise the database must exist.
+    pub async fn open(url: &str, migrate: bool) -> Result<Self, Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(migrate)
+            .journal_mode(SqliteJournalMode::Wal)
+            // An acknowledged audit event must survive an OS crash or power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await?;
+        if migrate {
+            sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        }
+        Ok(Self { pool })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn append(&self, events: &[EventBody]) -> Result<Vec<Appended>, Error> {
+        let mut acks = vec![None; events.len()];
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        for (tenant, positions) in by_tenant(events) {
+            sqlx::query(INIT_HEAD_SQL)
+                .bind(tenant)
+                .bind(GENESIS)
+                .execute(&mut *tx)
+                .await?;
+            let head: (i64, String) = sqlx::query_as(HEAD_SQL)
+                .bind(tenant)
+                .fetch_one(&mut *tx)
+                .await?;
+            let linked = link_run(head, events, &positions, &mut acks);
+            for chunk in linked.chunks(INSERT_CHUNK) {
+                let mut insert = QueryBuilder::<Sqlite>::new(insert_prefix());
+                insert.push_values(chunk, |mut row, e| push_event!(row, e));
+                insert.build().execute(&mut *tx).await?;
+            }
+            let last = linked.last().expect("a tenant's run is never empty");
+            sqlx::query(UPDATE_HEAD_SQL)
+                .bind(tenant)
+                .bind(last.sequence as i64)
+                .bind(&last.hash)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(acks.into_iter().flatten().collect())
+    }
+
+    async fn list(
+        &self,
+        tenant: &str,
+        filter: &EventFilter,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Event>, Error> {
+        let (sql, params) = list_sql(tenant, filter, before, limit);
+        let mut query = sqlx::query_as::<_, EventRow>(&sql);
+        for param in params {
+            query = match param {
+                Param::Text(v) => query.bind(v),
+                Param::Int(v) => query.bind(v),
+            };
+        }
+        let rows = query.fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(Event::from).collect())
+    }
+
+    async fn range(
+        &self,
+        tenant: &str,
+        from: u64,
+        to: u64,
+        limit: u32,
+    ) -> Result<Vec<Event>, Error> {
+        let rows = sqlx::query_as::<_, EventRow>(&range_sql())
+            .bind(tenant)
+            .bind(from as i64)
+            .bind(to.min(i64::MAX as u64) as i64)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(Event::from).collect())
+    }
+
+    async fn head(&self, tenant: &str) -> Result<Option<ChainHead>, Error> {
+        let head: Option<(i64, String)> = sqlx::query_as(HEAD_SQL)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(head.map(|(sequence, hash)| ChainHead {
+            last_sequence: sequence as u64,
+            last_hash: hash,
+        }))
+    }
+
+    fn writers(&self) -> usize {
+        1
+    }
+}

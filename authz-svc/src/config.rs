@@ -1,0 +1,57 @@
+//! authz-svc's configuration: command-line flags with environment fallbacks.
+//! The gateway's embedded mode builds it in code (see [`Config::new`]).
+
+use std::net::SocketAddr;
+
+#[derive(clap::Parser, Debug, Clone)]
+#[command(
+    name = "authz-svc",
+    about = "Users' permissions per tenant and policy decisions"
+)]
+pub struct Config {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "AUTHZ_LISTEN", default_value = "127.0.0.1:50053")]
+    pub listen: SocketAddr,
+
+    /// `sqlite://path` (embedded default) or `postgres://…`.
+    #[arg(long, env = "AUTHZ_DATABASE_URL", default_value = "sqlite://authz.db")]
+    pub database_url: String,
+
+    /// Secret shared by the suite to sign the forwarded identity.
+    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
+    pub identity_secret: String,
+
+    /// `TENANT:USER_ID:Display Name` of admins created (with every permission)
+    /// at start when missing; existing users are left untouched.
+    #[arg(
+        long = "bootstrap-admin",
+        env = "AUTHZ_BOOTSTRAP_ADMINS",
+        value_delimiter = ','
+    )]
+    pub bootstrap_admins: Vec<String>,
+
+    /// How long a looked-up user's permissions are reused for decisions. A
+    /// change made through this instance takes effect at once; one made through
+    /// another replica within this bound. 0 disables the cache.
+    #[arg(long, env = "AUTHZ_DECISION_CACHE_TTL_MS", default_value_t = 1000)]
+    pub decision_cache_ttl_ms: u64,
+
+    /// audit-svc's URL (`http://host:port`). When set, every user change is
+    /// recorded there first and does not happen if it cannot be recorded.
+    #[arg(long, env = "AUTHZ_AUDIT_URL")]
+    pub audit_url: Option<String>,
+}
+
+impl Config {
+    /// The defaults, for building a config in code.
+    pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
+            database_url: database_url.into(),
+            identity_secret: identity_secret.into(),
+            bootstrap_admins: Vec::new(),
+            decision_cache_ttl_ms: 1000,
+            audit_url: None,
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The user record and its validation: what a proto `User` must look like to
+//! be stored, and how a stored user is answered.
+
+use archive_common::{FieldViolation, convert, error::check_text};
+use archive_proto::v1 as pb;
+use chrono::{DateTime, Utc};
+
+pub const USER_ID_MAX: usize = 64;
+pub const DISPLAY_NAME_MAX: usize = 200;
+pub const AGENT_NAME_MAX: usize = 200;
+
+/// The seed's recording properties plus audit and admin rights.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Permissions {
+    pub play_recordings: bool,
+    pub download_recordings: bool,
+    pub delete_recordings: bool,
+    pub require_reason: bool,
+    pub view_audit_log: bool,
+    pub admin: bool,
+}
+
+impl Permissions {
+    /// Everything, for bootstrap admins.
+    pub const ALL: Self = Self {
+        play_recordings: true,
+        download_recordings: true,
+        delete_recordings: true,
+        require_reason: false,
+        view_audit_log: true,
+        admin: true,
+    };
+}
+
+/// A validated user as a request asks it to be (ids and names, not times).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSpec {
+    pub user_id: String,
+    pub display_name: String,
+    pub agent_name: String,
+    pub permissions: Permissions,
+}
+
+/// A stored user of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub user_id: String,
+    pub display_name: String,
+    pub agent_name: String,
+    pub permissions: Permissions,
+    pub create_time: DateTime<Utc>,
+    pub update_time: DateTime<Utc>,
+}
+
+/// `1..=64` characters of `[A-Za-z0-9._@-]`.
+pub fn check_user_id(value: &str, field: &str) -> Result<(), FieldViolation> {
+    if value.is_empty() || value.len() > USER_ID_MAX {
+        return Err(FieldViolation::new(
+            field,
+            format!("must be 1 to {USER_ID_MAX} characters"),
+        ));
+    }
+    if !value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'@' | b'-'))
+    {
+        return Err(FieldViolation::new(
+            field,
+            "may only contain letters, digits and . _ @ -",
+        ));
+    }
+    Ok(())
+}
+
+pub fn check_display_name(value: &str, field: &str) -> Result<(), FieldViolation> {
+    if value.trim().is_empty() {
+        return Err(FieldViolation::new(field, "must not be blank"));
+    }
+    check_text(value, field, DISPLAY_NAME_MAX)
+}
+
+impl From<pb::Permissions> for Permissions {
+    fn from(p: pb::Permissions) -> Self {
+        Self {
+            play_recordings: p.play_recordings,
+            download_recordings: p.download_recordings,
+            delete_recordings: p.delete_recordings,
+            require_reason: p.require_reason,
+            view_audit_log: p.view_audit_log,
+            admin: p.admin,
+        }
+    }
+}
+
+impl From<Permissions> for pb::Permissions {
+    fn from(p: Permissions) -> Self {
+        Self {
+            play_recordings: p.play_recordings,
+            download_recordings: p.download_recordings,
+            delete_recordings: p.delete_recordings,
+            require_reason: p.require_reason,
+            view_audit_log: p.view_audit_log,
+            admin: p.admin,
+        }
+    }
+}
+
+/// Reads the `user` field of a create/update request. Field names in errors
+/// are relative to the request (`user.user_id`). Missing permissions mean
+/// "none": a new user gets no rights unless they are granted.
+impl TryFrom<pb::User> for UserSpec {
+    type Error = FieldViolation;
+
+    fn try_from(u: pb::User) -> Result<Self, Self::Error> {
+        check_user_id(&u.user_id, "user.user_id")?;
+        check_display_name(&u.display_name, "user.display_name")?;
+        check_text(&u.agent_name, "user.agent_name", AGENT_NAME_MAX)?;
+        Ok(Self {
+            user_id: u.user_id,
+            display_name: u.display_name,
+            agent_name: u.agent_name,
+            permissions: u.permissions.map(Permissions::from).unwrap_or_default(),
+        })
+    }
+}
+
+impl From<User> for pb::User {
+    fn from(u: User) -> Self {
+        Self {
+            user_id: u.user_id,
+            display_name: u.display_name,
+            agent_name: u.agent_name,
+            permissions: Some(u.permissions.into()),
+            create_time: Some(convert::timestamp(u.create_time)),
+            update_time: Some(convert::timestamp(u.update_time)),
+        }
+    }
+}
+
+impl Permissions {
+    /// The granted rights as a short list, for audit details.
+    pub fn describe(&self) -> String {
+        let names = [
+            (self.play_recordings, "play"),
+            (self.download_recordings, "download"),
+            (self.delete_recordings, "delete"),
+            (self.require_reason, "require_reason"),
+            (self.view_audit_log, "view_audit_log"),
+            (self.admin, "admin"),
+        ];
+        let granted: Vec<&str> = names
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, n)| *n)
+            .collect();
+        if granted.is_empty() {
+            "none".to_owned()
+        } else {
+            granted.join(",")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proto_user(id: &str, name: &str) -> pb::User {
+        pb::User {
+            user_id: id.into(),
+            display_name: name.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn user_ids_are_checked() {
+        for good in ["paal", "a.b_c@d-e", "X9", &"x".repeat(64)] {
+            assert!(check_user_id(good, "user_id").is_ok(), "{good}");
+        }
+        for bad in ["", "with space", "slash/", "ø", &"x".repeat(65)] {
+            assert_eq!(
+                check_user_id(bad, "user_id").unwrap_err().field,
+                "user_id",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let e = UserSpec::try_from(proto_user("bad id", "Paal")).unwrap_err();
+        assert_eq!(e.field, "user.user_id");
+        let e = UserSpec::try_from(proto_user("paal", "  ")).unwrap_err();
+        assert_eq!(e.field, "user.display_name");
+        let e = UserSpec::try_from(proto_user("paal", "Paal\nAdmin")).unwrap_err();
+        assert_eq!(e.field, "user.display_name");
+        let e = UserSpec::try_from(proto_user("paal", &"n".repeat(201))).unwrap_err();
+        assert_eq!(e.field, "user.display_name");
+        let mut u = proto_user("paal", "Paal");
+        u.agent_name = "a\u{0}".into();
+        assert_eq!(UserSpec::try_from(u).unwrap_err().field, "user.agent_name");
+    }
+
+    #[test]
+    fn missing_permissions_grant_nothing() {
+        let spec = UserSpec::try_from(proto_user("ola", "Ola")).unwrap();
+        assert_eq!(spec.permissions, Permissions::default());
+        assert_eq!(spec.permissions.describe(), "none");
+        assert_eq!(
+            Permissions::ALL.describe(),
+            "play,download,delete,view_audit_log,admin"
+        );
+    }
+}

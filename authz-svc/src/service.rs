@@ -1,0 +1,359 @@
+//! The `archive.v1.AuthzService` handlers: decisions for the calling principal
+//! and user management for the tenant's admins. The tenant is always the
+//! caller's; ids of other tenants are simply not found.
+
+use std::sync::Arc;
+
+use archive_common::{Clock, FieldViolation, Principal, page_token::PageTokens};
+use archive_proto::v1::{self as pb, AuditEventKind, authz_service_server::AuthzService};
+use audit_svc::client::AuditClient;
+use tonic::{Request, Response, Status};
+
+use crate::{
+    Error,
+    cache::DecisionCache,
+    model::{Permissions, User, UserSpec, check_user_id},
+    policy,
+    store::Store,
+};
+
+/// At most this many decisions per BatchDecide.
+pub const MAX_BATCH: usize = 1000;
+const DEFAULT_PAGE_SIZE: u32 = 100;
+const MAX_PAGE_SIZE: u32 = 1000;
+const LIST_USERS_QUERY: &[u8] = b"ListUsers";
+
+pub(crate) struct Authz {
+    store: Arc<dyn Store>,
+    cache: DecisionCache,
+    tokens: PageTokens,
+    clock: Arc<dyn Clock>,
+    /// Where user changes are recorded first, when configured.
+    audit: Option<AuditClient>,
+}
+
+impl Authz {
+    pub(crate) fn new(
+        store: Arc<dyn Store>,
+        cache: DecisionCache,
+        tokens: PageTokens,
+        clock: Arc<dyn Clock>,
+        audit: Option<AuditClient>,
+    ) -> Self {
+        Self {
+            store,
+            cache,
+            tokens,
+            clock,
+            audit,
+        }
+    }
+
+    /// Records a user change in the audit trail before it is made (fail
+    /// closed: no record, no change). The checks that can refuse the change
+    /// run before this, so a recorded change is one that is about to happen.
+    async fn audit_change(&self, caller: &Principal, detail: String) -> Result<(), Error> {
+        let Some(audit) = &self.audit else {
+            return Ok(());
+        };
+        let event = pb::AuditEvent {
+            kind: AuditEventKind::PermissionChanged as i32,
+            detail,
+            ..Default::default()
+        };
+        audit.append(caller, event).await.map_err(Error::Audit)?;
+        Ok(())
+    }
+
+    async fn existing(&self, tenant: &str, user_id: &str) -> Result<User, Error> {
+        self.store
+            .get_user(tenant, user_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))
+    }
+
+    /// The caller's permissions for decisions (cached; `None`: unknown user).
+    async fn permissions(&self, caller: &Principal) -> Result<Option<Permissions>, Error> {
+        if let Some(hit) = self.cache.get(&caller.tenant, &caller.user_id) {
+            return Ok(hit);
+        }
+        let ticket = self.cache.ticket();
+        let found = self
+            .store
+            .get_user(&caller.tenant, &caller.user_id)
+            .await?
+            .map(|u| u.permissions);
+        self.cache
+            .fill(ticket, &caller.tenant, &caller.user_id, found);
+        Ok(found)
+    }
+
+    /// User management reads the database, not the cache: a demoted admin
+    /// loses it at once on every replica.
+    async fn require_admin(&self, caller: &Principal) -> Result<(), Error> {
+        match self.store.get_user(&caller.tenant, &caller.user_id).await? {
+            Some(u) if u.permissions.admin => Ok(()),
+            _ => Err(Error::PermissionDenied(
+                "only admins of the tenant may manage its users".into(),
+            )),
+        }
+    }
+
+    fn user_spec(user: Option<pb::User>) -> Result<UserSpec, Error> {
+        let user = user.ok_or_else(|| FieldViolation::missing("user"))?;
+        Ok(UserSpec::try_from(user)?)
+    }
+
+    fn page_size(requested: i32) -> Result<u32, FieldViolation> {
+        match u32::try_from(requested) {
+            Ok(0) => Ok(DEFAULT_PAGE_SIZE),
+            Ok(n) if n <= MAX_PAGE_SIZE => Ok(n),
+            _ => Err(FieldViolation::new(
+                "page_size",
+                format!("must be between 0 and {MAX_PAGE_SIZE}"),
+            )),
+        }
+    }
+
+    async fn create_user(&self, caller: &Principal, user: Option<pb::User>) -> Result<User, Error> {
+        self.require_admin(caller).await?;
+        let spec = Self::user_spec(user)?;
+        let taken = || Error::AlreadyExists(format!("user {} already exists", spec.user_id));
+        if self
+            .store
+            .get_user(&caller.tenant, &spec.user_id)
+            .await?
+            .is_some()
+        {
+            return Err(taken());
+        }
+        self.audit_change(
+            caller,
+            format!(
+                "created user {} ({}), agent {:?}, permissions: {}",
+                spec.user_id,
+                spec.display_name,
+                spec.agent_name,
+                spec.permissions.describe()
+            ),
+        )
+        .await?;
+        let created = self
+            .store
+            .insert_user(&caller.tenant, &spec, self.clock.now())
+            .await?
+            .ok_or_else(taken)?;
+        self.cache.invalidate(&caller.tenant, &spec.user_id);
+        tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
+            permissions = %spec.permissions.describe(), "user created");
+        Ok(created)
+    }
+
+    async fn update_user(&self, caller: &Principal, user: Option<pb::User>) -> Result<User, Error> {
+        self.require_admin(caller).await?;
+        let spec = Self::user_spec(user)?;
+        if spec.user_id == caller.user_id && !spec.permissions.admin {
+            return Err(Error::FailedPrecondition(
+                "an admin cannot remove their own admin right".into(),
+            ));
+        }
+        let before = self.existing(&caller.tenant, &spec.user_id).await?;
+        self.audit_change(
+            caller,
+            format!(
+                "updated user {}: display name {:?} -> {:?}, agent {:?} -> {:?}, permissions: {} -> {}",
+                spec.user_id,
+                before.display_name,
+                spec.display_name,
+                before.agent_name,
+                spec.agent_name,
+                before.permissions.describe(),
+                spec.permissions.describe()
+            ),
+        )
+        .await?;
+        let updated = self
+            .store
+            .update_user(&caller.tenant, &spec, self.clock.now())
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user {} not found", spec.user_id)))?;
+        self.cache.invalidate(&caller.tenant, &spec.user_id);
+        tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
+            permissions = %spec.permissions.describe(), "user updated");
+        Ok(updated)
+    }
+
+    async fn delete_user(&self, caller: &Principal, user_id: &str) -> Result<(), Error> {
+        self.require_admin(caller).await?;
+        check_user_id(user_id, "user_id")?;
+        if user_id == caller.user_id {
+            return Err(Error::FailedPrecondition(
+                "an admin cannot delete themselves".into(),
+            ));
+        }
+        let before = self.existing(&caller.tenant, user_id).await?;
+        self.audit_change(
+            caller,
+            format!(
+                "deleted user {} ({}), permissions were: {}",
+                user_id,
+                before.display_name,
+                before.permissions.describe()
+            ),
+        )
+        .await?;
+        if !self.store.delete_user(&caller.tenant, user_id).await? {
+            return Err(Error::NotFound(format!("user {user_id} not found")));
+        }
+        self.cache.invalidate(&caller.tenant, user_id);
+        tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id, "user deleted");
+        Ok(())
+    }
+
+    async fn list_users(
+        &self,
+        caller: &Principal,
+        request: pb::ListUsersRequest,
+    ) -> Result<pb::ListUsersResponse, Error> {
+        self.require_admin(caller).await?;
+        let page_size = Self::page_size(request.page_size)?;
+        let after: String = if request.page_token.is_empty() {
+            String::new()
+        } else {
+            self.tokens.open(
+                &request.page_token,
+                &caller.tenant,
+                LIST_USERS_QUERY,
+                "page_token",
+            )?
+        };
+        // One extra row says whether another page exists.
+        let mut users = self
+            .store
+            .list_users(&caller.tenant, &after, page_size + 1)
+            .await?;
+        let next_page_token = if users.len() > page_size as usize {
+            users.truncate(page_size as usize);
+            let last = users.last().map(|u| u.user_id.clone()).unwrap_or_default();
+            self.tokens.seal(&caller.tenant, LIST_USERS_QUERY, &last)
+        } else {
+            String::new()
+        };
+        Ok(pb::ListUsersResponse {
+            users: users.into_iter().map(pb::User::from).collect(),
+            next_page_token,
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl AuthzService for Authz {
+    async fn decide(
+        &self,
+        request: Request<pb::DecideRequest>,
+    ) -> Result<Response<pb::DecideResponse>, Status> {
+        let caller = Principal::of(&request)?;
+        let action = policy::action(request.get_ref().action, "action").map_err(Error::from)?;
+        let permissions = self.permissions(caller).await?;
+        Ok(Response::new(pb::DecideResponse {
+            decision: Some(policy::decide(permissions.as_ref(), action)),
+        }))
+    }
+
+    async fn batch_decide(
+        &self,
+        request: Request<pb::BatchDecideRequest>,
+    ) -> Result<Response<pb::BatchDecideResponse>, Status> {
+        let caller = Principal::of(&request)?;
+        let requests = &request.get_ref().requests;
+        if requests.len() > MAX_BATCH {
+            return Err(FieldViolation::new(
+                "requests",
+                format!("must hold at most {MAX_BATCH} requests"),
+            )
+            .into());
+        }
+        let actions = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| policy::action(r.action, &format!("requests[{i}].action")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let permissions = self.permissions(caller).await?;
+        Ok(Response::new(pb::BatchDecideResponse {
+            decisions: actions
+                .into_iter()
+                .map(|a| policy::decide(permissions.as_ref(), a))
+                .collect(),
+        }))
+    }
+
+    async fn get_my_permissions(
+        &self,
+        request: Request<pb::GetMyPermissionsRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let caller = Principal::of(&request)?;
+        let user = self
+            .store
+            .get_user(&caller.tenant, &caller.user_id)
+            .await?
+            .ok_or_else(|| Error::NotFound("you are not a user of this tenant".into()))?;
+        Ok(Response::new(user.into()))
+    }
+
+    async fn create_user(
+        &self,
+        request: Request<pb::CreateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let caller = Principal::of(&request)?;
+        let user = self
+            .create_user(caller, request.get_ref().user.clone())
+            .await?;
+        Ok(Response::new(user.into()))
+    }
+
+    async fn get_user(
+        &self,
+        request: Request<pb::GetUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let caller = Principal::of(&request)?;
+        self.require_admin(caller).await?;
+        let user_id = &request.get_ref().user_id;
+        check_user_id(user_id, "user_id").map_err(Error::from)?;
+        let user = self
+            .store
+            .get_user(&caller.tenant, user_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))?;
+        Ok(Response::new(user.into()))
+    }
+
+    async fn list_users(
+        &self,
+        request: Request<pb::ListUsersRequest>,
+    ) -> Result<Response<pb::ListUsersResponse>, Status> {
+        let caller = Principal::of(&request)?;
+        Ok(Response::new(
+            self.list_users(caller, request.get_ref().clone()).await?,
+        ))
+    }
+
+    async fn update_user(
+        &self,
+        request: Request<pb::UpdateUserRequest>,
+    ) -> Result<Response<pb::User>, Status> {
+        let caller = Principal::of(&request)?;
+        let user = self
+            .update_user(caller, request.get_ref().user.clone())
+            .await?;
+        Ok(Response::new(user.into()))
+    }
+
+    async fn delete_user(
+        &self,
+        request: Request<pb::DeleteUserRequest>,
+    ) -> Result<Response<pb::DeleteUserResponse>, Status> {
+        let caller = Principal::of(&request)?;
+        self.delete_user(caller, &request.get_ref().user_id).await?;
+        Ok(Response::new(pb::DeleteUserResponse {}))
+    }
+}

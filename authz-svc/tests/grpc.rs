@@ -1,0 +1,750 @@
+//! authz-svc over gRPC: the real server started with `run` on an ephemeral
+//! port, spoken to with the generated client.
+
+// Test crates see every dependency of the library; they use only a few.
+#![allow(unused_crate_dependencies)]
+
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
+
+use archive_common::{IdentityKey, Principal, error::violated_field, shutdown::CancellationToken};
+use archive_proto::v1::{self as pb, Action, Verdict, authz_service_client::AuthzServiceClient};
+use authz_svc::Config;
+use tonic::{Code, transport::Channel};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+const SECRET: &str = "test-identity-secret";
+
+struct Server {
+    addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), authz_svc::Error>>,
+}
+
+impl Server {
+    /// Starts `run` and waits until health says SERVING (the store is open,
+    /// migrated and answering).
+    async fn start(config: Config) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(authz_svc::run(config, listener, shutdown.clone()));
+        let server = Self {
+            addr,
+            shutdown,
+            task,
+        };
+        let mut health = HealthClient::new(server.channel().await);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            assert!(
+                !server.task.is_finished(),
+                "the server stopped while starting"
+            );
+            let status = health
+                .check(HealthCheckRequest {
+                    service: authz_svc::SERVICE_NAME.into(),
+                })
+                .await
+                .map(|r| r.into_inner().status);
+            if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
+                return server;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "never became SERVING: {status:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        Channel::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap()
+    }
+
+    async fn client(&self) -> AuthzServiceClient<Channel> {
+        AuthzServiceClient::new(self.channel().await)
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+fn config(dir: &tempfile::TempDir) -> Config {
+    let mut config = Config::new(
+        format!("sqlite://{}", dir.path().join("authz.db").display()),
+        SECRET,
+    );
+    config.bootstrap_admins = vec![
+        "10009:paal:Paal Admin".into(),
+        "10010:olga:Olga Admin".into(),
+    ];
+    config
+}
+
+fn key() -> IdentityKey {
+    IdentityKey::internal(SECRET.as_bytes())
+}
+
+fn paal() -> Principal {
+    Principal::new("10009", "paal", "Paal Admin")
+}
+
+fn user(id: &str, name: &str, permissions: pb::Permissions) -> pb::User {
+    pb::User {
+        user_id: id.into(),
+        display_name: name.into(),
+        agent_name: name.into(),
+        permissions: Some(permissions),
+        ..Default::default()
+    }
+}
+
+fn player_with_reason() -> pb::Permissions {
+    pb::Permissions {
+        play_recordings: true,
+        download_recordings: true,
+        require_reason: true,
+        ..Default::default()
+    }
+}
+
+async fn create(c: &mut AuthzServiceClient<Channel>, as_: &Principal, u: pb::User) -> pb::User {
+    c.create_user(key().request(pb::CreateUserRequest { user: Some(u) }, as_))
+        .await
+        .unwrap()
+        .into_inner()
+}
+
+async fn decide(
+    c: &mut AuthzServiceClient<Channel>,
+    as_: &Principal,
+    action: Action,
+) -> pb::Decision {
+    let request = pb::DecideRequest {
+        action: action as i32,
+        resource: Some(pb::ResourceAttributes {
+            recording_id: "rec-1".into(),
+            owner_agent: "Andreas Wallin".into(),
+        }),
+    };
+    c.decide(key().request(request, as_))
+        .await
+        .unwrap()
+        .into_inner()
+        .decision
+        .unwrap()
+}
+
+fn verdict(d: &pb::Decision) -> Verdict {
+    Verdict::try_from(d.verdict).unwrap()
+}
+
+#[tokio::test]
+async fn requests_without_a_verified_identity_are_unauthenticated() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(config(&dir)).await;
+    let mut c = server.client().await;
+    let err = c
+        .decide(pb::DecideRequest {
+            action: Action::Play as i32,
+            resource: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+    let forged =
+        IdentityKey::internal(b"not the secret").request(pb::GetMyPermissionsRequest {}, &paal());
+    assert_eq!(
+        c.get_my_permissions(forged).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+
+    // `start` waited for SERVING; the service name is the one clients ask for.
+    assert_eq!(authz_svc::SERVICE_NAME, "archive.v1.AuthzService");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn decisions_follow_the_users_permissions() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(config(&dir)).await;
+    let mut c = server.client().await;
+    create(
+        &mut c,
+        &paal(),
+        user("anna", "Anna Reason", player_with_reason()),
+    )
+    .await;
+    create(
+        &mut c,
+        &paal(),
+        user("ola", "Ola Noplay", pb::Permissions::default()),
+    )
+    .await;
+    let anna = Principal::new("10009", "anna", "Anna Reason");
+    let ola = Principal::new("10009", "ola", "Ola Noplay");
+
+    let d = decide(&mut c, &anna, Action::Play).await;
+    assert_eq!(verdict(&d), Verdict::ReasonRequired);
+    assert!(d.reason.contains("reason"), "{}", d.reason);
+    assert_eq!(
+        verdict(&decide(&mut c, &anna, Action::Delete).await),
+        Verdict::Deny
+    );
+    assert_eq!(
+        verdict(&decide(&mut c, &anna, Action::Search).await),
+        Verdict::Allow
+    );
+    let d = decide(&mut c, &ola, Action::Play).await;
+    assert_eq!(
+        (verdict(&d), d.reason.as_str()),
+        (Verdict::Deny, "not allowed to play recordings")
+    );
+    assert_eq!(
+        verdict(&decide(&mut c, &paal(), Action::ManageUsers).await),
+        Verdict::Allow
+    );
+    assert_eq!(
+        verdict(&decide(&mut c, &paal(), Action::Play).await),
+        Verdict::Allow
+    );
+
+    // Unknown users, and the same id in another tenant, are denied.
+    for stranger in [
+        Principal::new("10009", "nobody", "Nobody"),
+        Principal::new("10010", "anna", "Anna elsewhere"),
+    ] {
+        let d = decide(&mut c, &stranger, Action::Search).await;
+        assert_eq!(
+            (verdict(&d), d.reason.as_str()),
+            (Verdict::Deny, "unknown user")
+        );
+    }
+
+    // The batch form answers in request order.
+    let actions = [
+        Action::Search,
+        Action::Play,
+        Action::Download,
+        Action::Delete,
+        Action::Play,
+    ];
+    let requests = actions
+        .iter()
+        .map(|a| pb::DecideRequest {
+            action: *a as i32,
+            resource: None,
+        })
+        .collect();
+    let decisions = c
+        .batch_decide(key().request(pb::BatchDecideRequest { requests }, &anna))
+        .await
+        .unwrap()
+        .into_inner()
+        .decisions;
+    let verdicts: Vec<Verdict> = decisions.iter().map(verdict).collect();
+    assert_eq!(
+        verdicts,
+        [
+            Verdict::Allow,
+            Verdict::ReasonRequired,
+            Verdict::ReasonRequired,
+            Verdict::Deny,
+            Verdict::ReasonRequired
+        ]
+    );
+
+    // Bad input names the field.
+    let bad = |action: i32| pb::DecideRequest {
+        action,
+        resource: None,
+    };
+    let err = c
+        .decide(key().request(bad(Action::Unspecified as i32), &anna))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_field(&err).as_deref(), Some("action"));
+    let err = c
+        .batch_decide(key().request(
+            pb::BatchDecideRequest {
+                requests: vec![bad(1), bad(42)],
+            },
+            &anna,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&err).as_deref(), Some("requests[1].action"));
+    let full = pb::BatchDecideRequest {
+        requests: vec![bad(1); authz_svc::MAX_BATCH],
+    };
+    let answered = c
+        .batch_decide(key().request(full.clone(), &anna))
+        .await
+        .unwrap();
+    assert_eq!(answered.into_inner().decisions.len(), authz_svc::MAX_BATCH);
+    let mut over = full;
+    over.requests.push(bad(1));
+    let err = c
+        .batch_decide(key().request(over, &anna))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert_eq!(violated_field(&err).as_deref(), Some("requests"));
+
+    // Users read their own permissions; strangers are not found.
+    let mine = c
+        .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &anna))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mine.permissions, Some(player_with_reason()));
+    assert_eq!(mine.agent_name, "Anna Reason");
+    let err = c
+        .get_my_permissions(key().request(
+            pb::GetMyPermissionsRequest {},
+            &Principal::new("10010", "anna", "A"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn only_admins_of_the_tenant_manage_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(config(&dir)).await;
+    let mut c = server.client().await;
+    let olga = Principal::new("10010", "olga", "Olga Admin");
+    let anna = Principal::new("10009", "anna", "Anna");
+    create(&mut c, &paal(), user("anna", "Anna", player_with_reason())).await;
+
+    // A non-admin is refused every management call.
+    let k = key();
+    let denied = [
+        c.create_user(k.request(
+            pb::CreateUserRequest {
+                user: Some(user("x", "X", Default::default())),
+            },
+            &anna,
+        ))
+        .await
+        .map(drop),
+        c.get_user(k.request(
+            pb::GetUserRequest {
+                user_id: "paal".into(),
+            },
+            &anna,
+        ))
+        .await
+        .map(drop),
+        c.list_users(k.request(pb::ListUsersRequest::default(), &anna))
+            .await
+            .map(drop),
+        c.update_user(k.request(
+            pb::UpdateUserRequest {
+                user: Some(user(
+                    "anna",
+                    "A",
+                    pb::Permissions {
+                        admin: true,
+                        ..Default::default()
+                    },
+                )),
+            },
+            &anna,
+        ))
+        .await
+        .map(drop),
+        c.delete_user(k.request(
+            pb::DeleteUserRequest {
+                user_id: "paal".into(),
+            },
+            &anna,
+        ))
+        .await
+        .map(drop),
+    ];
+    for result in denied {
+        assert_eq!(result.unwrap_err().code(), Code::PermissionDenied);
+    }
+    // The escalation attempt above changed nothing.
+    let got = c
+        .get_user(k.request(
+            pb::GetUserRequest {
+                user_id: "anna".into(),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(got.permissions, Some(player_with_reason()));
+
+    // An admin of another tenant sees none of this tenant's users.
+    let err = c
+        .get_user(k.request(
+            pb::GetUserRequest {
+                user_id: "anna".into(),
+            },
+            &olga,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = c
+        .delete_user(k.request(
+            pb::DeleteUserRequest {
+                user_id: "anna".into(),
+            },
+            &olga,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let theirs = c
+        .list_users(k.request(pb::ListUsersRequest::default(), &olga))
+        .await
+        .unwrap();
+    let ids: Vec<String> = theirs
+        .into_inner()
+        .users
+        .into_iter()
+        .map(|u| u.user_id)
+        .collect();
+    assert_eq!(ids, ["olga"]);
+
+    // Duplicates and bad fields.
+    let err = c
+        .create_user(k.request(
+            pb::CreateUserRequest {
+                user: Some(user("anna", "Again", Default::default())),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists);
+    for (bad, field) in [
+        (user("bad id", "Bad", Default::default()), "user.user_id"),
+        (
+            user(&"x".repeat(65), "Long", Default::default()),
+            "user.user_id",
+        ),
+        (user("carl", "", Default::default()), "user.display_name"),
+        (
+            user("carl", "Carl\u{1b}[31m", Default::default()),
+            "user.display_name",
+        ),
+    ] {
+        let err = c
+            .create_user(k.request(pb::CreateUserRequest { user: Some(bad) }, &paal()))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        assert_eq!(violated_field(&err).as_deref(), Some(field));
+    }
+    let err = c
+        .create_user(k.request(pb::CreateUserRequest { user: None }, &paal()))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&err).as_deref(), Some("user"));
+    let err = c
+        .get_user(k.request(
+            pb::GetUserRequest {
+                user_id: String::new(),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&err).as_deref(), Some("user_id"));
+    let listed = c
+        .list_users(k.request(pb::ListUsersRequest::default(), &paal()))
+        .await
+        .unwrap();
+    let ids: Vec<String> = listed
+        .into_inner()
+        .users
+        .into_iter()
+        .map(|u| u.user_id)
+        .collect();
+    assert_eq!(
+        ids,
+        ["anna", "paal"],
+        "nothing was written by the refused requests"
+    );
+
+    // Admins may not lock themselves out.
+    let err = c
+        .update_user(k.request(
+            pb::UpdateUserRequest {
+                user: Some(user("paal", "Paal", player_with_reason())),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    let err = c
+        .delete_user(k.request(
+            pb::DeleteUserRequest {
+                user_id: "paal".into(),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+
+    // Update and delete.
+    let updated = c
+        .update_user(k.request(
+            pb::UpdateUserRequest {
+                user: Some(user("anna", "Anna Updated", Default::default())),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(updated.display_name, "Anna Updated");
+    assert!(updated.update_time.unwrap().seconds >= updated.create_time.unwrap().seconds);
+    let err = c
+        .update_user(k.request(
+            pb::UpdateUserRequest {
+                user: Some(user("ghost", "G", Default::default())),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    c.delete_user(k.request(
+        pb::DeleteUserRequest {
+            user_id: "anna".into(),
+        },
+        &paal(),
+    ))
+    .await
+    .unwrap();
+    let d = decide(&mut c, &anna, Action::Search).await;
+    assert_eq!(d.reason, "unknown user", "a deleted user is denied at once");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn list_users_pages_with_sealed_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(config(&dir)).await;
+    let mut c = server.client().await;
+    for id in ["e", "a", "d", "b", "c"] {
+        create(&mut c, &paal(), user(id, id, Default::default())).await;
+    }
+    let mut ids = Vec::new();
+    let mut token = String::new();
+    let mut pages = 0;
+    loop {
+        let page = c
+            .list_users(key().request(
+                pb::ListUsersRequest {
+                    page_size: 2,
+                    page_token: token.clone(),
+                },
+                &paal(),
+            ))
+            .await
+            .unwrap()
+            .into_inner();
+        pages += 1;
+        assert!(page.users.len() <= 2);
+        ids.extend(page.users.into_iter().map(|u| u.user_id));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(ids, ["a", "b", "c", "d", "e", "paal"]);
+    assert_eq!(pages, 3);
+
+    // A token is bound to its tenant and cannot be forged.
+    let first = c
+        .list_users(key().request(
+            pb::ListUsersRequest {
+                page_size: 1,
+                page_token: String::new(),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let olga = Principal::new("10010", "olga", "Olga Admin");
+    for (as_, token) in [
+        (&olga, first.next_page_token.clone()),
+        (&paal(), "bm90LWEtdG9rZW4".to_owned()),
+    ] {
+        let err = c
+            .list_users(key().request(
+                pb::ListUsersRequest {
+                    page_size: 1,
+                    page_token: token,
+                },
+                as_,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(violated_field(&err).as_deref(), Some("page_token"));
+    }
+    for size in [-1, 1001] {
+        let err = c
+            .list_users(key().request(
+                pb::ListUsersRequest {
+                    page_size: size,
+                    page_token: String::new(),
+                },
+                &paal(),
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(violated_field(&err).as_deref(), Some("page_size"));
+    }
+    server.stop().await;
+}
+
+/// The stated bound: a revocation made through an instance takes effect on
+/// it at once; on another replica within its decision-cache TTL.
+#[tokio::test]
+async fn a_revoked_permission_takes_effect_within_the_cache_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let ttl = Duration::from_millis(400);
+    let mut a_config = config(&dir);
+    a_config.decision_cache_ttl_ms = ttl.as_millis() as u64;
+    let b_config = a_config.clone();
+    let a = Server::start(a_config).await;
+    let mut ca = a.client().await;
+    let b = Server::start(b_config).await;
+    let mut cb = b.client().await;
+    let anna = Principal::new("10009", "anna", "Anna");
+    let play = pb::Permissions {
+        play_recordings: true,
+        ..Default::default()
+    };
+    create(&mut ca, &paal(), user("anna", "Anna", play)).await;
+    // Both instances now hold anna's permissions in their caches.
+    assert_eq!(
+        verdict(&decide(&mut ca, &anna, Action::Play).await),
+        Verdict::Allow
+    );
+    assert_eq!(
+        verdict(&decide(&mut cb, &anna, Action::Play).await),
+        Verdict::Allow
+    );
+    let b_filled = Instant::now();
+
+    ca.update_user(key().request(
+        pb::UpdateUserRequest {
+            user: Some(user("anna", "Anna", pb::Permissions::default())),
+        },
+        &paal(),
+    ))
+    .await
+    .unwrap();
+    let revoked = Instant::now();
+    assert_eq!(
+        verdict(&decide(&mut ca, &anna, Action::Play).await),
+        Verdict::Deny,
+        "the instance that made the change denies at once"
+    );
+    // Replica B may serve its cached grant until the TTL has passed, never
+    // longer: B's entry was filled before the revocation, so any grant B
+    // answers to a request sent `asked` after the revocation needs asked < ttl.
+    let mut stale_answers = 0;
+    loop {
+        let asked = revoked.elapsed();
+        match verdict(&decide(&mut cb, &anna, Action::Play).await) {
+            Verdict::Deny => break,
+            Verdict::Allow => {
+                assert!(
+                    asked < ttl,
+                    "replica still allowed {asked:?} after the revocation"
+                );
+                stale_answers += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if b_filled.elapsed() > ttl * 2 {
+        eprintln!("machine too slow to observe the stale window; the bound still held");
+    } else {
+        assert!(
+            stale_answers > 0,
+            "B answered from its cache before the TTL"
+        );
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn bootstrap_is_idempotent_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(config(&dir)).await;
+    let mut c = server.client().await;
+    let me = c
+        .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &paal()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(me.display_name, "Paal Admin");
+    let p = me.permissions.unwrap();
+    assert!(
+        p.admin
+            && p.play_recordings
+            && p.download_recordings
+            && p.delete_recordings
+            && p.view_audit_log
+    );
+    c.update_user(key().request(
+        pb::UpdateUserRequest {
+            user: Some(user("paal", "Paal Renamed", p)),
+        },
+        &paal(),
+    ))
+    .await
+    .unwrap();
+    server.stop().await;
+
+    // A restart with the same entries creates nothing and overwrites nothing.
+    let server = Server::start(config(&dir)).await;
+    let mut c = server.client().await;
+    let me = c
+        .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &paal()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(me.display_name, "Paal Renamed");
+    server.stop().await;
+
+    // A malformed entry stops the start.
+    let mut bad = config(&dir);
+    bad.bootstrap_admins.push("10009:no display name".into());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = authz_svc::run(bad, listener, CancellationToken::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, authz_svc::Error::Bootstrap { .. }), "{err}");
+}

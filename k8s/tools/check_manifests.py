@@ -1,0 +1,513 @@
+#!/usr/bin/env python3
+"""Checks one rendered overlay (the output of `kubectl kustomize`) against what
+the schemas cannot know: that it agrees with the code (environment variables
+the binaries really read, listen addresses matching the ports, URLs naming real
+Services, the Dockerfile's targets and binaries), that every pod is hardened,
+that references resolve, and that the NetworkPolicies allow exactly the calls
+the suite makes and nothing else.
+
+    check_manifests.py RENDERED.yaml [--external-secrets]
+
+--external-secrets: Secrets may be missing from the render (production gets
+them from a secret manager); they are listed instead. Exit status 1 on any
+error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import re
+import sys
+from pathlib import Path
+
+import kube
+import sources
+from kube import Pod
+from netpol import Address, Network
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = tuple(sources.SERVICE_CONFIG)
+AUTOSCALED = {"media-svc", "gateway"}
+DATABASE_CLIENTS = {"archive-svc", "authz-svc", "audit-svc", "archive-db-check"}
+OBJECT_STORE_CLIENTS = {"media-svc"}
+
+# (pod, port name) -> exactly who may connect to it.
+EXPECTED_INGRESS = {
+    ("gateway", "grpc"): {"ingress-controller"},
+    ("gateway", "http"): {"ingress-controller"},
+    ("archive-svc", "grpc"): {"gateway", "ingest-client"},
+    ("media-svc", "grpc"): {"gateway", "archive-svc", "ingest-client"},
+    ("media-svc", "http"): {"ingress-controller"},
+    ("authz-svc", "grpc"): {"gateway", "audit-svc"},
+    ("audit-svc", "grpc"): {"gateway", "authz-svc"},
+}
+
+# URLs handed to browsers -> the backend (Service, port name) and path
+# prefix an Ingress must route them to.
+PUBLIC_URLS = {
+    "GATEWAY_PUBLIC_URL": ("gateway", "http", "/exports/"),
+    "GATEWAY_MEDIA_PUBLIC_URL": ("media-svc", "http", "/media/"),
+}
+
+# Namespaces outside the manifests, with the labels the policies rely on.
+OUTSIDE_NAMESPACES = {
+    "ingress-nginx": {"kubernetes.io/metadata.name": "ingress-nginx"},
+    "kube-system": {"kubernetes.io/metadata.name": "kube-system"},
+    "recording-platform": {
+        "kubernetes.io/metadata.name": "recording-platform",
+        "call-archive/ingest-client": "true",
+    },
+    "elsewhere": {"kubernetes.io/metadata.name": "elsewhere"},
+}
+
+# Addresses that belong to nobody here.
+PRIVATE_ELSEWHERE = Address("10.200.0.9", "a private address")
+PUBLIC_ELSEWHERE = Address("203.0.113.50", "a public address")
+
+
+def stand_ins(namespace: str) -> list[Pod]:
+    return [
+        Pod("ingress-controller", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"}),
+        Pod("kube-dns", "kube-system", {"k8s-app": "kube-dns"},
+            ports={"dns": (53, "UDP"), "dns-tcp": (53, "TCP")}),
+        Pod("ingest-client", "recording-platform", {"call-archive/ingest-client": "true"}),
+        Pod("unlabelled-pod-of-ingest-namespace", "recording-platform", {}),
+        Pod("stranger-in-namespace", namespace, {"app": "intruder"}),
+        Pod("stranger-elsewhere", "elsewhere", {"app": "intruder"}),
+    ]
+
+
+class Report:
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+        self.notes: list[str] = []
+        self.checked = 0
+
+    def expect(self, ok: bool, where: str, message: str) -> bool:
+        self.checked += 1
+        if not ok:
+            self.errors.append(f"{where}: {message}")
+        return ok
+
+
+def service_of(container: dict) -> str | None:
+    name = kube.image_basename(container.get("image", ""))
+    return name if name in SERVICES else None
+
+
+# --- the namespace and every pod's hardening ---------------------------------
+
+
+def check_namespace(objects: list[dict], r: Report) -> str:
+    namespaces = kube.of_kind(objects, "Namespace")
+    r.expect(len(namespaces) == 1, "Namespace", f"expected one, found {len(namespaces)}")
+    if not namespaces:
+        return "default"
+    ns = namespaces[0]
+    labels = ns["metadata"].get("labels") or {}
+    r.expect(labels.get("pod-security.kubernetes.io/enforce") == "restricted",
+             f"Namespace/{ns['metadata']['name']}", "Pod Security Admission must enforce `restricted`")
+    for o in objects:
+        if o["kind"] != "Namespace":
+            r.expect(o["metadata"].get("namespace") == ns["metadata"]["name"],
+                     f"{o['kind']}/{o['metadata']['name']}", "not in the overlay's namespace")
+    return ns["metadata"]["name"]
+
+
+def check_pod_security(pods: list[Pod], r: Report) -> None:
+    for pod in pods:
+        where = f"{pod.workload['kind']}/{pod.name}"
+        spec = kube.pod_spec(pod.workload)
+        psc = spec.get("securityContext") or {}
+        r.expect(psc.get("runAsNonRoot") is True, where, "pod securityContext.runAsNonRoot must be true")
+        r.expect((psc.get("seccompProfile") or {}).get("type") == "RuntimeDefault", where,
+                 "pod seccompProfile must be RuntimeDefault")
+        r.expect(spec.get("automountServiceAccountToken") is False, where,
+                 "no pod of the suite talks to the API server: automountServiceAccountToken must be false")
+        for key in ("hostNetwork", "hostPID", "hostIPC"):
+            r.expect(not spec.get(key), where, f"{key} must not be set")
+        for c in pod.containers:
+            cw = f"{where} container {c['name']}"
+            sc = c.get("securityContext") or {}
+            caps = sc.get("capabilities") or {}
+            r.expect(sc.get("allowPrivilegeEscalation") is False, cw, "allowPrivilegeEscalation must be false")
+            r.expect(sc.get("readOnlyRootFilesystem") is True, cw, "readOnlyRootFilesystem must be true")
+            r.expect("ALL" in (caps.get("drop") or []), cw, "capabilities must drop ALL")
+            r.expect(not caps.get("add"), cw, "no capability may be added")
+            r.expect(not sc.get("privileged"), cw, "must not be privileged")
+            res = c.get("resources") or {}
+            for kind in ("requests", "limits"):
+                for what in ("cpu", "memory"):
+                    r.expect(what in (res.get(kind) or {}), cw, f"resources.{kind}.{what} missing")
+            image = c.get("image", "")
+            tag = image.rsplit("/", 1)[-1].partition(":")[2]
+            r.expect("@sha256:" in image or (tag and tag != "latest"), cw,
+                     f"image {image!r} must be pinned to a tag other than latest or a digest")
+
+
+# --- agreement with the code ------------------------------------------------
+
+
+def listen_port(value: str) -> tuple[str, int] | None:
+    m = re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d+)", value or "")
+    return (m.group(1), int(m.group(2))) if m else None
+
+
+def check_services(objects: list[dict], pods: list[Pod], r: Report) -> dict[str, tuple[list[Pod], dict]]:
+    """Every Service selects pods that have its target ports; returns
+    name -> (pods, {service port: target port number})."""
+    table = {}
+    for svc in kube.of_kind(objects, "Service"):
+        name = svc["metadata"]["name"]
+        selected = [p for p in pods if svc["spec"].get("selector")
+                    and kube.selector_matches({"matchLabels": svc["spec"]["selector"]}, p.labels)]
+        r.expect(bool(selected), f"Service/{name}", "selects no pod")
+        ports = {}
+        for port in svc["spec"]["ports"]:
+            target = port.get("targetPort", port["port"])
+            for p in selected:
+                number = p.port_number(target, port.get("protocol", "TCP")) if isinstance(target, str) else target
+                if r.expect(number is not None and p.has_port(number, port.get("protocol", "TCP")),
+                            f"Service/{name}", f"targetPort {target!r} is not a port of {p.name}"):
+                    ports[port["port"]] = number
+            if isinstance(port.get("name"), str):
+                ports[port["name"]] = ports.get(port["port"])
+        table[name] = (selected, ports)
+    return table
+
+
+def check_images(pods: list[Pod], r: Report, root: Path) -> None:
+    targets = sources.dockerfile_targets((root / "Dockerfile").read_text())
+    binaries = sources.cargo_binaries(root)
+    for svc in SERVICES:
+        r.expect(svc in targets, "Dockerfile", f"no target `{svc}`")
+        r.expect(svc in targets.get(svc, []), "Dockerfile", f"target `{svc}` does not copy the {svc} binary")
+    for target, copied in targets.items():
+        for b in copied:
+            r.expect(b in binaries, "Dockerfile", f"target `{target}` copies {b}, which no crate builds")
+    for pod in pods:
+        for c in pod.containers:
+            svc = service_of(c)
+            if svc:
+                r.expect(svc in targets, f"{pod.workload['kind']}/{pod.name}", f"image {c['image']} has no Dockerfile target")
+
+
+def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict, net: Network,
+                           r: Report, root: Path) -> None:
+    declared = sources.service_env(root)
+    identity_refs = set()
+    for pod in pods:
+        for c in pod.containers:
+            svc = service_of(c)
+            if not svc:
+                continue
+            where = f"{pod.workload['kind']}/{pod.name} ({svc})"
+            env = kube.container_env(c, objects)
+            settings = declared[svc]
+            for name in env:
+                r.expect(name in settings or name in sources.TELEMETRY_ENV, where,
+                         f"sets {name}, which {svc} does not read")
+            for name, setting in settings.items():
+                if setting.required:
+                    r.expect(name in env, where, f"{name} is required by {svc} and not set")
+                if name.endswith("_DATABASE_URL"):
+                    r.expect("secret" in env.get(name, {}), where,
+                             f"{name} must be set, from a Secret (the default is a SQLite file)")
+            for name, source in env.items():
+                if "configMap" in source and "key" in source and not source.get("optional"):
+                    r.expect(source["value"] is not None, where,
+                             f"{name}: key {source['key']} missing from ConfigMap {source['configMap']}")
+            if "ARCHIVE_IDENTITY_SECRET" in env:
+                identity_refs.add((env["ARCHIVE_IDENTITY_SECRET"].get("secret"), env["ARCHIVE_IDENTITY_SECRET"].get("key")))
+            if svc == "media-svc":
+                r.expect(env.get("MEDIA_STORE", {}).get("value") == "s3", where,
+                         "MEDIA_STORE must be s3: the fs store is per pod and the root filesystem is read-only")
+            if svc == "gateway":
+                r.expect((c.get("args") or [None])[0] == "serve", where,
+                         "the gateway must run `serve` (without it the binary starts the embedded suite)")
+
+            # Listen addresses: reachable from outside the pod, one per port.
+            bound = set()
+            for name, source in env.items():
+                if not name.endswith("_LISTEN"):
+                    continue
+                parsed = listen_port(source.get("value"))
+                if not r.expect(parsed is not None, where, f"{name}={source.get('value')!r} is not host:port"):
+                    continue
+                host, port = parsed
+                r.expect(host in ("0.0.0.0", "[::]"), where,
+                         f"{name} listens on {host}: unreachable from outside the pod")
+                r.expect(pod.has_port(port), where, f"{name} port {port} is not a containerPort")
+                bound.add(port)
+            for pname, (number, _) in pod.ports.items():
+                r.expect(number in bound, where, f"containerPort {pname} ({number}) has no *_LISTEN on it")
+
+            # Probes: the standard gRPC health service on the gRPC port.
+            grpc_port = pod.port_number("grpc")
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                spec = c.get(probe) or {}
+                r.expect((spec.get("grpc") or {}).get("port") == grpc_port and grpc_port is not None,
+                         where, f"{probe} must be a grpc probe on the grpc port ({grpc_port})")
+
+            # URLs given to browsers: an Ingress host routes them to the right backend.
+            for name, (backend, port_name, prefix) in PUBLIC_URLS.items():
+                if name not in env:
+                    continue
+                m = re.fullmatch(r"https?://([^/:]+)(?::\d+)?/?", env[name].get("value") or "")
+                host = m.group(1) if m else None
+                routes = {(rule.get("host"), path["path"], path["backend"]["service"]["name"],
+                           path["backend"]["service"]["port"].get("name"))
+                          for ing in kube.of_kind(objects, "Ingress")
+                          for rule in ing["spec"].get("rules") or []
+                          for path in rule["http"]["paths"]}
+                r.expect((host, prefix, backend, port_name) in routes, where,
+                         f"{name}={env[name].get('value')!r}: no Ingress routes {host}{prefix} to {backend}:{port_name}")
+
+            # URLs of other services: a real Service and port, and a network path.
+            for name, source in env.items():
+                m = re.fullmatch(r"https?://([a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(\d+)/?", source.get("value") or "")
+                if not m:
+                    continue
+                target, port = m.group(1), int(m.group(2))
+                if not r.expect(target in services, where, f"{name} names Service {target}, which does not exist"):
+                    continue
+                selected, ports = services[target]
+                if not r.expect(port in ports, where, f"{name}: Service {target} has no port {port}"):
+                    continue
+                for dst in selected:
+                    r.expect(net.allows(pod, dst, ports[port]), where,
+                             f"{name}: NetworkPolicies block {pod.name} -> {dst.name}:{ports[port]}")
+    r.expect(len(identity_refs) == 1, "ARCHIVE_IDENTITY_SECRET",
+             f"every service must read the same Secret key, found {sorted(map(str, identity_refs))}")
+
+
+# --- references, availability, ingress ----------------------------------------
+
+
+def secret_keys(secret: dict) -> set[str]:
+    return set((secret.get("data") or {}) | (secret.get("stringData") or {}))
+
+
+def check_references(objects: list[dict], pods: list[Pod], r: Report, external_secrets: bool) -> dict[str, set]:
+    """ConfigMaps and Secrets referenced exist with their keys; returns the
+    Secrets (and keys) that must come from outside."""
+    external: dict[str, set] = {}
+
+    def secret(name: str, key: str | None, optional: bool, where: str) -> None:
+        found = kube.named(objects, "Secret", name)
+        if found:
+            r.expect(key is None or key in secret_keys(found) or optional, where, f"Secret {name} has no key {key}")
+        elif optional:
+            external.setdefault(name, set()).add(f"{key} (optional)" if key else "(optional)")
+        elif r.expect(external_secrets, where, f"Secret {name} does not exist"):
+            external.setdefault(name, set()).add(key or "")
+
+    def configmap(name: str, key: str | None, optional: bool, where: str) -> None:
+        found = kube.named(objects, "ConfigMap", name)
+        if r.expect(found is not None or optional, where, f"ConfigMap {name} does not exist") and found and key:
+            r.expect(key in (found.get("data") or {}) or optional, where, f"ConfigMap {name} has no key {key}")
+
+    for pod in pods:
+        where = f"{pod.workload['kind']}/{pod.name}"
+        for c in pod.containers:
+            for src in c.get("envFrom") or []:
+                if "configMapRef" in src:
+                    configmap(src["configMapRef"]["name"], None, src["configMapRef"].get("optional", False), where)
+                if "secretRef" in src:
+                    secret(src["secretRef"]["name"], None, src["secretRef"].get("optional", False), where)
+            for var in c.get("env") or []:
+                vf = var.get("valueFrom") or {}
+                if "secretKeyRef" in vf:
+                    ref = vf["secretKeyRef"]
+                    secret(ref["name"], ref["key"], ref.get("optional", False), where)
+                if "configMapKeyRef" in vf:
+                    ref = vf["configMapKeyRef"]
+                    configmap(ref["name"], ref["key"], ref.get("optional", False), where)
+        for volume in kube.pod_spec(pod.workload).get("volumes") or []:
+            if "configMap" in volume:
+                configmap(volume["configMap"]["name"], None, volume["configMap"].get("optional", False), where)
+            if "secret" in volume:
+                secret(volume["secret"]["secretName"], None, volume["secret"].get("optional", False), where)
+    for ing in kube.of_kind(objects, "Ingress"):
+        for tls in ing["spec"].get("tls") or []:
+            # Without it the ingress controller serves its default certificate.
+            if not kube.named(objects, "Secret", tls["secretName"]):
+                external.setdefault(tls["secretName"], set()).add("tls.crt, tls.key (Ingress)")
+    return external
+
+
+def check_availability(objects: list[dict], pods: list[Pod], services: dict, r: Report) -> None:
+    budgets = kube.of_kind(objects, "PodDisruptionBudget")
+    autoscalers = kube.of_kind(objects, "HorizontalPodAutoscaler")
+    for svc in SERVICES:
+        deployment = kube.named(objects, "Deployment", svc)
+        if not r.expect(deployment is not None, svc, "no Deployment"):
+            continue
+        pod = next(p for p in pods if p.workload is deployment)
+        r.expect(any(kube.selector_matches(b["spec"]["selector"], pod.labels) for b in budgets),
+                 f"Deployment/{svc}", "no PodDisruptionBudget covers it")
+        hpa = [h for h in autoscalers if h["spec"]["scaleTargetRef"]["name"] == svc
+               and h["spec"]["scaleTargetRef"]["kind"] == "Deployment"]
+        if svc in AUTOSCALED:
+            r.expect(len(hpa) == 1, f"Deployment/{svc}", "needs one HorizontalPodAutoscaler")
+            r.expect("replicas" not in deployment["spec"], f"Deployment/{svc}",
+                     "sets replicas although an autoscaler owns the count")
+            for h in hpa:
+                metrics = [m["resource"]["name"] for m in h["spec"].get("metrics", []) if m["type"] == "Resource"]
+                r.expect("cpu" in metrics, f"HorizontalPodAutoscaler/{svc}", "must scale on CPU")
+                r.expect(h["spec"].get("minReplicas", 1) <= h["spec"]["maxReplicas"],
+                         f"HorizontalPodAutoscaler/{svc}", "minReplicas above maxReplicas")
+        else:
+            r.expect(not hpa, f"Deployment/{svc}", "is not meant to be autoscaled")
+    for h in autoscalers:
+        target = h["spec"]["scaleTargetRef"]
+        r.expect(kube.named(objects, target["kind"], target["name"]) is not None,
+                 f"HorizontalPodAutoscaler/{h['metadata']['name']}", f"targets missing {target['kind']}/{target['name']}")
+    for ing in kube.of_kind(objects, "Ingress"):
+        for rule in ing["spec"].get("rules") or []:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                port = backend["port"].get("name", backend["port"].get("number"))
+                found = services.get(backend["name"])
+                r.expect(found is not None and port in found[1], f"Ingress/{ing['metadata']['name']}",
+                         f"backend {backend['name']}:{port} does not exist")
+
+
+# --- the network --------------------------------------------------------------
+
+
+def first_host(policy: dict | None, prefer: Address | None = None) -> Address | None:
+    """An address the policy's ipBlocks allow: `prefer` if they do, else the
+    first host of the first block outside its exceptions."""
+    if policy and prefer and any(_in_block(prefer, peer["ipBlock"])
+                                 for rule in policy["spec"].get("egress") or []
+                                 for peer in rule.get("to") or [] if "ipBlock" in peer):
+        return prefer
+    for rule in (policy or {}).get("spec", {}).get("egress") or []:
+        for peer in rule.get("to") or []:
+            block = peer.get("ipBlock")
+            if not block:
+                continue
+            excluded = [ipaddress.ip_network(e) for e in block.get("except") or []]
+            for ip in ipaddress.ip_network(block["cidr"]).hosts():
+                if not any(ip in e for e in excluded):
+                    return Address(str(ip), f"{policy['metadata']['name']} endpoint {ip}")
+    return None
+
+
+def _in_block(address: Address, block: dict) -> bool:
+    ip = ipaddress.ip_address(address.ip)
+    return ip in ipaddress.ip_network(block["cidr"]) and not any(
+        ip in ipaddress.ip_network(e) for e in block.get("except") or [])
+
+
+def check_network(objects: list[dict], pods: list[Pod], namespace: str, r: Report) -> Network:
+    ns_objects = kube.of_kind(objects, "Namespace")
+    ns_labels = dict(OUTSIDE_NAMESPACES)
+    ns_labels[namespace] = {"kubernetes.io/metadata.name": namespace,
+                            **((ns_objects[0]["metadata"].get("labels") or {}) if ns_objects else {})}
+    net = Network(kube.of_kind(objects, "NetworkPolicy"), ns_labels, namespace)
+    everyone = pods + stand_ins(namespace)
+    dns = next(p for p in everyone if p.name == "kube-dns")
+
+    for pod in pods:
+        for direction in ("Ingress", "Egress"):
+            r.expect(bool(net._selecting(pod, direction)), f"{pod.workload['kind']}/{pod.name}",
+                     f"no NetworkPolicy restricts its {direction.lower()}")
+        r.expect(net.allows(pod, dns, 53, "UDP"), pod.name, "cannot reach cluster DNS")
+
+    def allowed_sources(dst: Pod | Address, port: int) -> set[str]:
+        # Only the suite's own egress is governed by these policies.
+        candidates = pods if isinstance(dst, Address) else everyone
+        return {s.name for s in candidates if s is not dst and net.allows(s, dst, port)}
+
+    by_name = {p.name: p for p in pods}
+    covered = set()
+    for (name, port_name), expected in EXPECTED_INGRESS.items():
+        dst = by_name.get(name)
+        if not r.expect(dst is not None and dst.port_number(port_name) is not None, "network",
+                        f"no pod {name} with port {port_name}"):
+            continue
+        covered.add((name, port_name))
+        got = allowed_sources(dst, dst.port_number(port_name))
+        r.expect(got == expected, "network",
+                 f"{name}:{port_name} reachable from {sorted(got)}, expected exactly {sorted(expected)}")
+    for pod in pods:
+        if pod.name in SERVICES:
+            for port_name in pod.ports:
+                r.expect((pod.name, port_name) in covered, "network",
+                         f"{pod.name}:{port_name} has no expectation in EXPECTED_INGRESS")
+
+    # The databases and the object store: in-cluster pods (dev) or addresses (prod).
+    stores = []
+    if "archive-postgres" in by_name:
+        pg = by_name["archive-postgres"]
+        stores.append(("PostgreSQL", pg, pg.port_number("postgres"), DATABASE_CLIENTS))
+    else:
+        db = first_host(kube.named(objects, "NetworkPolicy", "database-clients"))
+        if r.expect(db is not None, "network", "no egress to a database (NetworkPolicy database-clients)"):
+            stores.append(("PostgreSQL", db, 5432, DATABASE_CLIENTS))
+    if "archive-s3" in by_name:
+        s3 = by_name["archive-s3"]
+        stores.append(("object store", s3, s3.port_number("s3"), OBJECT_STORE_CLIENTS))
+    else:
+        s3 = first_host(kube.named(objects, "NetworkPolicy", "object-store-clients"), prefer=PUBLIC_ELSEWHERE)
+        if r.expect(s3 is not None, "network", "no egress to an object store (NetworkPolicy object-store-clients)"):
+            stores.append(("object store", s3, 443, OBJECT_STORE_CLIENTS))
+    for what, dst, port, clients in stores:
+        label = dst.name if isinstance(dst, Pod) else dst.label
+        expected = clients & set(by_name)
+        got = allowed_sources(dst, port)
+        r.expect(got == expected, "network",
+                 f"{what} ({label}:{port}) reachable from {sorted(got)}, expected exactly {sorted(expected)}")
+
+    # Nothing else leaves: not to other private addresses, not to the internet
+    # beyond the object store's HTTPS.
+    for pod in pods:
+        for port in (80, 443, 5432, 8080):
+            r.expect(not net.allows(pod, PRIVATE_ELSEWHERE, port), pod.name,
+                     f"may reach {PRIVATE_ELSEWHERE.label}:{port}")
+            may = port == 443 and pod.name in OBJECT_STORE_CLIENTS and "archive-s3" not in by_name
+            r.expect(may or not net.allows(pod, PUBLIC_ELSEWHERE, port), pod.name,
+                     f"may reach {PUBLIC_ELSEWHERE.label}:{port}")
+    return net
+
+
+# --- the whole overlay ----------------------------------------------------------
+
+
+def check(objects: list[dict], *, external_secrets: bool, root: Path = ROOT) -> tuple[Report, dict]:
+    r = Report()
+    namespace = check_namespace(objects, r)
+    pods = kube.workload_pods(objects, namespace)
+    check_pod_security(pods, r)
+    services = check_services(objects, pods, r)
+    net = check_network(objects, pods, namespace, r)
+    check_images(pods, r, root)
+    check_suite_containers(objects, pods, services, net, r, root)
+    external = check_references(objects, pods, r, external_secrets)
+    check_availability(objects, pods, services, r)
+    return r, external
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("manifests", type=Path)
+    parser.add_argument("--external-secrets", action="store_true")
+    parser.add_argument("--root", type=Path, default=ROOT)
+    args = parser.parse_args(argv)
+    objects = kube.load(args.manifests.read_text())
+    report, external = check(objects, external_secrets=args.external_secrets, root=args.root)
+    for name, keys in sorted(external.items()):
+        print(f"  expects Secret {name}: {', '.join(sorted(keys))}")
+    for error in report.errors:
+        print(f"  ERROR {error}")
+    status = "FAILED" if report.errors else "ok"
+    print(f"  {args.manifests.name}: {len(objects)} objects, {report.checked} checks, "
+          f"{len(report.errors)} errors: {status}")
+    return 1 if report.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,306 @@
+"""The checks of check_manifests.py pass on the real overlays and fail on each
+kind of mistake they exist to catch (each test breaks one thing in a freshly
+rendered overlay). Run by k8s/validate.sh:
+
+    python3 -m unittest discover -s k8s/tools -p 'test_*.py'
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import subprocess
+import tempfile
+import unittest
+from pathlib import Path
+
+import check_manifests
+import kube
+import sources
+from kube import Pod
+from netpol import Address, Network
+
+K8S = Path(__file__).resolve().parents[1]
+ROOT = K8S.parent
+
+
+def render(overlay: str) -> list[dict]:
+    out = subprocess.run(["kubectl", "kustomize", str(K8S / "overlays" / overlay)],
+                         check=True, capture_output=True, text=True).stdout
+    return kube.load(out)
+
+
+def container(objects: list[dict], workload: str, kind: str = "Deployment") -> dict:
+    return kube.pod_spec(kube.named(objects, kind, workload))["containers"][0]
+
+
+def configmap_of(objects: list[dict], workload: str) -> dict:
+    name = container(objects, workload)["envFrom"][0]["configMapRef"]["name"]
+    return kube.named(objects, "ConfigMap", name)
+
+
+class RealOverlays(unittest.TestCase):
+    dev: list[dict]
+    prod: list[dict]
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.dev = render("dev")
+        cls.prod = render("prod")
+
+    def errors(self, objects: list[dict], external_secrets: bool = False, root: Path = ROOT) -> list[str]:
+        report, _ = check_manifests.check(objects, external_secrets=external_secrets, root=root)
+        return report.errors
+
+    def assertFails(self, objects: list[dict], fragment: str, external_secrets: bool = False,
+                    root: Path = ROOT) -> None:
+        errors = self.errors(objects, external_secrets, root)
+        self.assertTrue(any(fragment in e for e in errors),
+                        f"expected an error containing {fragment!r}, got {errors}")
+
+    def dev_copy(self) -> list[dict]:
+        return copy.deepcopy(self.dev)
+
+    # --- the real thing passes --------------------------------------------------
+
+    def test_dev_overlay_passes(self) -> None:
+        self.assertEqual(self.errors(self.dev), [])
+
+    def test_prod_overlay_passes_with_its_secrets_listed_as_external(self) -> None:
+        report, external = check_manifests.check(self.prod, external_secrets=True)
+        self.assertEqual(report.errors, [])
+        self.assertEqual(set(external), {"archive-keys", "archive-database", "archive-object-store", "archive-tls"})
+        self.assertIn("identity-secret", external["archive-keys"])
+
+    def test_prod_overlay_fails_where_secrets_must_be_in_the_render(self) -> None:
+        self.assertFails(self.prod, "Secret archive-keys does not exist")
+
+    # --- agreement with the code ------------------------------------------------
+
+    def test_loopback_listen_address_is_caught(self) -> None:
+        objects = self.dev_copy()
+        configmap_of(objects, "archive-svc")["data"]["ARCHIVE_LISTEN"] = "127.0.0.1:50051"
+        self.assertFails(objects, "ARCHIVE_LISTEN listens on 127.0.0.1")
+
+    def test_listen_port_other_than_the_container_port_is_caught(self) -> None:
+        objects = self.dev_copy()
+        configmap_of(objects, "media-svc")["data"]["MEDIA_HTTP_LISTEN"] = "0.0.0.0:8083"
+        self.assertFails(objects, "MEDIA_HTTP_LISTEN port 8083 is not a containerPort")
+
+    def test_variable_the_binary_does_not_read_is_caught(self) -> None:
+        objects = self.dev_copy()
+        data = configmap_of(objects, "archive-svc")["data"]
+        data["ARCHIVE_MEDIA_ENDPOINT"] = data.pop("ARCHIVE_MEDIA_URL")
+        self.assertFails(objects, "sets ARCHIVE_MEDIA_ENDPOINT, which archive-svc does not read")
+
+    def test_missing_required_variable_is_caught(self) -> None:
+        objects = self.dev_copy()
+        c = container(objects, "audit-svc")
+        c["env"] = [v for v in c["env"] if v["name"] != "ARCHIVE_IDENTITY_SECRET"]
+        self.assertFails(objects, "ARCHIVE_IDENTITY_SECRET is required by audit-svc and not set")
+
+    def test_database_url_left_to_its_sqlite_default_is_caught(self) -> None:
+        objects = self.dev_copy()
+        c = container(objects, "authz-svc")
+        c["env"] = [v for v in c["env"] if v["name"] != "AUTHZ_DATABASE_URL"]
+        self.assertFails(objects, "AUTHZ_DATABASE_URL must be set, from a Secret")
+
+    def test_url_naming_a_missing_service_is_caught(self) -> None:
+        objects = self.dev_copy()
+        configmap_of(objects, "gateway")["data"]["GATEWAY_AUDIT_URL"] = "http://audit:50054"
+        self.assertFails(objects, "names Service audit, which does not exist")
+
+    def test_public_url_without_an_ingress_route_is_caught(self) -> None:
+        objects = self.dev_copy()
+        configmap_of(objects, "gateway")["data"]["GATEWAY_PUBLIC_URL"] = "https://elsewhere.example.org"
+        self.assertFails(objects, "no Ingress routes elsewhere.example.org/exports/ to gateway:http")
+
+    def test_gateway_without_serve_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del container(objects, "gateway")["args"]
+        self.assertFails(objects, "the gateway must run `serve`")
+
+    def test_non_grpc_liveness_probe_is_caught(self) -> None:
+        objects = self.dev_copy()
+        container(objects, "authz-svc")["livenessProbe"] = {"tcpSocket": {"port": 50053}}
+        self.assertFails(objects, "livenessProbe must be a grpc probe")
+
+    def test_image_without_a_dockerfile_target_is_caught(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            for crate in sources.SERVICE_CONFIG:
+                (root / crate).symlink_to(ROOT / crate)
+            dockerfile = (ROOT / "Dockerfile").read_text().replace("AS authz-svc", "AS authz")
+            (root / "Dockerfile").write_text(dockerfile)
+            self.assertFails(self.dev, "no target `authz-svc`", root=root)
+
+    def test_dockerfile_copying_an_unknown_binary_is_caught(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            for crate in sources.SERVICE_CONFIG:
+                (root / crate).symlink_to(ROOT / crate)
+            shutil.copy(ROOT / "Dockerfile", root / "Dockerfile")
+            text = (root / "Dockerfile").read_text().replace("/out/audit-verify", "/out/audit-check")
+            (root / "Dockerfile").write_text(text)
+            self.assertFails(self.dev, "copies audit-check, which no crate builds", root=root)
+
+    # --- hardening --------------------------------------------------------------
+
+    def test_capabilities_not_dropped_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del container(objects, "media-svc")["securityContext"]["capabilities"]
+        self.assertFails(objects, "capabilities must drop ALL")
+
+    def test_writable_root_filesystem_is_caught(self) -> None:
+        objects = self.dev_copy()
+        container(objects, "archive-postgres", "StatefulSet")["securityContext"]["readOnlyRootFilesystem"] = False
+        self.assertFails(objects, "readOnlyRootFilesystem must be true")
+
+    def test_root_pod_is_caught(self) -> None:
+        objects = self.dev_copy()
+        kube.pod_spec(kube.named(objects, "Job", "archive-db-check"))["securityContext"].pop("runAsNonRoot")
+        self.assertFails(objects, "runAsNonRoot must be true")
+
+    def test_missing_limits_are_caught(self) -> None:
+        objects = self.dev_copy()
+        del container(objects, "gateway")["resources"]["limits"]
+        self.assertFails(objects, "resources.limits.cpu missing")
+
+    def test_latest_image_is_caught(self) -> None:
+        objects = self.dev_copy()
+        container(objects, "archive-s3")["image"] = "motoserver/moto:latest"
+        self.assertFails(objects, "must be pinned")
+
+    # --- references and availability ---------------------------------------------
+
+    def test_missing_secret_key_is_caught(self) -> None:
+        objects = self.dev_copy()
+        keys = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"].startswith("archive-keys"))
+        del keys["data"]["playback-key"]
+        self.assertFails(objects, "has no key playback-key")
+
+    def test_replicas_on_an_autoscaled_deployment_are_caught(self) -> None:
+        objects = self.dev_copy()
+        kube.named(objects, "Deployment", "media-svc")["spec"]["replicas"] = 2
+        self.assertFails(objects, "sets replicas although an autoscaler owns the count")
+
+    def test_missing_disruption_budget_is_caught(self) -> None:
+        objects = [o for o in self.dev_copy()
+                   if not (o["kind"] == "PodDisruptionBudget" and o["metadata"]["name"] == "audit-svc")]
+        self.assertFails(objects, "no PodDisruptionBudget covers it")
+
+    # --- the network -------------------------------------------------------------
+
+    def policy(self, objects: list[dict], name: str) -> dict:
+        return kube.named(objects, "NetworkPolicy", name)
+
+    def test_service_open_to_everyone_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del self.policy(objects, "archive-svc")["spec"]["ingress"][0]["from"]
+        self.assertFails(objects, "archive-svc:grpc reachable from")
+
+    def test_missing_default_deny_is_caught(self) -> None:
+        objects = [o for o in self.dev_copy()
+                   if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "default-deny")]
+        # The database check Job has no policy of its own: without the
+        # default deny anyone may connect to it.
+        self.assertFails(objects, "Job/archive-db-check: no NetworkPolicy restricts its ingress")
+
+    def test_blocked_call_between_services_is_caught(self) -> None:
+        objects = self.dev_copy()
+        self.policy(objects, "authz-svc")["spec"]["egress"] = []
+        self.assertFails(objects, "AUTHZ_AUDIT_URL: NetworkPolicies block authz-svc -> audit-svc:50054")
+
+    def test_missing_dns_egress_is_caught(self) -> None:
+        objects = [o for o in self.dev_copy()
+                   if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "allow-dns")]
+        self.assertFails(objects, "cannot reach cluster DNS")
+
+    def test_gateway_reaching_the_database_is_caught(self) -> None:
+        objects = self.dev_copy()
+        labels = kube.named(objects, "Deployment", "gateway")["spec"]["template"]["metadata"]["labels"]
+        labels["call-archive/database-client"] = "true"
+        self.assertFails(objects, "PostgreSQL (archive-postgres:5432) reachable from")
+
+    def test_prod_egress_to_private_ranges_is_caught(self) -> None:
+        objects = copy.deepcopy(self.prod)
+        block = self.policy(objects, "object-store-clients")["spec"]["egress"][0]["to"][0]["ipBlock"]
+        block["except"] = []
+        self.assertFails(objects, "may reach a private address:443", external_secrets=True)
+
+
+class Sources(unittest.TestCase):
+    def test_clap_required_and_optional_settings(self) -> None:
+        settings = sources.clap_env('''
+            /// doc
+            #[arg(long, env = "X_LISTEN", default_value = "127.0.0.1:1")]
+            pub listen: SocketAddr,
+            #[arg(long, env = "X_SECRET", hide_env_values = true)]
+            pub secret: String,
+            #[arg(long, env = "X_URL")]
+            pub url: Option<String>,
+            #[arg(long = "x-list", env = "X_LIST", value_delimiter = ',')]
+            pub list: Vec<String>,
+            #[arg(long, env = "X_FLAG")]
+            pub flag: bool,
+            #[arg(long, default_value_t = 12 * 3600)]
+            ttl: i64,
+        ''')
+        self.assertEqual({k: v.required for k, v in settings.items()},
+                         {"X_LISTEN": False, "X_SECRET": True, "X_URL": False, "X_LIST": False, "X_FLAG": False})
+
+    def test_real_configs_are_read(self) -> None:
+        env = sources.service_env(ROOT)
+        self.assertTrue(env["archive-svc"]["ARCHIVE_IDENTITY_SECRET"].required)
+        self.assertIn("MEDIA_S3_BUCKET", env["media-svc"])
+        self.assertIn("AUDIT_AUTHZ_URL", env["audit-svc"])
+
+
+class NetworkSemantics(unittest.TestCase):
+    """Peers in one list item are ANDed, separate items ORed; named ports
+    resolve on the destination; an unselected pod is open."""
+
+    ns = {"app": {"kubernetes.io/metadata.name": "app"}, "other": {"kubernetes.io/metadata.name": "other", "team": "x"}}
+
+    def net(self, peers: list[dict]) -> Network:
+        policy = {"metadata": {"name": "p", "namespace": "app"},
+                  "spec": {"podSelector": {"matchLabels": {"role": "db"}}, "policyTypes": ["Ingress"],
+                           "ingress": [{"from": peers, "ports": [{"port": "sql"}]}]}}
+        return Network([policy], self.ns, "app")
+
+    db = Pod("db", "app", {"role": "db"}, ports={"sql": (5432, "TCP")})
+    client_other_ns = Pod("c", "other", {"role": "client"})
+    stranger_other_ns = Pod("s", "other", {"role": "nobody"})
+
+    def test_namespace_and_pod_selector_in_one_peer_are_both_required(self) -> None:
+        net = self.net([{"namespaceSelector": {"matchLabels": {"team": "x"}},
+                         "podSelector": {"matchLabels": {"role": "client"}}}])
+        self.assertTrue(net.allows(self.client_other_ns, self.db, 5432))
+        self.assertFalse(net.allows(self.stranger_other_ns, self.db, 5432))
+        self.assertFalse(net.allows(self.client_other_ns, self.db, 5433))
+
+    def test_separate_peers_are_alternatives(self) -> None:
+        net = self.net([{"namespaceSelector": {"matchLabels": {"team": "x"}}},
+                        {"podSelector": {"matchLabels": {"role": "client"}}}])
+        self.assertTrue(net.allows(self.stranger_other_ns, self.db, 5432))
+
+    def test_pod_selector_alone_means_the_policy_namespace(self) -> None:
+        net = self.net([{"podSelector": {"matchLabels": {"role": "client"}}}])
+        self.assertFalse(net.allows(self.client_other_ns, self.db, 5432))
+        self.assertTrue(net.allows(Pod("c", "app", {"role": "client"}), self.db, 5432))
+
+    def test_unselected_pod_is_open_and_addresses_need_ip_blocks(self) -> None:
+        net = self.net([])
+        web = Pod("web", "app", {"role": "web"}, ports={"http": (80, "TCP")})
+        self.assertTrue(net.allows(self.stranger_other_ns, web, 80))
+        egress = {"metadata": {"name": "e", "namespace": "app"},
+                  "spec": {"podSelector": {}, "policyTypes": ["Egress"],
+                           "egress": [{"to": [{"ipBlock": {"cidr": "192.0.2.0/24", "except": ["192.0.2.128/25"]}}]}]}}
+        net = Network([egress], self.ns, "app")
+        self.assertTrue(net.allows(web, Address("192.0.2.7"), 5432))
+        self.assertFalse(net.allows(web, Address("192.0.2.200"), 5432))
+        self.assertFalse(net.allows(web, self.db, 5432))
+
+
+if __name__ == "__main__":
+    unittest.main()
