@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::Validation;
+pub use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, jwk};
 use serde::{Deserialize, Serialize};
 use tonic::{Request, Status, metadata::MetadataValue, service::Interceptor};
 
@@ -114,31 +115,39 @@ impl IdentityKey {
     }
 
     pub fn sign_for(&self, principal: &Principal, ttl_seconds: i64) -> String {
-        let now = Utc::now().timestamp();
-        let claims = Claims {
-            sub: principal.user_id.clone(),
-            tenant: principal.tenant.clone(),
-            name: principal.display_name.clone(),
-            aud: self.audience.clone(),
-            exp: now + ttl_seconds,
-            iat: now,
-        };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
-            .expect("HS256 signing cannot fail")
+        sign_jwt(
+            principal,
+            &self.audience,
+            ttl_seconds,
+            &Header::new(Algorithm::HS256),
+            &self.encoding,
+        )
     }
+}
 
+/// A JWT for `principal` with the claims [`verify_jwt`] reads (issuers, tests).
+pub fn sign_jwt(
+    principal: &Principal,
+    audience: &str,
+    ttl_seconds: i64,
+    header: &Header,
+    key: &EncodingKey,
+) -> String {
+    let now = Utc::now().timestamp();
+    let claims = Claims {
+        sub: principal.user_id.clone(),
+        tenant: principal.tenant.clone(),
+        name: principal.display_name.clone(),
+        aud: audience.to_owned(),
+        exp: now + ttl_seconds,
+        iat: now,
+    };
+    jsonwebtoken::encode(header, &claims, key).expect("signing with a valid key cannot fail")
+}
+
+impl IdentityKey {
     pub fn verify(&self, token: &str) -> Result<Principal, IdentityError> {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_audience(&[&self.audience]);
-        validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-        validation.leeway = 5;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
-            .map_err(|e| IdentityError::Invalid(e.to_string()))?;
-        let c = data.claims;
-        if c.tenant.is_empty() || c.sub.is_empty() {
-            return Err(IdentityError::Invalid("tenant and sub are required".into()));
-        }
-        Ok(Principal::new(c.tenant, c.sub, c.name))
+        verify_jwt(token, &self.decoding, Algorithm::HS256, &self.audience)
     }
 
     /// Wraps a message in a request that carries `principal`, for calling a service.
@@ -149,6 +158,28 @@ impl IdentityKey {
         request.metadata_mut().insert(IDENTITY_HEADER, value);
         request
     }
+}
+
+/// Verifies a JWT signed with `key` using `algorithm`, for `audience`, with
+/// its expiry checked, and reads the principal from its claims (`tenant`,
+/// `sub`, `name`). Shared by the internal identity and users' bearer tokens.
+pub fn verify_jwt(
+    token: &str,
+    key: &DecodingKey,
+    algorithm: Algorithm,
+    audience: &str,
+) -> Result<Principal, IdentityError> {
+    let mut validation = Validation::new(algorithm);
+    validation.set_audience(&[audience]);
+    validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+    validation.leeway = 5;
+    let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
+        .map_err(|e| IdentityError::Invalid(e.to_string()))?;
+    let c = data.claims;
+    if c.tenant.is_empty() || c.sub.is_empty() {
+        return Err(IdentityError::Invalid("tenant and sub are required".into()));
+    }
+    Ok(Principal::new(c.tenant, c.sub, c.name))
 }
 
 /// Server interceptor: verifies `x-archive-identity` and puts the [`Principal`]

@@ -1,9 +1,16 @@
-//! The gateway's front door: a bearer JWT (HS256 with the configured secret;
-//! audience `archive`) carrying tenant, user id and display name, with expiry
-//! checked. The verified principal goes into the request's extensions; the
-//! upstream calls forward it signed with the internal key.
+//! The gateway's front door: a bearer JWT carrying tenant, user id and display
+//! name (claims `tenant`, `sub`, `name`; audience `archive`), with expiry
+//! checked. HS256 with the configured secret (embedded mode, development) or
+//! RS256 / ES256 verified against the keys of a JWKS file (production: the
+//! identity provider's published keys). The verified principal goes into the
+//! request's extensions; upstream calls forward it signed with the internal key.
 
-use archive_common::{IdentityKey, Principal};
+use std::sync::Arc;
+
+use archive_common::{
+    IdentityKey, Principal,
+    identity::{Algorithm, DecodingKey, jwk::JwkSet, verify_jwt},
+};
 use tonic::{Request, Status, service::Interceptor};
 
 /// The audience user tokens must carry.
@@ -13,16 +20,30 @@ pub const AUDIENCE: &str = "archive";
 #[derive(Clone, Debug)]
 pub struct Authenticate {
     key: IdentityKey,
+    jwks: Option<Arc<JwkSet>>,
 }
 
 impl Authenticate {
     pub fn hs256(secret: &[u8]) -> Self {
         Self {
             key: IdentityKey::new(secret, AUDIENCE, 12 * 3600),
+            jwks: None,
         }
     }
 
-    /// Issues a token (embedded mode's demo users, tests).
+    /// Also accepts RS256 / ES256 tokens signed by a key of `jwks` (found by `kid`).
+    pub fn with_jwks(mut self, jwks: JwkSet) -> Self {
+        self.jwks = Some(Arc::new(jwks));
+        self
+    }
+
+    /// Reads a JWKS file (`{"keys": [...]}`).
+    pub fn load_jwks(path: &std::path::Path) -> Result<JwkSet, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: not a JWKS: {e}", path.display()))
+    }
+
+    /// Issues an HS256 token (embedded mode's demo users, tests).
     pub fn issue(&self, principal: &Principal, ttl_seconds: i64) -> String {
         self.key.sign_for(principal, ttl_seconds)
     }
@@ -32,10 +53,33 @@ impl Authenticate {
         let token = header
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| Status::unauthenticated("authorization must be a Bearer token"))?;
-        self.key
-            .verify(token.trim())
-            .map_err(|e| Status::unauthenticated(e.to_string()))
+            .ok_or_else(|| Status::unauthenticated("authorization must be a Bearer token"))?
+            .trim();
+        self.verify(token).map_err(Status::unauthenticated)
+    }
+
+    fn verify(&self, token: &str) -> Result<Principal, String> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| format!("invalid token: {e}"))?;
+        match header.alg {
+            Algorithm::HS256 => self.key.verify(token).map_err(|e| e.to_string()),
+            Algorithm::RS256 | Algorithm::ES256 => {
+                let jwks = self
+                    .jwks
+                    .as_ref()
+                    .ok_or("asymmetric tokens need the gateway to be given a JWKS")?;
+                let jwk = match &header.kid {
+                    Some(kid) => jwks.find(kid),
+                    None if jwks.keys.len() == 1 => jwks.keys.first(),
+                    None => None,
+                }
+                .ok_or("the token's key (kid) is not in the JWKS")?;
+                let key =
+                    DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable JWKS key: {e}"))?;
+                verify_jwt(token, &key, header.alg, AUDIENCE).map_err(|e| e.to_string())
+            }
+            other => Err(format!("token algorithm {other:?} is not accepted")),
+        }
     }
 }
 
@@ -57,31 +101,111 @@ impl Interceptor for Authenticate {
 
 #[cfg(test)]
 mod tests {
+    use archive_common::identity::{EncodingKey, Header, jwk::Jwk, sign_jwt};
+
     use super::*;
 
+    fn paal() -> Principal {
+        Principal::new("10009", "paal", "Paal Admin")
+    }
+
     #[test]
-    fn bearer_tokens() {
+    fn hs256_bearer_tokens() {
         let auth = Authenticate::hs256(b"jwt");
-        let paal = Principal::new("10009", "paal", "Paal Admin");
-        let token = auth.issue(&paal, 60);
+        let token = auth.issue(&paal(), 60);
         assert_eq!(
             auth.verify_bearer(Some(&format!("Bearer {token}")))
                 .unwrap(),
-            paal
+            paal()
         );
         for bad in [None, Some("Basic abc"), Some("Bearer nope")] {
             let err = auth.verify_bearer(bad).unwrap_err();
             assert_eq!(err.code(), tonic::Code::Unauthenticated);
         }
-        let expired = auth.issue(&paal, -600);
+        let expired = auth.issue(&paal(), -600);
         assert!(
             auth.verify_bearer(Some(&format!("Bearer {expired}")))
                 .is_err()
         );
-        let other = Authenticate::hs256(b"other").issue(&paal, 60);
+        let other = Authenticate::hs256(b"other").issue(&paal(), 60);
         assert!(
             auth.verify_bearer(Some(&format!("Bearer {other}")))
                 .is_err()
+        );
+    }
+
+    /// A signing key from the test fixtures and its public JWK under `kid`.
+    fn provider(alg: Algorithm, kid: &str) -> (EncodingKey, Jwk) {
+        let key = match alg {
+            Algorithm::ES256 => {
+                EncodingKey::from_ec_pem(include_bytes!("../tests/fixtures/test-es256.pem"))
+            }
+            _ => EncodingKey::from_rsa_pem(include_bytes!("../tests/fixtures/test-rs256.pem")),
+        }
+        .unwrap();
+        let mut jwk = Jwk::from_encoding_key(&key, alg).unwrap();
+        jwk.common.key_id = Some(kid.to_owned());
+        (key, jwk)
+    }
+
+    fn token(
+        alg: Algorithm,
+        kid: Option<&str>,
+        key: &EncodingKey,
+        audience: &str,
+        ttl: i64,
+    ) -> String {
+        let mut header = Header::new(alg);
+        header.kid = kid.map(str::to_owned);
+        format!("Bearer {}", sign_jwt(&paal(), audience, ttl, &header, key))
+    }
+
+    #[test]
+    fn rs256_and_es256_tokens_verify_against_the_jwks() {
+        let (es, es_jwk) = provider(Algorithm::ES256, "es-1");
+        let (rs, rs_jwk) = provider(Algorithm::RS256, "rs-1");
+        let without_jwks = Authenticate::hs256(b"jwt");
+        let es_token = token(Algorithm::ES256, Some("es-1"), &es, AUDIENCE, 60);
+        assert!(
+            without_jwks.verify_bearer(Some(&es_token)).is_err(),
+            "no JWKS, no asymmetric tokens"
+        );
+
+        let auth = Authenticate::hs256(b"jwt").with_jwks(JwkSet {
+            keys: vec![es_jwk, rs_jwk],
+        });
+        assert_eq!(auth.verify_bearer(Some(&es_token)).unwrap(), paal());
+        let rs_token = token(Algorithm::RS256, Some("rs-1"), &rs, AUDIENCE, 60);
+        assert_eq!(auth.verify_bearer(Some(&rs_token)).unwrap(), paal());
+
+        for (bad, why) in [
+            (
+                token(Algorithm::ES256, Some("unknown"), &es, AUDIENCE, 60),
+                "unknown kid",
+            ),
+            (
+                token(Algorithm::ES256, Some("rs-1"), &es, AUDIENCE, 60),
+                "another key's kid",
+            ),
+            (
+                token(Algorithm::ES256, Some("es-1"), &es, "someone-else", 60),
+                "wrong audience",
+            ),
+            (
+                token(Algorithm::ES256, Some("es-1"), &es, AUDIENCE, -600),
+                "expired",
+            ),
+            (
+                token(Algorithm::ES256, None, &es, AUDIENCE, 60),
+                "no kid with several keys",
+            ),
+        ] {
+            assert!(auth.verify_bearer(Some(&bad)).is_err(), "{why}");
+        }
+        // HS256 demo tokens keep working alongside.
+        assert!(
+            auth.verify_bearer(Some(&format!("Bearer {}", auth.issue(&paal(), 60))))
+                .is_ok()
         );
     }
 }

@@ -94,6 +94,10 @@ pub struct GatewayConfig {
     /// Minutes a download link stays valid.
     #[arg(long, env = "GATEWAY_EXPORT_TTL_MINUTES", default_value_t = 60)]
     pub export_ttl_minutes: i64,
+    /// A JWKS file whose keys verify RS256 / ES256 bearer tokens (production
+    /// identity providers); HS256 tokens with the JWT secret stay accepted.
+    #[arg(long, env = "ARCHIVE_JWKS_FILE")]
+    pub jwks_file: Option<std::path::PathBuf>,
     /// Offer the demo users' tokens to the web page's sign-in (embedded mode only).
     #[arg(skip)]
     pub demo_sign_in: bool,

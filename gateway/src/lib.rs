@@ -78,7 +78,11 @@ pub async fn run(
         exports.clone(),
         clock.clone(),
     ));
-    let authenticate = auth::Authenticate::hs256(config.jwt_secret.as_bytes());
+    let mut authenticate = auth::Authenticate::hs256(config.jwt_secret.as_bytes());
+    if let Some(path) = &config.jwks_file {
+        authenticate =
+            authenticate.with_jwks(auth::Authenticate::load_jwks(path).map_err(Error::Config)?);
+    }
     let routes = Routes::new(InterceptedService::new(
         ArchiveServiceServer::from_arc(gateway.clone()),
         authenticate.clone(),

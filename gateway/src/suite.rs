@@ -165,6 +165,7 @@ impl Suite {
             playback_ttl_minutes: 60,
             export_ttl_minutes: 60,
             demo_sign_in: true,
+            jwks_file: None,
         };
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None
