@@ -1,0 +1,147 @@
+// "Archive Audit log": who did what, when, and the reason they gave,
+// searchable by who, recording and time, newest first, page by page.
+
+import { api, describe } from './api.js';
+import { h, newId, replace } from './dom.js';
+import { Pager } from './pager.js';
+import { formatInstant, localToRfc3339 } from './time.js';
+
+const KINDS = {
+  playback_started: 'Played a recording',
+  recording_downloaded: 'Downloaded a recording',
+  export_created: 'Created a download (zip)',
+  recording_deleted: 'Deleted a recording',
+  permission_changed: 'Changed permissions',
+  retention_expired: 'Recording expired (storage time)',
+  access_denied: 'Was refused access',
+  legal_hold_changed: 'Changed a legal hold',
+};
+
+const COLUMNS = [
+  ['When', 'audit-when'],
+  ['Who', 'audit-who'],
+  ['What', 'audit-what'],
+  ['Reason', 'audit-reason'],
+  ['Call / recording', 'audit-ids'],
+  ['Details', 'audit-detail'],
+];
+
+export function auditView(ctx) {
+  const tz = ctx.session.time_zone;
+  const input = (name, label, attrs) => {
+    const control = h('input', { name, id: `audit-${name}`, autocomplete: 'off', ...attrs });
+    return [control, h('div', { class: 'field' }, h('label', { for: control.id, class: 'field-label' }, label), control)];
+  };
+  const [actor, actorField] = input('actor', 'Who (user id)', { type: 'text', placeholder: 'e.g. rita' });
+  const [recording, recordingField] = input('recording_id', 'Recording id', { type: 'text', placeholder: 'e.g. 89728780-…', class: 'wide' });
+  const [from, fromField] = input('from', 'From', { type: 'datetime-local' });
+  const [to, toField] = input('to', 'To', { type: 'datetime-local' });
+  const form = h(
+    'form',
+    { class: 'search-form', role: 'search', 'aria-label': 'Search the Archive Audit log' },
+    h(
+      'div',
+      { class: 'form-grid' },
+      fromField,
+      toField,
+      actorField,
+      recordingField,
+      h(
+        'div',
+        { class: 'form-actions' },
+        h('span', { class: 'hint' }, `Times in ${tz}`),
+        h('button', { type: 'reset', class: 'button' }, 'Clear'),
+        h('button', { type: 'submit', class: 'button primary' }, 'Search'),
+      ),
+    ),
+  );
+
+  const body = h('tbody');
+  const table = h(
+    'table',
+    { class: 'audit' },
+    h('caption', { class: 'visually-hidden' }, 'Audit events, newest first'),
+    h('colgroup', {}, COLUMNS.map(([, cls]) => h('col', { class: cls }))),
+    h('thead', {}, h('tr', {}, COLUMNS.map(([name]) => h('th', { scope: 'col' }, name)))),
+    body,
+  );
+  const line = (text, kind) => replace(body, h('tr', { class: `message-row ${kind}` }, h('td', { colspan: COLUMNS.length }, text)));
+  line('Search to see the events.', 'empty');
+
+  let query = {};
+  const readForm = () => ({
+    actor: actor.value.trim(),
+    recording_id: recording.value.trim(),
+    from: localToRfc3339(from.value, tz),
+    to: localToRfc3339(to.value, tz),
+    page_size: 50,
+  });
+  const pager = new Pager({
+    label: 'Audit log pages',
+    load: async (pageToken) => {
+      table.setAttribute('aria-busy', 'true');
+      try {
+        const found = await api('/api/v1/audit', { query: { ...query, page_token: pageToken } });
+        if (!found.events.length) line('No events match the search.', 'empty');
+        else replace(body, found.events.map((e) => eventRow(e, tz)));
+        return found.next_page_token;
+      } catch (error) {
+        const text = describe(error, 'view the Archive Audit log');
+        line(text, 'error');
+        ctx.notices.error(text);
+        return '';
+      } finally {
+        table.setAttribute('aria-busy', 'false');
+      }
+    },
+  });
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    ctx.notices.clear();
+    query = readForm();
+    pager.first();
+  });
+  form.addEventListener('reset', () => {
+    setTimeout(() => {
+      query = readForm();
+      pager.first();
+    });
+  });
+
+  const headingId = newId('heading');
+  const element = h(
+    'section',
+    { class: 'view', 'aria-labelledby': headingId },
+    h('h1', { id: headingId, tabindex: '-1' }, 'Archive Audit log'),
+    h('p', { class: 'intro' }, 'Every playback, download and delete, with who did it, when, and the reason they gave.'),
+    form,
+    h('div', { class: 'results-head' }, h('h2', {}, 'Events'), pager.element),
+    h('div', { class: 'table-wrap' }, table),
+  );
+  return {
+    element,
+    dock: null,
+    show(params) {
+      if (params.has('recording')) recording.value = params.get('recording');
+      if (params.has('actor')) actor.value = params.get('actor');
+      query = readForm();
+      pager.first();
+    },
+  };
+}
+
+function eventRow(e, tz) {
+  const who = e.actor_display_name ? `${e.actor_display_name} (${e.actor_id})` : e.actor_id;
+  const target = [e.call_id && `Call ${e.call_id}`, e.recording_id && `Recording ${e.recording_id}`].filter(Boolean);
+  return h(
+    'tr',
+    { dataset: { sequence: e.sequence, kind: e.kind } },
+    h('td', { class: 'nowrap' }, formatInstant(e.event_time, tz)),
+    h('td', { class: 'who', title: who }, who),
+    h('td', {}, KINDS[e.kind] ?? e.kind),
+    h('td', { class: 'reason' }, e.reason || h('span', { class: 'muted' }, 'No reason given')),
+    h('td', { class: 'ids' }, target.length ? target.map((t) => h('div', { title: t }, t)) : '—'),
+    h('td', { class: 'detail' }, e.detail || ''),
+  );
+}
