@@ -2,6 +2,7 @@
 //! implementation sharing the SQL text below (sqlx takes `$n` on both).
 
 mod postgres;
+mod shared;
 mod sqlite;
 
 use std::sync::Arc;

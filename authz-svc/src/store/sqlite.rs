@@ -5,7 +5,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
 
-use super::{DELETE_SQL, Store, UserRow, bind_user, insert_sql, list_sql, select_sql, update_sql};
+use super::{
+    DELETE_SQL, Store, UserRow, bind_user, insert_sql, list_sql, select_sql, shared::store_impl,
+    update_sql,
+};
 use crate::{
     Error,
     model::{User, UserSpec},
@@ -23,67 +26,4 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn ping(&self) -> Result<(), Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    async fn insert_user(
-        &self,
-        tenant: &str,
-        user: &UserSpec,
-        now: DateTime<Utc>,
-    ) -> Result<Option<User>, Error> {
-        let sql = insert_sql();
-        let query = sqlx::query_as::<_, UserRow>(&sql);
-        let row = bind_user!(query, tenant, user, micros(now))
-            .bind(micros(now))
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(User::from))
-    }
-
-    async fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>, Error> {
-        let row = sqlx::query_as::<_, UserRow>(&select_sql())
-            .bind(tenant)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(User::from))
-    }
-
-    async fn list_users(&self, tenant: &str, after: &str, limit: u32) -> Result<Vec<User>, Error> {
-        let rows = sqlx::query_as::<_, UserRow>(&list_sql())
-            .bind(tenant)
-            .bind(after)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(User::from).collect())
-    }
-
-    async fn update_user(
-        &self,
-        tenant: &str,
-        user: &UserSpec,
-        now: DateTime<Utc>,
-    ) -> Result<Option<User>, Error> {
-        let sql = update_sql();
-        let query = sqlx::query_as::<_, UserRow>(&sql);
-        let row = bind_user!(query, tenant, user, micros(now))
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(User::from))
-    }
-
-    async fn delete_user(&self, tenant: &str, user_id: &str) -> Result<bool, Error> {
-        let done = sqlx::query(DELETE_SQL)
-            .bind(tenant)
-            .bind(user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-}
+store_impl!(SqliteStore);
