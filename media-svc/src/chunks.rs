@@ -1,5 +1,6 @@
-//! Re-chunking a byte stream: stores hand out whatever pieces they read (8 KiB
-//! from a file, arbitrary from S3); responses go out in pieces of one size.
+//! Re-chunking a byte stream: stores hand out whatever pieces they read (large
+//! ones from a file, arbitrary ones from S3); gRPC messages go out in pieces of
+//! one bounded size.
 
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
@@ -7,32 +8,42 @@ use futures::StreamExt;
 use crate::{Error, storage::ByteStream};
 
 /// Pieces of exactly `size` bytes (the last may be shorter). Holds at most
-/// `size` plus one incoming piece.
+/// `size` plus one incoming piece; pieces cut from a larger incoming piece
+/// share its memory instead of being copied.
 pub(crate) fn rechunk(inner: ByteStream, size: usize) -> ByteStream {
     let size = size.max(1);
     futures::stream::unfold(
-        (Some(inner), BytesMut::new()),
-        move |(mut inner, mut buf)| async move {
+        (Some(inner), BytesMut::new(), Bytes::new()),
+        move |(mut inner, mut buf, mut carry)| async move {
             loop {
+                if buf.is_empty() && carry.len() >= size {
+                    let out = carry.split_to(size);
+                    return Some((Ok(out), (inner, buf, carry)));
+                }
+                if !carry.is_empty() {
+                    let take = (size - buf.len()).min(carry.len());
+                    buf.extend_from_slice(&carry.split_to(take));
+                }
                 if buf.len() >= size {
                     let out = buf.split_to(size).freeze();
-                    return Some((Ok(out), (inner, buf)));
+                    return Some((Ok(out), (inner, buf, carry)));
                 }
+                // Here `carry` is empty and `buf` holds less than `size`.
                 let Some(stream) = inner.as_mut() else {
                     if buf.is_empty() {
                         return None;
                     }
                     let out = buf.split().freeze();
-                    return Some((Ok(out), (None, buf)));
+                    return Some((Ok(out), (None, buf, carry)));
                 };
                 match stream.next().await {
-                    Some(Ok(piece)) => {
-                        if buf.is_empty() && piece.len() == size {
-                            return Some((Ok(piece), (inner, buf)));
-                        }
-                        buf.extend_from_slice(&piece);
+                    Some(Ok(piece)) => carry = piece,
+                    Some(Err(e)) => {
+                        return Some((
+                            Err::<Bytes, Error>(e),
+                            (None, BytesMut::new(), Bytes::new()),
+                        ));
                     }
-                    Some(Err(e)) => return Some((Err::<Bytes, Error>(e), (None, BytesMut::new()))),
                     None => inner = None,
                 }
             }
@@ -75,6 +86,23 @@ mod tests {
         assert_eq!(out.concat(), whole.concat());
         let empty: Vec<Bytes> = rechunk(pieces(&[]), 10).try_collect().await.unwrap();
         assert!(empty.is_empty());
+    }
+
+    #[tokio::test]
+    async fn pieces_of_a_large_piece_share_its_memory() {
+        let big = Bytes::from(vec![7u8; 3 * 1024 + 5]);
+        let start = big.as_ptr() as usize;
+        let items: Vec<Result<Bytes, Error>> = vec![Ok(big)];
+        let out: Vec<Bytes> = rechunk(futures::stream::iter(items).boxed(), 1024)
+            .try_collect()
+            .await
+            .unwrap();
+        let lens: Vec<usize> = out.iter().map(Bytes::len).collect();
+        assert_eq!(lens, [1024, 1024, 1024, 5]);
+        // The full-size pieces point into the original allocation.
+        for (i, piece) in out[..3].iter().enumerate() {
+            assert_eq!(piece.as_ptr() as usize, start + i * 1024);
+        }
     }
 
     #[tokio::test]

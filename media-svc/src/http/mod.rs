@@ -2,8 +2,9 @@
 //! browser's `<audio>` can play and seek a recording straight from media-svc.
 //! The signed playback token is the only authority: it names the tenant and
 //! the recording, and anything wrong with it is 403 before the store is
-//! touched. Bytes are streamed from the store range by range, never buffered
-//! whole.
+//! touched. Bytes are streamed from the store piece by piece as the store
+//! reads them (large pieces from a file, what arrives from S3), never
+//! buffered whole and never copied on the way.
 
 mod range;
 
@@ -23,15 +24,11 @@ pub use range::{Selection, select};
 
 use crate::{
     Error,
-    chunks::rechunk,
-    info::MediaInfo,
     keys::{RecordingId, RecordingKeys},
-    storage::MediaStore,
+    storage::{MediaStore, PlaybackBytes, PlaybackInfo},
     token::PlaybackToken,
 };
 
-/// Pieces the body is sent in.
-const BODY_CHUNK_BYTES: usize = 64 * 1024;
 const EXPOSED_HEADERS: &str = "Accept-Ranges, Content-Range, Content-Length, ETag";
 
 /// What the endpoint needs besides the store.
@@ -166,16 +163,45 @@ async fn serve(
         return plain(StatusCode::FORBIDDEN, "forbidden");
     }
     let keys = RecordingKeys::new(&grant.tenant, id);
-    let info = match app.store.info(&keys).await {
-        Ok(Some(info)) => info,
-        Ok(None) => return plain(StatusCode::NOT_FOUND, "recording not found"),
-        Err(e) => return failure(e),
-    };
     let remaining = (grant.expires_at - now).num_seconds().max(0);
     let max_age = app
         .settings
         .cache_max_age_secs
         .min(u64::try_from(remaining).unwrap_or(0));
+    // Remembered metadata only serves answers whose bytes are then read
+    // under If-Match (see `storage::info_cache`); a HEAD, 304 or 416 answer,
+    // or a recording changed since, is answered from metadata read afresh.
+    let mut remembered_ok = method == Method::GET;
+    for _ in 0..2 {
+        let playback = match app.store.playback_info(&keys, remembered_ok).await {
+            Ok(Some(playback)) => playback,
+            Ok(None) => return plain(StatusCode::NOT_FOUND, "recording not found"),
+            Err(e) => return failure(e),
+        };
+        match answer(app, &keys, &playback, max_age, method, request).await {
+            Answer::Done(response) => return response,
+            Answer::LookAfresh => remembered_ok = false,
+        }
+    }
+    // Metadata read afresh is never refused, so this is not reached.
+    plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+}
+
+enum Answer {
+    Done(Response),
+    /// The remembered metadata cannot answer this: read it afresh.
+    LookAfresh,
+}
+
+async fn answer(
+    app: &App,
+    keys: &RecordingKeys,
+    playback: &PlaybackInfo,
+    max_age: u64,
+    method: &Method,
+    request: &HeaderMap,
+) -> Answer {
+    let info = &playback.info;
     let etag = format!("\"{}\"", info.sha256);
     let mut base = HeaderMap::new();
     base.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
@@ -192,10 +218,13 @@ async fn serve(
     }
 
     if matches_any(request.get(header::IF_NONE_MATCH), &etag) {
+        if playback.is_remembered() {
+            return Answer::LookAfresh;
+        }
         let mut response = StatusCode::NOT_MODIFIED.into_response();
         response.headers_mut().extend(base);
         response.headers_mut().remove(header::CONTENT_TYPE);
-        return response;
+        return Answer::Done(response);
     }
     let range_header = request
         .get(header::RANGE)
@@ -213,6 +242,9 @@ async fn serve(
         Selection::Whole => (StatusCode::OK, 0..info.size_bytes),
         Selection::Partial(r) => (StatusCode::PARTIAL_CONTENT, r),
         Selection::Unsatisfiable => {
+            if playback.is_remembered() {
+                return Answer::LookAfresh;
+            }
             let mut response = plain(StatusCode::RANGE_NOT_SATISFIABLE, "range not satisfiable");
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{}", info.size_bytes)) {
                 response.headers_mut().insert(header::CONTENT_RANGE, v);
@@ -220,21 +252,21 @@ async fn serve(
             response
                 .headers_mut()
                 .insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-            return response;
+            return Answer::Done(response);
         }
     };
-    body_response(app, &keys, &info, method, status, bytes, base).await
+    body_response(app, keys, playback, method, status, bytes, base).await
 }
 
 async fn body_response(
     app: &App,
     keys: &RecordingKeys,
-    info: &MediaInfo,
+    playback: &PlaybackInfo,
     method: &Method,
     status: StatusCode,
     bytes: std::ops::Range<u64>,
     mut headers: HeaderMap,
-) -> Response {
+) -> Answer {
     headers.insert(
         header::CONTENT_LENGTH,
         HeaderValue::from(bytes.end - bytes.start),
@@ -244,7 +276,7 @@ async fn body_response(
             "bytes {}-{}/{}",
             bytes.start,
             bytes.end - 1,
-            info.size_bytes
+            playback.info.size_bytes
         );
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(header::CONTENT_RANGE, v);
@@ -253,16 +285,19 @@ async fn body_response(
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        match app.store.read(keys, bytes).await {
-            Ok(stream) => Body::from_stream(rechunk(stream, BODY_CHUNK_BYTES)),
-            Err(Error::NotFound(_)) => return plain(StatusCode::NOT_FOUND, "recording not found"),
-            Err(e) => return failure(e),
+        match app.store.read_playback(keys, playback, bytes).await {
+            Ok(PlaybackBytes::Bytes(stream)) => Body::from_stream(stream),
+            Ok(PlaybackBytes::Changed) => return Answer::LookAfresh,
+            Err(Error::NotFound(_)) => {
+                return Answer::Done(plain(StatusCode::NOT_FOUND, "recording not found"));
+            }
+            Err(e) => return Answer::Done(failure(e)),
         }
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
-    response
+    Answer::Done(response)
 }
 
 /// `If-None-Match`: `*` or a list of entity tags, weak ones compared weakly.

@@ -15,7 +15,7 @@ pub fn open(config: &Config) -> Result<Arc<dyn ObjectStore>, Error> {
                 // Deleting the last file of a directory removes the directory,
                 // so per-recording staging directories do not pile up.
                 .with_automatic_cleanup(true);
-            Ok(Arc::new(fs))
+            Ok(Arc::new(super::local::LocalStore::new(fs)))
         }
         StoreKind::Memory => Ok(Arc::new(InMemory::new())),
         StoreKind::S3 => s3(&config.s3),

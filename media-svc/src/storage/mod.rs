@@ -3,17 +3,26 @@
 //! deletes, always by the keys of [`RecordingKeys`].
 
 mod backend;
+mod buffers;
+mod file_read;
+mod info_cache;
+mod local;
+#[cfg(test)]
+mod playback_tests;
 mod upload;
 
 use std::{ops::Range, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures::{StreamExt, stream::BoxStream};
-use object_store::{GetOptions, GetRange, ObjectStore, path::Path};
+use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, path::Path};
 
 pub use backend::open;
+pub use file_read::FILE_PIECE_BYTES;
+pub use info_cache::{INFO_CACHE_ENTRIES, INFO_TTL};
 pub use upload::{Upload, Uploaded};
 
+use self::info_cache::{InfoCache, Remembered};
 use crate::{Config, Error, StoreKind, info::MediaInfo, keys::RecordingKeys};
 
 /// The smallest part S3 accepts in a multipart upload (but for the last).
@@ -48,6 +57,8 @@ impl UploadLimits {
 pub struct MediaStore {
     objects: Arc<dyn ObjectStore>,
     limits: UploadLimits,
+    /// Metadata for playback; see `info_cache`.
+    playback: Arc<InfoCache>,
 }
 
 impl std::fmt::Debug for MediaStore {
@@ -62,9 +73,44 @@ impl std::fmt::Debug for MediaStore {
 /// A byte stream of a recording; errors are store failures mid-stream.
 pub type ByteStream = BoxStream<'static, Result<Bytes, Error>>;
 
+/// What playback answers from: the metadata, and the version of the audio
+/// object it describes when it was remembered from an earlier read.
+#[derive(Debug, Clone)]
+pub struct PlaybackInfo {
+    pub info: MediaInfo,
+    version: Option<String>,
+}
+
+impl PlaybackInfo {
+    /// Whether the metadata was remembered (not read just now).
+    pub fn is_remembered(&self) -> bool {
+        self.version.is_some()
+    }
+}
+
+/// The answer of [`MediaStore::read_playback`].
+pub enum PlaybackBytes {
+    Bytes(ByteStream),
+    /// The audio object is no longer the one the remembered metadata
+    /// describes: look the metadata up afresh.
+    Changed,
+}
+
+fn byte_stream(found: object_store::GetResult) -> ByteStream {
+    match found.payload {
+        // The local store: read in large pieces (see `file_read`).
+        GetResultPayload::File(file, _) => file_read::stream(file, found.range),
+        GetResultPayload::Stream(stream) => stream.map(|r| r.map_err(Error::from)).boxed(),
+    }
+}
+
 impl MediaStore {
     pub fn new(objects: Arc<dyn ObjectStore>, limits: UploadLimits) -> Self {
-        Self { objects, limits }
+        Self {
+            objects,
+            limits,
+            playback: Arc::new(InfoCache::new(INFO_TTL, INFO_CACHE_ENTRIES)),
+        }
     }
 
     pub fn objects(&self) -> &Arc<dyn ObjectStore> {
@@ -114,8 +160,73 @@ impl MediaStore {
             ..GetOptions::default()
         };
         match self.objects.get_opts(&keys.audio, options).await {
-            Ok(found) => Ok(found.into_stream().map(|r| r.map_err(Error::from)).boxed()),
+            Ok(found) => Ok(byte_stream(found)),
             Err(object_store::Error::NotFound { .. }) => {
+                Err(Error::NotFound(keys.id().to_string()))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The metadata playback answers from: remembered when `remembered_ok`
+    /// and known, else read now. `None` when the recording does not exist.
+    pub async fn playback_info(
+        &self,
+        keys: &RecordingKeys,
+        remembered_ok: bool,
+    ) -> Result<Option<PlaybackInfo>, Error> {
+        if remembered_ok && let Some(r) = self.playback.get(keys.audio.as_ref()) {
+            return Ok(Some(PlaybackInfo {
+                info: r.info,
+                version: Some(r.version),
+            }));
+        }
+        Ok(self.info(keys).await?.map(|info| PlaybackInfo {
+            info,
+            version: None,
+        }))
+    }
+
+    /// Streams `range` (checked against `playback.info`) of the file; a
+    /// remembered `playback` is read only if the audio is still that version.
+    /// Metadata read afresh is remembered with the version read.
+    pub async fn read_playback(
+        &self,
+        keys: &RecordingKeys,
+        playback: &PlaybackInfo,
+        range: Range<u64>,
+    ) -> Result<PlaybackBytes, Error> {
+        if range.is_empty() {
+            return Ok(PlaybackBytes::Bytes(futures::stream::empty().boxed()));
+        }
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            if_match: playback.version.clone(),
+            ..GetOptions::default()
+        };
+        let key = keys.audio.as_ref();
+        match self.objects.get_opts(&keys.audio, options).await {
+            Ok(found) => {
+                // A size that disagrees means the file changed between the two
+                // reads: answer this once, but do not remember the pair.
+                if playback.version.is_none()
+                    && found.meta.size == playback.info.size_bytes
+                    && let Some(version) = &found.meta.e_tag
+                {
+                    let remembered = Remembered {
+                        info: playback.info.clone(),
+                        version: version.clone(),
+                    };
+                    self.playback.put(key, remembered);
+                }
+                Ok(PlaybackBytes::Bytes(byte_stream(found)))
+            }
+            Err(object_store::Error::Precondition { .. }) => {
+                self.playback.forget(key);
+                Ok(PlaybackBytes::Changed)
+            }
+            Err(object_store::Error::NotFound { .. }) => {
+                self.playback.forget(key);
                 Err(Error::NotFound(keys.id().to_string()))
             }
             Err(e) => Err(e.into()),
@@ -126,6 +237,7 @@ impl MediaStore {
     /// crash in between leaves only an invisible file that the next delete or
     /// upload clears. Returns whether there was anything to delete.
     pub async fn delete(&self, keys: &RecordingKeys) -> Result<bool, Error> {
+        self.playback.forget(keys.audio.as_ref());
         let had_info = self.remove(&keys.sidecar).await?;
         let had_audio = self.remove(&keys.audio).await?;
         Ok(had_info || had_audio)
