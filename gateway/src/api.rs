@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use archive_common::{
-    convert::{from_timestamp, timestamp},
+    convert::timestamp,
     error::{is_reason_required, violated_field},
 };
 use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
@@ -24,7 +24,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tonic::{Code, Status};
 
-use crate::{Gateway, auth::Authenticate};
+use crate::{
+    Gateway,
+    auth::Authenticate,
+    rows::{ms, time},
+};
 
 #[derive(Clone)]
 pub struct ApiState {
@@ -102,10 +106,6 @@ impl ApiState {
     }
 }
 
-fn time(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    ts.and_then(|t| from_timestamp(t, "").ok())
-}
-
 fn verdict(v: i32) -> &'static str {
     match pb::Verdict::try_from(v).unwrap_or_default() {
         pb::Verdict::Allow => "allow",
@@ -161,9 +161,9 @@ fn row_json(row: &pb::CallRow) -> Value {
             "caller_number": call.caller_number,
             "queues": call.queues,
             "agents": call.agents,
-            "time_before_answer_ms": call.time_before_answer.map(|d| d.seconds * 1000 + i64::from(d.nanos / 1_000_000)),
-            "speak_time_ms": call.speak_time.map(|d| d.seconds * 1000 + i64::from(d.nanos / 1_000_000)),
-            "recording_time_ms": call.recording_time.map(|d| d.seconds * 1000 + i64::from(d.nanos / 1_000_000)),
+            "time_before_answer_ms": ms(call.time_before_answer.as_ref()),
+            "speak_time_ms": ms(call.speak_time.as_ref()),
+            "recording_time_ms": ms(call.recording_time.as_ref()),
         },
     })
 }

@@ -16,11 +16,11 @@ pub struct Verdicts {
     pub delete: pb::Verdict,
 }
 
-fn time(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+pub(crate) fn time(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     ts.and_then(|t| from_timestamp(t, "").ok())
 }
 
-fn ms(d: Option<&prost_types::Duration>) -> i64 {
+pub(crate) fn ms(d: Option<&prost_types::Duration>) -> i64 {
     d.map_or(0, |d| d.seconds * 1000 + i64::from(d.nanos / 1_000_000))
 }
 
