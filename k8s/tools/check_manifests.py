@@ -2,9 +2,11 @@
 """Checks one rendered overlay (the output of `kubectl kustomize`) against what
 the schemas cannot know: that it agrees with the code (environment variables
 the binaries really read, listen addresses matching the ports, URLs naming real
-Services, the Dockerfile's targets and binaries), that every pod is hardened,
-that references resolve, and that the NetworkPolicies allow exactly the calls
-the suite makes and nothing else.
+Services, the Dockerfile's targets and binaries, probes asking the health
+names the code serves, metrics ports Prometheus can find and reach), that
+every pod is hardened, that references resolve, and that the NetworkPolicies
+allow exactly the calls the suite makes (trace export included) and nothing
+else.
 
     check_manifests.py RENDERED.yaml [--external-secrets]
 
@@ -41,7 +43,17 @@ EXPECTED_INGRESS = {
     ("media-svc", "http"): {"ingress-controller"},
     ("authz-svc", "grpc"): {"gateway", "audit-svc"},
     ("audit-svc", "grpc"): {"gateway", "authz-svc"},
+    **{(svc, "metrics"): {"prometheus"} for svc in SERVICES},
 }
+
+# The prometheus.io/* pod annotations of the usual `kubernetes-pods` scrape job.
+METRICS_PATH = "/metrics"
+
+# OTEL_TRACES_SAMPLER values the OpenTelemetry SDK knows; the ratio ones take
+# OTEL_TRACES_SAMPLER_ARG.
+SAMPLERS = {"always_on", "always_off", "traceidratio", "parentbased_always_on",
+            "parentbased_always_off", "parentbased_traceidratio"}
+OTLP_ENDPOINTS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
 
 # URLs handed to browsers -> the backend (Service, port name) and path
 # prefix an Ingress must route them to.
@@ -61,17 +73,33 @@ OUTSIDE_NAMESPACES = {
     "elsewhere": {"kubernetes.io/metadata.name": "elsewhere"},
 }
 
+# Where Prometheus runs unless policy `metrics-scrape` names another namespace
+# (an overlay may patch it).
+MONITORING_NAMESPACE = "monitoring"
+
 # Addresses that belong to nobody here.
 PRIVATE_ELSEWHERE = Address("10.200.0.9", "a private address")
 PUBLIC_ELSEWHERE = Address("203.0.113.50", "a public address")
 
 
-def stand_ins(namespace: str) -> list[Pod]:
+def monitoring_namespace(objects: list[dict]) -> str:
+    """The namespace policy `metrics-scrape` admits by name, else the default."""
+    policy = kube.named(objects, "NetworkPolicy", "metrics-scrape") or {}
+    for rule in (policy.get("spec") or {}).get("ingress") or []:
+        for peer in rule.get("from") or []:
+            name = ((peer.get("namespaceSelector") or {}).get("matchLabels") or {}).get("kubernetes.io/metadata.name")
+            if name:
+                return name
+    return MONITORING_NAMESPACE
+
+
+def stand_ins(namespace: str, monitoring: str = MONITORING_NAMESPACE) -> list[Pod]:
     return [
         Pod("ingress-controller", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"}),
         Pod("kube-dns", "kube-system", {"k8s-app": "kube-dns"},
             ports={"dns": (53, "UDP"), "dns-tcp": (53, "TCP")}),
         Pod("ingest-client", "recording-platform", {"call-archive/ingest-client": "true"}),
+        Pod("prometheus", monitoring, {"app.kubernetes.io/name": "prometheus"}),
         Pod("unlabelled-pod-of-ingest-namespace", "recording-platform", {}),
         Pod("stranger-in-namespace", namespace, {"app": "intruder"}),
         Pod("stranger-elsewhere", "elsewhere", {"app": "intruder"}),
@@ -196,7 +224,14 @@ def check_images(pods: list[Pod], r: Report, root: Path) -> None:
 def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict, net: Network,
                            r: Report, root: Path) -> None:
     declared = sources.service_env(root)
+    telemetry_env = sources.telemetry_env(root)
+    liveness = sources.liveness_name(root)
+    r.expect(liveness is not None, "common/src/host.rs",
+             "no LIVENESS health name: liveness probes would have to ask about the dependencies")
     identity_refs = set()
+    # Services outside the render (another namespace) the suite calls:
+    # (name, namespace, port) -> the pods configured to call it.
+    outside: dict[tuple[str, str, int], set[str]] = {}
     for pod in pods:
         for c in pod.containers:
             svc = service_of(c)
@@ -206,7 +241,7 @@ def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict,
             env = kube.container_env(c, objects)
             settings = declared[svc]
             for name in env:
-                r.expect(name in settings or name in sources.TELEMETRY_ENV, where,
+                r.expect(name in settings or name in telemetry_env, where,
                          f"sets {name}, which {svc} does not read")
             for name, setting in settings.items():
                 if setting.required:
@@ -243,12 +278,57 @@ def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict,
             for pname, (number, _) in pod.ports.items():
                 r.expect(number in bound, where, f"containerPort {pname} ({number}) has no *_LISTEN on it")
 
-            # Probes: the standard gRPC health service on the gRPC port.
+            # Probes: the standard gRPC health service on the gRPC port. Startup
+            # and readiness ask about the overall status "" (SERVING only while
+            # the dependencies answer); liveness about the name that stays
+            # SERVING while the process serves, so an outage never restarts pods.
             grpc_port = pod.port_number("grpc")
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
                 spec = c.get(probe) or {}
-                r.expect((spec.get("grpc") or {}).get("port") == grpc_port and grpc_port is not None,
-                         where, f"{probe} must be a grpc probe on the grpc port ({grpc_port})")
+                grpc = spec.get("grpc") or {}
+                if not r.expect(grpc.get("port") == grpc_port and grpc_port is not None,
+                                where, f"{probe} must be a grpc probe on the grpc port ({grpc_port})"):
+                    continue
+                asked = grpc.get("service") or ""
+                if probe == "livenessProbe":
+                    r.expect(liveness is None or asked == liveness, where,
+                             f"livenessProbe asks about {asked!r}, not the {liveness!r} health name: "
+                             "a database or object-store outage would restart the pods")
+                else:
+                    r.expect(asked == "", where,
+                             f"{probe} asks about {asked!r}, not the overall status \"\" that follows the dependencies")
+
+            # Metrics: a port of their own, announced to Prometheus, behind the Service.
+            metrics_port = pod.port_number("metrics")
+            if r.expect(metrics_port is not None, where, "no containerPort named metrics"):
+                listen = listen_port((env.get("METRICS_LISTEN") or {}).get("value"))
+                r.expect(listen is not None and listen[1] == metrics_port, where,
+                         f"METRICS_LISTEN must listen on the metrics port ({metrics_port})")
+                annotations = pod.workload["spec"]["template"]["metadata"].get("annotations") or {}
+                for key, want in (("prometheus.io/scrape", "true"), ("prometheus.io/port", str(metrics_port)),
+                                  ("prometheus.io/path", METRICS_PATH)):
+                    r.expect(annotations.get(key) == want, where,
+                             f"pod annotation {key} is {annotations.get(key)!r}, expected {want!r}")
+                r.expect(svc in services and services[svc][1].get("metrics") == metrics_port, where,
+                         f"Service {svc} has no port named metrics on {metrics_port}")
+
+            # Trace export: OTLP over gRPC without TLS (the exporter is built so).
+            for name in OTLP_ENDPOINTS:
+                if name in env:
+                    r.expect((env[name].get("value") or "").startswith("http://"), where,
+                             f"{name}={env[name].get('value')!r}: the OTLP exporter speaks plain gRPC (http://) only")
+            for name in ("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"):
+                if name in env:
+                    r.expect(env[name].get("value") == "grpc", where, f"{name}: only grpc is supported")
+            sampler = (env.get("OTEL_TRACES_SAMPLER") or {}).get("value")
+            if sampler is not None and r.expect(sampler in SAMPLERS, where, f"OTEL_TRACES_SAMPLER={sampler!r} is unknown"):
+                if sampler.endswith("traceidratio"):
+                    try:
+                        ratio = float((env.get("OTEL_TRACES_SAMPLER_ARG") or {}).get("value"))
+                    except (TypeError, ValueError):
+                        ratio = None
+                    r.expect(ratio is not None and 0.0 <= ratio <= 1.0, where,
+                             "OTEL_TRACES_SAMPLER_ARG must be a ratio between 0 and 1")
 
             # URLs given to browsers: an Ingress host routes them to the right backend.
             for name, (backend, port_name, prefix) in PUBLIC_URLS.items():
@@ -264,12 +344,22 @@ def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict,
                 r.expect((host, prefix, backend, port_name) in routes, where,
                          f"{name}={env[name].get('value')!r}: no Ingress routes {host}{prefix} to {backend}:{port_name}")
 
-            # URLs of other services: a real Service and port, and a network path.
+            # URLs of other services: a real Service and port, and a network
+            # path. `name`, `name.ns`, `name.ns.svc[.cluster.local]`: a Service of
+            # namespace ns (default: the pod's own).
             for name, source in env.items():
-                m = re.fullmatch(r"https?://([a-z0-9-]+)(?:\.[a-z0-9.-]+)?:(\d+)/?", source.get("value") or "")
+                m = re.fullmatch(r"https?://([a-z0-9-]+)(?:\.([a-z0-9-]+))?((?:\.[a-z0-9-]+)*):(\d+)/?",
+                                 source.get("value") or "")
                 if not m:
                     continue
-                target, port = m.group(1), int(m.group(2))
+                target, target_ns, port = m.group(1), m.group(2) or pod.namespace, int(m.group(4))
+                if m.group(3) not in ("", ".svc", ".svc.cluster.local"):
+                    continue  # a DNS name outside the cluster: no policy names it
+                if target_ns != pod.namespace:
+                    outside.setdefault((target, target_ns, port), set()).add(pod.name)
+                    r.expect(net.allows(pod, outside_service(net, target, target_ns, port), port), where,
+                             f"{name}: NetworkPolicies block {pod.name} -> {target}.{target_ns}:{port}")
+                    continue
                 if not r.expect(target in services, where, f"{name} names Service {target}, which does not exist"):
                     continue
                 selected, ports = services[target]
@@ -280,6 +370,21 @@ def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict,
                              f"{name}: NetworkPolicies block {pod.name} -> {dst.name}:{ports[port]}")
     r.expect(len(identity_refs) == 1, "ARCHIVE_IDENTITY_SECRET",
              f"every service must read the same Secret key, found {sorted(map(str, identity_refs))}")
+    # Egress to a service elsewhere (the trace collector) is open to exactly
+    # the pods configured to call it.
+    for (target, target_ns, port), callers in outside.items():
+        dst = outside_service(net, target, target_ns, port)
+        got = {p.name for p in pods if net.allows(p, dst, port)}
+        r.expect(got == callers, "network",
+                 f"{target}.{target_ns}:{port} reachable from {sorted(got)}, expected exactly {sorted(callers)}")
+
+
+def outside_service(net: Network, name: str, namespace: str, port: int) -> Pod:
+    """A stand-in for the pods behind a Service of another namespace. It
+    carries no labels (the manifests cannot know them), so a policy must admit
+    its whole namespace, on the port."""
+    net.namespace_labels.setdefault(namespace, {"kubernetes.io/metadata.name": namespace})
+    return Pod(f"{name}.{namespace}", namespace, {}, ports={"port": (port, "TCP")})
 
 
 # --- references, availability, ingress ----------------------------------------
@@ -405,10 +510,12 @@ def _in_block(address: Address, block: dict) -> bool:
 def check_network(objects: list[dict], pods: list[Pod], namespace: str, r: Report) -> Network:
     ns_objects = kube.of_kind(objects, "Namespace")
     ns_labels = dict(OUTSIDE_NAMESPACES)
+    monitoring = monitoring_namespace(objects)
+    ns_labels.setdefault(monitoring, {"kubernetes.io/metadata.name": monitoring})
     ns_labels[namespace] = {"kubernetes.io/metadata.name": namespace,
                             **((ns_objects[0]["metadata"].get("labels") or {}) if ns_objects else {})}
     net = Network(kube.of_kind(objects, "NetworkPolicy"), ns_labels, namespace)
-    everyone = pods + stand_ins(namespace)
+    everyone = pods + stand_ins(namespace, monitoring)
     dns = next(p for p in everyone if p.name == "kube-dns")
 
     for pod in pods:

@@ -14,8 +14,24 @@ from pathlib import Path
 _ARG = re.compile(r"#\[arg\(((?:[^()]|\([^()]*\))*)\)\]\s*pub\s+(\w+)\s*:\s*([^,\n]+),")
 _ENV = re.compile(r'\benv\s*=\s*"([A-Z0-9_]+)"')
 
-# Read by archive_common::telemetry, not by clap.
-TELEMETRY_ENV = {"LOG_FORMAT", "RUST_LOG"}
+# Read by archive_common::telemetry, not by clap: the log settings, and the
+# OpenTelemetry variables the SDK and its OTLP/gRPC trace exporter read (the
+# ones telemetry/mod.rs reads itself are added from its source by
+# telemetry_env). Not listed, so a manifest setting them is an error:
+# compression (the exporter is built without it) and the metrics/logs
+# exporters (the services export only traces over OTLP).
+TELEMETRY_ENV = {
+    "LOG_FORMAT", "RUST_LOG",
+    "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_BSP_SCHEDULE_DELAY", "OTEL_BSP_MAX_QUEUE_SIZE", "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+}
+TELEMETRY_SOURCE = "common/src/telemetry/mod.rs"
+# The gRPC health-check name liveness probes ask about.
+_LIVENESS = re.compile(r'pub const LIVENESS: &str = "([^"]*)";')
 
 # The image (and Dockerfile target) of each service -> its configuration source.
 SERVICE_CONFIG = {
@@ -47,6 +63,20 @@ def clap_env(source: str) -> dict[str, EnvSetting]:
         has_default = "default_value" in attrs
         settings[env.group(1)] = EnvSetting(env.group(1), fieldname, not (optional or has_default))
     return settings
+
+
+def telemetry_env(root: Path) -> set[str]:
+    """Every variable the shared telemetry reads: TELEMETRY_ENV and the
+    OTEL_* names archive_common::telemetry reads itself."""
+    source = (root / TELEMETRY_SOURCE).read_text()
+    return TELEMETRY_ENV | set(re.findall(r'"(OTEL_[A-Z0-9_]+)"', source))
+
+
+def liveness_name(root: Path) -> str | None:
+    """The health-check name that stays SERVING while a server runs
+    (archive_common::host::LIVENESS), or None if the code has none."""
+    m = _LIVENESS.search((root / "common/src/host.rs").read_text())
+    return m.group(1) if m else None
 
 
 def service_env(root: Path) -> dict[str, dict[str, EnvSetting]]:

@@ -35,8 +35,28 @@ def container(objects: list[dict], workload: str, kind: str = "Deployment") -> d
 
 
 def configmap_of(objects: list[dict], workload: str) -> dict:
-    name = container(objects, workload)["envFrom"][0]["configMapRef"]["name"]
+    """The workload's own ConfigMap (`<workload>-config-<hash>`), not the shared telemetry one."""
+    names = [s["configMapRef"]["name"] for s in container(objects, workload)["envFrom"] if "configMapRef" in s]
+    name = next(n for n in names if n.startswith(f"{workload}-config-"))
     return kube.named(objects, "ConfigMap", name)
+
+
+def fake_root(tmp: str) -> Path:
+    """A workspace root in `tmp` whose files a test may change: the Dockerfile
+    and common/src/host.rs copied, the service crates and the telemetry
+    module linked."""
+    root = Path(tmp)
+    for crate in sources.SERVICE_CONFIG:
+        (root / crate).symlink_to(ROOT / crate)
+    (root / "common/src").mkdir(parents=True)
+    (root / "common/src/telemetry").symlink_to(ROOT / "common/src/telemetry")
+    shutil.copy(ROOT / "common/src/host.rs", root / "common/src/host.rs")
+    shutil.copy(ROOT / "Dockerfile", root / "Dockerfile")
+    return root
+
+
+def telemetry_configmap(objects: list[dict]) -> dict:
+    return next(o for o in objects if o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("telemetry-config-"))
 
 
 class RealOverlays(unittest.TestCase):
@@ -125,21 +145,97 @@ class RealOverlays(unittest.TestCase):
         container(objects, "authz-svc")["livenessProbe"] = {"tcpSocket": {"port": 50053}}
         self.assertFails(objects, "livenessProbe must be a grpc probe")
 
+    def test_liveness_probe_on_the_overall_status_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del container(objects, "archive-svc")["livenessProbe"]["grpc"]["service"]
+        self.assertFails(objects, "livenessProbe asks about '', not the 'liveness' health name")
+
+    def test_readiness_probe_on_the_liveness_name_is_caught(self) -> None:
+        objects = self.dev_copy()
+        container(objects, "media-svc")["readinessProbe"]["grpc"]["service"] = "liveness"
+        self.assertFails(objects, "readinessProbe asks about 'liveness'")
+
+    def test_liveness_name_missing_from_the_code_is_caught(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = fake_root(tmp)
+            host = (ROOT / "common/src/host.rs").read_text().replace("pub const LIVENESS", "pub const ALIVE")
+            (root / "common/src/host.rs").write_text(host)
+            self.assertFails(self.dev, "no LIVENESS health name", root=root)
+
+    # --- metrics and traces -------------------------------------------------------
+
+    def test_metrics_listening_on_loopback_is_caught(self) -> None:
+        objects = self.dev_copy()
+        configmap_of(objects, "authz-svc")["data"]["METRICS_LISTEN"] = "127.0.0.1:9090"
+        self.assertFails(objects, "METRICS_LISTEN listens on 127.0.0.1")
+
+    def test_scrape_annotation_on_the_wrong_port_is_caught(self) -> None:
+        objects = self.dev_copy()
+        meta = kube.named(objects, "Deployment", "gateway")["spec"]["template"]["metadata"]
+        meta["annotations"]["prometheus.io/port"] = "50050"
+        self.assertFails(objects, "pod annotation prometheus.io/port is '50050', expected '9090'")
+
+    def test_service_without_a_metrics_port_is_caught(self) -> None:
+        objects = self.dev_copy()
+        svc = kube.named(objects, "Service", "audit-svc")
+        svc["spec"]["ports"] = [p for p in svc["spec"]["ports"] if p["name"] != "metrics"]
+        self.assertFails(objects, "Service audit-svc has no port named metrics")
+
+    def test_metrics_open_to_every_namespace_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del kube.named(objects, "NetworkPolicy", "metrics-scrape")["spec"]["ingress"][0]["from"]
+        self.assertFails(objects, "archive-svc:metrics reachable from")
+
+    def test_metrics_closed_to_prometheus_is_caught(self) -> None:
+        objects = [o for o in self.dev_copy()
+                   if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "metrics-scrape")]
+        self.assertFails(objects, "media-svc:metrics reachable from [], expected exactly ['prometheus']")
+
+    def test_another_monitoring_namespace_is_followed(self) -> None:
+        objects = self.dev_copy()
+        peer = kube.named(objects, "NetworkPolicy", "metrics-scrape")["spec"]["ingress"][0]["from"][0]
+        peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"] = "observability"
+        self.assertEqual(self.errors(objects), self.errors(self.dev))
+
+    def test_unknown_otel_variable_is_caught(self) -> None:
+        objects = copy.deepcopy(self.prod)
+        telemetry_configmap(objects)["data"]["OTEL_EXPORTER_OTLP_COMPRESSION"] = "gzip"
+        self.assertFails(objects, "sets OTEL_EXPORTER_OTLP_COMPRESSION, which gateway does not read",
+                         external_secrets=True)
+
+    def test_otlp_over_http_protobuf_is_caught(self) -> None:
+        objects = copy.deepcopy(self.prod)
+        telemetry_configmap(objects)["data"]["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf"
+        self.assertFails(objects, "OTEL_EXPORTER_OTLP_PROTOCOL: only grpc is supported", external_secrets=True)
+
+    def test_sampler_ratio_out_of_range_is_caught(self) -> None:
+        objects = copy.deepcopy(self.prod)
+        telemetry_configmap(objects)["data"]["OTEL_TRACES_SAMPLER_ARG"] = "10"
+        self.assertFails(objects, "OTEL_TRACES_SAMPLER_ARG must be a ratio", external_secrets=True)
+
+    def test_collector_blocked_by_the_policies_is_caught(self) -> None:
+        objects = [o for o in copy.deepcopy(self.prod)
+                   if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "telemetry-clients")]
+        self.assertFails(objects, "OTEL_EXPORTER_OTLP_ENDPOINT: NetworkPolicies block media-svc -> "
+                                  "otel-collector.observability:4317", external_secrets=True)
+
+    def test_collector_reachable_from_a_pod_that_exports_nothing_is_caught(self) -> None:
+        objects = copy.deepcopy(self.prod)
+        labels = kube.named(objects, "Job", "archive-db-check")["spec"]["template"]["metadata"]["labels"]
+        labels["call-archive/telemetry-client"] = "true"
+        self.assertFails(objects, "otel-collector.observability:4317 reachable from ['archive-db-check', ",
+                         external_secrets=True)
+
     def test_image_without_a_dockerfile_target_is_caught(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            for crate in sources.SERVICE_CONFIG:
-                (root / crate).symlink_to(ROOT / crate)
+            root = fake_root(tmp)
             dockerfile = (ROOT / "Dockerfile").read_text().replace("AS authz-svc", "AS authz")
             (root / "Dockerfile").write_text(dockerfile)
             self.assertFails(self.dev, "no target `authz-svc`", root=root)
 
     def test_dockerfile_copying_an_unknown_binary_is_caught(self) -> None:
         with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            for crate in sources.SERVICE_CONFIG:
-                (root / crate).symlink_to(ROOT / crate)
-            shutil.copy(ROOT / "Dockerfile", root / "Dockerfile")
+            root = fake_root(tmp)
             text = (root / "Dockerfile").read_text().replace("/out/audit-verify", "/out/audit-check")
             (root / "Dockerfile").write_text(text)
             self.assertFails(self.dev, "copies audit-check, which no crate builds", root=root)
@@ -254,6 +350,14 @@ class Sources(unittest.TestCase):
         self.assertTrue(env["archive-svc"]["ARCHIVE_IDENTITY_SECRET"].required)
         self.assertIn("MEDIA_S3_BUCKET", env["media-svc"])
         self.assertIn("AUDIT_AUTHZ_URL", env["audit-svc"])
+        self.assertIn("METRICS_LISTEN", env["gateway"])
+
+    def test_telemetry_settings_and_liveness_name_are_read_from_the_code(self) -> None:
+        telemetry = sources.telemetry_env(ROOT)
+        self.assertIn("OTEL_EXPORTER_OTLP_ENDPOINT", telemetry)
+        self.assertIn("OTEL_TRACES_SAMPLER_ARG", telemetry)
+        self.assertNotIn("OTEL_EXPORTER_OTLP_COMPRESSION", telemetry)
+        self.assertEqual(sources.liveness_name(ROOT), "liveness")
 
 
 class NetworkSemantics(unittest.TestCase):
