@@ -11,6 +11,9 @@ pub struct Config {
     /// gRPC listen address.
     #[arg(long, env = "ARCHIVE_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+    /// Prometheus metrics (`GET /metrics`), on a port apart from the API's.
+    #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9091")]
+    pub metrics_listen: SocketAddr,
     /// `sqlite://path` (embedded) or `postgres://…`.
     #[arg(
         long,
@@ -56,6 +59,7 @@ impl Config {
     pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
         Self {
             listen: ([127, 0, 0, 1], 0).into(),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
             identity_secret: identity_secret.into(),
             page_token_secret: None,

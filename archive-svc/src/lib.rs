@@ -6,6 +6,7 @@
 mod config;
 pub mod convert;
 mod error;
+mod metrics;
 pub mod model;
 pub mod retention;
 pub mod rules;
@@ -53,11 +54,12 @@ pub async fn run(
     let identity = IdentityKey::internal(config.identity_secret.as_bytes());
     let media = match &config.media_url {
         Some(url) => Some(MediaServiceClient::new(
-            tonic::transport::Endpoint::from_shared(url.clone())
-                .map_err(Error::Transport)?
-                .connect_timeout(Duration::from_secs(5))
-                .timeout(Duration::from_secs(30))
-                .connect_lazy(),
+            archive_common::telemetry::client::channel(
+                url,
+                Duration::from_secs(5),
+                Duration::from_secs(30),
+            )
+            .map_err(Error::Transport)?,
         )),
         None => None,
     };

@@ -3,14 +3,16 @@
 // The library uses the dependencies; this thin binary needs only a few.
 #![allow(unused_crate_dependencies)]
 
-use archive_common::{shutdown, telemetry};
+use archive_common::{metrics, shutdown, telemetry};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = archive_svc::Config::parse();
-    telemetry::init(telemetry::json_from_env());
+    let _telemetry = telemetry::init("archive-svc");
+    let shutdown = shutdown::on_signal();
+    metrics::spawn(config.metrics_listen, shutdown.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
-    archive_svc::run(config, listener, shutdown::on_signal()).await?;
+    archive_svc::run(config, listener, shutdown).await?;
     Ok(())
 }

@@ -10,13 +10,16 @@
 
 use std::{sync::Arc, time::Duration as StdDuration};
 
+use archive_common::telemetry::client::TracedChannel;
 use archive_common::{Clock, IdentityKey, Principal, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
 use chrono::Duration;
 use tokio::sync::Notify;
-use tonic::transport::Channel;
 
-use crate::store::{CallStore, StoreError};
+use crate::{
+    metrics::METRICS,
+    store::{CallStore, StoreError},
+};
 
 /// What one sweep of one tenant did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +36,7 @@ const DRAIN_BATCH: u32 = 100;
 pub struct Retention {
     store: Arc<dyn CallStore>,
     clock: Arc<dyn Clock>,
-    media: Option<MediaServiceClient<Channel>>,
+    media: Option<MediaServiceClient<TracedChannel>>,
     identity: IdentityKey,
     wake: Arc<Notify>,
 }
@@ -43,7 +46,7 @@ impl Retention {
     pub fn new(
         store: Arc<dyn CallStore>,
         clock: Arc<dyn Clock>,
-        media: Option<MediaServiceClient<Channel>>,
+        media: Option<MediaServiceClient<TracedChannel>>,
         identity: IdentityKey,
     ) -> Self {
         Self {
@@ -68,6 +71,8 @@ impl Retention {
                 .await?,
             calls_purged: self.store.purge_calls(tenant, metadata_cutoff, now).await?,
         };
+        METRICS.recordings_expired.inc_by(report.recordings_expired);
+        METRICS.calls_purged.inc_by(report.calls_purged);
         if report != SweepReport::default() {
             tracing::info!(tenant, ?report, "retention applied");
             self.wake.notify_one();
@@ -77,13 +82,18 @@ impl Retention {
 
     /// Applies every tenant's retention.
     pub async fn sweep_all(&self) -> Result<SweepReport, StoreError> {
-        let mut total = SweepReport::default();
-        for tenant in self.store.tenants().await? {
-            let r = self.sweep_tenant(&tenant).await?;
-            total.recordings_expired += r.recordings_expired;
-            total.calls_purged += r.calls_purged;
+        let result = async {
+            let mut total = SweepReport::default();
+            for tenant in self.store.tenants().await? {
+                let r = self.sweep_tenant(&tenant).await?;
+                total.recordings_expired += r.recordings_expired;
+                total.calls_purged += r.calls_purged;
+            }
+            Ok(total)
         }
-        Ok(total)
+        .await;
+        METRICS.sweep(result.is_ok());
+        result
     }
 
     /// Wakes the drainer (after a deletion marker was set).
@@ -108,10 +118,12 @@ impl Retention {
             );
             match media.clone().delete_recording_media(request).await {
                 Ok(_) => {
+                    METRICS.media_deletion(true);
                     self.store.media_deletion_done(due.recording_id).await?;
                     confirmed += 1;
                 }
                 Err(status) => {
+                    METRICS.media_deletion(false);
                     let backoff = 1i64 << due.attempts.min(10);
                     let next = now + Duration::seconds(backoff.min(MAX_BACKOFF_SECONDS));
                     tracing::warn!(recording = %due.recording_id, attempts = due.attempts + 1, %status, "media deletion failed; will retry");

@@ -5,16 +5,16 @@
 
 use std::time::Duration;
 
+use archive_common::telemetry::client::{self, TracedChannel};
 use archive_common::{IdentityKey, Principal};
 use archive_proto::v1::{Action, DecideRequest, Verdict, authz_service_client::AuthzServiceClient};
-use tonic::transport::{Channel, Endpoint};
 
 use crate::Error;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) struct Viewers {
-    authz: Option<(AuthzServiceClient<Channel>, IdentityKey)>,
+    authz: Option<(AuthzServiceClient<TracedChannel>, IdentityKey)>,
 }
 
 impl Viewers {
@@ -23,14 +23,10 @@ impl Viewers {
         let authz = match authz_url {
             None => None,
             Some(url) => {
-                let channel = Endpoint::from_shared(url.to_owned())
-                    .map_err(|e| Error::Url {
-                        url: url.to_owned(),
-                        why: e.to_string(),
-                    })?
-                    .connect_timeout(TIMEOUT)
-                    .timeout(TIMEOUT)
-                    .connect_lazy();
+                let channel = client::channel(url, TIMEOUT, TIMEOUT).map_err(|e| Error::Url {
+                    url: url.to_owned(),
+                    why: e.to_string(),
+                })?;
                 Some((AuthzServiceClient::new(channel), key))
             }
         };

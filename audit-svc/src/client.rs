@@ -6,14 +6,12 @@
 
 use std::{future::Future, time::Duration};
 
+use archive_common::telemetry::client::{self, TracedChannel};
 use archive_common::{IdentityKey, Principal};
 use archive_proto::v1::{
     AppendEventRequest, AppendEventResponse, AuditEvent, audit_service_client::AuditServiceClient,
 };
-use tonic::{
-    Code, Status,
-    transport::{Channel, Endpoint},
-};
+use tonic::{Code, Status};
 
 use crate::Error;
 
@@ -22,7 +20,7 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Clone)]
 pub struct AuditClient {
-    client: AuditServiceClient<Channel>,
+    client: AuditServiceClient<TracedChannel>,
     key: IdentityKey,
 }
 
@@ -37,21 +35,18 @@ impl AuditClient {
     /// principal with the suite's identity secret. Connects lazily, so it can be
     /// built before audit-svc is up; appends then fail (closed) until it is.
     pub fn connect_lazy(url: &str, identity_secret: &str) -> Result<Self, Error> {
-        let channel = Endpoint::from_shared(url.to_owned())
-            .map_err(|e| Error::Url {
+        let channel =
+            client::channel(url, DEFAULT_TIMEOUT, DEFAULT_TIMEOUT).map_err(|e| Error::Url {
                 url: url.to_owned(),
                 why: e.to_string(),
-            })?
-            .connect_timeout(DEFAULT_TIMEOUT)
-            .timeout(DEFAULT_TIMEOUT)
-            .connect_lazy();
+            })?;
         Ok(Self::new(
             channel,
             IdentityKey::internal(identity_secret.as_bytes()),
         ))
     }
 
-    pub fn new(channel: Channel, key: IdentityKey) -> Self {
+    pub fn new(channel: TracedChannel, key: IdentityKey) -> Self {
         Self {
             client: AuditServiceClient::new(channel),
             key,

@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::{
     Error,
     event::{Appended, EventBody},
+    metrics::METRICS,
     store::Store,
 };
 
@@ -71,7 +72,14 @@ async fn work(store: Arc<dyn Store>, mut queue: mpsc::Receiver<Job>) {
     while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
         let (events, replies): (Vec<EventBody>, Vec<_>) =
             jobs.drain(..).map(|j| (j.event, j.reply)).unzip();
-        match store.append(&events).await {
+        let started = std::time::Instant::now();
+        let result = store.append(&events).await;
+        METRICS.committed(
+            events.len(),
+            started.elapsed().as_secs_f64(),
+            result.is_ok(),
+        );
+        match result {
             Ok(acks) => {
                 for (reply, ack) in replies.into_iter().zip(acks) {
                     let _ = reply.send(Ok(ack));

@@ -15,6 +15,7 @@ mod committer;
 mod config;
 mod error;
 pub mod event;
+mod metrics;
 mod service;
 pub mod store;
 pub mod verify;

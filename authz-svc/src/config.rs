@@ -12,6 +12,9 @@ pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "AUTHZ_LISTEN", default_value = "127.0.0.1:50053")]
     pub listen: SocketAddr,
+    /// Prometheus metrics (`GET /metrics`), on a port apart from the API's.
+    #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9093")]
+    pub metrics_listen: SocketAddr,
 
     /// `sqlite://path` (embedded default) or `postgres://…`.
     #[arg(long, env = "AUTHZ_DATABASE_URL", default_value = "sqlite://authz.db")]
@@ -47,6 +50,7 @@ impl Config {
     pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
             identity_secret: identity_secret.into(),
             bootstrap_admins: Vec::new(),

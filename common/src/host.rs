@@ -12,12 +12,18 @@ use tonic::{
 pub use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::shutdown::CancellationToken;
+use crate::{shutdown::CancellationToken, telemetry::server::Observe};
+
+/// The health-check name that stays SERVING as long as the server runs: for
+/// liveness probes, which must not restart a pod whose database is down.
+pub const LIVENESS: &str = "liveness";
 
 /// Health and reflection, added to a service's own routes.
 pub struct Host {
     health: HealthReporter,
     routes: Routes,
+    /// Every gRPC service name served here (request metrics label only these).
+    services: Vec<String>,
 }
 
 impl Host {
@@ -33,6 +39,11 @@ impl Host {
                 .set_service_status(*name, ServingStatus::NotServing)
                 .await;
         }
+        // Liveness asks about this name: SERVING while the process serves at
+        // all, whatever its dependencies do (readiness asks about "").
+        health
+            .set_service_status(LIVENESS, ServingStatus::Serving)
+            .await;
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(archive_proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -47,7 +58,23 @@ impl Host {
             .add_service(health_service)
             .add_service(reflection_v1)
             .add_service(reflection_v1alpha);
-        Self { health, routes }
+        let services = names
+            .iter()
+            .map(|n| (*n).to_owned())
+            .chain(
+                [
+                    "grpc.health.v1.Health",
+                    "grpc.reflection.v1.ServerReflection",
+                    "grpc.reflection.v1alpha.ServerReflection",
+                ]
+                .map(str::to_owned),
+            )
+            .collect();
+        Self {
+            health,
+            routes,
+            services,
+        }
     }
 
     pub fn health(&self) -> HealthReporter {
@@ -63,6 +90,8 @@ impl Host {
         let addr = listener.local_addr().ok();
         tracing::info!(?addr, "gRPC server listening");
         let result = Server::builder()
+            // Traces, logs and request metrics for every call (telemetry::server).
+            .layer(Observe::grpc(&self.services))
             .add_routes(self.routes)
             // Without TCP_NODELAY small responses wait for delayed ACKs (~40 ms).
             .serve_with_incoming_shutdown(

@@ -10,6 +10,7 @@ pub mod db;
 pub mod error;
 pub mod host;
 pub mod identity;
+pub mod metrics;
 pub mod page_token;
 pub mod shutdown;
 pub mod telemetry;

@@ -1,0 +1,513 @@
+//! The tower layer every server runs its requests through, gRPC and HTTP
+//! alike: it continues the caller's trace (W3C `traceparent`) in a request
+//! span whose `trace_id` every log line of the request carries, and records
+//! the request metrics — count by outcome, latency, requests in flight
+//! (active streams) and response bytes sent. A streamed response is measured
+//! until its last byte or until the client goes away, so a download's
+//! duration is the download's, not the time to its first byte.
+//!
+//! Labels are bounded whatever a client sends: gRPC services outside the
+//! server's own list and unimplemented methods count as `unknown`; HTTP
+//! requests are labelled by their route pattern, never the raw path.
+
+use std::{
+    pin::Pin,
+    sync::{Arc, LazyLock},
+    task::{Context, Poll},
+    time::Instant,
+};
+
+use http::{HeaderMap, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use opentelemetry::trace::TraceContextExt as _;
+use tower::{Layer, Service};
+use tracing::{Span, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+use crate::metrics::{self, Counter, EncodeLabelSet, Family, Gauge, Histogram};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RpcLabels {
+    service: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RpcOutcome {
+    service: String,
+    method: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ServiceLabel {
+    service: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    server: String,
+    route: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpOutcome {
+    server: String,
+    route: String,
+    method: String,
+    status: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+struct Instruments {
+    rpc_handled: Family<RpcOutcome, Counter>,
+    rpc_seconds: Histograms<RpcLabels>,
+    rpc_sent: Family<RpcLabels, Counter>,
+    rpc_in_flight: Family<ServiceLabel, Gauge>,
+    http_handled: Family<HttpOutcome, Counter>,
+    http_seconds: Histograms<HttpLabels>,
+    http_sent: Family<HttpLabels, Counter>,
+    http_in_flight: Family<HttpLabels, Gauge>,
+}
+
+static INSTRUMENTS: LazyLock<Instruments> = LazyLock::new(|| Instruments {
+    rpc_handled: metrics::register(
+        "grpc_server_handled",
+        "gRPC calls completed, by status code (CANCELLED when the client went away).",
+        Family::default(),
+    ),
+    rpc_seconds: metrics::register(
+        "grpc_server_handling_seconds",
+        "gRPC call duration, to the last message of a streamed response.",
+        Family::new_with_constructor(metrics::seconds),
+    ),
+    rpc_sent: metrics::register(
+        "grpc_server_sent_bytes",
+        "Response bytes sent by gRPC calls (framed messages).",
+        Family::default(),
+    ),
+    rpc_in_flight: metrics::register(
+        "grpc_server_in_flight",
+        "gRPC calls in progress, streams included.",
+        Family::default(),
+    ),
+    http_handled: metrics::register(
+        "http_server_handled",
+        "HTTP requests completed, by status.",
+        Family::default(),
+    ),
+    http_seconds: metrics::register(
+        "http_server_handling_seconds",
+        "HTTP request duration, to the last byte of the body (or the client leaving).",
+        Family::new_with_constructor(metrics::seconds),
+    ),
+    http_sent: metrics::register(
+        "http_server_sent_bytes",
+        "HTTP response body bytes sent.",
+        Family::default(),
+    ),
+    http_in_flight: metrics::register(
+        "http_server_in_flight",
+        "HTTP requests in progress, streamed bodies included.",
+        Family::default(),
+    ),
+});
+
+/// The layer: [`Observe::grpc`] for a tonic server, [`Observe::http`] for an axum router.
+#[derive(Clone, Debug)]
+pub struct Observe {
+    protocol: Protocol,
+}
+
+#[derive(Clone, Debug)]
+enum Protocol {
+    Grpc { services: Arc<[String]> },
+    Http { server: &'static str },
+}
+
+impl Observe {
+    /// For a gRPC server hosting `services` (fully-qualified names).
+    pub fn grpc<S: AsRef<str>>(services: &[S]) -> Self {
+        let services = services.iter().map(|s| s.as_ref().to_owned()).collect();
+        Self {
+            protocol: Protocol::Grpc { services },
+        }
+    }
+
+    /// For the HTTP server called `server` (a metrics label).
+    pub fn http(server: &'static str) -> Self {
+        Self {
+            protocol: Protocol::Http { server },
+        }
+    }
+}
+
+impl<S> Layer<S> for Observe {
+    type Service = Observed<S>;
+
+    fn layer(&self, inner: S) -> Observed<S> {
+        Observed {
+            inner,
+            protocol: self.protocol.clone(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Observed<S> {
+    inner: S,
+    protocol: Protocol,
+}
+
+impl<S, B, RB> Service<Request<B>> for Observed<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    RB: Body,
+{
+    type Response = Response<ObservedBody<RB>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let outcome = Outcome::start(&self.protocol, &request);
+        let inner = outcome.span.in_scope(|| self.inner.call(request));
+        ResponseFuture {
+            inner,
+            outcome: Some(outcome),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        outcome: Option<Outcome>,
+    }
+}
+
+impl<F, RB, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<RB>, E>>,
+    RB: Body,
+{
+    type Output = Result<Response<ObservedBody<RB>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let span = this.outcome.as_ref().map(|o| o.span.clone());
+        let _entered = span.as_ref().map(Span::enter);
+        let result = std::task::ready!(this.inner.poll(cx));
+        let mut outcome = this.outcome.take().expect("polled after completion");
+        Poll::Ready(match result {
+            Ok(response) => {
+                outcome.headers(response.status(), response.headers());
+                Ok(response.map(|inner| {
+                    // An empty body (HEAD, errors) may never be polled at all.
+                    if inner.is_end_stream() {
+                        outcome.complete = true;
+                    }
+                    ObservedBody {
+                        inner,
+                        outcome: Some(outcome),
+                    }
+                }))
+            }
+            Err(e) => {
+                outcome.failed();
+                Err(e)
+            }
+        })
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The response body, counted as it goes; its end (or drop) completes the request.
+    pub struct ObservedBody<B> {
+        #[pin]
+        inner: B,
+        outcome: Option<Outcome>,
+    }
+}
+
+impl<B: Body> Body for ObservedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let span = this.outcome.as_ref().map(|o| o.span.clone());
+        let _entered = span.as_ref().map(Span::enter);
+        let mut inner = this.inner;
+        let polled = std::task::ready!(inner.as_mut().poll_frame(cx));
+        if let Some(outcome) = this.outcome.as_mut() {
+            match &polled {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        outcome.sent += bytes::Buf::remaining(data) as u64;
+                    } else if let Some(trailers) = frame.trailers_ref() {
+                        outcome.headers(http::StatusCode::OK, trailers);
+                    }
+                }
+                Some(Err(_)) => outcome.failed(),
+                None => outcome.complete = true,
+            }
+            // Servers stop polling once a body says it has ended.
+            if inner.is_end_stream() {
+                outcome.complete = true;
+            }
+            if outcome.complete {
+                // Recorded now: the body value may outlive the response.
+                this.outcome.take();
+            }
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+enum Labels {
+    Grpc(RpcLabels),
+    Http(HttpLabels),
+}
+
+/// One request in progress; recorded when dropped.
+struct Outcome {
+    span: Span,
+    started: Instant,
+    labels: Labels,
+    /// The gRPC status code or the HTTP status, once known.
+    code: Option<String>,
+    sent: u64,
+    /// The response ended as the server meant it to (not cut off by the client).
+    complete: bool,
+}
+
+impl Outcome {
+    fn start<B>(protocol: &Protocol, request: &Request<B>) -> Self {
+        let parent = super::extract_context(request.headers());
+        let (span, labels) = match protocol {
+            Protocol::Grpc { services } => {
+                let path = request.uri().path();
+                let (service, method) = path
+                    .trim_start_matches('/')
+                    .split_once('/')
+                    .unwrap_or(("", ""));
+                let known = services.iter().any(|s| s == service);
+                let span = tracing::info_span!(
+                    "grpc.server",
+                    otel.name = path,
+                    otel.kind = "server",
+                    otel.status_code = Empty,
+                    rpc.system = "grpc",
+                    rpc.service = service,
+                    rpc.method = method,
+                    rpc.grpc.status_code = Empty,
+                    trace_id = Empty,
+                );
+                let labels = RpcLabels {
+                    service: if known { service } else { "unknown" }.to_owned(),
+                    method: if known { method } else { "unknown" }.to_owned(),
+                };
+                (span, Labels::Grpc(labels))
+            }
+            Protocol::Http { server } => {
+                let route = request
+                    .extensions()
+                    .get::<axum::extract::MatchedPath>()
+                    .map_or("unmatched", |p| p.as_str());
+                let method = request.method();
+                let method = if is_standard(method) {
+                    method.as_str()
+                } else {
+                    "other"
+                };
+                let span = tracing::info_span!(
+                    "http.server",
+                    otel.name = format!("{method} {route}"),
+                    otel.kind = "server",
+                    otel.status_code = Empty,
+                    http.request.method = method,
+                    http.route = route,
+                    http.response.status_code = Empty,
+                    trace_id = Empty,
+                );
+                let labels = HttpLabels {
+                    server: (*server).to_owned(),
+                    route: route.to_owned(),
+                    method: method.to_owned(),
+                };
+                (span, Labels::Http(labels))
+            }
+        };
+        let _ = span.set_parent(parent);
+        let trace_id = span.context().span().span_context().trace_id();
+        if trace_id != opentelemetry::trace::TraceId::INVALID {
+            span.record("trace_id", tracing::field::display(trace_id));
+        }
+        let instruments = &*INSTRUMENTS;
+        match &labels {
+            Labels::Grpc(l) => instruments
+                .rpc_in_flight
+                .get_or_create(&ServiceLabel {
+                    service: l.service.clone(),
+                })
+                .inc(),
+            Labels::Http(l) => instruments.http_in_flight.get_or_create(l).inc(),
+        };
+        Self {
+            span,
+            started: Instant::now(),
+            labels,
+            code: None,
+            sent: 0,
+            complete: false,
+        }
+    }
+
+    /// Status from response headers or trailers (gRPC puts it in either).
+    fn headers(&mut self, status: http::StatusCode, headers: &HeaderMap) {
+        match self.labels {
+            Labels::Grpc(_) => {
+                if let Some(code) = headers.get("grpc-status").and_then(|v| v.to_str().ok()) {
+                    let code = tonic::Code::from(code.parse::<i32>().unwrap_or(2));
+                    self.code = Some(format!("{code:?}"));
+                    self.span.record("rpc.grpc.status_code", code as i32);
+                    if is_server_fault(code) {
+                        self.span.record("otel.status_code", "ERROR");
+                    }
+                }
+            }
+            Labels::Http(_) => {
+                if self.code.is_none() {
+                    self.code = Some(status.as_u16().to_string());
+                    self.span
+                        .record("http.response.status_code", status.as_u16());
+                    if status.is_server_error() {
+                        self.span.record("otel.status_code", "ERROR");
+                    }
+                }
+            }
+        }
+    }
+
+    fn failed(&mut self) {
+        self.complete = true;
+        if self.code.is_none() {
+            self.code = Some(match self.labels {
+                Labels::Grpc(_) => "Unknown".to_owned(),
+                Labels::Http(_) => "500".to_owned(),
+            });
+        }
+        self.span.record("otel.status_code", "ERROR");
+    }
+}
+
+impl Drop for Outcome {
+    fn drop(&mut self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let instruments = &*INSTRUMENTS;
+        match &mut self.labels {
+            Labels::Grpc(labels) => {
+                instruments
+                    .rpc_in_flight
+                    .get_or_create(&ServiceLabel {
+                        service: labels.service.clone(),
+                    })
+                    .dec();
+                let code = match (self.code.take(), self.complete) {
+                    (Some(code), _) => code,
+                    // The client went away before the status was sent.
+                    (None, _) => "Cancelled".to_owned(),
+                };
+                if code == "Unimplemented" {
+                    labels.method = "unknown".to_owned();
+                }
+                instruments
+                    .rpc_seconds
+                    .get_or_create(labels)
+                    .observe(seconds);
+                instruments.rpc_sent.get_or_create(labels).inc_by(self.sent);
+                instruments
+                    .rpc_handled
+                    .get_or_create(&RpcOutcome {
+                        service: labels.service.clone(),
+                        method: labels.method.clone(),
+                        code,
+                    })
+                    .inc();
+            }
+            Labels::Http(labels) => {
+                instruments.http_in_flight.get_or_create(labels).dec();
+                instruments
+                    .http_seconds
+                    .get_or_create(labels)
+                    .observe(seconds);
+                instruments
+                    .http_sent
+                    .get_or_create(labels)
+                    .inc_by(self.sent);
+                let status = self.code.take().unwrap_or_else(|| "500".to_owned());
+                // A body the client stopped reading is told apart from a finished one.
+                let status = if self.complete {
+                    status
+                } else {
+                    "aborted".to_owned()
+                };
+                instruments
+                    .http_handled
+                    .get_or_create(&HttpOutcome {
+                        server: labels.server.clone(),
+                        route: labels.route.clone(),
+                        method: labels.method.clone(),
+                        status,
+                    })
+                    .inc();
+            }
+        }
+    }
+}
+
+fn is_standard(method: &http::Method) -> bool {
+    use http::Method;
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::DELETE,
+        Method::PATCH,
+        Method::OPTIONS,
+    ]
+    .contains(method)
+}
+
+/// The codes OpenTelemetry's semantic conventions count as server errors.
+fn is_server_fault(code: tonic::Code) -> bool {
+    use tonic::Code;
+    matches!(
+        code,
+        Code::Unknown
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+    )
+}
