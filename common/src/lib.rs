@@ -15,6 +15,10 @@ pub mod page_token;
 pub mod shutdown;
 pub mod telemetry;
 
+// Used by the OTLP export test only.
+#[cfg(test)]
+use opentelemetry_proto as _;
+
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::FieldViolation;
 pub use identity::{IdentityError, IdentityKey, Principal, VerifyIdentity};
