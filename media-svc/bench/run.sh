@@ -10,7 +10,8 @@
 #   media-svc/bench/run.sh [--files 200] [--seconds 6] [--clients 1,16,128] [--min-mb 1] [--max-mb 5]
 #
 # The report (Markdown) is printed and kept in target/media-bench/report.md.
-# KEEP=1 keeps the working directory (data set, logs).
+# KEEP=1 keeps the working directory (data set, logs). CARGO_TARGET_DIR is
+# honoured (e.g. a release target dir apart from the shared debug one).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$(pwd)
@@ -32,6 +33,7 @@ fi
 say "building media-svc (release) and the load generator"
 cargo build --release -p media-svc
 cargo bench -p media-svc --bench playback --no-run
+media_svc_bin="${CARGO_TARGET_DIR:-target}/release/media-svc"
 
 work=$(mktemp -d /tmp/media-bench.XXXXXX)
 chmod 755 "$work" # nginx's workers run as an unprivileged user
@@ -69,12 +71,12 @@ pids+=($!)
 say "starting media-svc (fs) and media-svc (S3)"
 RUST_LOG=warn MEDIA_STORE=fs MEDIA_ROOT="$work/media-fs" \
     MEDIA_LISTEN="127.0.0.1:$fs_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$fs_http" \
-    target/release/media-svc >"$work/media-fs.log" 2>&1 &
+    "$media_svc_bin" >"$work/media-fs.log" 2>&1 &
 fs_pid=$!; pids+=($fs_pid)
 RUST_LOG=warn MEDIA_STORE=s3 MEDIA_S3_BUCKET=$bucket MEDIA_S3_ENDPOINT="http://127.0.0.1:$s3_port" \
     MEDIA_S3_PATH_STYLE=true MEDIA_S3_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
     MEDIA_LISTEN="127.0.0.1:$s3_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$s3_http" \
-    target/release/media-svc >"$work/media-s3.log" 2>&1 &
+    "$media_svc_bin" >"$work/media-s3.log" 2>&1 &
 s3_pid=$!; pids+=($s3_pid)
 
 say "starting nginx on 127.0.0.1:$nginx_port"

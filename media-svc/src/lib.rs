@@ -99,13 +99,7 @@ pub async fn run_with_store(
     let http_addr = http_listener.local_addr().ok();
     tracing::info!(addr = ?http_addr, "HTTP playback endpoint listening");
     let http = async {
-        // TCP_NODELAY: the first bytes of a seek answer should not wait for a delayed ACK.
-        let listener = axum::serve::ListenerExt::tap_io(http_listener, |tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let result = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.clone().cancelled_owned())
-            .await;
+        let result = http::serve(http_listener, app, stop.clone()).await;
         stop.cancel();
         result
     };

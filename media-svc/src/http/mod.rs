@@ -2,11 +2,16 @@
 //! browser's `<audio>` can play and seek a recording straight from media-svc.
 //! The signed playback token is the only authority: it names the tenant and
 //! the recording, and anything wrong with it is 403 before the store is
-//! touched. Bytes are streamed from the store piece by piece as the store
-//! reads them (large pieces from a file, what arrives from S3), never
-//! buffered whole and never copied on the way.
+//! touched. A local recording goes out with `sendfile(2)` from the page
+//! cache (see `server` and `sendfile`: the endpoint runs on its own small
+//! HTTP/1.1 server for that); other bytes are streamed from the store piece
+//! by piece as they arrive (what arrives from S3), never buffered whole and
+//! never copied on the way.
 
 mod range;
+mod sendfile;
+mod server;
+mod wire;
 
 use std::sync::Arc;
 
@@ -21,6 +26,7 @@ use axum::{
 };
 
 pub use range::{Selection, select};
+pub use server::{IDLE_TIMEOUT, serve};
 
 use crate::{
     Error,
@@ -129,12 +135,12 @@ async fn media(
     method: Method,
     request: HeaderMap,
 ) -> Response {
-    let mut response = serve(&app, &path_id, query.as_deref(), &method, &request).await;
+    let mut response = serve_playback(&app, &path_id, query.as_deref(), &method, &request).await;
     cors(&app.settings, &request, &mut response);
     response
 }
 
-async fn serve(
+async fn serve_playback(
     app: &App,
     path_id: &str,
     query: Option<&str>,
@@ -282,11 +288,19 @@ async fn body_response(
             headers.insert(header::CONTENT_RANGE, v);
         }
     }
+    let mut file = None;
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
         match app.store.read_playback(keys, playback, bytes).await {
             Ok(PlaybackBytes::Bytes(stream)) => Body::from_stream(stream),
+            // `server` sends the file itself; the stream (read only when
+            // polled) serves whoever else drives this router.
+            Ok(PlaybackBytes::File(range)) => {
+                let body = Body::from_stream(range.stream());
+                file = Some(range);
+                body
+            }
             Ok(PlaybackBytes::Changed) => return Answer::LookAfresh,
             Err(Error::NotFound(_)) => {
                 return Answer::Done(plain(StatusCode::NOT_FOUND, "recording not found"));
@@ -297,6 +311,9 @@ async fn body_response(
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
+    if let Some(file) = file {
+        response.extensions_mut().insert(file);
+    }
     Answer::Done(response)
 }
 

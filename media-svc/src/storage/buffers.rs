@@ -36,6 +36,24 @@ impl Pool {
         buffer
     }
 
+    fn take_len(&'static self, len: usize) -> Vec<u8> {
+        let mut buffer = self
+            .free
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_default();
+        // A recycled buffer keeps its old length: only bytes never written
+        // before are zeroed (the caller overwrites them all anyway).
+        if buffer.len() >= len {
+            buffer.truncate(len);
+        } else {
+            buffer.reserve(len.max(FILE_PIECE_BYTES) - buffer.len());
+            buffer.resize(len, 0);
+        }
+        buffer
+    }
+
     fn freeze(&'static self, buffer: Vec<u8>) -> Bytes {
         Bytes::from_owner(Recycled { buffer, pool: self })
     }
@@ -46,6 +64,11 @@ static POOL: Pool = Pool::new();
 /// An empty buffer that holds at least `len` bytes (and a whole piece, so all pooled buffers are alike).
 pub(crate) fn take(len: usize) -> Vec<u8> {
     POOL.take(len)
+}
+
+/// A buffer of exactly `len` bytes of unspecified content, to be overwritten.
+pub(crate) fn take_len(len: usize) -> Vec<u8> {
+    POOL.take_len(len)
 }
 
 /// `buffer`'s bytes; the buffer goes back to the pool once they are dropped.
@@ -106,6 +129,20 @@ mod tests {
         let again = pool.take(1);
         assert_eq!(again.as_ptr(), address);
         assert!(again.is_empty());
+    }
+
+    #[test]
+    fn sized_buffers_are_recycled_too() {
+        let pool = pool();
+        let buffer = pool.take_len(1000);
+        assert_eq!(buffer.len(), 1000);
+        assert!(buffer.capacity() >= FILE_PIECE_BYTES);
+        let address = buffer.as_ptr();
+        drop(pool.freeze(buffer));
+        let again = pool.take_len(FILE_PIECE_BYTES);
+        assert_eq!((again.as_ptr(), again.len()), (address, FILE_PIECE_BYTES));
+        drop(pool.freeze(again));
+        assert_eq!(pool.take_len(10).len(), 10);
     }
 
     #[test]

@@ -38,6 +38,10 @@ async fn read(store: &MediaStore, keys: &RecordingKeys, p: &PlaybackInfo) -> Opt
             let pieces: Vec<bytes::Bytes> = s.try_collect().await.unwrap();
             Some(pieces.concat())
         }
+        PlaybackBytes::File(f) => {
+            let pieces: Vec<bytes::Bytes> = f.stream().try_collect().await.unwrap();
+            Some(pieces.concat())
+        }
         PlaybackBytes::Changed => None,
     }
 }
