@@ -38,6 +38,9 @@ pub struct GatewayConfig {
     /// gRPC listen address.
     #[arg(long, env = "GATEWAY_LISTEN", default_value = "127.0.0.1:50050")]
     pub listen: SocketAddr,
+    /// Prometheus metrics (`GET /metrics`), on a port apart from the API's.
+    #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9090")]
+    pub metrics_listen: SocketAddr,
     /// Secret of users' HS256 bearer tokens.
     #[arg(long, env = "ARCHIVE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: String,
@@ -127,7 +130,7 @@ pub struct SuiteConfig {
     pub postgres_url: Option<String>,
     /// Loopback ports: gateway gRPC; the services take the next four
     /// (archive, media, authz, audit), then media HTTP (+5) and gateway
-    /// HTTP (+6). 0 picks free ports.
+    /// HTTP (+6), and the metrics of all of them (+7). 0 picks free ports.
     #[arg(long, env = "ARCHIVE_BASE_PORT", default_value_t = 50050)]
     pub base_port: u16,
     /// Do not seed the demo tenant.

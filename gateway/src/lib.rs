@@ -109,7 +109,9 @@ pub async fn run(
     .merge(api::router(api::ApiState {
         gateway,
         auth: authenticate,
-    }));
+    }))
+    // Traces, logs and request metrics for every HTTP request (telemetry::server).
+    .layer(archive_common::telemetry::server::Observe::http("gateway"));
     let stop = shutdown.clone();
     let http_server = async move {
         let listener = axum::serve::ListenerExt::tap_io(http, |tcp| {

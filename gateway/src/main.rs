@@ -4,7 +4,7 @@
 // The library uses the dependencies; this thin binary needs only a few.
 #![allow(unused_crate_dependencies)]
 
-use archive_common::{shutdown, telemetry};
+use archive_common::{metrics, shutdown, telemetry};
 use clap::Parser;
 use gateway::{Cli, Command, suite::Suite};
 
@@ -13,17 +13,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Suite) {
         Command::Suite => {
-            telemetry::init(telemetry::json_from_env());
+            let _telemetry = telemetry::init("archive-suite");
             let suite = Suite::start(cli.suite.clone(), shutdown::on_signal()).await?;
             print_banner(&suite, &cli.suite.data_dir);
             suite.wait().await?;
         }
         Command::Serve(config) => {
-            telemetry::init(telemetry::json_from_env());
+            let _telemetry = telemetry::init("gateway");
             let config = *config;
+            let shutdown = shutdown::on_signal();
+            metrics::spawn(config.metrics_listen, shutdown.clone()).await?;
             let grpc = tokio::net::TcpListener::bind(config.listen).await?;
             let http = tokio::net::TcpListener::bind(config.http_listen).await?;
-            gateway::run(config, grpc, http, shutdown::on_signal()).await?;
+            gateway::run(config, grpc, http, shutdown).await?;
         }
         Command::Token { user, ttl } => {
             let secrets = gateway::Secrets::load_or_create(&cli.suite.data_dir)?;
@@ -57,6 +59,10 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
     println!(
         "  {:<12} http://{}/  (the Archive page; JSON API under /api/v1)",
         "web", e.gateway_http
+    );
+    println!(
+        "  {:<12} http://{}/metrics  (Prometheus, every service)",
+        "metrics", e.metrics
     );
     match suite.seeded {
         Some(r) => println!(

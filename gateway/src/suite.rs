@@ -24,6 +24,8 @@ pub struct Endpoints {
     pub gateway_http: SocketAddr,
     pub authz: SocketAddr,
     pub audit: SocketAddr,
+    /// Prometheus metrics of every service in the process (one registry).
+    pub metrics: SocketAddr,
 }
 
 impl Endpoints {
@@ -75,7 +77,16 @@ impl Suite {
         std::fs::create_dir_all(&config.data_dir)?;
         let secrets = Secrets::load_or_create(&config.data_dir)?;
         let port = config.base_port;
-        let (gateway_l, archive_l, media_l, authz_l, audit_l, media_http_l, gateway_http_l) = (
+        let (
+            gateway_l,
+            archive_l,
+            media_l,
+            authz_l,
+            audit_l,
+            media_http_l,
+            gateway_http_l,
+            metrics_l,
+        ) = (
             bind(port, 0).await?,
             bind(port, 1).await?,
             bind(port, 2).await?,
@@ -83,6 +94,7 @@ impl Suite {
             bind(port, 4).await?,
             bind(port, 5).await?,
             bind(port, 6).await?,
+            bind(port, 7).await?,
         );
         let endpoints = Endpoints {
             gateway: gateway_l.local_addr()?,
@@ -92,9 +104,14 @@ impl Suite {
             gateway_http: gateway_http_l.local_addr()?,
             authz: authz_l.local_addr()?,
             audit: audit_l.local_addr()?,
+            metrics: metrics_l.local_addr()?,
         };
         let url = |addr: SocketAddr| format!("http://{addr}");
         let mut tasks = JoinSet::new();
+        tasks.spawn(supervise(
+            "metrics",
+            archive_common::metrics::serve(metrics_l, shutdown.child_token()),
+        ));
 
         let mut archive = archive_svc::Config::new(
             database_url(&config, "calls").await?,
@@ -152,6 +169,7 @@ impl Suite {
 
         let gateway = GatewayConfig {
             listen: endpoints.gateway,
+            metrics_listen: endpoints.metrics,
             jwt_secret: secrets.jwt_secret.clone(),
             identity_secret: secrets.identity_secret.clone(),
             archive_url: url(endpoints.archive),

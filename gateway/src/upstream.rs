@@ -6,15 +6,13 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use archive_common::telemetry::client::{self, TracedChannel};
 use archive_common::{IdentityKey, Principal};
 use archive_proto::v1::{
     audit_service_client::AuditServiceClient, authz_service_client::AuthzServiceClient,
     call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
 };
-use tonic::{
-    Request,
-    transport::{Channel, Endpoint},
-};
+use tonic::Request;
 
 /// Where each upstream service listens.
 #[derive(Debug, Clone)]
@@ -27,21 +25,22 @@ pub struct UpstreamUrls {
 
 #[derive(Clone)]
 pub struct Upstreams {
-    pub archive: CallServiceClient<Channel>,
-    pub media: MediaServiceClient<Channel>,
-    pub authz: AuthzServiceClient<Channel>,
-    pub audit: AuditServiceClient<Channel>,
+    pub archive: CallServiceClient<TracedChannel>,
+    pub media: MediaServiceClient<TracedChannel>,
+    pub authz: AuthzServiceClient<TracedChannel>,
+    pub audit: AuditServiceClient<TracedChannel>,
     identity: IdentityKey,
     time_zones: Arc<Mutex<HashMap<String, (chrono_tz::Tz, std::time::Instant)>>>,
 }
 
 const TIME_ZONE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
-fn channel(url: &str) -> Result<Channel, tonic::transport::Error> {
-    Ok(Endpoint::from_shared(url.to_owned())?
-        .connect_timeout(std::time::Duration::from_secs(5))
-        .timeout(std::time::Duration::from_secs(30))
-        .connect_lazy())
+fn channel(url: &str) -> Result<TracedChannel, tonic::transport::Error> {
+    client::channel(
+        url,
+        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(30),
+    )
 }
 
 impl Upstreams {
