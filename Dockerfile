@@ -39,7 +39,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
 # system roots), no shell, no package manager, user 65532 (nonroot).
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 # Logs as JSON lines for the cluster's log collector; RUST_LOG sets the level.
-ENV LOG_FORMAT=json RUST_LOG=info
+# Metrics on 9090 in every image (each service is alone in its container).
+ENV LOG_FORMAT=json RUST_LOG=info METRICS_LISTEN=0.0.0.0:9090
 USER 65532:65532
 
 # The binaries' own defaults listen on 127.0.0.1, which nothing outside the
@@ -48,19 +49,19 @@ USER 65532:65532
 FROM runtime AS archive-svc
 ENV ARCHIVE_LISTEN=0.0.0.0:50051
 COPY --from=build /out/archive-svc /usr/local/bin/archive-svc
-EXPOSE 50051
+EXPOSE 50051 9090
 ENTRYPOINT ["/usr/local/bin/archive-svc"]
 
 FROM runtime AS media-svc
 ENV MEDIA_LISTEN=0.0.0.0:50052 MEDIA_HTTP_LISTEN=0.0.0.0:8082
 COPY --from=build /out/media-svc /usr/local/bin/media-svc
-EXPOSE 50052 8082
+EXPOSE 50052 8082 9090
 ENTRYPOINT ["/usr/local/bin/media-svc"]
 
 FROM runtime AS authz-svc
 ENV AUTHZ_LISTEN=0.0.0.0:50053
 COPY --from=build /out/authz-svc /usr/local/bin/authz-svc
-EXPOSE 50053
+EXPOSE 50053 9090
 ENTRYPOINT ["/usr/local/bin/authz-svc"]
 
 FROM runtime AS audit-svc
@@ -68,13 +69,13 @@ ENV AUDIT_LISTEN=0.0.0.0:50054
 # audit-verify checks a tenant's hash chain straight on a database (e.g. a
 # restored backup): `kubectl exec … -- audit-verify --tenant 10009`.
 COPY --from=build /out/audit-svc /out/audit-verify /usr/local/bin/
-EXPOSE 50054
+EXPOSE 50054 9090
 ENTRYPOINT ["/usr/local/bin/audit-svc"]
 
 FROM runtime AS gateway
 ENV GATEWAY_LISTEN=0.0.0.0:50050 GATEWAY_HTTP_LISTEN=0.0.0.0:50056
 COPY --from=build /out/gateway /usr/local/bin/gateway
-EXPOSE 50050 50056
+EXPOSE 50050 50056 9090
 ENTRYPOINT ["/usr/local/bin/gateway"]
 # The gateway alone in front of the services; without `serve` the binary
 # would start the whole embedded suite in one process.
