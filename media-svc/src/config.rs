@@ -28,6 +28,10 @@ pub struct Config {
     #[arg(long, env = "MEDIA_HTTP_LISTEN", default_value = "127.0.0.1:8082")]
     pub http_listen: SocketAddr,
 
+    /// Prometheus metrics (`GET /metrics`), on a port apart from the API's.
+    #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9092")]
+    pub metrics_listen: SocketAddr,
+
     /// Secret shared by the suite to sign the forwarded identity.
     #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
     pub identity_secret: String,
@@ -148,6 +152,7 @@ impl Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50052)),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
+            metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             identity_secret: identity_secret.into(),
             playback_key: playback_key.into(),
             store: StoreKind::Fs,
