@@ -2,14 +2,23 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod extra_gateway;
 pub(crate) mod http;
+pub(crate) mod recordings;
+
+use std::net::SocketAddr;
 
 use archive_proto::v1::archive_service_client::ArchiveServiceClient;
 use gateway::suite::Suite;
 use tonic::{Request, metadata::MetadataValue, transport::Channel};
 
 pub(crate) async fn client(suite: &Suite) -> ArchiveServiceClient<Channel> {
-    ArchiveServiceClient::connect(format!("http://{}", suite.endpoints.gateway))
+    client_at(suite.endpoints.gateway).await
+}
+
+/// A client of the gateway listening at `addr`.
+pub(crate) async fn client_at(addr: SocketAddr) -> ArchiveServiceClient<Channel> {
+    ArchiveServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap()
 }

@@ -1,0 +1,59 @@
+//! A second gateway in front of a running suite's services, with some
+//! upstream URLs replaced — by another archive-svc process, or by a proxy
+//! that watches the bytes media-svc sends.
+
+use std::net::SocketAddr;
+
+use archive_common::shutdown::CancellationToken;
+use gateway::{GatewayConfig, suite::Suite};
+use tokio::net::TcpListener;
+
+/// Where the extra gateway listens.
+pub(crate) struct ExtraGateway {
+    pub(crate) grpc: SocketAddr,
+    pub(crate) http: SocketAddr,
+}
+
+/// Starts a gateway using `suite`'s secrets and services, except archive-svc
+/// at `archive_url` and media-svc's gRPC at `media_url` when given; it runs
+/// until `shutdown`.
+pub(crate) async fn start(
+    suite: &Suite,
+    archive_url: Option<String>,
+    media_url: Option<String>,
+    shutdown: CancellationToken,
+) -> ExtraGateway {
+    let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (grpc_addr, http_addr) = (grpc.local_addr().unwrap(), http.local_addr().unwrap());
+    let e = &suite.endpoints;
+    let url = |addr: SocketAddr| format!("http://{addr}");
+    let config = GatewayConfig {
+        listen: grpc_addr,
+        metrics_listen: "127.0.0.1:0".parse().unwrap(),
+        jwt_secret: suite.secrets.jwt_secret.clone(),
+        identity_secret: suite.secrets.identity_secret.clone(),
+        archive_url: archive_url.unwrap_or_else(|| url(e.archive)),
+        media_url: media_url.unwrap_or_else(|| url(e.media)),
+        authz_url: url(e.authz),
+        audit_url: url(e.audit),
+        http_listen: http_addr,
+        public_url: url(http_addr),
+        media_public_url: url(e.media_http),
+        playback_key: suite.secrets.playback_key.clone(),
+        playback_ttl_minutes: 60,
+        export_ttl_minutes: 60,
+        demo_sign_in: false,
+        jwks_file: None,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = gateway::run(config, grpc, http, shutdown).await {
+            panic!("extra gateway failed: {e}");
+        }
+    });
+    // The listeners are bound already: requests queue until it serves.
+    ExtraGateway {
+        grpc: grpc_addr,
+        http: http_addr,
+    }
+}

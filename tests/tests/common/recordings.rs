@@ -1,0 +1,133 @@
+//! Recorded calls made through the services' own APIs: ingested into an
+//! archive-svc and given MP3 files of a chosen size in a media-svc, for tests
+//! that need more (or bigger) recordings than the demo seed has.
+
+use archive_common::{IdentityKey, Principal, convert::timestamp};
+use archive_proto::v1::{
+    self as pb, call_event::Kind, call_service_client::CallServiceClient,
+    media_service_client::MediaServiceClient,
+};
+use chrono::{TimeDelta, Utc};
+
+/// A real CBR MP3 (media-svc walks its frames on upload).
+const CLIP: &[u8] = include_bytes!("../../../gateway/demo/cbr128-44k.mp3");
+
+/// The demo tenant's recording platform, as archive-svc and media-svc see it.
+fn platform() -> Principal {
+    Principal::system("10009", "e2e-platform")
+}
+
+/// An MP3 of at least `size` bytes: whole clips one after another.
+pub(crate) fn mp3_of(size: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size + CLIP.len());
+    while out.len() < size {
+        out.extend_from_slice(CLIP);
+    }
+    out
+}
+
+/// Ingests `count` calls queued to Sales with forced recording into the
+/// archive-svc at `archive_url` (session ids `{prefix}-{i}`, caller numbers
+/// `{caller_prefix}{i:04}`); the first recording id of each, in order.
+pub(crate) async fn ingest_recorded_calls(
+    archive_url: &str,
+    identity_secret: &str,
+    prefix: &str,
+    caller_prefix: &str,
+    count: usize,
+) -> Vec<String> {
+    let key = IdentityKey::internal(identity_secret.as_bytes());
+    let mut archive = CallServiceClient::connect(archive_url.to_owned())
+        .await
+        .unwrap();
+    let start = Utc::now() - TimeDelta::hours(2);
+    let calls = (0..count)
+        .map(|i| {
+            let t = start + TimeDelta::seconds(i as i64 * 60);
+            let at = |s: i64| Some(timestamp(t + TimeDelta::seconds(s)));
+            pb::IngestCallRequest {
+                session_id: format!("{prefix}-{i}"),
+                start_time: at(0),
+                access_point: Some(pb::AccessPoint {
+                    number: "81511569".into(),
+                    name: "Main Demo Number".into(),
+                }),
+                caller_number: format!("{caller_prefix}{i:04}"),
+                events: vec![
+                    pb::CallEvent {
+                        time: at(0),
+                        kind: Some(Kind::QueueEntered(pb::QueueEntered {
+                            queue: "Sales".into(),
+                            forced_recording: true,
+                            pending_recording: false,
+                        })),
+                    },
+                    pb::CallEvent {
+                        time: at(5),
+                        kind: Some(Kind::AgentConnected(pb::AgentConnected {
+                            agent: "Andreas Wallin".into(),
+                            forced_recording: false,
+                        })),
+                    },
+                    pb::CallEvent {
+                        time: at(125),
+                        kind: Some(Kind::AgentDisconnected(pb::AgentDisconnected {
+                            agent: "Andreas Wallin".into(),
+                        })),
+                    },
+                ],
+                ..Default::default()
+            }
+        })
+        .collect();
+    archive
+        .batch_ingest_calls(key.request(pb::BatchIngestCallsRequest { calls }, &platform()))
+        .await
+        .unwrap()
+        .into_inner()
+        .results
+        .into_iter()
+        .map(|r| r.call.unwrap().recordings[0].recording_id.clone())
+        .collect()
+}
+
+/// Uploads `bytes` as recording `id`'s file to the media-svc at `media_url`.
+pub(crate) async fn upload(media_url: &str, identity_secret: &str, id: &str, bytes: &[u8]) {
+    let key = IdentityKey::internal(identity_secret.as_bytes());
+    let mut media = MediaServiceClient::connect(media_url.to_owned())
+        .await
+        .unwrap();
+    let messages: Vec<_> = bytes
+        .chunks(1 << 20)
+        .enumerate()
+        .map(|(i, chunk)| pb::UploadRecordingRequest {
+            recording_id: if i == 0 { id.to_owned() } else { String::new() },
+            chunk: chunk.to_vec(),
+        })
+        .collect();
+    media
+        .upload_recording(key.request(tokio_stream::iter(messages), &platform()))
+        .await
+        .unwrap();
+}
+
+/// Recording `id`'s file facts at the media-svc at `media_url` (NOT_FOUND once deleted).
+pub(crate) async fn media_info(
+    media_url: &str,
+    identity_secret: &str,
+    id: &str,
+) -> Result<pb::MediaInfo, tonic::Status> {
+    let key = IdentityKey::internal(identity_secret.as_bytes());
+    let mut media = MediaServiceClient::connect(media_url.to_owned())
+        .await
+        .unwrap();
+    media
+        .get_media_info(key.request(
+            pb::GetMediaInfoRequest {
+                recording_id: id.to_owned(),
+            },
+            &platform(),
+        ))
+        .await
+        .map(|r| r.into_inner().media.unwrap())
+}
