@@ -4,7 +4,10 @@
 //! writes the answer itself. It exists for one reason: a response carrying a
 //! `storage::FileRange` (a local recording) is sent with `sendfile(2)`
 //! (see `sendfile`), which hyper cannot do; every other body is written from
-//! memory as hyper would, frame by frame, never buffered whole.
+//! memory as hyper would, frame by frame, never buffered whole. A tower
+//! layer that wraps response bodies (to count bytes, say) sees a sendfile
+//! answer's body dropped unread: count those from the `FileRange` extension
+//! (its range is what is sent) or from the response's `Content-Length`.
 //!
 //! What it speaks: HTTP/1.0 and 1.1 with keep-alive and pipelining; request
 //! bodies only with `Content-Length` (up to 64 KiB; a chunked one is 411);
@@ -65,7 +68,8 @@ pub async fn serve(
             Ok((stream, _)) => {
                 // TCP_NODELAY: the first bytes of a seek answer should not wait for a delayed ACK.
                 let _ = stream.set_nodelay(true);
-                let connection = Connection::new(stream, router.clone(), shutdown.clone());
+                // A token of its own: waiting on the shared one locks it, per request.
+                let connection = Connection::new(stream, router.clone(), shutdown.child_token());
                 connections.spawn(connection.run());
             }
             Err(e) if is_connection_error(&e) => {}
