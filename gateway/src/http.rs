@@ -22,8 +22,11 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 
+use tracing::Instrument as _;
+
 use crate::{
     flows::export::{ExportSettings, ExportToken, Prepared, reopen},
+    metrics::{DownloadEnd, METRICS},
     upstream::Upstreams,
     zip::Piece,
 };
@@ -147,13 +150,27 @@ async fn download(
 /// Bytes `range` of the archive, produced by a task that stops when the client does.
 fn stream(upstreams: Upstreams, prepared: Prepared, range: Range<u64>) -> Body {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::spawn(async move {
-        if let Err(e) = produce(&upstreams, &prepared, range, &tx).await {
-            tracing::warn!(file = %prepared.file_name, error = %e, "export aborted");
-            let _ = tx.send(Err(std::io::Error::other(e))).await;
-        }
-    });
+    // The producer's media-svc reads belong to the download's trace.
+    let producer = async move {
+        let end = match produce(&upstreams, &prepared, range, &tx).await {
+            Ok(()) => DownloadEnd::Completed,
+            Err(Stop::ClientLeft) => DownloadEnd::ClientLeft,
+            Err(Stop::Failed(e)) => {
+                tracing::warn!(file = %prepared.file_name, error = %e, "export aborted");
+                let _ = tx.send(Err(std::io::Error::other(e))).await;
+                DownloadEnd::Failed
+            }
+        };
+        METRICS.download(end);
+    };
+    tokio::spawn(producer.instrument(tracing::Span::current()));
     Body::from_stream(ReceiverStream::new(rx))
+}
+
+/// Why a download's producer stopped early.
+enum Stop {
+    ClientLeft,
+    Failed(String),
 }
 
 async fn produce(
@@ -161,14 +178,13 @@ async fn produce(
     prepared: &Prepared,
     range: Range<u64>,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
-) -> Result<(), String> {
-    let gone = || "the client went away".to_owned();
+) -> Result<(), Stop> {
     for piece in prepared.layout.pieces(range) {
         match piece {
             Piece::Bytes(b) => tx
                 .send(Ok(Bytes::copy_from_slice(b)))
                 .await
-                .map_err(|_| gone())?,
+                .map_err(|_| Stop::ClientLeft)?,
             Piece::File { index, range } => {
                 let entry = &prepared.entries[index];
                 let whole = range.start == 0 && range.end == entry.size;
@@ -182,29 +198,40 @@ async fn produce(
                     .clone()
                     .read_recording(upstreams.on_behalf(&prepared.principal, request))
                     .await
-                    .map_err(|s| format!("media-svc: {}", s.message()))?
+                    .map_err(|s| Stop::Failed(format!("media-svc: {}", s.message())))?
                     .into_inner();
                 let mut crc = crc32fast::Hasher::new();
                 let mut sent = 0u64;
                 while let Some(chunk) = chunks.next().await {
                     let chunk = chunk
-                        .map_err(|s| format!("media-svc: {}", s.message()))?
+                        .map_err(|s| Stop::Failed(format!("media-svc: {}", s.message())))?
                         .chunk;
                     sent += chunk.len() as u64;
                     if sent > range.end - range.start {
-                        return Err(format!("{} is longer than recorded", entry.name));
+                        return Err(Stop::Failed(format!(
+                            "{} is longer than recorded",
+                            entry.name
+                        )));
                     }
                     if whole {
                         crc.update(&chunk);
                     }
-                    tx.send(Ok(Bytes::from(chunk))).await.map_err(|_| gone())?;
+                    tx.send(Ok(Bytes::from(chunk)))
+                        .await
+                        .map_err(|_| Stop::ClientLeft)?;
                 }
                 if sent != range.end - range.start {
-                    return Err(format!("{} is shorter than recorded", entry.name));
+                    return Err(Stop::Failed(format!(
+                        "{} is shorter than recorded",
+                        entry.name
+                    )));
                 }
                 // Bytes that no longer match the CRC taken at upload end the download.
                 if whole && crc.finalize() != entry.crc32 {
-                    return Err(format!("{} does not match its recorded CRC-32", entry.name));
+                    return Err(Stop::Failed(format!(
+                        "{} does not match its recorded CRC-32",
+                        entry.name
+                    )));
                 }
             }
         }

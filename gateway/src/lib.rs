@@ -11,6 +11,7 @@ mod error;
 pub mod flows;
 pub mod format;
 pub mod http;
+mod metrics;
 mod postgres;
 pub mod rows;
 mod secrets;

@@ -175,6 +175,71 @@ async fn one_trace_crosses_the_services_and_metrics_count_the_calls() {
     );
     assert_linked(&spans, entry);
 
+    // CreateExport touches all five: archive (the calls), media (sizes and
+    // CRCs), authz, audit, behind the gateway; the download's media reads
+    // join the download request's own trace.
+    let export_trace = uuid::Uuid::new_v4().simple().to_string();
+    let mut create = authed(
+        &suite,
+        "paal",
+        pb::CreateExportRequest {
+            recording_ids: vec![recording.clone()],
+            reason: String::new(),
+        },
+    );
+    create.metadata_mut().insert(
+        "traceparent",
+        MetadataValue::try_from(format!("00-{export_trace}-00f067aa0ba902b7-01")).unwrap(),
+    );
+    let export = client(&suite)
+        .await
+        .create_export(create)
+        .await
+        .unwrap()
+        .into_inner();
+    let all_five = [
+        "archive.v1.ArchiveService",
+        "archive.v1.CallService",
+        "archive.v1.MediaService",
+        "archive.v1.AuthzService",
+        "archive.v1.AuditService",
+    ];
+    let spans = spans_of(&telemetry, &exporter, &export_trace, &all_five).await;
+    let seen: BTreeSet<String> = spans
+        .iter()
+        .filter(|s| s.span_kind == SpanKind::Server)
+        .filter_map(|s| attribute(s, "rpc.service"))
+        .collect();
+    assert!(all_five.iter().all(|s| seen.contains(*s)), "{seen:?}");
+    assert_linked(&spans, entry);
+    let download_trace = uuid::Uuid::new_v4().simple().to_string();
+    let zip = request(
+        "GET",
+        &export.download_url,
+        &[(
+            "traceparent",
+            &format!("00-{download_trace}-00f067aa0ba902b7-01"),
+        )],
+    )
+    .await;
+    assert_eq!(zip.status, 200);
+    assert_eq!(zip.body.len() as u64, export.size_bytes);
+    let spans = spans_of(
+        &telemetry,
+        &exporter,
+        &download_trace,
+        &["archive.v1.MediaService"],
+    )
+    .await;
+    assert!(
+        spans
+            .iter()
+            .any(|s| attribute(s, "rpc.method").as_deref() == Some("ReadRecording")),
+        "the zip's media reads are in the download's trace"
+    );
+    assert!(spans.iter().any(|s| s.name == "GET /exports/{file}"));
+    assert_linked(&spans, entry);
+
     // HTTP: the web page's JSON API call starts the same kind of trace.
     let http_trace = uuid::Uuid::new_v4().simple().to_string();
     let token = suite.token("paal", 600).unwrap();
@@ -317,6 +382,27 @@ async fn one_trace_crosses_the_services_and_metrics_count_the_calls() {
         ) >= 1.0
     );
     assert!(metric(&text, "archive_grpc_server_sent_bytes_total", &search) > 0.0);
+    assert_eq!(metric(&text, "archive_export_bytes_count", &[]), 1.0);
+    assert_eq!(
+        metric(&text, "archive_export_bytes_sum", &[]),
+        export.size_bytes as f64
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "archive_export_downloads_total",
+            &["outcome=\"completed\""]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "archive_http_server_sent_bytes_total",
+            &["route=\"/exports/{file}\""]
+        ),
+        export.size_bytes as f64
+    );
 
     suite.stop().await.unwrap();
 }

@@ -418,13 +418,15 @@ impl Outcome {
         }
     }
 
+    /// The handler or the body failed; a body failing after its headers went
+    /// out counts as `error`, not as the status those headers carried.
     fn failed(&mut self) {
         self.complete = true;
-        if self.code.is_none() {
-            self.code = Some(match self.labels {
-                Labels::Grpc(_) => "Unknown".to_owned(),
-                Labels::Http(_) => "500".to_owned(),
-            });
+        match self.labels {
+            Labels::Grpc(_) => {
+                self.code.get_or_insert_with(|| "Unknown".to_owned());
+            }
+            Labels::Http(_) => self.code = Some("error".to_owned()),
         }
         self.span.record("otel.status_code", "ERROR");
     }

@@ -302,6 +302,7 @@ pub async fn create(
         );
         audit.append(who, event).await.map_err(Error::Status)?;
     }
+    crate::metrics::METRICS.export_created(prepared.layout.size(), selected.len());
     let expires = now + settings.ttl;
     let mut packed = Vec::with_capacity(ids.len() * 16);
     for s in &selected {
