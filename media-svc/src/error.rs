@@ -27,13 +27,21 @@ pub enum Error {
     #[error("metadata of recording {id} is unreadable: {reason}")]
     CorruptSidecar { id: String, reason: String },
     #[error("object store: {0}")]
-    Store(#[from] object_store::Error),
+    Store(object_store::Error),
     #[error("configuration: {0}")]
     Config(String),
     #[error("I/O: {0}")]
     Io(#[from] std::io::Error),
     #[error("gRPC transport: {0}")]
     Transport(#[from] tonic::transport::Error),
+}
+
+/// Every object-store failure that reaches a caller is counted on its way.
+impl From<object_store::Error> for Error {
+    fn from(e: object_store::Error) -> Self {
+        crate::metrics::METRICS.object_store_error(&e);
+        Error::Store(e)
+    }
 }
 
 impl From<Error> for Status {
@@ -102,8 +110,14 @@ mod tests {
             store: "S3",
             source: "SELECT secret FROM x at 10.0.0.3".into(),
         };
-        let s = Status::from(Error::Store(store));
+        let s = Status::from(Error::from(store));
         assert_eq!(s.code(), Code::Unavailable);
         assert!(!s.message().contains("10.0.0.3"));
+        // Counted on the way, by kind.
+        assert!(
+            archive_common::metrics::render()
+                .lines()
+                .any(|l| l.starts_with("archive_object_store_errors_total{kind=\"generic\"}")),
+        );
     }
 }

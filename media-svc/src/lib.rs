@@ -13,6 +13,7 @@ mod error;
 pub mod http;
 pub mod info;
 pub mod keys;
+mod metrics;
 pub mod mp3;
 mod service;
 pub mod storage;

@@ -137,7 +137,13 @@ async fn one_trace_crosses_the_services_and_metrics_count_the_calls() {
         "traceparent",
         MetadataValue::try_from(format!("00-{trace_id}-00f067aa0ba902b7-01")).unwrap(),
     );
-    client(&suite).await.start_playback(playback).await.unwrap();
+    let playback_url = client(&suite)
+        .await
+        .start_playback(playback)
+        .await
+        .unwrap()
+        .into_inner()
+        .playback_url;
     let services = [
         "archive.v1.ArchiveService",
         "archive.v1.CallService",
@@ -239,6 +245,9 @@ async fn one_trace_crosses_the_services_and_metrics_count_the_calls() {
     );
     assert!(spans.iter().any(|s| s.name == "GET /exports/{file}"));
     assert_linked(&spans, entry);
+
+    let played = request("GET", &playback_url, &[]).await;
+    assert_eq!(played.status, 200);
 
     // HTTP: the web page's JSON API call starts the same kind of trace.
     let http_trace = uuid::Uuid::new_v4().simple().to_string();
@@ -382,6 +391,25 @@ async fn one_trace_crosses_the_services_and_metrics_count_the_calls() {
         ) >= 1.0
     );
     assert!(metric(&text, "archive_grpc_server_sent_bytes_total", &search) > 0.0);
+    // media-svc sends local files with sendfile(2); the request layer still
+    // counts them.
+    let media = [
+        "server=\"media\"",
+        "route=\"/media/{recording_id}\"",
+        "method=\"GET\"",
+    ];
+    assert_eq!(
+        metric(
+            &text,
+            "archive_http_server_handled_total",
+            &[&media[..], &["status=\"200\""]].concat()
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(&text, "archive_http_server_sent_bytes_total", &media),
+        played.body.len() as f64
+    );
     assert_eq!(metric(&text, "archive_export_bytes_count", &[]), 1.0);
     assert_eq!(
         metric(&text, "archive_export_bytes_sum", &[]),

@@ -15,7 +15,10 @@ mod wire;
 
 use std::sync::Arc;
 
-use archive_common::Clock;
+use archive_common::{
+    Clock,
+    telemetry::server::{Observe, SentOutOfBand},
+};
 use axum::{
     Router,
     body::Body,
@@ -62,6 +65,8 @@ pub fn router(store: MediaStore, settings: HttpSettings) -> Router {
             get(media).head(media).options(preflight),
         )
         .fallback(|| async { plain(StatusCode::NOT_FOUND, "not found") })
+        // Traces, logs and request metrics for every request (telemetry::server).
+        .layer(Observe::http("media"))
         .with_state(app)
 }
 
@@ -312,6 +317,12 @@ async fn body_response(
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     if let Some(file) = file {
+        // The server writes this body with sendfile(2), never polling it: the
+        // request layer counts its bytes from here.
+        let range = file.range();
+        response
+            .extensions_mut()
+            .insert(SentOutOfBand(range.end - range.start));
         response.extensions_mut().insert(file);
     }
     Answer::Done(response)
