@@ -75,7 +75,11 @@ pub fn recording_row(r: &pb::Recording, verdicts: Verdicts, tz: Tz) -> pb::Recor
 
 /// One line of the result table.
 pub fn call_row(call: pb::Call, verdicts: Verdicts, tz: Tz) -> pb::CallRow {
-    let ap = call.access_point.clone().unwrap_or_default();
+    let access_point = call
+        .access_point
+        .as_ref()
+        .map(|ap| format::access_point(&ap.number, &ap.name))
+        .unwrap_or_default();
     let recordings: Vec<pb::RecordingRow> = call
         .recordings
         .iter()
@@ -92,7 +96,7 @@ pub fn call_row(call: pb::Call, verdicts: Verdicts, tz: Tz) -> pb::CallRow {
         start: time(call.start_time.as_ref())
             .map(|at| format::start(at, tz))
             .unwrap_or_default(),
-        access_point: format::access_point(&ap.number, &ap.name),
+        access_point,
         recording_time: if call.recordings.is_empty() {
             String::new()
         } else {
