@@ -56,11 +56,14 @@ wait_port() { # bounded: 30 s
         if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
         sleep 0.1
     done
-    say "nothing listens on 127.0.0.1:$1 ($2)"; return 1
+    say "nothing listens on 127.0.0.1:$1 ($2)"
+    tail -n 20 "$work"/*.log >&2 || true
+    return 1
 }
 
 s3_port=$(free_port); nginx_port=$(free_port)
 fs_grpc=$(free_port); fs_http=$(free_port); s3_grpc=$(free_port); s3_http=$(free_port)
+fs_metrics=$(free_port); s3_metrics=$(free_port)
 export ARCHIVE_IDENTITY_SECRET="bench identity secret" ARCHIVE_PLAYBACK_KEY="bench playback key"
 bucket=media-bench
 
@@ -70,12 +73,12 @@ pids+=($!)
 
 say "starting media-svc (fs) and media-svc (S3)"
 RUST_LOG=warn MEDIA_STORE=fs MEDIA_ROOT="$work/media-fs" \
-    MEDIA_LISTEN="127.0.0.1:$fs_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$fs_http" \
+    MEDIA_LISTEN="127.0.0.1:$fs_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$fs_http" METRICS_LISTEN="127.0.0.1:$fs_metrics" \
     "$media_svc_bin" >"$work/media-fs.log" 2>&1 &
 fs_pid=$!; pids+=($fs_pid)
 RUST_LOG=warn MEDIA_STORE=s3 MEDIA_S3_BUCKET=$bucket MEDIA_S3_ENDPOINT="http://127.0.0.1:$s3_port" \
     MEDIA_S3_PATH_STYLE=true MEDIA_S3_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-    MEDIA_LISTEN="127.0.0.1:$s3_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$s3_http" \
+    MEDIA_LISTEN="127.0.0.1:$s3_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$s3_http" METRICS_LISTEN="127.0.0.1:$s3_metrics" \
     "$media_svc_bin" >"$work/media-s3.log" 2>&1 &
 s3_pid=$!; pids+=($s3_pid)
 
