@@ -20,8 +20,7 @@ use std::{
 
 use archive_common::shutdown::CancellationToken;
 use archive_proto::v1 as pb;
-use common::{authed, client_at, extra_gateway, recordings};
-use gateway::{SuiteConfig, suite::Suite};
+use common::{audit_events, authed, client_at, extra_gateway, recordings, start_suite};
 use tonic::Code;
 
 /// Set in the child's environment: where its database is, where it listens,
@@ -109,12 +108,7 @@ fn outbox(db: &PathBuf, sql: &str) -> String {
 async fn deletion_survives_a_crash() {
     let data = tempfile::tempdir().unwrap();
     // media-svc, authz-svc (with the demo users) and audit-svc of a suite.
-    let suite = Suite::start(
-        SuiteConfig::ephemeral(data.path().join("suite")),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let suite = start_suite(&data.path().join("suite")).await;
     let secret = suite.secrets.identity_secret.clone();
     let media_url = format!("http://{}", suite.endpoints.media);
     let db = data.path().join("calls.db");
@@ -281,21 +275,7 @@ async fn deletion_survives_a_crash() {
         "0",
         "nothing queued again"
     );
-    let events = client_at(gw.grpc)
-        .await
-        .list_audit_events(authed(
-            &suite,
-            "paal",
-            pb::ListEventsRequest {
-                recording_id: recording.clone(),
-                page_size: 100,
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events;
+    let events = audit_events(client_at(gw.grpc).await, &suite, &recording).await;
     assert_eq!(
         events
             .iter()

@@ -22,8 +22,7 @@ use std::{
 
 use archive_common::shutdown::CancellationToken;
 use archive_proto::v1 as pb;
-use common::{authed, client_at, extra_gateway, recordings};
-use gateway::{SuiteConfig, suite::Suite};
+use common::{authed, client_at, extra_gateway, recordings, start_suite};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -123,12 +122,7 @@ async fn get(url: &str) -> (TcpStream, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_download_stops_reading_media() {
     let data = tempfile::tempdir().unwrap();
-    let suite = Suite::start(
-        SuiteConfig::ephemeral(data.path()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let suite = start_suite(data.path()).await;
     let media_dir = data.path().join("media").canonicalize().unwrap();
     let (proxy, served) = counting_proxy(suite.endpoints.media).await;
     let stop = CancellationToken::new();

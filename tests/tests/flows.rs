@@ -11,11 +11,10 @@ use std::time::Duration;
 use archive_common::{
     IdentityKey,
     error::{is_reason_required, violated_field},
-    shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
-use common::{authed, client, http::request};
-use gateway::{SuiteConfig, suite::Suite};
+use common::{audit_events, authed, client, http::request, start_suite};
+use gateway::suite::Suite;
 use tonic::Code;
 
 async fn rows(suite: &Suite, user: &str, caller: &str) -> Vec<pb::CallRow> {
@@ -64,33 +63,10 @@ async fn media_info(suite: &Suite, recording_id: &str) -> Result<pb::MediaInfo, 
         .map(|r| r.into_inner().media.unwrap())
 }
 
-async fn audit_events(suite: &Suite, recording_id: &str) -> Vec<pb::AuditEvent> {
-    client(suite)
-        .await
-        .list_audit_events(authed(
-            suite,
-            "paal",
-            pb::ListEventsRequest {
-                recording_id: recording_id.into(),
-                page_size: 100,
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn play_download_and_delete() {
     let data = tempfile::tempdir().unwrap();
-    let suite = Suite::start(
-        SuiteConfig::ephemeral(data.path()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let suite = start_suite(data.path()).await;
     let main = rows(&suite, "paal", "95214830").await;
     let recording = recording_of(&main, "23.11.2023 08:46").recording_id.clone();
 
@@ -175,7 +151,7 @@ async fn play_download_and_delete() {
         .await
         .unwrap_err();
     assert_eq!(violated_field(&err).as_deref(), Some("reason"));
-    let events = audit_events(&suite, &recording).await;
+    let events = audit_events(client(&suite).await, &suite, &recording).await;
     assert!(
         events
             .iter()
@@ -298,7 +274,7 @@ async fn play_download_and_delete() {
         .status,
         403
     );
-    let events = audit_events(&suite, &third).await;
+    let events = audit_events(client(&suite).await, &suite, &third).await;
     assert!(
         events
             .iter()
@@ -430,7 +406,7 @@ async fn play_download_and_delete() {
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(
-        audit_events(&suite, &recording)
+        audit_events(client(&suite).await, &suite, &recording)
             .await
             .iter()
             .any(|e| e.kind == pb::AuditEventKind::RecordingDeleted as i32)

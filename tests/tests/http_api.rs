@@ -4,9 +4,10 @@
 
 mod common;
 
-use archive_common::shutdown::CancellationToken;
-use common::http::{post_json, request};
-use gateway::{SuiteConfig, suite::Suite};
+use common::{
+    http::{post_json, request},
+    start_suite,
+};
 
 fn json(body: &[u8]) -> serde_json::Value {
     serde_json::from_slice(body)
@@ -16,12 +17,7 @@ fn json(body: &[u8]) -> serde_json::Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_json_api_mirrors_the_grpc_api() {
     let data = tempfile::tempdir().unwrap();
-    let suite = Suite::start(
-        SuiteConfig::ephemeral(data.path()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let suite = start_suite(data.path()).await;
     let base = format!("http://{}", suite.endpoints.gateway_http);
     let bearer = |user: &str| format!("Bearer {}", suite.token(user, 600).unwrap());
     let paal = bearer("paal");

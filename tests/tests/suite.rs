@@ -16,7 +16,7 @@ use tonic_reflection::pb::v1::{
 
 mod common;
 
-use common::{authed, client};
+use common::{authed, client, start_suite};
 
 async fn search(suite: &Suite, user: &str, filter: pb::CallFilter) -> Vec<pb::CallRow> {
     let mut rows = Vec::new();
@@ -285,12 +285,7 @@ async fn the_suite_serves_searches_and_restarts_without_reseeding() {
         .await
         .expect("stops in time")
         .unwrap();
-    let suite = Suite::start(
-        SuiteConfig::ephemeral(data.path()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let suite = start_suite(data.path()).await;
     assert!(suite.seeded.is_none(), "the second start reuses the data");
     let again = search(&suite, "paal", pb::CallFilter::default()).await;
     assert_eq!(again.len(), total);
@@ -298,12 +293,7 @@ async fn the_suite_serves_searches_and_restarts_without_reseeding() {
 
     // Even when the seed runs again (its marker gone), it finds everything in place.
     std::fs::remove_file(data.path().join("seeded")).unwrap();
-    let suite = Suite::start(
-        SuiteConfig::ephemeral(data.path()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let suite = start_suite(data.path()).await;
     let reseeded = suite.seeded.expect("seeding ran again");
     assert_eq!(
         (

@@ -10,9 +10,8 @@ use std::{
     time::Duration,
 };
 
-use archive_common::{shutdown::CancellationToken, telemetry};
+use archive_common::telemetry;
 use archive_proto::v1 as pb;
-use gateway::{SuiteConfig, suite::Suite};
 use opentelemetry::{
     Value,
     trace::{SpanId, SpanKind},
@@ -22,7 +21,7 @@ use tonic::metadata::MetadataValue;
 
 mod common;
 
-use common::{authed, client, http::request};
+use common::{authed, client, http::request, start_suite};
 
 fn attribute(span: &SpanData, key: &str) -> Option<String> {
     span.attributes
@@ -93,12 +92,7 @@ async fn one_trace_crosses_the_services_and_metrics_count_the_calls() {
     let exporter = InMemorySpanExporter::default();
     let telemetry = telemetry::init_with_exporter("archive-suite", exporter.clone());
     let data = tempfile::tempdir().unwrap();
-    let suite = Suite::start(
-        SuiteConfig::ephemeral(data.path()),
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let suite = start_suite(data.path()).await;
     let rows = client(&suite)
         .await
         .search_call_rows(authed(

@@ -6,11 +6,19 @@ pub(crate) mod extra_gateway;
 pub(crate) mod http;
 pub(crate) mod recordings;
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, path::Path};
 
-use archive_proto::v1::archive_service_client::ArchiveServiceClient;
-use gateway::suite::Suite;
+use archive_common::shutdown::CancellationToken;
+use archive_proto::v1::{self as pb, archive_service_client::ArchiveServiceClient};
+use gateway::{SuiteConfig, suite::Suite};
 use tonic::{Request, metadata::MetadataValue, transport::Channel};
+
+/// The whole suite on free ports over the data directory `data`.
+pub(crate) async fn start_suite(data: &Path) -> Suite {
+    Suite::start(SuiteConfig::ephemeral(data), CancellationToken::new())
+        .await
+        .unwrap()
+}
 
 pub(crate) async fn client(suite: &Suite) -> ArchiveServiceClient<Channel> {
     client_at(suite.endpoints.gateway).await
@@ -32,4 +40,26 @@ pub(crate) fn authed<T>(suite: &Suite, user: &str, message: T) -> Request<T> {
         MetadataValue::try_from(format!("Bearer {token}")).unwrap(),
     );
     request
+}
+
+/// The audit trail of one recording, read by the admin through `gateway`.
+pub(crate) async fn audit_events(
+    mut gateway: ArchiveServiceClient<Channel>,
+    suite: &Suite,
+    recording_id: &str,
+) -> Vec<pb::AuditEvent> {
+    gateway
+        .list_audit_events(authed(
+            suite,
+            "paal",
+            pb::ListEventsRequest {
+                recording_id: recording_id.into(),
+                page_size: 100,
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events
 }
