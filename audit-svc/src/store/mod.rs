@@ -254,6 +254,66 @@ macro_rules! push_event {
 }
 use push_event;
 
+/// `impl Store for $store`: the backend's own methods as given, plus the
+/// reads, which are the same SQL and binds on both backends and written once
+/// here (each store's `self.pool` differs in type, so the macro, not a generic).
+macro_rules! store_impl {
+    ($store:ty, { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl Store for $store {
+            $($own)*
+
+            async fn list(
+                &self,
+                tenant: &str,
+                filter: &EventFilter,
+                before: Option<u64>,
+                limit: u32,
+            ) -> Result<Vec<Event>, Error> {
+                let (sql, params) = list_sql(tenant, filter, before, limit);
+                let mut query = sqlx::query_as::<_, EventRow>(&sql);
+                for param in params {
+                    query = match param {
+                        Param::Text(v) => query.bind(v),
+                        Param::Int(v) => query.bind(v),
+                    };
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Event::from).collect())
+            }
+
+            async fn range(
+                &self,
+                tenant: &str,
+                from: u64,
+                to: u64,
+                limit: u32,
+            ) -> Result<Vec<Event>, Error> {
+                let rows = sqlx::query_as::<_, EventRow>(&range_sql())
+                    .bind(tenant)
+                    .bind(from as i64)
+                    .bind(to.min(i64::MAX as u64) as i64)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(Event::from).collect())
+            }
+
+            async fn head(&self, tenant: &str) -> Result<Option<ChainHead>, Error> {
+                let head: Option<(i64, String)> = sqlx::query_as(HEAD_SQL)
+                    .bind(tenant)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(head.map(|(sequence, hash)| ChainHead {
+                    last_sequence: sequence as u64,
+                    last_hash: hash,
+                }))
+            }
+        }
+    };
+}
+use store_impl;
+
 #[cfg(test)]
 mod tests {
     use super::*;

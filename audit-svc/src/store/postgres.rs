@@ -6,7 +6,6 @@
 
 use std::{str::FromStr, time::Duration};
 
-use async_trait::async_trait;
 use sqlx::{
     PgPool, Postgres, QueryBuilder,
     postgres::{PgConnectOptions, PgPoolOptions},
@@ -14,7 +13,7 @@ use sqlx::{
 
 use super::{
     ChainHead, EventFilter, EventRow, HEAD_SQL, INIT_HEAD_SQL, INSERT_CHUNK, Param, Store,
-    by_tenant, insert_prefix, link_run, list_sql, push_event, range_sql,
+    by_tenant, insert_prefix, link_run, list_sql, push_event, range_sql, store_impl,
 };
 use crate::{
     Error,
@@ -48,8 +47,7 @@ impl PostgresStore {
     }
 }
 
-#[async_trait]
-impl Store for PostgresStore {
+store_impl!(PostgresStore, {
     async fn ping(&self) -> Result<(), Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -106,54 +104,7 @@ impl Store for PostgresStore {
         Ok(acks.into_iter().flatten().collect())
     }
 
-    async fn list(
-        &self,
-        tenant: &str,
-        filter: &EventFilter,
-        before: Option<u64>,
-        limit: u32,
-    ) -> Result<Vec<Event>, Error> {
-        let (sql, params) = list_sql(tenant, filter, before, limit);
-        let mut query = sqlx::query_as::<_, EventRow>(&sql);
-        for param in params {
-            query = match param {
-                Param::Text(v) => query.bind(v),
-                Param::Int(v) => query.bind(v),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(Event::from).collect())
-    }
-
-    async fn range(
-        &self,
-        tenant: &str,
-        from: u64,
-        to: u64,
-        limit: u32,
-    ) -> Result<Vec<Event>, Error> {
-        let rows = sqlx::query_as::<_, EventRow>(&range_sql())
-            .bind(tenant)
-            .bind(from as i64)
-            .bind(to.min(i64::MAX as u64) as i64)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(Event::from).collect())
-    }
-
-    async fn head(&self, tenant: &str) -> Result<Option<ChainHead>, Error> {
-        let head: Option<(i64, String)> = sqlx::query_as(HEAD_SQL)
-            .bind(tenant)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(head.map(|(sequence, hash)| ChainHead {
-            last_sequence: sequence as u64,
-            last_hash: hash,
-        }))
-    }
-
     fn writers(&self) -> usize {
         WRITERS
     }
-}
+});

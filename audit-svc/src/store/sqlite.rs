@@ -4,7 +4,6 @@
 
 use std::{str::FromStr, time::Duration};
 
-use async_trait::async_trait;
 use sqlx::{
     QueryBuilder, Sqlite, SqlitePool,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
@@ -13,6 +12,7 @@ use sqlx::{
 use super::{
     ChainHead, EventFilter, EventRow, HEAD_SQL, INIT_HEAD_SQL, INSERT_CHUNK, Param, Store,
     UPDATE_HEAD_SQL, by_tenant, insert_prefix, link_run, list_sql, push_event, range_sql,
+    store_impl,
 };
 use crate::{
     Error,
@@ -46,8 +46,7 @@ impl SqliteStore {
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
+store_impl!(SqliteStore, {
     async fn ping(&self) -> Result<(), Error> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
@@ -84,54 +83,7 @@ impl Store for SqliteStore {
         Ok(acks.into_iter().flatten().collect())
     }
 
-    async fn list(
-        &self,
-        tenant: &str,
-        filter: &EventFilter,
-        before: Option<u64>,
-        limit: u32,
-    ) -> Result<Vec<Event>, Error> {
-        let (sql, params) = list_sql(tenant, filter, before, limit);
-        let mut query = sqlx::query_as::<_, EventRow>(&sql);
-        for param in params {
-            query = match param {
-                Param::Text(v) => query.bind(v),
-                Param::Int(v) => query.bind(v),
-            };
-        }
-        let rows = query.fetch_all(&self.pool).await?;
-        Ok(rows.into_iter().map(Event::from).collect())
-    }
-
-    async fn range(
-        &self,
-        tenant: &str,
-        from: u64,
-        to: u64,
-        limit: u32,
-    ) -> Result<Vec<Event>, Error> {
-        let rows = sqlx::query_as::<_, EventRow>(&range_sql())
-            .bind(tenant)
-            .bind(from as i64)
-            .bind(to.min(i64::MAX as u64) as i64)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(Event::from).collect())
-    }
-
-    async fn head(&self, tenant: &str) -> Result<Option<ChainHead>, Error> {
-        let head: Option<(i64, String)> = sqlx::query_as(HEAD_SQL)
-            .bind(tenant)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(head.map(|(sequence, hash)| ChainHead {
-            last_sequence: sequence as u64,
-            last_hash: hash,
-        }))
-    }
-
     fn writers(&self) -> usize {
         1
     }
-}
+});
