@@ -386,8 +386,10 @@ async fn search_latencies(suite: &Suite, gateway: SocketAddr) -> ((f64, f64), (f
 async fn main() {
     let search_only = std::env::args().any(|a| a == "--search-only");
     let skip_4gib = search_only || std::env::args().any(|a| a == "--skip-4gib");
-    let data = tempfile::tempdir_in(std::env::var("BENCH_DIR").unwrap_or_else(|_| "target".into()))
-        .unwrap();
+    // Under the target directory (wherever CARGO_TARGET_DIR puts it) unless BENCH_DIR says.
+    let dir = std::env::var("BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").into());
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = tempfile::tempdir_in(dir).unwrap();
     let mut config = SuiteConfig::ephemeral(data.path());
     config.no_seed = true;
     let suite = Suite::start(config, CancellationToken::new())

@@ -8,6 +8,7 @@
 # (`cargo bench -p media-svc --bench playback`) and stops what it started.
 #
 #   media-svc/bench/run.sh [--files 200] [--seconds 6] [--clients 1,16,128] [--min-mb 1] [--max-mb 5]
+#                          [--requests whole,range]
 #
 # The report (Markdown) is printed and kept in target/media-bench/report.md.
 # KEEP=1 keeps the working directory (data set, logs). CARGO_TARGET_DIR is
@@ -69,7 +70,7 @@ bucket=media-bench
 
 say "starting moto on 127.0.0.1:$s3_port"
 moto_server -H 127.0.0.1 -p "$s3_port" >"$work/moto.log" 2>&1 &
-pids+=($!)
+moto_pid=$!; pids+=($moto_pid)
 
 say "starting media-svc (fs) and media-svc (S3)"
 RUST_LOG=warn MEDIA_STORE=fs MEDIA_ROOT="$work/media-fs" \
@@ -110,7 +111,7 @@ http {
 }
 CONF
 "$NGINX" -e "$work/nginx/error.log" -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' &
-pids+=($!)
+nginx_pid=$!; pids+=($nginx_pid)
 
 wait_port "$s3_port" moto; wait_port "$fs_http" "media-svc fs"; wait_port "$s3_http" "media-svc S3"
 wait_port "$nginx_port" nginx
@@ -119,7 +120,7 @@ say "running the load generator"
 cargo bench -p media-svc --bench playback -- \
     --work "$work" --command "$command_line" --markdown "$root/target/media-bench/report.md" \
     --media-fs-grpc "127.0.0.1:$fs_grpc" --media-fs-http "127.0.0.1:$fs_http" --media-fs-pid "$fs_pid" \
-    --nginx "127.0.0.1:$nginx_port" \
+    --nginx "127.0.0.1:$nginx_port" --nginx-pid "$nginx_pid" \
     --media-s3-grpc "127.0.0.1:$s3_grpc" --media-s3-http "127.0.0.1:$s3_http" --media-s3-pid "$s3_pid" \
-    --s3-endpoint "127.0.0.1:$s3_port" --s3-bucket "$bucket" \
+    --s3-endpoint "127.0.0.1:$s3_port" --s3-pid "$moto_pid" --s3-bucket "$bucket" \
     "$@"

@@ -25,6 +25,16 @@ pub(crate) enum Mode {
     Range(u64),
 }
 
+impl Mode {
+    /// Its name on the command line (`--requests`).
+    pub(crate) fn keyword(self) -> &'static str {
+        match self {
+            Mode::Whole => "whole",
+            Mode::Range(_) => "range",
+        }
+    }
+}
+
 impl std::fmt::Display for Mode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -41,6 +51,8 @@ pub(crate) struct Target {
     pub(crate) paths: Arc<Vec<String>>,
     /// The process whose memory is reported, when it is ours to watch.
     pub(crate) pid: Option<u32>,
+    /// The processes that serve its requests, whose CPU time is counted.
+    pub(crate) cpu: Vec<u32>,
 }
 
 /// Bounds of one scenario.
@@ -59,11 +71,19 @@ pub(crate) struct Outcome {
     pub(crate) elapsed: Duration,
     /// Sorted.
     pub(crate) ttfb: Vec<Duration>,
+    /// CPU ticks the serving processes spent meanwhile (see `cpu`).
+    pub(crate) cpu_ticks: u64,
 }
 
 impl Outcome {
     pub(crate) fn mb_per_s(&self) -> f64 {
         self.bytes as f64 / 1e6 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// Server CPU per request, µs (`None` without processes to watch).
+    pub(crate) fn cpu_us_per_request(&self) -> Option<f64> {
+        (self.cpu_ticks > 0 && self.requests > 0)
+            .then(|| crate::cpu::seconds(self.cpu_ticks) * 1e6 / self.requests as f64)
     }
 
     pub(crate) fn requests_per_s(&self) -> f64 {
@@ -76,6 +96,7 @@ impl Outcome {
         self.errors += other.errors;
         self.bytes += other.bytes;
         self.elapsed += other.elapsed;
+        self.cpu_ticks += other.cpu_ticks;
         self.ttfb.extend(other.ttfb);
         self.ttfb.sort_unstable();
         if self.first_error.is_none() {

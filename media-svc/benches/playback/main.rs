@@ -14,6 +14,7 @@
 #![allow(unused_crate_dependencies)]
 
 mod client;
+mod cpu;
 mod dataset;
 mod load;
 mod memory;
@@ -73,6 +74,9 @@ struct Args {
     media_fs_pid: Option<u32>,
     #[arg(long)]
     nginx: SocketAddr,
+    /// nginx's master process (its workers' CPU is counted too).
+    #[arg(long)]
+    nginx_pid: Option<u32>,
     /// The S3 pair (all four or none).
     #[arg(long)]
     media_s3_grpc: Option<SocketAddr>,
@@ -83,6 +87,12 @@ struct Args {
     /// The S3-compatible server (moto) media-svc's S3 store uses.
     #[arg(long)]
     s3_endpoint: Option<SocketAddr>,
+    /// The S3 server's process, whose CPU both S3 targets spend.
+    #[arg(long)]
+    s3_pid: Option<u32>,
+    /// Which requests to measure (`whole`, `range`).
+    #[arg(long, value_delimiter = ',', default_value = "whole,range")]
+    requests: Vec<String>,
     #[arg(long, default_value = "media-bench")]
     s3_bucket: String,
     #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
@@ -191,12 +201,14 @@ async fn main() {
             addr: args.media_fs_http,
             paths: targets::media_paths(&recordings, media_key),
             pid: args.media_fs_pid,
+            cpu: args.media_fs_pid.into_iter().collect(),
         },
         Target {
             name: "nginx",
             addr: args.nginx,
             paths: targets::nginx_paths(&recordings),
             pid: None,
+            cpu: args.nginx_pid.map(cpu::with_children).unwrap_or_default(),
         },
     )];
     if let Some((_, http, endpoint)) = s3 {
@@ -206,12 +218,19 @@ async fn main() {
                 addr: http,
                 paths: targets::media_paths(&recordings, media_key),
                 pid: args.media_s3_pid,
+                // media-svc and the S3 server behind it: the stack's CPU.
+                cpu: args
+                    .media_s3_pid
+                    .into_iter()
+                    .chain(args.s3_pid.map(cpu::with_children).unwrap_or_default())
+                    .collect(),
             },
             Target {
                 name: "S3 direct",
                 addr: endpoint,
                 paths: targets::s3_paths(&recordings, &args.s3_bucket),
                 pid: None,
+                cpu: args.s3_pid.map(cpu::with_children).unwrap_or_default(),
             },
         ));
     }
@@ -246,7 +265,10 @@ async fn main() {
         max_requests_per_player: args.max_requests_per_client.div_ceil(rounds as u64),
     };
     let mut rows = Vec::new();
-    for mode in [Mode::Whole, Mode::Range(args.range_bytes)] {
+    let modes = [Mode::Whole, Mode::Range(args.range_bytes)]
+        .into_iter()
+        .filter(|mode| args.requests.iter().any(|r| r == mode.keyword()));
+    for mode in modes {
         for &clients in &args.clients {
             for (ours, theirs) in &pairs {
                 let pair = scenario::measure_pair(

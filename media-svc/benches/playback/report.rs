@@ -1,6 +1,7 @@
 //! The benchmark's result as Markdown: one row per scenario and server, then
 //! the ratios the targets are stated in (media-svc over nginx on the local
-//! filesystem, media-svc on S3 over a direct S3 GET).
+//! filesystem, media-svc on S3 over a direct S3 GET), and what each server
+//! stack spent in CPU per request.
 
 use std::fmt::Write;
 
@@ -21,13 +22,13 @@ fn mib(kib: Option<u64>) -> String {
 
 pub(crate) fn table(rows: &[Row]) -> String {
     let mut out = String::new();
-    out.push_str("| server | request | clients | requests | errors | MB/s | req/s | TTFB p50 ms | TTFB p99 ms | peak RSS MiB |\n");
-    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    out.push_str("| server | request | clients | requests | errors | MB/s | req/s | TTFB p50 ms | TTFB p99 ms | server CPU µs/req | peak RSS MiB |\n");
+    out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in rows {
         let o = &r.outcome;
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {} | {} | {} | {:.1} | {:.0} | {:.2} | {:.2} | {} | {} |",
             r.server,
             r.mode,
             r.clients,
@@ -37,6 +38,8 @@ pub(crate) fn table(rows: &[Row]) -> String {
             o.requests_per_s(),
             o.ttfb_ms(0.5),
             o.ttfb_ms(0.99),
+            o.cpu_us_per_request()
+                .map_or_else(|| "–".into(), |us| format!("{us:.0}")),
             mib(r.peak_rss_kib),
         );
     }
@@ -49,13 +52,13 @@ pub(crate) fn ratios(rows: &[Row], pairs: &[(&str, &str)]) -> String {
     for (ours, theirs) in pairs {
         let _ = write!(
             out,
-            " {ours} / {theirs} MB/s | p50 TTFB {ours} / {theirs} |"
+            " {ours} / {theirs} MB/s | p50 TTFB {ours} / {theirs} | server CPU per request {ours} / {theirs} |"
         );
     }
     out.push('\n');
     out.push_str("|---|---:|");
     for _ in pairs {
-        out.push_str("---:|---:|");
+        out.push_str("---:|---:|---:|");
     }
     out.push('\n');
     let mut seen: Vec<(Mode, usize)> = Vec::new();
@@ -73,14 +76,18 @@ pub(crate) fn ratios(rows: &[Row], pairs: &[(&str, &str)]) -> String {
         for (ours, theirs) in pairs {
             match (find(ours), find(theirs)) {
                 (Some(a), Some(b)) => {
+                    let cpu = match (a.cpu_us_per_request(), b.cpu_us_per_request()) {
+                        (Some(x), Some(y)) => format!("{:.2}×", x / y),
+                        _ => "–".into(),
+                    };
                     let _ = write!(
                         out,
-                        " **{:.2}×** | {:.2}× |",
+                        " **{:.2}×** | {:.2}× | {cpu} |",
                         a.mb_per_s() / b.mb_per_s(),
                         a.ttfb_ms(0.5) / b.ttfb_ms(0.5)
                     );
                 }
-                _ => out.push_str(" – | – |"),
+                _ => out.push_str(" – | – | – |"),
             }
         }
         out.push('\n');

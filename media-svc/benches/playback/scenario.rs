@@ -1,11 +1,13 @@
 //! One scenario for a pair of servers (media-svc and its reference). Its
 //! time is cut into rounds that alternate between the two (A B B A …), so a
 //! change in the machine's background load during the run weighs on both
-//! alike; media-svc's peak memory is taken over the scenario.
+//! alike; media-svc's peak memory is taken over the scenario, and each
+//! server's CPU time over its own rounds.
 
 use std::sync::Arc;
 
 use crate::{
+    cpu,
     load::{self, Limits, Mode, Outcome, Target},
     memory,
     report::Row,
@@ -36,7 +38,10 @@ pub(crate) async fn measure_pair(
             } else {
                 (theirs, &mut b)
             };
-            total.merge(load::run(target, sizes, mode, players, limits, seed).await);
+            let before = cpu::ticks(&target.cpu);
+            let mut outcome = load::run(target, sizes, mode, players, limits, seed).await;
+            outcome.cpu_ticks = cpu::ticks(&target.cpu).saturating_sub(before);
+            total.merge(outcome);
         }
     }
     let row = |target: &Target, outcome, peak_rss_kib| Row {

@@ -8,8 +8,9 @@
 //! HTTP/1.1 server (`server`, `wire`): it writes the response head itself and
 //! then, for a body that is a `storage::FileRange`, calls this.
 //!
-//! The head is sent with `MSG_MORE`, so it leaves in the same segment as the
-//! first bytes of the file. The socket is non-blocking: each call sends what
+//! The head is sent first, on its own (nginx does the same: a head held back
+//! with `MSG_MORE` to leave with the file's first bytes made seeks dearer).
+//! The socket is non-blocking: each call sends what
 //! the socket buffer takes and the task waits for it to drain. A file page
 //! not in the page cache makes `sendfile` wait for the disk on the runtime
 //! thread (nginx without `aio` does the same); recordings being played are
