@@ -13,7 +13,9 @@
 //! read, so the bytes can go to the socket with `sendfile(2)`; that open and
 //! `fstat` run on the calling thread, as a web server's do: they are
 //! metadata look-ups in the kernel's caches, cheaper than the thread
-//! hand-off that dominated a 64 KiB seek.
+//! hand-off that dominated a 64 KiB seek. Playback files stay open between
+//! requests (see `open_files`): a seek then costs a `dup` instead of a path
+//! walk, an open and the last close of the file.
 
 use std::{
     fs::{File, Metadata},
@@ -37,12 +39,15 @@ use object_store::{
 use super::{
     buffers,
     file_read::{FILE_PIECE_BYTES, pieces},
+    open_files::OpenFiles,
 };
 
 const STORE: &str = "LocalFileSystem";
 
 /// In [`GetOptions::extensions`]: answer with the open file
 /// (`GetResultPayload::File`), checked against the options, instead of a stream.
+/// The file may share its offset with other requests' (it is a `dup` of a
+/// kept one): read it only at explicit offsets (`pread`, `sendfile`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct HandOverFile;
 
@@ -51,6 +56,8 @@ pub(crate) struct LocalStore {
     inner: LocalFileSystem,
     /// The directory `inner` maps object paths under.
     root: Option<PathBuf>,
+    /// Files handed over for playback, kept open for the next seek.
+    open: OpenFiles,
 }
 
 impl LocalStore {
@@ -59,7 +66,18 @@ impl LocalStore {
             .path_to_filesystem(&Path::from("x"))
             .ok()
             .and_then(|p| p.parent().map(std::path::Path::to_path_buf));
-        Self { inner, root }
+        Self {
+            inner,
+            root,
+            open: OpenFiles::default(),
+        }
+    }
+
+    /// Forgets the open file of `location`: it is about to change or go.
+    fn changing(&self, location: &Path) {
+        if let Ok(path) = self.file_path(location) {
+            self.open.forget(&path);
+        }
     }
 
     /// Where `location` is on disk. `LocalFileSystem` goes through a `file:`
@@ -113,26 +131,44 @@ struct Opened {
     first: Bytes,
 }
 
+fn not_found(path: &std::path::Path, source: io::Error) -> object_store::Error {
+    object_store::Error::NotFound {
+        path: path.display().to_string(),
+        source: source.into(),
+    }
+}
+
+fn open(path: &std::path::Path) -> Result<File> {
+    File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => not_found(path, e),
+        _ => generic(e),
+    })
+}
+
 /// Opens `path` and checks `options` against it: the file, its metadata and the range asked for.
 fn open_checked(
     path: &std::path::Path,
     location: Path,
     options: &GetOptions,
 ) -> Result<(File, ObjectMeta, Range<u64>)> {
-    let not_found = |source: io::Error| object_store::Error::NotFound {
-        path: path.display().to_string(),
-        source: source.into(),
-    };
-    let file = File::open(path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => not_found(e),
-        _ => generic(e),
-    })?;
+    let file = open(path)?;
     let metadata = file.metadata().map_err(generic)?;
+    checked(file, &metadata, path, location, options)
+}
+
+/// Checks `options` against the open `file` (`metadata` is its own).
+fn checked(
+    file: File,
+    metadata: &Metadata,
+    path: &std::path::Path,
+    location: Path,
+    options: &GetOptions,
+) -> Result<(File, ObjectMeta, Range<u64>)> {
     if metadata.is_dir() {
-        return Err(not_found(io::Error::new(
-            io::ErrorKind::NotFound,
-            "is a directory",
-        )));
+        return Err(not_found(
+            path,
+            io::Error::new(io::ErrorKind::NotFound, "is a directory"),
+        ));
     }
     let meta = ObjectMeta {
         location,
@@ -141,7 +177,7 @@ fn open_checked(
             .map(DateTime::<Utc>::from)
             .map_err(generic)?,
         size: metadata.len(),
-        e_tag: Some(etag(&metadata)),
+        e_tag: Some(etag(metadata)),
         version: None,
     };
     options.check_preconditions(&meta)?;
@@ -183,6 +219,7 @@ impl ObjectStore for LocalStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
+        self.changing(location);
         self.inner.put_opts(location, payload, opts).await
     }
 
@@ -191,6 +228,7 @@ impl ObjectStore for LocalStore {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
+        self.changing(location);
         self.inner.put_multipart_opts(location, opts).await
     }
 
@@ -201,7 +239,18 @@ impl ObjectStore for LocalStore {
         let path = self.file_path(location)?;
         let location = location.clone();
         if options.extensions.get::<HandOverFile>().is_some() {
-            let (file, meta, range) = open_checked(&path, location, &options)?;
+            let (file, metadata) = match self.open.get(&path) {
+                Some(kept) => kept,
+                None => {
+                    let file = open(&path)?;
+                    let metadata = file.metadata().map_err(generic)?;
+                    if metadata.is_file() {
+                        self.open.keep(&path, &file);
+                    }
+                    (file, metadata)
+                }
+            };
+            let (file, meta, range) = checked(file, &metadata, &path, location, &options)?;
             return Ok(GetResult {
                 payload: GetResultPayload::File(file, path),
                 meta,
@@ -245,6 +294,7 @@ impl ObjectStore for LocalStore {
     }
 
     async fn delete(&self, location: &Path) -> Result<()> {
+        self.changing(location);
         self.inner.delete(location).await
     }
 
@@ -252,7 +302,12 @@ impl ObjectStore for LocalStore {
         &'a self,
         locations: BoxStream<'a, Result<Path>>,
     ) -> BoxStream<'a, Result<Path>> {
-        self.inner.delete_stream(locations)
+        let locations = locations.inspect(|location| {
+            if let Ok(location) = location {
+                self.changing(location);
+            }
+        });
+        self.inner.delete_stream(locations.boxed())
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
@@ -272,18 +327,24 @@ impl ObjectStore for LocalStore {
     }
 
     async fn copy(&self, from: &Path, to: &Path) -> Result<()> {
+        self.changing(to);
         self.inner.copy(from, to).await
     }
 
     async fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        self.changing(from);
+        self.changing(to);
         self.inner.rename(from, to).await
     }
 
     async fn copy_if_not_exists(&self, from: &Path, to: &Path) -> Result<()> {
+        self.changing(to);
         self.inner.copy_if_not_exists(from, to).await
     }
 
     async fn rename_if_not_exists(&self, from: &Path, to: &Path) -> Result<()> {
+        self.changing(from);
+        self.changing(to);
         self.inner.rename_if_not_exists(from, to).await
     }
 }
@@ -362,6 +423,58 @@ mod tests {
             ours.get(&Path::from("")).await,
             Err(object_store::Error::NotFound { .. }) | Err(object_store::Error::Generic { .. })
         ));
+    }
+
+    /// The whole file a playback read is handed, as text.
+    async fn handed_over(store: &LocalStore, location: &Path) -> Result<String> {
+        let mut options = GetOptions::default();
+        options.extensions.insert(HandOverFile);
+        let got = store.get_opts(location, options).await?;
+        let GetResultPayload::File(file, _) = got.payload else {
+            panic!("not handed over");
+        };
+        let mut bytes = vec![0; (got.range.end - got.range.start) as usize];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut bytes, got.range.start)
+            .map_err(generic)?;
+        Ok(String::from_utf8(bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_kept_open_file_never_outlives_its_deletion_or_replacement() {
+        let (dir, ours, theirs) = stores();
+        let location = Path::from("t/kept.mp3");
+        ours.put(&location, PutPayload::from_static(b"one"))
+            .await
+            .unwrap();
+        assert_eq!(handed_over(&ours, &location).await.unwrap(), "one");
+        assert_eq!(handed_over(&ours, &location).await.unwrap(), "one");
+
+        // Deleted through the store, and through another store on the same files.
+        ours.delete(&location).await.unwrap();
+        assert!(matches!(
+            handed_over(&ours, &location).await,
+            Err(object_store::Error::NotFound { .. })
+        ));
+        ours.put(&location, PutPayload::from_static(b"two"))
+            .await
+            .unwrap();
+        assert_eq!(handed_over(&ours, &location).await.unwrap(), "two");
+        theirs.delete(&location).await.unwrap();
+        assert!(matches!(
+            handed_over(&ours, &location).await,
+            Err(object_store::Error::NotFound { .. })
+        ));
+
+        // Replaced behind the store's back (a rename over it).
+        theirs
+            .put(&location, PutPayload::from_static(b"three"))
+            .await
+            .unwrap();
+        assert_eq!(handed_over(&ours, &location).await.unwrap(), "three");
+        let elsewhere = dir.path().join("four");
+        std::fs::write(&elsewhere, "four").unwrap();
+        std::fs::rename(&elsewhere, dir.path().join("t/kept.mp3")).unwrap();
+        assert_eq!(handed_over(&ours, &location).await.unwrap(), "four");
     }
 
     #[tokio::test]

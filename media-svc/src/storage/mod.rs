@@ -7,6 +7,7 @@ mod buffers;
 mod file_read;
 mod info_cache;
 mod local;
+mod open_files;
 #[cfg(test)]
 mod playback_tests;
 mod upload;

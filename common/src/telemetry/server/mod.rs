@@ -26,9 +26,8 @@ use tower::{Layer, Service};
 use tracing::{Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use self::instruments::{
-    HttpLabels, HttpOutcome, INSTRUMENTS, RpcLabels, RpcOutcome, ServiceLabel,
-};
+use self::instruments::{HttpSeries, RpcSeries};
+use crate::metrics::Gauge;
 
 /// A response extension for a server that writes the body itself rather than
 /// polling it (media-svc sends local files with `sendfile(2)`): the layer
@@ -208,27 +207,42 @@ impl<B: Body> Body for ObservedBody<B> {
     }
 }
 
-enum Labels {
-    Grpc(RpcLabels),
-    Http(HttpLabels),
+enum Series {
+    Grpc {
+        /// `None` until the method has answered once.
+        cached: Option<Arc<RpcSeries>>,
+        in_flight: Gauge,
+        /// The request path, service and method, for a series not cached yet.
+        uncached: Option<(Box<str>, Box<str>, Box<str>)>,
+    },
+    Http(Arc<HttpSeries>),
 }
 
 /// One request in progress; recorded when dropped.
 struct Outcome {
     span: Span,
     started: Instant,
-    labels: Labels,
+    series: Series,
     /// The gRPC status code or the HTTP status, once known.
-    code: Option<String>,
+    code: Option<Code>,
     sent: u64,
     /// The response ended as the server meant it to (not cut off by the client).
     complete: bool,
 }
 
+/// How a request ended, as the metrics label it.
+#[derive(Clone, Copy)]
+enum Code {
+    Grpc(tonic::Code),
+    Http(http::StatusCode),
+    /// The body failed after the head went out.
+    Error,
+}
+
 impl Outcome {
     fn start<B>(protocol: &Protocol, request: &Request<B>) -> Self {
         let parent = super::extract_context(request.headers());
-        let (span, labels) = match protocol {
+        let (span, series) = match protocol {
             Protocol::Grpc { services } => {
                 let path = request.uri().path();
                 let (service, method) = path
@@ -247,11 +261,24 @@ impl Outcome {
                     rpc.grpc.status_code = Empty,
                     trace_id = Empty,
                 );
-                let labels = RpcLabels {
-                    service: if known { service } else { "unknown" }.to_owned(),
-                    method: if known { method } else { "unknown" }.to_owned(),
+                let cached = if known {
+                    instruments::cached_rpc_series(path)
+                } else {
+                    Some(instruments::unknown_service_series())
                 };
-                (span, Labels::Grpc(labels))
+                let series = match cached {
+                    Some(series) => Series::Grpc {
+                        in_flight: series.in_flight.clone(),
+                        cached: Some(series),
+                        uncached: None,
+                    },
+                    None => Series::Grpc {
+                        cached: None,
+                        in_flight: instruments::rpc_in_flight(service),
+                        uncached: Some((path.into(), service.into(), method.into())),
+                    },
+                };
+                (span, series)
             }
             Protocol::Http { server } => {
                 let route = request
@@ -274,12 +301,10 @@ impl Outcome {
                     http.response.status_code = Empty,
                     trace_id = Empty,
                 );
-                let labels = HttpLabels {
-                    server: (*server).to_owned(),
-                    route: route.to_owned(),
-                    method: method.to_owned(),
-                };
-                (span, Labels::Http(labels))
+                (
+                    span,
+                    Series::Http(instruments::http_series(server, route, method)),
+                )
             }
         };
         let _ = span.set_parent(parent);
@@ -287,20 +312,14 @@ impl Outcome {
         if trace_id != opentelemetry::trace::TraceId::INVALID {
             span.record("trace_id", tracing::field::display(trace_id));
         }
-        let instruments = &*INSTRUMENTS;
-        match &labels {
-            Labels::Grpc(l) => instruments
-                .rpc_in_flight
-                .get_or_create(&ServiceLabel {
-                    service: l.service.clone(),
-                })
-                .inc(),
-            Labels::Http(l) => instruments.http_in_flight.get_or_create(l).inc(),
+        match &series {
+            Series::Grpc { in_flight, .. } => in_flight.inc(),
+            Series::Http(series) => series.in_flight.inc(),
         };
         Self {
             span,
             started: Instant::now(),
-            labels,
+            series,
             code: None,
             sent: 0,
             complete: false,
@@ -309,20 +328,20 @@ impl Outcome {
 
     /// Status from response headers or trailers (gRPC puts it in either).
     fn headers(&mut self, status: http::StatusCode, headers: &HeaderMap) {
-        match self.labels {
-            Labels::Grpc(_) => {
+        match self.series {
+            Series::Grpc { .. } => {
                 if let Some(code) = headers.get("grpc-status").and_then(|v| v.to_str().ok()) {
                     let code = tonic::Code::from(code.parse::<i32>().unwrap_or(2));
-                    self.code = Some(format!("{code:?}"));
+                    self.code = Some(Code::Grpc(code));
                     self.span.record("rpc.grpc.status_code", code as i32);
                     if is_server_fault(code) {
                         self.span.record("otel.status_code", "ERROR");
                     }
                 }
             }
-            Labels::Http(_) => {
+            Series::Http(_) => {
                 if self.code.is_none() {
-                    self.code = Some(status.as_u16().to_string());
+                    self.code = Some(Code::Http(status));
                     self.span
                         .record("http.response.status_code", status.as_u16());
                     if status.is_server_error() {
@@ -337,11 +356,11 @@ impl Outcome {
     /// out counts as `error`, not as the status those headers carried.
     fn failed(&mut self) {
         self.complete = true;
-        match self.labels {
-            Labels::Grpc(_) => {
-                self.code.get_or_insert_with(|| "Unknown".to_owned());
+        match self.series {
+            Series::Grpc { .. } => {
+                self.code.get_or_insert(Code::Grpc(tonic::Code::Unknown));
             }
-            Labels::Http(_) => self.code = Some("error".to_owned()),
+            Series::Http(_) => self.code = Some(Code::Error),
         }
         self.span.record("otel.status_code", "ERROR");
     }
@@ -350,66 +369,84 @@ impl Outcome {
 impl Drop for Outcome {
     fn drop(&mut self) {
         let seconds = self.started.elapsed().as_secs_f64();
-        let instruments = &*INSTRUMENTS;
-        match &mut self.labels {
-            Labels::Grpc(labels) => {
-                instruments
-                    .rpc_in_flight
-                    .get_or_create(&ServiceLabel {
-                        service: labels.service.clone(),
-                    })
-                    .dec();
-                let code = match (self.code.take(), self.complete) {
-                    (Some(code), _) => code,
+        match &self.series {
+            Series::Grpc {
+                cached,
+                in_flight,
+                uncached,
+            } => {
+                in_flight.dec();
+                let code = match self.code {
+                    Some(Code::Grpc(code)) => code,
                     // The client went away before the status was sent.
-                    (None, _) => "Cancelled".to_owned(),
+                    _ => tonic::Code::Cancelled,
                 };
-                if code == "Unimplemented" {
-                    labels.method = "unknown".to_owned();
-                }
-                instruments
-                    .rpc_seconds
-                    .get_or_create(labels)
-                    .observe(seconds);
-                instruments.rpc_sent.get_or_create(labels).inc_by(self.sent);
-                instruments
-                    .rpc_handled
-                    .get_or_create(&RpcOutcome {
-                        service: labels.service.clone(),
-                        method: labels.method.clone(),
-                        code,
-                    })
-                    .inc();
+                let series = match (cached, uncached) {
+                    (Some(series), _) if code != tonic::Code::Unimplemented => series.clone(),
+                    (Some(series), _) => instruments::unimplemented_series(&series.labels.service),
+                    (None, Some((_, service, _))) if code == tonic::Code::Unimplemented => {
+                        instruments::unimplemented_series(service)
+                    }
+                    (None, Some((path, service, method))) => {
+                        instruments::keep_rpc_series(path, service, method)
+                    }
+                    (None, None) => instruments::unknown_service_series(),
+                };
+                series.seconds.observe(seconds);
+                series.sent.inc_by(self.sent);
+                series.handled(code_name(code)).inc();
             }
-            Labels::Http(labels) => {
-                instruments.http_in_flight.get_or_create(labels).dec();
-                instruments
-                    .http_seconds
-                    .get_or_create(labels)
-                    .observe(seconds);
-                instruments
-                    .http_sent
-                    .get_or_create(labels)
-                    .inc_by(self.sent);
-                let status = self.code.take().unwrap_or_else(|| "500".to_owned());
+            Series::Http(series) => {
+                series.in_flight.dec();
+                series.seconds.observe(seconds);
+                series.sent.inc_by(self.sent);
                 // A body the client stopped reading is told apart from a finished one.
-                let status = if self.complete {
-                    status
-                } else {
-                    "aborted".to_owned()
+                let mut digits = [0u8; 3];
+                let status = match self.code {
+                    _ if !self.complete => "aborted",
+                    Some(Code::Http(status)) => status_digits(status, &mut digits),
+                    Some(Code::Error) => "error",
+                    Some(Code::Grpc(_)) | None => "500",
                 };
-                instruments
-                    .http_handled
-                    .get_or_create(&HttpOutcome {
-                        server: labels.server.clone(),
-                        route: labels.route.clone(),
-                        method: labels.method.clone(),
-                        status,
-                    })
-                    .inc();
+                series.handled(status).inc();
             }
         }
     }
+}
+
+/// The code's name as tonic spells it (`Ok`, `InvalidArgument`, …).
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code;
+    match code {
+        Code::Ok => "Ok",
+        Code::Cancelled => "Cancelled",
+        Code::Unknown => "Unknown",
+        Code::InvalidArgument => "InvalidArgument",
+        Code::DeadlineExceeded => "DeadlineExceeded",
+        Code::NotFound => "NotFound",
+        Code::AlreadyExists => "AlreadyExists",
+        Code::PermissionDenied => "PermissionDenied",
+        Code::ResourceExhausted => "ResourceExhausted",
+        Code::FailedPrecondition => "FailedPrecondition",
+        Code::Aborted => "Aborted",
+        Code::OutOfRange => "OutOfRange",
+        Code::Unimplemented => "Unimplemented",
+        Code::Internal => "Internal",
+        Code::Unavailable => "Unavailable",
+        Code::DataLoss => "DataLoss",
+        Code::Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// `status` as its three digits, without allocating.
+fn status_digits(status: http::StatusCode, digits: &mut [u8; 3]) -> &str {
+    let n = status.as_u16();
+    *digits = [
+        b'0' + (n / 100 % 10) as u8,
+        b'0' + (n / 10 % 10) as u8,
+        b'0' + (n % 10) as u8,
+    ];
+    std::str::from_utf8(digits).unwrap_or("500")
 }
 
 fn is_standard(method: &http::Method) -> bool {

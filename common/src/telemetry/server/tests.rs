@@ -170,3 +170,45 @@ async fn a_body_left_unread_counts_as_aborted_and_out_of_band_bytes_as_sent() {
         1_000_000.0
     );
 }
+
+#[tokio::test]
+async fn a_method_keeps_one_series_and_made_up_methods_none() {
+    let request = |path: &str| Request::builder().uri(path).body(()).unwrap();
+    let mut ok = Observe::grpc(&["test.v1.Series"]).layer(Answer {
+        frames: vec![trailers("0")],
+        out_of_band: None,
+    });
+    for _ in 0..3 {
+        let response = ok.call(request("/test.v1.Series/Get")).await.unwrap();
+        read_all(std::pin::pin!(response.into_body())).await;
+    }
+    assert!(super::instruments::rpc_series_cached("/test.v1.Series/Get"));
+    assert_eq!(
+        value(
+            "archive_grpc_server_handled_total{service=\"test.v1.Series\",method=\"Get\",code=\"Ok\"}"
+        ),
+        3.0
+    );
+
+    let mut missing = Observe::grpc(&["test.v1.Missing"]).layer(Answer {
+        frames: vec![trailers("12")],
+        out_of_band: None,
+    });
+    for i in 0..3 {
+        let path = format!("/test.v1.Missing/MadeUp{i}");
+        let response = missing.call(request(&path)).await.unwrap();
+        read_all(std::pin::pin!(response.into_body())).await;
+        assert!(!super::instruments::rpc_series_cached(&path));
+    }
+    assert_eq!(
+        value(
+            "archive_grpc_server_handled_total{service=\"test.v1.Missing\",method=\"unknown\",code=\"Unimplemented\"}"
+        ),
+        3.0
+    );
+    assert!(!metrics::render().contains("MadeUp"));
+    assert_eq!(
+        value("archive_grpc_server_in_flight{service=\"test.v1.Missing\"}"),
+        0.0
+    );
+}
