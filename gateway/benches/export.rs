@@ -384,6 +384,8 @@ async fn search_latencies(suite: &Suite, gateway: SocketAddr) -> ((f64, f64), (f
 
 #[tokio::main]
 async fn main() {
+    // The services' errors (RUST_LOG, default info) on stdout, as the suite logs them.
+    let _telemetry = archive_common::telemetry::init("gateway-bench");
     let search_only = std::env::args().any(|a| a == "--search-only");
     let skip_4gib = search_only || std::env::args().any(|a| a == "--skip-4gib");
     // Under the target directory (wherever CARGO_TARGET_DIR puts it) unless BENCH_DIR says.

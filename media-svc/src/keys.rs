@@ -4,7 +4,7 @@
 //! - `tenants/{tenant}/recordings/{id}.mp3` — the file;
 //! - `tenants/{tenant}/recordings/{id}.json` — its metadata, written last: a
 //!   recording exists only once this exists;
-//! - `staging/{tenant}/{id}/{upload}.mp3` — an upload in progress (a lifecycle
+//! - `staging/{tenant}/{id}.{upload}.mp3` — an upload in progress (a lifecycle
 //!   rule on `staging/` can sweep what crashed uploads leave behind).
 
 use archive_common::FieldViolation;
@@ -69,13 +69,15 @@ impl RecordingKeys {
         }
     }
 
-    /// A fresh staging key for one upload attempt.
+    /// A fresh staging key for one upload attempt: one level under the
+    /// tenant, no directory of its own (on the local filesystem a directory
+    /// per upload would have to be removed afterwards, and removing one
+    /// raced with a concurrent upload creating its own beside it).
     pub fn staging(&self) -> Path {
         Path::from_iter([
             PathPart::from("staging"),
             PathPart::from(self.tenant.as_str()),
-            PathPart::from(self.id.to_string()),
-            PathPart::from(format!("{}.mp3", Uuid::new_v4().simple())),
+            PathPart::from(format!("{}.{}.mp3", self.id, Uuid::new_v4().simple())),
         ])
     }
 
@@ -105,7 +107,7 @@ mod tests {
         assert!(
             keys.staging()
                 .as_ref()
-                .starts_with(&format!("staging/10009/{ID}/"))
+                .starts_with(&format!("staging/10009/{ID}."))
         );
         assert_ne!(keys.staging(), keys.staging());
     }

@@ -11,10 +11,12 @@ pub fn open(config: &Config) -> Result<Arc<dyn ObjectStore>, Error> {
     match config.store {
         StoreKind::Fs => {
             std::fs::create_dir_all(&config.media_root)?;
-            let fs = LocalFileSystem::new_with_prefix(&config.media_root)?
-                // Deleting the last file of a directory removes the directory,
-                // so per-recording staging directories do not pile up.
-                .with_automatic_cleanup(true);
+            // No automatic clean-up of emptied directories: removing one
+            // raced with an upload creating its file in it ("unable to
+            // create dir", seen with eight concurrent uploads). Keys keep
+            // directories few instead: one per tenant under `staging/` and
+            // `tenants/` (see `keys`).
+            let fs = LocalFileSystem::new_with_prefix(&config.media_root)?;
             Ok(Arc::new(super::local::LocalStore::new(fs)))
         }
         StoreKind::Memory => Ok(Arc::new(InMemory::new())),
