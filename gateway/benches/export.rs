@@ -320,7 +320,27 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
         * 1000.0
 }
 
-async fn search_latencies(suite: &Suite, gateway: SocketAddr) -> ((f64, f64), (f64, f64)) {
+/// The process's user + system CPU so far, in ms (`/proc/PID/stat`, USER_HZ = 100).
+fn cpu_ms(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 * 10.0
+}
+
+/// p50/p99 of both (ms) and the gateway process's CPU per page (ms).
+async fn search_latencies(
+    suite: &Suite,
+    gateway: SocketAddr,
+    gateway_pid: u32,
+) -> ((f64, f64), (f64, f64), f64) {
     let mut gateway = ArchiveServiceClient::connect(format!("http://{gateway}"))
         .await
         .unwrap();
@@ -331,8 +351,9 @@ async fn search_latencies(suite: &Suite, gateway: SocketAddr) -> ((f64, f64), (f
     let paal = gateway::demo::user("paal").unwrap().principal();
     let token = format!("Bearer {}", suite.token("paal", 3600).unwrap());
     let (mut through_gateway, mut direct) = (Vec::new(), Vec::new());
+    let cpu_before = cpu_ms(gateway_pid);
     // Interleaved, alternating which goes first, so both see the same machine.
-    for i in 0..1020 {
+    for i in 0..PAGES {
         let mut request = tonic::Request::new(pb::SearchCallRowsRequest {
             page_size: 50,
             ..Default::default()
@@ -371,6 +392,7 @@ async fn search_latencies(suite: &Suite, gateway: SocketAddr) -> ((f64, f64), (f
             direct.push(a);
         }
     }
+    let cpu_per_page = (cpu_ms(gateway_pid) - cpu_before) / f64::from(PAGES);
     through_gateway.sort();
     direct.sort();
     (
@@ -379,7 +401,21 @@ async fn search_latencies(suite: &Suite, gateway: SocketAddr) -> ((f64, f64), (f
             percentile(&through_gateway, 0.5),
             percentile(&through_gateway, 0.99),
         ),
+        cpu_per_page,
     )
+}
+
+/// Pages asked for on each path (the first 20 of each warm up and are not counted).
+const PAGES: u32 = 1020;
+
+fn print_search((a50, a99): (f64, f64), (g50, g99): (f64, f64), cpu_per_page: f64) {
+    println!("| archive-svc SearchCalls (direct) | {a50:.2} ms | {a99:.2} ms |");
+    println!("| gateway SearchCallRows (authz + rows) | {g50:.2} ms | {g99:.2} ms |");
+    println!(
+        "gateway / archive-svc: p50 {:.2}×, p99 {:.2}×; the gateway process's CPU per page: {cpu_per_page:.2} ms",
+        g50 / a50,
+        g99 / a99
+    );
 }
 
 #[tokio::main]
@@ -411,18 +447,13 @@ async fn main() {
 
     if search_only {
         create_recordings(&suite, "search", 500, 1).await;
-        let ((a50, a99), (g50, g99)) = search_latencies(&suite, gateway.grpc).await;
+        let (direct, through, cpu) =
+            search_latencies(&suite, gateway.grpc, gateway.child.id()).await;
         println!(
             "load average at the start: {load_at_start}; at the end: {}",
             load()
         );
-        println!("| archive-svc SearchCalls (direct) | {a50:.2} ms | {a99:.2} ms |");
-        println!("| gateway SearchCallRows (authz + rows) | {g50:.2} ms | {g99:.2} ms |");
-        println!(
-            "gateway / archive-svc: p50 {:.2}×, p99 {:.2}×",
-            g50 / a50,
-            g99 / a99
-        );
+        print_search(direct, through, cpu);
         return;
     }
     let setup = Instant::now();
@@ -518,7 +549,7 @@ async fn main() {
             peak_1.0, peak_1b.0, peak_4.0
         ));
     }
-    let ((a50, a99), (g50, g99)) = search_latencies(&suite, gateway.grpc).await;
+    let (direct, through, cpu) = search_latencies(&suite, gateway.grpc, gateway.child.id()).await;
 
     println!();
     println!(
@@ -537,13 +568,7 @@ async fn main() {
     println!();
     println!("| search, page of 50 rows | p50 | p99 |");
     println!("|---|---:|---:|");
-    println!("| archive-svc SearchCalls (direct) | {a50:.2} ms | {a99:.2} ms |");
-    println!("| gateway SearchCallRows (authz + rows) | {g50:.2} ms | {g99:.2} ms |");
-    println!(
-        "gateway / archive-svc: p50 {:.2}×, p99 {:.2}×",
-        g50 / a50,
-        g99 / a99
-    );
+    print_search(direct, through, cpu);
     drop(gateway);
     suite.stop().await.unwrap();
 }
