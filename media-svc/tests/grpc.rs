@@ -574,11 +574,19 @@ async fn health_reports_serving_once_the_store_answers() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn run_serves_from_the_configured_directory() {
-    let dir = tempfile::tempdir().unwrap();
+type Running = tokio::task::JoinHandle<Result<(), media_svc::Error>>;
+
+/// `media_svc::run` as configured for `dir/media` (the store `run` opens
+/// itself), and a channel to it once it answers.
+async fn run_in(
+    dir: &std::path::Path,
+) -> (
+    Channel,
+    archive_common::shutdown::CancellationToken,
+    Running,
+) {
     let config = Config::new(
-        dir.path().join("media"),
+        dir.join("media"),
         common::server::IDENTITY_SECRET,
         common::server::PLAYBACK_KEY,
     );
@@ -587,16 +595,22 @@ async fn run_serves_from_the_configured_directory() {
     let addr = grpc.local_addr().unwrap();
     let shutdown = archive_common::shutdown::CancellationToken::new();
     let task = tokio::spawn(media_svc::run(config, grpc, http, shutdown.clone()));
-    let channel = loop {
-        if let Ok(c) = Channel::from_shared(format!("http://{addr}"))
+    loop {
+        if let Ok(channel) = Channel::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect()
             .await
         {
-            break c;
+            return (channel, shutdown, task);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    }
+}
+
+#[tokio::test]
+async fn run_serves_from_the_configured_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let (channel, shutdown, task) = run_in(dir.path()).await;
     let mut client = MediaServiceClient::new(channel);
     let key = archive_common::IdentityKey::internal(common::server::IDENTITY_SECRET.as_bytes());
     let id = new_id();
@@ -629,26 +643,7 @@ async fn run_serves_from_the_configured_directory() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_uploads_and_deletions_on_the_filesystem_all_succeed() {
     let dir = tempfile::tempdir().unwrap();
-    let config = Config::new(
-        dir.path().join("media"),
-        common::server::IDENTITY_SECRET,
-        common::server::PLAYBACK_KEY,
-    );
-    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = grpc.local_addr().unwrap();
-    let shutdown = archive_common::shutdown::CancellationToken::new();
-    let task = tokio::spawn(media_svc::run(config, grpc, http, shutdown.clone()));
-    let channel = loop {
-        if let Ok(c) = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-        {
-            break c;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let (channel, shutdown, task) = run_in(dir.path()).await;
     let key = archive_common::IdentityKey::internal(common::server::IDENTITY_SECRET.as_bytes());
     let bytes = fixture("tel-8k-cbr16-mono.mp3");
     let workers: Vec<_> = (0..16)
