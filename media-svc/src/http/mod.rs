@@ -8,6 +8,7 @@
 //! by piece as they arrive (what arrives from S3), never buffered whole and
 //! never copied on the way.
 
+mod grants;
 mod range;
 mod sendfile;
 mod server;
@@ -35,7 +36,6 @@ use crate::{
     Error,
     keys::{RecordingId, RecordingKeys},
     storage::{MediaStore, PlaybackBytes, PlaybackInfo},
-    token::PlaybackToken,
 };
 
 const EXPOSED_HEADERS: &str = "Accept-Ranges, Content-Range, Content-Length, ETag";
@@ -54,11 +54,16 @@ pub struct HttpSettings {
 struct App {
     store: MediaStore,
     settings: HttpSettings,
+    grants: grants::Grants,
 }
 
 /// The routes of the endpoint.
 pub fn router(store: MediaStore, settings: HttpSettings) -> Router {
-    let app = Arc::new(App { store, settings });
+    let app = Arc::new(App {
+        store,
+        settings,
+        grants: grants::Grants::default(),
+    });
     Router::new()
         .route(
             "/media/{recording_id}",
@@ -154,8 +159,8 @@ async fn serve_playback(
 ) -> Response {
     let now = app.settings.clock.now();
     let grant = match query_token(query)
-        .ok_or(crate::token::TokenError::Malformed)
-        .and_then(|t| PlaybackToken::verify(t, &app.settings.playback_key, now))
+        .ok_or(grants::Refusal::Token(crate::token::TokenError::Malformed))
+        .and_then(|t| app.grants.check(t, &app.settings.playback_key, now))
     {
         Ok(grant) => grant,
         Err(e) => {
@@ -163,17 +168,14 @@ async fn serve_playback(
             return plain(StatusCode::FORBIDDEN, "forbidden");
         }
     };
-    let (Ok(id), Ok(granted)) = (
-        RecordingId::parse(path_id, "recording_id"),
-        RecordingId::parse(&grant.recording_id, "recording_id"),
-    ) else {
+    let Ok(id) = RecordingId::parse(path_id, "recording_id") else {
         return plain(StatusCode::FORBIDDEN, "forbidden");
     };
-    if id != granted || grant.tenant.is_empty() {
-        tracing::info!(path = %id, token = %granted, "playback token is for another recording");
+    if id != grant.recording {
+        tracing::info!(path = %id, token = %grant.recording, "playback token is for another recording");
         return plain(StatusCode::FORBIDDEN, "forbidden");
     }
-    let keys = RecordingKeys::new(&grant.tenant, id);
+    let keys = &grant.keys;
     let remaining = (grant.expires_at - now).num_seconds().max(0);
     let max_age = app
         .settings
@@ -184,12 +186,12 @@ async fn serve_playback(
     // or a recording changed since, is answered from metadata read afresh.
     let mut remembered_ok = method == Method::GET;
     for _ in 0..2 {
-        let playback = match app.store.playback_info(&keys, remembered_ok).await {
+        let playback = match app.store.playback_info(keys, remembered_ok).await {
             Ok(Some(playback)) => playback,
             Ok(None) => return plain(StatusCode::NOT_FOUND, "recording not found"),
             Err(e) => return failure(e),
         };
-        match answer(app, &keys, &playback, max_age, method, request).await {
+        match answer(app, keys, &playback, max_age, method, request).await {
             Answer::Done(response) => return response,
             Answer::LookAfresh => remembered_ok = false,
         }
