@@ -28,6 +28,7 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
+use futures::StreamExt as _;
 
 pub use range::{Selection, select};
 pub use server::{IDLE_TIMEOUT, serve};
@@ -304,7 +305,7 @@ async fn body_response(
             // `server` sends the file itself; the stream (read only when
             // polled) serves whoever else drives this router.
             Ok(PlaybackBytes::File(range)) => {
-                let body = Body::from_stream(range.stream());
+                let body = file_body(&range);
                 file = Some(range);
                 body
             }
@@ -328,6 +329,13 @@ async fn body_response(
         response.extensions_mut().insert(file);
     }
     Answer::Done(response)
+}
+
+/// The bytes of `range` for whoever polls the body; `server` never does (it
+/// sends the file itself), so the reading stream is built only if polled.
+fn file_body(range: &crate::storage::FileRange) -> Body {
+    let lazy = range.clone();
+    Body::from_stream(futures::stream::once(async move { lazy.stream() }).flatten())
 }
 
 /// `If-None-Match`: `*` or a list of entity tags, weak ones compared weakly.
@@ -356,6 +364,15 @@ mod tests {
         assert_eq!(query_token(Some("x=1&token=t&y=2")), Some("t"));
         assert_eq!(query_token(Some("notoken=t")), None);
         assert_eq!(query_token(None), None);
+    }
+
+    #[tokio::test]
+    async fn a_file_body_read_by_someone_else_has_the_range() {
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, b"0123456789").unwrap();
+        let range = crate::storage::FileRange::new(file, 2..7);
+        let body = axum::body::to_bytes(file_body(&range), 100).await.unwrap();
+        assert_eq!(&body[..], b"23456");
     }
 
     #[test]
