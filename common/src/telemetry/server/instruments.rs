@@ -112,12 +112,7 @@ impl RpcSeries {
     fn new(labels: RpcLabels) -> Self {
         let i = &*INSTRUMENTS;
         Self {
-            in_flight: i
-                .rpc_in_flight
-                .get_or_create(&ServiceLabel {
-                    service: labels.service.clone(),
-                })
-                .clone(),
+            in_flight: rpc_in_flight(&labels.service),
             seconds: i.rpc_seconds.get_or_create(&labels).clone(),
             sent: i.rpc_sent.get_or_create(&labels).clone(),
             handled: Outcomes::default(),
@@ -223,24 +218,20 @@ pub(super) fn rpc_in_flight(service: &str) -> Gauge {
         .clone()
 }
 
-/// The series of `service`'s `method` at `path`, cached from now on (a
-/// method that answered: it exists).
-pub(super) fn keep_rpc_series(path: &str, service: &str, method: &str) -> Arc<RpcSeries> {
-    cached_series(path, service, method)
-}
-
 /// The series of calls to services the server does not host.
 pub(super) fn unknown_service_series() -> Arc<RpcSeries> {
-    cached_series("", "unknown", "unknown")
+    rpc_series("", "unknown", "unknown")
 }
 
 /// The series of `unknown` methods of a hosted service.
 pub(super) fn unimplemented_series(service: &str) -> Arc<RpcSeries> {
     let key = format!("{service}/");
-    cached_series(&key, service, "unknown")
+    rpc_series(&key, service, "unknown")
 }
 
-fn cached_series(key: &str, service: &str, method: &str) -> Arc<RpcSeries> {
+/// The series of `service`'s `method`, cached under `key` (the request path
+/// of a method that answered, so exists) from now on.
+pub(super) fn rpc_series(key: &str, service: &str, method: &str) -> Arc<RpcSeries> {
     if let Some(series) = cached_rpc_series(key) {
         return series;
     }

@@ -208,14 +208,22 @@ impl<B: Body> Body for ObservedBody<B> {
 }
 
 enum Series {
-    Grpc {
-        /// `None` until the method has answered once.
-        cached: Option<Arc<RpcSeries>>,
+    /// A gRPC method whose series is known (or a service not hosted here).
+    Rpc(Arc<RpcSeries>),
+    /// A hosted service's method that has not answered yet: its series is
+    /// made and kept once it answers with anything but UNIMPLEMENTED.
+    NewRpc {
+        path: Box<str>,
         in_flight: Gauge,
-        /// The request path, service and method, for a series not cached yet.
-        uncached: Option<(Box<str>, Box<str>, Box<str>)>,
     },
     Http(Arc<HttpSeries>),
+}
+
+/// `/service/method` split in two (empty strings when it is not that shape).
+fn service_and_method(path: &str) -> (&str, &str) {
+    path.trim_start_matches('/')
+        .split_once('/')
+        .unwrap_or(("", ""))
 }
 
 /// One request in progress; recorded when dropped.
@@ -245,10 +253,7 @@ impl Outcome {
         let (span, series) = match protocol {
             Protocol::Grpc { services } => {
                 let path = request.uri().path();
-                let (service, method) = path
-                    .trim_start_matches('/')
-                    .split_once('/')
-                    .unwrap_or(("", ""));
+                let (service, method) = service_and_method(path);
                 let known = services.iter().any(|s| s == service);
                 let span = tracing::info_span!(
                     "grpc.server",
@@ -261,22 +266,15 @@ impl Outcome {
                     rpc.grpc.status_code = Empty,
                     trace_id = Empty,
                 );
-                let cached = if known {
-                    instruments::cached_rpc_series(path)
+                let series = if !known {
+                    Series::Rpc(instruments::unknown_service_series())
+                } else if let Some(series) = instruments::cached_rpc_series(path) {
+                    Series::Rpc(series)
                 } else {
-                    Some(instruments::unknown_service_series())
-                };
-                let series = match cached {
-                    Some(series) => Series::Grpc {
-                        in_flight: series.in_flight.clone(),
-                        cached: Some(series),
-                        uncached: None,
-                    },
-                    None => Series::Grpc {
-                        cached: None,
+                    Series::NewRpc {
+                        path: path.into(),
                         in_flight: instruments::rpc_in_flight(service),
-                        uncached: Some((path.into(), service.into(), method.into())),
-                    },
+                    }
                 };
                 (span, series)
             }
@@ -313,7 +311,8 @@ impl Outcome {
             span.record("trace_id", tracing::field::display(trace_id));
         }
         match &series {
-            Series::Grpc { in_flight, .. } => in_flight.inc(),
+            Series::Rpc(series) => series.in_flight.inc(),
+            Series::NewRpc { in_flight, .. } => in_flight.inc(),
             Series::Http(series) => series.in_flight.inc(),
         };
         Self {
@@ -329,7 +328,7 @@ impl Outcome {
     /// Status from response headers or trailers (gRPC puts it in either).
     fn headers(&mut self, status: http::StatusCode, headers: &HeaderMap) {
         match self.series {
-            Series::Grpc { .. } => {
+            Series::Rpc(_) | Series::NewRpc { .. } => {
                 if let Some(code) = headers.get("grpc-status").and_then(|v| v.to_str().ok()) {
                     let code = tonic::Code::from(code.parse::<i32>().unwrap_or(2));
                     self.code = Some(Code::Grpc(code));
@@ -357,7 +356,7 @@ impl Outcome {
     fn failed(&mut self) {
         self.complete = true;
         match self.series {
-            Series::Grpc { .. } => {
+            Series::Rpc(_) | Series::NewRpc { .. } => {
                 self.code.get_or_insert(Code::Grpc(tonic::Code::Unknown));
             }
             Series::Http(_) => self.code = Some(Code::Error),
@@ -369,47 +368,50 @@ impl Outcome {
 impl Drop for Outcome {
     fn drop(&mut self) {
         let seconds = self.started.elapsed().as_secs_f64();
-        match &self.series {
-            Series::Grpc {
-                cached,
-                in_flight,
-                uncached,
-            } => {
-                in_flight.dec();
-                let code = match self.code {
-                    Some(Code::Grpc(code)) => code,
-                    // The client went away before the status was sent.
-                    _ => tonic::Code::Cancelled,
-                };
-                let series = match (cached, uncached) {
-                    (Some(series), _) if code != tonic::Code::Unimplemented => series.clone(),
-                    (Some(series), _) => instruments::unimplemented_series(&series.labels.service),
-                    (None, Some((_, service, _))) if code == tonic::Code::Unimplemented => {
-                        instruments::unimplemented_series(service)
-                    }
-                    (None, Some((path, service, method))) => {
-                        instruments::keep_rpc_series(path, service, method)
-                    }
-                    (None, None) => instruments::unknown_service_series(),
-                };
-                series.seconds.observe(seconds);
-                series.sent.inc_by(self.sent);
-                series.handled(code_name(code)).inc();
-            }
-            Series::Http(series) => {
+        // The client went away before a gRPC status was sent: CANCELLED.
+        let code = match self.code {
+            Some(Code::Grpc(code)) => code,
+            _ => tonic::Code::Cancelled,
+        };
+        let unimplemented = code == tonic::Code::Unimplemented;
+        let rpc = match &self.series {
+            Series::Rpc(series) => {
                 series.in_flight.dec();
-                series.seconds.observe(seconds);
-                series.sent.inc_by(self.sent);
-                // A body the client stopped reading is told apart from a finished one.
-                let mut digits = [0u8; 3];
-                let status = match self.code {
-                    _ if !self.complete => "aborted",
-                    Some(Code::Http(status)) => status_digits(status, &mut digits),
-                    Some(Code::Error) => "error",
-                    Some(Code::Grpc(_)) | None => "500",
-                };
-                series.handled(status).inc();
+                Some(if unimplemented {
+                    instruments::unimplemented_series(&series.labels.service)
+                } else {
+                    series.clone()
+                })
             }
+            Series::NewRpc { path, in_flight } => {
+                in_flight.dec();
+                let (service, method) = service_and_method(path);
+                Some(if unimplemented {
+                    instruments::unimplemented_series(service)
+                } else {
+                    instruments::rpc_series(path, service, method)
+                })
+            }
+            Series::Http(_) => None,
+        };
+        if let Some(series) = rpc {
+            series.seconds.observe(seconds);
+            series.sent.inc_by(self.sent);
+            series.handled(code_name(code)).inc();
+        }
+        if let Series::Http(series) = &self.series {
+            series.in_flight.dec();
+            series.seconds.observe(seconds);
+            series.sent.inc_by(self.sent);
+            // A body the client stopped reading is told apart from a finished one.
+            let mut digits = [0u8; 3];
+            let status = match self.code {
+                _ if !self.complete => "aborted",
+                Some(Code::Http(status)) => status_digits(status, &mut digits),
+                Some(Code::Error) => "error",
+                Some(Code::Grpc(_)) | None => "500",
+            };
+            series.handled(status).inc();
         }
     }
 }
