@@ -16,7 +16,7 @@ use std::{
     fs::{File, Metadata},
     os::unix::fs::MetadataExt,
     path::{Path, PathBuf},
-    sync::Mutex,
+    sync::{Arc, Mutex},
 };
 
 /// Files kept open at most (each holds a descriptor).
@@ -24,18 +24,16 @@ pub(crate) const CAPACITY: usize = 256;
 
 #[derive(Debug, Default)]
 pub(crate) struct OpenFiles {
-    files: Mutex<HashMap<PathBuf, File>>,
+    files: Mutex<HashMap<PathBuf, Arc<File>>>,
 }
 
 impl OpenFiles {
     /// The kept file of `path` (a descriptor of its own) and its metadata
     /// now, unless none is kept or it is no longer linked there.
     pub(crate) fn get(&self, path: &Path) -> Option<(File, Metadata)> {
-        let file = {
-            let files = self.files.lock().expect("open files");
-            files.get(path)?.try_clone().ok()
-        };
-        let found = file.and_then(|f| {
+        // The `dup` outside the lock: requests for other files do not wait on it.
+        let kept = self.files.lock().expect("open files").get(path)?.clone();
+        let found = kept.try_clone().ok().and_then(|f| {
             let metadata = f.metadata().ok()?;
             (metadata.nlink() > 0).then_some((f, metadata))
         });
@@ -55,7 +53,7 @@ impl OpenFiles {
                 files.remove(&old);
             }
         }
-        files.insert(path.to_path_buf(), kept);
+        files.insert(path.to_path_buf(), Arc::new(kept));
     }
 
     pub(crate) fn forget(&self, path: &Path) {
