@@ -73,6 +73,9 @@ pub(crate) struct Outcome {
     pub(crate) ttfb: Vec<Duration>,
     /// CPU ticks the serving processes spent meanwhile (see `cpu`).
     pub(crate) cpu_ticks: u64,
+    /// Of `cpu_ticks`, what the measured server's own process spent, when
+    /// the stack is more than that process (media-svc in front of S3).
+    pub(crate) own_cpu_ticks: Option<u64>,
 }
 
 impl Outcome {
@@ -86,6 +89,11 @@ impl Outcome {
             .then(|| crate::cpu::seconds(self.cpu_ticks) * 1e6 / self.requests as f64)
     }
 
+    pub(crate) fn own_cpu_us_per_request(&self) -> Option<f64> {
+        let ticks = self.own_cpu_ticks?;
+        (self.requests > 0).then(|| crate::cpu::seconds(ticks) * 1e6 / self.requests as f64)
+    }
+
     pub(crate) fn requests_per_s(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -97,6 +105,9 @@ impl Outcome {
         self.bytes += other.bytes;
         self.elapsed += other.elapsed;
         self.cpu_ticks += other.cpu_ticks;
+        if let Some(own) = other.own_cpu_ticks {
+            *self.own_cpu_ticks.get_or_insert(0) += own;
+        }
         self.ttfb.extend(other.ttfb);
         self.ttfb.sort_unstable();
         if self.first_error.is_none() {

@@ -22,7 +22,7 @@ fn mib(kib: Option<u64>) -> String {
 
 pub(crate) fn table(rows: &[Row]) -> String {
     let mut out = String::new();
-    out.push_str("| server | request | clients | requests | errors | MB/s | req/s | TTFB p50 ms | TTFB p99 ms | server CPU µs/req | peak RSS MiB |\n");
+    out.push_str("| server | request | clients | requests | errors | MB/s | req/s | TTFB p50 ms | TTFB p99 ms | server CPU µs/req (own: the server process alone) | peak RSS MiB |\n");
     out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for r in rows {
         let o = &r.outcome;
@@ -38,8 +38,11 @@ pub(crate) fn table(rows: &[Row]) -> String {
             o.requests_per_s(),
             o.ttfb_ms(0.5),
             o.ttfb_ms(0.99),
-            o.cpu_us_per_request()
-                .map_or_else(|| "–".into(), |us| format!("{us:.0}")),
+            match (o.cpu_us_per_request(), o.own_cpu_us_per_request()) {
+                (Some(us), Some(own)) => format!("{us:.0} (own {own:.0})"),
+                (Some(us), None) => format!("{us:.0}"),
+                _ => "–".into(),
+            },
             mib(r.peak_rss_kib),
         );
     }

@@ -38,9 +38,15 @@ pub(crate) async fn measure_pair(
             } else {
                 (theirs, &mut b)
             };
+            // The server's own process, apart, when the stack is more than it.
+            let own: Option<[u32; 1]> = target.pid.filter(|_| target.cpu.len() > 1).map(|p| [p]);
             let before = cpu::ticks(&target.cpu);
+            let own_before = own.map(|p| cpu::ticks(&p));
             let mut outcome = load::run(target, sizes, mode, players, limits, seed).await;
             outcome.cpu_ticks = cpu::ticks(&target.cpu).saturating_sub(before);
+            outcome.own_cpu_ticks = own
+                .zip(own_before)
+                .map(|(p, before)| cpu::ticks(&p).saturating_sub(before));
             total.merge(outcome);
         }
     }
