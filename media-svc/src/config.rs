@@ -104,6 +104,17 @@ pub struct S3Config {
     #[arg(long = "s3-allow-http", env = "MEDIA_S3_ALLOW_HTTP")]
     pub allow_http: bool,
 
+    /// Playback GETs on plain-HTTP endpoints go over media-svc's own
+    /// connections and are spliced to the player (`false`: through
+    /// object_store's client, copying every byte).
+    #[arg(
+        long = "s3-relay",
+        env = "MEDIA_S3_RELAY",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub relay: bool,
+
     /// Timeout of one request to the store.
     #[arg(
         long = "s3-timeout-secs",
@@ -166,6 +177,7 @@ impl Config {
                 region: "us-east-1".into(),
                 timeout_secs: 30,
                 max_retries: 3,
+                relay: true,
                 ..S3Config::default()
             },
         }

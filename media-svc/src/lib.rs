@@ -61,7 +61,8 @@ pub async fn run(
 }
 
 /// [`run`] over an object store built by the caller (tests keep a handle on
-/// it to look at what was stored; `config.store` and the S3 settings are ignored).
+/// it to look at what was stored). `config.store` and the S3 settings serve
+/// only the playback relay (`storage::S3Relay`), made when they name S3.
 pub async fn run_with_store(
     config: Config,
     objects: Arc<dyn ObjectStore>,
@@ -70,6 +71,8 @@ pub async fn run_with_store(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let store = storage::MediaStore::new(objects, storage::UploadLimits::from_config(&config));
+    #[cfg(feature = "s3")]
+    let store = store.with_relay(storage::relay(&config)?);
     let server = MediaServiceServer::with_interceptor(
         service::Media::new(store.clone()),
         VerifyIdentity::new(IdentityKey::internal(config.identity_secret.as_bytes())),

@@ -415,7 +415,17 @@ async fn served_from_s3_in_several_parts() {
     let Some(s3) = common::s3::S3Server::start_or_skip().await else {
         return;
     };
-    let config = s3.config(config());
+    // Spliced from media-svc's own connections to the S3 server, and read
+    // through object_store's client.
+    for relay in [true, false] {
+        let mut config = s3.config(config());
+        config.s3.relay = relay;
+        assert_eq!(media_svc::storage::relay(&config).unwrap().is_some(), relay);
+        served_from_s3(config).await;
+    }
+}
+
+async fn served_from_s3(config: media_svc::Config) {
     let objects = media_svc::storage::open(&config).unwrap();
     let server = Server::start_with(config, objects).await;
     // Over 5 MiB: the upload goes to S3 in two multipart parts.

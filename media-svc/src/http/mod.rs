@@ -10,6 +10,8 @@
 
 mod grants;
 mod range;
+#[cfg(feature = "s3")]
+mod relay;
 mod sendfile;
 mod server;
 mod wire;
@@ -24,7 +26,7 @@ use axum::{
     Router,
     body::Body,
     extract::{Path, RawQuery, State},
-    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -296,17 +298,29 @@ async fn body_response(
             headers.insert(header::CONTENT_RANGE, v);
         }
     }
-    let mut file = None;
+    // What the server sends itself, with its length (see `server`).
+    let mut out_of_band: Option<(u64, Extensions)> = None;
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        match app.store.read_playback(keys, playback, bytes).await {
+        match app.store.read_playback(keys, playback, bytes.clone()).await {
             Ok(PlaybackBytes::Bytes(stream)) => Body::from_stream(stream),
             // `server` sends the file itself; the stream (read only when
             // polled) serves whoever else drives this router.
             Ok(PlaybackBytes::File(range)) => {
                 let body = file_body(&range);
-                file = Some(range);
+                let mut extension = Extensions::new();
+                let sent = range.range().end - range.range().start;
+                extension.insert(range);
+                out_of_band = Some((sent, extension));
+                body
+            }
+            #[cfg(feature = "s3")]
+            Ok(PlaybackBytes::Relayed(handle)) => {
+                let body = relayed_body(&handle);
+                let mut extension = Extensions::new();
+                extension.insert(handle);
+                out_of_band = Some((bytes.end - bytes.start, extension));
                 body
             }
             Ok(PlaybackBytes::Changed) => return Answer::LookAfresh,
@@ -319,16 +333,28 @@ async fn body_response(
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
-    if let Some(file) = file {
-        // The server writes this body with sendfile(2), never polling it: the
-        // request layer counts its bytes from here.
-        let range = file.range();
-        response
-            .extensions_mut()
-            .insert(SentOutOfBand(range.end - range.start));
-        response.extensions_mut().insert(file);
+    if let Some((sent, extension)) = out_of_band {
+        // The server writes this body itself, never polling it: the request
+        // layer counts its bytes from here.
+        response.extensions_mut().insert(SentOutOfBand(sent));
+        response.extensions_mut().extend(extension);
     }
     Answer::Done(response)
+}
+
+/// The relayed bytes for whoever polls the body; `server` takes the answer
+/// and splices it instead, and then this stream is empty (and never polled).
+#[cfg(feature = "s3")]
+fn relayed_body(handle: &crate::storage::RelayHandle) -> Body {
+    let handle = handle.clone();
+    let stream = futures::stream::once(async move {
+        match handle.take() {
+            Some(body) => body.into_stream().boxed(),
+            None => futures::stream::empty().boxed(),
+        }
+    })
+    .flatten();
+    Body::from_stream(stream)
 }
 
 /// The bytes of `range` for whoever polls the body; `server` never does (it

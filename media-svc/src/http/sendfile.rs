@@ -21,8 +21,48 @@
 
 use std::{fs::File, io, ops::Range};
 
+use axum::http::Extensions;
 use rustix::net::SendFlags;
 use tokio::{io::Interest, net::TcpStream};
+
+use crate::storage::FileRange;
+
+/// A body the handler left in a response extension for the server to send
+/// itself (the response's own body is its fallback for other drivers).
+pub(crate) enum ZeroCopy {
+    File(FileRange),
+    #[cfg(feature = "s3")]
+    Relayed(crate::storage::RelayedBody),
+}
+
+impl ZeroCopy {
+    pub(crate) fn take(extensions: &mut Extensions) -> Option<Self> {
+        #[cfg(feature = "s3")]
+        if let Some(body) = extensions
+            .remove::<crate::storage::RelayHandle>()
+            .and_then(|h| h.take())
+        {
+            return Some(Self::Relayed(body));
+        }
+        extensions.remove::<FileRange>().map(Self::File)
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            Self::File(file) => file.range().end - file.range().start,
+            #[cfg(feature = "s3")]
+            Self::Relayed(body) => body.len(),
+        }
+    }
+
+    pub(crate) async fn send(self, stream: &TcpStream) -> io::Result<()> {
+        match self {
+            Self::File(file) => send_file(stream, file.file(), file.range()).await,
+            #[cfg(feature = "s3")]
+            Self::Relayed(body) => super::relay::relay(stream, body).await,
+        }
+    }
+}
 
 /// Bytes asked of one `sendfile` call; the socket buffer takes less anyway.
 const MAX_SENDFILE_BYTES: usize = 4 * 1024 * 1024;
@@ -48,11 +88,7 @@ pub(crate) async fn send_head(stream: &TcpStream, mut head: &[u8], more: bool) -
 }
 
 /// Sends `range` of `file` to `stream` from the page cache.
-pub(crate) async fn send_file(
-    stream: &TcpStream,
-    file: &File,
-    range: Range<u64>,
-) -> io::Result<()> {
+async fn send_file(stream: &TcpStream, file: &File, range: Range<u64>) -> io::Result<()> {
     let mut offset = range.start;
     while offset < range.end {
         let count = usize::try_from(range.end - offset)

@@ -2,12 +2,13 @@
 //! request heads (`wire`), calls the axum [`Router`] for every request (so
 //! routing, handlers and any tower layers work as under `axum::serve`) and
 //! writes the answer itself. It exists for one reason: a response carrying a
-//! `storage::FileRange` (a local recording) is sent with `sendfile(2)`
-//! (see `sendfile`), which hyper cannot do; every other body is written from
+//! `storage::FileRange` (a local recording) is sent with `sendfile(2)`, one
+//! carrying a `storage::RelayHandle` (an S3 answer still in its socket) with
+//! `splice(2)` (see `sendfile`, `relay`), which hyper cannot do; every other body is written from
 //! memory as hyper would, frame by frame, never buffered whole. A tower
 //! layer that wraps response bodies (to count bytes, say) sees a sendfile
-//! answer's body dropped unread: count those from the `FileRange` extension
-//! (its range is what is sent) or from the response's `Content-Length`.
+//! answer's body dropped unread: count those from the `SentOutOfBand`
+//! extension or from the response's `Content-Length`.
 //!
 //! What it speaks: HTTP/1.0 and 1.1 with keep-alive and pipelining; request
 //! bodies only with `Content-Length` (up to 64 KiB; a chunked one is 411);
@@ -35,10 +36,9 @@ use tokio_util::task::TaskTracker;
 use tower::Service;
 
 use super::{
-    sendfile::{send_file, send_head},
+    sendfile::{ZeroCopy, send_head},
     wire::{self, Framing, RequestBody, RequestHead},
 };
-use crate::storage::FileRange;
 
 /// How long a connection may take to send the next request head (nginx's
 /// keep-alive default).
@@ -233,7 +233,7 @@ impl Connection {
         mut close: bool,
     ) -> io::Result<bool> {
         let (mut parts, body) = response.into_parts();
-        let file = parts.extensions.remove::<FileRange>();
+        let zero_copy = ZeroCopy::take(&mut parts.extensions);
         let exact = body.size_hint().exact();
         let framing = if method == Method::HEAD || wire::bodiless(parts.status) {
             if method == Method::HEAD
@@ -263,14 +263,14 @@ impl Connection {
             close,
             http10_keep_alive,
         );
-        match (framing, file) {
+        match (framing, zero_copy) {
             (Framing::None, _) => send_head(&self.stream, &self.head, false).await?,
-            (Framing::Length(n), Some(file)) if file.range().end - file.range().start == n => {
+            (Framing::Length(n), Some(body)) if body.len() == n => {
                 // The head goes out on its own, as nginx sends it: held back
                 // with MSG_MORE to share a segment with the file, a 64 KiB
                 // seek cost a third more CPU (the benchmark's CPU column).
                 send_head(&self.stream, &self.head, false).await?;
-                send_file(&self.stream, file.file(), file.range()).await?;
+                body.send(&self.stream).await?;
             }
             (Framing::Length(n), _) => {
                 send_head(&self.stream, &self.head, n > 0).await?;

@@ -26,6 +26,27 @@ pub fn open(config: &Config) -> Result<Arc<dyn ObjectStore>, Error> {
 
 #[cfg(feature = "s3")]
 fn s3(config: &crate::S3Config) -> Result<Arc<dyn ObjectStore>, Error> {
+    Ok(Arc::new(s3_client(config)?))
+}
+
+/// The playback relay for `config`'s S3 store, when it is on a plain-HTTP
+/// endpoint and the relay is not turned off (see `s3_relay`).
+#[cfg(feature = "s3")]
+pub fn relay(config: &Config) -> Result<Option<super::S3Relay>, Error> {
+    let s3 = &config.s3;
+    if config.store != StoreKind::S3 || !s3.relay {
+        return Ok(None);
+    }
+    let timeout = std::time::Duration::from_secs(s3.timeout_secs.max(1));
+    Ok(super::S3Relay::new(
+        Arc::new(s3_client(s3)?),
+        s3.endpoint.as_deref(),
+        timeout,
+    ))
+}
+
+#[cfg(feature = "s3")]
+fn s3_client(config: &crate::S3Config) -> Result<object_store::aws::AmazonS3, Error> {
     use std::time::Duration;
 
     use object_store::{
@@ -70,7 +91,7 @@ fn s3(config: &crate::S3Config) -> Result<Arc<dyn ObjectStore>, Error> {
             builder = builder.with_token(token);
         }
     }
-    Ok(Arc::new(builder.build()?))
+    Ok(builder.build()?)
 }
 
 #[cfg(not(feature = "s3"))]

@@ -10,6 +10,8 @@ mod local;
 mod open_files;
 #[cfg(test)]
 mod playback_tests;
+#[cfg(feature = "s3")]
+mod s3_relay;
 mod upload;
 
 use std::{ops::Range, sync::Arc, time::Duration};
@@ -19,6 +21,15 @@ use futures::{StreamExt, stream::BoxStream};
 use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, path::Path};
 
 pub use backend::open;
+#[cfg(feature = "s3")]
+pub use backend::relay;
+#[cfg(feature = "s3")]
+pub use s3_relay::{RelayHandle, RelayedBody, S3Relay};
+/// The fake S3 server of the relay's tests, for the HTTP side's tests.
+#[cfg(all(test, feature = "s3"))]
+pub(crate) mod s3_relay_tests {
+    pub(crate) use super::s3_relay::{Answer, tests::*};
+}
 pub use file_read::{FILE_PIECE_BYTES, FileRange};
 pub use info_cache::{INFO_CACHE_ENTRIES, INFO_TTL};
 pub use upload::{Upload, Uploaded};
@@ -60,6 +71,9 @@ pub struct MediaStore {
     limits: UploadLimits,
     /// Metadata for playback; see `info_cache`.
     playback: Arc<InfoCache>,
+    /// Playback GETs on media-svc's own connections (plain-HTTP S3 only).
+    #[cfg(feature = "s3")]
+    relay: Option<Arc<S3Relay>>,
 }
 
 impl std::fmt::Debug for MediaStore {
@@ -95,6 +109,10 @@ pub enum PlaybackBytes {
     /// The range of a local file, open and checked, not read yet (the HTTP
     /// endpoint sends it with `sendfile(2)`).
     File(FileRange),
+    /// An S3 answer whose body is still in the socket (the HTTP endpoint
+    /// moves it with `splice(2)`).
+    #[cfg(feature = "s3")]
+    Relayed(RelayHandle),
     /// The audio object is no longer the one the remembered metadata
     /// describes: look the metadata up afresh.
     Changed,
@@ -114,7 +132,16 @@ impl MediaStore {
             objects,
             limits,
             playback: Arc::new(InfoCache::new(INFO_TTL, INFO_CACHE_ENTRIES)),
+            #[cfg(feature = "s3")]
+            relay: None,
         }
+    }
+
+    /// Playback reads go through `relay` first (see `s3_relay`).
+    #[cfg(feature = "s3")]
+    pub fn with_relay(mut self, relay: Option<S3Relay>) -> Self {
+        self.relay = relay.map(Arc::new);
+        self
     }
 
     pub fn objects(&self) -> &Arc<dyn ObjectStore> {
@@ -208,13 +235,42 @@ impl MediaStore {
         // as it is instead of cutting a range out of it.
         let whole = playback.version.is_some() && range == (0..playback.info.size_bytes);
         let mut options = GetOptions {
-            range: (!whole).then_some(GetRange::Bounded(range)),
+            range: (!whole).then(|| GetRange::Bounded(range.clone())),
             if_match: playback.version.clone(),
             ..GetOptions::default()
         };
         // The local store answers with the open file; others ignore this.
         options.extensions.insert(local::HandOverFile);
         let key = keys.audio.as_ref();
+        #[cfg(feature = "s3")]
+        if let Some(relay) = &self.relay {
+            let asked = (!whole).then_some(range);
+            match relay
+                .get(&keys.audio, asked, playback.version.as_deref())
+                .await
+            {
+                Ok(s3_relay::Answer::Body(body)) => {
+                    if whole && body.range != (0..playback.info.size_bytes) {
+                        self.playback.forget(key);
+                        return Ok(PlaybackBytes::Changed);
+                    }
+                    self.remember(key, playback, body.total, body.e_tag.as_ref());
+                    return Ok(PlaybackBytes::Relayed(RelayHandle::new(body)));
+                }
+                Ok(s3_relay::Answer::Changed) => {
+                    self.playback.forget(key);
+                    return Ok(PlaybackBytes::Changed);
+                }
+                Ok(s3_relay::Answer::NotFound) => {
+                    self.playback.forget(key);
+                    return Err(Error::NotFound(keys.id().to_string()));
+                }
+                // object_store, with its retries, answers instead.
+                Err(e) => {
+                    tracing::warn!(error = %e, "relayed S3 read failed; reading through object_store")
+                }
+            }
+        }
         match self.objects.get_opts(&keys.audio, options).await {
             Ok(found) if whole && found.range != (0..playback.info.size_bytes) => {
                 // If-Match held, yet the size is not the remembered one: a
@@ -223,18 +279,7 @@ impl MediaStore {
                 Ok(PlaybackBytes::Changed)
             }
             Ok(found) => {
-                // A size that disagrees means the file changed between the two
-                // reads: answer this once, but do not remember the pair.
-                if playback.version.is_none()
-                    && found.meta.size == playback.info.size_bytes
-                    && let Some(version) = &found.meta.e_tag
-                {
-                    let remembered = Remembered {
-                        info: playback.info.clone(),
-                        version: version.clone(),
-                    };
-                    self.playback.put(key, remembered);
-                }
+                self.remember(key, playback, found.meta.size, found.meta.e_tag.as_ref());
                 Ok(match found.payload {
                     GetResultPayload::File(file, _) => {
                         PlaybackBytes::File(FileRange::new(file, found.range))
@@ -253,6 +298,22 @@ impl MediaStore {
                 Err(Error::NotFound(keys.id().to_string()))
             }
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Remembers metadata read afresh with the version of the audio just
+    /// read. A size that disagrees means the file changed between the two
+    /// reads: answer this once, but do not remember the pair.
+    fn remember(&self, key: &str, playback: &PlaybackInfo, size: u64, version: Option<&String>) {
+        if playback.version.is_none()
+            && size == playback.info.size_bytes
+            && let Some(version) = version
+        {
+            let remembered = Remembered {
+                info: playback.info.clone(),
+                version: version.clone(),
+            };
+            self.playback.put(key, remembered);
         }
     }
 

@@ -42,6 +42,12 @@ async fn read(store: &MediaStore, keys: &RecordingKeys, p: &PlaybackInfo) -> Opt
             let pieces: Vec<bytes::Bytes> = f.stream().try_collect().await.unwrap();
             Some(pieces.concat())
         }
+        #[cfg(feature = "s3")]
+        PlaybackBytes::Relayed(handle) => {
+            let body = handle.take().expect("not taken yet");
+            let pieces: Vec<bytes::Bytes> = body.into_stream().try_collect().await.unwrap();
+            Some(pieces.concat())
+        }
         PlaybackBytes::Changed => None,
     }
 }

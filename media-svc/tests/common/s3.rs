@@ -100,6 +100,7 @@ impl S3Server {
             allow_http: true,
             timeout_secs: 10,
             max_retries: 2,
+            relay: true,
             access_key_id: Some("testing".into()),
             secret_access_key: Some("testing".into()),
             session_token: None,
