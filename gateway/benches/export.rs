@@ -3,9 +3,12 @@
 //! - a zip of 500 recordings (≥ 1 GiB) streamed by the gateway over HTTP vs
 //!   Info-ZIP `zip -0` building the same archive from the same files on disk;
 //! - the gateway's peak RSS during a 1 GiB and a 4 GiB export (1000 recordings);
-//! - result rows through the gateway (SearchCallRows) vs archive-svc (SearchCalls).
+//! - result rows through the gateway (SearchCallRows) vs archive-svc (SearchCalls),
+//!   on the benchmark's few calls (where the fixed cost of the extra hop is
+//!   all there is to see) and again after adding 100,000 calls (`--scale-calls`),
+//!   for the search form's usual queries.
 //!
-//!     cargo bench -p gateway --bench export [-- --skip-4gib | --search-only]
+//!     cargo bench -p gateway --bench export [-- --skip-4gib | --search-only] [--scale-calls N]
 //!
 //! `GATEWAY_BIN` runs another build of the gateway binary than this one's
 //! (to compare two versions of the gateway against the same services).
@@ -340,6 +343,7 @@ async fn search_latencies(
     suite: &Suite,
     gateway: SocketAddr,
     gateway_pid: u32,
+    filter: Option<pb::CallFilter>,
 ) -> ((f64, f64), (f64, f64), f64) {
     let mut gateway = ArchiveServiceClient::connect(format!("http://{gateway}"))
         .await
@@ -356,6 +360,7 @@ async fn search_latencies(
     for i in 0..PAGES {
         let mut request = tonic::Request::new(pb::SearchCallRowsRequest {
             page_size: 50,
+            filter: filter.clone(),
             ..Default::default()
         });
         request.metadata_mut().insert(
@@ -365,6 +370,7 @@ async fn search_latencies(
         let direct_request = key.request(
             pb::SearchCallsRequest {
                 page_size: 50,
+                filter: filter.clone(),
                 ..Default::default()
             },
             &paal,
@@ -405,6 +411,153 @@ async fn search_latencies(
     )
 }
 
+/// Calls added for the search at scale (`--scale-calls N`).
+const SCALE_CALLS: usize = 100_000;
+/// Agents the calls at scale are spread over.
+const SCALE_AGENTS: usize = 40;
+
+/// `count` calls over the last 90 days, each answered by one of
+/// [`SCALE_AGENTS`] agents from one of four queues, each with a recording
+/// (no audio: search does not read it).
+async fn ingest_calls(suite: &Suite, count: usize) -> Duration {
+    let key = IdentityKey::internal(suite.secrets.identity_secret.as_bytes());
+    let platform = Principal::system("10009", "bench");
+    let archive = CallServiceClient::connect(format!("http://{}", suite.endpoints.archive))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let started = Instant::now();
+    let batches: Vec<Vec<usize>> = (0..count)
+        .collect::<Vec<_>>()
+        .chunks(1000)
+        .map(<[usize]>::to_vec)
+        .collect();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
+    let mut workers = Vec::new();
+    for _ in 0..4 {
+        let (queue, mut archive, key, platform) = (
+            queue.clone(),
+            archive.clone(),
+            key.clone(),
+            platform.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            loop {
+                let Some(batch) = queue.lock().unwrap().pop() else {
+                    return;
+                };
+                let calls = batch.iter().map(|&i| scale_call(now, i)).collect();
+                archive
+                    .batch_ingest_calls(
+                        key.request(pb::BatchIngestCallsRequest { calls }, &platform),
+                    )
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for w in workers {
+        w.await.unwrap();
+    }
+    started.elapsed()
+}
+
+fn scale_call(now: chrono::DateTime<Utc>, i: usize) -> pb::IngestCallRequest {
+    // Spread over 90 days, deterministically shuffled.
+    let offset = (i as i64 * 7_919) % (90 * 86_400);
+    let t = now - TimeDelta::seconds(offset + 3_600);
+    let agent = format!("Agent {}", i % SCALE_AGENTS);
+    let ev = |s: i64, kind| pb::CallEvent {
+        time: Some(timestamp(t + TimeDelta::seconds(s))),
+        kind: Some(kind),
+    };
+    pb::IngestCallRequest {
+        session_id: format!("scale-{i}"),
+        start_time: Some(timestamp(t)),
+        access_point: Some(pb::AccessPoint {
+            number: format!("8151156{}", i % 5),
+            name: "Main Demo Number".into(),
+        }),
+        caller_number: format!("9{:07}", i % 2_000_000),
+        events: vec![
+            ev(
+                0,
+                Kind::QueueEntered(pb::QueueEntered {
+                    queue: ["Sales", "Support", "Billing", "Claims"][i % 4].into(),
+                    forced_recording: true,
+                    pending_recording: false,
+                }),
+            ),
+            ev(
+                4,
+                Kind::AgentConnected(pb::AgentConnected {
+                    agent: agent.clone(),
+                    forced_recording: false,
+                }),
+            ),
+            ev(
+                60 + (i % 400) as i64,
+                Kind::AgentDisconnected(pb::AgentDisconnected { agent }),
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+/// The search pairs again on an archive of `calls` more calls, for the
+/// queries the Archive's search form makes most.
+async fn search_at_scale(suite: &Suite, gateway: &GatewayProcess, calls: usize) {
+    if calls == 0 {
+        return;
+    }
+    let took = ingest_calls(suite, calls).await;
+    println!();
+    println!(
+        "search on an archive of {calls} more calls (ingested in {:.1} s), page of 50 rows:",
+        took.as_secs_f64()
+    );
+    println!();
+    println!(
+        "| query | archive-svc p50 | archive-svc p99 | gateway p50 | gateway p99 | p50 ratio | p99 ratio | gateway CPU per page |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    let now = Utc::now();
+    let queries = [
+        ("newest first", None),
+        (
+            "last 7 days",
+            Some(pb::CallFilter {
+                start_time_from: Some(timestamp(now - TimeDelta::days(7))),
+                ..Default::default()
+            }),
+        ),
+        (
+            "by agent",
+            Some(pb::CallFilter {
+                agent: "Agent 7".into(),
+                ..Default::default()
+            }),
+        ),
+        (
+            "by queue, last 30 days",
+            Some(pb::CallFilter {
+                queue: "Claims".into(),
+                start_time_from: Some(timestamp(now - TimeDelta::days(30))),
+                ..Default::default()
+            }),
+        ),
+    ];
+    for (name, filter) in queries {
+        let ((a50, a99), (g50, g99), cpu) =
+            search_latencies(suite, gateway.grpc, gateway.child.id(), filter).await;
+        println!(
+            "| {name} | {a50:.2} ms | {a99:.2} ms | {g50:.2} ms | {g99:.2} ms | {:.2}× | {:.2}× | {cpu:.2} ms |",
+            g50 / a50,
+            g99 / a99
+        );
+    }
+}
+
 /// Pages asked for on each path (the first 20 of each warm up and are not counted).
 const PAGES: u32 = 1020;
 
@@ -424,6 +577,10 @@ async fn main() {
     let _telemetry = archive_common::telemetry::init("gateway-bench");
     let search_only = std::env::args().any(|a| a == "--search-only");
     let skip_4gib = search_only || std::env::args().any(|a| a == "--skip-4gib");
+    let scale_calls: usize = std::env::args()
+        .skip_while(|a| a != "--scale-calls")
+        .nth(1)
+        .map_or(SCALE_CALLS, |n| n.parse().expect("--scale-calls N"));
     // Under the target directory (wherever CARGO_TARGET_DIR puts it) unless BENCH_DIR says.
     let dir = std::env::var("BENCH_DIR").unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").into());
     std::fs::create_dir_all(&dir).unwrap();
@@ -448,12 +605,13 @@ async fn main() {
     if search_only {
         create_recordings(&suite, "search", 500, 1).await;
         let (direct, through, cpu) =
-            search_latencies(&suite, gateway.grpc, gateway.child.id()).await;
+            search_latencies(&suite, gateway.grpc, gateway.child.id(), None).await;
         println!(
             "load average at the start: {load_at_start}; at the end: {}",
             load()
         );
         print_search(direct, through, cpu);
+        search_at_scale(&suite, &gateway, scale_calls).await;
         return;
     }
     let setup = Instant::now();
@@ -549,7 +707,8 @@ async fn main() {
             peak_1.0, peak_1b.0, peak_4.0
         ));
     }
-    let (direct, through, cpu) = search_latencies(&suite, gateway.grpc, gateway.child.id()).await;
+    let (direct, through, cpu) =
+        search_latencies(&suite, gateway.grpc, gateway.child.id(), None).await;
 
     println!();
     println!(
@@ -569,6 +728,7 @@ async fn main() {
     println!("| search, page of 50 rows | p50 | p99 |");
     println!("|---|---:|---:|");
     print_search(direct, through, cpu);
+    search_at_scale(&suite, &gateway, scale_calls).await;
     drop(gateway);
     suite.stop().await.unwrap();
 }
