@@ -143,45 +143,16 @@ async fn create_recordings(suite: &Suite, prefix: &str, count: usize, size: usiz
     for batch in (0..count).collect::<Vec<_>>().chunks(500) {
         let calls = batch
             .iter()
-            .map(|i| {
-                let t = start + TimeDelta::seconds(*i as i64 * 60);
-                let ev = |s: i64, kind| pb::CallEvent {
-                    time: Some(timestamp(t + TimeDelta::seconds(s))),
-                    kind: Some(kind),
-                };
-                pb::IngestCallRequest {
+            .map(|&i| {
+                recorded_call(RecordedCall {
                     session_id: format!("{prefix}-{i}"),
-                    start_time: Some(timestamp(t)),
-                    access_point: Some(pb::AccessPoint {
-                        number: "81511569".into(),
-                        name: "Main Demo Number".into(),
-                    }),
-                    caller_number: format!("9{:07}", i),
-                    events: vec![
-                        ev(
-                            0,
-                            Kind::QueueEntered(pb::QueueEntered {
-                                queue: "Sales".into(),
-                                forced_recording: true,
-                                pending_recording: false,
-                            }),
-                        ),
-                        ev(
-                            5,
-                            Kind::AgentConnected(pb::AgentConnected {
-                                agent: "Andreas Wallin".into(),
-                                forced_recording: false,
-                            }),
-                        ),
-                        ev(
-                            125,
-                            Kind::AgentDisconnected(pb::AgentDisconnected {
-                                agent: "Andreas Wallin".into(),
-                            }),
-                        ),
-                    ],
-                    ..Default::default()
-                }
+                    start: start + TimeDelta::seconds(i as i64 * 60),
+                    access_point: "81511569".into(),
+                    caller: format!("9{i:07}"),
+                    queue: "Sales",
+                    agent: "Andreas Wallin".into(),
+                    talk_secs: 120,
+                })
             })
             .collect();
         let results = archive
@@ -465,39 +436,63 @@ async fn ingest_calls(suite: &Suite, count: usize) -> Duration {
 fn scale_call(now: chrono::DateTime<Utc>, i: usize) -> pb::IngestCallRequest {
     // Spread over 90 days, deterministically shuffled.
     let offset = (i as i64 * 7_919) % (90 * 86_400);
-    let t = now - TimeDelta::seconds(offset + 3_600);
-    let agent = format!("Agent {}", i % SCALE_AGENTS);
+    recorded_call(RecordedCall {
+        session_id: format!("scale-{i}"),
+        start: now - TimeDelta::seconds(offset + 3_600),
+        access_point: format!("8151156{}", i % 5),
+        caller: format!("9{:07}", i % 2_000_000),
+        queue: ["Sales", "Support", "Billing", "Claims"][i % 4],
+        agent: format!("Agent {}", i % SCALE_AGENTS),
+        talk_secs: 60 + (i % 400) as i64,
+    })
+}
+
+/// A call that entered a queue with forced recording and was answered by
+/// one agent five seconds later: one recording.
+struct RecordedCall {
+    session_id: String,
+    start: chrono::DateTime<Utc>,
+    access_point: String,
+    caller: String,
+    queue: &'static str,
+    agent: String,
+    talk_secs: i64,
+}
+
+fn recorded_call(call: RecordedCall) -> pb::IngestCallRequest {
     let ev = |s: i64, kind| pb::CallEvent {
-        time: Some(timestamp(t + TimeDelta::seconds(s))),
+        time: Some(timestamp(call.start + TimeDelta::seconds(s))),
         kind: Some(kind),
     };
     pb::IngestCallRequest {
-        session_id: format!("scale-{i}"),
-        start_time: Some(timestamp(t)),
+        session_id: call.session_id.clone(),
+        start_time: Some(timestamp(call.start)),
         access_point: Some(pb::AccessPoint {
-            number: format!("8151156{}", i % 5),
+            number: call.access_point.clone(),
             name: "Main Demo Number".into(),
         }),
-        caller_number: format!("9{:07}", i % 2_000_000),
+        caller_number: call.caller.clone(),
         events: vec![
             ev(
                 0,
                 Kind::QueueEntered(pb::QueueEntered {
-                    queue: ["Sales", "Support", "Billing", "Claims"][i % 4].into(),
+                    queue: call.queue.into(),
                     forced_recording: true,
                     pending_recording: false,
                 }),
             ),
             ev(
-                4,
+                5,
                 Kind::AgentConnected(pb::AgentConnected {
-                    agent: agent.clone(),
+                    agent: call.agent.clone(),
                     forced_recording: false,
                 }),
             ),
             ev(
-                60 + (i % 400) as i64,
-                Kind::AgentDisconnected(pb::AgentDisconnected { agent }),
+                5 + call.talk_secs,
+                Kind::AgentDisconnected(pb::AgentDisconnected {
+                    agent: call.agent.clone(),
+                }),
             ),
         ],
         ..Default::default()
