@@ -421,8 +421,22 @@ async fn served_from_s3_in_several_parts() {
         let mut config = s3.config(config());
         config.s3.relay = relay;
         assert_eq!(media_svc::storage::relay(&config).unwrap().is_some(), relay);
+        let relayed_before = relayed_reads();
         served_from_s3(config).await;
+        let relayed = relayed_reads() - relayed_before;
+        // The whole file and three ranges are read through it when it is on.
+        assert_eq!(relayed > 0, relay, "{relayed} reads relayed");
     }
+}
+
+/// `archive_s3_relay_reads_total{outcome="relayed"}` in this process (the
+/// servers run in it).
+fn relayed_reads() -> u64 {
+    archive_common::metrics::render()
+        .lines()
+        .find(|l| l.starts_with("archive_s3_relay_reads_total{outcome=\"relayed\"}"))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
 }
 
 async fn served_from_s3(config: media_svc::Config) {

@@ -245,10 +245,14 @@ impl MediaStore {
         #[cfg(feature = "s3")]
         if let Some(relay) = &self.relay {
             let asked = (!whole).then_some(range);
-            match relay
+            let answer = relay
                 .get(&keys.audio, asked, playback.version.as_deref())
-                .await
-            {
+                .await;
+            crate::metrics::METRICS.s3_relay_read(match answer {
+                Ok(_) => crate::metrics::RelayOutcome::Relayed,
+                Err(_) => crate::metrics::RelayOutcome::FellBack,
+            });
+            match answer {
                 Ok(s3_relay::Answer::Body(body)) => {
                     if whole && body.range != (0..playback.info.size_bytes) {
                         self.playback.forget(key);

@@ -450,6 +450,10 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn relay_to(endpoint: &str) -> Arc<S3Relay> {
+        Arc::new(relay_at(endpoint))
+    }
+
+    pub(crate) fn relay_at(endpoint: &str) -> S3Relay {
         let s3 = AmazonS3Builder::new()
             .with_bucket_name("b")
             .with_region("us-east-1")
@@ -460,7 +464,7 @@ pub(crate) mod tests {
             .with_secret_access_key("secret")
             .build()
             .unwrap();
-        Arc::new(S3Relay::new(Arc::new(s3), Some(endpoint), Duration::from_secs(5)).unwrap())
+        S3Relay::new(Arc::new(s3), Some(endpoint), Duration::from_secs(5)).unwrap()
     }
 
     pub(crate) fn answer(status: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {
