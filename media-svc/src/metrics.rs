@@ -11,6 +11,7 @@ struct Kind {
     kind: &'static str,
 }
 
+#[cfg(feature = "s3")]
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Outcome {
     outcome: &'static str,
@@ -18,10 +19,12 @@ struct Outcome {
 
 pub(crate) struct Metrics {
     object_store_errors: Family<Kind, Counter>,
+    #[cfg(feature = "s3")]
     s3_relay_reads: Family<Outcome, Counter>,
 }
 
 /// How a playback read tried through the S3 relay ended.
+#[cfg(feature = "s3")]
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum RelayOutcome {
     /// Answered by the relay (a body, not found, or changed).
@@ -37,6 +40,7 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
          (not_found and precondition are expected races; the rest are the store's trouble).",
         Family::default(),
     ),
+    #[cfg(feature = "s3")]
     s3_relay_reads: register(
         "s3_relay_reads",
         "Playback reads from a plain-HTTP S3 endpoint by outcome: relayed (spliced from \
@@ -61,6 +65,7 @@ impl Metrics {
         self.object_store_errors.get_or_create(&Kind { kind }).inc();
     }
 
+    #[cfg(feature = "s3")]
     pub(crate) fn s3_relay_read(&self, outcome: RelayOutcome) {
         let outcome = match outcome {
             RelayOutcome::Relayed => "relayed",
