@@ -410,6 +410,7 @@ async fn cors_for_the_configured_origin_only() {
     server.stop().await;
 }
 
+#[cfg(feature = "s3")]
 #[tokio::test]
 async fn served_from_s3_in_several_parts() {
     let Some(s3) = common::s3::S3Server::start_or_skip().await else {
@@ -431,6 +432,7 @@ async fn served_from_s3_in_several_parts() {
 
 /// `archive_s3_relay_reads_total{outcome="relayed"}` in this process (the
 /// servers run in it).
+#[cfg(feature = "s3")]
 fn relayed_reads() -> u64 {
     archive_common::metrics::render()
         .lines()
@@ -439,6 +441,7 @@ fn relayed_reads() -> u64 {
         .unwrap_or(0)
 }
 
+#[cfg(feature = "s3")]
 async fn served_from_s3(config: media_svc::Config) {
     let objects = media_svc::storage::open(&config).unwrap();
     let server = Server::start_with(config, objects).await;
