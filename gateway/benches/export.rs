@@ -171,40 +171,51 @@ async fn create_recordings(suite: &Suite, prefix: &str, count: usize, size: usiz
     let media = MediaServiceClient::connect(format!("http://{}", suite.endpoints.media))
         .await
         .unwrap();
-    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(ids.clone()));
+    on_four_workers(ids.clone(), move |id| {
+        let (bytes, mut media, key, platform) =
+            (bytes.clone(), media.clone(), key.clone(), platform.clone());
+        async move {
+            let messages: Vec<_> = bytes
+                .chunks(1 << 20)
+                .enumerate()
+                .map(|(i, c)| pb::UploadRecordingRequest {
+                    recording_id: if i == 0 { id.clone() } else { String::new() },
+                    chunk: c.to_vec(),
+                })
+                .collect();
+            media
+                .upload_recording(key.request(tokio_stream::iter(messages), &platform))
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    ids
+}
+
+/// Runs `work` on every item, four at a time, each on a task of its own.
+async fn on_four_workers<T, F, Fut>(items: Vec<T>, work: F)
+where
+    T: Send + 'static,
+    F: Fn(T) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(items));
     let mut workers = Vec::new();
     for _ in 0..4 {
-        let (queue, bytes, mut media, key, platform) = (
-            queue.clone(),
-            bytes.clone(),
-            media.clone(),
-            key.clone(),
-            platform.clone(),
-        );
+        let (queue, work) = (queue.clone(), work.clone());
         workers.push(tokio::spawn(async move {
             loop {
-                let Some(id) = queue.lock().await.pop() else {
+                let Some(item) = queue.lock().unwrap().pop() else {
                     return;
                 };
-                let messages: Vec<_> = bytes
-                    .chunks(1 << 20)
-                    .enumerate()
-                    .map(|(i, c)| pb::UploadRecordingRequest {
-                        recording_id: if i == 0 { id.clone() } else { String::new() },
-                        chunk: c.to_vec(),
-                    })
-                    .collect();
-                media
-                    .upload_recording(key.request(tokio_stream::iter(messages), &platform))
-                    .await
-                    .unwrap();
+                work(item).await;
             }
         }));
     }
     for w in workers {
         w.await.unwrap();
     }
-    ids
 }
 
 async fn export(suite: &Suite, gateway: SocketAddr, ids: &[String]) -> (u64, Duration, String) {
@@ -403,33 +414,17 @@ async fn ingest_calls(suite: &Suite, count: usize) -> Duration {
         .chunks(1000)
         .map(<[usize]>::to_vec)
         .collect();
-    let queue = std::sync::Arc::new(std::sync::Mutex::new(batches));
-    let mut workers = Vec::new();
-    for _ in 0..4 {
-        let (queue, mut archive, key, platform) = (
-            queue.clone(),
-            archive.clone(),
-            key.clone(),
-            platform.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            loop {
-                let Some(batch) = queue.lock().unwrap().pop() else {
-                    return;
-                };
-                let calls = batch.iter().map(|&i| scale_call(now, i)).collect();
-                archive
-                    .batch_ingest_calls(
-                        key.request(pb::BatchIngestCallsRequest { calls }, &platform),
-                    )
-                    .await
-                    .unwrap();
-            }
-        }));
-    }
-    for w in workers {
-        w.await.unwrap();
-    }
+    on_four_workers(batches, move |batch| {
+        let (mut archive, key, platform) = (archive.clone(), key.clone(), platform.clone());
+        async move {
+            let calls = batch.iter().map(|&i| scale_call(now, i)).collect();
+            archive
+                .batch_ingest_calls(key.request(pb::BatchIngestCallsRequest { calls }, &platform))
+                .await
+                .unwrap();
+        }
+    })
+    .await;
     started.elapsed()
 }
 
