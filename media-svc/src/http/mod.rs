@@ -14,7 +14,7 @@ mod range;
 mod relay;
 mod sendfile;
 mod server;
-mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 

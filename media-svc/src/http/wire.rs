@@ -1,7 +1,8 @@
 //! HTTP/1.1 message heads on the wire (RFC 9112) for the playback server
-//! (see `server`): parsing a request head with `httparse`, deciding how its
-//! body is framed and whether the connection stays open, and writing a
-//! response head. No I/O here, so every rule is tested on bytes.
+//! (see `server`) and the S3 relay's GETs (`storage::s3_relay`): parsing a
+//! request or response head with `httparse`, deciding how its body is
+//! framed and whether the connection stays open, and writing a response
+//! head. No I/O here, so every rule is tested on bytes.
 
 use std::{cell::RefCell, time::SystemTime};
 
@@ -74,21 +75,14 @@ pub(crate) fn parse_request(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, 
         .unwrap_or_default()
         .parse()
         .map_err(|_| HeadError::Malformed)?;
-    let version = match parsed.version {
-        Some(0) => Version::HTTP_10,
-        _ => Version::HTTP_11,
+    let version = version(parsed.version);
+    let map = header_map(parsed.headers)?;
+    let body = if map.contains_key(header::TRANSFER_ENCODING) {
+        RequestBody::Encoded
+    } else {
+        RequestBody::Length(content_length(&map)?.unwrap_or(0))
     };
-    let mut map = HeaderMap::with_capacity(parsed.headers.len());
-    for h in parsed.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HeadError::Malformed)?;
-        let value = HeaderValue::from_bytes(h.value).map_err(|_| HeadError::Malformed)?;
-        map.append(name, value);
-    }
-    let body = request_body(&map)?;
-    let keep_alive = match version {
-        Version::HTTP_10 => has_token(&map, header::CONNECTION, "keep-alive"),
-        _ => !has_token(&map, header::CONNECTION, "close"),
-    };
+    let keep_alive = keep_alive(version, &map);
     let expects_continue = map
         .get(header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
@@ -106,11 +100,90 @@ pub(crate) fn parse_request(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, 
     Ok(Some((head, len)))
 }
 
-/// RFC 9112 §6.3: a transfer coding wins over a length; several lengths must agree.
-fn request_body(headers: &HeaderMap) -> Result<RequestBody, HeadError> {
-    if headers.contains_key(header::TRANSFER_ENCODING) {
-        return Ok(RequestBody::Encoded);
+#[cfg(feature = "s3")]
+/// A parsed response head (of the S3 server the relay asks).
+#[derive(Debug)]
+pub(crate) struct ResponseHead {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: ResponseBody,
+    /// Whether the server keeps the connection open after this answer.
+    pub(crate) keep_alive: bool,
+}
+
+#[cfg(feature = "s3")]
+/// How a response's body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResponseBody {
+    Length(u64),
+    /// `Transfer-Encoding`.
+    Encoded,
+    /// Neither: the body ends when the connection closes.
+    UntilClose,
+}
+
+#[cfg(feature = "s3")]
+/// Parses the response head at the start of `buf`: `Ok(None)` while it is
+/// incomplete, else the head and its length in bytes.
+pub(crate) fn parse_response(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, HeadError> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut parsed = httparse::Response::new(&mut headers);
+    let len = match parsed.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
+            return Err(HeadError::TooLarge);
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooLarge),
+        Err(_) => return Err(HeadError::Malformed),
+    };
+    let status =
+        StatusCode::from_u16(parsed.code.unwrap_or_default()).map_err(|_| HeadError::Malformed)?;
+    let version = version(parsed.version);
+    let map = header_map(parsed.headers)?;
+    let body = if map.contains_key(header::TRANSFER_ENCODING) {
+        ResponseBody::Encoded
+    } else {
+        content_length(&map)?.map_or(ResponseBody::UntilClose, ResponseBody::Length)
+    };
+    let head = ResponseHead {
+        status,
+        keep_alive: keep_alive(version, &map),
+        headers: map,
+        body,
+    };
+    Ok(Some((head, len)))
+}
+
+fn version(minor: Option<u8>) -> Version {
+    match minor {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
     }
+}
+
+fn header_map(headers: &[httparse::Header<'_>]) -> Result<HeaderMap, HeadError> {
+    let mut map = HeaderMap::with_capacity(headers.len());
+    for h in headers {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| HeadError::Malformed)?;
+        let value = HeaderValue::from_bytes(h.value).map_err(|_| HeadError::Malformed)?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// HTTP/1.1 keeps a connection unless `Connection: close`; HTTP/1.0 only
+/// with `Connection: keep-alive`.
+fn keep_alive(version: Version, headers: &HeaderMap) -> bool {
+    match version {
+        Version::HTTP_10 => has_token(headers, header::CONNECTION, "keep-alive"),
+        _ => !has_token(headers, header::CONNECTION, "close"),
+    }
+}
+
+/// RFC 9112 §6.3: several `Content-Length`s (or a list) must agree; a
+/// transfer coding, checked by the caller, wins over them.
+fn content_length(headers: &HeaderMap) -> Result<Option<u64>, HeadError> {
     let mut length = None;
     for value in headers.get_all(header::CONTENT_LENGTH) {
         for part in value.to_str().map_err(|_| HeadError::Malformed)?.split(',') {
@@ -125,7 +198,7 @@ fn request_body(headers: &HeaderMap) -> Result<RequestBody, HeadError> {
             length = Some(n);
         }
     }
-    Ok(RequestBody::Length(length.unwrap_or(0)))
+    Ok(length)
 }
 
 /// Whether the comma-separated header `name` holds `token` (case-insensitive).
@@ -374,6 +447,50 @@ mod tests {
         let head = String::from_utf8(out).unwrap();
         assert!(head.contains("\r\ncontent-length: 99\r\n"), "{head}");
         assert!(head.contains("\r\nconnection: keep-alive\r\n"), "{head}");
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn response_heads_read_by_the_relay() {
+        let raw = b"HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 10-19/100\r\nETag: \"v1\"\r\n\r\nBODY";
+        let (head, len) = parse_response(raw).unwrap().unwrap();
+        assert_eq!(&raw[len..], b"BODY");
+        assert_eq!(head.status, StatusCode::PARTIAL_CONTENT);
+        assert_eq!(head.body, ResponseBody::Length(10));
+        assert_eq!(head.headers["etag"], "\"v1\"");
+        assert!(head.keep_alive);
+        assert!(
+            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n")
+                .unwrap()
+                .is_none()
+        );
+
+        let head = |raw: &str| parse_response(raw.as_bytes()).map(|h| h.unwrap().0);
+        let old = head("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n").unwrap();
+        assert!(!old.keep_alive, "HTTP/1.0 without keep-alive");
+        let closing =
+            head("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nConnection: keep-alive, Close\r\n\r\n")
+                .unwrap();
+        assert_eq!(
+            (closing.body, closing.keep_alive),
+            (ResponseBody::Length(5), false)
+        );
+        let chunked =
+            head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n")
+                .unwrap();
+        assert_eq!(chunked.body, ResponseBody::Encoded);
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\n\r\n").unwrap().body,
+            ResponseBody::UntilClose
+        );
+        for bad in [
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
+            "HTTP/1.1 2000 Odd\r\n\r\n",
+            "NOT HTTP\r\n\r\n",
+        ] {
+            assert_eq!(head(bad).unwrap_err(), HeadError::Malformed, "{bad}");
+        }
     }
 
     #[test]
