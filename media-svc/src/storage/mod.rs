@@ -118,6 +118,21 @@ pub enum PlaybackBytes {
     Changed,
 }
 
+/// What reading the audio object found, from object_store or the relay.
+enum AudioRead {
+    Found {
+        /// The bytes of the object the answer holds.
+        range: Range<u64>,
+        /// The object's size and version (ETag).
+        size: u64,
+        version: Option<String>,
+        bytes: PlaybackBytes,
+    },
+    /// `If-Match` failed: the object is not the version remembered.
+    Changed,
+    NotFound,
+}
+
 fn byte_stream(found: object_store::GetResult) -> ByteStream {
     match found.payload {
         // The local store: read in large pieces (see `file_read`).
@@ -241,81 +256,108 @@ impl MediaStore {
         };
         // The local store answers with the open file; others ignore this.
         options.extensions.insert(local::HandOverFile);
-        let key = keys.audio.as_ref();
         #[cfg(feature = "s3")]
-        if let Some(relay) = &self.relay {
-            let asked = (!whole).then_some(range);
-            let answer = relay
-                .get(&keys.audio, asked, playback.version.as_deref())
-                .await;
-            crate::metrics::METRICS.s3_relay_read(match answer {
-                Ok(_) => crate::metrics::RelayOutcome::Relayed,
-                Err(_) => crate::metrics::RelayOutcome::FellBack,
-            });
-            match answer {
-                Ok(s3_relay::Answer::Body(body)) => {
-                    if whole && body.range != (0..playback.info.size_bytes) {
-                        self.playback.forget(key);
-                        return Ok(PlaybackBytes::Changed);
-                    }
-                    self.remember(key, playback, body.total, body.e_tag.as_ref());
-                    return Ok(PlaybackBytes::Relayed(RelayHandle::new(body)));
-                }
-                Ok(s3_relay::Answer::Changed) => {
-                    self.playback.forget(key);
-                    return Ok(PlaybackBytes::Changed);
-                }
-                Ok(s3_relay::Answer::NotFound) => {
-                    self.playback.forget(key);
-                    return Err(Error::NotFound(keys.id().to_string()));
-                }
-                // object_store, with its retries, answers instead.
-                Err(e) => {
-                    tracing::warn!(error = %e, "relayed S3 read failed; reading through object_store")
-                }
-            }
-        }
-        match self.objects.get_opts(&keys.audio, options).await {
-            Ok(found) if whole && found.range != (0..playback.info.size_bytes) => {
+        let relayed = self.read_relayed(keys, playback, whole, &range).await;
+        #[cfg(not(feature = "s3"))]
+        let relayed = None;
+        let read = match relayed {
+            Some(read) => read,
+            None => match self.objects.get_opts(&keys.audio, options).await {
+                Ok(found) => AudioRead::Found {
+                    range: found.range.clone(),
+                    size: found.meta.size,
+                    version: found.meta.e_tag.clone(),
+                    bytes: match found.payload {
+                        GetResultPayload::File(file, _) => {
+                            PlaybackBytes::File(FileRange::new(file, found.range))
+                        }
+                        GetResultPayload::Stream(stream) => {
+                            PlaybackBytes::Bytes(stream.map(|r| r.map_err(Error::from)).boxed())
+                        }
+                    },
+                },
+                Err(object_store::Error::Precondition { .. }) => AudioRead::Changed,
+                Err(object_store::Error::NotFound { .. }) => AudioRead::NotFound,
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let key = keys.audio.as_ref();
+        match read {
+            AudioRead::Found { range, .. } if whole && range != (0..playback.info.size_bytes) => {
                 // If-Match held, yet the size is not the remembered one: a
                 // store without strong ETags. Look again rather than mis-frame.
                 self.playback.forget(key);
                 Ok(PlaybackBytes::Changed)
             }
-            Ok(found) => {
-                self.remember(key, playback, found.meta.size, found.meta.e_tag.as_ref());
-                Ok(match found.payload {
-                    GetResultPayload::File(file, _) => {
-                        PlaybackBytes::File(FileRange::new(file, found.range))
-                    }
-                    GetResultPayload::Stream(stream) => {
-                        PlaybackBytes::Bytes(stream.map(|r| r.map_err(Error::from)).boxed())
-                    }
-                })
+            AudioRead::Found {
+                size,
+                version,
+                bytes,
+                ..
+            } => {
+                self.remember(key, playback, size, version);
+                Ok(bytes)
             }
-            Err(object_store::Error::Precondition { .. }) => {
+            AudioRead::Changed => {
                 self.playback.forget(key);
                 Ok(PlaybackBytes::Changed)
             }
-            Err(object_store::Error::NotFound { .. }) => {
+            AudioRead::NotFound => {
                 self.playback.forget(key);
                 Err(Error::NotFound(keys.id().to_string()))
             }
-            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The read through the S3 relay, when there is one and it answered;
+    /// `None` sends the read to object_store (with its retries) instead.
+    #[cfg(feature = "s3")]
+    async fn read_relayed(
+        &self,
+        keys: &RecordingKeys,
+        playback: &PlaybackInfo,
+        whole: bool,
+        range: &Range<u64>,
+    ) -> Option<AudioRead> {
+        use crate::metrics::{METRICS, RelayOutcome};
+        let relay = self.relay.as_ref()?;
+        let asked = (!whole).then(|| range.clone());
+        match relay
+            .get(&keys.audio, asked, playback.version.as_deref())
+            .await
+        {
+            Ok(answer) => {
+                METRICS.s3_relay_read(RelayOutcome::Relayed);
+                Some(match answer {
+                    s3_relay::Answer::Body(body) => AudioRead::Found {
+                        range: body.range.clone(),
+                        size: body.total,
+                        version: body.e_tag.clone(),
+                        bytes: PlaybackBytes::Relayed(RelayHandle::new(body)),
+                    },
+                    s3_relay::Answer::Changed => AudioRead::Changed,
+                    s3_relay::Answer::NotFound => AudioRead::NotFound,
+                })
+            }
+            Err(e) => {
+                METRICS.s3_relay_read(RelayOutcome::FellBack);
+                tracing::warn!(error = %e, "relayed S3 read failed; reading through object_store");
+                None
+            }
         }
     }
 
     /// Remembers metadata read afresh with the version of the audio just
     /// read. A size that disagrees means the file changed between the two
     /// reads: answer this once, but do not remember the pair.
-    fn remember(&self, key: &str, playback: &PlaybackInfo, size: u64, version: Option<&String>) {
+    fn remember(&self, key: &str, playback: &PlaybackInfo, size: u64, version: Option<String>) {
         if playback.version.is_none()
             && size == playback.info.size_bytes
             && let Some(version) = version
         {
             let remembered = Remembered {
                 info: playback.info.clone(),
-                version: version.clone(),
+                version,
             };
             self.playback.put(key, remembered);
         }
