@@ -26,11 +26,10 @@ use axum::{
     Router,
     body::Body,
     extract::{Path, RawQuery, State},
-    http::{Extensions, HeaderMap, HeaderValue, Method, StatusCode, header},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
-use futures::StreamExt as _;
 
 pub use range::{Selection, select};
 pub use server::{IDLE_TIMEOUT, serve};
@@ -40,6 +39,7 @@ use crate::{
     keys::{RecordingId, RecordingKeys},
     storage::{MediaStore, PlaybackBytes, PlaybackInfo},
 };
+use sendfile::OutOfBand;
 
 const EXPOSED_HEADERS: &str = "Accept-Ranges, Content-Range, Content-Length, ETag";
 
@@ -298,31 +298,21 @@ async fn body_response(
             headers.insert(header::CONTENT_RANGE, v);
         }
     }
-    // What the server sends itself, with its length (see `server`).
-    let mut out_of_band: Option<(u64, Extensions)> = None;
+    // What the server sends itself (see `server`).
+    let mut out_of_band = None;
+    let mut send_out_of_band = |body: OutOfBand| {
+        let fallback = body.fallback_body();
+        out_of_band = Some(body);
+        fallback
+    };
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        match app.store.read_playback(keys, playback, bytes.clone()).await {
+        match app.store.read_playback(keys, playback, bytes).await {
             Ok(PlaybackBytes::Bytes(stream)) => Body::from_stream(stream),
-            // `server` sends the file itself; the stream (read only when
-            // polled) serves whoever else drives this router.
-            Ok(PlaybackBytes::File(range)) => {
-                let body = file_body(&range);
-                let mut extension = Extensions::new();
-                let sent = range.range().end - range.range().start;
-                extension.insert(range);
-                out_of_band = Some((sent, extension));
-                body
-            }
+            Ok(PlaybackBytes::File(range)) => send_out_of_band(OutOfBand::File(range)),
             #[cfg(feature = "s3")]
-            Ok(PlaybackBytes::Relayed(handle)) => {
-                let body = relayed_body(&handle);
-                let mut extension = Extensions::new();
-                extension.insert(handle);
-                out_of_band = Some((bytes.end - bytes.start, extension));
-                body
-            }
+            Ok(PlaybackBytes::Relayed(handle)) => send_out_of_band(OutOfBand::Relayed(handle)),
             Ok(PlaybackBytes::Changed) => return Answer::LookAfresh,
             Err(Error::NotFound(_)) => {
                 return Answer::Done(plain(StatusCode::NOT_FOUND, "recording not found"));
@@ -333,35 +323,13 @@ async fn body_response(
     let mut response = Response::new(body);
     *response.status_mut() = status;
     *response.headers_mut() = headers;
-    if let Some((sent, extension)) = out_of_band {
-        // The server writes this body itself, never polling it: the request
-        // layer counts its bytes from here.
-        response.extensions_mut().insert(SentOutOfBand(sent));
-        response.extensions_mut().extend(extension);
+    if let Some(body) = out_of_band {
+        // The server writes this body itself, never polling the response's:
+        // the request layer counts its bytes from here.
+        response.extensions_mut().insert(SentOutOfBand(body.len()));
+        response.extensions_mut().insert(body);
     }
     Answer::Done(response)
-}
-
-/// The relayed bytes for whoever polls the body; `server` takes the answer
-/// and splices it instead, and then this stream is empty (and never polled).
-#[cfg(feature = "s3")]
-fn relayed_body(handle: &crate::storage::RelayHandle) -> Body {
-    let handle = handle.clone();
-    let stream = futures::stream::once(async move {
-        match handle.take() {
-            Some(body) => body.into_stream().boxed(),
-            None => futures::stream::empty().boxed(),
-        }
-    })
-    .flatten();
-    Body::from_stream(stream)
-}
-
-/// The bytes of `range` for whoever polls the body; `server` never does (it
-/// sends the file itself), so the reading stream is built only if polled.
-fn file_body(range: &crate::storage::FileRange) -> Body {
-    let lazy = range.clone();
-    Body::from_stream(futures::stream::once(async move { lazy.stream() }).flatten())
 }
 
 /// `If-None-Match`: `*` or a list of entity tags, weak ones compared weakly.
@@ -397,7 +365,8 @@ mod tests {
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, b"0123456789").unwrap();
         let range = crate::storage::FileRange::new(file, 2..7);
-        let body = axum::body::to_bytes(file_body(&range), 100).await.unwrap();
+        let body = OutOfBand::File(range).fallback_body();
+        let body = axum::body::to_bytes(body, 100).await.unwrap();
         assert_eq!(&body[..], b"23456");
     }
 

@@ -141,6 +141,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_relayed_answer_is_read_once_by_whoever_takes_it_first() {
+        let ok = || Script {
+            pieces: vec![answer("200 OK", &["Content-Length: 5"], b"hello")],
+            close: true,
+        };
+        let fake = fake_s3(vec![ok(), ok()]).await;
+        let relay = relay_to(&fake.endpoint);
+        // Another driver of the router polls the response's own body.
+        let handle = crate::storage::RelayHandle::new(body_of(&relay).await);
+        let out_of_band = super::super::sendfile::OutOfBand::Relayed(handle.clone());
+        assert_eq!(out_of_band.len(), 5);
+        let read = axum::body::to_bytes(out_of_band.fallback_body(), 100).await;
+        assert_eq!(&read.unwrap()[..], b"hello");
+        assert!(handle.take().is_none(), "read twice");
+        let (ours, _theirs) = player().await;
+        assert!(
+            out_of_band.send(&ours).await.is_err(),
+            "sent after it was read"
+        );
+
+        // The server takes it first: the fallback body is then empty.
+        let handle = crate::storage::RelayHandle::new(body_of(&relay).await);
+        let out_of_band = super::super::sendfile::OutOfBand::Relayed(handle);
+        let fallback = out_of_band.fallback_body();
+        let (ours, mut theirs) = player().await;
+        out_of_band.send(&ours).await.unwrap();
+        let mut got = [0; 5];
+        theirs.read_exact(&mut got).await.unwrap();
+        assert_eq!(&got, b"hello");
+        assert!(
+            axum::body::to_bytes(fallback, 100)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
     async fn an_s3_server_that_stops_short_ends_the_answer_with_an_error() {
         let fake = fake_s3(vec![Script {
             pieces: vec![

@@ -21,45 +21,65 @@
 
 use std::{fs::File, io, ops::Range};
 
-use axum::http::Extensions;
+use axum::body::Body;
+use futures::StreamExt as _;
 use rustix::net::SendFlags;
 use tokio::{io::Interest, net::TcpStream};
 
 use crate::storage::FileRange;
 
-/// A body the handler left in a response extension for the server to send
-/// itself (the response's own body is its fallback for other drivers).
-pub(crate) enum ZeroCopy {
+/// A body the handler leaves in the response's extensions for the server to
+/// send itself, never polling the response's own body; that body reads the
+/// same bytes for whoever else drives the router (`fallback_body`).
+#[derive(Debug, Clone)]
+pub(crate) enum OutOfBand {
+    /// Sent with `sendfile(2)`.
     File(FileRange),
+    /// Spliced from the S3 server's socket (`relay`).
     #[cfg(feature = "s3")]
-    Relayed(crate::storage::RelayedBody),
+    Relayed(crate::storage::RelayHandle),
 }
 
-impl ZeroCopy {
-    pub(crate) fn take(extensions: &mut Extensions) -> Option<Self> {
-        #[cfg(feature = "s3")]
-        if let Some(body) = extensions
-            .remove::<crate::storage::RelayHandle>()
-            .and_then(|h| h.take())
-        {
-            return Some(Self::Relayed(body));
-        }
-        extensions.remove::<FileRange>().map(Self::File)
-    }
-
+impl OutOfBand {
     pub(crate) fn len(&self) -> u64 {
         match self {
             Self::File(file) => file.range().end - file.range().start,
             #[cfg(feature = "s3")]
-            Self::Relayed(body) => body.len(),
+            Self::Relayed(handle) => handle.len(),
         }
+    }
+
+    /// The bytes as a body, built only if polled (the server never polls it).
+    pub(crate) fn fallback_body(&self) -> Body {
+        let this = self.clone();
+        let stream = futures::stream::once(async move {
+            match this {
+                Self::File(file) => file.stream().boxed(),
+                // Empty if the server took the answer (it never polls this then).
+                #[cfg(feature = "s3")]
+                Self::Relayed(handle) => match handle.take() {
+                    Some(body) => body
+                        .into_stream()
+                        .map(|r| r.map_err(crate::Error::Io))
+                        .boxed(),
+                    None => futures::stream::empty().boxed(),
+                },
+            }
+        })
+        .flatten();
+        Body::from_stream(stream)
     }
 
     pub(crate) async fn send(self, stream: &TcpStream) -> io::Result<()> {
         match self {
             Self::File(file) => send_file(stream, file.file(), file.range()).await,
             #[cfg(feature = "s3")]
-            Self::Relayed(body) => super::relay::relay(stream, body).await,
+            Self::Relayed(handle) => match handle.take() {
+                Some(body) => super::relay::relay(stream, body).await,
+                None => Err(io::Error::other(
+                    "the relayed body was read by someone else",
+                )),
+            },
         }
     }
 }

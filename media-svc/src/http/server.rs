@@ -36,7 +36,7 @@ use tokio_util::task::TaskTracker;
 use tower::Service;
 
 use super::{
-    sendfile::{ZeroCopy, send_head},
+    sendfile::{OutOfBand, send_head},
     wire::{self, Framing, RequestBody, RequestHead},
 };
 
@@ -233,7 +233,7 @@ impl Connection {
         mut close: bool,
     ) -> io::Result<bool> {
         let (mut parts, body) = response.into_parts();
-        let zero_copy = ZeroCopy::take(&mut parts.extensions);
+        let out_of_band = parts.extensions.remove::<OutOfBand>();
         let exact = body.size_hint().exact();
         let framing = if method == Method::HEAD || wire::bodiless(parts.status) {
             if method == Method::HEAD
@@ -263,7 +263,7 @@ impl Connection {
             close,
             http10_keep_alive,
         );
-        match (framing, zero_copy) {
+        match (framing, out_of_band) {
             (Framing::None, _) => send_head(&self.stream, &self.head, false).await?,
             (Framing::Length(n), Some(body)) if body.len() == n => {
                 // The head goes out on its own, as nginx sends it: held back

@@ -332,17 +332,28 @@ fn content_range(value: &str) -> Option<(Range<u64>, u64)> {
 }
 
 /// A relayed answer, taken once: by the playback server, which splices it,
-/// or by whoever else polls the response body (see `http::relayed_body`).
+/// or by whoever else polls the response body (see `http::sendfile::OutOfBand`).
 #[derive(Debug, Clone)]
-pub struct RelayHandle(Arc<Mutex<Option<RelayedBody>>>);
+pub struct RelayHandle {
+    body: Arc<Mutex<Option<RelayedBody>>>,
+    len: u64,
+}
 
 impl RelayHandle {
     pub(crate) fn new(body: RelayedBody) -> Self {
-        Self(Arc::new(Mutex::new(Some(body))))
+        Self {
+            len: body.len(),
+            body: Arc::new(Mutex::new(Some(body))),
+        }
+    }
+
+    /// Bytes of the body.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
     }
 
     pub(crate) fn take(&self) -> Option<RelayedBody> {
-        self.0.lock().expect("relayed body").take()
+        self.body.lock().expect("relayed body").take()
     }
 }
 
