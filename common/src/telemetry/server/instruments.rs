@@ -99,17 +99,60 @@ pub(super) static INSTRUMENTS: LazyLock<Instruments> = LazyLock::new(|| Instrume
     ),
 });
 
-/// The series of one gRPC method (or of `unknown`), resolved once.
-pub(super) struct RpcSeries {
-    pub(super) labels: RpcLabels,
+/// The series of one gRPC method (or of `unknown`), or of one HTTP server,
+/// route and method, resolved once.
+pub(super) struct Series<L> {
+    pub(super) labels: L,
     pub(super) in_flight: Gauge,
     pub(super) seconds: Histogram,
     pub(super) sent: Counter,
     handled: Outcomes,
 }
 
+pub(super) type RpcSeries = Series<RpcLabels>;
+pub(super) type HttpSeries = Series<HttpLabels>;
+
+/// Labels that name a series, and its completion counter for an outcome.
+pub(super) trait SeriesLabels {
+    fn handled(&self, outcome: &str) -> Counter;
+}
+
+impl SeriesLabels for RpcLabels {
+    fn handled(&self, code: &str) -> Counter {
+        INSTRUMENTS
+            .rpc_handled
+            .get_or_create(&RpcOutcome {
+                service: self.service.clone(),
+                method: self.method.clone(),
+                code: code.to_owned(),
+            })
+            .clone()
+    }
+}
+
+impl SeriesLabels for HttpLabels {
+    fn handled(&self, status: &str) -> Counter {
+        INSTRUMENTS
+            .http_handled
+            .get_or_create(&HttpOutcome {
+                server: self.server.clone(),
+                route: self.route.clone(),
+                method: self.method.clone(),
+                status: status.to_owned(),
+            })
+            .clone()
+    }
+}
+
+impl<L: SeriesLabels> Series<L> {
+    /// The completion counter of `outcome` (a gRPC code, an HTTP status).
+    pub(super) fn handled(&self, outcome: &str) -> Counter {
+        self.handled.get(outcome, || self.labels.handled(outcome))
+    }
+}
+
 impl RpcSeries {
-    fn new(labels: RpcLabels) -> Self {
+    fn rpc(labels: RpcLabels) -> Self {
         let i = &*INSTRUMENTS;
         Self {
             in_flight: rpc_in_flight(&labels.service),
@@ -119,33 +162,10 @@ impl RpcSeries {
             labels,
         }
     }
-
-    /// The `grpc_server_handled` counter of `code`.
-    pub(super) fn handled(&self, code: &str) -> Counter {
-        self.handled.get(code, || {
-            INSTRUMENTS
-                .rpc_handled
-                .get_or_create(&RpcOutcome {
-                    service: self.labels.service.clone(),
-                    method: self.labels.method.clone(),
-                    code: code.to_owned(),
-                })
-                .clone()
-        })
-    }
-}
-
-/// The series of one HTTP server, route and method, resolved once.
-pub(super) struct HttpSeries {
-    pub(super) labels: HttpLabels,
-    pub(super) in_flight: Gauge,
-    pub(super) seconds: Histogram,
-    pub(super) sent: Counter,
-    handled: Outcomes,
 }
 
 impl HttpSeries {
-    fn new(labels: HttpLabels) -> Self {
+    fn http(labels: HttpLabels) -> Self {
         let i = &*INSTRUMENTS;
         Self {
             in_flight: i.http_in_flight.get_or_create(&labels).clone(),
@@ -154,21 +174,6 @@ impl HttpSeries {
             handled: Outcomes::default(),
             labels,
         }
-    }
-
-    /// The `http_server_handled` counter of `status`.
-    pub(super) fn handled(&self, status: &str) -> Counter {
-        self.handled.get(status, || {
-            INSTRUMENTS
-                .http_handled
-                .get_or_create(&HttpOutcome {
-                    server: self.labels.server.clone(),
-                    route: self.labels.route.clone(),
-                    method: self.labels.method.clone(),
-                    status: status.to_owned(),
-                })
-                .clone()
-        })
     }
 }
 
@@ -240,7 +245,7 @@ pub(super) fn rpc_series(key: &str, service: &str, method: &str) -> Arc<RpcSerie
         .expect("rpc series")
         .entry(key.into())
         .or_insert_with(|| {
-            Arc::new(RpcSeries::new(RpcLabels {
+            Arc::new(RpcSeries::rpc(RpcLabels {
                 service: service.to_owned(),
                 method: method.to_owned(),
             }))
@@ -274,7 +279,7 @@ pub(super) fn http_series(server: &str, route: &str, method: &str) -> Arc<HttpSe
     if let Some(series) = all.iter().find(matches) {
         return series.clone();
     }
-    let series = Arc::new(HttpSeries::new(HttpLabels {
+    let series = Arc::new(HttpSeries::http(HttpLabels {
         server: server.to_owned(),
         route: route.to_owned(),
         method: method.to_owned(),
