@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # media-svc HTTP playback benchmark, in one run on loopback:
 #   media-svc (fs store) vs nginx serving the same files, and
-#   media-svc (S3 store on moto) vs a direct S3 GET from the same moto.
+#   media-svc (S3 store on moto) vs a direct S3 GET from the same moto, with
+#   playback relayed by media-svc and redirected to the store (two media-svc
+#   processes on one bucket).
 # Installs nginx and moto if missing, builds media-svc in release, starts
 # every server as its own process on free 127.0.0.1 ports (nginx with a
 # generated config, not the system service), runs the load generator
@@ -65,6 +67,7 @@ wait_port() { # bounded: 30 s
 s3_port=$(free_port); nginx_port=$(free_port)
 fs_grpc=$(free_port); fs_http=$(free_port); s3_grpc=$(free_port); s3_http=$(free_port)
 fs_metrics=$(free_port); s3_metrics=$(free_port)
+redirect_grpc=$(free_port); redirect_http=$(free_port); redirect_metrics=$(free_port)
 export ARCHIVE_IDENTITY_SECRET="bench identity secret" ARCHIVE_PLAYBACK_KEY="bench playback key"
 bucket=media-bench
 
@@ -82,6 +85,13 @@ RUST_LOG=warn MEDIA_STORE=s3 MEDIA_S3_BUCKET=$bucket MEDIA_S3_ENDPOINT="http://1
     MEDIA_LISTEN="127.0.0.1:$s3_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$s3_http" METRICS_LISTEN="127.0.0.1:$s3_metrics" \
     "$media_svc_bin" >"$work/media-s3.log" 2>&1 &
 s3_pid=$!; pids+=($s3_pid)
+# The same bucket, playback redirected to the store (MEDIA_S3_PLAYBACK=redirect).
+RUST_LOG=warn MEDIA_STORE=s3 MEDIA_S3_BUCKET=$bucket MEDIA_S3_ENDPOINT="http://127.0.0.1:$s3_port" \
+    MEDIA_S3_PATH_STYLE=true MEDIA_S3_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+    MEDIA_S3_PLAYBACK=redirect \
+    MEDIA_LISTEN="127.0.0.1:$redirect_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$redirect_http" METRICS_LISTEN="127.0.0.1:$redirect_metrics" \
+    "$media_svc_bin" >"$work/media-s3-redirect.log" 2>&1 &
+redirect_pid=$!; pids+=($redirect_pid)
 
 say "starting nginx on 127.0.0.1:$nginx_port"
 cat >"$work/nginx/nginx.conf" <<CONF
@@ -114,6 +124,7 @@ CONF
 nginx_pid=$!; pids+=($nginx_pid)
 
 wait_port "$s3_port" moto; wait_port "$fs_http" "media-svc fs"; wait_port "$s3_http" "media-svc S3"
+wait_port "$redirect_http" "media-svc S3 redirect"
 wait_port "$nginx_port" nginx
 
 say "running the load generator"
@@ -122,5 +133,6 @@ cargo bench -p media-svc --bench playback -- \
     --media-fs-grpc "127.0.0.1:$fs_grpc" --media-fs-http "127.0.0.1:$fs_http" --media-fs-pid "$fs_pid" \
     --nginx "127.0.0.1:$nginx_port" --nginx-pid "$nginx_pid" \
     --media-s3-grpc "127.0.0.1:$s3_grpc" --media-s3-http "127.0.0.1:$s3_http" --media-s3-pid "$s3_pid" \
+    --media-s3-redirect-http "127.0.0.1:$redirect_http" --media-s3-redirect-pid "$redirect_pid" \
     --s3-endpoint "127.0.0.1:$s3_port" --s3-pid "$moto_pid" --s3-bucket "$bucket" \
     "$@"

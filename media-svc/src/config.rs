@@ -14,6 +14,23 @@ pub enum StoreKind {
     S3,
 }
 
+/// How playback GETs of recordings on S3 are answered.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum S3Playback {
+    /// media-svc sends the bytes: on a plain-HTTP endpoint over its own
+    /// connections, spliced to the player (`storage::s3_relay`); on TLS
+    /// endpoints through object_store's client.
+    #[default]
+    Relay,
+    /// media-svc sends the bytes, always through object_store's client
+    /// (every byte copied through user space).
+    Stream,
+    /// After the token check, `307` to a URL presigned for the audio object
+    /// (valid while the token is): the player fetches the bytes from the
+    /// store itself, which must be reachable by players.
+    Redirect,
+}
+
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "media-svc",
@@ -104,16 +121,14 @@ pub struct S3Config {
     #[arg(long = "s3-allow-http", env = "MEDIA_S3_ALLOW_HTTP")]
     pub allow_http: bool,
 
-    /// Playback GETs on plain-HTTP endpoints go over media-svc's own
-    /// connections and are spliced to the player (`false`: through
-    /// object_store's client, copying every byte).
+    /// How a playback GET's bytes reach the player.
     #[arg(
-        long = "s3-relay",
-        env = "MEDIA_S3_RELAY",
-        default_value_t = true,
-        action = clap::ArgAction::Set
+        long = "s3-playback",
+        env = "MEDIA_S3_PLAYBACK",
+        value_enum,
+        default_value = "relay"
     )]
-    pub relay: bool,
+    pub playback: S3Playback,
 
     /// Timeout of one request to the store.
     #[arg(
@@ -177,7 +192,6 @@ impl Config {
                 region: "us-east-1".into(),
                 timeout_secs: 30,
                 max_retries: 3,
-                relay: true,
                 ..S3Config::default()
             },
         }
@@ -203,5 +217,28 @@ mod tests {
         assert_eq!(built.media_root, c.media_root);
         assert_eq!(built.s3.region, c.s3.region);
         assert_eq!(built.s3.max_retries, c.s3.max_retries);
+        assert_eq!(c.s3.playback, S3Playback::Relay);
+        assert_eq!(built.s3.playback, S3Playback::Relay);
+    }
+
+    #[test]
+    fn s3_playback_is_one_of_three() {
+        let parse = |mode: &str| {
+            Config::try_parse_from([
+                "media-svc",
+                "--identity-secret",
+                "s",
+                "--playback-key",
+                "k",
+                "--s3-playback",
+                mode,
+            ])
+            .map(|c| c.s3.playback)
+        };
+        assert_eq!(parse("redirect").unwrap(), S3Playback::Redirect);
+        assert_eq!(parse("stream").unwrap(), S3Playback::Stream);
+        assert_eq!(parse("relay").unwrap(), S3Playback::Relay);
+        let refused = parse("proxy").unwrap_err().to_string();
+        assert!(refused.contains("--s3-playback"), "{refused}");
     }
 }

@@ -37,7 +37,7 @@ use tempfile as _;
 #[cfg(test)]
 use tonic_health as _;
 
-pub use config::{Config, S3Config, StoreKind};
+pub use config::{Config, S3Config, S3Playback, StoreKind};
 pub use error::Error;
 pub use service::{MAX_BATCH, READ_CHUNK_BYTES};
 pub use token::{PlaybackToken, TokenError};
@@ -62,7 +62,8 @@ pub async fn run(
 
 /// [`run`] over an object store built by the caller (tests keep a handle on
 /// it to look at what was stored). `config.store` and the S3 settings serve
-/// only the playback relay (`storage::S3Relay`), made when they name S3.
+/// only how playback reaches S3 (`storage::relay`, `storage::redirect`),
+/// when they name S3.
 pub async fn run_with_store(
     config: Config,
     objects: Arc<dyn ObjectStore>,
@@ -72,7 +73,9 @@ pub async fn run_with_store(
 ) -> Result<(), Error> {
     let store = storage::MediaStore::new(objects, storage::UploadLimits::from_config(&config));
     #[cfg(feature = "s3")]
-    let store = store.with_relay(storage::relay(&config)?);
+    let store = store
+        .with_relay(storage::relay(&config)?)
+        .with_redirect(storage::redirect(&config)?);
     let server = MediaServiceServer::with_interceptor(
         service::Media::new(store.clone()),
         VerifyIdentity::new(IdentityKey::internal(config.identity_secret.as_bytes())),

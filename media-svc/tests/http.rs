@@ -418,9 +418,11 @@ async fn served_from_s3_in_several_parts() {
     };
     // Spliced from media-svc's own connections to the S3 server, and read
     // through object_store's client.
-    for relay in [true, false] {
+    use media_svc::S3Playback;
+    for playback in [S3Playback::Relay, S3Playback::Stream] {
+        let relay = playback == S3Playback::Relay;
         let mut config = s3.config(config());
-        config.s3.relay = relay;
+        config.s3.playback = playback;
         assert_eq!(media_svc::storage::relay(&config).unwrap().is_some(), relay);
         let relayed_before = relayed_reads();
         served_from_s3(config).await;
@@ -488,5 +490,132 @@ async fn served_from_s3(config: media_svc::Config) {
         .deleted;
     assert!(deleted);
     assert_eq!(get(&server, &path, &[]).await.status, 404);
+    server.stop().await;
+}
+
+/// Redirect mode: after the token check the player is sent to the store
+/// itself, with a URL that works for GETs of that one object while the
+/// token is valid; refusals and HEAD stay media-svc's own answers.
+#[cfg(feature = "s3")]
+#[tokio::test]
+async fn redirected_to_s3() {
+    let Some(s3) = common::s3::S3Server::start_or_skip().await else {
+        return;
+    };
+    let mut config = s3.config(config());
+    config.s3.playback = media_svc::S3Playback::Redirect;
+    let objects = media_svc::storage::open(&config).unwrap();
+    let server = Server::start_with(config, objects).await;
+    let bytes = long_recording();
+    let id = upload(&server, &paal(), &bytes).await;
+    let other = upload(&server, &paal(), &fixture("tel-8k-cbr16-mono.mp3")).await;
+    let path = server.playback_path("10009", &id, Duration::seconds(90));
+    let relayed_before = relayed_reads();
+
+    let r = get(&server, &path, &[("Range", "bytes=1000-1999")]).await;
+    assert_eq!(r.status, 307);
+    assert!(r.body.is_empty());
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert_eq!(r.header("content-range"), None);
+    let location = r.header("location").expect("Location").to_owned();
+    let object = format!(
+        "{}/{}/tenants/10009/recordings/{id}.mp3?",
+        s3.endpoint, s3.bucket
+    );
+    assert!(location.starts_with(&object), "{location}");
+    // Valid as long as the token (90 s, give or take the second it took).
+    let expires: u64 = location
+        .split(['?', '&'])
+        .find_map(|p| p.strip_prefix("X-Amz-Expires="))
+        .and_then(|v| v.parse().ok())
+        .expect("X-Amz-Expires");
+    assert!((85..=90).contains(&expires), "{expires}");
+
+    // The player repeats its GET there; the store answers ranges and the whole.
+    let s3_addr = common::s3::address(&s3.endpoint);
+    let at_store = &location[s3.endpoint.len()..];
+    let part = send(s3_addr, "GET", at_store, &[("Range", "bytes=1000-1999")]).await;
+    assert_eq!(part.status, 206);
+    assert!(part.body == bytes[1000..2000]);
+    let whole = send(s3_addr, "GET", at_store, &[]).await;
+    assert_eq!(whole.status, 200);
+    assert!(whole.body == bytes, "whole body differs");
+    // Signed for GET of that object (moto does not check signatures; AWS
+    // and MinIO do).
+    for parameter in [
+        "X-Amz-Signature=",
+        "X-Amz-Credential=testing%2F",
+        "X-Amz-SignedHeaders=host",
+    ] {
+        assert!(location.contains(parameter), "{parameter} in {location}");
+    }
+    assert_eq!(
+        relayed_reads(),
+        relayed_before,
+        "nothing went through the relay"
+    );
+
+    // HEAD is answered here, from the metadata.
+    let head = send(server.http, "HEAD", &path, &[]).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(
+        head.header("content-length"),
+        Some(bytes.len().to_string().as_str())
+    );
+    assert_eq!(head.header("content-type"), Some("audio/mpeg"));
+
+    // Tokens that do not fit are refused before anything is signed.
+    let expired = format!(
+        "/media/{id}?token={}",
+        token("10009", &id, Duration::seconds(-5), PLAYBACK_KEY)
+    );
+    let for_other = format!(
+        "/media/{id}?token={}",
+        token("10009", &other, Duration::seconds(60), PLAYBACK_KEY)
+    );
+    for (what, path) in [
+        ("expired", expired),
+        ("another recording's", for_other),
+        ("no token", format!("/media/{id}")),
+    ] {
+        let r = get(&server, &path, &[]).await;
+        assert_forbidden(&r, what);
+        assert_eq!(r.header("location"), None, "{what}");
+    }
+    // A valid token of another tenant only ever reaches that tenant's keys.
+    let other_tenant = format!(
+        "/media/{id}?token={}",
+        token("10010", &id, Duration::seconds(60), PLAYBACK_KEY)
+    );
+    let r = get(&server, &other_tenant, &[]).await;
+    assert_eq!(r.status, 307);
+    let location = r.header("location").unwrap();
+    assert!(
+        location.contains("/tenants/10010/recordings/"),
+        "{location}"
+    );
+    let r = send(s3_addr, "GET", &location[s3.endpoint.len()..], &[]).await;
+    assert_eq!(r.status, 404);
+    assert!(r.body != bytes);
+
+    // A deleted recording: the store itself says 404 to the redirected GET.
+    let mut client = server.client().await;
+    let deleted = client
+        .delete_recording_media(server.request(
+            archive_proto::v1::DeleteRecordingMediaRequest {
+                recording_id: id.clone(),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .deleted;
+    assert!(deleted);
+    let r = get(&server, &path, &[]).await;
+    assert_eq!(r.status, 307);
+    let at_store = &r.header("location").unwrap()[s3.endpoint.len()..];
+    assert_eq!(send(s3_addr, "GET", at_store, &[]).await.status, 404);
+    assert_eq!(send(server.http, "HEAD", &path, &[]).await.status, 404);
     server.stop().await;
 }

@@ -28,6 +28,8 @@ pub(crate) struct Fetched {
     /// From writing the request to the first body byte (to the head for an empty body).
     pub(crate) ttfb: Duration,
     pub(crate) content_range: Option<String>,
+    /// Where a redirect sends the request.
+    pub(crate) location: Option<String>,
     /// Set only when asked to keep the body.
     pub(crate) body: Option<Vec<u8>>,
 }
@@ -124,6 +126,7 @@ impl Connection {
             .ok_or_else(|| format!("bad status line {status_line:?}"))?;
         let mut length = None;
         let mut content_range = None;
+        let mut location = None;
         let mut close = version != "HTTP/1.1";
         for line in lines.filter(|l| !l.is_empty()) {
             let Some((name, value)) = line.split_once(':') else {
@@ -134,6 +137,8 @@ impl Connection {
                 length = value.parse::<u64>().ok();
             } else if name.eq_ignore_ascii_case("content-range") {
                 content_range = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case("location") {
+                location = Some(value.to_owned());
             } else if name.eq_ignore_ascii_case("connection") {
                 close = value.eq_ignore_ascii_case("close");
             } else if name.eq_ignore_ascii_case("transfer-encoding") {
@@ -175,8 +180,56 @@ impl Connection {
             body_bytes: received,
             ttfb: ttfb.unwrap_or_else(|| started.elapsed()),
             content_range,
+            location,
             body,
         })
+    }
+}
+
+/// One player: a connection to the server measured and, when that server
+/// answers with a redirect (`307`) to `store`, a second one there on which
+/// the same request is repeated, as a browser's `<audio>` does.
+pub(crate) struct Player {
+    server: Connection,
+    store: Option<(String, Connection)>,
+}
+
+impl Player {
+    pub(crate) fn new(server: SocketAddr, redirects_to: Option<SocketAddr>) -> Self {
+        Self {
+            server: Connection::new(server),
+            store: redirects_to.map(|addr| (format!("http://{addr}"), Connection::new(addr))),
+        }
+    }
+
+    /// Opens the connections now (so they are not part of a measured request).
+    pub(crate) async fn connect(&mut self) -> std::io::Result<()> {
+        self.server.connect().await?;
+        if let Some((_, store)) = &mut self.store {
+            store.connect().await?;
+        }
+        Ok(())
+    }
+
+    /// `GET path` (see [`Connection::get`]), following one redirect to the
+    /// store; the time to first byte is then from the first request.
+    pub(crate) async fn get(
+        &mut self,
+        path: &str,
+        range: Option<(u64, u64)>,
+        keep_body: bool,
+    ) -> Result<Fetched, String> {
+        let first = self.server.get(path, range, keep_body).await?;
+        let Some((origin, store)) = self.store.as_mut().filter(|_| first.status == 307) else {
+            return Ok(first);
+        };
+        let location = first.location.ok_or("a redirect without Location")?;
+        let at = location
+            .strip_prefix(origin.as_str())
+            .ok_or_else(|| format!("redirected elsewhere: {location}"))?;
+        let mut fetched = store.get(at, range, keep_body).await?;
+        fetched.ttfb += first.ttfb;
+        Ok(fetched)
     }
 }
 

@@ -11,7 +11,7 @@ use std::{
 
 use tokio::sync::Barrier;
 
-use crate::client::Connection;
+use crate::client::Player;
 
 /// No single request may take longer than this.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -48,6 +48,8 @@ impl std::fmt::Display for Mode {
 pub(crate) struct Target {
     pub(crate) name: &'static str,
     pub(crate) addr: SocketAddr,
+    /// The store a redirecting server sends players to.
+    pub(crate) redirects_to: Option<SocketAddr>,
     pub(crate) paths: Arc<Vec<String>>,
     /// The process whose memory is reported, when it is ours to watch.
     pub(crate) pid: Option<u32>,
@@ -186,11 +188,11 @@ pub(crate) async fn run(
     let mut tasks = Vec::with_capacity(players);
     for player in 0..players {
         let (paths, sizes, start_line) = (target.paths.clone(), sizes.clone(), start_line.clone());
-        let addr = target.addr;
+        let (addr, store) = (target.addr, target.redirects_to);
         tasks.push(tokio::spawn(async move {
             let mut out = Outcome::default();
             let mut rng = Rng::new(seed ^ ((player as u64 + 1) << 20));
-            let mut connection = Connection::new(addr);
+            let mut connection = Player::new(addr, store);
             // Connecting is not part of the measurement; a failure shows as errors below.
             let _ = connection.connect().await;
             start_line.wait().await;
@@ -223,7 +225,7 @@ pub(crate) async fn run(
                     }
                     Err(e) => {
                         // A timed-out connection is in an unknown state.
-                        connection = Connection::new(addr);
+                        connection = Player::new(addr, store);
                         out.errors += 1;
                         out.first_error.get_or_insert(e);
                     }

@@ -84,6 +84,12 @@ struct Args {
     media_s3_http: Option<SocketAddr>,
     #[arg(long)]
     media_s3_pid: Option<u32>,
+    /// A media-svc on the same S3 store that redirects playback to it
+    /// (`MEDIA_S3_PLAYBACK=redirect`); measured against the direct GET too.
+    #[arg(long)]
+    media_s3_redirect_http: Option<SocketAddr>,
+    #[arg(long)]
+    media_s3_redirect_pid: Option<u32>,
     /// The S3-compatible server (moto) media-svc's S3 store uses.
     #[arg(long)]
     s3_endpoint: Option<SocketAddr>,
@@ -128,6 +134,7 @@ fn loopback_only(args: &Args) {
         Some(args.nginx),
         args.media_s3_grpc,
         args.media_s3_http,
+        args.media_s3_redirect_http,
         args.s3_endpoint,
     ];
     for addr in addrs.into_iter().flatten() {
@@ -199,6 +206,7 @@ async fn main() {
         Target {
             name: "media-svc (fs)",
             addr: args.media_fs_http,
+            redirects_to: None,
             paths: targets::media_paths(&recordings, media_key),
             pid: args.media_fs_pid,
             cpu: args.media_fs_pid.into_iter().collect(),
@@ -206,33 +214,49 @@ async fn main() {
         Target {
             name: "nginx",
             addr: args.nginx,
+            redirects_to: None,
             paths: targets::nginx_paths(&recordings),
             pid: None,
             cpu: args.nginx_pid.map(cpu::with_children).unwrap_or_default(),
         },
     )];
     if let Some((_, http, endpoint)) = s3 {
+        let s3_cpu = args.s3_pid.map(cpu::with_children).unwrap_or_default();
+        // media-svc and the S3 server behind it: the stack's CPU.
+        let stack_cpu = |pid: Option<u32>| pid.into_iter().chain(s3_cpu.clone()).collect();
+        let direct = |name| Target {
+            name,
+            addr: endpoint,
+            redirects_to: None,
+            paths: targets::s3_paths(&recordings, &args.s3_bucket),
+            pid: None,
+            cpu: s3_cpu.clone(),
+        };
         pairs.push((
             Target {
                 name: "media-svc (S3)",
                 addr: http,
+                redirects_to: None,
                 paths: targets::media_paths(&recordings, media_key),
                 pid: args.media_s3_pid,
-                // media-svc and the S3 server behind it: the stack's CPU.
-                cpu: args
-                    .media_s3_pid
-                    .into_iter()
-                    .chain(args.s3_pid.map(cpu::with_children).unwrap_or_default())
-                    .collect(),
+                cpu: stack_cpu(args.media_s3_pid),
             },
-            Target {
-                name: "S3 direct",
-                addr: endpoint,
-                paths: targets::s3_paths(&recordings, &args.s3_bucket),
-                pid: None,
-                cpu: args.s3_pid.map(cpu::with_children).unwrap_or_default(),
-            },
+            direct("S3 direct"),
         ));
+        if let Some(redirecting) = args.media_s3_redirect_http {
+            pairs.push((
+                Target {
+                    name: "media-svc (S3, redirect)",
+                    addr: redirecting,
+                    redirects_to: Some(endpoint),
+                    paths: targets::media_paths(&recordings, media_key),
+                    pid: args.media_s3_redirect_pid,
+                    cpu: stack_cpu(args.media_s3_redirect_pid),
+                },
+                // Measured again, in rounds alternating with this pair's.
+                direct("S3 direct (2)"),
+            ));
+        }
     }
 
     let mut memory_notes = Vec::new();

@@ -6,7 +6,7 @@ use std::{path::Path, sync::Arc};
 
 use media_svc::PlaybackToken;
 
-use crate::{TENANT, client::Connection, load::Target, setup::Recording};
+use crate::{TENANT, client::Player, load::Target, setup::Recording};
 
 /// Fetches a few recordings whole and in part from `target` and compares
 /// them with the files on disk: a fast wrong answer must not be measured.
@@ -16,7 +16,7 @@ pub(crate) async fn verify(
     nginx_dir: &Path,
     range: u64,
 ) {
-    let mut connection = Connection::new(target.addr);
+    let mut connection = Player::new(target.addr, target.redirects_to);
     for (i, r) in recordings.iter().enumerate().take(3) {
         let want = std::fs::read(nginx_dir.join(format!("{}.mp3", r.id))).expect("data file");
         let whole = connection

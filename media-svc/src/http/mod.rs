@@ -180,6 +180,17 @@ async fn serve_playback(
     }
     let keys = &grant.keys;
     let remaining = (grant.expires_at - now).num_seconds().max(0);
+    if method == Method::GET
+        && let Some(url) = app
+            .store
+            .playback_redirect(keys, redirect_validity(remaining))
+            .await
+    {
+        return match url {
+            Ok(url) => redirect(&url),
+            Err(e) => failure(e),
+        };
+    }
     let max_age = app
         .settings
         .cache_max_age_secs
@@ -201,6 +212,30 @@ async fn serve_playback(
     }
     // Metadata read afresh is never refused, so this is not reached.
     plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+}
+
+/// How long a redirect's URL stays valid: as long as the token. A player
+/// keeps using the URL it was redirected to for the seeks that follow, so
+/// it must outlive the first request; the token bounds it like every other
+/// answer (and at least a second, so a token about to expire still plays).
+fn redirect_validity(token_remaining_secs: i64) -> std::time::Duration {
+    std::time::Duration::from_secs(u64::try_from(token_remaining_secs).unwrap_or(0).max(1))
+}
+
+/// `307` (the player repeats the same GET, `Range` included, at `url`),
+/// never cached: the URL expires with the token.
+fn redirect(url: &str) -> Response {
+    let Ok(location) = HeaderValue::from_str(url) else {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+    };
+    (
+        StatusCode::TEMPORARY_REDIRECT,
+        [
+            (header::LOCATION, location),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+    )
+        .into_response()
 }
 
 enum Answer {
@@ -368,6 +403,16 @@ mod tests {
         let body = OutOfBand::File(range).fallback_body();
         let body = axum::body::to_bytes(body, 100).await.unwrap();
         assert_eq!(&body[..], b"23456");
+    }
+
+    #[test]
+    fn a_redirect_is_valid_while_the_token_is() {
+        let secs = |remaining| redirect_validity(remaining).as_secs();
+        assert_eq!(secs(90), 90);
+        assert_eq!(secs(1), 1);
+        // A token in its last second still gets a URL that works for one.
+        assert_eq!(secs(0), 1);
+        assert_eq!(secs(-3), 1);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+#[cfg(feature = "s3")]
+use object_store::signer::Signer;
 use object_store::{ObjectStore, local::LocalFileSystem, memory::InMemory};
 
 use crate::{Config, Error, config::StoreKind};
@@ -30,11 +32,11 @@ fn s3(config: &crate::S3Config) -> Result<Arc<dyn ObjectStore>, Error> {
 }
 
 /// The playback relay for `config`'s S3 store, when it is on a plain-HTTP
-/// endpoint and the relay is not turned off (see `s3_relay`).
+/// endpoint and playback is relayed (see `s3_relay`).
 #[cfg(feature = "s3")]
 pub fn relay(config: &Config) -> Result<Option<super::S3Relay>, Error> {
     let s3 = &config.s3;
-    if config.store != StoreKind::S3 || !s3.relay {
+    if config.store != StoreKind::S3 || s3.playback != crate::S3Playback::Relay {
         return Ok(None);
     }
     let timeout = std::time::Duration::from_secs(s3.timeout_secs.max(1));
@@ -43,6 +45,16 @@ pub fn relay(config: &Config) -> Result<Option<super::S3Relay>, Error> {
         s3.endpoint.as_deref(),
         timeout,
     ))
+}
+
+/// The signer of playback redirects, when `config` sends players to its S3
+/// store (see [`super::MediaStore::playback_redirect`]).
+#[cfg(feature = "s3")]
+pub fn redirect(config: &Config) -> Result<Option<Arc<dyn Signer>>, Error> {
+    if config.store != StoreKind::S3 || config.s3.playback != crate::S3Playback::Redirect {
+        return Ok(None);
+    }
+    Ok(Some(Arc::new(s3_client(&config.s3)?)))
 }
 
 #[cfg(feature = "s3")]

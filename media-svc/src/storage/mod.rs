@@ -22,7 +22,7 @@ use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, path::Pa
 
 pub use backend::open;
 #[cfg(feature = "s3")]
-pub use backend::relay;
+pub use backend::{redirect, relay};
 #[cfg(feature = "s3")]
 pub use s3_relay::{RelayHandle, RelayedBody, S3Relay};
 /// The fake S3 server of the relay's tests, for the HTTP side's tests.
@@ -74,6 +74,9 @@ pub struct MediaStore {
     /// Playback GETs on media-svc's own connections (plain-HTTP S3 only).
     #[cfg(feature = "s3")]
     relay: Option<Arc<S3Relay>>,
+    /// Signs the URLs playback GETs are redirected to (S3 redirect mode).
+    #[cfg(feature = "s3")]
+    redirect: Option<Arc<dyn object_store::signer::Signer>>,
 }
 
 impl std::fmt::Debug for MediaStore {
@@ -149,6 +152,8 @@ impl MediaStore {
             playback: Arc::new(InfoCache::new(INFO_TTL, INFO_CACHE_ENTRIES)),
             #[cfg(feature = "s3")]
             relay: None,
+            #[cfg(feature = "s3")]
+            redirect: None,
         }
     }
 
@@ -157,6 +162,34 @@ impl MediaStore {
     pub fn with_relay(mut self, relay: Option<S3Relay>) -> Self {
         self.relay = relay.map(Arc::new);
         self
+    }
+
+    /// Playback GETs are answered with a redirect to a URL `signer` signs.
+    #[cfg(feature = "s3")]
+    pub fn with_redirect(mut self, signer: Option<Arc<dyn object_store::signer::Signer>>) -> Self {
+        self.redirect = signer;
+        self
+    }
+
+    /// Where a playback GET of the recording is sent instead of being
+    /// answered here, when playback is redirected to the store: a URL of the
+    /// audio object presigned for GET and valid for `valid_for`. The store
+    /// is not asked anything: it answers that URL itself (404 once the
+    /// recording is deleted, 206 for a range, its own headers).
+    pub async fn playback_redirect(
+        &self,
+        keys: &RecordingKeys,
+        valid_for: Duration,
+    ) -> Option<Result<String, Error>> {
+        #[cfg(feature = "s3")]
+        if let Some(signer) = &self.redirect {
+            let signed = signer
+                .signed_url(axum::http::Method::GET, &keys.audio, valid_for)
+                .await;
+            return Some(signed.map(String::from).map_err(Error::from));
+        }
+        let _ = (keys, valid_for);
+        None
     }
 
     pub fn objects(&self) -> &Arc<dyn ObjectStore> {

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use media_svc::{Config, S3Config, StoreKind, storage};
+use media_svc::{Config, S3Config, S3Playback, StoreKind, storage};
 
 use super::{Backend, http_client::send};
 
@@ -30,7 +30,8 @@ fn skip(reason: String) -> Option<S3Server> {
     None
 }
 
-fn address(endpoint: &str) -> SocketAddr {
+/// The address of `http://host:port`.
+pub fn address(endpoint: &str) -> SocketAddr {
     let host = endpoint.trim_start_matches("http://").trim_end_matches('/');
     host.to_socket_addrs().unwrap().next().unwrap()
 }
@@ -100,7 +101,7 @@ impl S3Server {
             allow_http: true,
             timeout_secs: 10,
             max_retries: 2,
-            relay: true,
+            playback: S3Playback::Relay,
             access_key_id: Some("testing".into()),
             secret_access_key: Some("testing".into()),
             session_token: None,
