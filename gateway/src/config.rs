@@ -136,6 +136,18 @@ pub struct SuiteConfig {
     /// Do not seed the demo tenant.
     #[arg(long, env = "ARCHIVE_NO_SEED")]
     pub no_seed: bool,
+    /// Where media-svc keeps the recordings: `fs` (`DATA_DIR/media`), or
+    /// `s3` with media-svc's `--s3-*` / `MEDIA_S3_*` settings below (the
+    /// bucket must exist).
+    #[arg(
+        long = "media-store",
+        env = "MEDIA_STORE",
+        value_enum,
+        default_value = "fs"
+    )]
+    pub media_store: media_svc::StoreKind,
+    #[command(flatten)]
+    pub s3: media_svc::S3Config,
 }
 
 impl SuiteConfig {
@@ -146,6 +158,8 @@ impl SuiteConfig {
             postgres_url: None,
             base_port: 0,
             no_seed: false,
+            media_store: media_svc::StoreKind::Fs,
+            s3: media_svc::S3Config::default(),
         }
     }
 }

@@ -129,6 +129,8 @@ impl Suite {
             &secrets.playback_key,
         );
         media.cors_origin = None;
+        media.store = config.media_store;
+        media.s3 = config.s3.clone();
         tasks.spawn(supervise(
             "media-svc",
             media_svc::run(media, media_l, media_http_l, shutdown.child_token()),

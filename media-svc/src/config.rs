@@ -96,7 +96,7 @@ pub struct Config {
 /// The S3-compatible store. Credentials come from the environment: the
 /// standard `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`
 /// when set, otherwise the rest of the AWS chain (web identity, instance metadata).
-#[derive(clap::Args, Debug, Clone, Default)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct S3Config {
     /// Bucket holding the recordings.
     #[arg(long = "s3-bucket", env = "MEDIA_S3_BUCKET")]
@@ -168,6 +168,25 @@ pub struct S3Config {
     pub session_token: Option<String>,
 }
 
+/// The command line's defaults, for building a config in code.
+impl Default for S3Config {
+    fn default() -> Self {
+        Self {
+            bucket: None,
+            endpoint: None,
+            region: "us-east-1".into(),
+            path_style: false,
+            allow_http: false,
+            playback: S3Playback::Relay,
+            timeout_secs: 30,
+            max_retries: 3,
+            access_key_id: None,
+            secret_access_key: None,
+            session_token: None,
+        }
+    }
+}
+
 impl Config {
     /// The defaults with a filesystem store under `media_root`, for building a config in code.
     pub fn new(
@@ -188,12 +207,7 @@ impl Config {
             stale_upload_secs: 300,
             cors_origin: None,
             cache_max_age_secs: 300,
-            s3: S3Config {
-                region: "us-east-1".into(),
-                timeout_secs: 30,
-                max_retries: 3,
-                ..S3Config::default()
-            },
+            s3: S3Config::default(),
         }
     }
 }
@@ -217,6 +231,7 @@ mod tests {
         assert_eq!(built.media_root, c.media_root);
         assert_eq!(built.s3.region, c.s3.region);
         assert_eq!(built.s3.max_retries, c.s3.max_retries);
+        assert_eq!(built.s3.timeout_secs, c.s3.timeout_secs);
         assert_eq!(c.s3.playback, S3Playback::Relay);
         assert_eq!(built.s3.playback, S3Playback::Relay);
     }
