@@ -43,6 +43,22 @@ async fn upload(server: &Server, who: &Principal, bytes: &[u8]) -> String {
     id
 }
 
+/// Deletes the recording through gRPC; whether there was anything to delete.
+async fn delete(server: &Server, id: &str) -> bool {
+    let mut client = server.client().await;
+    client
+        .delete_recording_media(server.request(
+            archive_proto::v1::DeleteRecordingMediaRequest {
+                recording_id: id.to_owned(),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .deleted
+}
+
 fn token(tenant: &str, id: &str, ttl: Duration, key: &str) -> String {
     PlaybackToken {
         tenant: tenant.into(),
@@ -281,16 +297,7 @@ async fn deleted_or_unknown_recordings_are_404() {
     let server = Server::start(config()).await;
     let id = upload(&server, &paal(), &fixture("tel-8k-cbr16-mono.mp3")).await;
     let path = server.playback_path("10009", &id, Duration::seconds(60));
-    let mut client = server.client().await;
-    client
-        .delete_recording_media(server.request(
-            archive_proto::v1::DeleteRecordingMediaRequest {
-                recording_id: id.clone(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap();
+    assert!(delete(&server, &id).await);
     assert_eq!(get(&server, &path, &[]).await.status, 404);
     assert_eq!(get(&server, "/elsewhere", &[]).await.status, 404);
     server.stop().await;
@@ -476,19 +483,7 @@ async fn served_from_s3(config: media_svc::Config) {
         416
     );
 
-    let mut client = server.client().await;
-    let deleted = client
-        .delete_recording_media(server.request(
-            archive_proto::v1::DeleteRecordingMediaRequest {
-                recording_id: id.clone(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .deleted;
-    assert!(deleted);
+    assert!(delete(&server, &id).await);
     assert_eq!(get(&server, &path, &[]).await.status, 404);
     server.stop().await;
 }
@@ -599,19 +594,7 @@ async fn redirected_to_s3() {
     assert!(r.body != bytes);
 
     // A deleted recording: the store itself says 404 to the redirected GET.
-    let mut client = server.client().await;
-    let deleted = client
-        .delete_recording_media(server.request(
-            archive_proto::v1::DeleteRecordingMediaRequest {
-                recording_id: id.clone(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .deleted;
-    assert!(deleted);
+    assert!(delete(&server, &id).await);
     let r = get(&server, &path, &[]).await;
     assert_eq!(r.status, 307);
     let at_store = &r.header("location").unwrap()[s3.endpoint.len()..];
