@@ -217,9 +217,12 @@ async fn serve_playback(
 /// How long a redirect's URL stays valid: as long as the token. A player
 /// keeps using the URL it was redirected to for the seeks that follow, so
 /// it must outlive the first request; the token bounds it like every other
-/// answer (and at least a second, so a token about to expire still plays).
+/// answer (and at least a second, so a token about to expire still plays;
+/// at most the week SigV4 allows a presigned URL).
 fn redirect_validity(token_remaining_secs: i64) -> std::time::Duration {
-    std::time::Duration::from_secs(u64::try_from(token_remaining_secs).unwrap_or(0).max(1))
+    const MAX_PRESIGNED_SECS: u64 = 7 * 24 * 3600;
+    let secs = u64::try_from(token_remaining_secs).unwrap_or(0);
+    std::time::Duration::from_secs(secs.clamp(1, MAX_PRESIGNED_SECS))
 }
 
 /// `307` (the player repeats the same GET, `Range` included, at `url`),
@@ -413,6 +416,7 @@ mod tests {
         // A token in its last second still gets a URL that works for one.
         assert_eq!(secs(0), 1);
         assert_eq!(secs(-3), 1);
+        assert_eq!(secs(30 * 24 * 3600), 7 * 24 * 3600);
     }
 
     #[test]
