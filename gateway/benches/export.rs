@@ -13,6 +13,12 @@
 //! `GATEWAY_BIN` runs another build of the gateway binary than this one's
 //! (to compare two versions of the gateway against the same services).
 //!
+//! `ARCHIVE_BENCH_POSTGRES_URL=postgres://postgres@127.0.0.1:5432` runs the
+//! services on that PostgreSQL server instead of SQLite: the suite's three
+//! databases there (`archive_calls`, `archive_authz`, `archive_audit`) are
+//! DROPPED and made afresh first, so never point it at a server whose
+//! archive you keep.
+//!
 //! The services run in this process (embedded mode, SQLite, local files); the
 //! gateway measured is the `gateway serve` binary in a process of its own in
 //! front of them, as on Kubernetes, so its peak RSS is its own (VmHWM of that
@@ -393,6 +399,21 @@ async fn search_latencies(
     )
 }
 
+/// Drops the suite's databases on `server`, so a run starts from nothing.
+async fn drop_suite_databases(server: &str) {
+    use sqlx::{Connection, Executor};
+    let server = server.trim_end_matches('/');
+    let mut admin = sqlx::PgConnection::connect(&format!("{server}/postgres"))
+        .await
+        .expect("connect to ARCHIVE_BENCH_POSTGRES_URL");
+    for name in ["archive_calls", "archive_authz", "archive_audit"] {
+        admin
+            .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+            .await
+            .unwrap_or_else(|e| panic!("drop {name}: {e}"));
+    }
+}
+
 /// Calls added for the search at scale (`--scale-calls N`).
 const SCALE_CALLS: usize = 100_000;
 /// Agents the calls at scale are spread over.
@@ -577,6 +598,16 @@ async fn main() {
     let data = tempfile::tempdir_in(dir).unwrap();
     let mut config = SuiteConfig::ephemeral(data.path());
     config.no_seed = true;
+    if let Ok(server) = std::env::var("ARCHIVE_BENCH_POSTGRES_URL") {
+        drop_suite_databases(&server).await;
+        config.postgres_url = Some(server);
+    }
+    let backend = if config.postgres_url.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite"
+    };
+    println!("archive-svc, authz-svc and audit-svc on {backend}");
     let suite = Suite::start(config, CancellationToken::new())
         .await
         .unwrap();
