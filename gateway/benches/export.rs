@@ -181,14 +181,7 @@ async fn create_recordings(suite: &Suite, prefix: &str, count: usize, size: usiz
         let (bytes, mut media, key, platform) =
             (bytes.clone(), media.clone(), key.clone(), platform.clone());
         async move {
-            let messages: Vec<_> = bytes
-                .chunks(1 << 20)
-                .enumerate()
-                .map(|(i, c)| pb::UploadRecordingRequest {
-                    recording_id: if i == 0 { id.clone() } else { String::new() },
-                    chunk: c.to_vec(),
-                })
-                .collect();
+            let messages = pb::UploadRecordingRequest::stream_of(&id, &bytes, 1 << 20);
             media
                 .upload_recording(key.request(tokio_stream::iter(messages), &platform))
                 .await

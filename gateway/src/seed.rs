@@ -358,17 +358,7 @@ async fn upload(
     recording_id: &str,
     bytes: &'static [u8],
 ) -> Result<bool, Error> {
-    let mut messages = Vec::new();
-    for (i, chunk) in bytes.chunks(64 * 1024).enumerate() {
-        messages.push(pb::UploadRecordingRequest {
-            recording_id: if i == 0 {
-                recording_id.to_owned()
-            } else {
-                String::new()
-            },
-            chunk: chunk.to_vec(),
-        });
-    }
+    let messages = pb::UploadRecordingRequest::stream_of(recording_id, bytes, 64 * 1024);
     let response = upstreams
         .media
         .clone()

@@ -32,24 +32,6 @@ fn other_tenant() -> Principal {
     Principal::new("10010", "eve", "Eve Elsewhere")
 }
 
-fn messages(id: &str, bytes: &[u8], chunk: usize) -> Vec<UploadRecordingRequest> {
-    let mut out: Vec<UploadRecordingRequest> = bytes
-        .chunks(chunk)
-        .map(|c| UploadRecordingRequest {
-            recording_id: String::new(),
-            chunk: c.to_vec(),
-        })
-        .collect();
-    match out.first_mut() {
-        Some(first) => first.recording_id = id.to_owned(),
-        None => out.push(UploadRecordingRequest {
-            recording_id: id.to_owned(),
-            chunk: Vec::new(),
-        }),
-    }
-    out
-}
-
 async fn upload(
     server: &Server,
     client: &mut MediaServiceClient<Channel>,
@@ -57,7 +39,7 @@ async fn upload(
     id: &str,
     bytes: &[u8],
 ) -> Result<(MediaInfo, bool), Status> {
-    let stream = futures::stream::iter(messages(id, bytes, 32 * 1024));
+    let stream = futures::stream::iter(UploadRecordingRequest::stream_of(id, bytes, 32 * 1024));
     let response = client
         .upload_recording(server.request(stream, who))
         .await?
@@ -290,7 +272,7 @@ async fn a_client_that_goes_away_half_way_leaves_nothing() {
     let (tx, rx) = tokio::sync::mpsc::channel::<UploadRecordingRequest>(4);
     let request = server.request(tokio_stream_from(rx), &paal());
     let call = tokio::spawn(async move { client.upload_recording(request).await });
-    for message in messages(&id, &bytes[..60_000], 16 * 1024) {
+    for message in UploadRecordingRequest::stream_of(&id, &bytes[..60_000], 16 * 1024) {
         tx.send(message).await.unwrap();
     }
     // Let the server take the bytes in, then vanish mid-upload.
@@ -615,7 +597,7 @@ async fn run_serves_from_the_configured_directory() {
     let key = archive_common::IdentityKey::internal(common::server::IDENTITY_SECRET.as_bytes());
     let id = new_id();
     let bytes = fixture("tel-8k-cbr16-mono.mp3");
-    let stream = futures::stream::iter(messages(&id, &bytes, 5000));
+    let stream = futures::stream::iter(UploadRecordingRequest::stream_of(&id, &bytes, 5000));
     let response = client
         .upload_recording(key.request(stream, &paal()))
         .await
@@ -654,7 +636,11 @@ async fn concurrent_uploads_and_deletions_on_the_filesystem_all_succeed() {
                 let mut kept = Vec::new();
                 for round in 0..40 {
                     let id = new_id();
-                    let stream = futures::stream::iter(messages(&id, &bytes, 16 * 1024));
+                    let stream = futures::stream::iter(UploadRecordingRequest::stream_of(
+                        &id,
+                        &bytes,
+                        16 * 1024,
+                    ));
                     client
                         .upload_recording(key.request(stream, &paal()))
                         .await

@@ -25,14 +25,7 @@ fn paal() -> Principal {
 
 async fn upload(server: &Server, who: &Principal, bytes: &[u8]) -> String {
     let id = Uuid::new_v4().to_string();
-    let mut messages: Vec<UploadRecordingRequest> = bytes
-        .chunks(64 * 1024)
-        .map(|c| UploadRecordingRequest {
-            recording_id: String::new(),
-            chunk: c.to_vec(),
-        })
-        .collect();
-    messages[0].recording_id = id.clone();
+    let messages = UploadRecordingRequest::stream_of(&id, bytes, 64 * 1024);
     let mut client = server.client().await;
     let response = client
         .upload_recording(server.request(futures::stream::iter(messages), who))

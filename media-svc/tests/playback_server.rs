@@ -35,14 +35,7 @@ async fn fs_server(dir: &std::path::Path) -> Server {
 
 async fn upload(server: &Server, bytes: &[u8]) -> String {
     let id = Uuid::new_v4().to_string();
-    let mut messages: Vec<UploadRecordingRequest> = bytes
-        .chunks(256 * 1024)
-        .map(|c| UploadRecordingRequest {
-            recording_id: String::new(),
-            chunk: c.to_vec(),
-        })
-        .collect();
-    messages[0].recording_id = id.clone();
+    let messages = UploadRecordingRequest::stream_of(&id, bytes, 256 * 1024);
     let who = Principal::new("10009", "paal", "Paal Admin");
     let mut client = server.client().await;
     client

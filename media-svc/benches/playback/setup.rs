@@ -47,14 +47,7 @@ async fn upload(
     id: &str,
     bytes: &[u8],
 ) {
-    let mut messages: Vec<UploadRecordingRequest> = bytes
-        .chunks(UPLOAD_CHUNK)
-        .map(|c| UploadRecordingRequest {
-            recording_id: String::new(),
-            chunk: c.to_vec(),
-        })
-        .collect();
-    messages[0].recording_id = id.to_owned();
+    let messages = UploadRecordingRequest::stream_of(id, bytes, UPLOAD_CHUNK);
     let response = client
         .upload_recording(key.request(futures::stream::iter(messages), who))
         .await

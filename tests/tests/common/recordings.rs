@@ -97,14 +97,7 @@ pub(crate) async fn upload(media_url: &str, identity_secret: &str, id: &str, byt
     let mut media = MediaServiceClient::connect(media_url.to_owned())
         .await
         .unwrap();
-    let messages: Vec<_> = bytes
-        .chunks(1 << 20)
-        .enumerate()
-        .map(|(i, chunk)| pb::UploadRecordingRequest {
-            recording_id: if i == 0 { id.to_owned() } else { String::new() },
-            chunk: chunk.to_vec(),
-        })
-        .collect();
+    let messages = pb::UploadRecordingRequest::stream_of(id, bytes, 1 << 20);
     media
         .upload_recording(key.request(tokio_stream::iter(messages), &platform()))
         .await
