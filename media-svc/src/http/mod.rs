@@ -229,6 +229,7 @@ fn redirect_validity(token_remaining_secs: i64) -> std::time::Duration {
 /// never cached: the URL expires with the token.
 fn redirect(url: &str) -> Response {
     let Ok(location) = HeaderValue::from_str(url) else {
+        tracing::error!("the store's signer made a URL that is no header value");
         return plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
     };
     (

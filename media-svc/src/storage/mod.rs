@@ -182,14 +182,19 @@ impl MediaStore {
         valid_for: Duration,
     ) -> Option<Result<String, Error>> {
         #[cfg(feature = "s3")]
-        if let Some(signer) = &self.redirect {
-            let signed = signer
+        {
+            let signed = self
+                .redirect
+                .as_ref()?
                 .signed_url(axum::http::Method::GET, &keys.audio, valid_for)
                 .await;
-            return Some(signed.map(String::from).map_err(Error::from));
+            Some(signed.map(String::from).map_err(Error::from))
         }
-        let _ = (keys, valid_for);
-        None
+        #[cfg(not(feature = "s3"))]
+        {
+            let _ = (keys, valid_for);
+            None
+        }
     }
 
     pub fn objects(&self) -> &Arc<dyn ObjectStore> {
