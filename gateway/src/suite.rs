@@ -165,9 +165,13 @@ impl Suite {
             authz_svc::run(authz, authz_l, shutdown.child_token()),
         ));
 
-        for (name, addr) in endpoints.services().into_iter().skip(1) {
-            wait_serving(name, addr).await?;
-        }
+        let services_ready = async {
+            for (name, addr) in endpoints.services().into_iter().skip(1) {
+                wait_serving(name, addr).await?;
+            }
+            Ok(())
+        };
+        unless_one_fails(&mut tasks, services_ready).await?;
 
         let gateway = GatewayConfig {
             listen: endpoints.gateway,
@@ -202,7 +206,7 @@ impl Suite {
             "gateway",
             crate::run(gateway, gateway_l, gateway_http_l, shutdown.child_token()),
         ));
-        wait_serving("gateway", endpoints.gateway).await?;
+        unless_one_fails(&mut tasks, wait_serving("gateway", endpoints.gateway)).await?;
 
         Ok(Self {
             endpoints,
@@ -261,6 +265,23 @@ async fn supervise<E: std::fmt::Display>(
         Err(e) => tracing::error!(service = name, error = %e, "failed"),
     }
     result
+}
+
+/// `ready`, unless a service fails first: then its own words (a missing
+/// setting, a port taken) are the answer, at once, not a health check's
+/// timeout 30 s later.
+async fn unless_one_fails(
+    tasks: &mut JoinSet<Result<(), String>>,
+    ready: impl std::future::Future<Output = Result<(), Error>>,
+) -> Result<(), Error> {
+    tokio::select! {
+        result = ready => result,
+        Some(joined) = tasks.join_next() => Err(Error::Config(match joined {
+            Ok(Err(e)) => e,
+            Ok(Ok(())) => "a service stopped while the suite was starting".into(),
+            Err(e) => e.to_string(),
+        })),
+    }
 }
 
 /// Waits until the server at `addr` answers SERVING (30 s at most).

@@ -70,6 +70,21 @@ async fn listed_services(addr: std::net::SocketAddr) -> Vec<String> {
     }
 }
 
+/// A service that cannot start fails the suite's start with its own words
+/// (here media-svc's missing bucket), not a health check's timeout.
+#[tokio::test]
+async fn a_service_that_cannot_start_says_why() {
+    let data = tempfile::tempdir().unwrap();
+    let mut config = SuiteConfig::ephemeral(data.path());
+    config.media_store = media_svc::StoreKind::S3;
+    let error = match Suite::start(config, CancellationToken::new()).await {
+        Ok(_) => panic!("a suite on S3 without a bucket started"),
+        Err(e) => e.to_string(),
+    };
+    assert!(error.contains("media-svc"), "{error}");
+    assert!(error.contains("MEDIA_S3_BUCKET is required"), "{error}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_suite_serves_searches_and_restarts_without_reseeding() {
     let data = tempfile::tempdir().unwrap();
