@@ -25,7 +25,7 @@ use archive_proto::v1::{
     call_service_server::CallServiceServer, media_service_client::MediaServiceClient,
 };
 use tokio::net::TcpListener;
-use tonic::service::Routes;
+use tonic::service::{Routes, interceptor::InterceptedService};
 
 pub use crate::{config::Config, error::Error, retention::Retention, service::CallArchive};
 
@@ -36,12 +36,33 @@ use {tempfile as _, tokio_stream as _};
 /// The gRPC name health reports under.
 pub const SERVICE_NAME: &str = "archive.v1.CallService";
 
-/// Serves archive-svc on `listener` until `shutdown` is cancelled.
+/// Serves archive-svc on `listener` until `shutdown` is cancelled ([`start`],
+/// then [`Host::serve`]).
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let started = start(config, shutdown.clone()).await?;
+    started.host.serve(listener, shutdown).await?;
+    Ok(())
+}
+
+/// archive-svc with its store open and its background work running, before
+/// it serves.
+pub struct Started {
+    /// Serves gRPC on a listener ([`Host::serve`]), in this process
+    /// ([`Host::in_process`]), or both.
+    pub host: Host,
+    /// The service itself, the same one the host serves: what a caller in
+    /// this process that has verified the caller's identity itself (the
+    /// embedded gateway's result pages) may call with no encoding at all.
+    pub calls: Arc<CallArchive>,
+}
+
+/// Opens the store (running migrations) and starts retention and readiness
+/// (until `shutdown`).
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     let store = store::open(&config.database_url).await?;
     let tokens = PageTokens::new(
         config
@@ -69,9 +90,12 @@ pub async fn run(
         config.outbox_interval,
         shutdown.clone(),
     );
-    let archive = CallArchive::new(store.clone(), tokens, clock, retention);
+    let calls = Arc::new(CallArchive::new(store.clone(), tokens, clock, retention));
     let verify = VerifyIdentity::new(identity);
-    let routes = Routes::new(CallServiceServer::with_interceptor(archive, verify));
+    let routes = Routes::new(InterceptedService::new(
+        CallServiceServer::from_arc(calls.clone()),
+        verify,
+    ));
     let host = Host::new(routes, &[SERVICE_NAME]).await;
     watch_readiness(
         host.health(),
@@ -83,6 +107,5 @@ pub async fn run(
             async move { store.ping().await }
         },
     );
-    host.serve(listener, shutdown).await?;
-    Ok(())
+    Ok(Started { host, calls })
 }

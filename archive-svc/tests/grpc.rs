@@ -75,7 +75,8 @@ impl MediaService for RecordingDeletions {
             .unwrap();
         let who = IdentityKey::internal(SECRET.as_bytes())
             .verify(token)
-            .expect("signed identity");
+            .expect("signed identity")
+            .principal;
         {
             let mut fail = self.fail_first.lock().unwrap();
             if *fail > 0 {

@@ -47,13 +47,22 @@ pub const MAX_PAGE_SIZE: u32 = service::MAX_PAGE_SIZE;
 /// How often readiness re-checks the database.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Opens the store (running migrations) and serves on `listener` until
-/// `shutdown` is cancelled.
+/// Serves on `listener` until `shutdown` is cancelled ([`start`], then
+/// [`Host::serve`]).
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let host = start(config, shutdown.clone()).await?;
+    host.serve(listener, shutdown).await?;
+    Ok(())
+}
+
+/// Opens the store (running migrations) and starts the committer and
+/// readiness (until `shutdown`); the host then serves on a listener
+/// ([`Host::serve`]), in this process ([`Host::in_process`]), or both.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, Error> {
     let store = store::open(&config.database_url).await?;
     let secret = config.identity_secret.as_bytes();
     let key = IdentityKey::internal(secret);
@@ -80,6 +89,5 @@ pub async fn run(
             async move { store.ping().await }
         },
     );
-    host.serve(listener, shutdown).await?;
-    Ok(())
+    Ok(host)
 }

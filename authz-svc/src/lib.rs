@@ -45,13 +45,22 @@ pub const SERVICE_NAME: &str = <AuthzServiceServer<service::Authz> as NamedServi
 /// How often readiness re-checks the database.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Opens the store (running migrations), creates the bootstrap admins, and
-/// serves on `listener` until `shutdown` is cancelled.
+/// Serves on `listener` until `shutdown` is cancelled ([`start`], then
+/// [`Host::serve`]).
 pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let host = start(config, shutdown.clone()).await?;
+    host.serve(listener, shutdown).await?;
+    Ok(())
+}
+
+/// Opens the store (running migrations), creates the bootstrap admins and
+/// starts readiness (until `shutdown`); the host then serves on a listener
+/// ([`Host::serve`]), in this process ([`Host::in_process`]), or both.
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, Error> {
     let clock = Arc::new(SystemClock);
     let store = store::open(&config.database_url).await?;
     bootstrap::apply(store.as_ref(), &config.bootstrap_admins, chrono::Utc::now()).await?;
@@ -82,6 +91,5 @@ pub async fn run(
             async move { store.ping().await }
         },
     );
-    host.serve(listener, shutdown).await?;
-    Ok(())
+    Ok(host)
 }

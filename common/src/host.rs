@@ -12,7 +12,15 @@ use tonic::{
 pub use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::{shutdown::CancellationToken, telemetry::server::Observe};
+use tower::Layer as _;
+
+use crate::{
+    shutdown::CancellationToken,
+    telemetry::{
+        client::{self, TracedChannel},
+        server::Observe,
+    },
+};
 
 /// The health-check name that stays SERVING as long as the server runs: for
 /// liveness probes, which must not restart a pod whose database is down.
@@ -79,6 +87,16 @@ impl Host {
 
     pub fn health(&self) -> HealthReporter {
         self.health.clone()
+    }
+
+    /// The hosted services as a channel for callers in this process
+    /// (embedded mode): the same routes and request telemetry a connection
+    /// gets from [`Host::serve`], without the socket.
+    pub fn in_process(&self, timeout: Duration) -> TracedChannel {
+        client::in_process(
+            Observe::grpc(&self.services).layer(self.routes.clone()),
+            timeout,
+        )
     }
 
     /// Serves until `shutdown` is cancelled, then drains in-flight requests.
@@ -194,3 +212,6 @@ pub async fn wait_serving(url: &str, within: Duration) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[cfg(test)]
+mod tests;

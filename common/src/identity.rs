@@ -45,6 +45,15 @@ impl Principal {
         Self::new(tenant, format!("system:{name}"), name)
     }
 
+    /// A request as [`VerifyIdentity`] leaves it, carrying this principal: for
+    /// a caller in the service's own process that has verified who acts
+    /// itself and calls the service directly (the embedded gateway).
+    pub fn on<T>(&self, message: T) -> Request<T> {
+        let mut request = Request::new(message);
+        request.extensions_mut().insert(self.clone());
+        request
+    }
+
     /// The principal [`VerifyIdentity`] put on a request.
     pub fn of<T>(request: &Request<T>) -> Result<&Principal, Status> {
         request
@@ -146,7 +155,7 @@ pub fn sign_jwt(
 }
 
 impl IdentityKey {
-    pub fn verify(&self, token: &str) -> Result<Principal, IdentityError> {
+    pub fn verify(&self, token: &str) -> Result<Verified, IdentityError> {
         verify_jwt(token, &self.decoding, Algorithm::HS256, &self.audience)
     }
 
@@ -160,6 +169,14 @@ impl IdentityKey {
     }
 }
 
+/// A token that verified: whom it names, and until when it is valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    pub principal: Principal,
+    /// The token's `exp` (Unix seconds).
+    pub expires_at: i64,
+}
+
 /// Verifies a JWT signed with `key` using `algorithm`, for `audience`, with
 /// its expiry checked, and reads the principal from its claims (`tenant`,
 /// `sub`, `name`). Shared by the internal identity and users' bearer tokens.
@@ -168,7 +185,7 @@ pub fn verify_jwt(
     key: &DecodingKey,
     algorithm: Algorithm,
     audience: &str,
-) -> Result<Principal, IdentityError> {
+) -> Result<Verified, IdentityError> {
     let mut validation = Validation::new(algorithm);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "aud", "sub"]);
@@ -179,7 +196,10 @@ pub fn verify_jwt(
     if c.tenant.is_empty() || c.sub.is_empty() {
         return Err(IdentityError::Invalid("tenant and sub are required".into()));
     }
-    Ok(Principal::new(c.tenant, c.sub, c.name))
+    Ok(Verified {
+        principal: Principal::new(c.tenant, c.sub, c.name),
+        expires_at: c.exp,
+    })
 }
 
 /// Server interceptor: verifies `x-archive-identity` and puts the [`Principal`]
@@ -201,8 +221,8 @@ impl Interceptor for VerifyIdentity {
             .ok_or(IdentityError::Missing)?
             .to_str()
             .map_err(|_| IdentityError::Invalid("not ASCII".into()))?;
-        let principal = self.0.verify(token)?;
-        request.extensions_mut().insert(principal);
+        let verified = self.0.verify(token)?;
+        request.extensions_mut().insert(verified.principal);
         Ok(request)
     }
 }
@@ -218,7 +238,7 @@ mod tests {
     #[test]
     fn signed_identity_verifies() {
         let key = IdentityKey::internal(b"secret");
-        assert_eq!(key.verify(&key.sign(&paal())).unwrap(), paal());
+        assert_eq!(key.verify(&key.sign(&paal())).unwrap().principal, paal());
     }
 
     #[test]

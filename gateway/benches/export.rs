@@ -319,77 +319,107 @@ fn cpu_ms(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) as f64 * 10.0
 }
 
-/// p50/p99 of both (ms) and the gateway process's CPU per page (ms).
+/// One search path's latencies: p50 and p99, ms.
+#[derive(Clone, Copy)]
+struct Latency {
+    p50: f64,
+    p99: f64,
+}
+
+impl Latency {
+    fn of(mut samples: Vec<Duration>) -> Self {
+        samples.sort();
+        Self {
+            p50: percentile(&samples, 0.5),
+            p99: percentile(&samples, 0.99),
+        }
+    }
+}
+
+/// The same page on the three paths, measured in one loop.
+struct SearchPaths {
+    /// archive-svc's SearchCalls, called directly.
+    direct: Latency,
+    /// SearchCallRows through the suite's own gateway (embedded mode: the
+    /// services in its process, called in-process).
+    embedded: Latency,
+    /// SearchCallRows through the `gateway serve` process (the services over
+    /// gRPC on loopback, as from another pod).
+    separate: Latency,
+    /// The `gateway serve` process's CPU per page (ms).
+    separate_cpu: f64,
+}
+
+/// Each path asked for the same page in turn, the order rotating, so all see
+/// the same machine; the first 20 rounds warm up and are not counted.
 async fn search_latencies(
     suite: &Suite,
-    gateway: SocketAddr,
-    gateway_pid: u32,
+    gateway: &GatewayProcess,
     filter: Option<pb::CallFilter>,
-) -> ((f64, f64), (f64, f64), f64) {
-    let mut gateway = ArchiveServiceClient::connect(format!("http://{gateway}"))
-        .await
-        .unwrap();
+) -> SearchPaths {
+    let connect = |addr: SocketAddr| ArchiveServiceClient::connect(format!("http://{addr}"));
+    let mut embedded = connect(suite.endpoints.gateway).await.unwrap();
+    let mut separate = connect(gateway.grpc).await.unwrap();
     let mut archive = CallServiceClient::connect(format!("http://{}", suite.endpoints.archive))
         .await
         .unwrap();
     let key = IdentityKey::internal(suite.secrets.identity_secret.as_bytes());
     let paal = gateway::demo::user("paal").unwrap().principal();
-    let token = format!("Bearer {}", suite.token("paal", 3600).unwrap());
-    let (mut through_gateway, mut direct) = (Vec::new(), Vec::new());
-    let cpu_before = cpu_ms(gateway_pid);
-    // Interleaved, alternating which goes first, so both see the same machine.
-    for i in 0..PAGES {
+    let token =
+        MetadataValue::try_from(format!("Bearer {}", suite.token("paal", 3600).unwrap())).unwrap();
+    let rows_request = || {
         let mut request = tonic::Request::new(pb::SearchCallRowsRequest {
             page_size: 50,
             filter: filter.clone(),
             ..Default::default()
         });
-        request.metadata_mut().insert(
-            "authorization",
-            MetadataValue::try_from(token.as_str()).unwrap(),
-        );
-        let direct_request = key.request(
-            pb::SearchCallsRequest {
-                page_size: 50,
-                filter: filter.clone(),
-                ..Default::default()
-            },
-            &paal,
-        );
-        // Futures do nothing until awaited: the order below is the order run.
-        let through = async {
+        request
+            .metadata_mut()
+            .insert("authorization", token.clone());
+        request
+    };
+    let mut samples: [Vec<Duration>; 3] = Default::default();
+    let cpu_before = cpu_ms(gateway.child.id());
+    for round in 0..PAGES {
+        let mut took = [Duration::ZERO; 3];
+        for turn in 0..3 {
+            let path = (round as usize + turn) % 3;
             let t = Instant::now();
-            gateway.search_call_rows(request).await.unwrap();
-            t.elapsed()
-        };
-        let straight = async {
-            let t = Instant::now();
-            archive.search_calls(direct_request).await.unwrap();
-            t.elapsed()
-        };
-        let (g, a) = if i % 2 == 0 {
-            let g = through.await;
-            (g, straight.await)
-        } else {
-            let a = straight.await;
-            (through.await, a)
-        };
-        if i >= 20 {
-            through_gateway.push(g);
-            direct.push(a);
+            match path {
+                0 => {
+                    let request = key.request(
+                        pb::SearchCallsRequest {
+                            page_size: 50,
+                            filter: filter.clone(),
+                            ..Default::default()
+                        },
+                        &paal,
+                    );
+                    archive.search_calls(request).await.unwrap();
+                }
+                1 => {
+                    embedded.search_call_rows(rows_request()).await.unwrap();
+                }
+                _ => {
+                    separate.search_call_rows(rows_request()).await.unwrap();
+                }
+            }
+            took[path] = t.elapsed();
+        }
+        if round >= 20 {
+            for (path, took) in took.into_iter().enumerate() {
+                samples[path].push(took);
+            }
         }
     }
-    let cpu_per_page = (cpu_ms(gateway_pid) - cpu_before) / f64::from(PAGES);
-    through_gateway.sort();
-    direct.sort();
-    (
-        (percentile(&direct, 0.5), percentile(&direct, 0.99)),
-        (
-            percentile(&through_gateway, 0.5),
-            percentile(&through_gateway, 0.99),
-        ),
-        cpu_per_page,
-    )
+    let separate_cpu = (cpu_ms(gateway.child.id()) - cpu_before) / f64::from(PAGES);
+    let [direct, embedded, separate] = samples.map(Latency::of);
+    SearchPaths {
+        direct,
+        embedded,
+        separate,
+        separate_cpu,
+    }
 }
 
 /// Drops the suite's databases on `server`, so a run starts from nothing.
@@ -521,12 +551,14 @@ async fn search_at_scale(suite: &Suite, gateway: &GatewayProcess, calls: usize) 
         took.as_secs_f64()
     );
     println!();
-    println!(
-        "| query | archive-svc p50 | archive-svc p99 | gateway p50 | gateway p99 | p50 ratio | p99 ratio | gateway CPU per page |"
-    );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    print_search_header("query");
+    search_rows(suite, gateway, form_queries()).await;
+}
+
+/// The search form's usual queries.
+fn form_queries() -> Vec<(&'static str, Option<pb::CallFilter>)> {
     let now = Utc::now();
-    let queries = [
+    vec![
         ("newest first", None),
         (
             "last 7 days",
@@ -550,14 +582,31 @@ async fn search_at_scale(suite: &Suite, gateway: &GatewayProcess, calls: usize) 
                 ..Default::default()
             }),
         ),
-    ];
+    ]
+}
+
+/// A table line per query: the three paths' latencies and ratios.
+async fn search_rows(
+    suite: &Suite,
+    gateway: &GatewayProcess,
+    queries: Vec<(&str, Option<pb::CallFilter>)>,
+) {
     for (name, filter) in queries {
-        let ((a50, a99), (g50, g99), cpu) =
-            search_latencies(suite, gateway.grpc, gateway.child.id(), filter).await;
+        let paths = search_latencies(suite, gateway, filter).await;
+        let (d, e, p) = (paths.direct, paths.embedded, paths.separate);
         println!(
-            "| {name} | {a50:.2} ms | {a99:.2} ms | {g50:.2} ms | {g99:.2} ms | {:.2}× | {:.2}× | {cpu:.2} ms |",
-            g50 / a50,
-            g99 / a99
+            "| {name} | {:.2} / {:.2} ms | {:.2} / {:.2} ms | **{:.2}× / {:.2}×** | {:.2} / {:.2} ms | {:.2}× / {:.2}× | {:.2} ms |",
+            d.p50,
+            d.p99,
+            e.p50,
+            e.p99,
+            e.p50 / d.p50,
+            e.p99 / d.p99,
+            p.p50,
+            p.p99,
+            p.p50 / d.p50,
+            p.p99 / d.p99,
+            paths.separate_cpu
         );
     }
 }
@@ -565,14 +614,11 @@ async fn search_at_scale(suite: &Suite, gateway: &GatewayProcess, calls: usize) 
 /// Pages asked for on each path (the first 20 of each warm up and are not counted).
 const PAGES: u32 = 1020;
 
-fn print_search((a50, a99): (f64, f64), (g50, g99): (f64, f64), cpu_per_page: f64) {
-    println!("| archive-svc SearchCalls (direct) | {a50:.2} ms | {a99:.2} ms |");
-    println!("| gateway SearchCallRows (authz + rows) | {g50:.2} ms | {g99:.2} ms |");
+fn print_search_header(first: &str) {
     println!(
-        "gateway / archive-svc: p50 {:.2}×, p99 {:.2}×; the gateway process's CPU per page: {cpu_per_page:.2} ms",
-        g50 / a50,
-        g99 / a99
+        "| {first} | archive-svc direct p50 / p99 | gateway embedded p50 / p99 | embedded / direct p50 / p99 | gateway process p50 / p99 | process / direct p50 / p99 | gateway process CPU per page |"
     );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
 }
 
 #[tokio::main]
@@ -618,13 +664,12 @@ async fn main() {
 
     if search_only {
         create_recordings(&suite, "search", 500, 1).await;
-        let (direct, through, cpu) =
-            search_latencies(&suite, gateway.grpc, gateway.child.id(), None).await;
+        print_search_header("page of 50 rows, 500 calls");
+        search_rows(&suite, &gateway, vec![("newest first", None)]).await;
         println!(
             "load average at the start: {load_at_start}; at the end: {}",
             load()
         );
-        print_search(direct, through, cpu);
         search_at_scale(&suite, &gateway, scale_calls).await;
         return;
     }
@@ -721,9 +766,6 @@ async fn main() {
             peak_1.0, peak_1b.0, peak_4.0
         ));
     }
-    let (direct, through, cpu) =
-        search_latencies(&suite, gateway.grpc, gateway.child.id(), None).await;
-
     println!();
     println!(
         "load average at the start: {load_at_start}; at the end: {}",
@@ -739,9 +781,8 @@ async fn main() {
     }
     println!("{ratio_line}");
     println!();
-    println!("| search, page of 50 rows | p50 | p99 |");
-    println!("|---|---:|---:|");
-    print_search(direct, through, cpu);
+    print_search_header("page of 50 rows, 1500 calls");
+    search_rows(&suite, &gateway, vec![("newest first", None)]).await;
     search_at_scale(&suite, &gateway, scale_calls).await;
     drop(gateway);
     suite.stop().await.unwrap();

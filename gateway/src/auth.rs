@@ -5,11 +5,14 @@
 //! identity provider's published keys). The verified principal goes into the
 //! request's extensions; upstream calls forward it signed with the internal key.
 
-use std::sync::Arc;
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+};
 
 use archive_common::{
     IdentityKey, Principal,
-    identity::{Algorithm, DecodingKey, jwk::JwkSet, verify_jwt},
+    identity::{Algorithm, DecodingKey, Verified, jwk::JwkSet, verify_jwt},
 };
 use tonic::{Request, Status, service::Interceptor};
 
@@ -21,6 +24,44 @@ pub const AUDIENCE: &str = "archive";
 pub struct Authenticate {
     key: IdentityKey,
     jwks: Option<Arc<JwkSet>>,
+    verified: VerifiedTokens,
+}
+
+/// Tokens verified already, each remembered until its `exp`: a browser sends
+/// the same token with every request, and verifying it again (base64, JSON,
+/// an HMAC — or an RSA or ECDSA signature with a provider's keys) costs more
+/// than looking it up. Only the exact bytes that verified hit; the keys are
+/// fixed for the process's life.
+#[derive(Clone, Debug, Default)]
+struct VerifiedTokens(Arc<Mutex<HashMap<String, Verified>>>);
+
+/// Tokens remembered at most; past it the expired ones go, then all.
+const REMEMBERED_TOKENS: usize = 10_000;
+
+impl VerifiedTokens {
+    fn verify(
+        &self,
+        token: &str,
+        now: i64,
+        verify: impl FnOnce(&str) -> Result<Verified, String>,
+    ) -> Result<Principal, String> {
+        if let Some(known) = self.0.lock().expect("lock").get(token)
+            && known.expires_at > now
+        {
+            return Ok(known.principal.clone());
+        }
+        let verified = verify(token)?;
+        let principal = verified.principal.clone();
+        let mut known = self.0.lock().expect("lock");
+        if known.len() >= REMEMBERED_TOKENS {
+            known.retain(|_, v| v.expires_at > now);
+            if known.len() >= REMEMBERED_TOKENS {
+                known.clear();
+            }
+        }
+        known.insert(token.to_owned(), verified);
+        Ok(principal)
+    }
 }
 
 impl Authenticate {
@@ -28,12 +69,15 @@ impl Authenticate {
         Self {
             key: IdentityKey::new(secret, AUDIENCE, 12 * 3600),
             jwks: None,
+            verified: VerifiedTokens::default(),
         }
     }
 
     /// Also accepts RS256 / ES256 tokens signed by a key of `jwks` (found by `kid`).
     pub fn with_jwks(mut self, jwks: JwkSet) -> Self {
         self.jwks = Some(Arc::new(jwks));
+        // What verified under the old keys is not known to verify under these.
+        self.verified = VerifiedTokens::default();
         self
     }
 
@@ -55,10 +99,12 @@ impl Authenticate {
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| Status::unauthenticated("authorization must be a Bearer token"))?
             .trim();
-        self.verify(token).map_err(Status::unauthenticated)
+        self.verified
+            .verify(token, chrono::Utc::now().timestamp(), |t| self.verify(t))
+            .map_err(Status::unauthenticated)
     }
 
-    fn verify(&self, token: &str) -> Result<Principal, String> {
+    fn verify(&self, token: &str) -> Result<Verified, String> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| format!("invalid token: {e}"))?;
         match header.alg {
@@ -132,6 +178,61 @@ mod tests {
             auth.verify_bearer(Some(&format!("Bearer {other}")))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_until_it_expires_and_a_refused_one_never() {
+        let tokens = VerifiedTokens::default();
+        let verifications = std::cell::Cell::new(0);
+        let good = |_: &str| {
+            verifications.set(verifications.get() + 1);
+            Ok(Verified {
+                principal: paal(),
+                expires_at: 1_000,
+            })
+        };
+        assert_eq!(tokens.verify("t1", 900, good).unwrap(), paal());
+        assert_eq!(tokens.verify("t1", 999, good).unwrap(), paal());
+        assert_eq!(verifications.get(), 1, "the second use is looked up");
+        // At its expiry it is verified again (and here, still "verifies").
+        tokens.verify("t1", 1_000, good).unwrap();
+        assert_eq!(verifications.get(), 2);
+        // Another token (one byte differs) is verified on its own.
+        tokens.verify("t2", 900, good).unwrap();
+        assert_eq!(verifications.get(), 3);
+
+        let refusals = std::cell::Cell::new(0);
+        let bad = |_: &str| {
+            refusals.set(refusals.get() + 1);
+            Err::<Verified, _>("invalid token".to_owned())
+        };
+        assert!(tokens.verify("forged", 900, bad).is_err());
+        assert!(tokens.verify("forged", 900, bad).is_err());
+        assert_eq!(refusals.get(), 2, "a refusal is not remembered");
+    }
+
+    #[test]
+    fn remembered_tokens_stay_bounded() {
+        let tokens = VerifiedTokens::default();
+        let verified = |expires_at| {
+            move |_: &str| {
+                Ok(Verified {
+                    principal: paal(),
+                    expires_at,
+                })
+            }
+        };
+        for i in 0..REMEMBERED_TOKENS {
+            tokens
+                .verify(&format!("old{i}"), 100, verified(200))
+                .unwrap();
+        }
+        // Full: the expired ones make room, the live one stays.
+        tokens.verify("live", 300, verified(400)).unwrap();
+        tokens.verify("new", 300, verified(400)).unwrap();
+        let known = tokens.0.lock().unwrap();
+        assert_eq!(known.len(), 2);
+        assert!(known.contains_key("live") && known.contains_key("new"));
     }
 
     /// A signing key from the test fixtures and its public JWK under `kid`.

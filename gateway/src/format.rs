@@ -55,7 +55,16 @@ fn two_digits(out: &mut String, n: u32) {
 /// `2:37`; minutes are not wrapped into hours (`75:00`), as the Archive shows them.
 pub fn minutes_seconds(ms: i64) -> String {
     let total = ms.max(0) / 1000;
-    let mut out = (total / 60).to_string();
+    let mut out = String::with_capacity(8);
+    let minutes = total / 60;
+    if minutes < 100 {
+        if minutes >= 10 {
+            out.push(char::from(b'0' + (minutes / 10) as u8));
+        }
+        out.push(char::from(b'0' + (minutes % 10) as u8));
+    } else {
+        out.push_str(&minutes.to_string());
+    }
     out.push(':');
     two_digits(&mut out, (total % 60) as u32);
     out
@@ -64,10 +73,14 @@ pub fn minutes_seconds(ms: i64) -> String {
 /// `81511569 (Main Demo Number)`, or the number alone when it has no name.
 pub fn access_point(number: &str, name: &str) -> String {
     if name.is_empty() {
-        number.to_owned()
-    } else {
-        format!("{number} ({name})")
+        return number.to_owned();
     }
+    let mut out = String::with_capacity(number.len() + name.len() + 3);
+    out.push_str(number);
+    out.push_str(" (");
+    out.push_str(name);
+    out.push(')');
+    out
 }
 
 /// `This recording is deleted by customer: 10009, user: Paal Admin(paal), on 15.12.2022 08:45`.
@@ -106,6 +119,9 @@ mod tests {
         assert_eq!(minutes_seconds(157_000), "2:37");
         assert_eq!(minutes_seconds(41_999), "0:41");
         assert_eq!(minutes_seconds(4_500_000), "75:00");
+        assert_eq!(minutes_seconds(599_000), "9:59");
+        assert_eq!(minutes_seconds(600_000), "10:00");
+        assert_eq!(minutes_seconds(6_000_000), "100:00");
         assert_eq!(minutes_seconds(-5), "0:00");
         // Years before 1000 keep four digits; midnight and single digits are padded.
         let early = Utc.with_ymd_and_hms(999, 1, 2, 23, 4, 5).unwrap();

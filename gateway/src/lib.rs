@@ -49,18 +49,31 @@ use tempfile as _;
 pub const SERVICE_NAME: &str = "archive.v1.ArchiveService";
 
 /// Serves the gateway's gRPC API on `grpc` and its HTTP side on `http`
-/// until `shutdown` is cancelled.
+/// until `shutdown` is cancelled, calling the services at the configured URLs.
 pub async fn run(
     config: GatewayConfig,
     grpc: TcpListener,
     http: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
+    let channels = upstream::Channels::connect(&config.upstreams())?;
+    run_with(config, channels, grpc, http, shutdown).await
+}
+
+/// [`run`] reaching the services through `channels` (embedded mode passes
+/// the services in this process). `config`'s URLs still serve the readiness
+/// checks.
+pub async fn run_with(
+    config: GatewayConfig,
+    channels: upstream::Channels,
+    grpc: TcpListener,
+    http: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
     let identity = IdentityKey::internal(config.identity_secret.as_bytes());
-    let upstreams = upstream::Upstreams::new(&config.upstreams(), identity.clone())?;
     let audit =
-        audit_svc::client::AuditClient::connect_lazy(&config.audit_url, &config.identity_secret)
-            .map_err(|e| Error::Config(e.to_string()))?;
+        audit_svc::client::AuditClient::new(channels.audit_append.clone(), identity.clone());
+    let upstreams = upstream::Upstreams::new(channels, identity);
     let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
     let playback = flows::playback::PlaybackSettings {
         key: config.playback_key.clone().into_bytes(),

@@ -50,22 +50,37 @@ pub fn recording_row(r: &pb::Recording, verdicts: Verdicts, tz: Tz) -> pb::Recor
             .map(|at| format::start_seconds(at, tz))
             .unwrap_or_default()
     };
+    let (start, finish) = (
+        seconds(r.start_time.as_ref()),
+        seconds(r.finish_time.as_ref()),
+    );
+    // Most recordings are one segment, starting and finishing with the
+    // recording: its text is copied, not worked out again.
+    let text = |at: Option<&prost_types::Timestamp>| {
+        if at == r.start_time.as_ref() {
+            start.clone()
+        } else if at == r.finish_time.as_ref() {
+            finish.clone()
+        } else {
+            seconds(at)
+        }
+    };
     pb::RecordingRow {
         recording_id: r.recording_id.clone(),
         nr: r.nr,
         play_state: play_state as i32,
-        start: seconds(r.start_time.as_ref()),
-        finish: seconds(r.finish_time.as_ref()),
         segments: r
             .segments
             .iter()
             .map(|s| pb::RecordingSegmentRow {
-                start: seconds(s.start_time.as_ref()),
-                finish: seconds(s.finish_time.as_ref()),
+                start: text(s.start_time.as_ref()),
+                finish: text(s.finish_time.as_ref()),
                 queue: s.queue.clone(),
                 agent: s.agent.clone(),
             })
             .collect(),
+        start,
+        finish,
         deletion_text: deletion_text(r, tz),
         download: verdicts.download as i32,
         delete: verdicts.delete as i32,
@@ -110,5 +125,80 @@ pub fn call_row(call: pb::Call, verdicts: Verdicts, tz: Tz) -> pb::CallRow {
         recording_tab_enabled: verdicts.play != pb::Verdict::Deny && !call.recordings.is_empty(),
         recordings,
         call: Some(call),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp { seconds, nanos: 0 })
+    }
+
+    fn segment(from: i64, to: i64, agent: &str) -> pb::RecordingSegment {
+        pb::RecordingSegment {
+            start_time: at(from),
+            finish_time: at(to),
+            queue: "Sales".into(),
+            agent: agent.into(),
+        }
+    }
+
+    #[test]
+    fn segments_show_their_own_times_whether_or_not_they_match_the_recording() {
+        // 23.11.2023 07:46:15 UTC is 08:46:15 in Oslo.
+        let start = 1_700_725_575;
+        let transferred = pb::Recording {
+            recording_id: "r1".into(),
+            nr: 1,
+            start_time: at(start),
+            finish_time: at(start + 157),
+            segments: vec![
+                segment(start, start + 60, "Andreas Wallin"),
+                segment(start + 60, start + 157, "paal-agent"),
+            ],
+            ..Default::default()
+        };
+        let verdicts = Verdicts {
+            play: pb::Verdict::Allow,
+            download: pb::Verdict::Allow,
+            delete: pb::Verdict::Deny,
+        };
+        let row = recording_row(&transferred, verdicts, chrono_tz::Europe::Oslo);
+        assert_eq!(
+            (row.start.as_str(), row.finish.as_str()),
+            ("23.11.2023 08:46:15", "23.11.2023 08:48:52")
+        );
+        let times: Vec<_> = row
+            .segments
+            .iter()
+            .map(|s| (s.start.as_str(), s.finish.as_str(), s.agent.as_str()))
+            .collect();
+        assert_eq!(
+            times,
+            [
+                (
+                    "23.11.2023 08:46:15",
+                    "23.11.2023 08:47:15",
+                    "Andreas Wallin"
+                ),
+                ("23.11.2023 08:47:15", "23.11.2023 08:48:52", "paal-agent"),
+            ]
+        );
+        // A segment without times shows none, even beside a recording that has them.
+        let odd = pb::Recording {
+            segments: vec![pb::RecordingSegment::default()],
+            ..transferred
+        };
+        let row = recording_row(&odd, verdicts, chrono_tz::Europe::Oslo);
+        assert_eq!(
+            (
+                row.segments[0].start.as_str(),
+                row.segments[0].finish.as_str()
+            ),
+            ("", "")
+        );
+        assert_eq!(row.delete, pb::Verdict::Deny as i32);
     }
 }

@@ -145,23 +145,15 @@ impl ArchiveService for Gateway {
         let req = request.into_inner();
         // The three answers are independent: ask for them at once. A user who
         // may not search gets PERMISSION_DENIED and none of the rows.
-        let search = async {
-            self.upstreams
-                .archive
-                .clone()
-                .search_calls(self.upstreams.on_behalf(
-                    &who,
-                    pb::SearchCallsRequest {
-                        filter: req.filter,
-                        order: req.order,
-                        page_size: req.page_size,
-                        page_token: req.page_token,
-                    },
-                ))
-                .await
-                .map(tonic::Response::into_inner)
-                .map_err(Error::upstream("archive-svc"))
-        };
+        let search = self.upstreams.search_calls(
+            &who,
+            pb::SearchCallsRequest {
+                filter: req.filter,
+                order: req.order,
+                page_size: req.page_size,
+                page_token: req.page_token,
+            },
+        );
         let (verdicts, tz, found) =
             tokio::try_join!(self.verdicts(&who), self.upstreams.time_zone(&who), search)?;
         Ok(Response::new(pb::SearchCallRowsResponse {
@@ -182,15 +174,8 @@ impl ArchiveService for Gateway {
         let call_id = request.into_inner().call_id;
         let call = self
             .upstreams
-            .archive
-            .clone()
-            .get_call(
-                self.upstreams
-                    .on_behalf(&who, pb::GetCallRequest { call_id }),
-            )
-            .await
-            .map_err(Error::upstream("archive-svc"))?
-            .into_inner()
+            .get_call(&who, pb::GetCallRequest { call_id })
+            .await?
             .call
             .ok_or_else(|| Status::internal("archive-svc answered without a call"))?;
         let row = self.rows(&who, vec![call]).await?.pop();
@@ -213,19 +198,15 @@ impl ArchiveService for Gateway {
         }
         let found = self
             .upstreams
-            .archive
-            .clone()
-            .list_agent_recordings(self.upstreams.on_behalf(
+            .list_agent_recordings(
                 &who,
                 pb::ListAgentRecordingsRequest {
                     agent: me.agent_name,
                     page_size: req.page_size,
                     page_token: req.page_token,
                 },
-            ))
-            .await
-            .map_err(Error::upstream("archive-svc"))?
-            .into_inner();
+            )
+            .await?;
         Ok(Response::new(pb::SearchCallRowsResponse {
             rows: self.rows(&who, found.calls).await?,
             next_page_token: found.next_page_token,

@@ -1,6 +1,9 @@
 //! Embedded mode: the whole suite in one process. Each service runs its own
-//! gRPC server on its own loopback port and they talk real gRPC to each other,
-//! exactly as they would as separate pods; only the process is shared.
+//! gRPC server on its own loopback port, and the services talk gRPC to each
+//! other over those ports exactly as they would as separate pods. The gateway,
+//! which composes them on every request, calls their gRPC stacks in-process
+//! instead (`Host::in_process`: the same generated clients and servers,
+//! identity check and telemetry, without HTTP/2 and a socket in between).
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
@@ -8,7 +11,13 @@ use archive_common::shutdown::CancellationToken;
 use tokio::{net::TcpListener, task::JoinSet};
 
 use crate::{
-    Error, GatewayConfig, auth::Authenticate, config::SuiteConfig, demo, secrets::Secrets, seed,
+    Error, GatewayConfig,
+    auth::Authenticate,
+    config::SuiteConfig,
+    demo,
+    secrets::Secrets,
+    seed,
+    upstream::{CALL_TIMEOUT, Channels, Upstreams},
 };
 
 /// Bumped when the demo data changes, so an old data directory is topped up.
@@ -74,6 +83,15 @@ impl Suite {
     /// Starts every service, waits until each reports SERVING, seeds the demo
     /// tenant (once per data directory) and starts the gateway.
     pub async fn start(config: SuiteConfig, shutdown: CancellationToken) -> Result<Self, Error> {
+        let started = Self::start_all(config, shutdown.clone()).await;
+        if started.is_err() {
+            // What did start (readiness watchers, retention) stops with it.
+            shutdown.cancel();
+        }
+        started
+    }
+
+    async fn start_all(config: SuiteConfig, shutdown: CancellationToken) -> Result<Self, Error> {
         std::fs::create_dir_all(&config.data_dir)?;
         let secrets = Secrets::load_or_create(&config.data_dir)?;
         let port = config.base_port;
@@ -113,15 +131,18 @@ impl Suite {
             archive_common::metrics::serve(metrics_l, shutdown.child_token()),
         ));
 
+        // Each service opens its store and starts its background work first (a
+        // failure ends the start at once, saying which service and why), then
+        // serves its port; the gateway calls them in-process (below).
+        let archive_token = shutdown.child_token();
         let mut archive = archive_svc::Config::new(
             database_url(&config, "calls").await?,
             &secrets.identity_secret,
         );
         archive.media_url = Some(url(endpoints.media));
-        tasks.spawn(supervise(
-            "archive-svc",
-            archive_svc::run(archive, archive_l, shutdown.child_token()),
-        ));
+        let archive = archive_svc::start(archive, archive_token.clone())
+            .await
+            .map_err(could_not_start("archive-svc"))?;
 
         let mut media = media_svc::Config::new(
             config.data_dir.join("media"),
@@ -131,11 +152,11 @@ impl Suite {
         media.cors_origin = None;
         media.store = config.media_store;
         media.s3 = config.s3.clone();
-        tasks.spawn(supervise(
-            "media-svc",
-            media_svc::run(media, media_l, media_http_l, shutdown.child_token()),
-        ));
+        let media = media_svc::MediaServer::start(media, shutdown.child_token())
+            .await
+            .map_err(could_not_start("media-svc"))?;
 
+        let audit_token = shutdown.child_token();
         let mut audit = audit_svc::Config::new(
             database_url(&config, "audit").await?,
             &secrets.identity_secret,
@@ -143,11 +164,11 @@ impl Suite {
         audit.listen = endpoints.audit;
         // Only users allowed to view the Archive Audit log may read it, checked by audit-svc too.
         audit.authz_url = Some(url(endpoints.authz));
-        tasks.spawn(supervise(
-            "audit-svc",
-            audit_svc::run(audit, audit_l, shutdown.child_token()),
-        ));
+        let audit = audit_svc::start(audit, audit_token.clone())
+            .await
+            .map_err(could_not_start("audit-svc"))?;
 
+        let authz_token = shutdown.child_token();
         let mut authz = authz_svc::Config::new(
             database_url(&config, "authz").await?,
             &secrets.identity_secret,
@@ -160,10 +181,30 @@ impl Suite {
             admin.display_name
         )];
         authz.audit_url = Some(url(endpoints.audit));
+        let authz = authz_svc::start(authz, authz_token.clone())
+            .await
+            .map_err(could_not_start("authz-svc"))?;
+
+        // In one process the gateway needs no socket to reach the services:
+        // their own gRPC stacks (identity check, telemetry) called directly.
+        // Their calls to each other stay on their ports, as in a cluster.
+        let channels = Channels {
+            archive: archive.host.in_process(CALL_TIMEOUT),
+            media: media.in_process(CALL_TIMEOUT),
+            authz: authz.in_process(CALL_TIMEOUT),
+            audit: audit.in_process(CALL_TIMEOUT),
+            audit_append: audit.in_process(audit_svc::client::DEFAULT_TIMEOUT),
+            // Result pages skip even the in-process encoding (the gateway has
+            // verified the user itself).
+            archive_calls: Some(archive.calls),
+        };
         tasks.spawn(supervise(
-            "authz-svc",
-            authz_svc::run(authz, authz_l, shutdown.child_token()),
+            "archive-svc",
+            archive.host.serve(archive_l, archive_token),
         ));
+        tasks.spawn(supervise("media-svc", media.serve(media_l, media_http_l)));
+        tasks.spawn(supervise("audit-svc", audit.serve(audit_l, audit_token)));
+        tasks.spawn(supervise("authz-svc", authz.serve(authz_l, authz_token)));
 
         let services_ready = async {
             for (name, addr) in endpoints.services().into_iter().skip(1) {
@@ -194,17 +235,23 @@ impl Suite {
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None
         } else {
-            let upstreams = crate::upstream::Upstreams::new(
-                &gateway.upstreams(),
+            let upstreams = Upstreams::new(
+                channels.clone(),
                 archive_common::IdentityKey::internal(secrets.identity_secret.as_bytes()),
-            )?;
+            );
             let report = seed::run(&upstreams, chrono::Utc::now()).await?;
             std::fs::write(config.data_dir.join("seeded"), SEED_VERSION)?;
             Some(report)
         };
         tasks.spawn(supervise(
             "gateway",
-            crate::run(gateway, gateway_l, gateway_http_l, shutdown.child_token()),
+            crate::run_with(
+                gateway,
+                channels,
+                gateway_l,
+                gateway_http_l,
+                shutdown.child_token(),
+            ),
         ));
         unless_one_fails(&mut tasks, wait_serving("gateway", endpoints.gateway)).await?;
 
@@ -253,6 +300,11 @@ impl Suite {
 
 fn already_seeded(data_dir: &Path) -> bool {
     std::fs::read_to_string(data_dir.join("seeded")).is_ok_and(|v| v.trim() == SEED_VERSION)
+}
+
+/// A service that could not start, in its own words.
+fn could_not_start<E: std::fmt::Display>(name: &'static str) -> impl FnOnce(E) -> Error {
+    move |e| Error::Config(format!("{name}: {e}"))
 }
 
 async fn supervise<E: std::fmt::Display>(

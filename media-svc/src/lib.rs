@@ -5,7 +5,8 @@
 //! (`archive.v1.MediaService`) and over HTTP with `Range` support for the
 //! browser's player, authorised by signed playback tokens.
 //!
-//! [`run`] serves both; the binary and the gateway's embedded mode start it.
+//! [`run`] serves both; the binary starts it. The gateway's embedded mode
+//! starts a [`MediaServer`] and calls its gRPC service in-process too.
 
 mod chunks;
 mod config;
@@ -25,6 +26,7 @@ use archive_common::{
     IdentityKey, SystemClock, VerifyIdentity,
     host::{Host, watch_readiness},
     shutdown::CancellationToken,
+    telemetry::client::TracedChannel,
 };
 use archive_proto::v1::media_service_server::MediaServiceServer;
 use object_store::ObjectStore;
@@ -56,8 +58,10 @@ pub async fn run(
     http_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let objects = storage::open(&config)?;
-    run_with_store(config, objects, grpc_listener, http_listener, shutdown).await
+    MediaServer::start(config, shutdown)
+        .await?
+        .serve(grpc_listener, http_listener)
+        .await
 }
 
 /// [`run`] over an object store built by the caller (tests keep a handle on
@@ -71,52 +75,105 @@ pub async fn run_with_store(
     http_listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let store = storage::MediaStore::new(objects, storage::UploadLimits::from_config(&config));
-    #[cfg(feature = "s3")]
-    let store = store
-        .with_relay(storage::relay(&config)?)
-        .with_redirect(storage::redirect(&config)?);
-    let server = MediaServiceServer::with_interceptor(
-        service::Media::new(store.clone()),
-        VerifyIdentity::new(IdentityKey::internal(config.identity_secret.as_bytes())),
-    );
-    let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
-    // Either server stopping (or failing) stops the other.
-    let stop = shutdown.child_token();
-    let ping_store = store.clone();
-    watch_readiness(
-        host.health(),
-        vec![SERVICE_NAME.to_owned()],
-        READINESS_INTERVAL,
-        stop.clone(),
-        move || {
-            let store = ping_store.clone();
-            async move { store.ping().await }
-        },
-    );
-    let app = http::router(
-        store,
-        http::HttpSettings {
-            playback_key: config.playback_key.into_bytes(),
-            cors_origin: config.cors_origin,
-            cache_max_age_secs: config.cache_max_age_secs,
-            clock: Arc::new(SystemClock),
-        },
-    );
-    let http_addr = http_listener.local_addr().ok();
-    tracing::info!(addr = ?http_addr, "HTTP playback endpoint listening");
-    let http = async {
-        let result = http::serve(http_listener, app, stop.clone()).await;
-        stop.cancel();
-        result
-    };
-    let grpc = async {
-        let result = host.serve(grpc_listener, stop.clone()).await;
-        stop.cancel();
-        result
-    };
-    let (http, grpc) = tokio::join!(http, grpc);
-    grpc?;
-    http?;
-    Ok(())
+    MediaServer::start_with_store(config, objects, shutdown)
+        .await?
+        .serve(grpc_listener, http_listener)
+        .await
+}
+
+/// media-svc with its store open and readiness running, before it serves:
+/// gRPC on a listener or in this process ([`MediaServer::in_process`]), and
+/// HTTP playback on a listener.
+pub struct MediaServer {
+    host: Host,
+    playback: axum::Router,
+    /// Either server stopping (or failing) stops the other.
+    stop: CancellationToken,
+}
+
+impl MediaServer {
+    /// Opens the configured object store; readiness runs until `shutdown`.
+    pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Self, Error> {
+        let objects = storage::open(&config)?;
+        Self::start_with_store(config, objects, shutdown).await
+    }
+
+    /// [`MediaServer::start`] over an object store built by the caller.
+    pub async fn start_with_store(
+        config: Config,
+        objects: Arc<dyn ObjectStore>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, Error> {
+        let store = storage::MediaStore::new(objects, storage::UploadLimits::from_config(&config));
+        #[cfg(feature = "s3")]
+        let store = store
+            .with_relay(storage::relay(&config)?)
+            .with_redirect(storage::redirect(&config)?);
+        let server = MediaServiceServer::with_interceptor(
+            service::Media::new(store.clone()),
+            VerifyIdentity::new(IdentityKey::internal(config.identity_secret.as_bytes())),
+        );
+        let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
+        let stop = shutdown.child_token();
+        let ping_store = store.clone();
+        watch_readiness(
+            host.health(),
+            vec![SERVICE_NAME.to_owned()],
+            READINESS_INTERVAL,
+            stop.clone(),
+            move || {
+                let store = ping_store.clone();
+                async move { store.ping().await }
+            },
+        );
+        let playback = http::router(
+            store,
+            http::HttpSettings {
+                playback_key: config.playback_key.into_bytes(),
+                cors_origin: config.cors_origin,
+                cache_max_age_secs: config.cache_max_age_secs,
+                clock: Arc::new(SystemClock),
+            },
+        );
+        Ok(Self {
+            host,
+            playback,
+            stop,
+        })
+    }
+
+    /// The gRPC service for callers in this process (see [`Host::in_process`]).
+    pub fn in_process(&self, timeout: Duration) -> TracedChannel {
+        self.host.in_process(timeout)
+    }
+
+    /// Serves gRPC on `grpc_listener` and HTTP playback on `http_listener`
+    /// until shutdown, or until either fails.
+    pub async fn serve(
+        self,
+        grpc_listener: TcpListener,
+        http_listener: TcpListener,
+    ) -> Result<(), Error> {
+        let Self {
+            host,
+            playback,
+            stop,
+        } = self;
+        let http_addr = http_listener.local_addr().ok();
+        tracing::info!(addr = ?http_addr, "HTTP playback endpoint listening");
+        let http = async {
+            let result = http::serve(http_listener, playback, stop.clone()).await;
+            stop.cancel();
+            result
+        };
+        let grpc = async {
+            let result = host.serve(grpc_listener, stop.clone()).await;
+            stop.cancel();
+            result
+        };
+        let (http, grpc) = tokio::join!(http, grpc);
+        grpc?;
+        http?;
+        Ok(())
+    }
 }

@@ -2,17 +2,34 @@
 //! through [`Traced`], which opens a client span under the current request's
 //! span and sends its context as `traceparent`, so the callee's server span
 //! joins the caller's trace.
+//!
+//! A channel reaches the other service either over a connection to its
+//! address ([`channel`]) or, when both run in one process (embedded mode),
+//! through that service's own server stack called directly ([`in_process`]):
+//! the same generated client and server, codec, identity check and server
+//! telemetry, without HTTP/2 framing and a loopback socket in between.
 
 use std::{
     task::{Context, Poll},
     time::Duration,
 };
 
-use http::Request;
-use tonic::transport::{Channel, Endpoint};
-use tower::Service;
+use http::{Request, Response};
+use tonic::{
+    Status,
+    body::Body,
+    transport::{Endpoint, channel::Channel as Connection},
+};
+use tower::{
+    BoxError, Service, ServiceExt as _, timeout::error::Elapsed, util::BoxCloneSyncService,
+};
 use tracing::{Instrument as _, instrument::Instrumented};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+
+/// How a client reaches a service: a connection, or the service in this process.
+/// Failures to reach the service come back as the `Status` tonic would make
+/// of them.
+pub type Channel = BoxCloneSyncService<Request<Body>, Response<Body>, Status>;
 
 /// A channel whose calls carry the trace context.
 pub type TracedChannel = Traced<Channel>;
@@ -24,12 +41,39 @@ pub fn channel(
     connect_timeout: Duration,
     timeout: Duration,
 ) -> Result<TracedChannel, tonic::transport::Error> {
-    let channel = Endpoint::from_shared(url.to_owned())?
+    let connection: Connection = Endpoint::from_shared(url.to_owned())?
         .connect_timeout(connect_timeout)
         .timeout(timeout)
         .tcp_nodelay(true)
         .connect_lazy();
-    Ok(Traced::new(channel))
+    Ok(Traced::new(BoxCloneSyncService::new(connection.map_err(
+        |e: tonic::transport::Error| Status::from_error(Box::new(e)),
+    ))))
+}
+
+/// A channel that calls `server` (a service's whole gRPC stack: routes,
+/// interceptors, server telemetry) in the caller's task. A call that has no
+/// answer within `timeout` fails with DEADLINE_EXCEEDED, as a call over a
+/// connection fails after its timeout.
+pub fn in_process<S, B>(server: S, timeout: Duration) -> TracedChannel
+where
+    S: Service<Request<Body>, Response = Response<B>> + Clone + Send + Sync + 'static,
+    S::Error: Into<BoxError>,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+{
+    let server = tower::timeout::Timeout::new(server.map_response(|r| r.map(Body::new)), timeout)
+        .map_err(move |e: BoxError| {
+            if e.is::<Elapsed>() {
+                Status::deadline_exceeded(format!(
+                    "no answer from the in-process service within {timeout:?}"
+                ))
+            } else {
+                Status::from_error(e)
+            }
+        });
+    Traced::new(BoxCloneSyncService::new(server))
 }
 
 #[derive(Clone, Debug)]

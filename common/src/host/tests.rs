@@ -1,0 +1,77 @@
+//! A host's services called in-process answer as they do over a connection:
+//! statuses, streams, the server's request metrics; a call that hangs ends
+//! at the channel's timeout.
+
+use std::{convert::Infallible, time::Duration};
+
+use tonic::{Code, body::Body, service::Routes};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus as Status, health_client::HealthClient,
+};
+
+use super::{Host, ServingStatus};
+use crate::{metrics, telemetry::client};
+
+fn asking(service: &str) -> HealthCheckRequest {
+    HealthCheckRequest {
+        service: service.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_host_answers_in_process_with_its_own_stack() {
+    let host = Host::new(Routes::default(), &["test.v1.InProcess"]).await;
+    let mut health = HealthClient::new(host.in_process(Duration::from_secs(5)));
+
+    let status =
+        |r: tonic::Response<tonic_health::pb::HealthCheckResponse>| r.into_inner().status();
+    let answer = health.check(asking("test.v1.InProcess")).await.unwrap();
+    assert_eq!(status(answer), Status::NotServing);
+
+    // A server stream: the first answer now, the next when the status changes.
+    let mut watch = health
+        .watch(asking("test.v1.InProcess"))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    assert_eq!(first.status(), Status::NotServing);
+    host.health()
+        .set_service_status("test.v1.InProcess", ServingStatus::Serving)
+        .await;
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.message())
+        .await
+        .expect("the change is streamed")
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.status(), Status::Serving);
+    let answer = health.check(asking("test.v1.InProcess")).await.unwrap();
+    assert_eq!(status(answer), Status::Serving);
+
+    // The service's own error comes back as its status, and the server's
+    // telemetry layer counted it, as for a call over a connection.
+    let handled = "archive_grpc_server_handled_total{service=\"grpc.health.v1.Health\",method=\"Check\",code=\"NotFound\"}";
+    let count = || {
+        metrics::render()
+            .lines()
+            .find(|l| l.starts_with(handled))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let before = count();
+    let error = health.check(asking("no.such.Service")).await.unwrap_err();
+    assert_eq!(error.code(), Code::NotFound, "{error:?}");
+    assert_eq!(count(), before + 1.0);
+}
+
+#[tokio::test]
+async fn an_in_process_call_without_an_answer_in_time_is_deadline_exceeded() {
+    let hangs = tower::service_fn(|_: http::Request<Body>| {
+        std::future::pending::<Result<http::Response<Body>, Infallible>>()
+    });
+    let mut health = HealthClient::new(client::in_process(hangs, Duration::from_millis(50)));
+    let started = std::time::Instant::now();
+    let error = health.check(asking("")).await.unwrap_err();
+    assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
