@@ -24,10 +24,13 @@ use archive_common::{
     page_token::PageTokens,
     shutdown::CancellationToken,
 };
-use archive_proto::v1::authz_service_server::AuthzServiceServer;
+use archive_proto::v1::authz_service_server::{AuthzService, AuthzServiceServer};
 use audit_svc::client::AuditClient;
 use tokio::net::TcpListener;
-use tonic::{server::NamedService, service::Routes};
+use tonic::{
+    server::NamedService,
+    service::{Routes, interceptor::InterceptedService},
+};
 
 // Dev-dependencies serve the integration tests in `tests/`.
 #[cfg(test)]
@@ -52,15 +55,26 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let host = start(config, shutdown.clone()).await?;
-    host.serve(listener, shutdown).await?;
+    let started = start(config, shutdown.clone()).await?;
+    started.host.serve(listener, shutdown).await?;
     Ok(())
 }
 
+/// authz-svc with its store open and readiness running, before it serves.
+pub struct Started {
+    /// Serves gRPC on a listener ([`Host::serve`]), in this process
+    /// ([`Host::in_process`]), or both.
+    pub host: Host,
+    /// The service itself, the same one the host serves: what a caller in
+    /// this process that has verified the caller's identity itself (the
+    /// embedded gateway, deciding what a result page allows) may call with no
+    /// encoding at all.
+    pub service: Arc<dyn AuthzService>,
+}
+
 /// Opens the store (running migrations), creates the bootstrap admins and
-/// starts readiness (until `shutdown`); the host then serves on a listener
-/// ([`Host::serve`]), in this process ([`Host::in_process`]), or both.
-pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, Error> {
+/// starts readiness (until `shutdown`).
+pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     let clock = Arc::new(SystemClock);
     let store = store::open(&config.database_url).await?;
     bootstrap::apply(store.as_ref(), &config.bootstrap_admins, chrono::Utc::now()).await?;
@@ -74,9 +88,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, 
         .as_deref()
         .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
         .transpose()?;
-    let authz = service::Authz::new(store.clone(), cache, tokens, clock, audit);
-    let server = AuthzServiceServer::with_interceptor(
-        authz,
+    let authz = Arc::new(service::Authz::new(
+        store.clone(),
+        cache,
+        tokens,
+        clock,
+        audit,
+    ));
+    let server = InterceptedService::new(
+        AuthzServiceServer::from_arc(authz.clone()),
         VerifyIdentity::new(IdentityKey::internal(secret)),
     );
 
@@ -91,5 +111,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, 
             async move { store.ping().await }
         },
     );
-    Ok(host)
+    Ok(Started {
+        host,
+        service: authz,
+    })
 }

@@ -64,15 +64,8 @@ impl Gateway {
             .collect();
         let decisions = self
             .upstreams
-            .authz
-            .clone()
-            .batch_decide(
-                self.upstreams
-                    .on_behalf(who, pb::BatchDecideRequest { requests }),
-            )
-            .await
-            .map_err(Error::upstream("authz-svc"))?
-            .into_inner()
+            .batch_decide(who, pb::BatchDecideRequest { requests })
+            .await?
             .decisions;
         let verdict = |i: usize| {
             decisions
@@ -97,17 +90,7 @@ impl Gateway {
     }
 
     async fn my_permissions(&self, who: &Principal) -> Result<pb::User, Error> {
-        Ok(self
-            .upstreams
-            .authz
-            .clone()
-            .get_my_permissions(
-                self.upstreams
-                    .on_behalf(who, pb::GetMyPermissionsRequest {}),
-            )
-            .await
-            .map_err(Error::upstream("authz-svc"))?
-            .into_inner())
+        self.upstreams.get_my_permissions(who).await
     }
 
     async fn rows(&self, who: &Principal, calls: Vec<pb::Call>) -> Result<Vec<pb::CallRow>, Error> {

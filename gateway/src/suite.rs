@@ -1,9 +1,12 @@
 //! Embedded mode: the whole suite in one process. Each service runs its own
 //! gRPC server on its own loopback port, and the services talk gRPC to each
 //! other over those ports exactly as they would as separate pods. The gateway,
-//! which composes them on every request, calls their gRPC stacks in-process
-//! instead (`Host::in_process`: the same generated clients and servers,
-//! identity check and telemetry, without HTTP/2 and a socket in between).
+//! which composes them on every request, reaches them without a socket: their
+//! gRPC stacks in-process (`Host::in_process`: the same generated clients and
+//! servers, identity check and telemetry, without HTTP/2 in between), and for
+//! the calls every result page makes (archive-svc's search, authz-svc's
+//! verdicts) the services themselves, with nothing encoded
+//! ([`crate::upstream::Direct`]).
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
@@ -17,7 +20,7 @@ use crate::{
     demo,
     secrets::Secrets,
     seed,
-    upstream::{CALL_TIMEOUT, Channels, Upstreams},
+    upstream::{CALL_TIMEOUT, Channels, Direct, Upstreams},
 };
 
 /// Bumped when the demo data changes, so an old data directory is topped up.
@@ -185,18 +188,19 @@ impl Suite {
             .await
             .map_err(could_not_start("authz-svc"))?;
 
-        // In one process the gateway needs no socket to reach the services:
-        // their own gRPC stacks (identity check, telemetry) called directly.
-        // Their calls to each other stay on their ports, as in a cluster.
+        // In one process the gateway needs no socket to reach the services
+        // (their calls to each other stay on their ports, as in a cluster).
         let channels = Channels {
             archive: archive.host.in_process(CALL_TIMEOUT),
             media: media.in_process(CALL_TIMEOUT),
-            authz: authz.in_process(CALL_TIMEOUT),
+            authz: authz.host.in_process(CALL_TIMEOUT),
             audit: audit.in_process(CALL_TIMEOUT),
             audit_append: audit.in_process(audit_svc::client::DEFAULT_TIMEOUT),
-            // Result pages skip even the in-process encoding (the gateway has
-            // verified the user itself).
-            archive_calls: Some(archive.calls),
+            // Result pages skip even the in-process encoding.
+            direct: Some(Direct {
+                archive: archive.calls,
+                authz: authz.service,
+            }),
         };
         tasks.spawn(supervise(
             "archive-svc",
@@ -204,7 +208,10 @@ impl Suite {
         ));
         tasks.spawn(supervise("media-svc", media.serve(media_l, media_http_l)));
         tasks.spawn(supervise("audit-svc", audit.serve(audit_l, audit_token)));
-        tasks.spawn(supervise("authz-svc", authz.serve(authz_l, authz_token)));
+        tasks.spawn(supervise(
+            "authz-svc",
+            authz.host.serve(authz_l, authz_token),
+        ));
 
         let services_ready = async {
             for (name, addr) in endpoints.services().into_iter().skip(1) {

@@ -8,7 +8,9 @@ use std::{
 
 use archive_common::telemetry::client::{self, TracedChannel};
 use archive_common::{IdentityKey, Principal};
-use archive_proto::v1::{self as pb, call_service_server::CallService};
+use archive_proto::v1::{
+    self as pb, authz_service_server::AuthzService, call_service_server::CallService,
+};
 use archive_proto::v1::{
     audit_service_client::AuditServiceClient, authz_service_client::AuthzServiceClient,
     call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
@@ -36,11 +38,35 @@ pub struct Channels {
     pub audit: TracedChannel,
     /// Appends wait less than reads: an action waits on its audit record.
     pub audit_append: TracedChannel,
-    /// In embedded mode, archive-svc's service itself, for the calls that
-    /// feed result pages ([`Upstreams::search_calls`] and the like): called
-    /// directly, the page's calls are never encoded and decoded in between.
-    pub archive_calls: Option<Arc<dyn CallService>>,
+    /// In embedded mode, the services themselves for the calls every result
+    /// page makes ([`Upstreams::search_calls`] and the like).
+    pub direct: Option<Direct>,
 }
+
+/// Services in this process, called directly: a result page's calls and
+/// verdicts are never encoded and decoded in between. The gateway has
+/// verified the user, so the request carries the principal as the services'
+/// identity check would have left it.
+#[derive(Clone)]
+pub struct Direct {
+    pub archive: Arc<dyn CallService>,
+    pub authz: Arc<dyn AuthzService>,
+}
+
+/// A service the gateway calls: its name in errors, its gRPC name in traces.
+struct Service {
+    name: &'static str,
+    grpc: &'static str,
+}
+
+const ARCHIVE: Service = Service {
+    name: "archive-svc",
+    grpc: "archive.v1.CallService",
+};
+const AUTHZ: Service = Service {
+    name: "authz-svc",
+    grpc: "archive.v1.AuthzService",
+};
 
 /// Per-call timeout on every channel but `audit_append`'s.
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -60,7 +86,7 @@ impl Channels {
                 std::time::Duration::from_secs(5),
                 audit_svc::client::DEFAULT_TIMEOUT,
             )?,
-            archive_calls: None,
+            direct: None,
         })
     }
 }
@@ -71,7 +97,7 @@ pub struct Upstreams {
     pub media: MediaServiceClient<TracedChannel>,
     pub authz: AuthzServiceClient<TracedChannel>,
     pub audit: AuditServiceClient<TracedChannel>,
-    archive_calls: Option<Arc<dyn CallService>>,
+    direct: Option<Direct>,
     identity: IdentityKey,
     time_zones: Arc<Mutex<HashMap<String, (chrono_tz::Tz, std::time::Instant)>>>,
 }
@@ -85,7 +111,7 @@ impl Upstreams {
             media: MediaServiceClient::new(channels.media),
             authz: AuthzServiceClient::new(channels.authz),
             audit: AuditServiceClient::new(channels.audit),
-            archive_calls: channels.archive_calls,
+            direct: channels.direct,
             identity,
             time_zones: Arc::default(),
         }
@@ -125,12 +151,13 @@ impl Upstreams {
         who: &Principal,
         request: pb::SearchCallsRequest,
     ) -> Result<pb::SearchCallsResponse, crate::Error> {
-        self.archive_read(
+        let direct = self.direct.as_ref().map(|d| &d.archive);
+        self.call(
+            (&ARCHIVE, "SearchCalls", direct),
             who,
             request,
-            "SearchCalls",
-            |calls, r| async move { calls.search_calls(r).await },
-            |mut client, r| async move { client.search_calls(r).await },
+            |archive, r| async move { archive.search_calls(r).await },
+            |r| async move { self.archive.clone().search_calls(r).await },
         )
         .await
     }
@@ -141,12 +168,13 @@ impl Upstreams {
         who: &Principal,
         request: pb::ListAgentRecordingsRequest,
     ) -> Result<pb::ListAgentRecordingsResponse, crate::Error> {
-        self.archive_read(
+        let direct = self.direct.as_ref().map(|d| &d.archive);
+        self.call(
+            (&ARCHIVE, "ListAgentRecordings", direct),
             who,
             request,
-            "ListAgentRecordings",
-            |calls, r| async move { calls.list_agent_recordings(r).await },
-            |mut client, r| async move { client.list_agent_recordings(r).await },
+            |archive, r| async move { archive.list_agent_recordings(r).await },
+            |r| async move { self.archive.clone().list_agent_recordings(r).await },
         )
         .await
     }
@@ -157,50 +185,81 @@ impl Upstreams {
         who: &Principal,
         request: pb::GetCallRequest,
     ) -> Result<pb::GetCallResponse, crate::Error> {
-        self.archive_read(
+        let direct = self.direct.as_ref().map(|d| &d.archive);
+        self.call(
+            (&ARCHIVE, "GetCall", direct),
             who,
             request,
-            "GetCall",
-            |calls, r| async move { calls.get_call(r).await },
-            |mut client, r| async move { client.get_call(r).await },
+            |archive, r| async move { archive.get_call(r).await },
+            |r| async move { self.archive.clone().get_call(r).await },
         )
         .await
     }
 
-    /// A read from archive-svc: its service called directly when it runs in
-    /// this process, else its gRPC client with the identity signed.
-    async fn archive_read<Req, Res, Direct, Remote>(
+    /// authz-svc's decisions for `who`, in the order asked.
+    pub async fn batch_decide(
         &self,
         who: &Principal,
+        request: pb::BatchDecideRequest,
+    ) -> Result<pb::BatchDecideResponse, crate::Error> {
+        let direct = self.direct.as_ref().map(|d| &d.authz);
+        self.call(
+            (&AUTHZ, "BatchDecide", direct),
+            who,
+            request,
+            |authz, r| async move { authz.batch_decide(r).await },
+            |r| async move { self.authz.clone().batch_decide(r).await },
+        )
+        .await
+    }
+
+    /// The user's own permissions (and linked agent).
+    pub async fn get_my_permissions(&self, who: &Principal) -> Result<pb::User, crate::Error> {
+        let direct = self.direct.as_ref().map(|d| &d.authz);
+        self.call(
+            (&AUTHZ, "GetMyPermissions", direct),
+            who,
+            pb::GetMyPermissionsRequest {},
+            |authz, r| async move { authz.get_my_permissions(r).await },
+            |r| async move { self.authz.clone().get_my_permissions(r).await },
+        )
+        .await
+    }
+
+    /// `method` of a service: called directly when it runs in this process,
+    /// else through its gRPC client with the identity signed.
+    async fn call<S: ?Sized, Req, Res, Direct, Remote>(
+        &self,
+        (service, method, direct): (&Service, &'static str, Option<&Arc<S>>),
+        who: &Principal,
         request: Req,
-        method: &'static str,
-        direct: impl FnOnce(Arc<dyn CallService>, Request<Req>) -> Direct,
-        remote: impl FnOnce(CallServiceClient<TracedChannel>, Request<Req>) -> Remote,
+        call_direct: impl FnOnce(Arc<S>, Request<Req>) -> Direct,
+        call_remote: impl FnOnce(Request<Req>) -> Remote,
     ) -> Result<Res, crate::Error>
     where
         Direct: Future<Output = Result<Response<Res>, Status>>,
         Remote: Future<Output = Result<Response<Res>, Status>>,
     {
-        let answer = match &self.archive_calls {
-            Some(calls) => {
+        let answer = match direct {
+            Some(direct) => {
                 // No gRPC client or server span here (no transport): this one
                 // keeps the step, and which service took it, in the trace.
                 let span = tracing::info_span!(
-                    "archive.in_process",
-                    otel.name = %format_args!("archive.v1.CallService/{method}"),
+                    "in_process",
+                    otel.name = %format_args!("{}/{method}", service.grpc),
                     otel.kind = "internal",
-                    rpc.service = "archive.v1.CallService",
+                    rpc.service = service.grpc,
                     rpc.method = method,
                 );
-                direct(calls.clone(), who.on(request))
+                call_direct(direct.clone(), who.on(request))
                     .instrument(span)
                     .await
             }
-            None => remote(self.archive.clone(), self.on_behalf(who, request)).await,
+            None => call_remote(self.on_behalf(who, request)).await,
         };
         answer
             .map(Response::into_inner)
-            .map_err(crate::Error::upstream("archive-svc"))
+            .map_err(crate::Error::upstream(service.name))
     }
 
     /// A request to an upstream on behalf of `principal`.
