@@ -4,9 +4,12 @@
 //!   Info-ZIP `zip -0` building the same archive from the same files on disk;
 //! - the gateway's peak RSS during a 1 GiB and a 4 GiB export (1000 recordings);
 //! - result rows through the gateway (SearchCallRows) vs archive-svc (SearchCalls),
-//!   on the benchmark's few calls (where the fixed cost of the extra hop is
-//!   all there is to see) and again after adding 100,000 calls (`--scale-calls`),
-//!   for the search form's usual queries.
+//!   through both deployments of the gateway in one loop — embedded (the
+//!   suite's own gateway, the services in its process) and `gateway serve` in
+//!   a process of its own (the services over gRPC, as on Kubernetes) — on the
+//!   benchmark's few calls (where the gateway's fixed cost is all there is to
+//!   see) and again after adding 100,000 calls (`--scale-calls`), for the
+//!   search form's usual queries.
 //!
 //!     cargo bench -p gateway --bench export [-- --skip-4gib | --search-only] [--scale-calls N]
 //!
@@ -19,11 +22,11 @@
 //! DROPPED and made afresh first, so never point it at a server whose
 //! archive you keep.
 //!
-//! The services run in this process (embedded mode, SQLite, local files); the
-//! gateway measured is the `gateway serve` binary in a process of its own in
-//! front of them, as on Kubernetes, so its peak RSS is its own (VmHWM of that
-//! process, reset before each export). The peak of this process (the four
-//! services and the load generator) is shown beside it.
+//! The suite runs in this process (embedded mode, SQLite, local files). The
+//! exports go through the `gateway serve` binary in a process of its own in
+//! front of it, as on Kubernetes, so its peak RSS is its own (VmHWM of that
+//! process, reset before each export). The peak of this process (the
+//! services, the embedded gateway and the load generator) is shown beside it.
 
 #![allow(unused_crate_dependencies)]
 
