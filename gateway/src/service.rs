@@ -90,7 +90,9 @@ impl Gateway {
     }
 
     async fn my_permissions(&self, who: &Principal) -> Result<pb::User, Error> {
-        self.upstreams.get_my_permissions(who).await
+        self.upstreams
+            .get_my_permissions(who, pb::GetMyPermissionsRequest {})
+            .await
     }
 
     async fn rows(&self, who: &Principal, calls: Vec<pb::Call>) -> Result<Vec<pb::CallRow>, Error> {

@@ -104,6 +104,49 @@ pub struct Upstreams {
 
 const TIME_ZONE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The reads behind every result page, each called directly when the
+/// service runs in this process ([`Direct`]), else over gRPC
+/// ([`Upstreams::call`]): `field/SERVICE: method(Request) -> Response = "Method";`.
+macro_rules! page_reads {
+    ($($(#[$doc:meta])* $field:ident/$service:ident: $name:ident($request:ty) -> $response:ty = $method:literal;)*) => {
+        impl Upstreams {
+            $(
+                $(#[$doc])*
+                pub async fn $name(
+                    &self,
+                    who: &Principal,
+                    request: $request,
+                ) -> Result<$response, crate::Error> {
+                    let direct = self.direct.as_ref().map(|d| &d.$field);
+                    self.call(
+                        (&$service, $method, direct),
+                        who,
+                        request,
+                        |service, r| async move { service.$name(r).await },
+                        |r| async move { self.$field.clone().$name(r).await },
+                    )
+                    .await
+                }
+            )*
+        }
+    };
+}
+
+page_reads! {
+    /// A page of archive-svc's calls: the call behind every search page.
+    archive/ARCHIVE: search_calls(pb::SearchCallsRequest) -> pb::SearchCallsResponse = "SearchCalls";
+    /// A page of an agent's own calls ("My call recordings").
+    archive/ARCHIVE: list_agent_recordings(pb::ListAgentRecordingsRequest) -> pb::ListAgentRecordingsResponse = "ListAgentRecordings";
+    /// One call, for its row.
+    archive/ARCHIVE: get_call(pb::GetCallRequest) -> pb::GetCallResponse = "GetCall";
+    /// The tenant's settings (its time zone).
+    archive/ARCHIVE: get_tenant_settings(pb::GetTenantSettingsRequest) -> pb::TenantSettings = "GetTenantSettings";
+    /// authz-svc's decisions for `who`, in the order asked.
+    authz/AUTHZ: batch_decide(pb::BatchDecideRequest) -> pb::BatchDecideResponse = "BatchDecide";
+    /// The user's own permissions (and linked agent).
+    authz/AUTHZ: get_my_permissions(pb::GetMyPermissionsRequest) -> pb::User = "GetMyPermissions";
+}
+
 impl Upstreams {
     pub fn new(channels: Channels, identity: IdentityKey) -> Self {
         Self {
@@ -126,14 +169,8 @@ impl Upstreams {
             return Ok(*tz);
         }
         let settings = self
-            .archive
-            .clone()
-            .get_tenant_settings(
-                self.on_behalf(who, archive_proto::v1::GetTenantSettingsRequest {}),
-            )
-            .await
-            .map_err(crate::Error::upstream("archive-svc"))?
-            .into_inner();
+            .get_tenant_settings(who, pb::GetTenantSettingsRequest {})
+            .await?;
         let tz = settings
             .time_zone
             .parse()
@@ -143,87 +180,6 @@ impl Upstreams {
             .expect("lock")
             .insert(who.tenant.clone(), (tz, std::time::Instant::now()));
         Ok(tz)
-    }
-
-    /// A page of archive-svc's calls: the call behind every search page.
-    pub async fn search_calls(
-        &self,
-        who: &Principal,
-        request: pb::SearchCallsRequest,
-    ) -> Result<pb::SearchCallsResponse, crate::Error> {
-        let direct = self.direct.as_ref().map(|d| &d.archive);
-        self.call(
-            (&ARCHIVE, "SearchCalls", direct),
-            who,
-            request,
-            |archive, r| async move { archive.search_calls(r).await },
-            |r| async move { self.archive.clone().search_calls(r).await },
-        )
-        .await
-    }
-
-    /// A page of an agent's own calls ("My call recordings").
-    pub async fn list_agent_recordings(
-        &self,
-        who: &Principal,
-        request: pb::ListAgentRecordingsRequest,
-    ) -> Result<pb::ListAgentRecordingsResponse, crate::Error> {
-        let direct = self.direct.as_ref().map(|d| &d.archive);
-        self.call(
-            (&ARCHIVE, "ListAgentRecordings", direct),
-            who,
-            request,
-            |archive, r| async move { archive.list_agent_recordings(r).await },
-            |r| async move { self.archive.clone().list_agent_recordings(r).await },
-        )
-        .await
-    }
-
-    /// One call, for its row.
-    pub async fn get_call(
-        &self,
-        who: &Principal,
-        request: pb::GetCallRequest,
-    ) -> Result<pb::GetCallResponse, crate::Error> {
-        let direct = self.direct.as_ref().map(|d| &d.archive);
-        self.call(
-            (&ARCHIVE, "GetCall", direct),
-            who,
-            request,
-            |archive, r| async move { archive.get_call(r).await },
-            |r| async move { self.archive.clone().get_call(r).await },
-        )
-        .await
-    }
-
-    /// authz-svc's decisions for `who`, in the order asked.
-    pub async fn batch_decide(
-        &self,
-        who: &Principal,
-        request: pb::BatchDecideRequest,
-    ) -> Result<pb::BatchDecideResponse, crate::Error> {
-        let direct = self.direct.as_ref().map(|d| &d.authz);
-        self.call(
-            (&AUTHZ, "BatchDecide", direct),
-            who,
-            request,
-            |authz, r| async move { authz.batch_decide(r).await },
-            |r| async move { self.authz.clone().batch_decide(r).await },
-        )
-        .await
-    }
-
-    /// The user's own permissions (and linked agent).
-    pub async fn get_my_permissions(&self, who: &Principal) -> Result<pb::User, crate::Error> {
-        let direct = self.direct.as_ref().map(|d| &d.authz);
-        self.call(
-            (&AUTHZ, "GetMyPermissions", direct),
-            who,
-            pb::GetMyPermissionsRequest {},
-            |authz, r| async move { authz.get_my_permissions(r).await },
-            |r| async move { self.authz.clone().get_my_permissions(r).await },
-        )
-        .await
     }
 
     /// `method` of a service: called directly when it runs in this process,
