@@ -1,5 +1,7 @@
-//! The services behind the gateway, reached over gRPC with the caller's
-//! identity forwarded signed (never a bare header).
+//! The services behind the gateway: reached over gRPC with the caller's
+//! identity forwarded signed (never a bare header), or in embedded mode
+//! through their gRPC stacks in this process, and for the reads every result
+//! page makes, through the services themselves ([`Direct`]).
 
 use std::{
     collections::HashMap,
@@ -9,11 +11,9 @@ use std::{
 use archive_common::telemetry::client::{self, TracedChannel};
 use archive_common::{IdentityKey, Principal};
 use archive_proto::v1::{
-    self as pb, authz_service_server::AuthzService, call_service_server::CallService,
-};
-use archive_proto::v1::{
-    audit_service_client::AuditServiceClient, authz_service_client::AuthzServiceClient,
-    call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
+    self as pb, audit_service_client::AuditServiceClient, authz_service_client::AuthzServiceClient,
+    authz_service_server::AuthzService, call_service_client::CallServiceClient,
+    call_service_server::CallService, media_service_client::MediaServiceClient,
 };
 use tonic::{Request, Response, Status};
 use tracing::Instrument as _;
