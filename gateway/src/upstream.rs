@@ -71,11 +71,13 @@ const AUTHZ: Service = Service {
 /// Per-call timeout on every channel but `audit_append`'s.
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// How long a channel to a URL may take to connect.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl Channels {
     /// Channels connect lazily, so the gateway starts before its upstreams.
     pub fn connect(urls: &UpstreamUrls) -> Result<Self, tonic::transport::Error> {
-        let channel =
-            |url: &str| client::channel(url, std::time::Duration::from_secs(5), CALL_TIMEOUT);
+        let channel = |url: &str| client::channel(url, CONNECT_TIMEOUT, CALL_TIMEOUT);
         Ok(Self {
             archive: channel(&urls.archive)?,
             media: channel(&urls.media)?,
@@ -83,7 +85,7 @@ impl Channels {
             audit: channel(&urls.audit)?,
             audit_append: client::channel(
                 &urls.audit,
-                std::time::Duration::from_secs(5),
+                CONNECT_TIMEOUT,
                 audit_svc::client::DEFAULT_TIMEOUT,
             )?,
             direct: None,
