@@ -346,6 +346,7 @@ impl From<TenantSettings> for pb::TenantSettings {
             consult_recording: s.consult_recording,
             recording_retention_days: s.recording_retention_days,
             metadata_retention_days: s.metadata_retention_days,
+            ..Default::default()
         }
     }
 }

@@ -482,6 +482,7 @@ async fn tenants_never_see_each_other_and_page_tokens_are_bound() {
     assert_eq!(
         h.client
             .mark_recordings_deleted(other(pb::MarkRecordingsDeletedRequest {
+                context: Default::default(),
                 recording_ids: vec![rec.clone()]
             }))
             .await
@@ -492,6 +493,7 @@ async fn tenants_never_see_each_other_and_page_tokens_are_bound() {
     assert_eq!(
         h.client
             .set_legal_hold(other(pb::SetLegalHoldRequest {
+                context: Default::default(),
                 call_id: mine.call_id.clone(),
                 legal_hold: true
             }))
@@ -600,6 +602,7 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
         .mark_recordings_deleted(as_user(
             "10009",
             pb::MarkRecordingsDeletedRequest {
+                context: Default::default(),
                 recording_ids: vec![recent.recordings[0].recording_id.clone()],
             },
         ))
@@ -631,7 +634,10 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
         .update_tenant_settings(as_user(
             "10009",
             pb::UpdateTenantSettingsRequest {
+                context: Default::default(),
                 settings: Some(pb::TenantSettings {
+                    reason_codes: Default::default(),
+                    search_audit_disabled: Default::default(),
                     time_zone: "Europe/Oslo".into(),
                     consult_recording: false,
                     recording_retention_days: 30,
@@ -675,7 +681,10 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
         .update_tenant_settings(as_user(
             "10009",
             pb::UpdateTenantSettingsRequest {
+                context: Default::default(),
                 settings: Some(pb::TenantSettings {
+                    reason_codes: Default::default(),
+                    search_audit_disabled: Default::default(),
                     time_zone: "Europe/Oslo".into(),
                     consult_recording: false,
                     recording_retention_days: 30,

@@ -73,6 +73,7 @@ async fn measure(backend: &'static str, url: &str, writers: usize, seconds: Dura
     while probe
         .append_event(key.request(
             pb::AppendEventRequest {
+                commit_deadline: Default::default(),
                 event: Some(event.clone()),
             },
             &actor,
@@ -96,6 +97,7 @@ async fn measure(backend: &'static str, url: &str, writers: usize, seconds: Dura
                     let t = Instant::now();
                     let request = key.request(
                         pb::AppendEventRequest {
+                            commit_deadline: Default::default(),
                             event: Some(event.clone()),
                         },
                         &actor,

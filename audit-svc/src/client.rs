@@ -3,20 +3,36 @@
 //! durably in the trail; if the trail cannot record it, the action does not
 //! happen and the caller gets UNAVAILABLE (or the trail's own refusal, e.g.
 //! INVALID_ARGUMENT for a reason past its bound).
+//!
+//! An action that has no database of its own to commit with (a playback
+//! grant, an export) appends with a commit deadline
+//! ([`AuditClient::append_events`]): the trail commits the events by then or
+//! not at all, and the client waits past the deadline plus
+//! [`COMMIT_BOUND`] before it reports failure, so "failed" to the user
+//! always means "not in the trail".
 
 use std::{future::Future, time::Duration};
 
 use archive_common::telemetry::client::{self, TracedChannel};
-use archive_common::{IdentityKey, Principal};
+use archive_common::{IdentityKey, Principal, convert};
 use archive_proto::v1::{
-    AppendEventRequest, AppendEventResponse, AuditEvent, audit_service_client::AuditServiceClient,
+    AppendEventRequest, AppendEventResponse, AppendEventsRequest, AuditEvent,
+    audit_service_client::AuditServiceClient,
 };
+use chrono::{DateTime, Utc};
 use tonic::{Code, Status};
 
 use crate::Error;
 
 /// How long an append may take before the action is refused.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long after its commit deadline an append can still become durable at
+/// most: audit-svc checks the deadline just before COMMIT, and a transaction
+/// left open longer than this (a frozen process) is aborted by PostgreSQL's
+/// `idle_in_transaction_session_timeout`, which audit-svc sets to this.
+/// Clock differences between the processes come on top (keep them in NTP sync).
+pub const COMMIT_BOUND: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct AuditClient {
@@ -60,19 +76,53 @@ impl AuditClient {
         actor: &Principal,
         event: AuditEvent,
     ) -> Result<AppendEventResponse, Status> {
-        let request = self
-            .key
-            .request(AppendEventRequest { event: Some(event) }, actor);
+        let request = self.key.request(
+            AppendEventRequest {
+                event: Some(event),
+                commit_deadline: None,
+            },
+            actor,
+        );
         match self.client.clone().append_event(request).await {
             Ok(response) => Ok(response.into_inner()),
-            Err(s)
-                if matches!(
-                    s.code(),
-                    Code::InvalidArgument | Code::PermissionDenied | Code::Unauthenticated
-                ) =>
-            {
-                Err(s)
+            Err(s) if is_refusal(&s) => Err(s),
+            Err(s) => {
+                tracing::warn!(status = %s, "audit append failed");
+                Err(Status::unavailable(format!(
+                    "the audit trail could not record the action, so it was not done: {}",
+                    s.message()
+                )))
             }
+        }
+    }
+
+    /// Appends `events` (all of `caller`'s tenant) in one transaction: all or
+    /// none. With `deadline`, they are committed by then or not at all, and
+    /// this waits for an answer until `deadline + COMMIT_BOUND` (so a timeout
+    /// here means the events are not in the trail). Receipts in input order;
+    /// a receipt with `duplicate` set was appended by an earlier call with the
+    /// same `event_id`. Transport failures, timeouts and a missed deadline come
+    /// back as UNAVAILABLE.
+    pub async fn append_events(
+        &self,
+        caller: &Principal,
+        events: Vec<AuditEvent>,
+        deadline: Option<DateTime<Utc>>,
+    ) -> Result<Vec<AppendEventResponse>, Status> {
+        let mut request = self.key.request(
+            AppendEventsRequest {
+                events,
+                commit_deadline: deadline.map(convert::timestamp),
+            },
+            caller,
+        );
+        if let Some(deadline) = deadline {
+            let wait = (deadline - Utc::now()).to_std().unwrap_or_default() + COMMIT_BOUND;
+            request.set_timeout(wait);
+        }
+        match self.client.clone().append_events(request).await {
+            Ok(response) => Ok(response.into_inner().receipts),
+            Err(s) if is_refusal(&s) => Err(s),
             Err(s) => {
                 tracing::warn!(status = %s, "audit append failed");
                 Err(Status::unavailable(format!(
@@ -99,4 +149,16 @@ impl AuditClient {
         let receipt = self.append(actor, event).await?;
         action(receipt).await
     }
+}
+
+/// The trail's own refusals, passed on as they are (a bad field, an event id
+/// used for another event, a caller it does not accept).
+fn is_refusal(s: &Status) -> bool {
+    matches!(
+        s.code(),
+        Code::InvalidArgument
+            | Code::PermissionDenied
+            | Code::Unauthenticated
+            | Code::AlreadyExists
+    )
 }

@@ -136,6 +136,7 @@ impl From<Event> for pb::AuditEvent {
             detail: b.detail,
             previous_hash: e.previous_hash,
             hash: e.hash,
+            ..Default::default()
         }
     }
 }

@@ -9,6 +9,18 @@ use archive_common::{
 use archive_proto::v1::{self as pb, audit_service_server::AuditService};
 use tonic::{Request, Response, Status};
 
+/// Placeholder stream types until the export is built.
+mod futures_stream {
+    /// A stream that ends at once.
+    pub(crate) type Empty = std::pin::Pin<
+        Box<
+            dyn tokio_stream::Stream<
+                    Item = Result<archive_proto::v1::ExportTrailChunk, tonic::Status>,
+                > + Send,
+        >,
+    >;
+}
+
 use crate::{
     Error,
     authorize::Viewers,
@@ -69,6 +81,7 @@ impl Audit {
         Ok(pb::AppendEventResponse {
             sequence: appended.sequence,
             hash: appended.hash,
+            ..Default::default()
         })
     }
 
@@ -194,6 +207,30 @@ impl AuditService for Audit {
             events_checked: report.events_checked,
             first_bad_sequence: report.first_bad_sequence,
             problem: report.problem,
+            ..Default::default()
         }))
+    }
+
+    async fn append_events(
+        &self,
+        _request: Request<pb::AppendEventsRequest>,
+    ) -> Result<Response<pb::AppendEventsResponse>, Status> {
+        Err(Status::unimplemented("AppendEvents is not built yet"))
+    }
+
+    async fn get_checkpoint(
+        &self,
+        _request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::Checkpoint>, Status> {
+        Err(Status::unimplemented("checkpoints are not built yet"))
+    }
+
+    type ExportTrailStream = futures_stream::Empty;
+
+    async fn export_trail(
+        &self,
+        _request: Request<pb::ExportTrailRequest>,
+    ) -> Result<Response<Self::ExportTrailStream>, Status> {
+        Err(Status::unimplemented("the trail's export is not built yet"))
     }
 }

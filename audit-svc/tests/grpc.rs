@@ -129,6 +129,7 @@ async fn bad_requests_name_the_field_and_write_nothing() {
 
     let unauthenticated = c
         .append_event(pb::AppendEventRequest {
+            commit_deadline: Default::default(),
             event: Some(event(AuditEventKind::PlaybackStarted, "r", "")),
         })
         .await
@@ -150,7 +151,13 @@ async fn bad_requests_name_the_field_and_write_nothing() {
     ];
     for (e, field) in cases {
         let err = c
-            .append_event(key().request(pb::AppendEventRequest { event: e }, &paal()))
+            .append_event(key().request(
+                pb::AppendEventRequest {
+                    commit_deadline: Default::default(),
+                    event: e,
+                },
+                &paal(),
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);

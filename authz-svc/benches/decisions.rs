@@ -155,6 +155,7 @@ async fn main() {
             match admin
                 .create_user(key.request(
                     pb::CreateUserRequest {
+                        context: Default::default(),
                         user: Some(user.clone()),
                     },
                     &paal,

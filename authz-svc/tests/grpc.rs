@@ -120,10 +120,16 @@ fn player_with_reason() -> pb::Permissions {
 }
 
 async fn create(c: &mut AuthzServiceClient<Channel>, as_: &Principal, u: pb::User) -> pb::User {
-    c.create_user(key().request(pb::CreateUserRequest { user: Some(u) }, as_))
-        .await
-        .unwrap()
-        .into_inner()
+    c.create_user(key().request(
+        pb::CreateUserRequest {
+            context: Default::default(),
+            user: Some(u),
+        },
+        as_,
+    ))
+    .await
+    .unwrap()
+    .into_inner()
 }
 
 async fn decide(
@@ -336,6 +342,7 @@ async fn only_admins_of_the_tenant_manage_users() {
     let denied = [
         c.create_user(k.request(
             pb::CreateUserRequest {
+                context: Default::default(),
                 user: Some(user("x", "X", Default::default())),
             },
             &anna,
@@ -355,6 +362,7 @@ async fn only_admins_of_the_tenant_manage_users() {
             .map(drop),
         c.update_user(k.request(
             pb::UpdateUserRequest {
+                context: Default::default(),
                 user: Some(user(
                     "anna",
                     "A",
@@ -370,6 +378,7 @@ async fn only_admins_of_the_tenant_manage_users() {
         .map(drop),
         c.delete_user(k.request(
             pb::DeleteUserRequest {
+                context: Default::default(),
                 user_id: "paal".into(),
             },
             &anna,
@@ -407,6 +416,7 @@ async fn only_admins_of_the_tenant_manage_users() {
     let err = c
         .delete_user(k.request(
             pb::DeleteUserRequest {
+                context: Default::default(),
                 user_id: "anna".into(),
             },
             &olga,
@@ -430,6 +440,7 @@ async fn only_admins_of_the_tenant_manage_users() {
     let err = c
         .create_user(k.request(
             pb::CreateUserRequest {
+                context: Default::default(),
                 user: Some(user("anna", "Again", Default::default())),
             },
             &paal(),
@@ -450,14 +461,26 @@ async fn only_admins_of_the_tenant_manage_users() {
         ),
     ] {
         let err = c
-            .create_user(k.request(pb::CreateUserRequest { user: Some(bad) }, &paal()))
+            .create_user(k.request(
+                pb::CreateUserRequest {
+                    context: Default::default(),
+                    user: Some(bad),
+                },
+                &paal(),
+            ))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
         assert_eq!(violated_field(&err).as_deref(), Some(field));
     }
     let err = c
-        .create_user(k.request(pb::CreateUserRequest { user: None }, &paal()))
+        .create_user(k.request(
+            pb::CreateUserRequest {
+                context: Default::default(),
+                user: None,
+            },
+            &paal(),
+        ))
         .await
         .unwrap_err();
     assert_eq!(violated_field(&err).as_deref(), Some("user"));
@@ -491,6 +514,7 @@ async fn only_admins_of_the_tenant_manage_users() {
     let err = c
         .update_user(k.request(
             pb::UpdateUserRequest {
+                context: Default::default(),
                 user: Some(user("paal", "Paal", player_with_reason())),
             },
             &paal(),
@@ -501,6 +525,7 @@ async fn only_admins_of_the_tenant_manage_users() {
     let err = c
         .delete_user(k.request(
             pb::DeleteUserRequest {
+                context: Default::default(),
                 user_id: "paal".into(),
             },
             &paal(),
@@ -513,6 +538,7 @@ async fn only_admins_of_the_tenant_manage_users() {
     let updated = c
         .update_user(k.request(
             pb::UpdateUserRequest {
+                context: Default::default(),
                 user: Some(user("anna", "Anna Updated", Default::default())),
             },
             &paal(),
@@ -525,6 +551,7 @@ async fn only_admins_of_the_tenant_manage_users() {
     let err = c
         .update_user(k.request(
             pb::UpdateUserRequest {
+                context: Default::default(),
                 user: Some(user("ghost", "G", Default::default())),
             },
             &paal(),
@@ -534,6 +561,7 @@ async fn only_admins_of_the_tenant_manage_users() {
     assert_eq!(err.code(), Code::NotFound);
     c.delete_user(k.request(
         pb::DeleteUserRequest {
+            context: Default::default(),
             user_id: "anna".into(),
         },
         &paal(),
@@ -656,6 +684,7 @@ async fn a_revoked_permission_takes_effect_within_the_cache_bound() {
 
     ca.update_user(key().request(
         pb::UpdateUserRequest {
+            context: Default::default(),
             user: Some(user("anna", "Anna", pb::Permissions::default())),
         },
         &paal(),
@@ -720,6 +749,7 @@ async fn bootstrap_is_idempotent_and_checked() {
     );
     c.update_user(key().request(
         pb::UpdateUserRequest {
+            context: Default::default(),
             user: Some(user("paal", "Paal Renamed", p)),
         },
         &paal(),

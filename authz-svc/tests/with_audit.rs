@@ -115,6 +115,7 @@ async fn user_changes_are_audited_and_fail_closed() {
     authz
         .create_user(key().request(
             pb::CreateUserRequest {
+                context: Default::default(),
                 user: Some(user("anna", "Anna", play)),
             },
             &paal(),
@@ -124,6 +125,7 @@ async fn user_changes_are_audited_and_fail_closed() {
     authz
         .update_user(key().request(
             pb::UpdateUserRequest {
+                context: Default::default(),
                 user: Some(user("anna", "Anna", pb::Permissions::default())),
             },
             &paal(),
@@ -133,6 +135,7 @@ async fn user_changes_are_audited_and_fail_closed() {
     let err = authz
         .create_user(key().request(
             pb::CreateUserRequest {
+                context: Default::default(),
                 user: Some(user("anna", "Dup", play)),
             },
             &paal(),
@@ -198,6 +201,7 @@ async fn user_changes_are_audited_and_fail_closed() {
     let err = authz
         .create_user(key().request(
             pb::CreateUserRequest {
+                context: Default::default(),
                 user: Some(user("bo", "Bo", play)),
             },
             &paal(),
@@ -208,6 +212,7 @@ async fn user_changes_are_audited_and_fail_closed() {
     let err = authz
         .update_user(key().request(
             pb::UpdateUserRequest {
+                context: Default::default(),
                 user: Some(user("anna", "Anna", play)),
             },
             &paal(),
@@ -218,6 +223,7 @@ async fn user_changes_are_audited_and_fail_closed() {
     let err = authz
         .delete_user(key().request(
             pb::DeleteUserRequest {
+                context: Default::default(),
                 user_id: "anna".into(),
             },
             &paal(),

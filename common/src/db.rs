@@ -1,6 +1,8 @@
 //! Connecting a service's store by URL (`sqlite://…` for the embedded default,
-//! `postgres://…` in production), and scratch PostgreSQL databases for the
-//! conformance suites.
+//! `postgres://…` in production), the schema step every service shares
+//! (`<service> migrate` as the owner role, then a runtime role with only the
+//! grants it needs; a service that does not migrate checks the schema is
+//! current), and scratch PostgreSQL databases for the conformance suites.
 
 use std::{str::FromStr, time::Duration};
 
@@ -55,6 +57,88 @@ pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
             format!("unsupported database URL {url:?}: use sqlite:// or postgres://").into(),
         ))
     }
+}
+
+/// Why a service's schema is not ready.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The service runs without migrating and the schema is behind.
+    #[error(
+        "the {service} database schema is not up to date (migration {missing} is not applied): \
+         run `{service} migrate` as the database owner first"
+    )]
+    Behind { service: String, missing: i64 },
+    #[error("invalid role name {0:?}: letters, digits and _ only, not starting with a digit")]
+    RoleName(String),
+}
+
+/// Applies `migrator` when `migrate` is set (the owner's `migrate` step, or
+/// the embedded suite, which runs as one role); otherwise only checks that
+/// every migration is applied, so a runtime role without DDL rights can start.
+pub async fn prepare_schema(
+    pool: &Pool,
+    migrator: &sqlx::migrate::Migrator,
+    migrate: bool,
+    service: &str,
+) -> Result<(), SchemaError> {
+    if migrate {
+        match pool {
+            Pool::Sqlite(p) => migrator.run(p).await?,
+            Pool::Postgres(p) => migrator.run(p).await?,
+        }
+        return Ok(());
+    }
+    let query = "SELECT version FROM _sqlx_migrations WHERE success";
+    let applied: Vec<(i64,)> = match pool {
+        Pool::Sqlite(p) => sqlx::query_as(query).fetch_all(p).await,
+        Pool::Postgres(p) => sqlx::query_as(query).fetch_all(p).await,
+    }
+    // No migrations table at all: nothing is applied.
+    .unwrap_or_default();
+    let applied: std::collections::HashSet<i64> = applied.into_iter().map(|(v,)| v).collect();
+    match migrator
+        .iter()
+        .map(|m| m.version)
+        .find(|v| !applied.contains(v))
+    {
+        Some(missing) => Err(SchemaError::Behind {
+            service: service.to_owned(),
+            missing,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Grants `role` exactly `privileges` (each e.g. `SELECT, INSERT ON audit_events`),
+/// plus what every runtime role needs: the schema and reading which
+/// migrations are applied. PostgreSQL only; the role must exist.
+pub async fn grant_runtime_role(
+    pool: &PgPool,
+    role: &str,
+    privileges: &[&str],
+) -> Result<(), SchemaError> {
+    let valid = role
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && role.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(SchemaError::RoleName(role.to_owned()));
+    }
+    let mut tx = pool.begin().await?;
+    for grant in ["USAGE ON SCHEMA public", "SELECT ON _sqlx_migrations"]
+        .iter()
+        .chain(privileges)
+    {
+        tx.execute(format!("GRANT {grant} TO \"{role}\"").as_str())
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Environment variable naming the PostgreSQL server the conformance suites use.

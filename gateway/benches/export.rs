@@ -225,6 +225,9 @@ async fn export(suite: &Suite, gateway: SocketAddr, ids: &[String]) -> (u64, Dur
         .await
         .unwrap();
     let mut request = tonic::Request::new(pb::CreateExportRequest {
+        case_id: Default::default(),
+        reason_code: Default::default(),
+        request_id: Default::default(),
         recording_ids: ids.to_vec(),
         reason: String::new(),
     });

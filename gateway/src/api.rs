@@ -331,6 +331,9 @@ async fn playback(
     let request = state.request(
         &headers,
         pb::StartPlaybackRequest {
+            case_id: Default::default(),
+            reason_code: Default::default(),
+            request_id: Default::default(),
             recording_id,
             reason,
         },
@@ -359,6 +362,9 @@ async fn export(
     let request = state.request(
         &headers,
         pb::CreateExportRequest {
+            case_id: Default::default(),
+            reason_code: Default::default(),
+            request_id: Default::default(),
             recording_ids: body.recording_ids,
             reason: body.reason,
         },
@@ -382,6 +388,9 @@ async fn delete(
     let request = state.request(
         &headers,
         pb::DeleteRecordingsRequest {
+            case_id: Default::default(),
+            reason_code: Default::default(),
+            request_id: Default::default(),
             recording_ids: body.recording_ids,
             reason: body.reason,
             confirmed: body.confirmed,

@@ -279,6 +279,7 @@ pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<See
 
     for user in demo::users() {
         let request = pb::CreateUserRequest {
+            context: Default::default(),
             user: Some(pb::User {
                 user_id: user.user_id.into(),
                 display_name: user.display_name.into(),
@@ -332,6 +333,7 @@ pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<See
             .mark_recordings_deleted(upstreams.on_behalf(
                 &admin,
                 pb::MarkRecordingsDeletedRequest {
+                    context: Default::default(),
                     recording_ids: deleted.clone(),
                 },
             ))

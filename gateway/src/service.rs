@@ -114,6 +114,7 @@ impl ArchiveService for Gateway {
         let (user, tz) =
             tokio::try_join!(self.my_permissions(&who), self.upstreams.time_zone(&who))?;
         Ok(Response::new(pb::GetSessionResponse {
+            reason_codes: Default::default(),
             customer: who.tenant,
             user_id: who.user_id,
             display_name: who.display_name,

@@ -163,6 +163,9 @@ async fn deletion_survives_a_crash() {
             &suite,
             "paal",
             pb::DeleteRecordingsRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_ids: vec![recording.clone()],
                 reason: String::new(),
                 confirmed: true,
@@ -260,6 +263,9 @@ async fn deletion_survives_a_crash() {
             &suite,
             "paal",
             pb::DeleteRecordingsRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_ids: vec![recording.clone()],
                 reason: String::new(),
                 confirmed: true,

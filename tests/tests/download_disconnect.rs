@@ -144,6 +144,9 @@ async fn a_dropped_download_stops_reading_media() {
             &suite,
             "paal",
             pb::CreateExportRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_ids: ids.clone(),
                 reason: String::new(),
             },

@@ -77,6 +77,9 @@ async fn play_download_and_delete() {
             &suite,
             "paal",
             pb::StartPlaybackRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_id: recording.clone(),
                 reason: String::new(),
             },
@@ -103,6 +106,9 @@ async fn play_download_and_delete() {
             &suite,
             "nils",
             pb::StartPlaybackRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_id: recording.clone(),
                 reason: String::new(),
             },
@@ -118,6 +124,9 @@ async fn play_download_and_delete() {
             &suite,
             "rita",
             pb::StartPlaybackRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_id: recording.clone(),
                 reason: "  ".into(),
             },
@@ -132,6 +141,9 @@ async fn play_download_and_delete() {
             &suite,
             "rita",
             pb::StartPlaybackRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_id: recording.clone(),
                 reason: reason.into(),
             },
@@ -144,6 +156,9 @@ async fn play_download_and_delete() {
             &suite,
             "rita",
             pb::StartPlaybackRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_id: recording.clone(),
                 reason: "r".repeat(1001),
             },
@@ -196,6 +211,9 @@ async fn play_download_and_delete() {
             &suite,
             "paal",
             pb::CreateExportRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_ids: selection.clone(),
                 reason: String::new(),
             },
@@ -310,6 +328,9 @@ async fn play_download_and_delete() {
                 &suite,
                 "paal",
                 pb::CreateExportRequest {
+                    case_id: Default::default(),
+                    reason_code: Default::default(),
+                    request_id: Default::default(),
                     recording_ids: ids,
                     reason: String::new(),
                 },
@@ -331,6 +352,9 @@ async fn play_download_and_delete() {
                     suite,
                     user,
                     pb::DeleteRecordingsRequest {
+                        case_id: Default::default(),
+                        reason_code: Default::default(),
+                        request_id: Default::default(),
                         recording_ids: vec![recording],
                         reason: String::new(),
                         confirmed,
@@ -398,6 +422,9 @@ async fn play_download_and_delete() {
             &suite,
             "paal",
             pb::StartPlaybackRequest {
+                case_id: Default::default(),
+                reason_code: Default::default(),
+                request_id: Default::default(),
                 recording_id: recording.clone(),
                 reason: String::new(),
             },

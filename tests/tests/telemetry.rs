@@ -123,6 +123,9 @@ async fn one_trace_crosses_the_services_and_metrics_count_the_calls() {
         &suite,
         "paal",
         pb::StartPlaybackRequest {
+            case_id: Default::default(),
+            reason_code: Default::default(),
+            request_id: Default::default(),
             recording_id: recording.clone(),
             reason: String::new(),
         },
@@ -183,6 +186,9 @@ async fn one_trace_crosses_the_services_and_metrics_count_the_calls() {
         &suite,
         "paal",
         pb::CreateExportRequest {
+            case_id: Default::default(),
+            reason_code: Default::default(),
+            request_id: Default::default(),
             recording_ids: vec![recording.clone()],
             reason: String::new(),
         },

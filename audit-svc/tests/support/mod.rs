@@ -111,10 +111,16 @@ pub(crate) async fn append(
     as_: &Principal,
     e: pb::AuditEvent,
 ) -> pb::AppendEventResponse {
-    c.append_event(key().request(pb::AppendEventRequest { event: Some(e) }, as_))
-        .await
-        .unwrap()
-        .into_inner()
+    c.append_event(key().request(
+        pb::AppendEventRequest {
+            commit_deadline: Default::default(),
+            event: Some(e),
+        },
+        as_,
+    ))
+    .await
+    .unwrap()
+    .into_inner()
 }
 
 pub(crate) async fn verify_chain(

@@ -49,6 +49,7 @@ pub async fn delete(
                 upstreams.on_behalf(
                     who,
                     pb::MarkRecordingsDeletedRequest {
+                        context: Default::default(),
                         recording_ids: pending
                             .iter()
                             .map(|s| s.recording.recording_id.clone())
