@@ -79,9 +79,12 @@ test('a user who must give a reason gives it before the download starts', async 
   await page.waitForTimeout(300);
   assert.equal(downloads, 0, 'cancelled, yet a download started');
 
-  const reason = `Customer asked for a copy, case ${caseNumber()}`;
+  const reason = `Customer asked for a copy`;
+  const caseId = `CASE-${caseNumber()}`;
   await chooseAction(page, 'Download');
-  await dialog.getByLabel('Reason for download').fill(reason);
+  await dialog.getByLabel('Reason for download').selectOption('COMPLAINT');
+  await dialog.getByLabel('Details (optional)').fill(reason);
+  await dialog.getByLabel('Case or ticket id (optional)').fill(caseId);
   const [download] = await Promise.all([page.waitForEvent('download'), dialog.getByRole('button', { name: 'Download' }).click()]);
   const saved = artifact(download.suggestedFilename());
   await download.saveAs(saved);
@@ -89,11 +92,18 @@ test('a user who must give a reason gives it before the download starts', async 
   assert.deepEqual(names, ['Sales_20231124-0930_81511569_95214830_seed-transfer-20231124-0930_1.mp3']);
   await page.context().close();
 
-  const { events } = await apiAs('paal', '/api/v1/audit?actor=rita');
-  assert.ok(
-    events.some((e) => e.kind === 'recording_downloaded' && e.reason === reason),
-    JSON.stringify(events.map((e) => [e.kind, e.reason])),
+  // One export: its EXPORT_CREATED and one RECORDING_DOWNLOADED, with the
+  // structured reason, found by case id.
+  const { events } = await apiAs('paal', `/api/v1/audit?case_id=${caseId}`);
+  assert.deepEqual(
+    events.map((e) => [e.kind, e.reason_code, e.reason, e.case_id]).sort(),
+    [
+      ['export_created', 'COMPLAINT', reason, caseId],
+      ['recording_downloaded', 'COMPLAINT', reason, caseId],
+    ],
   );
+  assert.equal(new Set(events.map((e) => e.request_id)).size, 1, 'one user action, one request id');
+  assert.ok(events.every((e) => e.client_address === '127.0.0.1'), JSON.stringify(events.map((e) => e.client_address)));
 });
 
 test('actions need a selection and the permission', async () => {
@@ -162,17 +172,24 @@ test('a user who must give a reason gives it in the delete confirmation', async 
   await row.getByRole('checkbox', { name: /^Select the call/ }).check();
   await chooseAction(page, 'Delete Recording(s)');
   const dialog = page.getByRole('dialog', { name: 'Delete 1 recording?' });
-  const reasonBox = dialog.getByLabel('Reason for delete');
-  assert.equal(await reasonBox.evaluate((el) => el === document.activeElement), true);
+  const reasonCode = dialog.getByLabel('Reason for delete');
+  assert.equal(await reasonCode.evaluate((el) => el === document.activeElement), true);
   await dialog.getByRole('button', { name: 'Delete Recording' }).click();
-  await dialog.getByText('Please write a reason before you continue.').waitFor();
+  await dialog.getByText('Please choose a reason before you continue.').waitFor();
   const reason = `GDPR erasure request, case ${caseNumber()}`;
-  await reasonBox.fill(reason);
+  await reasonCode.selectOption('LEGAL');
+  await dialog.getByLabel('Details (optional)').fill(reason);
   await dialog.getByRole('button', { name: 'Delete Recording' }).click();
   await page.getByRole('status').getByText('1 recording deleted.').waitFor();
   await row.locator('td.deletion', { hasText: 'user: Rita Reason(rita)' }).waitFor();
   await page.context().close();
 
-  const { events } = await apiAs('paal', '/api/v1/audit?actor=rita');
-  assert.ok(events.some((e) => e.kind === 'recording_deleted' && e.reason === reason && e.call_id === callId));
+  // The deletion's event comes from archive-svc's outbox: moments later, once.
+  let deletedEvents = [];
+  for (let i = 0; i < 50 && deletedEvents.length === 0; i++) {
+    const { events } = await apiAs('paal', `/api/v1/audit?actor=rita&kind=recording_deleted&reason_code=LEGAL`);
+    deletedEvents = events.filter((e) => e.reason === reason && e.call_id === callId);
+    if (deletedEvents.length === 0) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(deletedEvents.length, 1, 'one RECORDING_DELETED event for the one deletion');
 });

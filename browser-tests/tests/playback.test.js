@@ -157,10 +157,10 @@ test('a user who must give a reason is asked before playback; the reason reaches
   await play.click();
   const dialog = page.getByRole('dialog', { name: 'A reason is required' });
   await dialog.waitFor();
-  const reasonBox = dialog.getByLabel('Reason for playback');
-  assert.equal(await reasonBox.evaluate((el) => el === document.activeElement), true, 'focus starts in the reason box');
+  const reasonCode = dialog.getByLabel('Reason for playback');
+  assert.equal(await reasonCode.evaluate((el) => el === document.activeElement), true, 'focus starts in the reason');
   await dialog.getByRole('button', { name: 'Play' }).click();
-  await dialog.getByText('Please write a reason before you continue.').waitFor();
+  await dialog.getByText('Please choose a reason before you continue.').waitFor();
   await page.keyboard.press('Escape');
   await dialog.waitFor({ state: 'detached' });
   assert.equal(await player(page).isHidden(), true);
@@ -169,7 +169,10 @@ test('a user who must give a reason is asked before playback; the reason reaches
   const reason = `Quality check of complaint, case ${caseNumber()}`;
   await play.click();
   await dialog.waitFor();
-  await reasonBox.fill(reason);
+  const caseId = `TICKET-${caseNumber()}`;
+  await reasonCode.selectOption('QA');
+  await dialog.getByLabel('Details (optional)').fill(reason);
+  await dialog.getByLabel('Case or ticket id (optional)').fill(caseId);
   await keepScreenshot(page, 'screenshot-reason.png');
   await dialog.getByRole('button', { name: 'Play' }).click();
   await dialog.waitFor({ state: 'detached' });
@@ -180,9 +183,14 @@ test('a user who must give a reason is asked before playback; the reason reaches
 
   // In the API...
   const { events } = await apiAs('paal', `/api/v1/audit?actor=rita&recording_id=${recordingId}`);
-  const played = events.find((e) => e.kind === 'playback_started' && e.reason === reason);
-  assert.ok(played, JSON.stringify(events));
-  assert.equal(played.actor_display_name, 'Rita Reason');
+  const played = events.filter((e) => e.kind === 'playback_started' && e.reason === reason);
+  assert.equal(played.length, 1, JSON.stringify(events));
+  assert.equal(played[0].actor_display_name, 'Rita Reason');
+  assert.equal(played[0].reason_code, 'QA');
+  assert.equal(played[0].case_id, caseId);
+  assert.match(played[0].request_id, /^[0-9a-f-]{36}$/);
+  assert.equal(played[0].client_address, '127.0.0.1');
+  assert.match(played[0].user_agent, /Chrome/);
 
   // ...and in the page's audit view, searched by who.
   const admin = await signIn(browser, 'paal');
@@ -198,10 +206,17 @@ test('a user who must give a reason is asked before playback; the reason reaches
   assert.match(cellsText[0], /^\d\d\.\d\d\.\d{4} \d\d:\d\d:\d\d$/);
   assert.equal(cellsText[1], 'Rita Reason (rita)');
   assert.equal(cellsText[2], 'Played a recording');
-  assert.equal(cellsText[3], reason);
+  assert.equal(cellsText[3], `QA\n${reason}\nCase ${caseId}`);
   assert.match(cellsText[4], new RegExp(`Recording ${recordingId}`));
   // Every row of the filtered view is Rita's.
   for (const who of await admin.locator('table.audit tbody tr td:nth-child(2)').allInnerTexts()) assert.equal(who, 'Rita Reason (rita)');
+  // Filtered by reason code and case id: this playback only.
+  await form.getByLabel('Reason code').fill('QA');
+  await form.getByLabel('Case or ticket id').fill(caseId);
+  await form.getByRole('button', { name: 'Search', exact: true }).click();
+  await admin.locator('table.audit tbody tr', { hasText: caseId }).waitFor();
+  assert.equal(await admin.locator('table.audit tbody tr').count(), 1);
+  await form.getByRole('button', { name: 'Clear' }).click();
   // Searching by recording from the Recording tab's link.
   await admin.getByRole('link', { name: 'Search calls' }).click();
   await search(admin, { "Caller's number": '957211' });
@@ -220,7 +235,7 @@ test('when the API answers that a reason is required, the dialog appears and the
   await page.route('**/api/v1/recordings/*/playback', async (route) => {
     const body = route.request().postDataJSON();
     bodies.push(body);
-    if (!body.reason) {
+    if (!body.reason && !body.reason_code) {
       await route.fulfill({
         status: 428,
         json: { error: { code: 'FailedPrecondition', message: 'a reason is required before this action starts', reason_required: true } },
@@ -233,13 +248,15 @@ test('when the API answers that a reason is required, the dialog appears and the
   await callRow(page, '09.02.2021 12:25').getByRole('button', { name: /^Play the recording/ }).click();
   const dialog = page.getByRole('dialog', { name: 'A reason is required' });
   await dialog.waitFor();
-  await dialog.getByLabel('Reason for playback').fill('Training');
+  await dialog.getByLabel('Reason for playback').selectOption('TRAINING');
   await dialog.getByRole('button', { name: 'Play' }).click();
   await waitPlaying(page, 0.2);
   assert.deepEqual(
-    bodies.map((b) => b.reason),
-    ['', 'Training'],
+    bodies.map((b) => b.reason_code),
+    ['', 'TRAINING'],
   );
+  // The retry is the same user action: one request id.
+  assert.equal(bodies[0].request_id, bodies[1].request_id);
   await page.context().close();
 });
 

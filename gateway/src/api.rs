@@ -12,10 +12,12 @@ use archive_common::{
     error::{is_reason_required, violated_field},
 };
 use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
+use std::net::SocketAddr;
+
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
-    http::{HeaderMap, StatusCode},
+    extract::{ConnectInfo, FromRequestParts, Path, Query, State},
+    http::{HeaderMap, StatusCode, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -27,6 +29,8 @@ use tonic::{Code, Status};
 use crate::{
     Gateway,
     auth::Authenticate,
+    flows::ClientOrigin,
+    origin::TrustedProxies,
     rows::{ms, time},
 };
 
@@ -34,6 +38,30 @@ use crate::{
 pub struct ApiState {
     pub gateway: Arc<Gateway>,
     pub auth: Authenticate,
+    /// Whose `X-Forwarded-For` is believed for the client's address.
+    pub proxies: TrustedProxies,
+}
+
+/// What a handler needs of the HTTP request besides its body: the headers
+/// (bearer token, user agent, idempotency key, `X-Forwarded-For`) and the
+/// peer's address when the server recorded it.
+pub struct Incoming {
+    headers: HeaderMap,
+    peer: Option<SocketAddr>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Incoming {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self {
+            headers: parts.headers.clone(),
+            peer: parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        })
+    }
 }
 
 pub fn router(state: ApiState) -> Router {
@@ -89,19 +117,36 @@ impl IntoResponse for ApiError {
 type ApiResult = Result<Json<Value>, ApiError>;
 
 impl ApiState {
-    /// A gRPC-shaped request carrying the verified principal and the client's address.
-    fn request<T>(&self, headers: &HeaderMap, message: T) -> Result<tonic::Request<T>, ApiError> {
+    /// A gRPC-shaped request carrying the verified principal, the client's
+    /// address (the peer, or the first untrusted `X-Forwarded-For` hop), the
+    /// user agent and the idempotency key (`Idempotency-Key` or
+    /// `X-Request-Id`, for bodies without a `request_id`).
+    fn request<T>(&self, incoming: &Incoming, message: T) -> Result<tonic::Request<T>, ApiError> {
+        let headers = &incoming.headers;
         let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
         let principal = self.auth.verify_bearer(bearer)?;
         let mut request = tonic::Request::new(message);
         request.extensions_mut().insert(principal);
-        if let Some(agent) = headers.get("user-agent").cloned() {
-            request.metadata_mut().insert(
-                "user-agent",
-                tonic::metadata::MetadataValue::try_from(agent.as_bytes())
-                    .unwrap_or_else(|_| tonic::metadata::MetadataValue::from_static("")),
-            );
-        }
+        request.extensions_mut().insert(ClientOrigin {
+            client_address: self.proxies.client_address(
+                incoming.peer,
+                headers
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            ),
+        });
+        let copy = |request: &mut tonic::Request<T>, from: &str, to: &'static str| {
+            if let Some(value) = headers
+                .get(from)
+                .and_then(|v| tonic::metadata::MetadataValue::try_from(v.as_bytes()).ok())
+            {
+                request.metadata_mut().insert(to, value);
+            }
+        };
+        copy(&mut request, "user-agent", "user-agent");
+        copy(&mut request, "x-request-id", "x-request-id");
+        copy(&mut request, "idempotency-key", "x-request-id");
         Ok(request)
     }
 }
@@ -175,8 +220,8 @@ fn rows_json(response: pb::SearchCallRowsResponse) -> Value {
     })
 }
 
-async fn session(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult {
-    let request = state.request(&headers, pb::GetSessionRequest {})?;
+async fn session(State(state): State<ApiState>, incoming: Incoming) -> ApiResult {
+    let request = state.request(&incoming, pb::GetSessionRequest {})?;
     let s = state.gateway.get_session(request).await?.into_inner();
     let p = s.permissions.unwrap_or_default();
     Ok(Json(json!({
@@ -192,6 +237,7 @@ async fn session(State(state): State<ApiState>, headers: HeaderMap) -> ApiResult
             "view_audit_log": p.view_audit_log,
             "admin": p.admin,
         },
+        "reason_codes": s.reason_codes.iter().map(|c| json!({"code": c.code, "label": c.label})).collect::<Vec<_>>(),
     })))
 }
 
@@ -238,7 +284,7 @@ fn rfc3339(
 
 async fn search(
     State(state): State<ApiState>,
-    headers: HeaderMap,
+    incoming: Incoming,
     Query(q): Query<SearchQuery>,
 ) -> ApiResult {
     let order = match q.order.as_deref() {
@@ -263,7 +309,7 @@ async fn search(
         ..Default::default()
     };
     let request = state.request(
-        &headers,
+        &incoming,
         pb::SearchCallRowsRequest {
             filter: Some(filter),
             order,
@@ -278,10 +324,10 @@ async fn search(
 
 async fn call(
     State(state): State<ApiState>,
-    headers: HeaderMap,
+    incoming: Incoming,
     Path(call_id): Path<String>,
 ) -> ApiResult {
-    let request = state.request(&headers, pb::GetCallRowRequest { call_id })?;
+    let request = state.request(&incoming, pb::GetCallRowRequest { call_id })?;
     let row = state
         .gateway
         .get_call_row(request)
@@ -300,11 +346,11 @@ struct PageQuery {
 
 async fn my_calls(
     State(state): State<ApiState>,
-    headers: HeaderMap,
+    incoming: Incoming,
     Query(q): Query<PageQuery>,
 ) -> ApiResult {
     let request = state.request(
-        &headers,
+        &incoming,
         pb::ListMyCallRowsRequest {
             page_size: q.page_size.unwrap_or(0),
             page_token: q.page_token.unwrap_or_default(),
@@ -319,23 +365,29 @@ async fn my_calls(
 struct ReasonBody {
     #[serde(default)]
     reason: String,
+    #[serde(default)]
+    reason_code: String,
+    #[serde(default)]
+    case_id: String,
+    #[serde(default)]
+    request_id: String,
 }
 
 async fn playback(
     State(state): State<ApiState>,
-    headers: HeaderMap,
+    incoming: Incoming,
     Path(recording_id): Path<String>,
     body: Option<Json<ReasonBody>>,
 ) -> ApiResult {
-    let reason = body.map(|b| b.0.reason).unwrap_or_default();
+    let body = body.map(|b| b.0).unwrap_or_default();
     let request = state.request(
-        &headers,
+        &incoming,
         pb::StartPlaybackRequest {
-            case_id: Default::default(),
-            reason_code: Default::default(),
-            request_id: Default::default(),
             recording_id,
-            reason,
+            reason: body.reason,
+            reason_code: body.reason_code,
+            case_id: body.case_id,
+            request_id: body.request_id,
         },
     )?;
     let started = state.gateway.start_playback(request).await?.into_inner();
@@ -351,22 +403,28 @@ struct SelectionBody {
     #[serde(default)]
     reason: String,
     #[serde(default)]
+    reason_code: String,
+    #[serde(default)]
+    case_id: String,
+    #[serde(default)]
+    request_id: String,
+    #[serde(default)]
     confirmed: bool,
 }
 
 async fn export(
     State(state): State<ApiState>,
-    headers: HeaderMap,
+    incoming: Incoming,
     Json(body): Json<SelectionBody>,
 ) -> ApiResult {
     let request = state.request(
-        &headers,
+        &incoming,
         pb::CreateExportRequest {
-            case_id: Default::default(),
-            reason_code: Default::default(),
-            request_id: Default::default(),
             recording_ids: body.recording_ids,
             reason: body.reason,
+            reason_code: body.reason_code,
+            case_id: body.case_id,
+            request_id: body.request_id,
         },
     )?;
     let e = state.gateway.create_export(request).await?.into_inner();
@@ -382,17 +440,17 @@ async fn export(
 
 async fn delete(
     State(state): State<ApiState>,
-    headers: HeaderMap,
+    incoming: Incoming,
     Json(body): Json<SelectionBody>,
 ) -> ApiResult {
     let request = state.request(
-        &headers,
+        &incoming,
         pb::DeleteRecordingsRequest {
-            case_id: Default::default(),
-            reason_code: Default::default(),
-            request_id: Default::default(),
             recording_ids: body.recording_ids,
             reason: body.reason,
+            reason_code: body.reason_code,
+            case_id: body.case_id,
+            request_id: body.request_id,
             confirmed: body.confirmed,
         },
     )?;
@@ -408,8 +466,30 @@ struct AuditQuery {
     to: Option<String>,
     actor: Option<String>,
     recording_id: Option<String>,
+    call_id: Option<String>,
+    /// An event kind as `kind` prints it, e.g. `playback_started`.
+    kind: Option<String>,
+    reason_code: Option<String>,
+    case_id: Option<String>,
+    request_id: Option<String>,
     page_size: Option<i32>,
     page_token: Option<String>,
+}
+
+/// `playback_started` → the kind's number; empty → any kind.
+fn kind_number(name: Option<&str>) -> Result<i32, ApiError> {
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        return Ok(0);
+    };
+    pb::AuditEventKind::from_str_name(&format!("AUDIT_EVENT_KIND_{}", name.to_uppercase()))
+        .filter(|k| *k != pb::AuditEventKind::Unspecified)
+        .map(|k| k as i32)
+        .ok_or_else(|| {
+            ApiError(
+                archive_common::FieldViolation::new("kind", format!("unknown event kind {name:?}"))
+                    .into(),
+            )
+        })
 }
 
 fn kind_name(kind: i32) -> String {
@@ -424,19 +504,23 @@ fn kind_name(kind: i32) -> String {
 
 async fn audit(
     State(state): State<ApiState>,
-    headers: HeaderMap,
+    incoming: Incoming,
     Query(q): Query<AuditQuery>,
 ) -> ApiResult {
     let request = state.request(
-        &headers,
+        &incoming,
         pb::ListEventsRequest {
             event_time_from: rfc3339(&q.from, "event_time_from")?,
             event_time_to: rfc3339(&q.to, "event_time_to")?,
             actor_id: q.actor.unwrap_or_default(),
             recording_id: q.recording_id.unwrap_or_default(),
+            kind: kind_number(q.kind.as_deref())?,
             page_size: q.page_size.unwrap_or(0),
             page_token: q.page_token.unwrap_or_default(),
-            ..Default::default()
+            call_id: q.call_id.unwrap_or_default(),
+            reason_code: q.reason_code.unwrap_or_default(),
+            case_id: q.case_id.unwrap_or_default(),
+            request_id: q.request_id.unwrap_or_default(),
         },
     )?;
     let events = state.gateway.list_audit_events(request).await?.into_inner();
@@ -449,7 +533,11 @@ async fn audit(
             "call_id": e.call_id,
             "recording_id": e.recording_id,
             "reason": e.reason,
+            "reason_code": e.reason_code,
+            "case_id": e.case_id,
+            "request_id": e.request_id,
             "client_address": e.client_address,
+            "user_agent": e.user_agent,
             "event_time": time(e.event_time.as_ref()),
             "detail": e.detail,
         })).collect::<Vec<_>>(),

@@ -101,6 +101,11 @@ pub struct GatewayConfig {
     /// identity providers); HS256 tokens with the JWT secret stay accepted.
     #[arg(long, env = "ARCHIVE_JWKS_FILE")]
     pub jwks_file: Option<std::path::PathBuf>,
+    /// Proxies in front of the gateway whose `X-Forwarded-For` is believed
+    /// (comma-separated addresses or CIDR blocks, e.g. the ingress's
+    /// `10.0.0.0/8`): the audit trail records the first address left of them.
+    #[arg(long, env = "GATEWAY_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
     /// Offer the demo users' tokens to the web page's sign-in (embedded mode only).
     #[arg(skip)]
     pub demo_sign_in: bool,

@@ -23,6 +23,22 @@ impl DemoUser {
 
 pub const ADMIN: &str = "paal";
 
+/// The demo tenant's reason codes: what a user who must give a reason picks from.
+pub fn reason_codes() -> Vec<pb::ReasonCode> {
+    [
+        ("QA", "Quality review"),
+        ("COMPLAINT", "Customer complaint"),
+        ("LEGAL", "Legal or regulatory request"),
+        ("TRAINING", "Agent training"),
+    ]
+    .into_iter()
+    .map(|(code, label)| pb::ReasonCode {
+        code: code.into(),
+        label: label.into(),
+    })
+    .collect()
+}
+
 pub fn users() -> Vec<DemoUser> {
     let all = pb::Permissions {
         play_recordings: true,

@@ -12,6 +12,7 @@ pub mod flows;
 pub mod format;
 pub mod http;
 mod metrics;
+pub mod origin;
 mod postgres;
 pub mod rows;
 mod secrets;
@@ -38,7 +39,7 @@ pub use crate::{
     error::Error,
     secrets::Secrets,
     seed::SeedReport,
-    service::Gateway,
+    service::{Gateway, GatewayParts},
 };
 
 // Used by the export benchmark only.
@@ -85,13 +86,17 @@ pub async fn run_with(
         public_url: config.public_url.clone(),
         ttl: chrono::Duration::minutes(config.export_ttl_minutes.max(1)),
     };
-    let gateway = Arc::new(Gateway::new(
-        upstreams.clone(),
+    let proxies = origin::TrustedProxies::parse(&config.trusted_proxies).map_err(Error::Config)?;
+    let searches = flows::searches::SearchAudit::start(audit.clone(), shutdown.clone());
+    let gateway = Arc::new(Gateway::new(GatewayParts {
+        upstreams: upstreams.clone(),
         audit,
+        searches,
         playback,
-        exports.clone(),
-        clock.clone(),
-    ));
+        exports: exports.clone(),
+        proxies: proxies.clone(),
+        clock: clock.clone(),
+    }));
     let mut authenticate = auth::Authenticate::hs256(config.jwt_secret.as_bytes());
     if let Some(path) = &config.jwks_file {
         authenticate =
@@ -123,6 +128,7 @@ pub async fn run_with(
     .merge(api::router(api::ApiState {
         gateway,
         auth: authenticate,
+        proxies,
     }))
     // Traces, logs and request metrics for every HTTP request (telemetry::server).
     .layer(archive_common::telemetry::server::Observe::http("gateway"));
@@ -131,6 +137,8 @@ pub async fn run_with(
         let listener = axum::serve::ListenerExt::tap_io(http, |tcp| {
             let _ = tcp.set_nodelay(true);
         });
+        // The peer's address reaches the API's handlers (the audit trail's client address).
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(stop.clone().cancelled_owned())
             .await;

@@ -279,7 +279,7 @@ pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<See
 
     for user in demo::users() {
         let request = pb::CreateUserRequest {
-            context: Default::default(),
+            context: None,
             user: Some(pb::User {
                 user_id: user.user_id.into(),
                 display_name: user.display_name.into(),
@@ -298,6 +298,36 @@ pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<See
             Err(s) if s.code() == Code::AlreadyExists => {}
             Err(s) => return Err(Error::upstream("authz-svc")(s)),
         }
+    }
+
+    // The demo tenant's reason codes, once (a second start changes nothing,
+    // so the audit trail records one settings change).
+    let settings = upstreams
+        .archive
+        .clone()
+        .get_tenant_settings(upstreams.on_behalf(&admin, pb::GetTenantSettingsRequest {}))
+        .await
+        .map_err(Error::upstream("archive-svc"))?
+        .into_inner();
+    if settings.reason_codes.is_empty() {
+        upstreams
+            .archive
+            .clone()
+            .update_tenant_settings(upstreams.on_behalf(
+                &admin,
+                pb::UpdateTenantSettingsRequest {
+                    settings: Some(pb::TenantSettings {
+                        reason_codes: demo::reason_codes(),
+                        ..settings
+                    }),
+                    context: Some(pb::ActionContext {
+                        reason: "demo tenant set up".into(),
+                        ..Default::default()
+                    }),
+                },
+            ))
+            .await
+            .map_err(Error::upstream("archive-svc"))?;
     }
 
     let platform = Principal::system(TENANT, "recording-platform");
@@ -333,8 +363,11 @@ pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<See
             .mark_recordings_deleted(upstreams.on_behalf(
                 &admin,
                 pb::MarkRecordingsDeletedRequest {
-                    context: Default::default(),
                     recording_ids: deleted.clone(),
+                    context: Some(pb::ActionContext {
+                        reason: "demo: a deleted recording, as on the help page".into(),
+                        ..Default::default()
+                    }),
                 },
             ))
             .await

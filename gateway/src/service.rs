@@ -13,7 +13,9 @@ use crate::{
         Actor, deletion,
         export::{self, ExportSettings},
         playback::{self, PlaybackSettings},
+        searches::SearchAudit,
     },
+    origin::TrustedProxies,
     rows::{Verdicts, call_row},
     upstream::Upstreams,
 };
@@ -21,30 +23,52 @@ use crate::{
 pub struct Gateway {
     upstreams: Upstreams,
     audit: audit_svc::client::AuditClient,
+    searches: SearchAudit,
     playback: PlaybackSettings,
     exports: ExportSettings,
+    proxies: TrustedProxies,
     clock: Arc<dyn Clock>,
 }
 
+/// What the gateway's flows are configured with.
+pub struct GatewayParts {
+    pub upstreams: Upstreams,
+    pub audit: audit_svc::client::AuditClient,
+    pub searches: SearchAudit,
+    pub playback: PlaybackSettings,
+    pub exports: ExportSettings,
+    pub proxies: TrustedProxies,
+    pub clock: Arc<dyn Clock>,
+}
+
 impl Gateway {
-    pub fn new(
-        upstreams: Upstreams,
-        audit: audit_svc::client::AuditClient,
-        playback: PlaybackSettings,
-        exports: ExportSettings,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub fn new(parts: GatewayParts) -> Self {
+        let GatewayParts {
+            upstreams,
+            audit,
+            searches,
+            playback,
+            exports,
+            proxies,
+            clock,
+        } = parts;
         Self {
             upstreams,
             audit,
+            searches,
             playback,
             exports,
+            proxies,
             clock,
         }
     }
 
     fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         Principal::of(request).cloned()
+    }
+
+    fn actor<T>(&self, request: &Request<T>, request_id: &str) -> Result<Actor, Status> {
+        Actor::of(request, &self.proxies, request_id, self.clock.now())
     }
 
     /// The user's verdicts for the row actions, and whether they may search at all.
@@ -111,15 +135,15 @@ impl ArchiveService for Gateway {
         request: Request<pb::GetSessionRequest>,
     ) -> Result<Response<pb::GetSessionResponse>, Status> {
         let who = Self::principal(&request)?;
-        let (user, tz) =
-            tokio::try_join!(self.my_permissions(&who), self.upstreams.time_zone(&who))?;
+        let (user, tenant) =
+            tokio::try_join!(self.my_permissions(&who), self.upstreams.tenant(&who))?;
         Ok(Response::new(pb::GetSessionResponse {
-            reason_codes: Default::default(),
+            reason_codes: tenant.reason_codes.clone(),
             customer: who.tenant,
             user_id: who.user_id,
             display_name: who.display_name,
             permissions: user.permissions,
-            time_zone: tz.name().to_owned(),
+            time_zone: tenant.time_zone.name().to_owned(),
         }))
     }
 
@@ -127,21 +151,31 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::SearchCallRowsRequest>,
     ) -> Result<Response<pb::SearchCallRowsResponse>, Status> {
-        let who = Self::principal(&request)?;
+        let actor = self.actor(&request, "")?;
+        let who = &actor.principal;
         let req = request.into_inner();
         // The three answers are independent: ask for them at once. A user who
         // may not search gets PERMISSION_DENIED and none of the rows.
         let search = self.upstreams.search_calls(
-            &who,
+            who,
             pb::SearchCallsRequest {
-                filter: req.filter,
+                filter: req.filter.clone(),
                 order: req.order,
                 page_size: req.page_size,
-                page_token: req.page_token,
+                page_token: req.page_token.clone(),
             },
         );
-        let (verdicts, tz, found) =
-            tokio::try_join!(self.verdicts(&who), self.upstreams.time_zone(&who), search)?;
+        let (verdicts, tenant, found) =
+            tokio::try_join!(self.verdicts(who), self.upstreams.tenant(who), search)?;
+        if tenant.search_audit {
+            self.searches.record(
+                &actor,
+                Some(&req.filter.unwrap_or_default()),
+                req.order,
+                !req.page_token.is_empty(),
+            )?;
+        }
+        let tz = tenant.time_zone;
         Ok(Response::new(pb::SearchCallRowsResponse {
             rows: found
                 .calls
@@ -172,8 +206,10 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ListMyCallRowsRequest>,
     ) -> Result<Response<pb::SearchCallRowsResponse>, Status> {
-        let who = Self::principal(&request)?;
+        let actor = self.actor(&request, "")?;
+        let who = actor.principal.clone();
         let req = request.into_inner();
+        let next_page = !req.page_token.is_empty();
         let me = self.my_permissions(&who).await?;
         if me.agent_name.is_empty() {
             return Err(Error::from(FieldViolation::new(
@@ -193,6 +229,9 @@ impl ArchiveService for Gateway {
                 },
             )
             .await?;
+        if self.upstreams.tenant(&who).await?.search_audit {
+            self.searches.record(&actor, None, 0, next_page)?;
+        }
         Ok(Response::new(pb::SearchCallRowsResponse {
             rows: self.rows(&who, found.calls).await?,
             next_page_token: found.next_page_token,
@@ -203,14 +242,13 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::StartPlaybackRequest>,
     ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
-        let actor = Actor::of(&request)?;
+        let actor = self.actor(&request, &request.get_ref().request_id)?;
         let started = playback::start(
             &self.upstreams,
             &self.audit,
             &self.playback,
             &actor,
             request.into_inner(),
-            self.clock.now(),
         )
         .await?;
         Ok(Response::new(started))
@@ -220,14 +258,13 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::CreateExportRequest>,
     ) -> Result<Response<pb::CreateExportResponse>, Status> {
-        let actor = Actor::of(&request)?;
+        let actor = self.actor(&request, &request.get_ref().request_id)?;
         let created = export::create(
             &self.upstreams,
             &self.audit,
             &self.exports,
             &actor,
             request.into_inner(),
-            self.clock.now(),
         )
         .await?;
         Ok(Response::new(created))
@@ -237,7 +274,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::DeleteRecordingsRequest>,
     ) -> Result<Response<pb::DeleteRecordingsResponse>, Status> {
-        let actor = Actor::of(&request)?;
+        let actor = self.actor(&request, &request.get_ref().request_id)?;
         let who = actor.principal.clone();
         let recordings =
             deletion::delete(&self.upstreams, &self.audit, &actor, request.into_inner()).await?;

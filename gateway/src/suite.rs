@@ -238,6 +238,7 @@ impl Suite {
             export_ttl_minutes: 60,
             demo_sign_in: true,
             jwks_file: None,
+            trusted_proxies: String::new(),
         };
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None

@@ -101,10 +101,23 @@ pub struct Upstreams {
     pub audit: AuditServiceClient<TracedChannel>,
     direct: Option<Direct>,
     identity: IdentityKey,
-    time_zones: Arc<Mutex<HashMap<String, (chrono_tz::Tz, std::time::Instant)>>>,
+    tenants: Arc<Mutex<HashMap<String, Remembered>>>,
 }
 
-const TIME_ZONE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// A tenant's settings and when they were read.
+type Remembered = (Arc<Tenant>, std::time::Instant);
+
+/// What the flows need of a tenant's settings, remembered for a minute.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub time_zone: chrono_tz::Tz,
+    /// The reasons users pick from; empty: free text only.
+    pub reason_codes: Vec<pb::ReasonCode>,
+    /// Searches are recorded in the audit trail unless the tenant turned it off.
+    pub search_audit: bool,
+}
+
+const TENANT_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The reads behind every result page, each called directly when the
 /// service runs in this process ([`Direct`]), else over gRPC
@@ -158,30 +171,40 @@ impl Upstreams {
             audit: AuditServiceClient::new(channels.audit),
             direct: channels.direct,
             identity,
-            time_zones: Arc::default(),
+            tenants: Arc::default(),
         }
     }
 
-    /// The tenant's time zone (archive-svc's tenant settings), remembered for
-    /// a minute: it changes rarely and every result page needs it.
-    pub async fn time_zone(&self, who: &Principal) -> Result<chrono_tz::Tz, crate::Error> {
-        if let Some((tz, at)) = self.time_zones.lock().expect("lock").get(&who.tenant)
-            && at.elapsed() < TIME_ZONE_TTL
+    /// The tenant's settings as the flows use them (archive-svc's tenant
+    /// settings), remembered for a minute: they change rarely and every
+    /// result page needs the time zone.
+    pub async fn tenant(&self, who: &Principal) -> Result<Arc<Tenant>, crate::Error> {
+        if let Some((tenant, at)) = self.tenants.lock().expect("lock").get(&who.tenant)
+            && at.elapsed() < TENANT_TTL
         {
-            return Ok(*tz);
+            return Ok(tenant.clone());
         }
         let settings = self
             .get_tenant_settings(who, pb::GetTenantSettingsRequest {})
             .await?;
-        let tz = settings
-            .time_zone
-            .parse()
-            .unwrap_or(chrono_tz::Europe::Oslo);
-        self.time_zones
-            .lock()
-            .expect("lock")
-            .insert(who.tenant.clone(), (tz, std::time::Instant::now()));
-        Ok(tz)
+        let tenant = Arc::new(Tenant {
+            time_zone: settings
+                .time_zone
+                .parse()
+                .unwrap_or(chrono_tz::Europe::Oslo),
+            reason_codes: settings.reason_codes,
+            search_audit: !settings.search_audit_disabled,
+        });
+        self.tenants.lock().expect("lock").insert(
+            who.tenant.clone(),
+            (tenant.clone(), std::time::Instant::now()),
+        );
+        Ok(tenant)
+    }
+
+    /// The tenant's time zone (see [`Upstreams::tenant`]).
+    pub async fn time_zone(&self, who: &Principal) -> Result<chrono_tz::Tz, crate::Error> {
+        Ok(self.tenant(who).await?.time_zone)
     }
 
     /// `method` of a service: called directly when it runs in this process,

@@ -1,13 +1,15 @@
-//! DeleteRecordings: confirmation → authz → audit (fail closed) → deletion
-//! marker in archive-svc. archive-svc queues the file deletion in the same
-//! transaction as the marker and retries media-svc until it confirms, so a
-//! crash after this point never leaves a playable file behind. Deleting a
-//! recording again is a no-op that keeps the first marker.
+//! DeleteRecordings: confirmation → authz → deletion marker in archive-svc,
+//! which records one RECORDING_DELETED event per recording it marks in the
+//! marker's own transaction (its audit outbox, relayed to audit-svc) and
+//! queues the file's deletion the same way, retrying media-svc until it
+//! confirms. So a delete that did not commit leaves no event, one that did
+//! leaves exactly one per recording, and a retry (or a second delete of the
+//! same recording) is a no-op that keeps the first marker and event.
 
 use archive_common::FieldViolation;
 use archive_proto::v1 as pb;
 
-use super::{Actor, check_reason};
+use super::{Actor, Reason};
 use crate::{Error, upstream::Upstreams};
 
 pub async fn delete(
@@ -22,26 +24,30 @@ pub async fn delete(
     if !request.confirmed {
         return Err(FieldViolation::new("confirmed", "the user must confirm the deletion").into());
     }
-    check_reason(&request.reason)?;
     let who = &actor.principal;
+    let tenant = upstreams.tenant(who).await?;
+    let reason = Reason::new(
+        &request.reason,
+        &request.reason_code,
+        &request.case_id,
+        &tenant,
+    )?;
     let selected = upstreams.selected(who, &request.recording_ids).await?;
     upstreams
-        .authorize(actor, pb::Action::Delete, &selected, &request.reason, audit)
+        .authorize(
+            actor,
+            pb::Action::Delete,
+            &selected,
+            &reason,
+            &tenant,
+            audit,
+        )
         .await?;
     let pending: Vec<_> = selected
         .into_iter()
         .filter(|s| s.state() != pb::RecordingState::Deleted)
         .collect();
     if !pending.is_empty() {
-        for s in &pending {
-            let event = actor.event(
-                pb::AuditEventKind::RecordingDeleted,
-                Some(s),
-                &request.reason,
-                String::new(),
-            );
-            audit.append(who, event).await.map_err(Error::Status)?;
-        }
         upstreams
             .archive
             .clone()
@@ -49,11 +55,11 @@ pub async fn delete(
                 upstreams.on_behalf(
                     who,
                     pb::MarkRecordingsDeletedRequest {
-                        context: Default::default(),
                         recording_ids: pending
                             .iter()
                             .map(|s| s.recording.recording_id.clone())
                             .collect(),
+                        context: Some(actor.context(&reason)),
                     },
                 ),
             )

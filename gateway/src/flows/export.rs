@@ -1,5 +1,9 @@
-//! Download: CreateExport authorizes and audits every selected recording,
-//! then answers a short-lived signed URL of `<export id>.zip`; the HTTP
+//! Download: CreateExport authorizes every selected recording and records
+//! the export's N+1 events (EXPORT_CREATED and one RECORDING_DOWNLOADED per
+//! recording) in one all-or-none append with a commit deadline, then answers
+//! a short-lived signed URL of `<export id>.zip`. A retry with the same
+//! request id and selection is the same export (same id, events found
+//! already recorded); the HTTP
 //! endpoint streams the zip from media-svc without buffering it (stored
 //! entries, sizes and CRC-32 known from upload, so the exact length and any
 //! byte range are known up front; see `zip.rs`). Entries are named
@@ -21,7 +25,7 @@ use sha2::Sha256;
 use tonic::Status;
 use uuid::Uuid;
 
-use super::{Actor, Selected, check_reason};
+use super::{Actor, Reason, Selected};
 use crate::{
     Error,
     upstream::Upstreams,
@@ -246,7 +250,6 @@ pub async fn create(
     settings: &ExportSettings,
     actor: &Actor,
     request: pb::CreateExportRequest,
-    now: DateTime<Utc>,
 ) -> Result<pb::CreateExportResponse, Error> {
     let ids = &request.recording_ids;
     if ids.is_empty() {
@@ -263,16 +266,25 @@ pub async fn create(
         )
         .into());
     }
-    check_reason(&request.reason)?;
     let who = &actor.principal;
-    let export_id = Uuid::new_v4();
+    let tenant = upstreams.tenant(who).await?;
+    let reason = Reason::new(
+        &request.reason,
+        &request.reason_code,
+        &request.case_id,
+        &tenant,
+    )?;
+    let mut selection: Vec<&str> = vec!["export"];
+    selection.extend(ids.iter().map(String::as_str));
+    let export_id = actor.stable_uuid(&selection);
     let (prepared, selected) = prepare(upstreams, who, export_id, ids).await?;
     upstreams
         .authorize(
             actor,
             pb::Action::Download,
             &selected,
-            &request.reason,
+            &reason,
+            &tenant,
             audit,
         )
         .await?;
@@ -281,29 +293,26 @@ pub async fn create(
         selected.len(),
         prepared.layout.size()
     );
-    audit
-        .append(
-            who,
-            actor.event(
-                pb::AuditEventKind::ExportCreated,
-                None,
-                &request.reason,
-                detail,
-            ),
-        )
-        .await
-        .map_err(Error::Status)?;
+    let mut created = actor.event(pb::AuditEventKind::ExportCreated, None, &reason, detail);
+    created.event_id = format!("export-created:{export_id}");
+    let mut events = vec![created];
     for (s, entry) in selected.iter().zip(&prepared.entries) {
-        let event = actor.event(
+        let mut event = actor.event(
             pb::AuditEventKind::RecordingDownloaded,
             Some(s),
-            &request.reason,
+            &reason,
             format!("export {export_id} as {}", entry.name),
         );
-        audit.append(who, event).await.map_err(Error::Status)?;
+        event.event_id = format!("export-entry:{export_id}:{}", s.recording.recording_id);
+        events.push(event);
     }
+    // All N+1 or none, committed by the deadline or not at all.
+    audit
+        .append_events(who, events, Some(actor.commit_deadline()))
+        .await
+        .map_err(Error::Status)?;
     crate::metrics::METRICS.export_created(prepared.layout.size(), selected.len());
-    let expires = now + settings.ttl;
+    let expires = actor.at + settings.ttl;
     let mut packed = Vec::with_capacity(ids.len() * 16);
     for s in &selected {
         packed.extend_from_slice(

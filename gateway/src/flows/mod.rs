@@ -1,69 +1,269 @@
 //! The product's sensitive flows — playback, download, delete — and what they
-//! share: loading the selected recordings (another tenant's ids are NOT_FOUND
-//! at archive-svc), asking authz-svc about every one of them, asking for a
-//! reason when the user must give one, and recording the action in the audit
-//! trail before it happens (fail closed).
+//! share: who acts and from where, the reason given, loading the selected
+//! recordings (another tenant's ids are NOT_FOUND at archive-svc), asking
+//! authz-svc about every one of them, asking for a reason when the user must
+//! give one, and the audit protocol (docs/OPERATIONS.md, "The audit
+//! protocol"): an action with no database of its own (playback, export) is
+//! appended with a commit deadline before it is granted; a deletion is
+//! recorded by archive-svc in the marker's own transaction.
 
 pub mod deletion;
 pub mod export;
 pub mod playback;
+pub mod searches;
 
-use archive_common::{FieldViolation, Principal, error::reason_required};
+use archive_common::{FieldViolation, Principal, convert, error::reason_required};
 use archive_proto::v1 as pb;
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use tonic::Request;
 
-use crate::{Error, upstream::Upstreams};
+use crate::{
+    Error,
+    origin::TrustedProxies,
+    upstream::{Tenant, Upstreams},
+};
 
 /// Longest reason accepted (the audit trail stores it verbatim).
 pub const MAX_REASON: usize = 1000;
+/// Longest request id, case id.
+pub const MAX_REQUEST_ID: usize = 128;
+pub const MAX_CASE_ID: usize = 64;
+/// How long the audit trail has to commit an action's events before the
+/// action is refused (plus `audit_svc::client::COMMIT_BOUND` of waiting).
+pub const COMMIT_WINDOW: chrono::Duration = chrono::Duration::seconds(3);
 
-/// Who acts, and from where (for the audit trail).
+/// Who acts, from where, as which user action (for the audit trail).
 #[derive(Debug, Clone)]
 pub struct Actor {
     pub principal: Principal,
     pub client_address: String,
     pub user_agent: String,
+    /// The idempotency key the client sent with this action; empty: none.
+    pub request_id: String,
+    /// When the action happens (the events' time).
+    pub at: DateTime<Utc>,
+}
+
+/// Where a request came from, as the transport saw it: set on requests the
+/// HTTP API builds (the peer and `X-Forwarded-For` are HTTP's there).
+#[derive(Debug, Clone)]
+pub struct ClientOrigin {
+    pub client_address: String,
 }
 
 impl Actor {
-    pub fn of<T>(request: &Request<T>) -> Result<Self, tonic::Status> {
+    /// The actor of a gRPC (or API-built) request. `request_id` is the one
+    /// in the message; the `x-request-id` header stands in when it is empty.
+    pub fn of<T>(
+        request: &Request<T>,
+        proxies: &TrustedProxies,
+        request_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Self, tonic::Status> {
+        let metadata = request.metadata();
+        let client_address = match request.extensions().get::<ClientOrigin>() {
+            Some(origin) => origin.client_address.clone(),
+            None => proxies.client_address(
+                request.remote_addr(),
+                metadata
+                    .get_all("x-forwarded-for")
+                    .iter()
+                    .filter_map(|v| v.to_str().ok()),
+            ),
+        };
+        let request_id = if request_id.is_empty() {
+            metadata
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+        } else {
+            request_id
+        };
+        check_request_id(request_id)?;
         Ok(Self {
             principal: Principal::of(request)?.clone(),
-            client_address: request
-                .remote_addr()
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default(),
-            user_agent: request
-                .metadata()
+            client_address,
+            user_agent: metadata
                 .get("user-agent")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or_default()
                 .chars()
                 .take(300)
                 .collect(),
+            request_id: request_id.to_owned(),
+            at,
         })
     }
 
+    /// The id of this action's event about `parts` (kind, recording…):
+    /// derived from the user, the tenant and the request id, so a retry of
+    /// the same action names the same event and the trail records it once;
+    /// fresh when the client sent no request id.
+    pub fn event_id(&self, kind: &str, parts: &[&str]) -> String {
+        if self.request_id.is_empty() {
+            return format!("{kind}:{}", uuid::Uuid::new_v4().simple());
+        }
+        format!(
+            "{kind}:{}",
+            hex_of(&self.fingerprint(parts))[..32].to_owned()
+        )
+    }
+
+    /// A UUID for something this action creates (an export), stable across
+    /// retries of the same action like [`Actor::event_id`].
+    pub fn stable_uuid(&self, parts: &[&str]) -> uuid::Uuid {
+        if self.request_id.is_empty() {
+            return uuid::Uuid::new_v4();
+        }
+        let digest = self.fingerprint(parts);
+        uuid::Builder::from_random_bytes(digest[..16].try_into().expect("16 bytes")).into_uuid()
+    }
+
+    fn fingerprint(&self, parts: &[&str]) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        for part in [
+            self.principal.tenant.as_str(),
+            &self.principal.user_id,
+            &self.request_id,
+        ]
+        .iter()
+        .chain(parts)
+        {
+            hash.update((part.len() as u64).to_be_bytes());
+            hash.update(part.as_bytes());
+        }
+        hash.finalize().into()
+    }
+
+    /// An event of this action; `id_parts` tell it apart from the action's
+    /// other events.
     pub fn event(
         &self,
         kind: pb::AuditEventKind,
         recording: Option<&Selected>,
-        reason: &str,
+        reason: &Reason,
         detail: String,
     ) -> pb::AuditEvent {
+        let recording_id = recording
+            .map(|s| s.recording.recording_id.clone())
+            .unwrap_or_default();
         pb::AuditEvent {
             kind: kind as i32,
+            event_id: self.event_id(kind.as_str_name(), &[&recording_id]),
             call_id: recording
                 .map(|s| s.call.call_id.clone())
                 .unwrap_or_default(),
-            recording_id: recording
-                .map(|s| s.recording.recording_id.clone())
-                .unwrap_or_default(),
-            reason: reason.to_owned(),
+            recording_id,
+            reason: reason.text.clone(),
+            reason_code: reason.code.clone(),
+            case_id: reason.case_id.clone(),
+            request_id: self.request_id.clone(),
             client_address: self.client_address.clone(),
             user_agent: self.user_agent.clone(),
+            event_time: Some(convert::timestamp(self.at)),
             detail,
             ..Default::default()
+        }
+    }
+
+    /// What archive-svc records with a change it makes for this actor.
+    pub fn context(&self, reason: &Reason) -> pb::ActionContext {
+        pb::ActionContext {
+            request_id: self.request_id.clone(),
+            reason: reason.text.clone(),
+            reason_code: reason.code.clone(),
+            case_id: reason.case_id.clone(),
+            client_address: self.client_address.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+
+    /// The latest time the trail may commit this action's events.
+    pub fn commit_deadline(&self) -> DateTime<Utc> {
+        self.at + COMMIT_WINDOW
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A request id: at most 128 of `A-Z a-z 0-9 - _ . :` (a UUID fits).
+fn check_request_id(id: &str) -> Result<(), FieldViolation> {
+    if id.len() > MAX_REQUEST_ID
+        || !id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+    {
+        return Err(FieldViolation::new(
+            "request_id",
+            format!("must be at most {MAX_REQUEST_ID} of A-Z a-z 0-9 - _ . : (a UUID)"),
+        ));
+    }
+    Ok(())
+}
+
+/// The reason a user gave for an action: free text (verbatim), one of the
+/// tenant's reason codes, a case or ticket id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reason {
+    pub text: String,
+    pub code: String,
+    pub case_id: String,
+}
+
+impl Reason {
+    /// Checks the parts against their bounds and the tenant's codes.
+    pub fn new(text: &str, code: &str, case_id: &str, tenant: &Tenant) -> Result<Self, Error> {
+        if text.chars().count() > MAX_REASON {
+            return Err(FieldViolation::new(
+                "reason",
+                format!("must be at most {MAX_REASON} characters"),
+            )
+            .into());
+        }
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            return Err(FieldViolation::new(
+                "reason",
+                "must not contain control characters other than line breaks and tabs",
+            )
+            .into());
+        }
+        if !code.is_empty() && !tenant.reason_codes.iter().any(|c| c.code == code) {
+            let known: Vec<&str> = tenant
+                .reason_codes
+                .iter()
+                .map(|c| c.code.as_str())
+                .collect();
+            return Err(FieldViolation::new(
+                "reason_code",
+                if known.is_empty() {
+                    "this tenant has no reason codes".to_owned()
+                } else {
+                    format!("must be one of the tenant's codes: {}", known.join(", "))
+                },
+            )
+            .into());
+        }
+        archive_common::error::check_text(case_id, "case_id", MAX_CASE_ID)?;
+        Ok(Self {
+            text: text.to_owned(),
+            code: code.to_owned(),
+            case_id: case_id.to_owned(),
+        })
+    }
+
+    /// Whether this is a reason where one is required: a code when the
+    /// tenant has codes, else some text.
+    fn satisfies(&self, tenant: &Tenant) -> bool {
+        if tenant.reason_codes.is_empty() {
+            !self.text.trim().is_empty() || !self.code.is_empty()
+        } else {
+            !self.code.is_empty()
         }
     }
 }
@@ -79,17 +279,6 @@ impl Selected {
     pub fn state(&self) -> pb::RecordingState {
         pb::RecordingState::try_from(self.recording.state).unwrap_or_default()
     }
-}
-
-/// A reason as given: bounded, kept verbatim; blank means none.
-pub fn check_reason(reason: &str) -> Result<(), FieldViolation> {
-    if reason.chars().count() > MAX_REASON {
-        return Err(FieldViolation::new(
-            "reason",
-            format!("must be at most {MAX_REASON} characters"),
-        ));
-    }
-    Ok(())
 }
 
 impl Upstreams {
@@ -120,15 +309,18 @@ impl Upstreams {
     }
 
     /// Asks authz-svc about `action` on every selected recording. A refusal
-    /// is recorded in the audit trail (best effort) and answered
-    /// PERMISSION_DENIED naming the recording; a missing reason is answered
-    /// FAILED_PRECONDITION with the REASON_REQUIRED detail.
+    /// is recorded in the audit trail (once per user action: a retry with the
+    /// same request id names the same event) and answered PERMISSION_DENIED
+    /// naming the recording; a missing reason is answered FAILED_PRECONDITION
+    /// with the REASON_REQUIRED detail (naming `reason_code` when the tenant
+    /// has codes).
     pub async fn authorize(
         &self,
         actor: &Actor,
         action: pb::Action,
         selected: &[Selected],
-        reason: &str,
+        reason: &Reason,
+        tenant: &Tenant,
         audit: &audit_svc::client::AuditClient,
     ) -> Result<(), Error> {
         let requests = selected
@@ -155,11 +347,15 @@ impl Upstreams {
                 pb::Verdict::Allow => {}
                 pb::Verdict::ReasonRequired => reason_needed = true,
                 _ => {
-                    let event = actor.event(
+                    let mut event = actor.event(
                         pb::AuditEventKind::AccessDenied,
                         Some(s),
                         reason,
                         format!("{}: {}", action.as_str_name(), d.reason),
+                    );
+                    event.event_id = actor.event_id(
+                        "ACCESS_DENIED",
+                        &[action.as_str_name(), &s.recording.recording_id],
                     );
                     if let Err(e) = audit.append(&actor.principal, event).await {
                         tracing::warn!(status = %e, "could not record a refused action");
@@ -176,9 +372,13 @@ impl Upstreams {
                 "authz-svc answered for fewer recordings".into(),
             ));
         }
-        if reason_needed && reason.trim().is_empty() {
+        if reason_needed && !reason.satisfies(tenant) {
             return Err(Error::Status(reason_required(
-                "a reason is required before this action starts",
+                if tenant.reason_codes.is_empty() {
+                    "a reason is required before this action starts"
+                } else {
+                    "a reason code (and optionally a text and a case id) is required before this action starts"
+                },
             )));
         }
         Ok(())

@@ -1,14 +1,17 @@
-//! StartPlayback: authz decision → audit (fail closed) → a short-lived signed
-//! URL of media-svc's HTTP endpoint, so media bytes never pass through the
-//! gateway and the browser's `<audio>` can seek with Range requests.
+//! StartPlayback: authz decision → audit (fail closed, with a commit
+//! deadline: the user is told "failed" only once the trail can no longer
+//! record the playback) → a short-lived signed URL of media-svc's HTTP
+//! endpoint, so media bytes never pass through the gateway and the browser's
+//! `<audio>` can seek with Range requests. A retry with the same request id
+//! finds its event already recorded and gets a URL for the same grant.
 
 use archive_common::convert::timestamp;
 use archive_proto::v1 as pb;
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use media_svc::PlaybackToken;
 use tonic::Status;
 
-use super::{Actor, check_reason};
+use super::{Actor, Reason};
 use crate::{Error, upstream::Upstreams};
 
 /// Where and how playback URLs are minted.
@@ -28,10 +31,15 @@ pub async fn start(
     settings: &PlaybackSettings,
     actor: &Actor,
     request: pb::StartPlaybackRequest,
-    now: DateTime<Utc>,
 ) -> Result<pb::StartPlaybackResponse, Error> {
-    check_reason(&request.reason)?;
     let who = &actor.principal;
+    let tenant = upstreams.tenant(who).await?;
+    let reason = Reason::new(
+        &request.reason,
+        &request.reason_code,
+        &request.case_id,
+        &tenant,
+    )?;
     let selected = upstreams
         .selected(who, std::slice::from_ref(&request.recording_id))
         .await?;
@@ -52,7 +60,7 @@ pub async fn start(
         _ => {}
     }
     upstreams
-        .authorize(actor, pb::Action::Play, &selected, &request.reason, audit)
+        .authorize(actor, pb::Action::Play, &selected, &reason, &tenant, audit)
         .await?;
     upstreams
         .media
@@ -68,12 +76,15 @@ pub async fn start(
     let event = actor.event(
         pb::AuditEventKind::PlaybackStarted,
         Some(recording),
-        &request.reason,
+        &reason,
         String::new(),
     );
-    audit.append(who, event).await.map_err(Error::Status)?;
+    audit
+        .append_events(who, vec![event], Some(actor.commit_deadline()))
+        .await
+        .map_err(Error::Status)?;
 
-    let expires_at = now + settings.ttl;
+    let expires_at = actor.at + settings.ttl;
     let token = PlaybackToken {
         tenant: who.tenant.clone(),
         recording_id: request.recording_id.clone(),

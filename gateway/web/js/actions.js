@@ -1,9 +1,11 @@
 // What the Play button and the "Select Action" menu do: ask for a reason
 // first when the user must give one (or when the API answers 428), confirm a
-// delete, call the API, and tell the user in words how it went.
+// delete, call the API, and tell the user in words how it went. Each user
+// action carries one request id (its idempotency key) through its retries,
+// so the server records it once however often it is sent.
 
 import { api, ApiError, describe } from './api.js';
-import { askReason, confirmDelete } from './dialogs.js';
+import { askReason, confirmDelete, NO_REASON } from './dialogs.js';
 import { h } from './dom.js';
 import { liveRecordings } from './calls.js';
 import { menuButton } from './menu.js';
@@ -12,24 +14,39 @@ function mustGiveReason(ctx, verdicts) {
   return ctx.session.permissions.require_reason || verdicts.some((v) => v === 'reason_required');
 }
 
+/** A new idempotency key for one user action. */
+export function newRequestId() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** The reason's parts as the API's bodies name them. */
+function reasonBody(reason) {
+  return { reason: reason.text, reason_code: reason.code, case_id: reason.case_id };
+}
+
+const given = (reason) => Boolean(reason.text || reason.code);
+
 /**
- * Runs `call(reason)`; asks for a reason first when `needed`, or when the
- * API answers that one is required. Resolves with the answer, or null when
- * the user cancelled.
+ * Runs `call(body)` with the reason's fields and one request id; asks for a
+ * reason first when `needed`, or when the API answers that one is required.
+ * Resolves with the answer, or null when the user cancelled.
  */
 async function withReason(needed, ask, call) {
-  let reason = '';
+  const request_id = newRequestId();
+  let reason = NO_REASON;
   if (needed) {
     reason = await ask();
     if (reason === null) return null;
   }
   try {
-    return await call(reason);
+    return await call({ ...reasonBody(reason), request_id });
   } catch (error) {
-    if (!(error instanceof ApiError) || !error.reasonRequired || reason) throw error;
+    if (!(error instanceof ApiError) || !error.reasonRequired || given(reason)) throw error;
     reason = await ask();
     if (reason === null) return null;
-    return call(reason);
+    return call({ ...reasonBody(reason), request_id });
   }
 }
 
@@ -38,8 +55,8 @@ export async function play(ctx, recording, row, opener) {
   try {
     const started = await withReason(
       mustGiveReason(ctx, [recording.play]),
-      () => askReason({ action: 'playback', confirmLabel: 'Play', subject }),
-      (reason) => api(`/api/v1/recordings/${encodeURIComponent(recording.recording_id)}/playback`, { method: 'POST', body: { reason } }),
+      () => askReason({ action: 'playback', confirmLabel: 'Play', subject, codes: ctx.session.reason_codes }),
+      (body) => api(`/api/v1/recordings/${encodeURIComponent(recording.recording_id)}/playback`, { method: 'POST', body }),
     );
     if (!started) return;
     ctx.notices.clear();
@@ -77,8 +94,8 @@ export async function download(ctx, rows) {
         ctx,
         recordings.map((r) => r.download),
       ),
-      () => askReason({ action: 'download', confirmLabel: 'Download', subject: what }),
-      (reason) => api('/api/v1/exports', { method: 'POST', body: { recording_ids: recordings.map((r) => r.recording_id), reason } }),
+      () => askReason({ action: 'download', confirmLabel: 'Download', subject: what, codes: ctx.session.reason_codes }),
+      (body) => api('/api/v1/exports', { method: 'POST', body: { recording_ids: recordings.map((r) => r.recording_id), ...body } }),
     );
     if (!exported) return;
     const link = h('a', { href: exported.download_url, download: exported.file_name, class: 'link' }, exported.file_name);
@@ -109,17 +126,20 @@ export async function remove(ctx, rows) {
     recordings.map((r) => r.delete),
   );
   const ids = recordings.map((r) => r.recording_id);
-  const send = (reason) => api('/api/v1/recordings/delete', { method: 'POST', body: { recording_ids: ids, reason, confirmed: true } });
+  const codes = ctx.session.reason_codes;
+  const request_id = newRequestId();
+  const send = (reason) =>
+    api('/api/v1/recordings/delete', { method: 'POST', body: { recording_ids: ids, ...reasonBody(reason), request_id, confirmed: true } });
   try {
     // The confirmation carries the reason box when one is required.
-    let reason = await confirmDelete({ count: ids.length, needReason });
+    let reason = await confirmDelete({ count: ids.length, needReason, codes });
     if (reason === null) return false;
     let deleted;
     try {
       deleted = await send(reason);
     } catch (error) {
-      if (!(error instanceof ApiError) || !error.reasonRequired || reason) throw error;
-      reason = await confirmDelete({ count: ids.length, needReason: true });
+      if (!(error instanceof ApiError) || !error.reasonRequired || given(reason)) throw error;
+      reason = await confirmDelete({ count: ids.length, needReason: true, codes });
       if (reason === null) return false;
       deleted = await send(reason);
     }

@@ -86,6 +86,10 @@ const FIELD_LABELS = {
   actor_id: 'Who',
   recording_id: 'Recording',
   reason: 'Reason',
+  reason_code: 'Reason',
+  case_id: 'Case or ticket id',
+  request_id: 'Request id',
+  kind: 'What',
   page_size: 'Rows per page',
   page_token: 'Page',
 };

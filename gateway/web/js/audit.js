@@ -1,5 +1,6 @@
-// "Archive Audit log": who did what, when, and the reason they gave,
-// searchable by who, recording and time, newest first, page by page.
+// "Archive Audit log": who did what, when, from where, and the reason they
+// gave (reason code, text, case id), searchable by who, what, recording,
+// reason code, case id and time, newest first, page by page.
 
 import { api, describe } from './api.js';
 import { h, newId, replace } from './dom.js';
@@ -15,6 +16,10 @@ const KINDS = {
   retention_expired: 'Recording expired (storage time)',
   access_denied: 'Was refused access',
   legal_hold_changed: 'Changed a legal hold',
+  search_performed: 'Searched the archive',
+  tenant_settings_changed: 'Changed the tenant settings',
+  call_purged: 'Call removed (storage time)',
+  calls_ingested: 'Calls recorded by the platform',
 };
 
 const COLUMNS = [
@@ -34,6 +39,15 @@ export function auditView(ctx) {
   };
   const [actor, actorField] = input('actor', 'Who (user id)', { type: 'text', placeholder: 'e.g. rita' });
   const [recording, recordingField] = input('recording_id', 'Recording id', { type: 'text', placeholder: 'e.g. 89728780-…', class: 'wide' });
+  const [reasonCode, reasonCodeField] = input('reason_code', 'Reason code', { type: 'text', placeholder: 'e.g. QA' });
+  const [caseId, caseField] = input('case_id', 'Case or ticket id', { type: 'text', placeholder: 'e.g. TICKET-4711' });
+  const kind = h(
+    'select',
+    { name: 'kind', id: 'audit-kind' },
+    h('option', { value: '' }, 'Any'),
+    Object.entries(KINDS).map(([value, label]) => h('option', { value }, label)),
+  );
+  const kindField = h('div', { class: 'field' }, h('label', { for: kind.id, class: 'field-label' }, 'What'), kind);
   const [from, fromField] = input('from', 'From', { type: 'datetime-local' });
   const [to, toField] = input('to', 'To', { type: 'datetime-local' });
   const form = h(
@@ -45,7 +59,10 @@ export function auditView(ctx) {
       fromField,
       toField,
       actorField,
+      kindField,
       recordingField,
+      reasonCodeField,
+      caseField,
       h(
         'div',
         { class: 'form-actions' },
@@ -72,6 +89,9 @@ export function auditView(ctx) {
   const readForm = () => ({
     actor: actor.value.trim(),
     recording_id: recording.value.trim(),
+    kind: kind.value,
+    reason_code: reasonCode.value.trim(),
+    case_id: caseId.value.trim(),
     from: localToRfc3339(from.value, tz),
     to: localToRfc3339(to.value, tz),
     page_size: 50,
@@ -114,7 +134,7 @@ export function auditView(ctx) {
     'section',
     { class: 'view', 'aria-labelledby': headingId },
     h('h1', { id: headingId, tabindex: '-1' }, 'Archive Audit log'),
-    h('p', { class: 'intro' }, 'Every playback, download and delete, with who did it, when, and the reason they gave.'),
+    h('p', { class: 'intro' }, 'Every playback, download, delete and search, with who did it, when, from where, and the reason they gave.'),
     form,
     h('div', { class: 'results-head' }, h('h2', {}, 'Events'), pager.element),
     h('div', { class: 'table-wrap' }, table),
@@ -140,8 +160,23 @@ function eventRow(e, tz) {
     h('td', { class: 'nowrap' }, formatInstant(e.event_time, tz)),
     h('td', { class: 'who', title: who }, who),
     h('td', {}, KINDS[e.kind] ?? e.kind),
-    h('td', { class: 'reason' }, e.reason || h('span', { class: 'muted' }, 'No reason given')),
+    h('td', { class: 'reason' }, reasonCell(e)),
     h('td', { class: 'ids' }, target.length ? target.map((t) => h('div', { title: t }, t)) : '—'),
-    h('td', { class: 'detail' }, e.detail || ''),
+    h(
+      'td',
+      { class: 'detail' },
+      e.detail || '',
+      e.client_address && h('div', { class: 'muted', title: e.user_agent || '' }, `From ${e.client_address}`),
+    ),
   );
+}
+
+/** Code, text and case id of an event's reason, each on its own line. */
+function reasonCell(e) {
+  const parts = [
+    e.reason_code && h('div', { class: 'reason-code' }, e.reason_code),
+    e.reason && h('div', {}, e.reason),
+    e.case_id && h('div', { class: 'muted' }, `Case ${e.case_id}`),
+  ].filter(Boolean);
+  return parts.length ? parts : h('span', { class: 'muted' }, 'No reason given');
 }
