@@ -153,6 +153,7 @@ impl Suite {
             &secrets.playback_key,
         );
         media.cors_origin = None;
+        media.audit_url = Some(url(endpoints.audit));
         media.store = config.media_store;
         media.s3 = config.s3.clone();
         let media = media_svc::MediaServer::start(media, shutdown.child_token())

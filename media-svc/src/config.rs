@@ -88,6 +88,11 @@ pub struct Config {
     /// never beyond the token's own expiry.
     #[arg(long, env = "MEDIA_CACHE_MAX_AGE_SECS", default_value_t = 300)]
     pub cache_max_age_secs: u64,
+    /// audit-svc's URL (`http://host:port`): stored and deleted files are
+    /// recorded there, and an upload or delete is answered only once it is.
+    /// Unset: not recorded.
+    #[arg(long, env = "MEDIA_AUDIT_URL")]
+    pub audit_url: Option<String>,
 
     #[command(flatten)]
     pub s3: S3Config,
@@ -207,6 +212,7 @@ impl Config {
             stale_upload_secs: 300,
             cors_origin: None,
             cache_max_age_secs: 300,
+            audit_url: None,
             s3: S3Config::default(),
         }
     }

@@ -8,6 +8,7 @@
 //! [`run`] serves both; the binary starts it. The gateway's embedded mode
 //! starts a [`MediaServer`] and calls its gRPC service in-process too.
 
+mod audit;
 mod chunks;
 mod config;
 mod error;
@@ -29,6 +30,7 @@ use archive_common::{
     telemetry::client::TracedChannel,
 };
 use archive_proto::v1::media_service_server::MediaServiceServer;
+use audit_svc::client::AuditClient;
 use object_store::ObjectStore;
 use tokio::net::TcpListener;
 use tonic::{server::NamedService, service::Routes};
@@ -109,8 +111,17 @@ impl MediaServer {
         let store = store
             .with_relay(storage::relay(&config)?)
             .with_redirect(storage::redirect(&config)?);
+        let audit = config
+            .audit_url
+            .as_deref()
+            .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
+            .transpose()
+            .map_err(|e| Error::Config(e.to_string()))?;
         let server = MediaServiceServer::with_interceptor(
-            service::Media::new(store.clone()),
+            service::Media::new(
+                store.clone(),
+                audit::MediaAudit::new(audit, Arc::new(SystemClock)),
+            ),
             VerifyIdentity::new(IdentityKey::internal(config.identity_secret.as_bytes())),
         );
         let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     Error,
+    audit::MediaAudit,
     chunks::rechunk,
     keys::{RecordingId, RecordingKeys},
     storage::MediaStore,
@@ -29,11 +30,12 @@ const BATCH_CONCURRENCY: usize = 16;
 #[derive(Debug, Clone)]
 pub(crate) struct Media {
     store: MediaStore,
+    audit: MediaAudit,
 }
 
 impl Media {
-    pub(crate) fn new(store: MediaStore) -> Self {
-        Self { store }
+    pub(crate) fn new(store: MediaStore, audit: MediaAudit) -> Self {
+        Self { store, audit }
     }
 }
 
@@ -49,7 +51,8 @@ impl proto::media_service_server::MediaService for Media {
         &self,
         request: Request<Streaming<UploadRecordingRequest>>,
     ) -> Result<Response<UploadRecordingResponse>, Status> {
-        let tenant = Principal::of(&request)?.tenant.clone();
+        let who = Principal::of(&request)?.clone();
+        let tenant = who.tenant.clone();
         let mut messages = request.into_inner();
         let first = messages
             .message()
@@ -80,6 +83,8 @@ impl proto::media_service_server::MediaService for Media {
             size = uploaded.info.size_bytes,
             "recording uploaded"
         );
+        // Answered only once recorded: a caller told otherwise uploads again.
+        self.audit.stored(&who, &uploaded.info).await?;
         Ok(Response::new(UploadRecordingResponse {
             media: Some(uploaded.info.into()),
             created: uploaded.created,
@@ -166,6 +171,15 @@ impl proto::media_service_server::MediaService for Media {
         let keys = keys_of(&request, &request.get_ref().recording_id, "recording_id")?;
         let deleted = self.store.delete(&keys).await?;
         tracing::info!(key = %keys.audio, deleted, "recording media deleted");
+        // Answered only once recorded: the caller's retry finds the file gone
+        // and records the same event id, so the trail says it once.
+        self.audit
+            .file_deleted(
+                Principal::of(&request)?,
+                &request.get_ref().recording_id,
+                deleted,
+            )
+            .await?;
         Ok(Response::new(DeleteRecordingMediaResponse { deleted }))
     }
 }

@@ -1,0 +1,102 @@
+//! What media-svc records in the audit trail: a recording's file stored
+//! (RECORDING_STORED, with its size, duration and SHA-256) and deleted
+//! (RECORDING_FILE_DELETED). media-svc has no database to commit an event
+//! with the change, so it records each after the change and answers the
+//! caller only once the event is in the trail: a caller that gets an error
+//! retries, the change is idempotent (the same bytes, a file already gone)
+//! and the event's id is the change's own (`recording-stored:<id>:<sha256>`,
+//! `recording-file-deleted:<id>`), so retries converge on one event per
+//! change. Without an audit URL nothing is recorded (a warning at start).
+
+use std::sync::Arc;
+
+use archive_common::{Clock, Principal, convert};
+use archive_proto::v1 as pb;
+use audit_svc::client::AuditClient;
+use tonic::Status;
+
+use crate::info::MediaInfo;
+
+#[derive(Clone)]
+pub(crate) struct MediaAudit {
+    client: Option<AuditClient>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for MediaAudit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaAudit")
+            .field("enabled", &self.client.is_some())
+            .finish()
+    }
+}
+
+impl MediaAudit {
+    pub(crate) fn new(client: Option<AuditClient>, clock: Arc<dyn Clock>) -> Self {
+        if client.is_none() {
+            tracing::warn!("no audit-svc URL: stored and deleted files are not audited");
+        }
+        Self { client, clock }
+    }
+
+    pub(crate) async fn stored(&self, who: &Principal, info: &MediaInfo) -> Result<(), Status> {
+        let detail = format!(
+            "{} bytes, {:.1} s, sha256 {}",
+            info.size_bytes,
+            info.duration_micros as f64 / 1e6,
+            info.sha256
+        );
+        self.record(
+            who,
+            pb::AuditEventKind::RecordingStored,
+            format!("recording-stored:{}:{}", info.recording_id, info.sha256),
+            &info.recording_id,
+            detail,
+        )
+        .await
+    }
+
+    pub(crate) async fn file_deleted(
+        &self,
+        who: &Principal,
+        recording_id: &str,
+        deleted_now: bool,
+    ) -> Result<(), Status> {
+        let detail = if deleted_now {
+            "file deleted"
+        } else {
+            "no file left to delete (deleted before)"
+        };
+        self.record(
+            who,
+            pb::AuditEventKind::RecordingFileDeleted,
+            format!("recording-file-deleted:{recording_id}"),
+            recording_id,
+            detail.to_owned(),
+        )
+        .await
+    }
+
+    async fn record(
+        &self,
+        who: &Principal,
+        kind: pb::AuditEventKind,
+        event_id: String,
+        recording_id: &str,
+        detail: String,
+    ) -> Result<(), Status> {
+        let Some(client) = &self.client else {
+            return Ok(());
+        };
+        let event = pb::AuditEvent {
+            kind: kind as i32,
+            event_id,
+            recording_id: recording_id.to_owned(),
+            event_time: Some(convert::timestamp(self.clock.now())),
+            detail,
+            ..Default::default()
+        };
+        client.append_events(who, vec![event], None).await?;
+        Ok(())
+    }
+}
