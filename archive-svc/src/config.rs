@@ -1,12 +1,46 @@
-//! archive-svc's configuration, from flags or the environment.
+//! archive-svc's configuration, from flags or the environment: serving
+//! ([`Config`]) or the schema step (`archive-svc migrate`, [`MigrateArgs`]).
 
 use std::{net::SocketAddr, time::Duration};
 
+/// The command line: `archive-svc [serve flags]` or `archive-svc migrate …`.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "archive-svc",
-    about = "Call metadata: ingest, search, deletion markers, retention"
+    about = "Call metadata: ingest, search, deletion markers, retention",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: Config,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Applies the migrations as the database owner and grants a runtime
+    /// role what the service needs (rows of its tables, no DDL), then exits.
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MigrateArgs {
+    /// `sqlite://path` or `postgres://…`, connecting as the schema's owner.
+    #[arg(
+        long,
+        env = "ARCHIVE_DATABASE_URL",
+        default_value = "sqlite://archive.db"
+    )]
+    pub database_url: String,
+    /// The role the service runs as (PostgreSQL): granted SELECT, INSERT,
+    /// UPDATE, DELETE on its tables and USAGE on their sequences.
+    #[arg(long)]
+    pub grant_to: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// gRPC listen address.
     #[arg(long, env = "ARCHIVE_LISTEN", default_value = "127.0.0.1:50051")]
@@ -40,6 +74,15 @@ pub struct Config {
     /// How often readiness re-checks the database.
     #[arg(long, env = "ARCHIVE_READINESS_INTERVAL", value_parser = humantime_secs, default_value = "5")]
     pub readiness_interval: Duration,
+    /// audit-svc's gRPC URL, where the audit outbox is delivered. Unset: the
+    /// events wait in the outbox (a warning says so at start).
+    #[arg(long, env = "ARCHIVE_AUDIT_URL")]
+    pub audit_url: Option<String>,
+    /// Apply the migrations on start (one role owns and serves, as in the
+    /// embedded suite). Off: the schema must be current (`archive-svc
+    /// migrate` first) and the service needs no DDL rights.
+    #[arg(long, env = "ARCHIVE_MIGRATE", default_value_t = false)]
+    pub migrate: bool,
 }
 
 fn millis(s: &str) -> Result<Duration, String> {
@@ -67,6 +110,8 @@ impl Config {
             retention_interval: Duration::from_secs(3600),
             outbox_interval: Duration::from_secs(2),
             readiness_interval: Duration::from_secs(5),
+            audit_url: None,
+            migrate: true,
         }
     }
 }
