@@ -81,7 +81,8 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// A row as [`DUE`] selects it, with the stored event decoded by `decode`.
+    /// A row as [`DUE`] selects it (seq, tenant, attempts), with its event
+    /// as the store decoded the stored bytes (`AuditEvent::decode`).
     pub fn from_row(
         (seq, tenant, attempts): (i64, String, i64),
         event: Result<AuditEvent, String>,
