@@ -14,8 +14,9 @@ use std::{net::SocketAddr, time::Duration};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Set unless a subcommand is given (clap requires it then).
     #[command(flatten)]
-    pub serve: Config,
+    pub serve: Option<Config>,
 }
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -113,5 +114,52 @@ impl Config {
             audit_url: None,
             migrate: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn migrate_needs_no_serving_settings_and_serving_does_not_migrate_by_default() {
+        let cli = Cli::try_parse_from([
+            "archive-svc",
+            "migrate",
+            "--database-url",
+            "postgres://owner@db/calls",
+            "--grant-to",
+            "archive_rt",
+        ])
+        .unwrap();
+        let Some(Command::Migrate(args)) = cli.command else {
+            panic!("migrate expected");
+        };
+        assert_eq!(args.database_url, "postgres://owner@db/calls");
+        assert_eq!(args.grant_to.as_deref(), Some("archive_rt"));
+
+        let cli = Cli::try_parse_from(["archive-svc", "--identity-secret", "s"]).unwrap();
+        assert!(cli.command.is_none());
+        let serve = cli.serve.unwrap();
+        assert!(!serve.migrate);
+        assert!(serve.audit_url.is_none());
+        let cli = Cli::try_parse_from([
+            "archive-svc",
+            "--identity-secret",
+            "s",
+            "--migrate",
+            "--audit-url",
+            "http://audit:50054",
+        ])
+        .unwrap();
+        let serve = cli.serve.unwrap();
+        assert!(serve.migrate);
+        assert_eq!(serve.audit_url.as_deref(), Some("http://audit:50054"));
+        assert!(
+            Config::new("sqlite://x.db", "s").migrate,
+            "in code it migrates"
+        );
     }
 }

@@ -16,8 +16,9 @@ use std::net::SocketAddr;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Set unless a subcommand is given (clap requires it then).
     #[command(flatten)]
-    pub serve: Config,
+    pub serve: Option<Config>,
 }
 
 #[derive(clap::Subcommand, Debug, Clone)]
@@ -97,5 +98,44 @@ impl Config {
             audit_url: None,
             migrate: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn migrate_needs_no_serving_settings_and_serving_does_not_migrate_by_default() {
+        let cli = Cli::try_parse_from([
+            "authz-svc",
+            "migrate",
+            "--database-url",
+            "postgres://owner@db/authz",
+            "--grant-to",
+            "authz_rt",
+        ])
+        .unwrap();
+        let Some(Command::Migrate(args)) = cli.command else {
+            panic!("migrate expected");
+        };
+        assert_eq!(args.database_url, "postgres://owner@db/authz");
+        assert_eq!(args.grant_to.as_deref(), Some("authz_rt"));
+
+        let cli = Cli::try_parse_from(["authz-svc", "--identity-secret", "s"]).unwrap();
+        assert!(cli.command.is_none());
+        assert!(!cli.serve.unwrap().migrate);
+        let cli =
+            Cli::try_parse_from(["authz-svc", "--identity-secret", "s", "--migrate"]).unwrap();
+        assert!(cli.serve.unwrap().migrate);
+        assert!(
+            Config::new("sqlite://x.db", "s").migrate,
+            "in code it migrates"
+        );
+        // Serving still needs its secret.
+        let err = Cli::try_parse_from(["authz-svc"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }
