@@ -244,7 +244,7 @@ async fn main() {
         w.await.unwrap();
     }
     let ingest_time = ingest.elapsed();
-    let direct = store::open(&db.url).await.unwrap();
+    let direct = store::open(&db.url, true).await.unwrap();
     let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
     sqlx::query("ANALYZE").execute(&pool).await.unwrap();
 

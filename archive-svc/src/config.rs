@@ -1,12 +1,47 @@
-//! archive-svc's configuration, from flags or the environment.
+//! archive-svc's configuration, from flags or the environment: serving
+//! ([`Config`]) or the schema step (`archive-svc migrate`, [`MigrateArgs`]).
 
 use std::{net::SocketAddr, time::Duration};
 
+/// The command line: `archive-svc [serve flags]` or `archive-svc migrate …`.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "archive-svc",
-    about = "Call metadata: ingest, search, deletion markers, retention"
+    about = "Call metadata: ingest, search, deletion markers, retention",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Set unless a subcommand is given (clap requires it then).
+    #[command(flatten)]
+    pub serve: Option<Config>,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Applies the migrations as the database owner and grants a runtime
+    /// role what the service needs (rows of its tables, no DDL), then exits.
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MigrateArgs {
+    /// `sqlite://path` or `postgres://…`, connecting as the schema's owner.
+    #[arg(
+        long,
+        env = "ARCHIVE_DATABASE_URL",
+        default_value = "sqlite://archive.db"
+    )]
+    pub database_url: String,
+    /// The role the service runs as (PostgreSQL): granted SELECT, INSERT,
+    /// UPDATE, DELETE on its tables and USAGE on their sequences.
+    #[arg(long)]
+    pub grant_to: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// gRPC listen address.
     #[arg(long, env = "ARCHIVE_LISTEN", default_value = "127.0.0.1:50051")]
@@ -40,6 +75,15 @@ pub struct Config {
     /// How often readiness re-checks the database.
     #[arg(long, env = "ARCHIVE_READINESS_INTERVAL", value_parser = humantime_secs, default_value = "5")]
     pub readiness_interval: Duration,
+    /// audit-svc's gRPC URL, where the audit outbox is delivered. Unset: the
+    /// events wait in the outbox (a warning says so at start).
+    #[arg(long, env = "ARCHIVE_AUDIT_URL")]
+    pub audit_url: Option<String>,
+    /// Apply the migrations on start (one role owns and serves, as in the
+    /// embedded suite). Off: the schema must be current (`archive-svc
+    /// migrate` first) and the service needs no DDL rights.
+    #[arg(long, env = "ARCHIVE_MIGRATE", default_value_t = false)]
+    pub migrate: bool,
 }
 
 fn millis(s: &str) -> Result<Duration, String> {
@@ -67,6 +111,55 @@ impl Config {
             retention_interval: Duration::from_secs(3600),
             outbox_interval: Duration::from_secs(2),
             readiness_interval: Duration::from_secs(5),
+            audit_url: None,
+            migrate: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn migrate_needs_no_serving_settings_and_serving_does_not_migrate_by_default() {
+        let cli = Cli::try_parse_from([
+            "archive-svc",
+            "migrate",
+            "--database-url",
+            "postgres://owner@db/calls",
+            "--grant-to",
+            "archive_rt",
+        ])
+        .unwrap();
+        let Some(Command::Migrate(args)) = cli.command else {
+            panic!("migrate expected");
+        };
+        assert_eq!(args.database_url, "postgres://owner@db/calls");
+        assert_eq!(args.grant_to.as_deref(), Some("archive_rt"));
+
+        let cli = Cli::try_parse_from(["archive-svc", "--identity-secret", "s"]).unwrap();
+        assert!(cli.command.is_none());
+        let serve = cli.serve.unwrap();
+        assert!(!serve.migrate);
+        assert!(serve.audit_url.is_none());
+        let cli = Cli::try_parse_from([
+            "archive-svc",
+            "--identity-secret",
+            "s",
+            "--migrate",
+            "--audit-url",
+            "http://audit:50054",
+        ])
+        .unwrap();
+        let serve = cli.serve.unwrap();
+        assert!(serve.migrate);
+        assert_eq!(serve.audit_url.as_deref(), Some("http://audit:50054"));
+        assert!(
+            Config::new("sqlite://x.db", "s").migrate,
+            "in code it migrates"
+        );
     }
 }

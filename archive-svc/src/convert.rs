@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::{
     model::{
-        CallQuery, Deletion, Order, RecordingMode, RecordingState, StoredCall, StoredRecording,
-        TenantSettings,
+        CallQuery, Deletion, Order, ReasonCode, RecordingMode, RecordingState, StoredCall,
+        StoredRecording, TenantSettings,
     },
     rules::{CallReport, Event, Initiator},
 };
@@ -335,8 +335,53 @@ impl TryFrom<pb::TenantSettings> for TenantSettings {
             consult_recording: s.consult_recording,
             recording_retention_days: s.recording_retention_days,
             metadata_retention_days: s.metadata_retention_days,
+            search_audit_disabled: s.search_audit_disabled,
+            reason_codes: reason_codes(s.reason_codes, "settings.reason_codes")?,
         })
     }
+}
+
+/// A tenant has at most this many reason codes.
+pub const MAX_REASON_CODES: usize = 50;
+/// Longest reason code label.
+pub const MAX_REASON_LABEL: usize = 100;
+
+/// At most [`MAX_REASON_CODES`], each code 1..32 of `[A-Za-z0-9_-]` and
+/// unique, each label 1..100 characters without control characters.
+fn reason_codes(
+    codes: Vec<pb::ReasonCode>,
+    field: &str,
+) -> Result<Vec<ReasonCode>, FieldViolation> {
+    if codes.len() > MAX_REASON_CODES {
+        return Err(FieldViolation::new(
+            field,
+            format!("must hold at most {MAX_REASON_CODES} codes"),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    codes
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let code_field = format!("{field}[{i}].code");
+            if c.code.is_empty() {
+                return Err(FieldViolation::missing(code_field));
+            }
+            audit_svc::outbox::check_reason_code(&c.code, &code_field)?;
+            if !seen.insert(c.code.clone()) {
+                return Err(FieldViolation::new(code_field, "is a duplicate"));
+            }
+            let label_field = format!("{field}[{i}].label");
+            if c.label.trim().is_empty() {
+                return Err(FieldViolation::missing(label_field));
+            }
+            check_text(&c.label, &label_field, MAX_REASON_LABEL)?;
+            Ok(ReasonCode {
+                code: c.code,
+                label: c.label,
+            })
+        })
+        .collect()
 }
 
 impl From<TenantSettings> for pb::TenantSettings {
@@ -346,7 +391,15 @@ impl From<TenantSettings> for pb::TenantSettings {
             consult_recording: s.consult_recording,
             recording_retention_days: s.recording_retention_days,
             metadata_retention_days: s.metadata_retention_days,
-            ..Default::default()
+            search_audit_disabled: s.search_audit_disabled,
+            reason_codes: s
+                .reason_codes
+                .into_iter()
+                .map(|c| pb::ReasonCode {
+                    code: c.code,
+                    label: c.label,
+                })
+                .collect(),
         }
     }
 }

@@ -15,6 +15,9 @@ pub enum Error {
     Store(#[from] StoreError),
     #[error("serving: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// `audit_url` cannot be used.
+    #[error("audit-svc client: {0}")]
+    AuditClient(#[from] audit_svc::Error),
 }
 
 impl From<Error> for Status {
@@ -30,6 +33,7 @@ impl From<Error> for Status {
                 Status::internal("the call archive failed to answer")
             }
             Error::Transport(e) => Status::internal(e.to_string()),
+            Error::AuditClient(e) => Status::internal(e.to_string()),
         }
     }
 }

@@ -1,8 +1,12 @@
 //! archive-svc owns calls and their recordings' metadata: ingest with the
 //! seed's recording rules, search with keyset pagination, the Recording tab,
 //! deletion markers and tenant settings. Calls live in SQLite (embedded) or
-//! PostgreSQL behind [`store::CallStore`].
+//! PostgreSQL behind [`store::CallStore`]. Every change the audit trail
+//! records (deletions, retention, legal holds, settings, ingest) writes its
+//! event to the store's audit outbox in the change's transaction; a relay
+//! delivers them to audit-svc.
 
+pub mod audit;
 mod config;
 pub mod convert;
 mod error;
@@ -24,10 +28,16 @@ use archive_common::{
 use archive_proto::v1::{
     call_service_server::CallServiceServer, media_service_client::MediaServiceClient,
 };
+use audit_svc::{client::AuditClient, outbox::Relay};
 use tokio::net::TcpListener;
 use tonic::service::{Routes, interceptor::InterceptedService};
 
-pub use crate::{config::Config, error::Error, retention::Retention, service::CallArchive};
+pub use crate::{
+    config::{Cli, Command, Config, MigrateArgs},
+    error::Error,
+    retention::Retention,
+    service::CallArchive,
+};
 
 // Used by the integration tests only.
 #[cfg(test)]
@@ -60,10 +70,20 @@ pub struct Started {
     pub calls: Arc<CallArchive>,
 }
 
-/// Opens the store (running migrations) and starts retention and readiness
+/// The name the audit relay calls audit-svc as (`system:archive-svc`).
+pub const AUDIT_PRINCIPAL: &str = "archive-svc";
+
+/// `archive-svc migrate`: the schema step, as the database owner.
+pub async fn migrate(args: &MigrateArgs) -> Result<(), Error> {
+    store::migrate(&args.database_url, args.grant_to.as_deref()).await?;
+    Ok(())
+}
+
+/// Opens the store (migrating when `config.migrate`, else checking the
+/// schema is current) and starts retention, the audit relay and readiness
 /// (until `shutdown`).
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
-    let store = store::open(&config.database_url).await?;
+    let store = store::open(&config.database_url, config.migrate).await?;
     let tokens = PageTokens::new(
         config
             .page_token_secret
@@ -84,13 +104,33 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         )),
         None => None,
     };
-    let retention = Retention::new(store.clone(), clock.clone(), media, identity.clone());
+    let audit = config
+        .audit_url
+        .as_deref()
+        .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
+        .transpose()?;
+    let relay = Relay::new(store.clone(), audit, AUDIT_PRINCIPAL, clock.clone());
+    let nudge = relay.nudge();
+    relay.spawn(shutdown.clone());
+    let retention = Retention::new(
+        store.clone(),
+        clock.clone(),
+        media,
+        identity.clone(),
+        nudge.clone(),
+    );
     retention.clone().spawn(
         config.retention_interval,
         config.outbox_interval,
         shutdown.clone(),
     );
-    let calls = Arc::new(CallArchive::new(store.clone(), tokens, clock, retention));
+    let calls = Arc::new(CallArchive::new(
+        store.clone(),
+        tokens,
+        clock,
+        retention,
+        nudge,
+    ));
     let verify = VerifyIdentity::new(identity);
     let routes = Routes::new(InterceptedService::new(
         CallServiceServer::from_arc(calls.clone()),

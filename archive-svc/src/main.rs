@@ -1,15 +1,36 @@
-//! archive-svc as its own process.
+//! archive-svc as its own process: serving, or `archive-svc migrate`.
 
 // The library uses the dependencies; this thin binary needs only a few.
 #![allow(unused_crate_dependencies)]
 
+use std::process::ExitCode;
+
 use archive_common::{metrics, shutdown, telemetry};
+use archive_svc::{Cli, Command};
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let config = archive_svc::Config::parse();
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
     let _telemetry = telemetry::init("archive-svc");
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // In words (e.g. "… run `archive-svc migrate` …"), not as a debug dump.
+            tracing::error!(error = %e, "archive-svc failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(Command::Migrate(args)) = cli.command {
+        archive_svc::migrate(&args).await?;
+        tracing::info!(grant_to = ?args.grant_to, "archive-svc schema is current");
+        return Ok(());
+    }
+    // Without a subcommand clap has required the serving settings.
+    let config = cli.serve.ok_or("the serving settings are missing")?;
     let shutdown = shutdown::on_signal();
     metrics::spawn(config.metrics_listen, shutdown.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

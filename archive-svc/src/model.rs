@@ -184,6 +184,13 @@ impl StoredCall {
     }
 }
 
+/// One of a tenant's reasons for sensitive actions, e.g. `QA` "Quality review".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonCode {
+    pub code: String,
+    pub label: String,
+}
+
 /// A tenant's archive settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantSettings {
@@ -191,6 +198,10 @@ pub struct TenantSettings {
     pub consult_recording: bool,
     pub recording_retention_days: u32,
     pub metadata_retention_days: u32,
+    /// Searches are not recorded in the audit trail (they are by default).
+    pub search_audit_disabled: bool,
+    /// The reasons users pick from; empty: free text only.
+    pub reason_codes: Vec<ReasonCode>,
 }
 
 impl Default for TenantSettings {
@@ -200,6 +211,8 @@ impl Default for TenantSettings {
             consult_recording: false,
             recording_retention_days: 365,
             metadata_retention_days: 730,
+            search_audit_disabled: false,
+            reason_codes: Vec::new(),
         }
     }
 }

@@ -6,13 +6,16 @@
 //! deleted by a user — are queued in the store in the same transaction as the
 //! state change, and the drainer asks media-svc to delete them, retrying with
 //! backoff until media-svc confirms. Deletion is idempotent at media-svc, so a
-//! retry after a crash is harmless.
+//! retry after a crash is harmless. Each expiry and purge writes its audit
+//! event (actor `system:retention`) in the same transaction too, and the
+//! audit relay is nudged when a sweep changed anything.
 
 use std::{sync::Arc, time::Duration as StdDuration};
 
 use archive_common::telemetry::client::TracedChannel;
 use archive_common::{Clock, IdentityKey, Principal, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
+use audit_svc::outbox::Nudge;
 use chrono::Duration;
 use tokio::sync::Notify;
 
@@ -39,15 +42,18 @@ pub struct Retention {
     media: Option<MediaServiceClient<TracedChannel>>,
     identity: IdentityKey,
     wake: Arc<Notify>,
+    audit: Nudge,
 }
 
 impl Retention {
-    /// `media` is None when no media-svc is configured: deletions then wait in the outbox.
+    /// `media` is None when no media-svc is configured: deletions then wait
+    /// in the outbox. `audit` wakes the audit relay after a sweep's events.
     pub fn new(
         store: Arc<dyn CallStore>,
         clock: Arc<dyn Clock>,
         media: Option<MediaServiceClient<TracedChannel>>,
         identity: IdentityKey,
+        audit: Nudge,
     ) -> Self {
         Self {
             store,
@@ -55,6 +61,7 @@ impl Retention {
             media,
             identity,
             wake: Arc::new(Notify::new()),
+            audit,
         }
     }
 
@@ -67,15 +74,29 @@ impl Retention {
         let report = SweepReport {
             recordings_expired: self
                 .store
-                .expire_recordings(tenant, recordings_cutoff, now)
+                .expire_recordings(
+                    tenant,
+                    recordings_cutoff,
+                    now,
+                    settings.recording_retention_days,
+                )
                 .await?,
-            calls_purged: self.store.purge_calls(tenant, metadata_cutoff, now).await?,
+            calls_purged: self
+                .store
+                .purge_calls(
+                    tenant,
+                    metadata_cutoff,
+                    now,
+                    settings.metadata_retention_days,
+                )
+                .await?,
         };
         METRICS.recordings_expired.inc_by(report.recordings_expired);
         METRICS.calls_purged.inc_by(report.calls_purged);
         if report != SweepReport::default() {
             tracing::info!(tenant, ?report, "retention applied");
             self.wake.notify_one();
+            self.audit.nudge();
         }
         Ok(report)
     }

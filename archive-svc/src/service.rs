@@ -1,16 +1,20 @@
 //! The `archive.v1.CallService` gRPC service: validates, applies the recording
-//! rules, and delegates to the [`CallStore`].
+//! rules, and delegates to the [`CallStore`]. Each change is made as the
+//! verified caller (a user through the gateway, or a system principal calling
+//! directly) with the request's `ActionContext`; the store records its audit
+//! event in the same transaction and the audit relay is nudged after commit.
 
 use std::sync::Arc;
 
 use archive_common::{Clock, FieldViolation, Principal, page_token::PageTokens};
 use archive_proto::v1::{self as pb, call_service_server::CallService};
+use audit_svc::outbox::{Change, Context, Nudge};
 use tonic::{Request, Response, Status};
 
 use crate::{
     Error,
     convert::{self, call_query, page_size, recording, recording_ids, uuid},
-    model::{CallQuery, Cursor, Deletion, StoredCall, TenantSettings},
+    model::{CallQuery, Cursor, StoredCall, TenantSettings},
     retention::Retention,
     rules::{self, CallReport},
     store::CallStore,
@@ -24,6 +28,8 @@ pub struct CallArchive {
     tokens: PageTokens,
     clock: Arc<dyn Clock>,
     retention: Retention,
+    /// Wakes the audit relay after a change with events committed.
+    audit: Nudge,
 }
 
 impl CallArchive {
@@ -32,13 +38,22 @@ impl CallArchive {
         tokens: PageTokens,
         clock: Arc<dyn Clock>,
         retention: Retention,
+        audit: Nudge,
     ) -> Self {
         Self {
             store,
             tokens,
             clock,
             retention,
+            audit,
         }
+    }
+
+    /// A change by `who` now, with the request's context (validated,
+    /// violations naming `context.<field>`).
+    fn change(&self, who: &Principal, context: Option<pb::ActionContext>) -> Result<Change, Error> {
+        let context = Context::from_proto(context, "context")?;
+        Ok(Change::by(who, self.clock.now()).with_context(context))
     }
 
     /// One page of calls for `query`, with the token of the next page.
@@ -92,11 +107,15 @@ impl CallService for CallArchive {
             .await
             .map_err(Error::from)?;
         let call = rules::decide(&report, settings.consult_recording);
+        let change = self.change(&who, None)?;
         let (stored, created) = self
             .store
-            .insert_call(&who.tenant, &call)
+            .insert_call(&who.tenant, &call, &change)
             .await
             .map_err(Error::from)?;
+        if created {
+            self.audit.nudge();
+        }
         tracing::info!(tenant = %who.tenant, session = %call.session_id, created, recordings = stored.recordings.len(), "call ingested");
         Ok(Response::new(pb::IngestCallResponse {
             call: Some(stored.into()),
@@ -133,11 +152,15 @@ impl CallService for CallArchive {
             .iter()
             .map(|r| rules::decide(r, settings.consult_recording))
             .collect();
+        let change = self.change(&who, None)?;
         let stored = self
             .store
-            .insert_calls(&who.tenant, &decided)
+            .insert_calls(&who.tenant, &decided, &change)
             .await
             .map_err(Error::from)?;
+        if stored.iter().any(|(_, created)| *created) {
+            self.audit.nudge();
+        }
         Ok(Response::new(pb::BatchIngestCallsResponse {
             results: stored
                 .into_iter()
@@ -254,8 +277,10 @@ impl CallService for CallArchive {
         request: Request<pb::MarkRecordingsDeletedRequest>,
     ) -> Result<Response<pb::MarkRecordingsDeletedResponse>, Status> {
         let who = tenant(&request)?;
-        let ids = recording_ids(&request.get_ref().recording_ids, "recording_ids", MAX_BATCH)
-            .map_err(Error::from)?;
+        let req = request.into_inner();
+        let ids =
+            recording_ids(&req.recording_ids, "recording_ids", MAX_BATCH).map_err(Error::from)?;
+        let change = self.change(&who, req.context)?;
         // All or nothing: every id must be the tenant's before any marker is set.
         let known = self
             .store
@@ -268,17 +293,13 @@ impl CallService for CallArchive {
         {
             return Err(Error::NotFound(format!("recording {missing}")).into());
         }
-        let deletion = Deletion {
-            user_id: who.user_id.clone(),
-            display_name: who.display_name.clone(),
-            at: self.clock.now(),
-        };
         let recordings = self
             .store
-            .mark_deleted(&who.tenant, &ids, &deletion)
+            .mark_deleted(&who.tenant, &ids, &change)
             .await
             .map_err(Error::from)?;
         self.retention.nudge();
+        self.audit.nudge();
         Ok(Response::new(pb::MarkRecordingsDeletedResponse {
             recordings: recordings
                 .into_iter()
@@ -305,16 +326,21 @@ impl CallService for CallArchive {
         request: Request<pb::UpdateTenantSettingsRequest>,
     ) -> Result<Response<pb::TenantSettings>, Status> {
         let who = tenant(&request)?;
-        let settings = request
-            .into_inner()
+        let req = request.into_inner();
+        let settings = req
             .settings
             .ok_or_else(|| FieldViolation::missing("settings"))
             .and_then(TenantSettings::try_from)
             .map_err(Error::from)?;
-        self.store
-            .put_settings(&who.tenant, &settings)
+        let change = self.change(&who, req.context)?;
+        if self
+            .store
+            .put_settings(&who.tenant, &settings, &change)
             .await
-            .map_err(Error::from)?;
+            .map_err(Error::from)?
+        {
+            self.audit.nudge();
+        }
         Ok(Response::new(settings.into()))
     }
 
@@ -325,12 +351,14 @@ impl CallService for CallArchive {
         let who = tenant(&request)?;
         let req = request.into_inner();
         let call_id = uuid(&req.call_id, "call_id").map_err(Error::from)?;
+        let change = self.change(&who, req.context)?;
         let call = self
             .store
-            .set_legal_hold(&who.tenant, call_id, req.legal_hold)
+            .set_legal_hold(&who.tenant, call_id, req.legal_hold, &change)
             .await
             .map_err(Error::from)?
             .ok_or_else(|| Error::NotFound(format!("call {call_id}")))?;
+        self.audit.nudge();
         Ok(Response::new(pb::SetLegalHoldResponse {
             call: Some(call.into()),
         }))

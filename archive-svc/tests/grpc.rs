@@ -1,6 +1,7 @@
 //! archive-svc over real gRPC: the server from `run` on an ephemeral port, a
-//! signed identity per tenant, and a stand-in media-svc that records the
-//! deletions it is asked for (failing the first ones, to prove the retries).
+//! signed identity per tenant, a stand-in media-svc that records the
+//! deletions it is asked for (failing the first ones, to prove the retries),
+//! and a stand-in audit-svc that records what the audit relay delivers.
 
 #![allow(unused_crate_dependencies)]
 
@@ -13,7 +14,8 @@ use archive_common::{
     IdentityKey, Principal, convert::timestamp, error::violated_field, shutdown::CancellationToken,
 };
 use archive_proto::v1::{
-    self as pb,
+    self as pb, AuditEventKind,
+    audit_service_server::{AuditService, AuditServiceServer},
     call_event::Kind,
     call_service_client::CallServiceClient,
     media_service_server::{MediaService, MediaServiceServer},
@@ -94,11 +96,112 @@ impl MediaService for RecordingDeletions {
     }
 }
 
+/// audit-svc stand-in: AppendEvents only, recording the verified caller and
+/// the events it is given.
+#[derive(Clone, Default)]
+struct RecordingTrail {
+    appended: Arc<Mutex<Vec<(Principal, pb::AuditEvent)>>>,
+}
+
+type ExportStream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<pb::ExportTrailChunk, Status>> + Send>,
+>;
+
+#[tonic::async_trait]
+impl AuditService for RecordingTrail {
+    type ExportTrailStream = ExportStream;
+
+    async fn append_events(
+        &self,
+        request: Request<pb::AppendEventsRequest>,
+    ) -> Result<Response<pb::AppendEventsResponse>, Status> {
+        let caller = Principal::of(&request)?.clone();
+        let events = request.into_inner().events;
+        let receipts = events
+            .iter()
+            .map(|e| pb::AppendEventResponse {
+                event_id: e.event_id.clone(),
+                ..Default::default()
+            })
+            .collect();
+        let mut appended = self.appended.lock().unwrap();
+        appended.extend(events.into_iter().map(|e| (caller.clone(), e)));
+        Ok(Response::new(pb::AppendEventsResponse { receipts }))
+    }
+    async fn append_event(
+        &self,
+        _: Request<pb::AppendEventRequest>,
+    ) -> Result<Response<pb::AppendEventResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn list_events(
+        &self,
+        _: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn verify_chain(
+        &self,
+        _: Request<pb::VerifyChainRequest>,
+    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn get_checkpoint(
+        &self,
+        _: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::Checkpoint>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn export_trail(
+        &self,
+        _: Request<pb::ExportTrailRequest>,
+    ) -> Result<Response<ExportStream>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+}
+
+impl RecordingTrail {
+    /// Waits until `n` events have arrived; all of them.
+    async fn wait_for(&self, n: usize) -> Vec<(Principal, pb::AuditEvent)> {
+        for _ in 0..200 {
+            let got = self.appended.lock().unwrap().clone();
+            if got.len() >= n {
+                return got;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("the audit relay did not deliver {n} events in time");
+    }
+}
+
 struct Harness {
     client: CallServiceClient<Channel>,
     media: RecordingDeletions,
+    trail: RecordingTrail,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
+}
+
+/// Serves a tonic service on an ephemeral port until `stop` is cancelled;
+/// evaluates to its URL.
+macro_rules! serve {
+    ($service:expr, $stop:expr) => {{
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let stop = $stop.clone();
+        let service = $service;
+        tokio::spawn(async move {
+            tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming_shutdown(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    stop.cancelled_owned(),
+                )
+                .await
+                .unwrap();
+        });
+        url
+    }};
 }
 
 async fn start() -> Harness {
@@ -106,28 +209,24 @@ async fn start() -> Harness {
         fail_first: Arc::new(Mutex::new(2)),
         ..Default::default()
     };
-    let media_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let media_addr = media_listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    let stop = shutdown.clone();
-    let server = MediaServiceServer::new(media.clone());
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(server)
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(media_listener),
-                stop.cancelled_owned(),
-            )
-            .await
-            .unwrap();
-    });
+    let media_url = serve!(MediaServiceServer::new(media.clone()), shutdown);
+    let trail = RecordingTrail::default();
+    let trail_url = serve!(
+        AuditServiceServer::with_interceptor(
+            trail.clone(),
+            archive_common::VerifyIdentity::new(IdentityKey::internal(SECRET.as_bytes())),
+        ),
+        shutdown
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = archive_svc::Config::new(
         format!("sqlite://{}", dir.path().join("a.db").display()),
         SECRET,
     );
-    config.media_url = Some(format!("http://{media_addr}"));
+    config.media_url = Some(media_url);
+    config.audit_url = Some(trail_url);
     config.outbox_interval = Duration::from_millis(50);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -141,6 +240,7 @@ async fn start() -> Harness {
     Harness {
         client,
         media,
+        trail,
         shutdown,
         _dir: dir,
     }
@@ -656,6 +756,27 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
     assert_eq!((swept.recordings_expired, swept.calls_purged), (1, 0));
     let deleted = wait_for_deletions(&h, 2).await;
     assert_eq!(deleted[1].1, old.recordings[0].recording_id);
+    // …and the sweep is in the trail as the sweeper's.
+    let expired_id = format!("retention-expired:{}", old.recordings[0].recording_id);
+    for _ in 0..200 {
+        if h.trail
+            .appended
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, e)| e.event_id == expired_id)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let trail = h.trail.appended.lock().unwrap().clone();
+    let (_, expiry) = trail
+        .iter()
+        .find(|(_, e)| e.event_id == expired_id)
+        .expect("RETENTION_EXPIRED delivered");
+    assert_eq!(expiry.actor_id, "system:retention");
+    assert_eq!(expiry.kind, AuditEventKind::RetentionExpired as i32);
     let old_now = h
         .client
         .get_call(as_user(
@@ -699,5 +820,208 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
         Some("settings.metadata_retention_days")
     );
     assert_eq!(count(&mut h, "10009").await, 2);
+    h.shutdown.cancel();
+}
+
+fn as_principal<T>(who: &Principal, message: T) -> Request<T> {
+    IdentityKey::internal(SECRET.as_bytes()).request(message, who)
+}
+
+fn context(reason: &str, request_id: &str) -> Option<pb::ActionContext> {
+    Some(pb::ActionContext {
+        request_id: request_id.into(),
+        reason: reason.into(),
+        reason_code: "LEGAL".into(),
+        case_id: "CASE-1".into(),
+        client_address: "203.0.113.9".into(),
+        user_agent: "curl/8".into(),
+    })
+}
+
+fn settings(codes: Vec<(&str, &str)>) -> pb::TenantSettings {
+    pb::TenantSettings {
+        time_zone: "Europe/Oslo".into(),
+        recording_retention_days: 365,
+        metadata_retention_days: 730,
+        reason_codes: codes
+            .into_iter()
+            .map(|(code, label)| pb::ReasonCode {
+                code: code.into(),
+                label: label.into(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
+    let mut h = start().await;
+    let platform = Principal::system("10009", "recording-platform");
+    let mut recordings = Vec::new();
+    for session in ["t-1", "t-2", "t-3"] {
+        let call = h
+            .client
+            .ingest_call(as_principal(&platform, forced_call(session, 1, "95214830")))
+            .await
+            .unwrap()
+            .into_inner()
+            .call
+            .unwrap();
+        recordings.push((
+            call.call_id.clone(),
+            call.recordings[0].recording_id.clone(),
+        ));
+    }
+    // A retry of an ingest creates and records nothing.
+    h.client
+        .ingest_call(as_principal(&platform, forced_call("t-1", 1, "95214830")))
+        .await
+        .unwrap();
+
+    // A system identity calling MarkRecordingsDeleted directly is the actor.
+    let ops = Principal::system("10009", "ops");
+    h.client
+        .mark_recordings_deleted(as_principal(
+            &ops,
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![recordings[0].1.clone()],
+                context: context("court order\nno. 7", "req-ops"),
+            },
+        ))
+        .await
+        .unwrap();
+    // A user through the gateway; the recording deleted before records nothing again.
+    h.client
+        .mark_recordings_deleted(as_user(
+            "10009",
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![recordings[0].1.clone(), recordings[1].1.clone()],
+                context: context("customer asked", "req-paal"),
+            },
+        ))
+        .await
+        .unwrap();
+
+    // Refused before anything is written: a bad context, another tenant's id.
+    let err = h
+        .client
+        .mark_recordings_deleted(as_user(
+            "10009",
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![recordings[2].1.clone()],
+                context: Some(pb::ActionContext {
+                    reason_code: "not a code!".into(),
+                    ..Default::default()
+                }),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&err).as_deref(), Some("context.reason_code"));
+    let err = h
+        .client
+        .mark_recordings_deleted(as_user(
+            "20001",
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![recordings[2].1.clone()],
+                context: context("not mine", "req-x"),
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+    let err = h
+        .client
+        .update_tenant_settings(as_user(
+            "10009",
+            pb::UpdateTenantSettingsRequest {
+                settings: Some(settings(vec![("QA", "Quality"), ("QA", "Again")])),
+                context: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        violated_field(&err).as_deref(),
+        Some("settings.reason_codes[1].code")
+    );
+
+    // Settings and legal hold, each once though asked twice.
+    for _ in 0..2 {
+        h.client
+            .update_tenant_settings(as_user(
+                "10009",
+                pb::UpdateTenantSettingsRequest {
+                    settings: Some(settings(vec![("QA", "Quality review")])),
+                    context: context("new codes", "req-settings"),
+                },
+            ))
+            .await
+            .unwrap();
+        h.client
+            .set_legal_hold(as_user(
+                "10009",
+                pb::SetLegalHoldRequest {
+                    call_id: recordings[2].0.clone(),
+                    legal_hold: true,
+                    context: context("litigation", "req-hold"),
+                },
+            ))
+            .await
+            .unwrap();
+    }
+
+    // Delivered in commit order; nothing for what was refused or changed nothing.
+    h.trail.wait_for(7).await;
+    // Time for anything that should not be there to arrive too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered = h.trail.appended.lock().unwrap().clone();
+    assert!(
+        delivered
+            .iter()
+            .all(|(caller, _)| caller.tenant == "10009" && caller.user_id == "system:archive-svc"),
+        "the relay appends as archive-svc's system principal of the tenant"
+    );
+    let summary: Vec<(AuditEventKind, &str, &str)> = delivered
+        .iter()
+        .map(|(_, e)| {
+            (
+                AuditEventKind::try_from(e.kind).unwrap(),
+                e.actor_id.as_str(),
+                e.request_id.as_str(),
+            )
+        })
+        .collect();
+    use AuditEventKind as K;
+    assert_eq!(
+        summary,
+        vec![
+            (K::CallsIngested, "system:recording-platform", ""),
+            (K::CallsIngested, "system:recording-platform", ""),
+            (K::CallsIngested, "system:recording-platform", ""),
+            (K::RecordingDeleted, "system:ops", "req-ops"),
+            (K::RecordingDeleted, "paal", "req-paal"),
+            (K::TenantSettingsChanged, "paal", "req-settings"),
+            (K::LegalHoldChanged, "paal", "req-hold"),
+        ]
+    );
+    let by_ops = &delivered[3].1;
+    assert_eq!(
+        by_ops.event_id,
+        format!("recording-deleted:{}", recordings[0].1)
+    );
+    assert_eq!(by_ops.reason, "court order\nno. 7");
+    assert_eq!(
+        (by_ops.reason_code.as_str(), by_ops.case_id.as_str()),
+        ("LEGAL", "CASE-1")
+    );
+    assert_eq!(
+        (by_ops.client_address.as_str(), by_ops.user_agent.as_str()),
+        ("203.0.113.9", "curl/8")
+    );
+    assert_eq!(by_ops.call_id, recordings[0].0);
+    assert_eq!(delivered[4].1.recording_id, recordings[1].1);
+    assert_eq!(delivered[6].1.detail, "set");
     h.shutdown.cancel();
 }

@@ -1,19 +1,23 @@
 //! One conformance suite for every `CallStore` backend: SQLite (a temp file)
 //! and a real PostgreSQL (a scratch database; skipped with a message when no
-//! server answers, unless ARCHIVE_REQUIRE_POSTGRES=1).
+//! server answers, unless ARCHIVE_REQUIRE_POSTGRES=1). Each change is checked
+//! with the audit outbox rows it writes in its transaction (exactly one per
+//! fact, none for a change that changed nothing or failed).
 
 #![allow(unused_crate_dependencies)]
 
 use std::sync::Arc;
 
-use archive_common::db::ScratchDatabase;
+use archive_common::{Principal, convert::timestamp, db::ScratchDatabase};
+use archive_proto::v1::{AuditEvent, AuditEventKind};
 use archive_svc::{
     model::{
-        CallQuery, Cursor, Deletion, NewCall, NewRecording, Order, RecordingMode, RecordingState,
-        Segment, TenantSettings,
+        CallQuery, Cursor, Deletion, NewCall, NewRecording, Order, ReasonCode, RecordingMode,
+        RecordingState, Segment, TenantSettings,
     },
     store::{self, CallStore},
 };
+use audit_svc::outbox::{Change, Context};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 fn at(minute: i64) -> DateTime<Utc> {
@@ -51,15 +55,72 @@ fn call(session: &str, minute: i64, caller: &str, agent: &str, recordings: usize
     }
 }
 
+/// The recording platform ingesting calls.
+fn platform(tenant: &str) -> Change {
+    Change::by(&Principal::system(tenant, "recording-platform"), at(0))
+}
+
+/// Paal deleting, holding, configuring at `minute`, with a reason.
+fn paal(minute: i64) -> Change {
+    Change::by(&Principal::new("10009", "paal", "Paal Admin"), at(minute)).with_context(Context {
+        request_id: "req-7".into(),
+        reason: "Customer asked\nticket #4711".into(),
+        reason_code: "GDPR".into(),
+        case_id: "CASE-9".into(),
+        client_address: "203.0.113.7".into(),
+        user_agent: "Mozilla/5.0".into(),
+    })
+}
+
+fn marker_of(change: &Change) -> Deletion {
+    Deletion {
+        user_id: change.actor_id.clone(),
+        display_name: change.actor_display_name.clone(),
+        at: change.at,
+    }
+}
+
+/// Every event waiting in the outbox, oldest first, taken out of it (as the
+/// relay does once audit-svc acknowledged them).
+async fn take_events(store: &dyn CallStore) -> Vec<(String, AuditEvent)> {
+    let far = Utc::now() + Duration::days(365 * 100);
+    let due = store.due(far, 100_000).await.unwrap();
+    let seqs: Vec<i64> = due.iter().map(|p| p.seq).collect();
+    store.delivered(&seqs).await.unwrap();
+    assert_eq!(store.pending().await.unwrap(), 0);
+    due.into_iter()
+        .map(|p| (p.tenant, p.event.expect("a stored event decodes")))
+        .collect()
+}
+
+fn kind(e: &AuditEvent) -> AuditEventKind {
+    AuditEventKind::try_from(e.kind).unwrap()
+}
+
 async fn conformance(store: Arc<dyn CallStore>) {
     store.ping().await.unwrap();
 
     // Ingest is idempotent per (tenant, session id).
     let (first, created) = store
-        .insert_call("10009", &call("s-1", 0, "95214830", "Andreas Wallin", 2))
+        .insert_call(
+            "10009",
+            &call("s-1", 0, "95214830", "Andreas Wallin", 2),
+            &platform("10009"),
+        )
         .await
         .unwrap();
     assert!(created);
+    // One CALLS_INGESTED for the request, by the platform, with its id fixed by the call.
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(events.len(), 1);
+    let (tenant, e) = &events[0];
+    assert_eq!(tenant, "10009");
+    assert_eq!(kind(e), AuditEventKind::CallsIngested);
+    assert_eq!(e.event_id, format!("calls-ingested:{}", first.call_id));
+    assert_eq!(e.actor_id, "system:recording-platform");
+    assert_eq!(e.call_id, first.call_id.to_string());
+    assert_eq!(e.detail, "1 call(s) created; sessions s-1");
+    assert_eq!(e.event_time, Some(timestamp(at(0))));
     assert_eq!(first.recordings.len(), 2);
     assert_eq!(
         first.recordings.iter().map(|r| r.nr).collect::<Vec<_>>(),
@@ -67,15 +128,27 @@ async fn conformance(store: Arc<dyn CallStore>) {
     );
     assert_eq!(first.recording_ms, 60_000);
     let (again, created) = store
-        .insert_call("10009", &call("s-1", 5, "1", "Other", 0))
+        .insert_call(
+            "10009",
+            &call("s-1", 5, "1", "Other", 0),
+            &platform("10009"),
+        )
         .await
         .unwrap();
     assert!(!created, "a retry must not create a second call");
     assert_eq!(again, first, "a retry must change nothing");
+    assert!(
+        take_events(store.as_ref()).await.is_empty(),
+        "a retry records nothing"
+    );
 
     // The same session id in another tenant is another call.
     let (other, created) = store
-        .insert_call("20001", &call("s-1", 0, "95214830", "Andreas Wallin", 1))
+        .insert_call(
+            "20001",
+            &call("s-1", 0, "95214830", "Andreas Wallin", 1),
+            &platform("20001"),
+        )
         .await
         .unwrap();
     assert!(created);
@@ -99,10 +172,17 @@ async fn conformance(store: Arc<dyn CallStore>) {
                     agent,
                     recs,
                 ),
+                &platform("10009"),
             )
             .await
             .unwrap();
     }
+    let tenants: Vec<String> = take_events(store.as_ref())
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(tenants, vec!["20001", "10009", "10009", "10009"]);
 
     // Newest first by default; tenant isolation.
     let all = store
@@ -263,17 +343,18 @@ async fn conformance(store: Arc<dyn CallStore>) {
             .unwrap()
             .is_empty()
     );
-    let marker = Deletion {
-        user_id: "paal".into(),
-        display_name: "Paal Admin".into(),
-        at: at(100),
-    };
+    let deleting = paal(100);
+    let marker = marker_of(&deleting);
     assert!(
         store
-            .mark_deleted("20001", &[rec], &marker)
+            .mark_deleted("20001", &[rec], &deleting)
             .await
             .unwrap()
             .is_empty()
+    );
+    assert!(
+        take_events(store.as_ref()).await.is_empty(),
+        "another tenant's id deletes nothing and records nothing"
     );
     assert_eq!(
         store
@@ -287,16 +368,46 @@ async fn conformance(store: Arc<dyn CallStore>) {
     );
 
     // Deletion markers stay; a second deletion keeps the first marker.
-    let deleted = store.mark_deleted("10009", &[rec], &marker).await.unwrap();
+    let deleted = store
+        .mark_deleted("10009", &[rec], &deleting)
+        .await
+        .unwrap();
     assert_eq!(deleted[0].state, RecordingState::Deleted);
     assert_eq!(deleted[0].deletion.as_ref().unwrap(), &marker);
-    let later = Deletion {
-        user_id: "x".into(),
-        display_name: "X".into(),
-        at: at(200),
-    };
+    // Exactly one RECORDING_DELETED, with the marker's actor and time and the request's context.
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(events.len(), 1);
+    let (tenant, e) = &events[0];
+    assert_eq!(tenant, "10009");
+    assert_eq!(kind(e), AuditEventKind::RecordingDeleted);
+    assert_eq!(e.event_id, format!("recording-deleted:{rec}"));
+    assert_eq!(
+        (e.actor_id.as_str(), e.actor_display_name.as_str()),
+        ("paal", "Paal Admin")
+    );
+    assert_eq!(
+        (e.recording_id.clone(), e.call_id.clone()),
+        (rec.to_string(), first.call_id.to_string())
+    );
+    assert_eq!(e.event_time, Some(timestamp(at(100))));
+    assert_eq!(e.reason, "Customer asked\nticket #4711", "verbatim");
+    assert_eq!(
+        (
+            e.request_id.as_str(),
+            e.reason_code.as_str(),
+            e.case_id.as_str(),
+            e.client_address.as_str(),
+            e.user_agent.as_str()
+        ),
+        ("req-7", "GDPR", "CASE-9", "203.0.113.7", "Mozilla/5.0")
+    );
+    let later = Change::by(&Principal::new("10009", "x", "X"), at(200));
     let again = store.mark_deleted("10009", &[rec], &later).await.unwrap();
     assert_eq!(again[0].deletion.as_ref().unwrap(), &marker);
+    assert!(
+        take_events(store.as_ref()).await.is_empty(),
+        "a recording already deleted records nothing"
+    );
     let reloaded = store
         .get_call("10009", first.call_id)
         .await
@@ -321,10 +432,14 @@ async fn conformance(store: Arc<dyn CallStore>) {
         .unwrap()
         .recordings[0]
         .recording_id;
+    // Of several, only the newly deleted ones are recorded.
     store
-        .mark_deleted("10009", &[s2_rec], &marker)
+        .mark_deleted("10009", &[rec, s2_rec], &deleting)
         .await
         .unwrap();
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].1.event_id, format!("recording-deleted:{s2_rec}"));
     assert_eq!(count(q(|q| q.has_recording = true)).await, 2);
     assert_eq!(
         count(q(|q| {
@@ -344,20 +459,53 @@ async fn conformance(store: Arc<dyn CallStore>) {
             .any(|(r, c)| r.recording_id == rec && c.session_id == "s-1")
     );
 
-    // Legal hold.
+    // Legal hold: recorded when the flag changes, not when it is set again.
     let held = store
-        .set_legal_hold("10009", first.call_id, true)
+        .set_legal_hold("10009", first.call_id, true, &paal(110))
         .await
         .unwrap()
         .unwrap();
     assert!(held.legal_hold);
     assert!(
         store
-            .set_legal_hold("20001", first.call_id, true)
+            .set_legal_hold("20001", first.call_id, true, &paal(110))
             .await
             .unwrap()
             .is_none()
     );
+    assert!(
+        store
+            .set_legal_hold("10009", first.call_id, true, &paal(111))
+            .await
+            .unwrap()
+            .unwrap()
+            .legal_hold
+    );
+    let released = store
+        .set_legal_hold("10009", first.call_id, false, &paal(112))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!released.legal_hold);
+    let events = take_events(store.as_ref()).await;
+    let holds: Vec<(&str, &str, String)> = events
+        .iter()
+        .map(|(_, e)| (e.detail.as_str(), e.actor_id.as_str(), e.call_id.clone()))
+        .collect();
+    let call_id = first.call_id.to_string();
+    assert_eq!(
+        holds,
+        vec![
+            ("set", "paal", call_id.clone()),
+            ("released", "paal", call_id)
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|(_, e)| kind(e) == AuditEventKind::LegalHoldChanged && e.case_id == "CASE-9")
+    );
+    assert_ne!(events[0].1.event_id, events[1].1.event_id);
 
     // Settings default until stored.
     assert_eq!(
@@ -369,9 +517,50 @@ async fn conformance(store: Arc<dyn CallStore>) {
         consult_recording: true,
         recording_retention_days: 30,
         metadata_retention_days: 90,
+        search_audit_disabled: true,
+        reason_codes: vec![
+            ReasonCode {
+                code: "QA".into(),
+                label: "Quality review".into(),
+            },
+            ReasonCode {
+                code: "GDPR".into(),
+                label: "Data subject request".into(),
+            },
+        ],
     };
-    store.put_settings("10009", &settings).await.unwrap();
+    assert!(
+        store
+            .put_settings("10009", &settings, &paal(120))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.settings("10009").await.unwrap(), settings);
+    // Before → after, once; the same settings again change and record nothing.
+    assert!(
+        !store
+            .put_settings("10009", &settings, &paal(121))
+            .await
+            .unwrap()
+    );
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(events.len(), 1);
+    let e = &events[0].1;
+    assert_eq!(kind(e), AuditEventKind::TenantSettingsChanged);
+    assert_eq!(e.actor_id, "paal");
+    assert!(
+        e.detail.starts_with(
+            "time_zone: \"Europe/Oslo\" -> \"America/New_York\"; consult_recording: false -> true"
+        ),
+        "{}",
+        e.detail
+    );
+    assert!(
+        e.detail
+            .contains("reason_codes: [] -> [QA=\"Quality review\", GDPR=\"Data subject request\"]"),
+        "{}",
+        e.detail
+    );
     assert_eq!(
         store.settings("20001").await.unwrap(),
         TenantSettings::default()
@@ -382,7 +571,7 @@ async fn conformance(store: Arc<dyn CallStore>) {
 async fn sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("archive.db").display());
-    conformance(store::open(&url).await.unwrap()).await;
+    conformance(store::open(&url, true).await.unwrap()).await;
 }
 
 #[tokio::test]
@@ -390,7 +579,7 @@ async fn postgres_store_conforms() {
     let Some(db) = ScratchDatabase::create("archive_conf").await else {
         return;
     };
-    conformance(store::open(&db.url).await.unwrap()).await;
+    conformance(store::open(&db.url, true).await.unwrap()).await;
     db.drop_database().await;
 }
 
@@ -398,29 +587,55 @@ async fn postgres_store_conforms() {
 async fn retention_conformance(store: Arc<dyn CallStore>) {
     let tenant = "30003";
     let (old, _) = store
-        .insert_call(tenant, &call("old", 0, "1111", "A", 1))
+        .insert_call(tenant, &call("old", 0, "1111", "A", 1), &platform(tenant))
         .await
         .unwrap();
     let (held, _) = store
-        .insert_call(tenant, &call("held", 1, "2222", "A", 1))
+        .insert_call(tenant, &call("held", 1, "2222", "A", 1), &platform(tenant))
         .await
         .unwrap();
     let (recent, _) = store
-        .insert_call(tenant, &call("recent", 60 * 24 * 10, "3333", "A", 1))
+        .insert_call(
+            tenant,
+            &call("recent", 60 * 24 * 10, "3333", "A", 1),
+            &platform(tenant),
+        )
         .await
         .unwrap();
     store
-        .set_legal_hold(tenant, held.call_id, true)
+        .set_legal_hold(tenant, held.call_id, true, &paal(2))
         .await
         .unwrap();
+    assert_eq!(take_events(store.as_ref()).await.len(), 4);
     let now = at(60 * 24 * 20);
 
     // Expire recordings that started before day 5: "old" only (held is on legal hold).
     let expired = store
-        .expire_recordings(tenant, at(60 * 24 * 5), now)
+        .expire_recordings(tenant, at(60 * 24 * 5), now, 15)
         .await
         .unwrap();
     assert_eq!(expired, 1);
+    // One RETENTION_EXPIRED per expired recording, by the sweeper.
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(events.len(), 1);
+    let (t, e) = &events[0];
+    let old_rec = old.recordings[0].recording_id;
+    assert_eq!(t, tenant);
+    assert_eq!(kind(e), AuditEventKind::RetentionExpired);
+    assert_eq!(e.event_id, format!("retention-expired:{old_rec}"));
+    assert_eq!(
+        (e.actor_id.as_str(), e.actor_display_name.as_str()),
+        ("system:retention", "retention")
+    );
+    assert_eq!(
+        (e.recording_id.clone(), e.call_id.clone()),
+        (old_rec.to_string(), old.call_id.to_string())
+    );
+    assert_eq!(e.event_time, Some(timestamp(now)));
+    assert_eq!(
+        e.detail,
+        "recording retention 15 days; this sweep expired 1 recording(s)"
+    );
     let old_now = store.get_call(tenant, old.call_id).await.unwrap().unwrap();
     assert_eq!(old_now.recordings[0].state, RecordingState::Expired);
     assert_eq!(
@@ -443,14 +658,15 @@ async fn retention_conformance(store: Arc<dyn CallStore>) {
             .state,
         RecordingState::Available
     );
-    // Expiring again changes nothing.
+    // Expiring again changes and records nothing.
     assert_eq!(
         store
-            .expire_recordings(tenant, at(60 * 24 * 5), now)
+            .expire_recordings(tenant, at(60 * 24 * 5), now, 15)
             .await
             .unwrap(),
         0
     );
+    assert!(take_events(store.as_ref()).await.is_empty());
 
     // The expired file is queued for deletion, once.
     let due = store.due_media_deletions(now, 100).await.unwrap();
@@ -489,15 +705,15 @@ async fn retention_conformance(store: Arc<dyn CallStore>) {
     );
 
     // A deletion marker queues the file in the same transaction.
-    let marker = Deletion {
-        user_id: "paal".into(),
-        display_name: "Paal Admin".into(),
-        at: now,
-    };
     store
-        .mark_deleted(tenant, &[recent.recordings[0].recording_id], &marker)
+        .mark_deleted(
+            tenant,
+            &[recent.recordings[0].recording_id],
+            &paal(60 * 24 * 20),
+        )
         .await
         .unwrap();
+    assert_eq!(take_events(store.as_ref()).await.len(), 1);
     assert!(
         store
             .due_media_deletions(now, 100)
@@ -509,10 +725,22 @@ async fn retention_conformance(store: Arc<dyn CallStore>) {
 
     // Purge metadata before day 5: "old" goes, "held" stays on legal hold, the marker of "recent" stays.
     let purged = store
-        .purge_calls(tenant, at(60 * 24 * 5), now)
+        .purge_calls(tenant, at(60 * 24 * 5), now, 400)
         .await
         .unwrap();
     assert_eq!(purged, 1);
+    // One CALL_PURGED per purged call, saying how many recordings went with it.
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(events.len(), 1);
+    let e = &events[0].1;
+    assert_eq!(kind(e), AuditEventKind::CallPurged);
+    assert_eq!(e.event_id, format!("call-purged:{}", old.call_id));
+    assert_eq!(e.call_id, old.call_id.to_string());
+    assert_eq!(e.actor_id, "system:retention");
+    assert_eq!(
+        e.detail,
+        "metadata retention 400 days; 1 recording(s) went with the call"
+    );
     assert!(store.get_call(tenant, old.call_id).await.unwrap().is_none());
     assert!(
         store
@@ -523,15 +751,24 @@ async fn retention_conformance(store: Arc<dyn CallStore>) {
     );
     // Lifting the hold lets the next sweep take it, file first.
     store
-        .set_legal_hold(tenant, held.call_id, false)
+        .set_legal_hold(tenant, held.call_id, false, &paal(60 * 24 * 20))
         .await
         .unwrap();
     assert_eq!(
         store
-            .purge_calls(tenant, at(60 * 24 * 5), now)
+            .purge_calls(tenant, at(60 * 24 * 5), now, 400)
             .await
             .unwrap(),
         1
+    );
+    let kinds: Vec<AuditEventKind> = take_events(store.as_ref())
+        .await
+        .iter()
+        .map(|(_, e)| kind(e))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![AuditEventKind::LegalHoldChanged, AuditEventKind::CallPurged]
     );
     assert!(
         store
@@ -548,13 +785,37 @@ async fn retention_conformance(store: Arc<dyn CallStore>) {
 async fn batch_conformance(store: Arc<dyn CallStore>) {
     let tenant = "40004";
     let (existing, _) = store
-        .insert_call(tenant, &call("b-1", 0, "1", "A", 1))
+        .insert_call(tenant, &call("b-1", 0, "1", "A", 1), &platform(tenant))
         .await
         .unwrap();
+    take_events(store.as_ref()).await;
     let batch: Vec<NewCall> = (0..1200)
         .map(|i| call(&format!("b-{i}"), i, "5550000", "B", (i % 3) as usize))
         .collect();
-    let results = store.insert_calls(tenant, &batch).await.unwrap();
+    let results = store
+        .insert_calls(tenant, &batch, &platform(tenant))
+        .await
+        .unwrap();
+    // One event for the whole batch, not one per call.
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(events.len(), 1);
+    let e = &events[0].1;
+    assert_eq!(kind(e), AuditEventKind::CallsIngested);
+    assert_eq!(
+        e.event_id,
+        format!("calls-ingested:{}", results[0].0.call_id)
+    );
+    assert_eq!(
+        e.detail,
+        "1199 call(s) created; sessions b-0, b-2, b-3, b-4, b-5 and 1194 more"
+    );
+    // The same batch again creates and records nothing.
+    let again = store
+        .insert_calls(tenant, &batch[..10], &platform(tenant))
+        .await
+        .unwrap();
+    assert!(again.iter().all(|(_, created)| !created));
+    assert!(take_events(store.as_ref()).await.is_empty());
     assert_eq!(results.len(), 1200);
     assert_eq!(
         results[1].0, existing,
@@ -580,7 +841,7 @@ async fn batch_conformance(store: Arc<dyn CallStore>) {
 async fn sqlite_retention_and_batches_conform() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("archive.db").display());
-    let store = store::open(&url).await.unwrap();
+    let store = store::open(&url, true).await.unwrap();
     retention_conformance(store.clone()).await;
     batch_conformance(store).await;
 }
@@ -590,8 +851,137 @@ async fn postgres_retention_and_batches_conform() {
     let Some(db) = ScratchDatabase::create("archive_ret").await else {
         return;
     };
-    let store = store::open(&db.url).await.unwrap();
+    let store = store::open(&db.url, true).await.unwrap();
     retention_conformance(store.clone()).await;
     batch_conformance(store).await;
+    db.drop_database().await;
+}
+
+/// The tenant whose outbox inserts the sabotage trigger refuses.
+const DOOMED: &str = "66666";
+
+/// Makes the database refuse audit outbox rows of [`DOOMED`], as a full disk
+/// or a lost connection would at that point of a change's transaction.
+async fn refuse_outbox_rows(url: &str) {
+    match archive_common::db::connect(url).await.unwrap() {
+        archive_common::db::Pool::Sqlite(pool) => {
+            sqlx::query(&format!(
+                "CREATE TRIGGER refuse_outbox BEFORE INSERT ON audit_outbox \
+                 WHEN NEW.tenant = '{DOOMED}' BEGIN SELECT RAISE(ABORT, 'forced failure'); END"
+            ))
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        archive_common::db::Pool::Postgres(pool) => {
+            sqlx::query(&format!(
+                "CREATE FUNCTION refuse_outbox() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF NEW.tenant = '{DOOMED}' THEN RAISE EXCEPTION 'forced failure'; END IF; \
+                 RETURN NEW; END $$"
+            ))
+            .execute(&pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "CREATE TRIGGER refuse_outbox BEFORE INSERT ON audit_outbox \
+                 FOR EACH ROW EXECUTE FUNCTION refuse_outbox()",
+            )
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+    }
+}
+
+/// A change whose event cannot be written does not happen: neither the
+/// change nor any outbox row is left (one transaction).
+async fn failure_conformance(store: Arc<dyn CallStore>, url: &str) {
+    let tenant = DOOMED;
+    let (kept, _) = store
+        .insert_call(tenant, &call("kept", 0, "1111", "A", 2), &platform(tenant))
+        .await
+        .unwrap();
+    take_events(store.as_ref()).await;
+    refuse_outbox_rows(url).await;
+    let rec = kept.recordings[0].recording_id;
+
+    store
+        .mark_deleted(tenant, &[rec], &paal(10))
+        .await
+        .unwrap_err();
+    store
+        .set_legal_hold(tenant, kept.call_id, true, &paal(10))
+        .await
+        .unwrap_err();
+    let settings = TenantSettings {
+        recording_retention_days: 1,
+        metadata_retention_days: 1,
+        ..TenantSettings::default()
+    };
+    store
+        .put_settings(tenant, &settings, &paal(10))
+        .await
+        .unwrap_err();
+    store
+        .expire_recordings(tenant, at(60), at(60), 1)
+        .await
+        .unwrap_err();
+    store
+        .purge_calls(tenant, at(60), at(60), 1)
+        .await
+        .unwrap_err();
+    store
+        .insert_call(tenant, &call("lost", 5, "2222", "A", 1), &platform(tenant))
+        .await
+        .unwrap_err();
+
+    assert_eq!(store.pending().await.unwrap(), 0, "no event was written");
+    let now = store.get_call(tenant, kept.call_id).await.unwrap().unwrap();
+    assert!(!now.legal_hold);
+    assert!(
+        now.recordings
+            .iter()
+            .all(|r| r.state == RecordingState::Available && r.deletion.is_none()),
+        "nothing was deleted or expired"
+    );
+    assert_eq!(
+        store.settings(tenant).await.unwrap(),
+        TenantSettings::default()
+    );
+    let calls = store
+        .search(tenant, &CallQuery::default(), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(calls.len(), 1, "neither purged nor ingested");
+    assert!(
+        store
+            .due_media_deletions(at(60 * 24 * 365 * 10), 100)
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.tenant != tenant),
+        "no file was queued for deletion"
+    );
+    // Other tenants are unaffected.
+    store
+        .insert_call("10009", &call("fine", 0, "1", "A", 0), &platform("10009"))
+        .await
+        .unwrap();
+    assert_eq!(take_events(store.as_ref()).await.len(), 1);
+}
+
+#[tokio::test]
+async fn sqlite_a_change_whose_event_fails_does_not_happen() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("archive.db").display());
+    failure_conformance(store::open(&url, true).await.unwrap(), &url).await;
+}
+
+#[tokio::test]
+async fn postgres_a_change_whose_event_fails_does_not_happen() {
+    let Some(db) = ScratchDatabase::create("archive_fail").await else {
+        return;
+    };
+    failure_conformance(store::open(&db.url, true).await.unwrap(), &db.url).await;
     db.drop_database().await;
 }

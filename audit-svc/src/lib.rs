@@ -16,6 +16,7 @@ mod config;
 mod error;
 pub mod event;
 mod metrics;
+pub mod outbox;
 mod service;
 pub mod store;
 pub mod verify;

@@ -1,8 +1,10 @@
 //! First admins: `TENANT:USER_ID:Display Name` entries from the config are
 //! created with every permission when missing, so a fresh tenant has someone
 //! who can create the other users. Existing users are never changed, so a
-//! restart does not undo what an admin changed since.
+//! restart does not undo what an admin changed since. Each admin created is
+//! recorded like any user change, by `system:bootstrap`.
 
+use audit_svc::outbox::Change;
 use chrono::{DateTime, Utc};
 
 use crate::{
@@ -58,10 +60,11 @@ pub(crate) async fn apply(
         .filter(|e| !e.trim().is_empty())
         .map(|e| parse(e))
         .collect::<Result<Vec<_>, _>>()?;
+    let bootstrap = Change::system("bootstrap", now);
     let mut created = 0;
     for admin in admins {
         if store
-            .insert_user(&admin.tenant, &admin.user, now)
+            .insert_user(&admin.tenant, &admin.user, &bootstrap)
             .await?
             .is_some()
         {

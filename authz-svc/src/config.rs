@@ -1,13 +1,45 @@
-//! authz-svc's configuration: command-line flags with environment fallbacks.
-//! The gateway's embedded mode builds it in code (see [`Config::new`]).
+//! authz-svc's configuration: command-line flags with environment fallbacks,
+//! for serving ([`Config`]) or the schema step (`authz-svc migrate`,
+//! [`MigrateArgs`]). The gateway's embedded mode builds it in code (see
+//! [`Config::new`]).
 
 use std::net::SocketAddr;
 
+/// The command line: `authz-svc [serve flags]` or `authz-svc migrate …`.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "authz-svc",
-    about = "Users' permissions per tenant and policy decisions"
+    about = "Users' permissions per tenant and policy decisions",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Set unless a subcommand is given (clap requires it then).
+    #[command(flatten)]
+    pub serve: Option<Config>,
+}
+
+#[derive(clap::Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Applies the migrations as the database owner and grants a runtime
+    /// role what the service needs (rows of its tables, no DDL), then exits.
+    Migrate(MigrateArgs),
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct MigrateArgs {
+    /// `sqlite://path` or `postgres://…`, connecting as the schema's owner.
+    #[arg(long, env = "AUTHZ_DATABASE_URL", default_value = "sqlite://authz.db")]
+    pub database_url: String,
+    /// The role the service runs as (PostgreSQL): granted SELECT, INSERT,
+    /// UPDATE, DELETE on its tables and USAGE on their sequences.
+    #[arg(long)]
+    pub grant_to: Option<String>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "AUTHZ_LISTEN", default_value = "127.0.0.1:50053")]
@@ -39,10 +71,18 @@ pub struct Config {
     #[arg(long, env = "AUTHZ_DECISION_CACHE_TTL_MS", default_value_t = 1000)]
     pub decision_cache_ttl_ms: u64,
 
-    /// audit-svc's URL (`http://host:port`). When set, every user change is
-    /// recorded there first and does not happen if it cannot be recorded.
+    /// audit-svc's URL (`http://host:port`), where the audit outbox is
+    /// delivered: each user change commits with its PERMISSION_CHANGED event,
+    /// which reaches the trail moments later. Unset: the events wait in the
+    /// outbox (a warning says so at start).
     #[arg(long, env = "AUTHZ_AUDIT_URL")]
     pub audit_url: Option<String>,
+
+    /// Apply the migrations on start (one role owns and serves, as in the
+    /// embedded suite). Off: the schema must be current (`authz-svc
+    /// migrate` first) and the service needs no DDL rights.
+    #[arg(long, env = "AUTHZ_MIGRATE", default_value_t = false)]
+    pub migrate: bool,
 }
 
 impl Config {
@@ -56,6 +96,46 @@ impl Config {
             bootstrap_admins: Vec::new(),
             decision_cache_ttl_ms: 1000,
             audit_url: None,
+            migrate: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn migrate_needs_no_serving_settings_and_serving_does_not_migrate_by_default() {
+        let cli = Cli::try_parse_from([
+            "authz-svc",
+            "migrate",
+            "--database-url",
+            "postgres://owner@db/authz",
+            "--grant-to",
+            "authz_rt",
+        ])
+        .unwrap();
+        let Some(Command::Migrate(args)) = cli.command else {
+            panic!("migrate expected");
+        };
+        assert_eq!(args.database_url, "postgres://owner@db/authz");
+        assert_eq!(args.grant_to.as_deref(), Some("authz_rt"));
+
+        let cli = Cli::try_parse_from(["authz-svc", "--identity-secret", "s"]).unwrap();
+        assert!(cli.command.is_none());
+        assert!(!cli.serve.unwrap().migrate);
+        let cli =
+            Cli::try_parse_from(["authz-svc", "--identity-secret", "s", "--migrate"]).unwrap();
+        assert!(cli.serve.unwrap().migrate);
+        assert!(
+            Config::new("sqlite://x.db", "s").migrate,
+            "in code it migrates"
+        );
+        // Serving still needs its secret.
+        let err = Cli::try_parse_from(["authz-svc"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }

@@ -20,16 +20,16 @@ pub enum Error {
     /// A `--bootstrap-admin` entry that cannot be used.
     #[error("bootstrap admin {entry:?}: {why}")]
     Bootstrap { entry: String, why: String },
-    /// The audit trail did not record a change, so the change was not made.
-    #[error("audit trail unavailable: {0}")]
-    Audit(Status),
     /// `audit_url` cannot be used.
     #[error("audit client: {0}")]
     AuditClient(#[from] audit_svc::Error),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("migrations: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The schema step failed, or the schema is behind (`authz-svc migrate`).
+    #[error(transparent)]
+    Schema(#[from] archive_common::db::SchemaError),
+    #[error("--grant-to needs PostgreSQL: SQLite has no roles")]
+    GrantNeedsPostgres,
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),
 }
@@ -42,12 +42,6 @@ impl From<Error> for Status {
             Error::NotFound(m) => Status::not_found(m),
             Error::AlreadyExists(m) => Status::already_exists(m),
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
-            Error::Audit(s) => {
-                tracing::warn!(status = %s, "audit append failed: change refused");
-                Status::unavailable(
-                    "the audit trail cannot record this change; nothing was changed",
-                )
-            }
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 if matches!(

@@ -4,9 +4,11 @@
 //! allow, allow once a reason is given, or deny with why.
 //!
 //! [`run`] serves `archive.v1.AuthzService` with health and reflection; the
-//! binary and the gateway's embedded mode both start it. With `audit_url`
-//! set, every user change is recorded in audit-svc before it is made.
+//! binary and the gateway's embedded mode both start it. Every user change
+//! commits with its PERMISSION_CHANGED event in the store's audit outbox;
+//! with `audit_url` set, a relay delivers the events to audit-svc.
 
+mod audit;
 mod bootstrap;
 mod cache;
 mod config;
@@ -19,13 +21,13 @@ pub mod store;
 use std::{sync::Arc, time::Duration};
 
 use archive_common::{
-    IdentityKey, SystemClock, VerifyIdentity,
+    Clock, IdentityKey, SystemClock, VerifyIdentity,
     host::{Host, watch_readiness},
     page_token::PageTokens,
     shutdown::CancellationToken,
 };
 use archive_proto::v1::authz_service_server::{AuthzService, AuthzServiceServer};
-use audit_svc::client::AuditClient;
+use audit_svc::{client::AuditClient, outbox::Relay};
 use tokio::net::TcpListener;
 use tonic::{
     server::NamedService,
@@ -36,9 +38,9 @@ use tonic::{
 #[cfg(test)]
 use tempfile as _;
 #[cfg(test)]
-use tonic_health as _;
+use {tokio_stream as _, tonic_health as _};
 
-pub use config::Config;
+pub use config::{Cli, Command, Config, MigrateArgs};
 pub use error::Error;
 pub use service::MAX_BATCH;
 
@@ -72,12 +74,21 @@ pub struct Started {
     pub service: Arc<dyn AuthzService>,
 }
 
-/// Opens the store (running migrations), creates the bootstrap admins and
-/// starts readiness (until `shutdown`).
+/// The name the audit relay calls audit-svc as (`system:authz-svc`).
+pub const AUDIT_PRINCIPAL: &str = "authz-svc";
+
+/// `authz-svc migrate`: the schema step, as the database owner.
+pub async fn migrate(args: &MigrateArgs) -> Result<(), Error> {
+    store::migrate(&args.database_url, args.grant_to.as_deref()).await
+}
+
+/// Opens the store (migrating when `config.migrate`, else checking the
+/// schema is current), creates the bootstrap admins and starts the audit
+/// relay and readiness (until `shutdown`).
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     let clock = Arc::new(SystemClock);
-    let store = store::open(&config.database_url).await?;
-    bootstrap::apply(store.as_ref(), &config.bootstrap_admins, chrono::Utc::now()).await?;
+    let store = store::open(&config.database_url, config.migrate).await?;
+    bootstrap::apply(store.as_ref(), &config.bootstrap_admins, clock.now()).await?;
 
     let secret = config.identity_secret.as_bytes();
     // Page tokens get their own key, derived so no second secret is needed.
@@ -88,12 +99,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         .as_deref()
         .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
         .transpose()?;
+    // Its first pass delivers the bootstrap admins' events too.
+    let relay = Relay::new(store.clone(), audit, AUDIT_PRINCIPAL, clock.clone());
+    let nudge = relay.nudge();
+    relay.spawn(shutdown.clone());
     let authz = Arc::new(service::Authz::new(
         store.clone(),
         cache,
         tokens,
         clock,
-        audit,
+        nudge,
     ));
     let server = InterceptedService::new(
         AuthzServiceServer::from_arc(authz.clone()),

@@ -1,12 +1,15 @@
 //! The `archive.v1.AuthzService` handlers: decisions for the calling principal
 //! and user management for the tenant's admins. The tenant is always the
-//! caller's; ids of other tenants are simply not found.
+//! caller's; ids of other tenants are simply not found. A user change is made
+//! as the calling admin with the request's `ActionContext`; the store commits
+//! it with its PERMISSION_CHANGED event (audit outbox), and the relay is
+//! nudged after the commit. A refused change writes nothing.
 
 use std::sync::Arc;
 
 use archive_common::{Clock, FieldViolation, Principal, page_token::PageTokens};
-use archive_proto::v1::{self as pb, AuditEventKind, authz_service_server::AuthzService};
-use audit_svc::client::AuditClient;
+use archive_proto::v1::{self as pb, authz_service_server::AuthzService};
+use audit_svc::outbox::{Change, Context, Nudge};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -28,8 +31,8 @@ pub(crate) struct Authz {
     cache: DecisionCache,
     tokens: PageTokens,
     clock: Arc<dyn Clock>,
-    /// Where user changes are recorded first, when configured.
-    audit: Option<AuditClient>,
+    /// Wakes the audit relay after a change committed with its event.
+    audit: Nudge,
 }
 
 impl Authz {
@@ -38,7 +41,7 @@ impl Authz {
         cache: DecisionCache,
         tokens: PageTokens,
         clock: Arc<dyn Clock>,
-        audit: Option<AuditClient>,
+        audit: Nudge,
     ) -> Self {
         Self {
             store,
@@ -49,27 +52,15 @@ impl Authz {
         }
     }
 
-    /// Records a user change in the audit trail before it is made (fail
-    /// closed: no record, no change). The checks that can refuse the change
-    /// run before this, so a recorded change is one that is about to happen.
-    async fn audit_change(&self, caller: &Principal, detail: String) -> Result<(), Error> {
-        let Some(audit) = &self.audit else {
-            return Ok(());
-        };
-        let event = pb::AuditEvent {
-            kind: AuditEventKind::PermissionChanged as i32,
-            detail,
-            ..Default::default()
-        };
-        audit.append(caller, event).await.map_err(Error::Audit)?;
-        Ok(())
-    }
-
-    async fn existing(&self, tenant: &str, user_id: &str) -> Result<User, Error> {
-        self.store
-            .get_user(tenant, user_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))
+    /// A change by `caller` now, with the request's context (validated,
+    /// violations naming `context.<field>`).
+    fn change(
+        &self,
+        caller: &Principal,
+        context: Option<pb::ActionContext>,
+    ) -> Result<Change, Error> {
+        let context = Context::from_proto(context, "context")?;
+        Ok(Change::by(caller, self.clock.now()).with_context(context))
     }
 
     /// The caller's permissions for decisions (cached; `None`: unknown user).
@@ -115,9 +106,15 @@ impl Authz {
         }
     }
 
-    async fn create_user(&self, caller: &Principal, user: Option<pb::User>) -> Result<User, Error> {
+    async fn create_user(
+        &self,
+        caller: &Principal,
+        user: Option<pb::User>,
+        context: Option<pb::ActionContext>,
+    ) -> Result<User, Error> {
         self.require_admin(caller).await?;
         let spec = Self::user_spec(user)?;
+        let change = self.change(caller, context)?;
         let taken = || Error::AlreadyExists(format!("user {} already exists", spec.user_id));
         if self
             .store
@@ -127,84 +124,66 @@ impl Authz {
         {
             return Err(taken());
         }
-        self.audit_change(
-            caller,
-            format!(
-                "created user {} ({}), agent {:?}, permissions: {}",
-                spec.user_id,
-                spec.display_name,
-                spec.agent_name,
-                spec.permissions.describe()
-            ),
-        )
-        .await?;
         let created = self
             .store
-            .insert_user(&caller.tenant, &spec, self.clock.now())
+            .insert_user(&caller.tenant, &spec, &change)
             .await?
             .ok_or_else(taken)?;
+        self.audit.nudge();
         self.cache.invalidate(&caller.tenant, &spec.user_id);
         tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
             permissions = %spec.permissions.describe(), "user created");
         Ok(created)
     }
 
-    async fn update_user(&self, caller: &Principal, user: Option<pb::User>) -> Result<User, Error> {
+    async fn update_user(
+        &self,
+        caller: &Principal,
+        user: Option<pb::User>,
+        context: Option<pb::ActionContext>,
+    ) -> Result<User, Error> {
         self.require_admin(caller).await?;
         let spec = Self::user_spec(user)?;
+        let change = self.change(caller, context)?;
         if spec.user_id == caller.user_id && !spec.permissions.admin {
             return Err(Error::FailedPrecondition(
                 "an admin cannot remove their own admin right".into(),
             ));
         }
-        let before = self.existing(&caller.tenant, &spec.user_id).await?;
-        self.audit_change(
-            caller,
-            format!(
-                "updated user {}: display name {:?} -> {:?}, agent {:?} -> {:?}, permissions: {} -> {}",
-                spec.user_id,
-                before.display_name,
-                spec.display_name,
-                before.agent_name,
-                spec.agent_name,
-                before.permissions.describe(),
-                spec.permissions.describe()
-            ),
-        )
-        .await?;
         let updated = self
             .store
-            .update_user(&caller.tenant, &spec, self.clock.now())
+            .update_user(&caller.tenant, &spec, &change)
             .await?
             .ok_or_else(|| Error::NotFound(format!("user {} not found", spec.user_id)))?;
+        self.audit.nudge();
         self.cache.invalidate(&caller.tenant, &spec.user_id);
         tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
             permissions = %spec.permissions.describe(), "user updated");
         Ok(updated)
     }
 
-    async fn delete_user(&self, caller: &Principal, user_id: &str) -> Result<(), Error> {
+    async fn delete_user(
+        &self,
+        caller: &Principal,
+        user_id: &str,
+        context: Option<pb::ActionContext>,
+    ) -> Result<(), Error> {
         self.require_admin(caller).await?;
         check_user_id(user_id, "user_id")?;
+        let change = self.change(caller, context)?;
         if user_id == caller.user_id {
             return Err(Error::FailedPrecondition(
                 "an admin cannot delete themselves".into(),
             ));
         }
-        let before = self.existing(&caller.tenant, user_id).await?;
-        self.audit_change(
-            caller,
-            format!(
-                "deleted user {} ({}), permissions were: {}",
-                user_id,
-                before.display_name,
-                before.permissions.describe()
-            ),
-        )
-        .await?;
-        if !self.store.delete_user(&caller.tenant, user_id).await? {
+        if !self
+            .store
+            .delete_user(&caller.tenant, user_id, &change)
+            .await?
+        {
             return Err(Error::NotFound(format!("user {user_id} not found")));
         }
+        self.audit.nudge();
         self.cache.invalidate(&caller.tenant, user_id);
         tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id, "user deleted");
         Ok(())
@@ -305,8 +284,9 @@ impl AuthzService for Authz {
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let caller = Principal::of(&request)?;
+        let request = request.get_ref();
         let user = self
-            .create_user(caller, request.get_ref().user.clone())
+            .create_user(caller, request.user.clone(), request.context.clone())
             .await?;
         Ok(Response::new(user.into()))
     }
@@ -342,8 +322,9 @@ impl AuthzService for Authz {
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
         let caller = Principal::of(&request)?;
+        let request = request.get_ref();
         let user = self
-            .update_user(caller, request.get_ref().user.clone())
+            .update_user(caller, request.user.clone(), request.context.clone())
             .await?;
         Ok(Response::new(user.into()))
     }
@@ -353,7 +334,9 @@ impl AuthzService for Authz {
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
         let caller = Principal::of(&request)?;
-        self.delete_user(caller, &request.get_ref().user_id).await?;
+        let request = request.get_ref();
+        self.delete_user(caller, &request.user_id, request.context.clone())
+            .await?;
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
 }

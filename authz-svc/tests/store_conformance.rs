@@ -1,13 +1,17 @@
 //! One conformance suite for the user store, run on SQLite (a temp file) and on
 //! a real PostgreSQL (a scratch database; skipped with a message when none answers
-//! unless ARCHIVE_REQUIRE_POSTGRES=1).
+//! unless ARCHIVE_REQUIRE_POSTGRES=1). Each change is checked with the audit
+//! outbox row it commits with: one per change, none for a change refused or
+//! changing nothing.
 
 // Test crates see every dependency of the library; they use only a few.
 #![allow(unused_crate_dependencies)]
 
 use std::sync::Arc;
 
-use archive_common::db::ScratchDatabase;
+use archive_common::{Principal, convert::timestamp, db::ScratchDatabase};
+use archive_proto::v1::{AuditEvent, AuditEventKind};
+use audit_svc::outbox::{Change, Context};
 use authz_svc::{
     model::{Permissions, UserSpec},
     store::{self, Store},
@@ -28,6 +32,34 @@ fn spec(id: &str, name: &str, permissions: Permissions) -> UserSpec {
     }
 }
 
+/// Paal, an admin of 10009, changing users at `t`, with a reason.
+fn by_paal(t: DateTime<Utc>) -> Change {
+    Change::by(&Principal::new("10009", "paal", "Paal Admin"), t).with_context(Context {
+        request_id: "req-1".into(),
+        reason: "new hire\nteam B".into(),
+        case_id: "HR-12".into(),
+        ..Context::default()
+    })
+}
+
+/// The events waiting in the outbox, oldest first, taken out of it.
+async fn take_events(store: &dyn Store) -> Vec<(String, AuditEvent)> {
+    let due = store
+        .due(Utc::now() + TimeDelta::days(36_500), 10_000)
+        .await
+        .unwrap();
+    let seqs: Vec<i64> = due.iter().map(|p| p.seq).collect();
+    store.delivered(&seqs).await.unwrap();
+    assert_eq!(store.pending().await.unwrap(), 0);
+    due.into_iter()
+        .map(|p| (p.tenant, p.event.expect("a stored event decodes")))
+        .collect()
+}
+
+fn details(events: &[(String, AuditEvent)]) -> Vec<&str> {
+    events.iter().map(|(_, e)| e.detail.as_str()).collect()
+}
+
 async fn conformance(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
     let player = Permissions {
@@ -38,7 +70,11 @@ async fn conformance(store: Arc<dyn Store>) {
 
     // Insert, and a second insert of the same id changes nothing.
     let anna = store
-        .insert_user("10009", &spec("anna", "Anna Agent", player), at(0))
+        .insert_user(
+            "10009",
+            &spec("anna", "Anna Agent", player),
+            &by_paal(at(0)),
+        )
         .await
         .unwrap()
         .expect("created");
@@ -46,15 +82,39 @@ async fn conformance(store: Arc<dyn Store>) {
     assert_eq!(anna.agent_name, "Anna Agent (agent)");
     assert_eq!(anna.permissions, player);
     assert_eq!((anna.create_time, anna.update_time), (at(0), at(0)));
+    // One PERMISSION_CHANGED, committed with the user, as the admin with the context.
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(events.len(), 1);
+    let (tenant, e) = &events[0];
+    assert_eq!(tenant, "10009");
+    assert_eq!(e.kind, AuditEventKind::PermissionChanged as i32);
+    assert_eq!(
+        e.detail,
+        "created user anna (Anna Agent), agent \"Anna Agent (agent)\", permissions: none -> play,require_reason"
+    );
+    assert_eq!(
+        (e.actor_id.as_str(), e.actor_display_name.as_str()),
+        ("paal", "Paal Admin")
+    );
+    assert_eq!(
+        (e.request_id.as_str(), e.reason.as_str(), e.case_id.as_str()),
+        ("req-1", "new hire\nteam B", "HR-12")
+    );
+    assert_eq!(e.event_time, Some(timestamp(at(0))));
+    assert!(e.event_id.starts_with("permission-changed:"));
     let again = store
         .insert_user(
             "10009",
             &spec("anna", "Someone Else", Permissions::ALL),
-            at(5),
+            &by_paal(at(5)),
         )
         .await
         .unwrap();
     assert!(again.is_none(), "an existing id is not overwritten");
+    assert!(
+        take_events(store.as_ref()).await.is_empty(),
+        "a refused insert records nothing"
+    );
     assert_eq!(
         store.get_user("10009", "anna").await.unwrap(),
         Some(anna.clone())
@@ -66,7 +126,7 @@ async fn conformance(store: Arc<dyn Store>) {
         .insert_user(
             "10010",
             &spec("anna", "Other Anna", Permissions::ALL),
-            at(1),
+            &by_paal(at(1)),
         )
         .await
         .unwrap()
@@ -84,7 +144,11 @@ async fn conformance(store: Arc<dyn Store>) {
     // Keyset listing in byte order of ids, one tenant only.
     for id in ["Zed", "bo", "a.b", "carl", "b@x"] {
         store
-            .insert_user("10009", &spec(id, id, Permissions::default()), at(2))
+            .insert_user(
+                "10009",
+                &spec(id, id, Permissions::default()),
+                &by_paal(at(2)),
+            )
             .await
             .unwrap()
             .unwrap();
@@ -101,12 +165,21 @@ async fn conformance(store: Arc<dyn Store>) {
         seen.extend(page.into_iter().map(|u| u.user_id));
     }
     assert_eq!(seen, ["Zed", "a.b", "anna", "b@x", "bo", "carl"]);
+    let tenants: Vec<String> = take_events(store.as_ref())
+        .await
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    assert_eq!(
+        tenants,
+        ["10010", "10009", "10009", "10009", "10009", "10009"]
+    );
     assert_eq!(store.list_users("10010", "", 100).await.unwrap().len(), 1);
 
     // Update replaces names and permissions, keeps create_time.
     let revoked = Permissions::default();
     let updated = store
-        .update_user("10009", &spec("anna", "Anna A.", revoked), at(10))
+        .update_user("10009", &spec("anna", "Anna A.", revoked), &by_paal(at(10)))
         .await
         .unwrap()
         .expect("exists");
@@ -116,11 +189,25 @@ async fn conformance(store: Arc<dyn Store>) {
     assert_eq!(updated.update_time, at(10));
     assert_eq!(
         store.get_user("10009", "anna").await.unwrap(),
-        Some(updated)
+        Some(updated.clone())
+    );
+    // Before → after; the same update again changes and records nothing.
+    let again = store
+        .update_user("10009", &spec("anna", "Anna A.", revoked), &by_paal(at(11)))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.permissions, revoked);
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(
+        details(&events),
+        [
+            "updated user anna: display name \"Anna Agent\" -> \"Anna A.\", agent \"Anna Agent (agent)\" -> \"Anna A. (agent)\", permissions: play,require_reason -> none"
+        ]
     );
     assert_eq!(
         store
-            .update_user("10009", &spec("nobody", "N", revoked), at(10))
+            .update_user("10009", &spec("nobody", "N", revoked), &by_paal(at(10)))
             .await
             .unwrap(),
         None
@@ -136,9 +223,27 @@ async fn conformance(store: Arc<dyn Store>) {
         "an update in one tenant leaves the other alone"
     );
 
-    // Delete.
-    assert!(store.delete_user("10009", "anna").await.unwrap());
-    assert!(!store.delete_user("10009", "anna").await.unwrap());
+    assert!(take_events(store.as_ref()).await.is_empty());
+
+    // Delete, recorded once.
+    assert!(
+        store
+            .delete_user("10009", "anna", &by_paal(at(12)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_user("10009", "anna", &by_paal(at(13)))
+            .await
+            .unwrap()
+    );
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(
+        details(&events),
+        ["deleted user anna (Anna A.), permissions: none -> none"]
+    );
+    assert_eq!(events[0].1.event_time, Some(timestamp(at(12))));
     assert_eq!(store.get_user("10009", "anna").await.unwrap(), None);
     assert!(store.get_user("10010", "anna").await.unwrap().is_some());
 
@@ -159,7 +264,7 @@ async fn conformance(store: Arc<dyn Store>) {
             .insert_user(
                 "10011",
                 &spec(&id, "F", p),
-                at(0) + TimeDelta::seconds(i as i64),
+                &by_paal(at(0) + TimeDelta::seconds(i as i64)),
             )
             .await
             .unwrap();
@@ -179,9 +284,11 @@ async fn conformance(store: Arc<dyn Store>) {
 async fn sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("authz.db").display());
-    conformance(store::open(&url).await.unwrap()).await;
-    // Re-opening runs the migrations again without harm and keeps the data.
-    let reopened = store::open(&url).await.unwrap();
+    conformance(store::open(&url, true).await.unwrap()).await;
+    // Re-opening runs the migrations again without harm and keeps the data;
+    // a service that does not migrate opens a current schema.
+    store::open(&url, true).await.unwrap();
+    let reopened = store::open(&url, false).await.unwrap();
     assert!(reopened.get_user("10010", "anna").await.unwrap().is_some());
 }
 
@@ -190,9 +297,17 @@ async fn postgres_store_conforms() {
     let Some(db) = ScratchDatabase::create("authz_store").await else {
         return;
     };
-    conformance(store::open(&db.url).await.unwrap()).await;
-    let reopened = store::open(&db.url).await.unwrap();
+    conformance(store::open(&db.url, true).await.unwrap()).await;
+    let reopened = store::open(&db.url, false).await.unwrap();
     assert!(reopened.get_user("10010", "anna").await.unwrap().is_some());
     drop(reopened);
     db.drop_database().await;
+}
+
+#[tokio::test]
+async fn a_store_that_does_not_migrate_refuses_a_schema_that_is_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("empty.db").display());
+    let err = store::open(&url, false).await.err().expect("refused");
+    assert!(err.to_string().contains("authz-svc migrate"), "{err}");
 }

@@ -1,19 +1,29 @@
-//! authz-svc and audit-svc together, both real servers: user changes are
-//! recorded before they are made (and not made when the trail is down), and
-//! audit-svc asks authz-svc who may read the trail.
+//! authz-svc and the audit trail: each user change commits with its
+//! PERMISSION_CHANGED event in authz-svc's audit outbox and the relay
+//! delivers it (to a stand-in audit-svc recording AppendEvents, so the
+//! delivery itself can be watched and made to fail); a refused change
+//! records nothing; a trail that is down delays the event, not the change.
+//! And the real audit-svc asks authz-svc who may read the trail.
 
 // Test crates see every dependency of the library; they use only a few.
 #![allow(unused_crate_dependencies)]
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
-use archive_common::{IdentityKey, Principal, shutdown::CancellationToken};
+use archive_common::{
+    IdentityKey, Principal, VerifyIdentity, error::violated_field, shutdown::CancellationToken,
+};
 use archive_proto::v1::{
-    self as pb, Action, AuditEventKind, Verdict, audit_service_client::AuditServiceClient,
+    self as pb, Action, AuditEventKind, Verdict,
+    audit_service_client::AuditServiceClient,
+    audit_service_server::{AuditService, AuditServiceServer},
     authz_service_client::AuthzServiceClient,
 };
-use tokio::{net::TcpListener, task::JoinHandle};
-use tonic::{Code, transport::Channel};
+use tokio::net::TcpListener;
+use tonic::{Code, Request, Response, Status, transport::Channel};
 
 const SECRET: &str = "test-identity-secret";
 
@@ -50,6 +60,14 @@ fn user(id: &str, name: &str, permissions: pb::Permissions) -> pb::User {
     }
 }
 
+fn context(reason: &str) -> Option<pb::ActionContext> {
+    Some(pb::ActionContext {
+        request_id: format!("req-{reason}"),
+        reason: reason.into(),
+        ..Default::default()
+    })
+}
+
 /// Waits until authz-svc answers a decision (its store is open).
 async fn until_ready(authz: &mut AuthzServiceClient<Channel>) {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -69,169 +87,321 @@ async fn until_ready(authz: &mut AuthzServiceClient<Channel>) {
     }
 }
 
-#[tokio::test]
-async fn user_changes_are_audited_and_fail_closed() {
+/// audit-svc stand-in: AppendEvents only, recording the verified caller and
+/// the events; answers UNAVAILABLE while `down`.
+#[derive(Clone, Default)]
+struct Trail {
+    appended: Arc<Mutex<Vec<(Principal, pb::AuditEvent)>>>,
+    down: Arc<Mutex<bool>>,
+}
+
+impl Trail {
+    fn events(&self) -> Vec<(Principal, pb::AuditEvent)> {
+        self.appended.lock().unwrap().clone()
+    }
+
+    async fn wait_for(&self, n: usize) -> Vec<(Principal, pb::AuditEvent)> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.events().len() < n {
+            assert!(
+                Instant::now() < deadline,
+                "{n} events not delivered: {:#?}",
+                self.events()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Time for anything that should not be there to arrive too.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.events()
+    }
+}
+
+type ExportStream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<pb::ExportTrailChunk, Status>> + Send>,
+>;
+
+#[tonic::async_trait]
+impl AuditService for Trail {
+    type ExportTrailStream = ExportStream;
+
+    async fn append_events(
+        &self,
+        request: Request<pb::AppendEventsRequest>,
+    ) -> Result<Response<pb::AppendEventsResponse>, Status> {
+        if *self.down.lock().unwrap() {
+            return Err(Status::unavailable("the trail is down"));
+        }
+        let caller = Principal::of(&request)?.clone();
+        let events = request.into_inner().events;
+        let receipts = events
+            .iter()
+            .map(|e| pb::AppendEventResponse {
+                event_id: e.event_id.clone(),
+                ..Default::default()
+            })
+            .collect();
+        self.appended
+            .lock()
+            .unwrap()
+            .extend(events.into_iter().map(|e| (caller.clone(), e)));
+        Ok(Response::new(pb::AppendEventsResponse { receipts }))
+    }
+    async fn append_event(
+        &self,
+        _: Request<pb::AppendEventRequest>,
+    ) -> Result<Response<pb::AppendEventResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn list_events(
+        &self,
+        _: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn verify_chain(
+        &self,
+        _: Request<pb::VerifyChainRequest>,
+    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn get_checkpoint(
+        &self,
+        _: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::Checkpoint>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn export_trail(
+        &self,
+        _: Request<pb::ExportTrailRequest>,
+    ) -> Result<Response<ExportStream>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+}
+
+struct Suite {
+    authz: AuthzServiceClient<Channel>,
+    audit: AuditServiceClient<Channel>,
+    trail: Trail,
+    stop: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+/// authz-svc delivering to the stand-in trail, and the real audit-svc
+/// asking authz-svc who may read.
+async fn start() -> Suite {
     let dir = tempfile::tempdir().unwrap();
+    let stop = CancellationToken::new();
+    let trail = Trail::default();
+    let trail_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let trail_addr = trail_listener.local_addr().unwrap();
+    let server = AuditServiceServer::with_interceptor(trail.clone(), VerifyIdentity::new(key()));
+    let until = stop.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(server)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(trail_listener),
+                until.cancelled_owned(),
+            )
+            .await
+            .unwrap();
+    });
+
     let authz_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let audit_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (authz_addr, audit_addr) = (
         authz_listener.local_addr().unwrap(),
         audit_listener.local_addr().unwrap(),
     );
-
     let mut authz_config = authz_svc::Config::new(
         format!("sqlite://{}", dir.path().join("authz.db").display()),
         SECRET,
     );
     authz_config.bootstrap_admins = vec!["10009:paal:Paal Admin".into()];
-    authz_config.audit_url = Some(format!("http://{audit_addr}"));
+    authz_config.audit_url = Some(format!("http://{trail_addr}"));
     let mut audit_config = audit_svc::Config::new(
         format!("sqlite://{}", dir.path().join("audit.db").display()),
         SECRET,
     );
     audit_config.authz_url = Some(format!("http://{authz_addr}"));
-
-    let authz_stop = CancellationToken::new();
-    let audit_stop = CancellationToken::new();
-    let authz_task = tokio::spawn(authz_svc::run(
-        authz_config,
-        authz_listener,
-        authz_stop.clone(),
-    ));
-    let audit_task: JoinHandle<_> = tokio::spawn(audit_svc::run(
-        audit_config,
-        audit_listener,
-        audit_stop.clone(),
-    ));
+    tokio::spawn(authz_svc::run(authz_config, authz_listener, stop.clone()));
+    tokio::spawn(audit_svc::run(audit_config, audit_listener, stop.clone()));
     let mut authz = AuthzServiceClient::new(channel(authz_addr).await);
-    let mut audit = AuditServiceClient::new(channel(audit_addr).await);
+    let audit = AuditServiceClient::new(channel(audit_addr).await);
     until_ready(&mut authz).await;
+    Suite {
+        authz,
+        audit,
+        trail,
+        stop,
+        _dir: dir,
+    }
+}
 
-    // Each change is in the trail, done by the admin.
+#[tokio::test]
+async fn each_user_change_reaches_the_trail_once_and_a_refused_one_not_at_all() {
+    let mut s = start().await;
     let play = pb::Permissions {
         play_recordings: true,
         ..Default::default()
     };
-    authz
+    s.authz
         .create_user(key().request(
             pb::CreateUserRequest {
-                context: Default::default(),
                 user: Some(user("anna", "Anna", play)),
+                context: context("new agent"),
             },
             &paal(),
         ))
         .await
         .unwrap();
-    authz
+    s.authz
         .update_user(key().request(
             pb::UpdateUserRequest {
-                context: Default::default(),
                 user: Some(user("anna", "Anna", pb::Permissions::default())),
+                context: context("left the team"),
             },
             &paal(),
         ))
         .await
         .unwrap();
-    let err = authz
+
+    // Refused: already exists, not an admin, a bad context. None is recorded.
+    let err = s
+        .authz
         .create_user(key().request(
             pb::CreateUserRequest {
-                context: Default::default(),
                 user: Some(user("anna", "Dup", play)),
+                context: None,
             },
             &paal(),
         ))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
-    let events = audit
-        .list_events(key().request(pb::ListEventsRequest::default(), &paal()))
+    let anna = Principal::new("10009", "anna", "Anna");
+    let err = s
+        .authz
+        .create_user(key().request(
+            pb::CreateUserRequest {
+                user: Some(user("bo", "Bo", play)),
+                context: None,
+            },
+            &anna,
+        ))
         .await
-        .unwrap()
-        .into_inner()
-        .events;
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = s
+        .authz
+        .delete_user(key().request(
+            pb::DeleteUserRequest {
+                user_id: "anna".into(),
+                context: Some(pb::ActionContext {
+                    reason: "bell\u{7}".into(),
+                    ..Default::default()
+                }),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&err).as_deref(), Some("context.reason"));
+
+    let events = s.trail.wait_for(3).await;
+    assert_eq!(events.len(), 3, "{events:#?}");
+    assert!(
+        events.iter().all(|(caller, e)| caller.tenant == "10009"
+            && caller.user_id == "system:authz-svc"
+            && e.kind == AuditEventKind::PermissionChanged as i32),
+        "the relay appends as authz-svc's system principal of the tenant"
+    );
+    let summary: Vec<(&str, &str, &str)> = events
+        .iter()
+        .map(|(_, e)| {
+            (
+                e.actor_id.as_str(),
+                e.request_id.as_str(),
+                e.detail.as_str(),
+            )
+        })
+        .collect();
     assert_eq!(
-        events.len(),
-        2,
-        "a refused change is not recorded: {events:?}"
+        summary,
+        [
+            (
+                "system:bootstrap",
+                "",
+                "created user paal (Paal Admin), agent \"\", permissions: none -> play,download,delete,view_audit_log,admin"
+            ),
+            (
+                "paal",
+                "req-new agent",
+                "created user anna (Anna), agent \"\", permissions: none -> play"
+            ),
+            (
+                "paal",
+                "req-left the team",
+                "updated user anna: display name \"Anna\" -> \"Anna\", agent \"\" -> \"\", permissions: play -> none"
+            ),
+        ]
     );
-    assert!(
-        events
-            .iter()
-            .all(|e| e.kind == AuditEventKind::PermissionChanged as i32)
-    );
-    assert!(
-        events
-            .iter()
-            .all(|e| e.actor_id == "paal" && e.customer == "10009")
-    );
-    assert!(
-        events[1].detail.starts_with("created user anna (Anna)"),
-        "{}",
-        events[1].detail
-    );
-    assert!(
-        events[0].detail.contains("permissions: play -> none"),
-        "{}",
-        events[0].detail
-    );
+    assert_eq!(events[2].1.reason, "left the team");
 
     // Only users allowed to view the audit log may read it (audit-svc asks authz-svc).
-    let anna = Principal::new("10009", "anna", "Anna");
-    let err = audit
+    let err = s
+        .audit
         .list_events(key().request(pb::ListEventsRequest::default(), &anna))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let err = audit
+    let err = s
+        .audit
         .verify_chain(key().request(pb::VerifyChainRequest::default(), &anna))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
-    let report = audit
+    let report = s
+        .audit
         .verify_chain(key().request(pb::VerifyChainRequest::default(), &paal()))
         .await
         .unwrap()
         .into_inner();
     assert!(report.intact);
-    assert_eq!(report.events_checked, 2);
+    s.stop.cancel();
+}
 
-    // With the trail down, changes are refused and nothing changes…
-    audit_stop.cancel();
-    audit_task.await.unwrap().unwrap();
-    let err = authz
+#[tokio::test]
+async fn a_trail_that_is_down_delays_the_event_not_the_change() {
+    let mut s = start().await;
+    s.trail.wait_for(1).await; // the bootstrap admin
+    *s.trail.down.lock().unwrap() = true;
+    let play = pb::Permissions {
+        play_recordings: true,
+        ..Default::default()
+    };
+    s.authz
         .create_user(key().request(
             pb::CreateUserRequest {
-                context: Default::default(),
                 user: Some(user("bo", "Bo", play)),
+                context: None,
             },
             &paal(),
         ))
         .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::Unavailable);
-    let err = authz
-        .update_user(key().request(
-            pb::UpdateUserRequest {
-                context: Default::default(),
-                user: Some(user("anna", "Anna", play)),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::Unavailable);
-    let err = authz
+        .expect("the change does not wait for the trail");
+    s.authz
         .delete_user(key().request(
             pb::DeleteUserRequest {
-                context: Default::default(),
-                user_id: "anna".into(),
+                user_id: "bo".into(),
+                context: context("mistake"),
             },
             &paal(),
         ))
         .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::Unavailable);
-    let err = authz
+        .unwrap();
+    let err = s
+        .authz
         .get_user(key().request(
             pb::GetUserRequest {
                 user_id: "bo".into(),
@@ -241,34 +411,40 @@ async fn user_changes_are_audited_and_fail_closed() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
-    let still = authz
-        .get_user(key().request(
-            pb::GetUserRequest {
-                user_id: "anna".into(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(still.permissions, Some(pb::Permissions::default()));
-
-    // …while decisions, which change nothing, still answer.
-    let decision = authz
+    // Decisions answer as ever.
+    let decision = s
+        .authz
         .decide(key().request(
             pb::DecideRequest {
                 action: Action::Play as i32,
                 resource: None,
             },
-            &anna,
+            &paal(),
         ))
         .await
         .unwrap()
         .into_inner()
         .decision
         .unwrap();
-    assert_eq!(decision.verdict, Verdict::Deny as i32);
+    assert_eq!(decision.verdict, Verdict::Allow as i32);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        s.trail.events().len(),
+        1,
+        "nothing arrives while it is down"
+    );
 
-    authz_stop.cancel();
-    authz_task.await.unwrap().unwrap();
+    // Back up: both events arrive, in order, once (after the relay's backoff).
+    *s.trail.down.lock().unwrap() = false;
+    let events = s.trail.wait_for(3).await;
+    let details: Vec<&str> = events[1..].iter().map(|(_, e)| e.detail.as_str()).collect();
+    assert_eq!(
+        details,
+        [
+            "created user bo (Bo), agent \"\", permissions: none -> play",
+            "deleted user bo (Bo), permissions: play -> none"
+        ]
+    );
+    assert_eq!(events.len(), 3);
+    s.stop.cancel();
 }

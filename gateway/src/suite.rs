@@ -143,6 +143,8 @@ impl Suite {
             &secrets.identity_secret,
         );
         archive.media_url = Some(url(endpoints.media));
+        // Its audit outbox is delivered to audit-svc (started below; the relay retries until then).
+        archive.audit_url = Some(url(endpoints.audit));
         let archive = archive_svc::start(archive, archive_token.clone())
             .await
             .map_err(could_not_start("archive-svc"))?;

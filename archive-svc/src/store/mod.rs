@@ -2,19 +2,20 @@
 //! implementations. Both run the same SQL (see `sql.rs`); the conformance
 //! suite in `tests/store_conformance.rs` holds them to the same behaviour.
 
+mod outbox;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
 
+use archive_common::db::{Pool, grant_runtime_role, prepare_schema};
 use async_trait::async_trait;
+use audit_svc::outbox::{Change, OutboxStore};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use self::{postgres::PostgresCallStore, sqlite::SqliteCallStore};
-use crate::model::{
-    CallQuery, Cursor, Deletion, NewCall, StoredCall, StoredRecording, TenantSettings,
-};
+use crate::model::{CallQuery, Cursor, NewCall, StoredCall, StoredRecording, TenantSettings};
 
 /// A recording file waiting to be deleted from media-svc.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,26 +29,32 @@ pub struct MediaDeletion {
 pub enum StoreError {
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Schema(#[from] archive_common::db::SchemaError),
+    #[error("--grant-to needs PostgreSQL: SQLite has no roles")]
+    GrantNeedsPostgres,
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }
 
 /// Persistence of one tenant-partitioned call archive. Every method takes the
-/// tenant; nothing crosses tenants.
+/// tenant; nothing crosses tenants. Every change that the audit trail records
+/// writes its events to the store's audit outbox in the change's own
+/// transaction ([`OutboxStore`] is how the relay drains them).
 #[async_trait]
-pub trait CallStore: Send + Sync + 'static {
+pub trait CallStore: OutboxStore {
     /// Answers when the database does (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 
     /// Stores each call unless the tenant already has its session id, all in
-    /// one transaction; returns, in order, the stored call and whether this
-    /// request created it (a known session is returned unchanged).
+    /// one transaction with one CALLS_INGESTED event when any call was
+    /// created; returns, in order, the stored call and whether this request
+    /// created it (a known session is returned unchanged).
     async fn insert_calls(
         &self,
         tenant: &str,
         calls: &[NewCall],
+        change: &Change,
     ) -> Result<Vec<(StoredCall, bool)>, StoreError>;
 
     /// [`CallStore::insert_calls`] for one call.
@@ -55,9 +62,10 @@ pub trait CallStore: Send + Sync + 'static {
         &self,
         tenant: &str,
         call: &NewCall,
+        change: &Change,
     ) -> Result<(StoredCall, bool), StoreError> {
         let mut results = self
-            .insert_calls(tenant, std::slice::from_ref(call))
+            .insert_calls(tenant, std::slice::from_ref(call), change)
             .await?;
         results
             .pop()
@@ -84,42 +92,50 @@ pub trait CallStore: Send + Sync + 'static {
         ids: &[Uuid],
     ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError>;
 
-    /// Sets the deletion marker of the tenant's recordings among `ids` that do
-    /// not have one yet (an existing marker is never overwritten) and queues
-    /// their files for deletion, in one transaction; returns all of them as
-    /// stored afterwards.
+    /// Sets the deletion marker (`change`'s actor and time) of the tenant's
+    /// recordings among `ids` that do not have one yet (an existing marker is
+    /// never overwritten), queues their files for deletion and writes one
+    /// RECORDING_DELETED per recording it marked, in one transaction; returns
+    /// all of them as stored afterwards.
     async fn mark_deleted(
         &self,
         tenant: &str,
         ids: &[Uuid],
-        deletion: &Deletion,
+        change: &Change,
     ) -> Result<Vec<StoredRecording>, StoreError>;
 
+    /// Sets or releases the call's legal hold, with a LEGAL_HOLD_CHANGED event
+    /// when the flag changes; `None` when the tenant has no such call.
     async fn set_legal_hold(
         &self,
         tenant: &str,
         call_id: Uuid,
         hold: bool,
+        change: &Change,
     ) -> Result<Option<StoredCall>, StoreError>;
 
     /// Marks the tenant's available recordings that started before `cutoff`
-    /// expired (calls on legal hold excepted) and queues their files for
-    /// deletion; returns how many expired.
+    /// expired (calls on legal hold excepted), queues their files for
+    /// deletion and writes a RETENTION_EXPIRED event for each (the sweeper's,
+    /// at `now`, naming `retention_days`); returns how many expired.
     async fn expire_recordings(
         &self,
         tenant: &str,
         cutoff: DateTime<Utc>,
         now: DateTime<Utc>,
+        retention_days: u32,
     ) -> Result<u64, StoreError>;
 
     /// Deletes the tenant's calls that started before `cutoff` (legal hold
     /// excepted) with their recordings' metadata; queues any file still
-    /// there for deletion; returns how many calls went.
+    /// there for deletion; writes a CALL_PURGED event for each call (naming
+    /// `metadata_retention_days`); returns how many calls went.
     async fn purge_calls(
         &self,
         tenant: &str,
         cutoff: DateTime<Utc>,
         now: DateTime<Utc>,
+        metadata_retention_days: u32,
     ) -> Result<u64, StoreError>;
 
     /// Every tenant that has calls.
@@ -146,18 +162,67 @@ pub trait CallStore: Send + Sync + 'static {
     /// The tenant's settings, or the defaults when none were stored.
     async fn settings(&self, tenant: &str) -> Result<TenantSettings, StoreError>;
 
-    async fn put_settings(&self, tenant: &str, settings: &TenantSettings)
-    -> Result<(), StoreError>;
+    /// Stores the tenant's settings with a TENANT_SETTINGS_CHANGED event
+    /// (before → after) when they differ from the stored ones; returns
+    /// whether they did.
+    async fn put_settings(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+        change: &Change,
+    ) -> Result<bool, StoreError>;
 }
 
-/// Opens the store named by `url` and applies its migrations.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn CallStore>, StoreError> {
-    Ok(match archive_common::db::connect(url).await? {
-        archive_common::db::Pool::Sqlite(pool) => {
-            std::sync::Arc::new(SqliteCallStore::new(pool).await?)
+/// What archive-svc's runtime database role is granted by `archive-svc
+/// migrate --grant-to ROLE` (PostgreSQL): rows of its own tables, no DDL.
+pub const RUNTIME_GRANTS: &[&str] = &[
+    "SELECT, INSERT, UPDATE, DELETE ON calls, call_parties, recordings, tenant_settings, \
+     media_deletions, audit_outbox",
+    "USAGE ON SEQUENCE audit_outbox_seq_seq",
+];
+
+/// The migrations of each backend.
+pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// The service name the schema step reports (`archive-svc migrate`).
+const SERVICE: &str = "archive-svc";
+
+/// Opens the store named by `url`: applies its migrations when `migrate`
+/// is set (the owner's `migrate` step, the embedded suite, tests), else
+/// checks the schema is current and fails naming the command.
+pub async fn open(url: &str, migrate: bool) -> Result<std::sync::Arc<dyn CallStore>, StoreError> {
+    let pool = archive_common::db::connect(url).await?;
+    Ok(match pool {
+        Pool::Sqlite(ref p) => {
+            prepare_schema(&pool, &SQLITE_MIGRATIONS, migrate, SERVICE).await?;
+            std::sync::Arc::new(SqliteCallStore::new(p.clone()))
         }
-        archive_common::db::Pool::Postgres(pool) => {
-            std::sync::Arc::new(PostgresCallStore::new(pool).await?)
+        Pool::Postgres(ref p) => {
+            prepare_schema(&pool, &POSTGRES_MIGRATIONS, migrate, SERVICE).await?;
+            std::sync::Arc::new(PostgresCallStore::new(p.clone()))
         }
     })
+}
+
+/// `archive-svc migrate`: applies the migrations as the database owner and,
+/// with `grant_to`, grants that role exactly what the service needs
+/// ([`RUNTIME_GRANTS`]; PostgreSQL only).
+pub async fn migrate(url: &str, grant_to: Option<&str>) -> Result<(), StoreError> {
+    let pool = archive_common::db::connect(url).await?;
+    match &pool {
+        Pool::Sqlite(_) => {
+            if grant_to.is_some() {
+                return Err(StoreError::GrantNeedsPostgres);
+            }
+            prepare_schema(&pool, &SQLITE_MIGRATIONS, true, SERVICE).await?;
+        }
+        Pool::Postgres(p) => {
+            prepare_schema(&pool, &POSTGRES_MIGRATIONS, true, SERVICE).await?;
+            if let Some(role) = grant_to {
+                grant_runtime_role(p, role, RUNTIME_GRANTS).await?;
+            }
+        }
+    }
+    Ok(())
 }

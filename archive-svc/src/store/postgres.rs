@@ -2,7 +2,7 @@
 
 use sqlx::{PgPool, Postgres};
 
-use super::{StoreError, sql::call_store_impl};
+use super::{outbox::outbox_impl, sql::call_store_impl};
 
 #[derive(Debug, Clone)]
 pub struct PostgresCallStore {
@@ -10,11 +10,11 @@ pub struct PostgresCallStore {
 }
 
 impl PostgresCallStore {
-    /// Wraps `pool` and applies the PostgreSQL migrations.
-    pub async fn new(pool: PgPool) -> Result<Self, StoreError> {
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+    /// Wraps `pool`, whose schema is current (see [`super::open`]).
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
     }
 }
 
 call_store_impl!(PostgresCallStore, Postgres);
+outbox_impl!(PostgresCallStore, Postgres);

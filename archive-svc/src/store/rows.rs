@@ -115,17 +115,21 @@ pub(super) struct SettingsRow {
     consult_recording: bool,
     recording_retention_days: i64,
     metadata_retention_days: i64,
+    search_audit_disabled: bool,
+    reason_codes: String,
 }
 
 impl SettingsRow {
-    pub(super) fn into_settings(self) -> TenantSettings {
-        TenantSettings {
+    pub(super) fn into_settings(self) -> Result<TenantSettings, StoreError> {
+        Ok(TenantSettings {
             time_zone: self.time_zone,
             consult_recording: self.consult_recording,
             recording_retention_days: self.recording_retention_days.clamp(0, u32::MAX.into())
                 as u32,
             metadata_retention_days: self.metadata_retention_days.clamp(0, u32::MAX.into()) as u32,
-        }
+            search_audit_disabled: self.search_audit_disabled,
+            reason_codes: from_json(&self.reason_codes)?,
+        })
     }
 }
 

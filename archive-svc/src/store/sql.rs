@@ -22,18 +22,29 @@ pub(super) const INSERT_RECORDINGS: &str = "INSERT INTO recordings (recording_id
      mode, start_us, finish_us, segments, owner_agent, state) ";
 
 pub(super) const SELECT_SETTINGS: &str = "SELECT time_zone, consult_recording, recording_retention_days, \
-     metadata_retention_days FROM tenant_settings WHERE tenant_id = $1";
+     metadata_retention_days, search_audit_disabled, reason_codes FROM tenant_settings WHERE tenant_id = $1";
+
+/// Takes the settings row's write lock first (a no-op update), so the
+/// "before" a settings change records is the one it replaces, on both
+/// backends (SQLite has no `FOR UPDATE`, and a read-then-write transaction
+/// could not upgrade its lock there).
+pub(super) const LOCK_SETTINGS: &str =
+    "UPDATE tenant_settings SET tenant_id = tenant_id WHERE tenant_id = $1";
 
 pub(super) const UPSERT_SETTINGS: &str = "INSERT INTO tenant_settings (tenant_id, time_zone, \
-     consult_recording, recording_retention_days, metadata_retention_days) VALUES ($1, $2, $3, $4, $5) \
+     consult_recording, recording_retention_days, metadata_retention_days, search_audit_disabled, \
+     reason_codes) VALUES ($1, $2, $3, $4, $5, $6, $7) \
      ON CONFLICT (tenant_id) DO UPDATE SET time_zone = excluded.time_zone, \
      consult_recording = excluded.consult_recording, \
      recording_retention_days = excluded.recording_retention_days, \
-     metadata_retention_days = excluded.metadata_retention_days";
+     metadata_retention_days = excluded.metadata_retention_days, \
+     search_audit_disabled = excluded.search_audit_disabled, \
+     reason_codes = excluded.reason_codes";
 
+/// Marks one recording unless it has a marker; returns its call when it did.
 pub(super) const MARK_DELETED: &str = "UPDATE recordings SET state = $1, deleted_by_user_id = $2, \
      deleted_by_name = $3, deleted_at_us = $4 \
-     WHERE tenant_id = $5 AND recording_id = $6 AND deleted_at_us IS NULL";
+     WHERE tenant_id = $5 AND recording_id = $6 AND deleted_at_us IS NULL RETURNING call_id";
 
 pub(super) const RECOUNT_LIVE_OF_RECORDING: &str = "UPDATE calls SET live_recording_count = \
      (SELECT COUNT(*) FROM recordings r WHERE r.call_id = calls.call_id AND r.deleted_at_us IS NULL) \
@@ -46,14 +57,14 @@ pub(super) const QUEUE_MEDIA_DELETION: &str = "INSERT INTO media_deletions (reco
 pub(super) const EXPIRE_RECORDINGS: &str = "UPDATE recordings SET state = $1 \
      WHERE tenant_id = $2 AND state = $3 AND start_us < $4 \
      AND NOT EXISTS (SELECT 1 FROM calls c WHERE c.call_id = recordings.call_id AND c.legal_hold) \
-     RETURNING recording_id";
+     RETURNING recording_id, call_id";
 
 pub(super) const LIVE_RECORDINGS_OF_OLD_CALLS: &str = "SELECT r.recording_id FROM recordings r \
      JOIN calls c ON c.call_id = r.call_id \
      WHERE c.tenant_id = $1 AND c.start_us < $2 AND NOT c.legal_hold AND r.state = $3";
 
-pub(super) const PURGE_CALLS: &str =
-    "DELETE FROM calls WHERE tenant_id = $1 AND start_us < $2 AND NOT legal_hold";
+pub(super) const PURGE_CALLS: &str = "DELETE FROM calls \
+     WHERE tenant_id = $1 AND start_us < $2 AND NOT legal_hold RETURNING call_id, recording_count";
 
 pub(super) const TENANTS: &str = "SELECT DISTINCT tenant_id FROM calls ORDER BY tenant_id";
 
@@ -65,8 +76,9 @@ pub(super) const MEDIA_DELETION_DONE: &str = "DELETE FROM media_deletions WHERE 
 pub(super) const MEDIA_DELETION_FAILED: &str = "UPDATE media_deletions \
      SET attempts = attempts + 1, next_attempt_us = $2, last_error = $3 WHERE recording_id = $1";
 
+/// Changes the flag only when it differs, so a change is one affected row.
 pub(super) const SET_LEGAL_HOLD: &str =
-    "UPDATE calls SET legal_hold = $1 WHERE tenant_id = $2 AND call_id = $3";
+    "UPDATE calls SET legal_hold = $1 WHERE tenant_id = $2 AND call_id = $3 AND legal_hold <> $1";
 
 /// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
 pub(super) fn like_contains(text: &str) -> String {
@@ -127,6 +139,7 @@ macro_rules! call_store_impl {
                 &self,
                 tenant: &str,
                 calls: &[$crate::model::NewCall],
+                change: &audit_svc::outbox::Change,
             ) -> Result<Vec<($crate::model::StoredCall, bool)>, $crate::store::StoreError> {
                 use $crate::store::{rows::to_json, sql};
                 let planned: Vec<$crate::model::StoredCall> = calls
@@ -208,6 +221,14 @@ macro_rules! call_store_impl {
                             .push_bind(i64::from(r.state.code()));
                     });
                     qb.build().execute(&mut *tx).await?;
+                }
+                // One event per request, not per call: ingest stays one extra row per batch.
+                let ingested: Vec<(uuid::Uuid, &str)> = new_calls
+                    .iter()
+                    .map(|(s, _)| (s.call_id, s.session_id.as_str()))
+                    .collect();
+                if let Some(event) = $crate::audit::calls_ingested(change, &ingested) {
+                    Self::write_events(&mut tx, tenant, &[event], change.at).await?;
                 }
                 tx.commit().await?;
 
@@ -402,23 +423,23 @@ macro_rules! call_store_impl {
                 &self,
                 tenant: &str,
                 ids: &[uuid::Uuid],
-                deletion: &$crate::model::Deletion,
+                change: &audit_svc::outbox::Change,
             ) -> Result<Vec<$crate::model::StoredRecording>, $crate::store::StoreError> {
                 use $crate::store::sql;
-                let at = deletion.at.timestamp_micros();
+                let at = change.at.timestamp_micros();
+                let mut events = Vec::new();
                 let mut tx = self.pool.begin().await?;
                 for id in ids {
-                    let marked = sqlx::query(sql::MARK_DELETED)
+                    let marked: Option<(uuid::Uuid,)> = sqlx::query_as(sql::MARK_DELETED)
                         .bind(i64::from($crate::model::RecordingState::Deleted.code()))
-                        .bind(&deletion.user_id)
-                        .bind(&deletion.display_name)
+                        .bind(&change.actor_id)
+                        .bind(&change.actor_display_name)
                         .bind(at)
                         .bind(tenant)
                         .bind(*id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                    if marked > 0 {
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some((call_id,)) = marked {
                         sqlx::query(sql::QUEUE_MEDIA_DELETION)
                             .bind(*id)
                             .bind(tenant)
@@ -430,8 +451,10 @@ macro_rules! call_store_impl {
                             .bind(*id)
                             .execute(&mut *tx)
                             .await?;
+                        events.push($crate::audit::recording_deleted(change, *id, call_id));
                     }
                 }
+                Self::write_events(&mut tx, tenant, &events, change.at).await?;
                 tx.commit().await?;
                 let found = self.get_recordings(tenant, ids).await?;
                 Ok(found.into_iter().map(|(r, _)| r).collect())
@@ -442,17 +465,18 @@ macro_rules! call_store_impl {
                 tenant: &str,
                 cutoff: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
+                retention_days: u32,
             ) -> Result<u64, $crate::store::StoreError> {
                 use $crate::{model::RecordingState, store::sql};
                 let mut tx = self.pool.begin().await?;
-                let expired: Vec<(uuid::Uuid,)> = sqlx::query_as(sql::EXPIRE_RECORDINGS)
+                let expired: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(sql::EXPIRE_RECORDINGS)
                     .bind(i64::from(RecordingState::Expired.code()))
                     .bind(tenant)
                     .bind(i64::from(RecordingState::Available.code()))
                     .bind(cutoff.timestamp_micros())
                     .fetch_all(&mut *tx)
                     .await?;
-                for (id,) in &expired {
+                for (id, _) in &expired {
                     sqlx::query(sql::QUEUE_MEDIA_DELETION)
                         .bind(*id)
                         .bind(tenant)
@@ -461,6 +485,14 @@ macro_rules! call_store_impl {
                         .execute(&mut *tx)
                         .await?;
                 }
+                let sweeper = audit_svc::outbox::Change::system($crate::audit::RETENTION, now);
+                let events: Vec<_> = expired
+                    .iter()
+                    .map(|(id, call_id)| {
+                        $crate::audit::retention_expired(&sweeper, *id, *call_id, retention_days, expired.len())
+                    })
+                    .collect();
+                Self::write_events(&mut tx, tenant, &events, now).await?;
                 tx.commit().await?;
                 Ok(expired.len() as u64)
             }
@@ -470,6 +502,7 @@ macro_rules! call_store_impl {
                 tenant: &str,
                 cutoff: chrono::DateTime<chrono::Utc>,
                 now: chrono::DateTime<chrono::Utc>,
+                metadata_retention_days: u32,
             ) -> Result<u64, $crate::store::StoreError> {
                 use $crate::{model::RecordingState, store::sql};
                 let mut tx = self.pool.begin().await?;
@@ -488,14 +521,21 @@ macro_rules! call_store_impl {
                         .execute(&mut *tx)
                         .await?;
                 }
-                let purged = sqlx::query(sql::PURGE_CALLS)
+                let purged: Vec<(uuid::Uuid, i64)> = sqlx::query_as(sql::PURGE_CALLS)
                     .bind(tenant)
                     .bind(cutoff.timestamp_micros())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let sweeper = audit_svc::outbox::Change::system($crate::audit::RETENTION, now);
+                let events: Vec<_> = purged
+                    .iter()
+                    .map(|(call_id, recordings)| {
+                        $crate::audit::call_purged(&sweeper, *call_id, *recordings, metadata_retention_days)
+                    })
+                    .collect();
+                Self::write_events(&mut tx, tenant, &events, now).await?;
                 tx.commit().await?;
-                Ok(purged)
+                Ok(purged.len() as u64)
             }
 
             async fn tenants(&self) -> Result<Vec<String>, $crate::store::StoreError> {
@@ -557,13 +597,21 @@ macro_rules! call_store_impl {
                 tenant: &str,
                 call_id: uuid::Uuid,
                 hold: bool,
+                change: &audit_svc::outbox::Change,
             ) -> Result<Option<$crate::model::StoredCall>, $crate::store::StoreError> {
-                sqlx::query($crate::store::sql::SET_LEGAL_HOLD)
+                let mut tx = self.pool.begin().await?;
+                let changed = sqlx::query($crate::store::sql::SET_LEGAL_HOLD)
                     .bind(hold)
                     .bind(tenant)
                     .bind(call_id)
-                    .execute(&self.pool)
-                    .await?;
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if changed > 0 {
+                    let event = $crate::audit::legal_hold_changed(change, call_id, hold);
+                    Self::write_events(&mut tx, tenant, &[event], change.at).await?;
+                }
+                tx.commit().await?;
                 self.get_call(tenant, call_id).await
             }
 
@@ -576,23 +624,48 @@ macro_rules! call_store_impl {
                         .bind(tenant)
                         .fetch_optional(&self.pool)
                         .await?;
-                Ok(row.map(|r| r.into_settings()).unwrap_or_default())
+                row.map(|r| r.into_settings())
+                    .transpose()
+                    .map(Option::unwrap_or_default)
             }
 
             async fn put_settings(
                 &self,
                 tenant: &str,
                 settings: &$crate::model::TenantSettings,
-            ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query($crate::store::sql::UPSERT_SETTINGS)
+                change: &audit_svc::outbox::Change,
+            ) -> Result<bool, $crate::store::StoreError> {
+                use $crate::store::sql;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(sql::LOCK_SETTINGS)
+                    .bind(tenant)
+                    .execute(&mut *tx)
+                    .await?;
+                let row: Option<$crate::store::rows::SettingsRow> =
+                    sqlx::query_as(sql::SELECT_SETTINGS)
+                        .bind(tenant)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let before = row
+                    .map(|r| r.into_settings())
+                    .transpose()?
+                    .unwrap_or_default();
+                let Some(event) = $crate::audit::settings_changed(change, &before, settings) else {
+                    return Ok(false);
+                };
+                sqlx::query(sql::UPSERT_SETTINGS)
                     .bind(tenant)
                     .bind(&settings.time_zone)
                     .bind(settings.consult_recording)
                     .bind(i64::from(settings.recording_retention_days))
                     .bind(i64::from(settings.metadata_retention_days))
-                    .execute(&self.pool)
+                    .bind(settings.search_audit_disabled)
+                    .bind($crate::store::rows::to_json(&settings.reason_codes))
+                    .execute(&mut *tx)
                     .await?;
-                Ok(())
+                Self::write_events(&mut tx, tenant, &[event], change.at).await?;
+                tx.commit().await?;
+                Ok(true)
             }
         }
 

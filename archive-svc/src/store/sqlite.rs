@@ -2,7 +2,7 @@
 
 use sqlx::{Sqlite, SqlitePool};
 
-use super::{StoreError, sql::call_store_impl};
+use super::{outbox::outbox_impl, sql::call_store_impl};
 
 #[derive(Debug, Clone)]
 pub struct SqliteCallStore {
@@ -10,11 +10,11 @@ pub struct SqliteCallStore {
 }
 
 impl SqliteCallStore {
-    /// Wraps `pool` and applies the SQLite migrations.
-    pub async fn new(pool: SqlitePool) -> Result<Self, StoreError> {
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+    /// Wraps `pool`, whose schema is current (see [`super::open`]).
+    pub fn new(pool: SqlitePool) -> Self {
+        Self { pool }
     }
 }
 
 call_store_impl!(SqliteCallStore, Sqlite);
+outbox_impl!(SqliteCallStore, Sqlite);

@@ -1,0 +1,211 @@
+//! The schema step and the runtime role (PostgreSQL): `archive-svc migrate
+//! --grant-to ROLE` as the owner, then the service serving as ROLE without
+//! migrating does everything it does (ingest, deletion with its audit outbox
+//! row, settings, legal hold, retention), while ROLE cannot change the schema.
+//! A service that does not migrate refuses to start on a schema that is
+//! behind, naming the command.
+
+#![allow(unused_crate_dependencies)]
+
+use std::time::Duration;
+
+use archive_common::{
+    IdentityKey, Principal, convert::timestamp, db::ScratchDatabase, shutdown::CancellationToken,
+};
+use archive_proto::v1::{self as pb, call_event::Kind, call_service_client::CallServiceClient};
+use chrono::{TimeDelta, Utc};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::net::TcpListener;
+
+const SECRET: &str = "roles-test-secret";
+
+/// `url` connecting as `role` instead of its user.
+fn as_role(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{role}@{host}")
+}
+
+fn old_call(session: &str) -> pb::IngestCallRequest {
+    let start = Utc::now() - TimeDelta::days(3);
+    let at = |s: i64| Some(timestamp(start + TimeDelta::seconds(s)));
+    pb::IngestCallRequest {
+        session_id: session.into(),
+        start_time: at(0),
+        access_point: Some(pb::AccessPoint {
+            number: "81511569".into(),
+            name: "Main".into(),
+        }),
+        caller_number: "95214830".into(),
+        events: vec![
+            pb::CallEvent {
+                time: at(0),
+                kind: Some(Kind::QueueEntered(pb::QueueEntered {
+                    queue: "Sales".into(),
+                    forced_recording: true,
+                    pending_recording: false,
+                })),
+            },
+            pb::CallEvent {
+                time: at(5),
+                kind: Some(Kind::AgentConnected(pb::AgentConnected {
+                    agent: "A".into(),
+                    forced_recording: false,
+                })),
+            },
+            pb::CallEvent {
+                time: at(60),
+                kind: Some(Kind::AgentDisconnected(pb::AgentDisconnected {
+                    agent: "A".into(),
+                })),
+            },
+        ],
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn the_runtime_role_serves_without_ddl_rights() {
+    let Some(db) = ScratchDatabase::create("archive_roles").await else {
+        return;
+    };
+    let role = format!("archive_rt_{}", uuid::Uuid::new_v4().simple());
+    let mut owner = PgConnection::connect(&db.url).await.unwrap();
+    owner
+        .execute(format!("CREATE ROLE \"{role}\" LOGIN").as_str())
+        .await
+        .unwrap();
+    let runtime_url = as_role(&db.url, &role);
+
+    // Not migrated yet: a service that does not migrate says what to run.
+    let mut config = archive_svc::Config::new(runtime_url.clone(), SECRET);
+    config.migrate = false;
+    let err = archive_svc::start(config.clone(), CancellationToken::new())
+        .await
+        .err()
+        .expect("a schema that is behind is refused");
+    assert!(err.to_string().contains("archive-svc migrate"), "{err}");
+
+    archive_svc::migrate(&archive_svc::MigrateArgs {
+        database_url: db.url.clone(),
+        grant_to: Some(role.clone()),
+    })
+    .await
+    .unwrap();
+
+    // Serving as the runtime role.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(archive_svc::run(config, listener, stop.clone()));
+    archive_common::host::wait_serving(&format!("http://{addr}"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut client = CallServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let key = IdentityKey::internal(SECRET.as_bytes());
+    let paal = Principal::new("10009", "paal", "Paal Admin");
+    let call = client
+        .ingest_call(key.request(old_call("r-1"), &paal))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    client
+        .batch_ingest_calls(key.request(
+            pb::BatchIngestCallsRequest {
+                calls: vec![old_call("r-2"), old_call("r-3")],
+            },
+            &paal,
+        ))
+        .await
+        .unwrap();
+    client
+        .mark_recordings_deleted(key.request(
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![call.recordings[0].recording_id.clone()],
+                context: None,
+            },
+            &paal,
+        ))
+        .await
+        .unwrap();
+    client
+        .set_legal_hold(key.request(
+            pb::SetLegalHoldRequest {
+                call_id: call.call_id.clone(),
+                legal_hold: true,
+                context: None,
+            },
+            &paal,
+        ))
+        .await
+        .unwrap();
+    client
+        .update_tenant_settings(key.request(
+            pb::UpdateTenantSettingsRequest {
+                settings: Some(pb::TenantSettings {
+                    time_zone: "Europe/Oslo".into(),
+                    recording_retention_days: 1,
+                    metadata_retention_days: 2,
+                    ..Default::default()
+                }),
+                context: None,
+            },
+            &paal,
+        ))
+        .await
+        .unwrap();
+    let swept = client
+        .run_retention_sweep(key.request(pb::RunRetentionSweepRequest {}, &paal))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((swept.recordings_expired, swept.calls_purged), (2, 2));
+    let found = client
+        .search_calls(key.request(pb::SearchCallsRequest::default(), &paal))
+        .await
+        .unwrap()
+        .into_inner()
+        .calls;
+    assert_eq!(found.len(), 1, "the held call stays");
+    stop.cancel();
+    server.await.unwrap().unwrap();
+
+    // Every change left its event for the relay (no audit URL: they wait).
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_outbox")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    // 2 ingests, 1 deletion, 1 hold, 1 settings, 2 expiries, 2 purges.
+    assert_eq!(rows, 9);
+
+    // The runtime role changes rows, never the schema.
+    let mut runtime = PgConnection::connect(&runtime_url).await.unwrap();
+    for ddl in [
+        "CREATE TABLE intruder (id INT)",
+        "ALTER TABLE calls ADD COLUMN intruder INT",
+        "DROP TABLE audit_outbox",
+        "TRUNCATE recordings",
+        "CREATE INDEX intruder ON calls (caller_number)",
+    ] {
+        let err = runtime.execute(ddl).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied")
+                || err.to_string().contains("must be owner"),
+            "{ddl}: {err}"
+        );
+    }
+    drop(runtime);
+    drop(owner);
+    db.drop_database().await;
+    let admin_url = std::env::var(archive_common::db::TEST_PG_ENV)
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+    admin
+        .execute(format!("DROP ROLE \"{role}\"").as_str())
+        .await
+        .unwrap();
+}

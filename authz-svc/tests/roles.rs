@@ -1,0 +1,155 @@
+//! The schema step and the runtime role (PostgreSQL): `authz-svc migrate
+//! --grant-to ROLE` as the owner, then the service serving as ROLE without
+//! migrating manages users (each change with its audit outbox row), while
+//! ROLE cannot change the schema. A service that does not migrate refuses to
+//! start on a schema that is behind, naming the command.
+
+// Test crates see every dependency of the library; they use only a few.
+#![allow(unused_crate_dependencies)]
+
+use std::time::Duration;
+
+use archive_common::{IdentityKey, Principal, db::ScratchDatabase, shutdown::CancellationToken};
+use archive_proto::v1::{self as pb, authz_service_client::AuthzServiceClient};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::net::TcpListener;
+
+const SECRET: &str = "roles-test-secret";
+
+/// `url` connecting as `role` instead of its user.
+fn as_role(url: &str, role: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{role}@{host}")
+}
+
+#[tokio::test]
+async fn the_runtime_role_serves_without_ddl_rights() {
+    let Some(db) = ScratchDatabase::create("authz_roles").await else {
+        return;
+    };
+    let role = format!("authz_rt_{}", uuid::Uuid::new_v4().simple());
+    let mut owner = PgConnection::connect(&db.url).await.unwrap();
+    owner
+        .execute(format!("CREATE ROLE \"{role}\" LOGIN").as_str())
+        .await
+        .unwrap();
+    let runtime_url = as_role(&db.url, &role);
+
+    // Not migrated yet: a service that does not migrate says what to run.
+    let mut config = authz_svc::Config::new(runtime_url.clone(), SECRET);
+    config.migrate = false;
+    config.bootstrap_admins = vec!["10009:paal:Paal Admin".into()];
+    let err = authz_svc::start(config.clone(), CancellationToken::new())
+        .await
+        .err()
+        .expect("a schema that is behind is refused");
+    assert!(err.to_string().contains("authz-svc migrate"), "{err}");
+
+    authz_svc::migrate(&authz_svc::MigrateArgs {
+        database_url: db.url.clone(),
+        grant_to: Some(role.clone()),
+    })
+    .await
+    .unwrap();
+
+    // Serving as the runtime role.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    let server = tokio::spawn(authz_svc::run(config, listener, stop.clone()));
+    archive_common::host::wait_serving(&format!("http://{addr}"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut client = AuthzServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    let key = IdentityKey::internal(SECRET.as_bytes());
+    let paal = Principal::new("10009", "paal", "Paal Admin");
+    let anna = pb::User {
+        user_id: "anna".into(),
+        display_name: "Anna".into(),
+        permissions: Some(pb::Permissions {
+            play_recordings: true,
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    client
+        .create_user(key.request(
+            pb::CreateUserRequest {
+                user: Some(anna.clone()),
+                context: None,
+            },
+            &paal,
+        ))
+        .await
+        .unwrap();
+    client
+        .update_user(key.request(
+            pb::UpdateUserRequest {
+                user: Some(pb::User {
+                    permissions: None,
+                    ..anna
+                }),
+                context: None,
+            },
+            &paal,
+        ))
+        .await
+        .unwrap();
+    let listed = client
+        .list_users(key.request(pb::ListUsersRequest::default(), &paal))
+        .await
+        .unwrap()
+        .into_inner()
+        .users;
+    assert_eq!(listed.len(), 2);
+    client
+        .delete_user(key.request(
+            pb::DeleteUserRequest {
+                user_id: "anna".into(),
+                context: None,
+            },
+            &paal,
+        ))
+        .await
+        .unwrap();
+    stop.cancel();
+    server.await.unwrap().unwrap();
+
+    // Every change left its event for the relay (no audit URL: they wait):
+    // the bootstrap admin, create, update, delete.
+    let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM audit_outbox")
+        .fetch_one(&mut owner)
+        .await
+        .unwrap();
+    assert_eq!(rows, 4);
+
+    // The runtime role changes rows, never the schema.
+    let mut runtime = PgConnection::connect(&runtime_url).await.unwrap();
+    for ddl in [
+        "CREATE TABLE intruder (id INT)",
+        "ALTER TABLE users ADD COLUMN intruder INT",
+        "DROP TABLE audit_outbox",
+        "TRUNCATE users",
+        "CREATE INDEX intruder ON users (display_name)",
+    ] {
+        let err = runtime.execute(ddl).await.unwrap_err();
+        assert!(
+            err.to_string().contains("permission denied")
+                || err.to_string().contains("must be owner"),
+            "{ddl}: {err}"
+        );
+    }
+    drop(runtime);
+    drop(owner);
+    db.drop_database().await;
+    let admin_url = std::env::var(archive_common::db::TEST_PG_ENV)
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+    admin
+        .execute(format!("DROP ROLE \"{role}\"").as_str())
+        .await
+        .unwrap();
+}
