@@ -14,6 +14,15 @@ pub(crate) struct ExtraGateway {
     pub(crate) http: SocketAddr,
 }
 
+/// What differs from the suite's own gateway.
+#[derive(Default)]
+pub(crate) struct Overrides {
+    pub(crate) archive_url: Option<String>,
+    pub(crate) media_url: Option<String>,
+    pub(crate) audit_url: Option<String>,
+    pub(crate) trusted_proxies: String,
+}
+
 /// Starts a gateway using `suite`'s secrets and services, except archive-svc
 /// at `archive_url` and media-svc's gRPC at `media_url` when given; it runs
 /// until `shutdown`.
@@ -23,6 +32,30 @@ pub(crate) async fn start(
     media_url: Option<String>,
     shutdown: CancellationToken,
 ) -> ExtraGateway {
+    start_with(
+        suite,
+        Overrides {
+            archive_url,
+            media_url,
+            ..Default::default()
+        },
+        shutdown,
+    )
+    .await
+}
+
+/// [`start`] with any of [`Overrides`].
+pub(crate) async fn start_with(
+    suite: &Suite,
+    overrides: Overrides,
+    shutdown: CancellationToken,
+) -> ExtraGateway {
+    let Overrides {
+        archive_url,
+        media_url,
+        audit_url,
+        trusted_proxies,
+    } = overrides;
     let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (grpc_addr, http_addr) = (grpc.local_addr().unwrap(), http.local_addr().unwrap());
@@ -36,7 +69,7 @@ pub(crate) async fn start(
         archive_url: archive_url.unwrap_or_else(|| url(e.archive)),
         media_url: media_url.unwrap_or_else(|| url(e.media)),
         authz_url: url(e.authz),
-        audit_url: url(e.audit),
+        audit_url: audit_url.unwrap_or_else(|| url(e.audit)),
         http_listen: http_addr,
         public_url: url(http_addr),
         media_public_url: url(e.media_http),
@@ -45,6 +78,7 @@ pub(crate) async fn start(
         export_ttl_minutes: 60,
         demo_sign_in: false,
         jwks_file: None,
+        trusted_proxies,
     };
     tokio::spawn(async move {
         if let Err(e) = gateway::run(config, grpc, http, shutdown).await {
