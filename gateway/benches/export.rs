@@ -13,6 +13,11 @@
 //!
 //!     cargo bench -p gateway --bench export [-- --skip-4gib | --search-only] [--scale-calls N]
 //!
+//! Searches are recorded in the audit trail (one SEARCH_PERFORMED per page),
+//! as the tenant's default is; `--search-only` ends by turning that off for the
+//! tenant and measuring the 500-call page again, so the cost of recording
+//! searches is measured in the same run.
+//!
 //! `GATEWAY_BIN` runs another build of the gateway binary than this one's
 //! (to compare two versions of the gateway against the same services).
 //!
@@ -617,6 +622,34 @@ async fn search_rows(
     }
 }
 
+/// Turns the audit of the demo tenant's searches on or off (archive-svc's
+/// tenant settings).
+async fn set_search_audit(suite: &Suite, on: bool) {
+    let key = IdentityKey::internal(suite.secrets.identity_secret.as_bytes());
+    let admin = gateway::demo::user("paal").unwrap().principal();
+    let mut archive = CallServiceClient::connect(format!("http://{}", suite.endpoints.archive))
+        .await
+        .unwrap();
+    let settings = archive
+        .get_tenant_settings(key.request(pb::GetTenantSettingsRequest {}, &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    archive
+        .update_tenant_settings(key.request(
+            pb::UpdateTenantSettingsRequest {
+                settings: Some(pb::TenantSettings {
+                    search_audit_disabled: !on,
+                    ..settings
+                }),
+                context: None,
+            },
+            &admin,
+        ))
+        .await
+        .unwrap();
+}
+
 /// Pages asked for on each path (the first 20 of each warm up and are not counted).
 const PAGES: u32 = 1020;
 
@@ -677,6 +710,13 @@ async fn main() {
             load()
         );
         search_at_scale(&suite, &gateway, scale_calls).await;
+        // The same page with searches not recorded (the tenant turns it off;
+        // both gateways read tenant settings at most a minute old).
+        set_search_audit(&suite, false).await;
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        println!();
+        print_search_header("page of 50 rows, searches NOT recorded");
+        search_rows(&suite, &gateway, vec![("newest first", None)]).await;
         return;
     }
     let setup = Instant::now();
