@@ -10,7 +10,7 @@
 #     schemas of the oldest and newest Kubernetes versions supported;
 #  4. checks each render against the code and the suite's rules
 #     (tools/check_manifests.py), and tests those checks (tools/test_*.py,
-#     including the database check Job's script against a real PostgreSQL);
+#     including the database scripts against a real PostgreSQL);
 #  5. lints the Dockerfile.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -79,7 +79,7 @@ if [ "$overlays" -eq 0 ]; then
     exit 1
 fi
 
-say "tests of the checks and of the database check Job:"
+say "tests of the checks and of the database scripts:"
 # (pipefail: a failing test fails the script even through sed.)
 (cd k8s/tools && python3 -m unittest discover -p 'test_*.py' 2>&1) | sed 's/^/    /'
 

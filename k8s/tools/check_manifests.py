@@ -3,10 +3,12 @@
 the schemas cannot know: that it agrees with the code (environment variables
 the binaries really read, listen addresses matching the ports, URLs naming real
 Services, the Dockerfile's targets and binaries, probes asking the health
-names the code serves, metrics ports Prometheus can find and reach), that
-every pod is hardened, that references resolve, and that the NetworkPolicies
-allow exactly the calls the suite makes (trace export included) and nothing
-else.
+names the code serves, metrics ports Prometheus can find and reach, the schema
+step: a migrate Job per database as its owner and services that wait for the
+newest migration as their runtime role), that audit-svc's checkpoint key
+reaches audit-svc alone, that every pod is hardened, that references resolve,
+and that the NetworkPolicies allow exactly the calls the suite makes (trace
+export included) and nothing else.
 
     check_manifests.py RENDERED.yaml [--external-secrets]
 
@@ -18,10 +20,12 @@ error.
 from __future__ import annotations
 
 import argparse
+import base64
 import ipaddress
 import re
 import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from urllib.parse import urlsplit
 
 import kube
 import sources
@@ -31,8 +35,15 @@ from netpol import Address, Network
 ROOT = Path(__file__).resolve().parents[2]
 SERVICES = tuple(sources.SERVICE_CONFIG)
 AUTOSCALED = {"media-svc", "gateway"}
-DATABASE_CLIENTS = {"archive-svc", "authz-svc", "audit-svc", "archive-db-check"}
+# The services with a database of their own, each migrated by its Job.
+DATABASE_SERVICES = ("archive-svc", "authz-svc", "audit-svc")
+DATABASE_CLIENTS = set(DATABASE_SERVICES) | {f"{svc}-migrate" for svc in DATABASE_SERVICES}
 OBJECT_STORE_CLIENTS = {"media-svc"}
+# The init containers of the schema step (scripts in base/scripts/).
+WAIT_FOR_SCHEMA = "wait-for-schema"
+DB_CHECK = "db-check"
+# What grant_runtime_role accepts as a role name.
+ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 # (pod, port name) -> exactly who may connect to it.
 EXPECTED_INGRESS = {
@@ -42,7 +53,8 @@ EXPECTED_INGRESS = {
     ("media-svc", "grpc"): {"gateway", "archive-svc", "ingest-client"},
     ("media-svc", "http"): {"ingress-controller"},
     ("authz-svc", "grpc"): {"gateway", "audit-svc"},
-    ("audit-svc", "grpc"): {"gateway", "authz-svc"},
+    # The gateway, and the audit outbox relays and media-svc's file events.
+    ("audit-svc", "grpc"): {"gateway", "archive-svc", "media-svc", "authz-svc"},
     **{(svc, "metrics"): {"prometheus"} for svc in SERVICES},
 }
 
@@ -240,9 +252,17 @@ def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict,
             where = f"{pod.workload['kind']}/{pod.name} ({svc})"
             env = kube.container_env(c, objects)
             settings = declared[svc]
+            if is_migrate(c):
+                check_migrate_container(pod, c, svc, env, settings, telemetry_env, where, r)
+                continue
+            aws_env = sources.aws_env(root, svc)
             for name in env:
-                r.expect(name in settings or name in telemetry_env, where,
+                r.expect(name in settings or name in telemetry_env or name in aws_env, where,
                          f"sets {name}, which {svc} does not read")
+                if name.endswith("_MIGRATE"):
+                    r.expect((env[name].get("value") or "").lower() not in ("true", "1", "yes", "on"), where,
+                             f"{name}: the services do not migrate (their runtime role may not); "
+                             f"Job {svc}-migrate does")
             for name, setting in settings.items():
                 if setting.required:
                     r.expect(name in env, where, f"{name} is required by {svc} and not set")
@@ -387,6 +407,193 @@ def outside_service(net: Network, name: str, namespace: str, port: int) -> Pod:
     return Pod(f"{name}.{namespace}", namespace, {}, ports={"port": (port, "TCP")})
 
 
+# --- the schema step ----------------------------------------------------------
+
+
+def is_migrate(container: dict) -> bool:
+    return (container.get("args") or [None])[0] == "migrate"
+
+
+def database_var(settings: dict) -> str | None:
+    return next((n for n in settings if n.endswith("_DATABASE_URL")), None)
+
+
+def check_migrate_container(pod: Pod, c: dict, svc: str, env: dict, settings: dict,
+                            telemetry_env: set, where: str, r: Report) -> None:
+    """`<svc> migrate --grant-to ROLE` in a Job: it reads the database URL
+    (the owner's, from a Secret) and the log settings, nothing else, and
+    serves nothing."""
+    r.expect(pod.workload["kind"] == "Job", where, "`migrate` runs once per release: in a Job")
+    var = database_var(settings)
+    if not r.expect(var is not None, where, f"{svc} has no *_DATABASE_URL: nothing to migrate"):
+        return
+    for name in env:
+        r.expect(name == var or name in telemetry_env, where,
+                 f"sets {name}, which `{svc} migrate` does not read")
+    r.expect("secret" in env.get(var, {}), where, f"{var} must be set, from a Secret (the owner's URL)")
+    args = c.get("args") or []
+    r.expect(len(args) == 3 and args[1] == "--grant-to" and ROLE_NAME.fullmatch(args[2] or "") is not None,
+             where, f"args must be [migrate, --grant-to, <runtime role>], not {args}")
+    r.expect(not c.get("ports"), where, "`migrate` serves nothing: no ports")
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        r.expect(probe not in c, where, f"`migrate` serves no health service: no {probe}")
+
+
+def _secret_ref(env: dict, name: str | None) -> tuple | None:
+    source = env.get(name or "", {})
+    return (source["secret"], source["key"]) if "secret" in source else None
+
+
+def _container(pod: Pod, name: str) -> dict | None:
+    return next((c for c in pod.containers if c.get("name") == name), None)
+
+
+def _env_value(container: dict | None, name: str) -> str | None:
+    for var in (container or {}).get("env") or []:
+        if var["name"] == name:
+            return var.get("value")
+    return None
+
+
+def _url_in_render(objects: list[dict], ref: tuple | None) -> str | None:
+    """The value of a Secret key when the Secret is in the render (dev)."""
+    secret = kube.named(objects, "Secret", ref[0]) if ref else None
+    if not secret:
+        return None
+    if ref[1] in (secret.get("stringData") or {}):
+        return secret["stringData"][ref[1]]
+    data = (secret.get("data") or {}).get(ref[1])
+    return base64.b64decode(data).decode() if data else None
+
+
+def check_schema_step(objects: list[dict], pods: list[Pod], r: Report, root: Path) -> None:
+    """Each database service: one migrate Job as the owner, granting the role
+    its Deployment connects as; the Deployment waits, as that role, for the
+    newest migration of its crate; the Job first checks the database (the
+    same role). Where the Secret is in the render, its URLs agree."""
+    declared = sources.service_env(root)
+    for svc in SERVICES:
+        version = sources.schema_version(root, svc)
+        var = database_var(declared[svc])
+        if version is None or var is None:
+            continue
+        jobs = [(p, c) for p in pods for c in p.containers if service_of(c) == svc and is_migrate(c)]
+        serving = [(p, c) for p in pods for c in p.containers
+                   if service_of(c) == svc and not is_migrate(c) and p.workload["kind"] == "Deployment"]
+        if not r.expect(len(jobs) == 1, svc, f"needs exactly one Job running `{svc} migrate`, found {len(jobs)}"):
+            continue
+        job, migrate = jobs[0]
+        owner_ref = _secret_ref(kube.container_env(migrate, objects), var)
+        args = migrate.get("args") or []
+        role = args[2] if len(args) == 3 else None
+        jw = f"Job/{job.name}"
+
+        check = _container(job, DB_CHECK)
+        if r.expect(check in (kube.pod_spec(job.workload).get("initContainers") or []), jw,
+                    f"no init container {DB_CHECK} checking the database before the migrations"):
+            r.expect(_env_value(check, "RUNTIME_ROLE") == role, jw,
+                     f"{DB_CHECK} checks role {_env_value(check, 'RUNTIME_ROLE')!r}, `migrate` grants {role!r}")
+            r.expect(_secret_ref(kube.container_env(check, objects), "DATABASE_URL") == owner_ref, jw,
+                     f"{DB_CHECK} must connect with the same Secret key as `migrate` ({owner_ref})")
+
+        for pod, c in serving:
+            dw = f"Deployment/{pod.name}"
+            runtime_ref = _secret_ref(kube.container_env(c, objects), var)
+            r.expect(runtime_ref is None or runtime_ref != owner_ref, dw,
+                     f"{var} is the migrate Job's (owner's) Secret key {owner_ref}: "
+                     "the service must run as the runtime role")
+            wait = _container(pod, WAIT_FOR_SCHEMA)
+            if not r.expect(wait in (kube.pod_spec(pod.workload).get("initContainers") or []), dw,
+                            f"no init container {WAIT_FOR_SCHEMA}: pods would start before Job {job.name} "
+                            "has migrated, fail and back off"):
+                continue
+            r.expect(_env_value(wait, "SCHEMA_VERSION") == str(version), dw,
+                     f"{WAIT_FOR_SCHEMA} waits for migration {_env_value(wait, 'SCHEMA_VERSION')!r}, "
+                     f"the newest of {svc}/migrations/postgres is {version}")
+            r.expect(_secret_ref(kube.container_env(wait, objects), "DATABASE_URL") == runtime_ref, dw,
+                     f"{WAIT_FOR_SCHEMA} must connect as the service does ({runtime_ref})")
+
+            owner_url, runtime_url = _url_in_render(objects, owner_ref), _url_in_render(objects, runtime_ref)
+            if owner_url and runtime_url:
+                owner, runtime = urlsplit(owner_url), urlsplit(runtime_url)
+                r.expect(runtime.username == role, dw,
+                         f"{var} connects as {runtime.username!r}, but Job {job.name} grants {role!r}")
+                r.expect(owner.username != runtime.username, dw,
+                         f"the owner's and the runtime role's URLs name the same user {owner.username!r}")
+                r.expect(owner.path == runtime.path and owner.hostname == runtime.hostname, dw,
+                         "the owner's and the runtime role's URLs name different databases")
+
+
+# --- audit-svc's checkpoint key and proxies ------------------------------------
+
+
+def check_checkpoint_key(objects: list[dict], pods: list[Pod], r: Report) -> None:
+    """AUDIT_CHECKPOINT_KEY_FILE is a file of a Secret volume mounted read-only
+    into audit-svc; no other pod mounts or reads that Secret (the key signs
+    what the database cannot rewrite), and a store is configured with it."""
+    key_secrets: set[str] = set()
+    for pod in pods:
+        for c in pod.containers:
+            if service_of(c) != "audit-svc" or is_migrate(c):
+                continue
+            where = f"{pod.workload['kind']}/{pod.name} (audit-svc)"
+            env = kube.container_env(c, objects)
+            key_file = (env.get("AUDIT_CHECKPOINT_KEY_FILE") or {}).get("value")
+            if not key_file:
+                continue
+            r.expect(bool((env.get("AUDIT_CHECKPOINT_STORE") or {}).get("value")), where,
+                     "AUDIT_CHECKPOINT_KEY_FILE without AUDIT_CHECKPOINT_STORE: audit-svc refuses to start")
+            volumes = {v["name"]: v for v in kube.pod_spec(pod.workload).get("volumes") or []}
+            mount = next((m for m in c.get("volumeMounts") or []
+                          if PurePosixPath(key_file).is_relative_to(m["mountPath"])), None)
+            volume = volumes.get((mount or {}).get("name"), {})
+            if not r.expect("secret" in volume, where,
+                            f"AUDIT_CHECKPOINT_KEY_FILE={key_file} is not in a mounted Secret volume"):
+                continue
+            r.expect(mount.get("readOnly") is True, where, "the checkpoint key must be mounted readOnly")
+            relative = str(PurePosixPath(key_file).relative_to(mount["mountPath"]))
+            items = volume["secret"].get("items")
+            r.expect(items is None or relative in {i["path"] for i in items}, where,
+                     f"AUDIT_CHECKPOINT_KEY_FILE: the Secret volume has no file {relative}")
+            key_secrets.add(volume["secret"]["secretName"])
+    for pod in pods:
+        for c in pod.containers:
+            if service_of(c) == "audit-svc" and not is_migrate(c):
+                continue
+            for var in c.get("env") or []:
+                ref = (var.get("valueFrom") or {}).get("secretKeyRef") or {}
+                r.expect(ref.get("name") not in key_secrets, f"{pod.workload['kind']}/{pod.name}",
+                         f"reads Secret {ref.get('name')}, audit-svc's checkpoint key")
+            for src in c.get("envFrom") or []:
+                r.expect((src.get("secretRef") or {}).get("name") not in key_secrets,
+                         f"{pod.workload['kind']}/{pod.name}", "reads audit-svc's checkpoint key Secret")
+        if any(service_of(c) == "audit-svc" and not is_migrate(c) for c in pod.containers):
+            continue
+        for volume in kube.pod_spec(pod.workload).get("volumes") or []:
+            names = {(volume.get("secret") or {}).get("secretName")} | {
+                (src.get("secret") or {}).get("name") for src in (volume.get("projected") or {}).get("sources") or []}
+            r.expect(not (names & key_secrets), f"{pod.workload['kind']}/{pod.name}",
+                     "mounts audit-svc's checkpoint key Secret")
+
+
+def check_trusted_proxies(objects: list[dict], pods: list[Pod], r: Report) -> None:
+    """GATEWAY_TRUSTED_PROXIES: addresses or CIDR blocks, none trusting every
+    address (anyone could then write the client address into the trail)."""
+    for pod in pods:
+        for c in pod.containers:
+            if service_of(c) != "gateway":
+                continue
+            value = (kube.container_env(c, objects).get("GATEWAY_TRUSTED_PROXIES") or {}).get("value") or ""
+            for entry in filter(None, (e.strip() for e in value.split(","))):
+                try:
+                    block = ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    r.expect(False, f"Deployment/{pod.name}", f"GATEWAY_TRUSTED_PROXIES: {entry!r} is not an address or CIDR block")
+                    continue
+                r.expect(block.prefixlen > 0, f"Deployment/{pod.name}",
+                         f"GATEWAY_TRUSTED_PROXIES: {entry} trusts every address's X-Forwarded-For")
+
+
 # --- references, availability, ingress ----------------------------------------
 
 
@@ -433,7 +640,8 @@ def check_references(objects: list[dict], pods: list[Pod], r: Report, external_s
             if "configMap" in volume:
                 configmap(volume["configMap"]["name"], None, volume["configMap"].get("optional", False), where)
             if "secret" in volume:
-                secret(volume["secret"]["secretName"], None, volume["secret"].get("optional", False), where)
+                for key in [i["key"] for i in volume["secret"].get("items") or []] or [None]:
+                    secret(volume["secret"]["secretName"], key, volume["secret"].get("optional", False), where)
     for ing in kube.of_kind(objects, "Ingress"):
         for tls in ing["spec"].get("tls") or []:
             # Without it the ingress controller serves its default certificate.
@@ -593,6 +801,9 @@ def check(objects: list[dict], *, external_secrets: bool, root: Path = ROOT) -> 
     net = check_network(objects, pods, namespace, r)
     check_images(pods, r, root)
     check_suite_containers(objects, pods, services, net, r, root)
+    check_schema_step(objects, pods, r, root)
+    check_checkpoint_key(objects, pods, r)
+    check_trusted_proxies(objects, pods, r)
     external = check_references(objects, pods, r, external_secrets)
     check_availability(objects, pods, services, r)
     return r, external

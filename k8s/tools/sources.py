@@ -1,6 +1,9 @@
 """Facts the manifests must agree with, read from the workspace itself: the
-environment variables each binary's clap configuration reads, the Dockerfile's
-image targets and the binaries those copy."""
+environment variables each binary's clap configuration reads (following
+`#[command(flatten)]` into the crate's other files), the AWS_* variables of
+the crates that configure S3 from the environment, each service's newest
+PostgreSQL migration, the Dockerfile's image targets and the binaries those
+copy."""
 
 from __future__ import annotations
 
@@ -13,6 +16,23 @@ from pathlib import Path
 # field it annotates.
 _ARG = re.compile(r"#\[arg\(((?:[^()]|\([^()]*\))*)\)\]\s*pub\s+(\w+)\s*:\s*([^,\n]+),")
 _ENV = re.compile(r'\benv\s*=\s*"([A-Z0-9_]+)"')
+# A `#[command(flatten)]` field: its settings are declared by its type.
+_FLATTEN = re.compile(r"#\[command\(flatten\)\]\s*pub\s+\w+\s*:\s*([^,\n]+),")
+
+# object_store's AmazonS3Builder::from_env() reads every AWS_* variable it
+# knows. Listed: credentials, region, web identity / container credentials,
+# STS and server-side encryption. Not listed, so a manifest setting them is an
+# error: what the code sets itself after from_env (bucket, endpoint,
+# addressing, plain HTTP, checksum), which the variable would not change.
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+    "AWS_REGION", "AWS_DEFAULT_REGION",
+    "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_ROLE_SESSION_NAME", "AWS_ENDPOINT_URL_STS",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_SERVER_SIDE_ENCRYPTION", "AWS_SSE_KMS_KEY_ID", "AWS_SSE_BUCKET_KEY_ENABLED",
+}
+_AWS_FROM_ENV = "AmazonS3Builder::from_env()"
 
 # Read by archive_common::telemetry, not by clap: the log settings, and the
 # OpenTelemetry variables the SDK and its OTLP/gRPC trace exporter read (the
@@ -79,8 +99,74 @@ def liveness_name(root: Path) -> str | None:
     return m.group(1) if m else None
 
 
+def _crate_sources(root: Path, crate: str) -> list[Path]:
+    return sorted((root / crate / "src").rglob("*.rs"))
+
+
+def _flattened_types(source: str) -> list[str]:
+    """The types of a source's `#[command(flatten)]` fields that belong to its
+    own crate (`Name`, `Option<Name>`, `crate::a::Name`); another crate's
+    (`media_svc::S3Config`) are that crate's settings, not this binary's."""
+    names = []
+    for ty in _FLATTEN.findall(source):
+        ty = ty.strip()
+        inner = re.fullmatch(r"Option<(.+)>", ty)
+        ty = inner.group(1).strip() if inner else ty
+        if "::" in ty and not ty.startswith("crate::"):
+            continue
+        names.append(ty.rsplit("::", 1)[-1])
+    return names
+
+
+def config_sources(root: Path, svc: str) -> list[Path]:
+    """The service's configuration file and every file of its crate that
+    declares a type it flattens (and so on)."""
+    first = root / SERVICE_CONFIG[svc]
+    crate = SERVICE_CONFIG[svc].split("/", 1)[0]
+    files, queue, seen_types = [first], [first.read_text()], set()
+    while queue:
+        for name in _flattened_types(queue.pop()):
+            if name in seen_types:
+                continue
+            seen_types.add(name)
+            declares = re.compile(rf"\bpub\s+struct\s+{re.escape(name)}\b")
+            if any(declares.search(f.read_text()) for f in files):
+                continue
+            for path in _crate_sources(root, crate):
+                if path not in files and declares.search(text := path.read_text()):
+                    files.append(path)
+                    queue.append(text)
+                    break
+    return files
+
+
 def service_env(root: Path) -> dict[str, dict[str, EnvSetting]]:
-    return {svc: clap_env((root / path).read_text()) for svc, path in SERVICE_CONFIG.items()}
+    """Every service's clap settings, flattened types included."""
+    env = {}
+    for svc in SERVICE_CONFIG:
+        settings: dict[str, EnvSetting] = {}
+        for path in config_sources(root, svc):
+            settings |= clap_env(path.read_text())
+        env[svc] = settings
+    return env
+
+
+def aws_env(root: Path, svc: str) -> set[str]:
+    """AWS_ENV when the service's crate builds an S3 client from the
+    environment, else nothing."""
+    crate = SERVICE_CONFIG[svc].split("/", 1)[0]
+    reads = any(_AWS_FROM_ENV in path.read_text() for path in _crate_sources(root, crate))
+    return set(AWS_ENV) if reads else set()
+
+
+def schema_version(root: Path, svc: str) -> int | None:
+    """The newest PostgreSQL migration of the service (the number its file
+    name starts with, as sqlx records it), or None for a service without a
+    database."""
+    crate = SERVICE_CONFIG[svc].split("/", 1)[0]
+    versions = [int(m.group(1)) for f in (root / crate / "migrations/postgres").glob("*.sql")
+                if (m := re.match(r"(\d+)_", f.name))]
+    return max(versions) if versions else None
 
 
 def dockerfile_targets(dockerfile: str) -> dict[str, list[str]]:

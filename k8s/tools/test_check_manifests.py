@@ -91,6 +91,8 @@ class RealOverlays(unittest.TestCase):
         self.assertEqual(report.errors, [])
         self.assertEqual(set(external), {"archive-keys", "archive-database", "archive-object-store", "archive-tls"})
         self.assertIn("identity-secret", external["archive-keys"])
+        self.assertEqual(external["archive-database"], {f"{svc}{owner}" for svc in check_manifests.DATABASE_SERVICES
+                                                        for owner in ("", "-owner")})
 
     def test_prod_overlay_fails_where_secrets_must_be_in_the_render(self) -> None:
         self.assertFails(self.prod, "Secret archive-keys does not exist")
@@ -221,9 +223,9 @@ class RealOverlays(unittest.TestCase):
 
     def test_collector_reachable_from_a_pod_that_exports_nothing_is_caught(self) -> None:
         objects = copy.deepcopy(self.prod)
-        labels = kube.named(objects, "Job", "archive-db-check")["spec"]["template"]["metadata"]["labels"]
+        labels = kube.named(objects, "Job", "archive-svc-migrate")["spec"]["template"]["metadata"]["labels"]
         labels["call-archive/telemetry-client"] = "true"
-        self.assertFails(objects, "otel-collector.observability:4317 reachable from ['archive-db-check', ",
+        self.assertFails(objects, "otel-collector.observability:4317 reachable from ['archive-svc', 'archive-svc-migrate', ",
                          external_secrets=True)
 
     def test_image_without_a_dockerfile_target_is_caught(self) -> None:
@@ -240,6 +242,68 @@ class RealOverlays(unittest.TestCase):
             (root / "Dockerfile").write_text(text)
             self.assertFails(self.dev, "copies audit-check, which no crate builds", root=root)
 
+    def test_serving_variable_in_the_migrate_job_is_caught(self) -> None:
+        objects = self.dev_copy()
+        container(objects, "authz-svc-migrate", "Job")["env"].append({"name": "AUTHZ_LISTEN", "value": "0.0.0.0:1"})
+        self.assertFails(objects, "sets AUTHZ_LISTEN, which `authz-svc migrate` does not read")
+
+    def test_services_migrating_on_start_are_caught(self) -> None:
+        objects = self.dev_copy()
+        configmap_of(objects, "archive-svc")["data"]["ARCHIVE_MIGRATE"] = "true"
+        self.assertFails(objects, "ARCHIVE_MIGRATE: the services do not migrate")
+
+    # --- the schema step -----------------------------------------------------------
+
+    def test_missing_migrate_job_is_caught(self) -> None:
+        objects = [o for o in self.dev_copy() if not (o["kind"] == "Job" and o["metadata"]["name"] == "audit-svc-migrate")]
+        self.assertFails(objects, "needs exactly one Job running `audit-svc migrate`, found 0")
+
+    def test_migrate_without_a_runtime_role_is_caught(self) -> None:
+        objects = self.dev_copy()
+        container(objects, "archive-svc-migrate", "Job")["args"] = ["migrate"]
+        self.assertFails(objects, "args must be [migrate, --grant-to, <runtime role>]")
+
+    def test_service_running_as_the_owner_is_caught(self) -> None:
+        objects = self.dev_copy()
+        for c in kube.all_containers(kube.pod_spec(kube.named(objects, "Deployment", "authz-svc"))):
+            for var in c.get("env") or []:
+                ref = (var.get("valueFrom") or {}).get("secretKeyRef")
+                if ref and ref["key"] == "authz-svc":
+                    ref["key"] = "authz-svc-owner"
+        self.assertFails(objects, "the service must run as the runtime role")
+
+    def test_runtime_url_of_another_role_than_the_grant_is_caught(self) -> None:
+        objects = self.dev_copy()
+        container(objects, "audit-svc-migrate", "Job")["args"][2] = "audit_reader"
+        self.assertFails(objects, "AUDIT_DATABASE_URL connects as 'audit_svc', but Job audit-svc-migrate grants 'audit_reader'")
+        self.assertFails(objects, "db-check checks role 'audit_svc', `migrate` grants 'audit_reader'")
+
+    def test_deployment_not_waiting_for_the_schema_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del kube.pod_spec(kube.named(objects, "Deployment", "archive-svc"))["initContainers"]
+        self.assertFails(objects, "Deployment/archive-svc: no init container wait-for-schema")
+
+    def test_stale_schema_version_is_caught(self) -> None:
+        objects = self.dev_copy()
+        wait = kube.pod_spec(kube.named(objects, "Deployment", "archive-svc"))["initContainers"][0]
+        next(v for v in wait["env"] if v["name"] == "SCHEMA_VERSION")["value"] = "5"
+        newest = sources.schema_version(ROOT, "archive-svc")
+        self.assertFails(objects, f"waits for migration '5', the newest of archive-svc/migrations/postgres is {newest}")
+
+    def test_migrate_job_without_the_database_check_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del kube.pod_spec(kube.named(objects, "Job", "authz-svc-migrate"))["initContainers"]
+        self.assertFails(objects, "Job/authz-svc-migrate: no init container db-check")
+
+    # --- the gateway's proxies -------------------------------------------------------
+
+    def test_trusting_every_proxy_is_caught(self) -> None:
+        objects = self.dev_copy()
+        configmap_of(objects, "gateway")["data"]["GATEWAY_TRUSTED_PROXIES"] = "10.244.0.0/16,0.0.0.0/0"
+        self.assertFails(objects, "GATEWAY_TRUSTED_PROXIES: 0.0.0.0/0 trusts every address")
+        configmap_of(objects, "gateway")["data"]["GATEWAY_TRUSTED_PROXIES"] = "ingress-nginx"
+        self.assertFails(objects, "GATEWAY_TRUSTED_PROXIES: 'ingress-nginx' is not an address or CIDR block")
+
     # --- hardening --------------------------------------------------------------
 
     def test_capabilities_not_dropped_is_caught(self) -> None:
@@ -254,7 +318,7 @@ class RealOverlays(unittest.TestCase):
 
     def test_root_pod_is_caught(self) -> None:
         objects = self.dev_copy()
-        kube.pod_spec(kube.named(objects, "Job", "archive-db-check"))["securityContext"].pop("runAsNonRoot")
+        kube.pod_spec(kube.named(objects, "Job", "archive-svc-migrate"))["securityContext"].pop("runAsNonRoot")
         self.assertFails(objects, "runAsNonRoot must be true")
 
     def test_missing_limits_are_caught(self) -> None:
@@ -298,14 +362,23 @@ class RealOverlays(unittest.TestCase):
     def test_missing_default_deny_is_caught(self) -> None:
         objects = [o for o in self.dev_copy()
                    if not (o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "default-deny")]
-        # The database check Job has no policy of its own: without the
-        # default deny anyone may connect to it.
-        self.assertFails(objects, "Job/archive-db-check: no NetworkPolicy restricts its ingress")
+        # The migrate Jobs have no policy of their own: without the default
+        # deny anyone may connect to them.
+        self.assertFails(objects, "Job/audit-svc-migrate: no NetworkPolicy restricts its ingress")
 
     def test_blocked_call_between_services_is_caught(self) -> None:
         objects = self.dev_copy()
         self.policy(objects, "authz-svc")["spec"]["egress"] = []
         self.assertFails(objects, "AUTHZ_AUDIT_URL: NetworkPolicies block authz-svc -> audit-svc:50054")
+
+    def test_audit_events_blocked_from_archive_and_media_svc_are_caught(self) -> None:
+        objects = self.dev_copy()
+        self.policy(objects, "archive-svc")["spec"]["egress"].pop()
+        self.policy(objects, "media-svc")["spec"]["policyTypes"] = ["Ingress"]
+        del self.policy(objects, "media-svc")["spec"]["egress"]
+        self.assertFails(objects, "ARCHIVE_AUDIT_URL: NetworkPolicies block archive-svc -> audit-svc:50054")
+        # media-svc keeps the object store's egress only.
+        self.assertFails(objects, "MEDIA_AUDIT_URL: NetworkPolicies block media-svc -> audit-svc:50054")
 
     def test_missing_dns_egress_is_caught(self) -> None:
         objects = [o for o in self.dev_copy()
@@ -351,6 +424,49 @@ class Sources(unittest.TestCase):
         self.assertIn("MEDIA_S3_BUCKET", env["media-svc"])
         self.assertIn("AUDIT_AUTHZ_URL", env["audit-svc"])
         self.assertIn("METRICS_LISTEN", env["gateway"])
+
+    def test_flattened_settings_of_the_crate_are_followed_and_other_crates_are_not(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            (root / "audit-svc/src/checkpoint").mkdir(parents=True)
+            (root / "audit-svc/src/config.rs").write_text('''
+                pub struct Config {
+                    #[arg(long, env = "AUDIT_LISTEN", default_value = "127.0.0.1:50054")]
+                    pub listen: SocketAddr,
+                    /// Signed checkpoints.
+                    #[command(flatten)]
+                    pub checkpoints: crate::checkpoint::CheckpointConfig,
+                    #[command(flatten)]
+                    pub s3: media_svc::S3Config,
+                }''')
+            (root / "audit-svc/src/checkpoint/config.rs").write_text('''
+                pub struct CheckpointConfig {
+                    #[arg(long = "checkpoint-store", env = "AUDIT_CHECKPOINT_STORE")]
+                    pub store: Option<String>,
+                    #[command(flatten)]
+                    pub s3: S3Options,
+                }
+                pub struct S3Options {
+                    #[arg(long = "checkpoint-s3-path-style", env = "AUDIT_CHECKPOINT_S3_PATH_STYLE")]
+                    pub path_style: bool,
+                }''')
+            (root / "audit-svc/src/objects.rs").write_text("let b = AmazonS3Builder::from_env();")
+            files = sources.config_sources(root, "audit-svc")
+            self.assertEqual([f.relative_to(root).as_posix() for f in files],
+                             ["audit-svc/src/config.rs", "audit-svc/src/checkpoint/config.rs"])
+            env = {}
+            for f in files:
+                env |= sources.clap_env(f.read_text())
+            self.assertEqual(set(env), {"AUDIT_LISTEN", "AUDIT_CHECKPOINT_STORE", "AUDIT_CHECKPOINT_S3_PATH_STYLE"})
+            self.assertIn("AWS_REGION", sources.aws_env(root, "audit-svc"))
+            self.assertNotIn("AWS_ENDPOINT", sources.aws_env(root, "audit-svc"))
+
+    def test_schema_versions_are_the_newest_postgres_migrations(self) -> None:
+        for svc in check_manifests.DATABASE_SERVICES:
+            files = sorted((ROOT / svc / "migrations/postgres").glob("*.sql"))
+            self.assertEqual(sources.schema_version(ROOT, svc), int(files[-1].name.split("_", 1)[0]))
+        self.assertIsNone(sources.schema_version(ROOT, "gateway"))
+        self.assertEqual(sources.aws_env(ROOT, "gateway"), set())
 
     def test_telemetry_settings_and_liveness_name_are_read_from_the_code(self) -> None:
         telemetry = sources.telemetry_env(ROOT)
