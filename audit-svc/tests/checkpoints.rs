@@ -870,3 +870,167 @@ fn the_key_subcommand_prints_the_public_key() {
     assert!(ok && made.len() == 64, "{made}");
     assert_eq!(run(&["--key-file", fresh.to_str().unwrap()]), (true, made));
 }
+
+/// Checkpoints in S3 (feature `s3`): a `moto_server` on loopback, or the
+/// server at `ARCHIVE_TEST_S3_ENDPOINT`; skipped without either unless
+/// `ARCHIVE_REQUIRE_S3=1`.
+#[cfg(feature = "s3")]
+mod s3 {
+    use std::process::{Child, Stdio};
+
+    use audit_svc::checkpoint::S3Options;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    struct Moto {
+        child: Option<Child>,
+        endpoint: String,
+    }
+
+    impl Drop for Moto {
+        fn drop(&mut self) {
+            if let Some(mut child) = self.child.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
+    async fn moto() -> Option<Moto> {
+        let skip = |why: String| {
+            assert!(
+                std::env::var("ARCHIVE_REQUIRE_S3").as_deref() != Ok("1"),
+                "ARCHIVE_REQUIRE_S3=1 but {why}"
+            );
+            eprintln!("S3 half SKIPPED: {why}");
+            None
+        };
+        let moto = match std::env::var("ARCHIVE_TEST_S3_ENDPOINT") {
+            Ok(endpoint) => Moto {
+                child: None,
+                endpoint,
+            },
+            Err(_) => {
+                let port = std::net::TcpListener::bind("127.0.0.1:0")
+                    .unwrap()
+                    .local_addr()
+                    .unwrap()
+                    .port();
+                match Command::new("moto_server")
+                    .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                {
+                    Ok(child) => Moto {
+                        child: Some(child),
+                        endpoint: format!("http://127.0.0.1:{port}"),
+                    },
+                    Err(e) => return skip(format!("cannot start moto_server: {e}")),
+                }
+            }
+        };
+        let host = moto.endpoint.trim_start_matches("http://").to_owned();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while tokio::net::TcpStream::connect(&host).await.is_err() {
+            if Instant::now() > deadline {
+                return skip(format!("nothing answers at {}", moto.endpoint));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Some(moto)
+    }
+
+    /// Creates `bucket` (moto takes an unsigned request).
+    async fn create_bucket(endpoint: &str, bucket: &str) {
+        let host = endpoint.trim_start_matches("http://");
+        let mut tcp = tokio::net::TcpStream::connect(host).await.unwrap();
+        tcp.write_all(
+            format!(
+                "PUT /{bucket} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let mut answer = String::new();
+        tcp.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn checkpoints_are_signed_into_s3_and_verified_from_there() {
+        let Some(moto) = moto().await else {
+            return;
+        };
+        let bucket = format!("audit-{}", std::process::id());
+        create_bucket(&moto.endpoint, &bucket).await;
+        let options = S3Options {
+            endpoint: Some(moto.endpoint.clone()),
+            allow_http: true,
+            path_style: true,
+            access_key_id: Some("testing".into()),
+            secret_access_key: Some("testing".into()),
+            session_token: None,
+        };
+        let location = format!("s3://{bucket}/audit");
+        let objects = CheckpointStore::open(&location, &options).unwrap();
+        // Create-only on S3 too.
+        assert!(objects.put("t-1", 3, "first".into()).await.unwrap());
+        assert!(!objects.put("t-1", 3, "second".into()).await.unwrap());
+        assert_eq!(objects.get("t-1", 3).await.unwrap().unwrap(), b"first\n");
+
+        let case = Case::sqlite().await.unwrap();
+        let events: Arc<dyn Store> = store::open(&case.url).await.unwrap();
+        let mut config = case.config();
+        config.checkpoints.store = Some(location.clone());
+        config.checkpoints.s3 = options.clone();
+        let server = Server::start_with(config).await;
+        let mut c = server.client().await;
+        append_n(&mut c, 7).await;
+        assert_eq!(get_checkpoint(&mut c, true).await.unwrap().sequence, 7);
+        assert_eq!(objects.list(TENANT, None).await.unwrap(), [7]);
+        let report = verify_chain(&mut c, &paal()).await;
+        assert!(
+            report.intact && report.checkpoints_checked == 1,
+            "{report:?}"
+        );
+        server.stop().await;
+
+        let trust = Trust::new(
+            vec![objects],
+            vec![audit_svc::checkpoint::parse_public_key(&case.public).unwrap()],
+        );
+        let report = verify::verify_with(events.as_ref(), TENANT, 0, 0, &trust)
+            .await
+            .unwrap();
+        assert!(
+            report.intact && report.checkpoints_checked == 1,
+            "{report:?}"
+        );
+        let out = Command::new(env!("CARGO_BIN_EXE_audit-verify"))
+            .args([
+                "--database-url",
+                &case.url,
+                "--tenant",
+                TENANT,
+                "--checkpoints",
+                &location,
+                "--public-key",
+                &case.public,
+                "--checkpoint-s3-endpoint",
+                &moto.endpoint,
+                "--checkpoint-s3-allow-http",
+                "--checkpoint-s3-path-style",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("against 1 signed checkpoints"), "{text}");
+    }
+}

@@ -31,8 +31,12 @@ pub struct CheckpointConfig {
     pub s3: S3Options,
 }
 
-/// An S3 checkpoint store beyond the standard `AWS_*` variables (credentials,
-/// `AWS_REGION`), which are read as the AWS SDKs read them.
+/// An S3 checkpoint store. Credentials from the standard `AWS_ACCESS_KEY_ID` /
+/// `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` when set, otherwise the rest
+/// of the AWS chain (web identity, instance metadata); `AWS_REGION` and the
+/// other `AWS_*` settings as the AWS SDKs read them. Give audit-svc its own
+/// credentials for this bucket, not shared with anything that can write the
+/// database.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct S3Options {
     /// Endpoint of an S3-compatible server, e.g. `http://127.0.0.1:9000`; unset for AWS.
@@ -52,6 +56,27 @@ pub struct S3Options {
         env = "AUDIT_CHECKPOINT_S3_PATH_STYLE"
     )]
     pub path_style: bool,
+
+    #[arg(
+        long = "checkpoint-s3-access-key-id",
+        env = "AWS_ACCESS_KEY_ID",
+        hide_env_values = true
+    )]
+    pub access_key_id: Option<String>,
+
+    #[arg(
+        long = "checkpoint-s3-secret-access-key",
+        env = "AWS_SECRET_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub secret_access_key: Option<String>,
+
+    #[arg(
+        long = "checkpoint-s3-session-token",
+        env = "AWS_SESSION_TOKEN",
+        hide_env_values = true
+    )]
+    pub session_token: Option<String>,
 }
 
 impl Default for CheckpointConfig {

@@ -206,6 +206,14 @@ fn open_s3(
     if let Some(endpoint) = &options.endpoint {
         builder = builder.with_endpoint(endpoint);
     }
+    if let (Some(id), Some(secret)) = (&options.access_key_id, &options.secret_access_key) {
+        builder = builder
+            .with_access_key_id(id)
+            .with_secret_access_key(secret);
+        if let Some(token) = &options.session_token {
+            builder = builder.with_token(token);
+        }
+    }
     let s3 = builder.build()?;
     Ok(CheckpointStore::with(
         Arc::new(s3),
