@@ -297,7 +297,7 @@ impl Audit {
     /// The checkpoints VerifyChain checks against: this service's own.
     fn trust(&self) -> Trust {
         match &self.checkpoints {
-            Some(c) => Trust::new(vec![c.store().clone()], vec![c.public_key()]),
+            Some(c) => Trust::new(vec![c.store().clone()], c.trusted_keys().to_vec()),
             None => Trust::default(),
         }
     }

@@ -589,7 +589,7 @@ async fn a_forged_checkpoint_or_another_key_is_reported(case: &Case) {
     // A service restarted with another key does not trust, nor sign after, the old checkpoints.
     let mut config = case.config();
     config.checkpoints.key_file = Some(other);
-    let server = Server::start_with(config).await;
+    let server = Server::start_with(config.clone()).await;
     let mut c = server.client().await;
     let report = verify_chain(&mut c, &paal()).await;
     assert_eq!(report.first_bad_sequence, 6, "{report:?}");
@@ -597,6 +597,18 @@ async fn a_forged_checkpoint_or_another_key_is_reported(case: &Case) {
     assert_eq!(
         get_checkpoint(&mut c, true).await.unwrap_err().code(),
         Code::DataLoss
+    );
+    server.stop().await;
+    // Unless the old key is still trusted (a rotation): the new key signs on.
+    config.checkpoints.trusted_keys = vec![case.public.clone()];
+    let server = Server::start_with(config).await;
+    let mut c = server.client().await;
+    let rotated = get_checkpoint(&mut c, true).await.unwrap();
+    assert_eq!((rotated.sequence, &rotated.public_key), (7, &other_public));
+    let report = verify_chain(&mut c, &paal()).await;
+    assert!(
+        report.intact && report.checkpoints_checked == 2,
+        "{report:?}"
     );
     server.stop().await;
 }

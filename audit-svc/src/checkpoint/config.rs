@@ -27,6 +27,16 @@ pub struct CheckpointConfig {
     )]
     pub interval: Duration,
 
+    /// Public keys (hex, comma-separated) of earlier signing keys: after a
+    /// key rotation their checkpoints stay trusted, and the new key signs on
+    /// from the newest of them.
+    #[arg(
+        long = "checkpoint-trusted-keys",
+        env = "AUDIT_CHECKPOINT_TRUSTED_KEYS",
+        value_delimiter = ','
+    )]
+    pub trusted_keys: Vec<String>,
+
     #[command(flatten)]
     pub s3: S3Options,
 }
@@ -86,6 +96,7 @@ impl Default for CheckpointConfig {
             key_file: None,
             store: None,
             interval: Duration::from_secs(60),
+            trusted_keys: Vec::new(),
             s3: S3Options::default(),
         }
     }

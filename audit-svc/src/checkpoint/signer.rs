@@ -27,7 +27,7 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 
 use super::{
     CheckpointConfig, CheckpointStore, EventHash, FORMAT, Signed, Statement, load_key_file,
-    public_key_hex,
+    parse_public_key, public_key_hex,
 };
 use crate::{
     Error,
@@ -80,6 +80,8 @@ pub struct Opened {
 pub struct Checkpointer {
     key: SigningKey,
     public: VerifyingKey,
+    /// `public` first, then earlier keys still trusted.
+    trusted: Vec<VerifyingKey>,
     store: CheckpointStore,
     clock: Arc<dyn Clock>,
     max_events: usize,
@@ -102,6 +104,7 @@ impl Checkpointer {
     pub fn new(key: SigningKey, store: CheckpointStore, clock: Arc<dyn Clock>) -> Self {
         Self {
             public: key.verifying_key(),
+            trusted: vec![key.verifying_key()],
             key,
             store,
             clock,
@@ -118,11 +121,21 @@ impl Checkpointer {
     ) -> Result<Option<Arc<Self>>, Error> {
         match (&config.key_file, &config.store) {
             (None, None) => Ok(None),
-            (Some(key), Some(store)) => Ok(Some(Arc::new(Self::new(
-                load_key_file(key)?,
-                CheckpointStore::open(store, &config.s3)?,
-                clock,
-            )))),
+            (Some(key), Some(store)) => {
+                let earlier = config
+                    .trusted_keys
+                    .iter()
+                    .map(|k| parse_public_key(k))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| Error::Checkpoints(format!("--checkpoint-trusted-keys: {e}")))?;
+                let checkpointer = Self::new(
+                    load_key_file(key)?,
+                    CheckpointStore::open(store, &config.s3)?,
+                    clock,
+                )
+                .with_trusted_keys(earlier);
+                Ok(Some(Arc::new(checkpointer)))
+            }
             (Some(_), None) => Err(Error::Checkpoints(
                 "--checkpoint-key-file (AUDIT_CHECKPOINT_KEY_FILE) is set but \
                  --checkpoint-store (AUDIT_CHECKPOINT_STORE) is not: set both, or neither"
@@ -142,8 +155,20 @@ impl Checkpointer {
         self
     }
 
+    /// Also trusts checkpoints signed with `earlier` keys (a rotation).
+    pub fn with_trusted_keys(mut self, earlier: Vec<VerifyingKey>) -> Self {
+        self.trusted.truncate(1);
+        self.trusted.extend(earlier);
+        self
+    }
+
     pub fn public_key(&self) -> VerifyingKey {
         self.public
+    }
+
+    /// The signing key's public half, then the earlier keys still trusted.
+    pub fn trusted_keys(&self) -> &[VerifyingKey] {
+        &self.trusted
     }
 
     pub fn store(&self) -> &CheckpointStore {
@@ -306,7 +331,7 @@ impl Checkpointer {
 
     fn open(&self, tenant: &str, sequence: u64, bytes: &[u8]) -> Result<Opened, Error> {
         let opened = Signed::parse(bytes).and_then(|signed| {
-            let statement = signed.open(&[self.public])?;
+            let statement = signed.open(&self.trusted)?;
             if statement.tenant != tenant || statement.sequence != sequence {
                 return Err(format!(
                     "its statement is for tenant {:?}, sequence {}",
