@@ -20,6 +20,7 @@
 use archive_common::convert;
 use archive_proto::v1::AuditEventKind;
 use chrono::{DateTime, SecondsFormat, Utc};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
@@ -36,6 +37,8 @@ pub const FORMAT: &str = "archive.audit.export/1";
 const CHUNK: u32 = 1000;
 /// Bytes per piece handed to the stream.
 const PIECE: usize = 64 * 1024;
+/// Checkpoints read at once.
+const READ_AHEAD: usize = 16;
 
 /// The first line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,8 +229,14 @@ impl Export {
             next = end + 1;
         }
         if let Some((checkpoints, sequences)) = self.checkpoints {
-            for sequence in sequences {
-                let Some(bytes) = checkpoints.get(&tenant, sequence).await? else {
+            // Read ahead: on S3 each checkpoint is a request of its own.
+            let mut reads = futures::stream::iter(sequences.into_iter().map(|sequence| {
+                let (checkpoints, tenant) = (checkpoints.clone(), tenant.clone());
+                async move { checkpoints.get(&tenant, sequence).await }
+            }))
+            .buffered(READ_AHEAD);
+            while let Some(read) = reads.next().await {
+                let Some(bytes) = read? else {
                     continue;
                 };
                 // Verbatim; a stored object that is not one line (tampered

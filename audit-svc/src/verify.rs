@@ -18,10 +18,12 @@ use std::{
     fs::File,
     io::{BufRead, BufReader, Read, Seek, SeekFrom},
     path::{Path, PathBuf},
+    sync::Arc,
 };
 
 use archive_common::FieldViolation;
 use ed25519_dalek::VerifyingKey;
+use futures::StreamExt;
 
 use crate::{
     Error,
@@ -34,6 +36,8 @@ use crate::{
 
 /// Events read per query; memory stays bounded whatever the trail's length.
 const CHUNK: u32 = 10_000;
+/// Checkpoints read at once.
+const READ_AHEAD: usize = 16;
 
 /// Signed event hashes (32 bytes each) kept from the first reading of the
 /// checkpoints by default: 32 MiB.
@@ -431,6 +435,36 @@ enum Locator {
     Line(u64),
 }
 
+/// Reads checkpoints where they were found.
+struct Reader {
+    tenant: String,
+    stores: Vec<CheckpointStore>,
+    file: Option<PathBuf>,
+}
+
+impl Reader {
+    async fn read(&self, locator: &Locator) -> Result<Vec<u8>, Error> {
+        match locator {
+            Locator::Store(i, sequence) => self.stores[*i]
+                .get(&self.tenant, *sequence)
+                .await?
+                .ok_or_else(|| {
+                    Error::Unavailable(format!(
+                        "checkpoint {sequence} was listed but cannot be read"
+                    ))
+                }),
+            Locator::Line(offset) => {
+                let path = self.file.as_ref().expect("lines come with their file");
+                let mut file = open(path)?;
+                file.seek(SeekFrom::Start(*offset))?;
+                let mut line = Vec::new();
+                BufReader::new(file.by_ref()).read_until(b'\n', &mut line)?;
+                Ok(line)
+            }
+        }
+    }
+}
+
 /// A checkpoint that verified.
 struct Known {
     from: u64,
@@ -448,8 +482,7 @@ struct Known {
 struct Checkpoints {
     tenant: String,
     keys: Vec<VerifyingKey>,
-    stores: Vec<CheckpointStore>,
-    file: Option<PathBuf>,
+    reader: Arc<Reader>,
     /// Sorted by `from`, then `sequence`.
     known: Vec<Known>,
     /// Checkpoints that did not verify: (sequence, problem).
@@ -468,11 +501,15 @@ impl Checkpoints {
         first: u64,
         file: Option<(PathBuf, Vec<(u64, u64)>)>,
     ) -> Result<Self, Error> {
+        let reader = Arc::new(Reader {
+            tenant: tenant.to_owned(),
+            stores: trust.stores.clone(),
+            file: file.as_ref().map(|(path, _)| path.clone()),
+        });
         let mut set = Self {
             tenant: tenant.to_owned(),
             keys: trust.keys.clone(),
-            stores: trust.stores.clone(),
-            file: file.as_ref().map(|(path, _)| path.clone()),
+            reader: reader.clone(),
             known: Vec::new(),
             problems: Vec::new(),
             next: 0,
@@ -502,8 +539,17 @@ impl Checkpoints {
                 ));
             }
         }
-        for (locator, label, named) in found {
-            let bytes = set.read(&locator).await?;
+        // Read ahead: on S3 each checkpoint is a request of its own.
+        let mut reads = futures::stream::iter(found.into_iter().map(|(locator, label, named)| {
+            let reader = reader.clone();
+            async move {
+                let bytes = reader.read(&locator).await;
+                (locator, label, named, bytes)
+            }
+        }))
+        .buffered(READ_AHEAD);
+        while let Some((locator, label, named, bytes)) = reads.next().await {
+            let bytes = bytes?;
             let signed = match Signed::parse(&bytes) {
                 Ok(signed) => signed,
                 Err(why) => {
@@ -590,27 +636,6 @@ impl Checkpoints {
         Ok(statement)
     }
 
-    async fn read(&self, locator: &Locator) -> Result<Vec<u8>, Error> {
-        match locator {
-            Locator::Store(i, sequence) => self.stores[*i]
-                .get(&self.tenant, *sequence)
-                .await?
-                .ok_or_else(|| {
-                    Error::Unavailable(format!(
-                        "checkpoint {sequence} was listed but cannot be read"
-                    ))
-                }),
-            Locator::Line(offset) => {
-                let path = self.file.as_ref().expect("lines come with their file");
-                let mut file = open(path)?;
-                file.seek(SeekFrom::Start(*offset))?;
-                let mut line = Vec::new();
-                BufReader::new(file.by_ref()).read_until(b'\n', &mut line)?;
-                Ok(line)
-            }
-        }
-    }
-
     /// The newest checkpoint that verified (0: none).
     fn newest(&self) -> u64 {
         self.known.iter().map(|k| k.sequence).max().unwrap_or(0)
@@ -666,7 +691,7 @@ impl Checkpoints {
     /// A checkpoint's hashes, read and verified again.
     async fn reload(&self, i: usize) -> Result<Result<Vec<EventHash>, String>, Error> {
         let k = &self.known[i];
-        let bytes = self.read(&k.locator).await?;
+        let bytes = self.reader.read(&k.locator).await?;
         let named = match k.locator {
             Locator::Store(_, sequence) => Some(sequence),
             Locator::Line(_) => Some(k.sequence),

@@ -693,7 +693,7 @@ async fn an_export_verifies_offline_and_an_edited_line_is_named(case: &Case) {
     let (code, out) = verify_file(&range);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("chain intact, 8 events checked") && out.contains("against 2 signed"),
+        out.contains("chain intact, 8 events checked (5..=12)") && out.contains("against 2 signed"),
         "{out}"
     );
     let (tenant, report) = verify::verify_export(&range, Some(TENANT), &trust(case))
@@ -854,6 +854,16 @@ async fn checkpoints_split_long_runs_and_replicas_agree() {
         "{}",
         report.problem
     );
+
+    // The newest one gone from the store: the checkpointer that knew it says so.
+    std::fs::remove_file(case.object(11)).unwrap();
+    events.append(&[body(11)]).await.unwrap();
+    let gone = b
+        .sign(events.as_ref(), TENANT)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(gone.contains("checkpoint 11 is gone"), "{gone}");
 }
 
 /// `audit-svc checkpoint-key` prints the public key, with no other settings.

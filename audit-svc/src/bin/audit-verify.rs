@@ -123,9 +123,17 @@ async fn check(args: &Args) -> Result<(String, Report, bool), Box<dyn std::error
 
 fn print(tenant: &str, report: &Report, with_checkpoints: bool, elapsed: Duration) {
     if report.intact {
+        let range = match report.events_checked {
+            0 => String::new(),
+            n => format!(
+                " ({}..={})",
+                report.last_sequence + 1 - n,
+                report.last_sequence
+            ),
+        };
         println!(
-            "tenant {tenant}: chain intact, {} events checked in {elapsed:.2?}, against {} signed \
-             checkpoints",
+            "tenant {tenant}: chain intact, {} events checked{range} in {elapsed:.2?}, against {} \
+             signed checkpoints",
             report.events_checked, report.checkpoints_checked
         );
     } else {

@@ -175,7 +175,7 @@ impl Checkpointer {
         &self.store
     }
 
-    /// The newest checkpoint of `tenant`, verified with this key.
+    /// The newest checkpoint of `tenant`, verified with a trusted key.
     pub async fn latest(&self, tenant: &str) -> Result<Option<Opened>, Error> {
         let known = self.known.lock().await;
         let hint = known.get(tenant).map(|k| k.last_sequence);
@@ -307,25 +307,23 @@ impl Checkpointer {
         })
     }
 
-    /// The newest checkpoint, listing after `hint` (a sequence known to be
-    /// stored) when given; it must verify with this key.
+    /// The newest checkpoint, listing after `hint` (one this process wrote
+    /// or read) when given; it must verify with a trusted key.
     async fn newest(&self, tenant: &str, hint: Option<u64>) -> Result<Option<Opened>, Error> {
-        let mut hint = hint;
-        loop {
-            let newest = self.store.list(tenant, hint).await?.pop().or(hint);
-            let Some(sequence) = newest else {
-                return Ok(None);
-            };
-            match self.store.get(tenant, sequence).await? {
-                Some(bytes) => return self.open(tenant, sequence, &bytes).map(Some),
-                // Listed or remembered but gone: list everything again.
-                None if hint.is_some() => hint = None,
-                None => {
-                    return Err(Error::Unavailable(format!(
-                        "checkpoint {sequence} was listed but cannot be read"
-                    )));
-                }
-            }
+        let listed = self.store.list(tenant, hint).await?.pop();
+        let Some(sequence) = listed.or(hint) else {
+            return Ok(None);
+        };
+        match self.store.get(tenant, sequence).await? {
+            Some(bytes) => self.open(tenant, sequence, &bytes).map(Some),
+            // Checkpoints are never deleted by audit-svc.
+            None if listed.is_none() => Err(tampering(
+                tenant,
+                format!("checkpoint {sequence} is gone from the checkpoint store"),
+            )),
+            None => Err(Error::Unavailable(format!(
+                "checkpoint {sequence} was listed but cannot be read"
+            ))),
         }
     }
 
