@@ -1,7 +1,9 @@
-//! Verifying a long chain: fills one tenant with `BENCH_VERIFY_EVENTS`
-//! (default 1,000,000) events, then times `verify` in-process and the
-//! `audit-verify` tool, on PostgreSQL (and SQLite for comparison). Not a
-//! timed test: it prints a table.
+//! Verifying a long chain against its checkpoints: fills one tenant on
+//! PostgreSQL with `BENCH_VERIFY_EVENTS` (default 1,000,000) events, signs a
+//! checkpoint every `BENCH_CHECKPOINT_EVENTS` (default 10,000) into a
+//! directory, then times the `audit-verify` tool (this build's binary, start
+//! included) by the hash chain alone, against the checkpoints, and offline on
+//! an export of the whole trail. Not a timed test: it prints a table.
 //!
 //!     cargo bench -p audit-svc --bench verify
 
@@ -9,24 +11,22 @@
 #![allow(unused_crate_dependencies)]
 
 use std::{
+    io::Write,
     process::Command,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
-use archive_common::db::ScratchDatabase;
-use audit_svc::{event::EventBody, store, verify::verify};
+use archive_common::{SystemClock, db::ScratchDatabase};
+use audit_svc::{
+    checkpoint::{CheckpointStore, Checkpointer, generate_key_file, load_key_file, public_key_hex},
+    event::EventBody,
+    export::Export,
+    store,
+};
 
 const TENANT: &str = "10009";
 const FILL_BATCH: usize = 2000;
-
-struct Row {
-    backend: &'static str,
-    events: u64,
-    fill: Duration,
-    verify: Duration,
-    tool: Duration,
-    intact: bool,
-}
 
 fn body(i: u64) -> EventBody {
     EventBody {
@@ -48,8 +48,38 @@ fn body(i: u64) -> EventBody {
     }
 }
 
-async fn measure(backend: &'static str, url: &str, events: u64) -> Row {
-    let store = store::open(url).await.unwrap();
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Runs `audit-verify` with `args`: (seconds, intact, its first line).
+fn tool(args: &[&str]) -> (Duration, bool, String) {
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_audit-verify"))
+        .args(args)
+        .env_remove("AUDIT_CHECKPOINT_STORE")
+        .output()
+        .unwrap();
+    let elapsed = started.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text.lines().next().unwrap_or_default().to_owned();
+    (elapsed, out.status.success(), first)
+}
+
+#[tokio::main]
+async fn main() {
+    let events = env_u64("BENCH_VERIFY_EVENTS", 1_000_000);
+    let per_checkpoint = env_u64("BENCH_CHECKPOINT_EVENTS", 10_000) as usize;
+    let Some(db) = ScratchDatabase::create("audit_bench_verify").await else {
+        eprintln!("no PostgreSQL: nothing to measure");
+        return;
+    };
+    let files = tempfile::tempdir().unwrap();
+    let store = store::open(&db.url).await.unwrap();
+
     let started = Instant::now();
     let mut next = 0;
     while next < events {
@@ -61,59 +91,108 @@ async fn measure(backend: &'static str, url: &str, events: u64) -> Row {
     }
     let fill = started.elapsed();
 
+    let key_file = files.path().join("checkpoint.pem");
+    let public = public_key_hex(&generate_key_file(&key_file).unwrap());
+    let dir = files.path().join("checkpoints");
+    let checkpoints = CheckpointStore::local(&dir).unwrap();
+    let checkpointer = Checkpointer::new(
+        load_key_file(&key_file).unwrap(),
+        checkpoints.clone(),
+        Arc::new(SystemClock),
+    )
+    .with_max_events(per_checkpoint);
     let started = Instant::now();
-    let report = verify(store.as_ref(), TENANT, 0, 0).await.unwrap();
-    let verify_time = started.elapsed();
+    checkpointer.sign(store.as_ref(), TENANT).await.unwrap();
+    let sign = started.elapsed();
+    let signed = checkpoints.list(TENANT, None).await.unwrap().len();
+    let store_bytes: u64 = std::fs::read_dir(dir.join("checkpoints").join(TENANT))
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
 
+    let export_file = files.path().join("trail.jsonl");
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_audit-verify"))
-        .args(["--database-url", url, "--tenant", TENANT])
-        .output()
+    {
+        let export = Export::plan(
+            store.as_ref(),
+            Some(&checkpoints),
+            TENANT,
+            0,
+            0,
+            chrono::Utc::now(),
+        )
+        .await
         .unwrap();
-    let tool = started.elapsed();
-    Row {
-        backend,
-        events: report.events_checked,
-        fill,
-        verify: verify_time,
-        tool,
-        intact: report.intact && report.events_checked == events && out.status.success(),
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, audit_svc::Error>>(4);
+        let writer = tokio::spawn(async move {
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&export_file).unwrap());
+            while let Some(piece) = rx.recv().await {
+                file.write_all(&piece.unwrap()).unwrap();
+            }
+            file.flush().unwrap();
+        });
+        export.run(store.as_ref(), &tx).await.unwrap();
+        drop(tx);
+        writer.await.unwrap();
     }
-}
+    let export = started.elapsed();
+    let export_file = files.path().join("trail.jsonl");
+    let export_bytes = std::fs::metadata(&export_file).unwrap().len();
 
-#[tokio::main]
-async fn main() {
-    let events: u64 = std::env::var("BENCH_VERIFY_EVENTS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1_000_000);
-    let mut rows = Vec::new();
-    match ScratchDatabase::create("audit_bench_verify").await {
-        Some(db) => {
-            rows.push(measure("PostgreSQL", &db.url, events).await);
-            db.drop_database().await;
-        }
-        None => eprintln!("PostgreSQL row skipped: no server"),
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}", dir.path().join("audit.db").display());
-    rows.push(measure("SQLite", &sqlite, events).await);
+    let url = db.url.as_str();
+    let dir_text = dir.display().to_string();
+    let file_text = export_file.display().to_string();
+    let runs = [
+        (
+            "audit-verify, hash chain only",
+            0,
+            tool(&["--database-url", url, "--tenant", TENANT]),
+        ),
+        (
+            "audit-verify --checkpoints DIR",
+            signed,
+            tool(&[
+                "--database-url",
+                url,
+                "--tenant",
+                TENANT,
+                "--checkpoints",
+                &dir_text,
+                "--public-key",
+                &public,
+            ]),
+        ),
+        (
+            "audit-verify --export FILE (offline)",
+            signed,
+            tool(&["--export", &file_text, "--public-key", &public]),
+        ),
+    ];
 
     println!();
     println!(
-        "| backend | events | fill (batches of {FILL_BATCH}) | verify in-process | events/s | audit-verify tool | intact |"
+        "PostgreSQL, one tenant: fill {events} events in {fill:.1?} (batches of {FILL_BATCH}); \
+         {signed} checkpoints of {per_checkpoint} events signed in {sign:.2?} \
+         ({:.1} MB in the store); export written in {export:.2?} ({:.0} MB)",
+        store_bytes as f64 / 1e6,
+        export_bytes as f64 / 1e6,
     );
+    println!();
+    println!("| run | events | checkpoints | seconds | events/s | vs chain only | intact |");
     println!("|---|---:|---:|---:|---:|---:|---|");
-    for r in rows {
+    let plain = runs[0].2.0.as_secs_f64();
+    for (name, checkpoints, (elapsed, intact, first)) in &runs {
+        let seconds = elapsed.as_secs_f64();
         println!(
-            "| {} | {} | {:.1?} | {:.2?} | {:.0} | {:.2?} | {} |",
-            r.backend,
-            r.events,
-            r.fill,
-            r.verify,
-            r.events as f64 / r.verify.as_secs_f64(),
-            r.tool,
-            if r.intact { "yes" } else { "NO" },
+            "| {name} | {events} | {checkpoints} | {seconds:.2} | {:.0} | {:.2}x | {} |",
+            events as f64 / seconds,
+            seconds / plain,
+            if *intact { "yes" } else { "NO" },
         );
+        if !intact {
+            eprintln!("{name}: {first}");
+        }
     }
+    drop(store);
+    db.drop_database().await;
 }

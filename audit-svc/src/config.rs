@@ -28,6 +28,10 @@ pub struct Config {
     /// VerifyChain are answered only to users allowed to view the audit log.
     #[arg(long, env = "AUDIT_AUTHZ_URL")]
     pub authz_url: Option<String>,
+
+    /// Signed checkpoints: key file, store, interval (`--checkpoint-*`).
+    #[command(flatten)]
+    pub checkpoints: crate::checkpoint::CheckpointConfig,
 }
 
 impl Config {
@@ -39,6 +43,7 @@ impl Config {
             database_url: database_url.into(),
             identity_secret: identity_secret.into(),
             authz_url: None,
+            checkpoints: Default::default(),
         }
     }
 }

@@ -27,6 +27,26 @@ pub enum Error {
     Url { url: String, why: String },
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),
+
+    // Checkpoints and the trail's export.
+    /// Checkpoint settings: the key file, the store's location.
+    #[error("checkpoints: {0}")]
+    Checkpoints(String),
+    /// Something to configure first (checkpoints are off).
+    #[error("{0}")]
+    FailedPrecondition(String),
+    #[error("{0}")]
+    NotFound(String),
+    /// The trail disagrees with its signed checkpoints.
+    #[error("{0}")]
+    DataLoss(String),
+    #[error("checkpoint store: {0}")]
+    ObjectStore(#[from] object_store::Error),
+    /// An export file that cannot be read as one (audit-verify).
+    #[error("export: {0}")]
+    Export(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
 fn status(e: &Error) -> Status {
@@ -35,6 +55,13 @@ fn status(e: &Error) -> Status {
         Error::PermissionDenied(m) => Status::permission_denied(m),
         Error::Unavailable(m) => Status::unavailable(m),
         Error::Batch(inner) => status(inner),
+        Error::FailedPrecondition(m) => Status::failed_precondition(m),
+        Error::NotFound(m) => Status::not_found(m),
+        Error::DataLoss(m) => Status::data_loss(m),
+        Error::ObjectStore(e) => {
+            tracing::error!(error = %e, "checkpoint store error");
+            Status::unavailable("the checkpoint store is unavailable")
+        }
         Error::Database(db) => {
             tracing::error!(error = %db, "database error");
             if matches!(

@@ -10,11 +10,13 @@
 
 mod authorize;
 pub mod chain;
+pub mod checkpoint;
 pub mod client;
 mod committer;
 mod config;
 mod error;
 pub mod event;
+pub mod export;
 mod metrics;
 pub mod outbox;
 mod service;
@@ -70,13 +72,15 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, 
     let viewers = authorize::Viewers::new(config.authz_url.as_deref(), key.clone())?;
     // Page tokens get their own key, derived so no second secret is needed.
     let tokens = PageTokens::new(&[b"audit-svc page tokens:".as_slice(), secret].concat());
+    let checkpoints = start_checkpoints(&config, &store, &shutdown)?;
     let audit = service::Audit::new(
         store.clone(),
         committer::Committer::start(store.clone()),
         viewers,
         tokens,
         Arc::new(SystemClock),
-    );
+    )
+    .with_checkpoints(checkpoints);
     let server = AuditServiceServer::with_interceptor(audit, VerifyIdentity::new(key));
 
     let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
@@ -91,4 +95,33 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, 
         },
     );
     Ok(host)
+}
+
+/// The checkpointer, signing every `checkpoint_interval` until `shutdown`;
+/// none (said once) without a key and a store.
+fn start_checkpoints(
+    config: &Config,
+    store: &Arc<dyn store::Store>,
+    shutdown: &CancellationToken,
+) -> Result<Option<Arc<checkpoint::Checkpointer>>, Error> {
+    let checkpointer =
+        checkpoint::Checkpointer::from_config(&config.checkpoints, Arc::new(SystemClock))?;
+    match &checkpointer {
+        Some(c) => {
+            tracing::info!(
+                store = c.store().location(),
+                public_key = checkpoint::public_key_hex(&c.public_key()),
+                interval = ?config.checkpoints.interval,
+                "signing checkpoints"
+            );
+            c.clone()
+                .spawn(store.clone(), config.checkpoints.interval, shutdown.clone());
+        }
+        None => tracing::warn!(
+            "no checkpoints: set --checkpoint-key-file and --checkpoint-store \
+             (AUDIT_CHECKPOINT_KEY_FILE, AUDIT_CHECKPOINT_STORE); without them, deleting the \
+             newest events or rewriting the chain after an edit goes undetected"
+        ),
+    }
+    Ok(checkpointer)
 }

@@ -8,6 +8,14 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `audit-svc checkpoint-key --key-file F`: needs no other configuration.
+    if std::env::args().nth(1).as_deref() == Some("checkpoint-key") {
+        println!(
+            "{}",
+            audit_svc::checkpoint::key_command(std::env::args().skip(1))?
+        );
+        return Ok(());
+    }
     let config = audit_svc::Config::parse();
     let _telemetry = telemetry::init("audit-svc");
     let shutdown = shutdown::on_signal();

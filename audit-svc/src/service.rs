@@ -9,25 +9,15 @@ use archive_common::{
 use archive_proto::v1::{self as pb, audit_service_server::AuditService};
 use tonic::{Request, Response, Status};
 
-/// Placeholder stream types until the export is built.
-mod futures_stream {
-    /// A stream that ends at once.
-    pub(crate) type Empty = std::pin::Pin<
-        Box<
-            dyn tokio_stream::Stream<
-                    Item = Result<archive_proto::v1::ExportTrailChunk, tonic::Status>,
-                > + Send,
-        >,
-    >;
-}
-
 use crate::{
     Error,
     authorize::Viewers,
+    checkpoint::Checkpointer,
     committer::Committer,
     event::{self, EventBody, EventInput, ID_MAX},
+    export::Export,
     store::{EventFilter, Store},
-    verify,
+    verify::{self, Trust},
 };
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -39,6 +29,8 @@ pub(crate) struct Audit {
     viewers: Viewers,
     tokens: PageTokens,
     clock: Arc<dyn Clock>,
+    /// Signed checkpoints; `None` when not configured.
+    checkpoints: Option<Arc<Checkpointer>>,
 }
 
 impl Audit {
@@ -55,7 +47,13 @@ impl Audit {
             viewers,
             tokens,
             clock,
+            checkpoints: None,
         }
+    }
+
+    pub(crate) fn with_checkpoints(mut self, checkpoints: Option<Arc<Checkpointer>>) -> Self {
+        self.checkpoints = checkpoints;
+        self
     }
 
     async fn append(
@@ -195,11 +193,12 @@ impl AuditService for Audit {
         let caller = Principal::of(&request)?;
         self.viewers.require(caller).await?;
         let r = request.get_ref();
-        let report = verify::verify(
+        let report = verify::verify_with(
             self.store.as_ref(),
             &caller.tenant,
             r.from_sequence,
             r.to_sequence,
+            &self.trust(),
         )
         .await?;
         Ok(Response::new(pb::VerifyChainResponse {
@@ -207,7 +206,7 @@ impl AuditService for Audit {
             events_checked: report.events_checked,
             first_bad_sequence: report.first_bad_sequence,
             problem: report.problem,
-            ..Default::default()
+            checkpoints_checked: report.checkpoints_checked,
         }))
     }
 
@@ -220,17 +219,86 @@ impl AuditService for Audit {
 
     async fn get_checkpoint(
         &self,
-        _request: Request<pb::GetCheckpointRequest>,
+        request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::Checkpoint>, Status> {
-        Err(Status::unimplemented("checkpoints are not built yet"))
+        let caller = Principal::of(&request)?;
+        self.viewers.require(caller).await?;
+        let checkpointer = self.checkpointer()?;
+        let opened = if request.get_ref().create {
+            checkpointer
+                .sign(self.store.as_ref(), &caller.tenant)
+                .await?
+                .ok_or_else(|| Error::NotFound("the trail is empty: nothing to sign".into()))?
+        } else {
+            checkpointer
+                .latest(&caller.tenant)
+                .await?
+                .ok_or_else(|| Error::NotFound("no checkpoint is signed yet".into()))?
+        };
+        Ok(Response::new(opened.signed.to_proto(&opened.statement)))
     }
 
-    type ExportTrailStream = futures_stream::Empty;
+    type ExportTrailStream = ExportStream;
 
     async fn export_trail(
         &self,
-        _request: Request<pb::ExportTrailRequest>,
+        request: Request<pb::ExportTrailRequest>,
     ) -> Result<Response<Self::ExportTrailStream>, Status> {
-        Err(Status::unimplemented("the trail's export is not built yet"))
+        let caller = Principal::of(&request)?;
+        self.viewers.require(caller).await?;
+        let r = request.get_ref();
+        let store = self.store.clone();
+        let checkpoints = self.checkpoints.as_ref().map(|c| c.store().clone());
+        // The range is checked before the stream starts (INVALID_ARGUMENT).
+        let export = Export::plan(
+            store.as_ref(),
+            checkpoints.as_ref(),
+            &caller.tenant,
+            r.from_sequence,
+            r.to_sequence,
+            self.clock.now(),
+        )
+        .await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        tokio::spawn(async move {
+            if let Err(e) = export.run(store.as_ref(), &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        });
+        let stream = tokio_stream::StreamExt::map(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+            |piece| {
+                piece
+                    .map(|data| pb::ExportTrailChunk { data })
+                    .map_err(Status::from)
+            },
+        );
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+/// ExportTrail's pieces of JSON lines.
+pub(crate) type ExportStream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<pb::ExportTrailChunk, Status>> + Send>,
+>;
+
+/// Checkpoints and the export (GetCheckpoint, ExportTrail, VerifyChain's trust).
+impl Audit {
+    fn checkpointer(&self) -> Result<&Checkpointer, Error> {
+        self.checkpoints.as_deref().ok_or_else(|| {
+            Error::FailedPrecondition(
+                "checkpoints are not configured: set --checkpoint-key-file and \
+                 --checkpoint-store (AUDIT_CHECKPOINT_KEY_FILE, AUDIT_CHECKPOINT_STORE)"
+                    .into(),
+            )
+        })
+    }
+
+    /// The checkpoints VerifyChain checks against: this service's own.
+    fn trust(&self) -> Trust {
+        match &self.checkpoints {
+            Some(c) => Trust::new(vec![c.store().clone()], c.trusted_keys().to_vec()),
+            None => Trust::default(),
+        }
     }
 }

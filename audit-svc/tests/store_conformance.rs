@@ -41,6 +41,7 @@ async fn conformance(store: Arc<dyn Store>) {
     assert!(empty.intact);
     assert_eq!(empty.events_checked, 0);
     assert_eq!(store.head("10009").await.unwrap(), None);
+    assert!(store.tenants().await.unwrap().is_empty());
 
     // One batch, two tenants interleaved: each tenant's chain starts at 1.
     use AuditEventKind::*;
@@ -71,6 +72,7 @@ async fn conformance(store: Arc<dyn Store>) {
         store.range("10010", 1, 10, 10).await.unwrap()[0].body,
         batch[1]
     );
+    assert_eq!(store.tenants().await.unwrap(), ["10009", "10010"]);
 
     // Later appends continue the chain.
     for i in 0..7 {

@@ -68,6 +68,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn head(&self, tenant: &str) -> Result<Option<ChainHead>, Error>;
 
+    /// Every tenant with a trail, sorted (the checkpointer signs each).
+    async fn tenants(&self) -> Result<Vec<String>, Error>;
+
     /// How many append transactions are worth running at once, for different
     /// tenants (SQLite has a single writer; PostgreSQL commits in parallel).
     fn writers(&self) -> usize;
@@ -100,6 +103,7 @@ const INSERT_CHUNK: usize = 500;
 const INIT_HEAD_SQL: &str = "INSERT INTO audit_chain_heads (tenant, last_sequence, last_hash) \
      VALUES ($1, 0, $2) ON CONFLICT (tenant) DO NOTHING";
 const HEAD_SQL: &str = "SELECT last_sequence, last_hash FROM audit_chain_heads WHERE tenant = $1";
+const TENANTS_SQL: &str = "SELECT tenant FROM audit_chain_heads ORDER BY tenant";
 const UPDATE_HEAD_SQL: &str =
     "UPDATE audit_chain_heads SET last_sequence = $2, last_hash = $3 WHERE tenant = $1";
 
@@ -308,6 +312,10 @@ macro_rules! store_impl {
                     last_sequence: sequence as u64,
                     last_hash: hash,
                 }))
+            }
+
+            async fn tenants(&self) -> Result<Vec<String>, Error> {
+                Ok(sqlx::query_scalar(TENANTS_SQL).fetch_all(&self.pool).await?)
             }
         }
     };

@@ -11,8 +11,8 @@ use sqlx::{
 
 use super::{
     ChainHead, EventFilter, EventRow, HEAD_SQL, INIT_HEAD_SQL, INSERT_CHUNK, Param, Store,
-    UPDATE_HEAD_SQL, by_tenant, insert_prefix, link_run, list_sql, push_event, range_sql,
-    store_impl,
+    TENANTS_SQL, UPDATE_HEAD_SQL, by_tenant, insert_prefix, link_run, list_sql, push_event,
+    range_sql, store_impl,
 };
 use crate::{
     Error,
