@@ -23,12 +23,15 @@ FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS build
 WORKDIR /src
 # protoc comes from the protoc-bin-vendored crate and SQLite is compiled by
 # libsqlite3-sys, so the rust image's gcc is all the native tooling needed.
+# audit-svc's `s3` feature: its signed checkpoints go to an S3 bucket
+# (AUDIT_CHECKPOINT_STORE=s3://…), with the object-store client media-svc uses.
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked \
         -p archive-svc -p media-svc -p authz-svc -p audit-svc -p gateway \
+        --features audit-svc/s3 \
     && mkdir -p /out \
     && cp target/release/archive-svc target/release/media-svc \
           target/release/authz-svc target/release/audit-svc \
@@ -66,8 +69,9 @@ ENTRYPOINT ["/usr/local/bin/authz-svc"]
 
 FROM runtime AS audit-svc
 ENV AUDIT_LISTEN=0.0.0.0:50054
-# audit-verify checks a tenant's hash chain straight on a database (e.g. a
-# restored backup): `kubectl exec … -- audit-verify --tenant 10009`.
+# audit-verify checks a tenant's trail straight on a database (e.g. a restored
+# backup) against the signed checkpoints, or an export offline:
+# `kubectl exec … -- audit-verify --tenant 10009 --public-key HEX`.
 COPY --from=build /out/audit-svc /out/audit-verify /usr/local/bin/
 EXPOSE 50054 9090
 ENTRYPOINT ["/usr/local/bin/audit-svc"]

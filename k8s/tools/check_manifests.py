@@ -38,7 +38,8 @@ AUTOSCALED = {"media-svc", "gateway"}
 # The services with a database of their own, each migrated by its Job.
 DATABASE_SERVICES = ("archive-svc", "authz-svc", "audit-svc")
 DATABASE_CLIENTS = set(DATABASE_SERVICES) | {f"{svc}-migrate" for svc in DATABASE_SERVICES}
-OBJECT_STORE_CLIENTS = {"media-svc"}
+# media-svc's recordings, audit-svc's checkpoints.
+OBJECT_STORE_CLIENTS = {"media-svc", "audit-svc"}
 # The init containers of the schema step (scripts in base/scripts/).
 WAIT_FOR_SCHEMA = "wait-for-schema"
 DB_CHECK = "db-check"

@@ -89,10 +89,12 @@ class RealOverlays(unittest.TestCase):
     def test_prod_overlay_passes_with_its_secrets_listed_as_external(self) -> None:
         report, external = check_manifests.check(self.prod, external_secrets=True)
         self.assertEqual(report.errors, [])
-        self.assertEqual(set(external), {"archive-keys", "archive-database", "archive-object-store", "archive-tls"})
+        self.assertEqual(set(external), {"archive-keys", "archive-database", "archive-object-store", "archive-tls",
+                                         "archive-checkpoint-key", "archive-checkpoint-store"})
         self.assertIn("identity-secret", external["archive-keys"])
         self.assertEqual(external["archive-database"], {f"{svc}{owner}" for svc in check_manifests.DATABASE_SERVICES
                                                         for owner in ("", "-owner")})
+        self.assertEqual(external["archive-checkpoint-key"], {"checkpoint-key.pem"})
 
     def test_prod_overlay_fails_where_secrets_must_be_in_the_render(self) -> None:
         self.assertFails(self.prod, "Secret archive-keys does not exist")
@@ -295,7 +297,37 @@ class RealOverlays(unittest.TestCase):
         del kube.pod_spec(kube.named(objects, "Job", "authz-svc-migrate"))["initContainers"]
         self.assertFails(objects, "Job/authz-svc-migrate: no init container db-check")
 
-    # --- the gateway's proxies -------------------------------------------------------
+    # --- audit-svc's checkpoint key, the gateway's proxies -------------------------
+
+    def test_checkpoint_key_mounted_into_another_pod_is_caught(self) -> None:
+        objects = self.dev_copy()
+        audit = kube.pod_spec(kube.named(objects, "Deployment", "audit-svc"))
+        key = next(v for v in audit["volumes"] if v["name"] == "checkpoint-key")
+        kube.pod_spec(kube.named(objects, "Deployment", "gateway")).setdefault("volumes", []).append(copy.deepcopy(key))
+        self.assertFails(objects, "Deployment/gateway: mounts audit-svc's checkpoint key Secret")
+
+    def test_checkpoint_key_read_as_a_variable_elsewhere_is_caught(self) -> None:
+        objects = self.dev_copy()
+        key = next(o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"].startswith("archive-checkpoint-key"))
+        container(objects, "archive-svc-migrate", "Job")["env"].append(
+            {"name": "X", "valueFrom": {"secretKeyRef": {"name": key["metadata"]["name"], "key": "checkpoint-key.pem"}}})
+        self.assertFails(objects, "audit-svc's checkpoint key")
+
+    def test_checkpoint_key_file_outside_its_mount_is_caught(self) -> None:
+        objects = self.dev_copy()
+        configmap_of(objects, "audit-svc")["data"]["AUDIT_CHECKPOINT_KEY_FILE"] = "/tmp/checkpoint-key.pem"
+        self.assertFails(objects, "AUDIT_CHECKPOINT_KEY_FILE=/tmp/checkpoint-key.pem is not in a mounted Secret volume")
+
+    def test_checkpoint_key_mounted_writable_is_caught(self) -> None:
+        objects = self.dev_copy()
+        mount = container(objects, "audit-svc")["volumeMounts"][0]
+        del mount["readOnly"]
+        self.assertFails(objects, "the checkpoint key must be mounted readOnly")
+
+    def test_checkpoint_key_without_a_store_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del configmap_of(objects, "audit-svc")["data"]["AUDIT_CHECKPOINT_STORE"]
+        self.assertFails(objects, "AUDIT_CHECKPOINT_KEY_FILE without AUDIT_CHECKPOINT_STORE")
 
     def test_trusting_every_proxy_is_caught(self) -> None:
         objects = self.dev_copy()
@@ -379,6 +411,13 @@ class RealOverlays(unittest.TestCase):
         self.assertFails(objects, "ARCHIVE_AUDIT_URL: NetworkPolicies block archive-svc -> audit-svc:50054")
         # media-svc keeps the object store's egress only.
         self.assertFails(objects, "MEDIA_AUDIT_URL: NetworkPolicies block media-svc -> audit-svc:50054")
+
+    def test_audit_svc_cut_off_from_the_checkpoint_store_is_caught(self) -> None:
+        objects = self.dev_copy()
+        labels = kube.named(objects, "Deployment", "audit-svc")["spec"]["template"]["metadata"]["labels"]
+        del labels["call-archive/object-store-client"]
+        self.assertFails(objects, "object store (archive-s3:5000) reachable from ['media-svc'], "
+                                  "expected exactly ['audit-svc', 'media-svc']")
 
     def test_missing_dns_egress_is_caught(self) -> None:
         objects = [o for o in self.dev_copy()
