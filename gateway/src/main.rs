@@ -77,6 +77,15 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
             gateway::demo::TENANT
         ),
     }
+    let key = data_dir.join("audit-checkpoint.pem");
+    if let Ok(signing) = audit_svc::checkpoint::load_key_file(&key) {
+        println!(
+            "Audit checkpoints: signed with {} (public key {}) into {} (audit-verify --help).",
+            key.display(),
+            audit_svc::checkpoint::public_key_hex(&signing.verifying_key()),
+            data_dir.join("audit-checkpoints").display(),
+        );
+    }
     println!();
     println!("Demo users (tokens valid 12 h; a fresh one: cargo run --release -- token USER):");
     for user in gateway::demo::users() {

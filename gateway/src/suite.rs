@@ -168,6 +168,15 @@ impl Suite {
             &secrets.identity_secret,
         );
         audit.listen = endpoints.audit;
+        // Checkpoints signed with a key of the data directory (created on the
+        // first start, readable by this user only) into a directory beside it.
+        let checkpoint_key = config.data_dir.join("audit-checkpoint.pem");
+        audit_svc::checkpoint::ensure_key_file(&checkpoint_key)
+            .map_err(could_not_start("audit-svc"))?;
+        audit.checkpoints = audit_svc::checkpoint::CheckpointConfig::local(
+            checkpoint_key,
+            config.data_dir.join("audit-checkpoints"),
+        );
         // Only users allowed to view the Archive Audit log may read it, checked by audit-svc too.
         audit.authz_url = Some(url(endpoints.authz));
         let audit = audit_svc::start(audit, audit_token.clone())
