@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "audit-svc",
-    about = "The append-only, hash-chained Archive Audit log"
+    about = "The append-only, hash-chained Archive Audit log",
+    after_help = "Schema step (as the database owner, before serving without --migrate):\n  \
+                  audit-svc migrate [--database-url URL] [--grant-to ROLE]"
 )]
 pub struct Config {
     /// Address the gRPC server listens on.
@@ -28,10 +30,17 @@ pub struct Config {
     /// VerifyChain are answered only to users allowed to view the audit log.
     #[arg(long, env = "AUDIT_AUTHZ_URL")]
     pub authz_url: Option<String>,
+
+    /// Bring the schema up to date on start (one role owning and using the
+    /// database, e.g. the embedded suite). Without it the schema must be
+    /// current (`audit-svc migrate` first), so the service can run as a role
+    /// that may only read and append.
+    #[arg(long, env = "AUDIT_MIGRATE")]
+    pub migrate: bool,
 }
 
 impl Config {
-    /// The defaults, for building a config in code.
+    /// The defaults, for building a config in code (migrating on start).
     pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50054)),
@@ -39,6 +48,7 @@ impl Config {
             database_url: database_url.into(),
             identity_secret: identity_secret.into(),
             authz_url: None,
+            migrate: true,
         }
     }
 }
