@@ -74,13 +74,29 @@ async fn the_runtime_role_reads_and_appends_and_nothing_else() {
 }
 
 async fn runtime_role(url: String, fresh_url: String, role: String) {
-    audit_svc::migrate::run(&url, Some(&role)).await.unwrap();
     let role_url = as_role(&url, &role);
+    let serving = |url: &str| {
+        let mut config = Config::new(url, SECRET);
+        config.migrate = false;
+        config
+    };
+
+    // Migrated but nothing granted: the role cannot even read which
+    // migrations are applied, and is told so (not to migrate again).
+    audit_svc::migrate::run(&url, None).await.unwrap();
+    let err = match audit_svc::start(serving(&role_url), CancellationToken::new()).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("started without any grant"),
+    };
+    assert!(
+        err.contains("permission denied") && !err.contains("not up to date"),
+        "{err}"
+    );
+    // Running the step again applies nothing new and grants the role.
+    audit_svc::migrate::run(&url, Some(&role)).await.unwrap();
 
     // audit-svc serves as the role, without migrating.
-    let mut config = Config::new(role_url.clone(), SECRET);
-    config.migrate = false;
-    let server = Server::start_with(config).await;
+    let server = Server::start_with(serving(&role_url)).await;
     let mut c = server.client().await;
     for i in 1..=3 {
         let e = event(AuditEventKind::PlaybackStarted, &format!("rec-{i}"), "");
@@ -131,9 +147,12 @@ async fn runtime_role(url: String, fresh_url: String, role: String) {
 
     // On a database whose schema is behind (here: never migrated), audit-svc
     // as the role refuses to start and names the command to run.
-    let mut config = Config::new(as_role(&fresh_url, &role), SECRET);
-    config.migrate = false;
-    let err = match audit_svc::start(config, CancellationToken::new()).await {
+    let err = match audit_svc::start(
+        serving(&as_role(&fresh_url, &role)),
+        CancellationToken::new(),
+    )
+    .await
+    {
         Err(e) => e.to_string(),
         Ok(_) => panic!("started on a schema that is behind"),
     };

@@ -371,7 +371,7 @@ async fn event_ids(url: &str) {
         body("10009", "paal", "r1", RecordingDeleted, T0),
         "recording-deleted:r1",
     );
-    let first = store.append(&[deleted.clone()]).await.unwrap();
+    let first = store.append(std::slice::from_ref(&deleted)).await.unwrap();
     assert!(!first[0].duplicate);
 
     // Redelivery: the stored receipt, and still one row.
