@@ -52,3 +52,18 @@ impl Config {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_migrates_only_when_asked_and_code_always() {
+        let parse = |args: &[&str]| Config::try_parse_from(args).unwrap();
+        assert!(!parse(&["audit-svc", "--identity-secret", "s"]).migrate);
+        assert!(parse(&["audit-svc", "--identity-secret", "s", "--migrate"]).migrate);
+        assert!(Config::new("sqlite://a.db", "s").migrate);
+    }
+}

@@ -1,16 +1,29 @@
 //! audit-svc as its own process: `audit-svc [flags]` serves,
 //! `audit-svc migrate [--database-url URL] [--grant-to ROLE]` is the schema
-//! step (parsed on its own, so it needs no identity secret).
+//! step (parsed on its own, so it needs no identity secret). Errors are
+//! printed as their message (e.g. which command to run first), exit 1.
 
 // The library uses the dependencies; this thin binary needs only a few.
 #![allow(unused_crate_dependencies)]
+
+use std::process::ExitCode;
 
 use archive_common::{metrics, shutdown, telemetry};
 use audit_svc::migrate;
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("audit-svc: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<_> = std::env::args_os().collect();
     if migrate::requested(&args) {
         let cli = migrate::Cli::parse_from(args);
