@@ -167,15 +167,14 @@ impl AuditService for Audit {
         &self,
         request: Request<pb::AppendEventRequest>,
     ) -> Result<Response<pb::AppendEventResponse>, Status> {
-        let caller = Principal::of(&request)?;
-        let r = request.get_ref();
+        let caller = Principal::of(&request)?.clone();
+        let r = request.into_inner();
         let event = r
             .event
-            .clone()
             .ok_or_else(|| FieldViolation::missing("event"))
             .map_err(Error::from)?;
         let mut receipts = self
-            .append(caller, vec![event], r.commit_deadline.as_ref(), Shape::One)
+            .append(&caller, vec![event], r.commit_deadline.as_ref(), Shape::One)
             .await?;
         Ok(Response::new(
             receipts.pop().expect("one event, one receipt"),
@@ -217,15 +216,10 @@ impl AuditService for Audit {
         &self,
         request: Request<pb::AppendEventsRequest>,
     ) -> Result<Response<pb::AppendEventsResponse>, Status> {
-        let caller = Principal::of(&request)?;
-        let r = request.get_ref();
+        let caller = Principal::of(&request)?.clone();
+        let r = request.into_inner();
         let receipts = self
-            .append(
-                caller,
-                r.events.clone(),
-                r.commit_deadline.as_ref(),
-                Shape::Many,
-            )
+            .append(&caller, r.events, r.commit_deadline.as_ref(), Shape::Many)
             .await?;
         Ok(Response::new(pb::AppendEventsResponse { receipts }))
     }

@@ -462,7 +462,8 @@ async fn postgres_a_deadline_passing_while_the_tenant_is_locked_appends_nothing(
     };
     let server = Server::start(&db.url).await;
     let lock = tokio::sync::Mutex::new(PgConnection::connect(&db.url).await.unwrap());
-    let key = "hashtextextended('10009', 0)";
+    // The lock audit-svc takes for the tenant's appends.
+    let key = audit_svc::store::tenant_lock_key("10009");
     // Released after the client gave up (deadline + COMMIT_BOUND): the
     // client reports failure, and the trail must agree once audit-svc runs on.
     let status = blocked_past_the_deadline(

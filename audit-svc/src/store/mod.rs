@@ -21,7 +21,7 @@ use async_trait::async_trait;
 use sqlx::migrate::Migrator;
 
 pub use batch::{Attempt, Group, GroupOutcome};
-pub use postgres::{PostgresStore, RUNTIME_GRANTS};
+pub use postgres::{PostgresStore, RUNTIME_GRANTS, tenant_lock_key};
 pub use sqlite::SqliteStore;
 
 use crate::{

@@ -55,9 +55,11 @@ impl SqliteStore {
     ) -> Result<Vec<StoredRow>, sqlx::Error> {
         let mut found = Vec::new();
         for chunk in ids.chunks(LOOKUP_CHUNK) {
+            // Without statistics SQLite would rather scan the tenant's whole
+            // chain by primary key than probe the unique index once per id.
             let mut query = QueryBuilder::<Sqlite>::new(
                 "SELECT tenant, event_id, sequence, hash, kind, actor_id, recording_id \
-                 FROM audit_events WHERE tenant = ",
+                 FROM audit_events INDEXED BY audit_events_by_event_id WHERE tenant = ",
             );
             query
                 .push_bind(tenant.to_owned())
