@@ -63,7 +63,7 @@ pub trait Store: Send + Sync + 'static {
     /// its stored receipts, or refuses it), inserts, and then, just before
     /// COMMIT, rolls everything back if a group's deadline has passed by
     /// `clock` ([`Attempt::Expired`]). Answers only once the commit is
-    /// durable. Callers use [`Store::append_groups`](trait.Store.html#method.append_groups).
+    /// durable. Callers use `append_groups` (on `dyn Store`), which re-runs it.
     async fn try_append(&self, groups: &[&Group], clock: &dyn Clock) -> Result<Attempt, Error>;
 
     /// Newest first: events matching `filter` with a sequence below `before`
