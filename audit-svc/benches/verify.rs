@@ -44,7 +44,7 @@ fn body(i: u64) -> EventBody {
         client_address: "192.0.2.10".into(),
         user_agent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into(),
         event_time: 1_700_000_000_000_000 + i as i64 * 1000,
-        detail: String::new(),
+        ..Default::default()
     }
 }
 
@@ -78,7 +78,7 @@ async fn main() {
         return;
     };
     let files = tempfile::tempdir().unwrap();
-    let store = store::open(&db.url).await.unwrap();
+    let store = store::open(&db.url, true).await.unwrap();
 
     let started = Instant::now();
     let mut next = 0;

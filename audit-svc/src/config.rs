@@ -6,7 +6,9 @@ use std::net::SocketAddr;
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "audit-svc",
-    about = "The append-only, hash-chained Archive Audit log"
+    about = "The append-only, hash-chained Archive Audit log",
+    after_help = "Schema step (as the database owner, before serving without --migrate):\n  \
+                  audit-svc migrate [--database-url URL] [--grant-to ROLE]"
 )]
 pub struct Config {
     /// Address the gRPC server listens on.
@@ -32,10 +34,16 @@ pub struct Config {
     /// Signed checkpoints: key file, store, interval (`--checkpoint-*`).
     #[command(flatten)]
     pub checkpoints: crate::checkpoint::CheckpointConfig,
+    /// Bring the schema up to date on start (one role owning and using the
+    /// database, e.g. the embedded suite). Without it the schema must be
+    /// current (`audit-svc migrate` first), so the service can run as a role
+    /// that may only read and append.
+    #[arg(long, env = "AUDIT_MIGRATE")]
+    pub migrate: bool,
 }
 
 impl Config {
-    /// The defaults, for building a config in code.
+    /// The defaults, for building a config in code (migrating on start).
     pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50054)),
@@ -44,6 +52,22 @@ impl Config {
             identity_secret: identity_secret.into(),
             authz_url: None,
             checkpoints: Default::default(),
+            migrate: true,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_migrates_only_when_asked_and_code_always() {
+        let parse = |args: &[&str]| Config::try_parse_from(args).unwrap();
+        assert!(!parse(&["audit-svc", "--identity-secret", "s"]).migrate);
+        assert!(parse(&["audit-svc", "--identity-secret", "s", "--migrate"]).migrate);
+        assert!(Config::new("sqlite://a.db", "s").migrate);
     }
 }

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 
-use archive_common::FieldViolation;
-use tonic::Status;
+use archive_common::{FieldViolation, db::SchemaError};
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, StatusExt};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -19,6 +20,22 @@ pub enum Error {
     /// The batch this append was committed with failed as a whole.
     #[error("append batch failed: {0}")]
     Batch(Arc<Error>),
+    /// The append's commit deadline passed before it could commit: nothing
+    /// of it was appended.
+    #[error("the commit deadline passed before the events were committed")]
+    DeadlineExceeded,
+    /// An event id of the group is in the trail for a different event (the
+    /// store's refusal; the service names the request field, [`Error::AlreadyExists`]).
+    #[error("event id {event_id:?} (event {index} of its group) is taken by a different event")]
+    EventIdTaken { index: usize, event_id: String },
+    /// The request's field names something already in the trail.
+    #[error("{0}")]
+    AlreadyExists(FieldViolation),
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    /// An option that does not apply to this database (e.g. `--grant-to` on SQLite).
+    #[error("{0}")]
+    Usage(String),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migrations: {0}")]
@@ -62,6 +79,13 @@ fn status(e: &Error) -> Status {
             tracing::error!(error = %e, "checkpoint store error");
             Status::unavailable("the checkpoint store is unavailable")
         }
+        Error::DeadlineExceeded => Status::deadline_exceeded(e.to_string()),
+        Error::AlreadyExists(v) => Status::with_error_details(
+            Code::AlreadyExists,
+            v.to_string(),
+            ErrorDetails::with_bad_request_violation(v.field.clone(), v.description.clone()),
+        ),
+        Error::EventIdTaken { .. } => Status::already_exists(e.to_string()),
         Error::Database(db) => {
             tracing::error!(error = %db, "database error");
             if matches!(

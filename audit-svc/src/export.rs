@@ -83,6 +83,7 @@ event_line! {
         sequence: u64,
         previous_hash: String,
         hash: String,
+        hash_version: u16,
     },
     body: {
         tenant: String,
@@ -96,6 +97,10 @@ event_line! {
         user_agent: String,
         event_time: i64,
         detail: String,
+        event_id: String,
+        request_id: String,
+        reason_code: String,
+        case_id: String,
     },
 }
 
@@ -320,9 +325,14 @@ mod tests {
                 user_agent: "ua".into(),
                 event_time: 1_700_000_000_123_456,
                 detail: "d".into(),
+                event_id: "recording-deleted:r".into(),
+                request_id: "req-1".into(),
+                reason_code: "LEGAL".into(),
+                case_id: "GDPR-12".into(),
             },
             previous_hash: "a".repeat(64),
             hash: "b".repeat(64),
+            hash_version: 2,
         };
         let text = serde_json::to_string(&EventOutLine {
             event: event_out(event.clone()),

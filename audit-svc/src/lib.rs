@@ -1,13 +1,16 @@
 //! audit-svc owns the Archive Audit log: an append-only trail of what users
 //! did (playback, download, delete, permission changes, exports, retention,
 //! denials) with their reasons verbatim. Each tenant's trail is a hash chain,
-//! appends are group-committed and acknowledged only once durable, the
-//! database itself refuses UPDATE and DELETE, and `VerifyChain` (or the
-//! `audit-verify` tool) finds the first bad link.
+//! appends are group-committed, all or none per request, deduplicated by
+//! event id and acknowledged only once durable (by a commit deadline when
+//! the caller sets one), the database itself refuses UPDATE and DELETE, and
+//! `VerifyChain` (or the `audit-verify` tool) finds the first bad link.
 //!
 //! [`run`] serves `archive.v1.AuditService` with health and reflection;
+//! [`migrate::run`] is the schema step (`audit-svc migrate`);
 //! [`client::AuditClient`] is how other services record actions, fail closed.
 
+mod append;
 mod authorize;
 pub mod chain;
 pub mod checkpoint;
@@ -18,6 +21,7 @@ mod error;
 pub mod event;
 pub mod export;
 mod metrics;
+pub mod migrate;
 pub mod outbox;
 mod service;
 pub mod store;
@@ -62,11 +66,13 @@ pub async fn run(
     Ok(())
 }
 
-/// Opens the store (running migrations) and starts the committer and
-/// readiness (until `shutdown`); the host then serves on a listener
-/// ([`Host::serve`]), in this process ([`Host::in_process`]), or both.
+/// Opens the store (migrating with `config.migrate`, otherwise requiring a
+/// current schema) and starts the committer and readiness (until
+/// `shutdown`); the host then serves on a listener ([`Host::serve`]), in this
+/// process ([`Host::in_process`]), or both.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, Error> {
-    let store = store::open(&config.database_url).await?;
+    let store = store::open(&config.database_url, config.migrate).await?;
+    let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
     let secret = config.identity_secret.as_bytes();
     let key = IdentityKey::internal(secret);
     let viewers = authorize::Viewers::new(config.authz_url.as_deref(), key.clone())?;
@@ -75,10 +81,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, 
     let checkpoints = start_checkpoints(&config, &store, &shutdown)?;
     let audit = service::Audit::new(
         store.clone(),
-        committer::Committer::start(store.clone()),
+        committer::Committer::start(store.clone(), clock.clone()),
         viewers,
         tokens,
-        Arc::new(SystemClock),
+        clock,
     )
     .with_checkpoints(checkpoints);
     let server = AuditServiceServer::with_interceptor(audit, VerifyIdentity::new(key));

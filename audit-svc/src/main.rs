@@ -1,13 +1,29 @@
-//! audit-svc as its own process.
+//! audit-svc as its own process: `audit-svc [flags]` serves,
+//! `audit-svc migrate [--database-url URL] [--grant-to ROLE]` is the schema
+//! step (parsed on its own, so it needs no identity secret). Errors are
+//! printed as their message (e.g. which command to run first), exit 1.
 
 // The library uses the dependencies; this thin binary needs only a few.
 #![allow(unused_crate_dependencies)]
 
+use std::process::ExitCode;
+
 use archive_common::{metrics, shutdown, telemetry};
+use audit_svc::migrate;
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("audit-svc: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // `audit-svc checkpoint-key --key-file F`: needs no other configuration.
     if std::env::args().nth(1).as_deref() == Some("checkpoint-key") {
         println!(
@@ -16,7 +32,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
-    let config = audit_svc::Config::parse();
+    let args: Vec<_> = std::env::args_os().collect();
+    if migrate::requested(&args) {
+        let cli = migrate::Cli::parse_from(args);
+        let _telemetry = telemetry::init("audit-svc");
+        let migrate::Command::Migrate { grant_to } = cli.command;
+        migrate::run(&cli.database_url, grant_to.as_deref()).await?;
+        tracing::info!("audit-svc schema is up to date");
+        return Ok(());
+    }
+    let config = audit_svc::Config::parse_from(args);
     let _telemetry = telemetry::init("audit-svc");
     let shutdown = shutdown::on_signal();
     metrics::spawn(config.metrics_listen, shutdown.clone()).await?;

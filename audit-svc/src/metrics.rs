@@ -1,6 +1,6 @@
-//! audit-svc's own Prometheus metrics: appends by outcome and how many events
-//! each group commit carries (the trail's throughput follows commit latency ×
-//! batch size).
+//! audit-svc's own Prometheus metrics: appended events by outcome and how
+//! many events each group commit carries (the trail's throughput follows
+//! commit latency × batch size).
 
 use std::sync::LazyLock;
 
@@ -22,7 +22,10 @@ pub(crate) struct Metrics {
 pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     appends: register(
         "audit_appends",
-        "Audit events appended, by outcome (committed, failed: the caller was refused).",
+        "Audit events by outcome: committed; duplicate (the event id was already in the \
+         trail, nothing appended); expired (the commit deadline passed first), refused (the \
+         event id names a different event) and failed (the batch's transaction failed): not \
+         appended, the caller was told so.",
         Family::default(),
     ),
     batch_events: register(
@@ -32,18 +35,23 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
     ),
     commit_seconds: register(
         "audit_commit_seconds",
-        "Time to append and commit one group of events.",
+        "Time to append and commit one batch (its transaction, and again without the jobs whose deadline passed during it).",
         metrics::seconds(),
     ),
 });
 
 impl Metrics {
-    pub(crate) fn committed(&self, events: usize, seconds: f64, ok: bool) {
-        let outcome = if ok { "committed" } else { "failed" };
-        self.appends
-            .get_or_create(&Outcome { outcome })
-            .inc_by(events as u64);
+    /// One group commit (its transactions) offering `events`.
+    pub(crate) fn batch(&self, events: usize, seconds: f64) {
         self.batch_events.observe(events as f64);
         self.commit_seconds.observe(seconds);
+    }
+
+    pub(crate) fn outcome(&self, outcome: &'static str, events: usize) {
+        if events > 0 {
+            self.appends
+                .get_or_create(&Outcome { outcome })
+                .inc_by(events as u64);
+        }
     }
 }

@@ -1,5 +1,5 @@
-//! The `archive.v1.AuditService` handlers. The tenant, the actor and the event
-//! time come from the verified principal and the clock, never from the request.
+//! The `archive.v1.AuditService` handlers. The tenant always comes from the
+//! verified principal; the actor and the event time as [`crate::append`] says.
 
 use std::sync::Arc;
 
@@ -11,10 +11,11 @@ use tonic::{Request, Response, Status};
 
 use crate::{
     Error,
+    append::{self, Shape},
     authorize::Viewers,
     checkpoint::Checkpointer,
     committer::Committer,
-    event::{self, EventBody, EventInput, ID_MAX},
+    event::{self, CASE_ID_MAX, ID_MAX, REQUEST_ID_MAX},
     export::Export,
     store::{EventFilter, Store},
     verify::{self, Trust},
@@ -56,31 +57,21 @@ impl Audit {
         self
     }
 
+    /// Appends `events` as one group, all or none ([`append`]).
     async fn append(
         &self,
         caller: &Principal,
-        event: Option<pb::AuditEvent>,
-    ) -> Result<pb::AppendEventResponse, Error> {
-        let input = EventInput::try_from(event.ok_or_else(|| FieldViolation::missing("event"))?)?;
-        let body = EventBody {
-            tenant: storable(&caller.tenant),
-            kind: input.kind,
-            actor_id: storable(&caller.user_id),
-            actor_display_name: storable(&caller.display_name),
-            call_id: input.call_id,
-            recording_id: input.recording_id,
-            reason: input.reason,
-            client_address: input.client_address,
-            user_agent: input.user_agent,
-            event_time: convert::micros(self.clock.now()),
-            detail: input.detail,
-        };
-        let appended = self.committer.append(body).await?;
-        Ok(pb::AppendEventResponse {
-            sequence: appended.sequence,
-            hash: appended.hash,
-            ..Default::default()
-        })
+        events: Vec<pb::AuditEvent>,
+        commit_deadline: Option<&prost_types::Timestamp>,
+        shape: Shape,
+    ) -> Result<Vec<pb::AppendEventResponse>, Error> {
+        let group = append::group(caller, events, commit_deadline, shape, self.clock.now())?;
+        let receipts = self
+            .committer
+            .append(group)
+            .await
+            .map_err(|e| append::name_refusal(e, shape))?;
+        Ok(receipts.into_iter().map(append::receipt).collect())
     }
 
     async fn list(
@@ -133,28 +124,29 @@ impl Audit {
     }
 }
 
-/// The principal's text as the database can store it: PostgreSQL refuses NUL,
-/// and one such event must not fail the whole batch it is committed with.
-fn storable(text: &str) -> String {
-    text.replace('\0', "\u{FFFD}")
-}
-
 /// Reads ListEvents' filters; empty strings and UNSPECIFIED mean "any".
 fn filter(request: &pb::ListEventsRequest) -> Result<EventFilter, FieldViolation> {
     let time = |ts: Option<&prost_types::Timestamp>, field| {
         ts.map(|ts| convert::from_timestamp(ts, field).map(convert::micros))
             .transpose()
     };
-    let text = |value: &str, field| -> Result<Option<String>, FieldViolation> {
-        check_text(value, field, ID_MAX)?;
+    let text = |value: &str, field, max| -> Result<Option<String>, FieldViolation> {
+        check_text(value, field, max)?;
         Ok((!value.is_empty()).then(|| value.to_owned()))
     };
     let filter = EventFilter {
         time_from: time(request.event_time_from.as_ref(), "event_time_from")?,
         time_to: time(request.event_time_to.as_ref(), "event_time_to")?,
-        actor_id: text(&request.actor_id, "actor_id")?,
-        recording_id: text(&request.recording_id, "recording_id")?,
+        actor_id: text(&request.actor_id, "actor_id", ID_MAX)?,
+        recording_id: text(&request.recording_id, "recording_id", ID_MAX)?,
         kind: Some(event::kind(request.kind, "kind", true)?).filter(|k| *k != 0),
+        call_id: text(&request.call_id, "call_id", ID_MAX)?,
+        reason_code: {
+            event::check_reason_code(&request.reason_code, "reason_code")?;
+            (!request.reason_code.is_empty()).then(|| request.reason_code.clone())
+        },
+        case_id: text(&request.case_id, "case_id", CASE_ID_MAX)?,
+        request_id: text(&request.request_id, "request_id", REQUEST_ID_MAX)?,
     };
     if let (Some(from), Some(to)) = (filter.time_from, filter.time_to)
         && to < from
@@ -173,9 +165,18 @@ impl AuditService for Audit {
         &self,
         request: Request<pb::AppendEventRequest>,
     ) -> Result<Response<pb::AppendEventResponse>, Status> {
-        let caller = Principal::of(&request)?;
-        let event = request.get_ref().event.clone();
-        Ok(Response::new(self.append(caller, event).await?))
+        let caller = Principal::of(&request)?.clone();
+        let r = request.into_inner();
+        let event = r
+            .event
+            .ok_or_else(|| FieldViolation::missing("event"))
+            .map_err(Error::from)?;
+        let mut receipts = self
+            .append(&caller, vec![event], r.commit_deadline.as_ref(), Shape::One)
+            .await?;
+        Ok(Response::new(
+            receipts.pop().expect("one event, one receipt"),
+        ))
     }
 
     async fn list_events(
@@ -212,9 +213,14 @@ impl AuditService for Audit {
 
     async fn append_events(
         &self,
-        _request: Request<pb::AppendEventsRequest>,
+        request: Request<pb::AppendEventsRequest>,
     ) -> Result<Response<pb::AppendEventsResponse>, Status> {
-        Err(Status::unimplemented("AppendEvents is not built yet"))
+        let caller = Principal::of(&request)?.clone();
+        let r = request.into_inner();
+        let receipts = self
+            .append(&caller, r.events, r.commit_deadline.as_ref(), Shape::Many)
+            .await?;
+        Ok(Response::new(pb::AppendEventsResponse { receipts }))
     }
 
     async fn get_checkpoint(

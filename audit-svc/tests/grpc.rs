@@ -36,7 +36,8 @@ async fn the_service_sets_tenant_actor_time_and_chain() {
     let server = Server::start(&sqlite_url(&dir)).await;
     let mut c = server.client().await;
 
-    // A client cannot choose the tenant, actor, time, position or hashes.
+    // A (non-system) client cannot choose the tenant, actor, position or
+    // hashes; without an event time the service's clock sets it.
     let mut forged = event(
         AuditEventKind::PlaybackStarted,
         "rec-1",
@@ -46,10 +47,6 @@ async fn the_service_sets_tenant_actor_time_and_chain() {
     forged.customer = "10010".into();
     forged.actor_id = "someone-else".into();
     forged.actor_display_name = "Someone Else".into();
-    forged.event_time = Some(prost_types::Timestamp {
-        seconds: 1,
-        nanos: 0,
-    });
     forged.previous_hash = "f".repeat(64);
     forged.hash = "e".repeat(64);
     let before = chrono::Utc::now().timestamp();

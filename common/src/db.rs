@@ -93,12 +93,17 @@ pub async fn prepare_schema(
         return Ok(());
     }
     let query = "SELECT version FROM _sqlx_migrations WHERE success";
-    let applied: Vec<(i64,)> = match pool {
+    let applied: Vec<(i64,)> = match match pool {
         Pool::Sqlite(p) => sqlx::query_as(query).fetch_all(p).await,
         Pool::Postgres(p) => sqlx::query_as(query).fetch_all(p).await,
-    }
-    // No migrations table at all: nothing is applied.
-    .unwrap_or_default();
+    } {
+        Ok(applied) => applied,
+        // No migrations table at all: nothing is applied.
+        Err(sqlx::Error::Database(e)) if is_undefined_table(e.as_ref()) => Vec::new(),
+        // Anything else (no permission to read it, no connection) is not
+        // "behind": running the migrations would not help.
+        Err(e) => return Err(e.into()),
+    };
     let applied: std::collections::HashSet<i64> = applied.into_iter().map(|(v,)| v).collect();
     match migrator
         .iter()
@@ -111,6 +116,12 @@ pub async fn prepare_schema(
         }),
         None => Ok(()),
     }
+}
+
+/// Whether `e` says the table does not exist (PostgreSQL's `undefined_table`,
+/// SQLite's "no such table").
+fn is_undefined_table(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code().as_deref() == Some("42P01") || e.message().starts_with("no such table")
 }
 
 /// Grants `role` exactly `privileges` (each e.g. `SELECT, INSERT ON audit_events`),

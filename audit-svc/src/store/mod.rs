@@ -1,23 +1,35 @@
 //! Where the audit trail lives: one small trait, one SQLite and one PostgreSQL
-//! implementation sharing the SQL text and the chaining below (sqlx takes `$n`
-//! placeholders on both backends).
+//! implementation sharing the SQL text, the reads and the batch logic in
+//! [`batch`] (sqlx takes `$n` placeholders on both backends).
+//!
+//! An append transaction takes its tenants' locks (`pg_advisory_xact_lock`
+//! on PostgreSQL, the database's write lock on SQLite), reads each tenant's
+//! last event as the head of its chain, and inserts: the runtime role needs
+//! nothing beyond SELECT and INSERT on `audit_events`.
 
+mod batch;
 mod postgres;
 mod sqlite;
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::HashMap, sync::Arc};
 
+use archive_common::{
+    Clock, SystemClock,
+    db::{self, prepare_schema},
+};
 use async_trait::async_trait;
+use sqlx::migrate::Migrator;
 
-pub use postgres::PostgresStore;
+pub use batch::{Attempt, Group, GroupOutcome};
+pub use postgres::{PostgresStore, RUNTIME_GRANTS, tenant_lock_key};
 pub use sqlite::SqliteStore;
 
 use crate::{
-    Error, chain,
+    Error,
     event::{Appended, Event, EventBody},
 };
 
-/// The end of a tenant's chain.
+/// The end of a tenant's chain: its last event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainHead {
     pub last_sequence: u64,
@@ -34,6 +46,10 @@ pub struct EventFilter {
     pub actor_id: Option<String>,
     pub recording_id: Option<String>,
     pub kind: Option<i32>,
+    pub call_id: Option<String>,
+    pub reason_code: Option<String>,
+    pub case_id: Option<String>,
+    pub request_id: Option<String>,
 }
 
 /// The audit events of every tenant; reads are scoped to one tenant.
@@ -42,10 +58,13 @@ pub trait Store: Send + Sync + 'static {
     /// Answers when the database does (readiness).
     async fn ping(&self) -> Result<(), Error>;
 
-    /// Appends `events` in order, each at the end of its tenant's chain, in one
-    /// transaction that holds each tenant's chain head locked; answers (in
-    /// input order) only once the transaction is durably committed.
-    async fn append(&self, events: &[EventBody]) -> Result<Vec<Appended>, Error>;
+    /// One transaction for `groups` (see [`batch`]): takes the locks of their
+    /// tenants, places each group after its tenants' last events (or answers
+    /// its stored receipts, or refuses it), inserts, and then, just before
+    /// COMMIT, rolls everything back if a group's deadline has passed by
+    /// `clock` ([`Attempt::Expired`]). Answers only once the commit is
+    /// durable. Callers use `append_groups` (on `dyn Store`), which re-runs it.
+    async fn try_append(&self, groups: &[&Group], clock: &dyn Clock) -> Result<Attempt, Error>;
 
     /// Newest first: events matching `filter` with a sequence below `before`
     /// (all when `None`), at most `limit`.
@@ -66,9 +85,10 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Event>, Error>;
 
+    /// The tenant's last event (`None` before its first).
     async fn head(&self, tenant: &str) -> Result<Option<ChainHead>, Error>;
 
-    /// Every tenant with a trail, sorted (the checkpointer signs each).
+    /// Every tenant with at least one event, sorted.
     async fn tenants(&self) -> Result<Vec<String>, Error>;
 
     /// How many append transactions are worth running at once, for different
@@ -76,36 +96,119 @@ pub trait Store: Send + Sync + 'static {
     fn writers(&self) -> usize;
 }
 
-/// Connects by URL and brings the schema up to date (the service).
-pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
-    if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url, true).await?))
-    } else {
-        Ok(Arc::new(PostgresStore::open(url, true).await?))
+impl dyn Store {
+    /// Appends `groups`, each all or none, in as few transactions as it
+    /// takes: groups whose deadline has passed are answered
+    /// [`Error::DeadlineExceeded`] before the transaction starts and, when
+    /// one passes during it, the transaction is rolled back and run again
+    /// without them. One outcome per group, in order; `Err` only when the
+    /// transaction failed as a whole.
+    pub async fn append_groups(
+        &self,
+        groups: &[Group],
+        clock: &dyn Clock,
+    ) -> Result<Vec<GroupOutcome>, Error> {
+        let mut outcomes: Vec<Option<GroupOutcome>> = (0..groups.len()).map(|_| None).collect();
+        let now = clock.now();
+        let mut live: Vec<usize> = Vec::with_capacity(groups.len());
+        for (i, group) in groups.iter().enumerate() {
+            if group.expired(now) {
+                outcomes[i] = Some(Err(Error::DeadlineExceeded));
+            } else {
+                live.push(i);
+            }
+        }
+        while !live.is_empty() {
+            let attempt: Vec<&Group> = live.iter().map(|&i| &groups[i]).collect();
+            match self.try_append(&attempt, clock).await? {
+                Attempt::Committed(results) => {
+                    for (&i, result) in live.iter().zip(results) {
+                        outcomes[i] = Some(result);
+                    }
+                    break;
+                }
+                Attempt::Expired(positions) => {
+                    for &p in &positions {
+                        outcomes[live[p]] = Some(Err(Error::DeadlineExceeded));
+                    }
+                    let mut position = 0;
+                    live.retain(|_| {
+                        let keep = !positions.contains(&position);
+                        position += 1;
+                        keep
+                    });
+                }
+            }
+        }
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.expect("every group is answered"))
+            .collect())
+    }
+
+    /// Appends `events` as one group without a deadline (tools, tests,
+    /// benches): their receipts, or the group's refusal.
+    pub async fn append(&self, events: &[EventBody]) -> Result<Vec<Appended>, Error> {
+        let group = Group {
+            events: events.to_vec(),
+            deadline: None,
+        };
+        self.append_groups(std::slice::from_ref(&group), &SystemClock)
+            .await?
+            .pop()
+            .expect("one group, one outcome")
     }
 }
 
-/// Connects to an existing audit database without changing it (the `verify` tool).
-pub async fn connect_existing(url: &str) -> Result<Arc<dyn Store>, Error> {
+/// The service name schema errors name (`audit-svc migrate`).
+const SERVICE: &str = "audit-svc";
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connects by URL for the service: with `migrate`, brings the schema up to
+/// date (the owner's `migrate` step, the embedded suite); otherwise checks it
+/// is current and fails naming `audit-svc migrate` if not.
+pub async fn open(url: &str, migrate: bool) -> Result<Arc<dyn Store>, Error> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url, false).await?))
+        let store = SqliteStore::open(url, migrate).await?;
+        Ok(Arc::new(store))
     } else {
-        Ok(Arc::new(PostgresStore::open(url, false).await?))
+        let store = PostgresStore::open(url, migrate).await?;
+        Ok(Arc::new(store))
     }
+}
+
+/// Connects to an existing, current audit database without changing it
+/// (the `audit-verify` tool): never migrates, never creates a file.
+pub async fn connect_existing(url: &str) -> Result<Arc<dyn Store>, Error> {
+    open(url, false).await
+}
+
+/// Applies or checks the backend's migrations on `pool`.
+async fn schema(pool: db::Pool, migrate: bool) -> Result<(), Error> {
+    let migrator = match pool {
+        db::Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+        db::Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+    };
+    prepare_schema(&pool, migrator, migrate, SERVICE).await?;
+    Ok(())
 }
 
 const COLUMNS: &str = "tenant, sequence, kind, actor_id, actor_display_name, call_id, \
-     recording_id, reason, client_address, user_agent, event_time, detail, previous_hash, hash";
+     recording_id, reason, client_address, user_agent, event_time, detail, previous_hash, hash, \
+     event_id, request_id, reason_code, case_id, hash_version";
 
-/// Events per multi-row INSERT (14 parameters each, well under both backends' limits).
-const INSERT_CHUNK: usize = 500;
+const HEAD_SQL: &str = "SELECT sequence, hash FROM audit_events WHERE tenant = $1 \
+     ORDER BY sequence DESC LIMIT 1";
 
-const INIT_HEAD_SQL: &str = "INSERT INTO audit_chain_heads (tenant, last_sequence, last_hash) \
-     VALUES ($1, 0, $2) ON CONFLICT (tenant) DO NOTHING";
-const HEAD_SQL: &str = "SELECT last_sequence, last_hash FROM audit_chain_heads WHERE tenant = $1";
-const TENANTS_SQL: &str = "SELECT tenant FROM audit_chain_heads ORDER BY tenant";
-const UPDATE_HEAD_SQL: &str =
-    "UPDATE audit_chain_heads SET last_sequence = $2, last_hash = $3 WHERE tenant = $1";
+/// Distinct tenants by skipping through the primary key (a loose index
+/// scan), not by reading every event.
+const TENANTS_SQL: &str = "WITH RECURSIVE t(tenant) AS ( \
+         SELECT min(tenant) FROM audit_events \
+         UNION ALL \
+         SELECT (SELECT min(tenant) FROM audit_events WHERE tenant > t.tenant) \
+         FROM t WHERE t.tenant IS NOT NULL) \
+     SELECT tenant FROM t WHERE tenant IS NOT NULL";
 
 fn insert_prefix() -> String {
     format!("INSERT INTO audit_events ({COLUMNS}) ")
@@ -118,13 +221,51 @@ fn range_sql() -> String {
     )
 }
 
+/// Heads as the backends read them into [`batch::plan`].
+fn heads_map(rows: Vec<(String, i64, String)>) -> HashMap<String, (u64, String)> {
+    rows.into_iter()
+        .map(|(tenant, sequence, hash)| (tenant, (sequence as u64, hash)))
+        .collect()
+}
+
+/// A stored event found by its event id.
+#[derive(sqlx::FromRow)]
+struct StoredRow {
+    tenant: String,
+    event_id: String,
+    sequence: i64,
+    hash: String,
+    kind: i32,
+    actor_id: String,
+    recording_id: String,
+}
+
+fn known_map(rows: Vec<StoredRow>) -> HashMap<batch::IdKey, batch::Stored> {
+    rows.into_iter()
+        .map(|r| {
+            (
+                (r.tenant, r.event_id),
+                batch::Stored {
+                    sequence: r.sequence as u64,
+                    hash: r.hash,
+                    kind: r.kind,
+                    actor_id: r.actor_id,
+                    recording_id: r.recording_id,
+                },
+            )
+        })
+        .collect()
+}
+
 /// A bind parameter of a dynamically built query.
 enum Param {
     Text(String),
     Int(i64),
 }
 
-/// The ListEvents query: only the filters in use appear, so each shape can use its index.
+/// The ListEvents query: only the filters in use appear, so each shape can
+/// use its index. The text filters of the newer columns repeat their partial
+/// index's `<> ''` so both planners see that the index applies.
 fn list_sql(
     tenant: &str,
     filter: &EventFilter,
@@ -155,41 +296,22 @@ fn list_sql(
     if let Some(kind) = filter.kind {
         add("kind =", Param::Int(i64::from(kind)));
     }
+    for (column, value) in [
+        ("call_id", &filter.call_id),
+        ("reason_code", &filter.reason_code),
+        ("case_id", &filter.case_id),
+        ("request_id", &filter.request_id),
+    ] {
+        if let Some(value) = value {
+            add(
+                &format!("{column} <> '' AND {column} ="),
+                Param::Text(value.clone()),
+            );
+        }
+    }
     params.push(Param::Int(i64::from(limit)));
     sql.push_str(&format!(" ORDER BY sequence DESC LIMIT ${}", params.len()));
     (sql, params)
-}
-
-/// The positions of `events` grouped by tenant, tenants in a fixed (sorted)
-/// order so concurrent batches lock chain heads in the same order and cannot deadlock.
-fn by_tenant(events: &[EventBody]) -> BTreeMap<&str, Vec<usize>> {
-    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, e) in events.iter().enumerate() {
-        groups.entry(e.tenant.as_str()).or_default().push(i);
-    }
-    groups
-}
-
-/// Links one tenant's share of a batch after its locked head, recording the
-/// acknowledgements in `acks` at the events' positions.
-fn link_run(
-    head: (i64, String),
-    events: &[EventBody],
-    positions: &[usize],
-    acks: &mut [Option<Appended>],
-) -> Vec<Event> {
-    let mut previous = (head.0 as u64, head.1);
-    let mut linked = Vec::with_capacity(positions.len());
-    for &i in positions {
-        let event = chain::link((previous.0, &previous.1), events[i].clone());
-        previous = (event.sequence, event.hash.clone());
-        acks[i] = Some(Appended {
-            sequence: event.sequence,
-            hash: event.hash.clone(),
-        });
-        linked.push(event);
-    }
-    linked
 }
 
 /// An `audit_events` row as both backends return it.
@@ -209,6 +331,11 @@ struct EventRow {
     detail: String,
     previous_hash: String,
     hash: String,
+    event_id: String,
+    request_id: String,
+    reason_code: String,
+    case_id: String,
+    hash_version: i16,
 }
 
 impl From<EventRow> for Event {
@@ -227,36 +354,18 @@ impl From<EventRow> for Event {
                 user_agent: r.user_agent,
                 event_time: r.event_time,
                 detail: r.detail,
+                event_id: r.event_id,
+                request_id: r.request_id,
+                reason_code: r.reason_code,
+                case_id: r.case_id,
             },
             previous_hash: r.previous_hash,
             hash: r.hash,
+            // A negative version is no version this build knows, like any other.
+            hash_version: u16::try_from(r.hash_version).unwrap_or(u16::MAX),
         }
     }
 }
-
-/// Binds one event's columns, in [`COLUMNS`] order, on either backend's
-/// `QueryBuilder` separated list.
-macro_rules! push_event {
-    ($row:expr, $e:expr) => {{
-        let e: &crate::event::Event = $e;
-        let b = &e.body;
-        $row.push_bind(b.tenant.clone())
-            .push_bind(e.sequence as i64)
-            .push_bind(b.kind)
-            .push_bind(b.actor_id.clone())
-            .push_bind(b.actor_display_name.clone())
-            .push_bind(b.call_id.clone())
-            .push_bind(b.recording_id.clone())
-            .push_bind(b.reason.clone())
-            .push_bind(b.client_address.clone())
-            .push_bind(b.user_agent.clone())
-            .push_bind(b.event_time)
-            .push_bind(b.detail.clone())
-            .push_bind(e.previous_hash.clone())
-            .push_bind(e.hash.clone());
-    }};
-}
-use push_event;
 
 /// `impl Store for $store`: the backend's own methods as given, plus the
 /// reads, which are the same SQL and binds on both backends and written once
@@ -315,7 +424,10 @@ macro_rules! store_impl {
             }
 
             async fn tenants(&self) -> Result<Vec<String>, Error> {
-                Ok(sqlx::query_scalar(TENANTS_SQL).fetch_all(&self.pool).await?)
+                let rows: Vec<(String,)> = sqlx::query_as(TENANTS_SQL)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(|(tenant,)| tenant).collect())
             }
         }
     };
@@ -347,31 +459,19 @@ mod tests {
             "{sql}"
         );
         assert_eq!(params.len(), 5);
-    }
-
-    #[test]
-    fn batches_group_by_tenant_in_sorted_order() {
-        let body = |tenant: &str| EventBody {
-            tenant: tenant.into(),
-            kind: 1,
-            actor_id: String::new(),
-            actor_display_name: String::new(),
-            call_id: String::new(),
-            recording_id: String::new(),
-            reason: String::new(),
-            client_address: String::new(),
-            user_agent: String::new(),
-            event_time: 0,
-            detail: String::new(),
+        let filter = EventFilter {
+            case_id: Some("CASE-7".into()),
+            request_id: Some("req-1".into()),
+            ..Default::default()
         };
-        let events = [body("b"), body("a"), body("b")];
-        let groups: Vec<(&str, Vec<usize>)> = by_tenant(&events).into_iter().collect();
-        assert_eq!(groups, [("a", vec![1]), ("b", vec![0, 2])]);
-        let mut acks = vec![None; 3];
-        let linked = link_run((4, "h".repeat(64)), &events, &[0, 2], &mut acks);
-        assert_eq!(linked[0].sequence, 5);
-        assert_eq!(linked[1].previous_hash, linked[0].hash);
-        assert_eq!(acks[2].as_ref().unwrap().sequence, 6);
-        assert!(acks[1].is_none());
+        let (sql, params) = list_sql("10009", &filter, None, 10);
+        assert!(
+            sql.contains(
+                "case_id <> '' AND case_id = $2 AND request_id <> '' AND request_id = $3 \
+                 ORDER BY sequence DESC LIMIT $4"
+            ),
+            "{sql}"
+        );
+        assert_eq!(params.len(), 4);
     }
 }
