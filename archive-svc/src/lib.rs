@@ -33,7 +33,7 @@ use tokio::net::TcpListener;
 use tonic::service::{Routes, interceptor::InterceptedService};
 
 pub use crate::{
-    config::{Cli, Command, Config, MigrateArgs},
+    config::{Cli, Command, Config, MigrateArgs, MigrateCli},
     error::Error,
     retention::Retention,
     service::CallArchive,

@@ -21,6 +21,24 @@ pub struct Cli {
     pub serve: Option<Config>,
 }
 
+/// The command line of the schema step alone: parsed apart from [`Cli`] so
+/// the serving settings are not required for it, however the database URL
+/// is given (`AUTHZ_DATABASE_URL` in the environment would otherwise
+/// make clap ask for them).
+#[derive(clap::Parser, Debug, Clone)]
+#[command(name = "authz-svc")]
+pub struct MigrateCli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl MigrateCli {
+    /// Whether the command line asks for the schema step rather than serving.
+    pub fn requested(args: &[std::ffi::OsString]) -> bool {
+        args.get(1).is_some_and(|a| a == "migrate")
+    }
+}
+
 #[derive(clap::Subcommand, Debug, Clone)]
 pub enum Command {
     /// Applies the migrations as the database owner and grants a runtime

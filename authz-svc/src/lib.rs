@@ -40,7 +40,7 @@ use tempfile as _;
 #[cfg(test)]
 use {tokio_stream as _, tonic_health as _};
 
-pub use config::{Cli, Command, Config, MigrateArgs};
+pub use config::{Cli, Command, Config, MigrateArgs, MigrateCli};
 pub use error::Error;
 pub use service::MAX_BATCH;
 

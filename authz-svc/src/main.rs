@@ -6,12 +6,21 @@
 use std::process::ExitCode;
 
 use archive_common::{metrics, shutdown, telemetry};
-use authz_svc::{Cli, Command};
+use authz_svc::{Cli, Command, MigrateCli};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<_> = std::env::args_os().collect();
+    let cli = if MigrateCli::requested(&args) {
+        let MigrateCli { command } = MigrateCli::parse_from(args);
+        Cli {
+            command: Some(command),
+            serve: None,
+        }
+    } else {
+        Cli::parse_from(args)
+    };
     let _telemetry = telemetry::init("authz-svc");
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

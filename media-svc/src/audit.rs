@@ -6,7 +6,9 @@
 //! retries, the change is idempotent (the same bytes, a file already gone)
 //! and the event's id is the change's own (`recording-stored:<id>:<sha256>`,
 //! `recording-file-deleted:<id>`), so retries converge on one event per
-//! change. Without an audit URL nothing is recorded (a warning at start).
+//! change — also when another caller makes the same change (its append is
+//! refused ALREADY_EXISTS, which here means "recorded"). Without an audit
+//! URL nothing is recorded (a warning at start).
 
 use std::sync::Arc;
 
@@ -96,7 +98,13 @@ impl MediaAudit {
             detail,
             ..Default::default()
         };
-        client.append_events(who, vec![event], None).await?;
-        Ok(())
+        match client.append_events(who, vec![event], None).await {
+            Ok(_) => Ok(()),
+            // The same change recorded already, by another caller (the file
+            // deleted by the deletion outbox and by an operator): the trail
+            // has it once, as it should.
+            Err(s) if s.code() == tonic::Code::AlreadyExists => Ok(()),
+            Err(s) => Err(s),
+        }
     }
 }

@@ -387,7 +387,7 @@ async fn archive_svc_killed_mid_delete_leaves_no_event_and_the_retry_leaves_one(
         deleted_events(&mut gateway).await.is_empty(),
         "an event without the effect"
     );
-    let state: (i32,) =
+    let state: (i64,) =
         sqlx::query_as("SELECT state FROM recordings WHERE recording_id = $1::uuid")
             .bind(&recording)
             .fetch_one(&mut holder)

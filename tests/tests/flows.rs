@@ -142,7 +142,7 @@ async fn play_download_and_delete() {
             "rita",
             pb::StartPlaybackRequest {
                 case_id: Default::default(),
-                reason_code: Default::default(),
+                reason_code: "COMPLAINT".into(),
                 request_id: Default::default(),
                 recording_id: recording.clone(),
                 reason: reason.into(),

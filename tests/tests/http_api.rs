@@ -88,7 +88,7 @@ async fn the_json_api_mirrors_the_grpc_api() {
     let played = post_json(
         &url,
         &[("Authorization", &rita)],
-        r#"{"reason": "quality review"}"#,
+        r#"{"reason": "quality review", "reason_code": "QA", "case_id": "T-1", "request_id": "api-play-1"}"#,
     )
     .await;
     assert_eq!(played.status, 200);
@@ -135,19 +135,47 @@ async fn the_json_api_mirrors_the_grpc_api() {
         "deleted"
     );
 
-    let audit = request(
+    // The deletion's event comes from archive-svc's outbox, moments later.
+    let mut kinds: Vec<String> = Vec::new();
+    for _ in 0..100 {
+        let audit = request(
+            "GET",
+            &format!("{base}/api/v1/audit?recording_id={recording}"),
+            &[("Authorization", &paal)],
+        )
+        .await;
+        assert_eq!(audit.status, 200);
+        kinds = json(&audit.body)["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_owned())
+            .collect();
+        if kinds.iter().any(|k| k == "recording_deleted") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // The structured reason, found by code and case id, with its request id.
+    let found = request(
         "GET",
-        &format!("{base}/api/v1/audit?recording_id={recording}"),
+        &format!("{base}/api/v1/audit?reason_code=QA&case_id=T-1&kind=playback_started"),
         &[("Authorization", &paal)],
     )
     .await;
-    assert_eq!(audit.status, 200);
-    let kinds: Vec<String> = json(&audit.body)["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["kind"].as_str().unwrap().to_owned())
-        .collect();
+    let found = json(&found.body)["events"].as_array().unwrap().clone();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["reason"], "quality review");
+    assert_eq!(found[0]["request_id"], "api-play-1");
+    assert_eq!(found[0]["client_address"], "127.0.0.1");
+    let unknown_kind = request(
+        "GET",
+        &format!("{base}/api/v1/audit?kind=teleported"),
+        &[("Authorization", &paal)],
+    )
+    .await;
+    assert_eq!(unknown_kind.status, 400);
+    assert_eq!(json(&unknown_kind.body)["error"]["field"], "kind");
     for kind in [
         "playback_started",
         "access_denied",

@@ -367,7 +367,7 @@ async fn one_trace_crosses_the_services_and_metrics_count_the_calls() {
             "archive_grpc_server_handled_total",
             &[
                 "service=\"archive.v1.AuditService\"",
-                "method=\"AppendEvent\"",
+                "method=\"AppendEvents\"",
                 "code=\"Ok\""
             ]
         ) >= 1.0

@@ -78,13 +78,16 @@ fn warn_if_shared(path: &Path) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
+        // Group access is how a Kubernetes Secret volume lets a non-root
+        // process read a file (mode 0440 with fsGroup), so only access for
+        // every other user is worth a warning.
         if let Ok(meta) = fs::metadata(path)
-            && meta.permissions().mode() & 0o077 != 0
+            && meta.permissions().mode() & 0o007 != 0
         {
             tracing::warn!(
                 path = %path.display(),
                 mode = format!("{:o}", meta.permissions().mode() & 0o777),
-                "the checkpoint key file is readable by other users: chmod 600 it"
+                "the checkpoint key file is readable by every user: chmod 600 (or 440 for its group) it"
             );
         }
     }
