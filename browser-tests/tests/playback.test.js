@@ -217,6 +217,11 @@ test('a user who must give a reason is asked before playback; the reason reaches
   await admin.locator('table.audit tbody tr', { hasText: caseId }).waitFor();
   assert.equal(await admin.locator('table.audit tbody tr').count(), 1);
   await form.getByRole('button', { name: 'Clear' }).click();
+  // The proof: the trail checked against its signed checkpoints, and taken away.
+  await admin.getByRole('button', { name: 'Verify the trail' }).click();
+  await admin.getByRole('status').filter({ hasText: /^Intact: \d+ events, \d+ signed checkpoints\. Checkpoint key [0-9a-f]{64}\.$/ }).waitFor();
+  const [trail] = await Promise.all([admin.waitForEvent('download'), admin.getByRole('button', { name: 'Download the trail' }).click()]);
+  assert.equal(trail.suggestedFilename(), 'audit-trail-10009.jsonl');
   // Searching by recording from the Recording tab's link.
   await admin.getByRole('link', { name: 'Search calls' }).click();
   await search(admin, { "Caller's number": '957211' });

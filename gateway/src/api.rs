@@ -74,6 +74,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/exports", post(export))
         .route("/api/v1/recordings/delete", post(delete))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/audit/checkpoint", get(audit_checkpoint))
+        .route("/api/v1/audit/export", get(audit_export))
+        .route("/api/v1/audit/verify", get(audit_verify))
         .with_state(state)
 }
 
@@ -542,5 +545,106 @@ async fn audit(
             "detail": e.detail,
         })).collect::<Vec<_>>(),
         "next_page_token": events.next_page_token,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct CheckpointQuery {
+    /// Sign the current head first.
+    #[serde(default)]
+    create: bool,
+}
+
+/// The tenant's newest signed checkpoint, as audit-svc stores it.
+async fn audit_checkpoint(
+    State(state): State<ApiState>,
+    incoming: Incoming,
+    Query(q): Query<CheckpointQuery>,
+) -> ApiResult {
+    let request = state.request(&incoming, pb::GetCheckpointRequest { create: q.create })?;
+    let c = state
+        .gateway
+        .get_audit_checkpoint(request)
+        .await?
+        .into_inner();
+    Ok(Json(json!({
+        "customer": c.customer,
+        "sequence": c.sequence,
+        "hash": c.hash,
+        "sign_time": time(c.sign_time.as_ref()),
+        "statement": c.statement,
+        "signature": c.signature,
+        "public_key": c.public_key,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct RangeQuery {
+    from: Option<u64>,
+    to: Option<u64>,
+}
+
+/// The trail and its checkpoints as JSON lines (`audit-trail-<customer>.jsonl`),
+/// streamed as audit-svc writes it, for `audit-verify --export`.
+async fn audit_export(
+    State(state): State<ApiState>,
+    incoming: Incoming,
+    Query(q): Query<RangeQuery>,
+) -> Result<Response, ApiError> {
+    let request = state.request(
+        &incoming,
+        pb::ExportTrailRequest {
+            from_sequence: q.from.unwrap_or(0),
+            to_sequence: q.to.unwrap_or(0),
+        },
+    )?;
+    let customer = request
+        .extensions()
+        .get::<archive_common::Principal>()
+        .map(|p| p.tenant.clone())
+        .unwrap_or_default();
+    let chunks = state.gateway.export_audit_trail(request).await?.into_inner();
+    let body = axum::body::Body::from_stream(tokio_stream::StreamExt::map(chunks, |chunk| {
+        chunk
+            .map(|c| bytes::Bytes::from(c.data))
+            .map_err(|s| std::io::Error::other(s.message().to_owned()))
+    }));
+    let file = format!(
+        "audit-trail-{}.jsonl",
+        customer.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
+    );
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// The trail checked against its checkpoints by audit-svc.
+async fn audit_verify(
+    State(state): State<ApiState>,
+    incoming: Incoming,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult {
+    let request = state.request(
+        &incoming,
+        pb::VerifyChainRequest {
+            from_sequence: q.from.unwrap_or(0),
+            to_sequence: q.to.unwrap_or(0),
+        },
+    )?;
+    let r = state.gateway.verify_audit_trail(request).await?.into_inner();
+    Ok(Json(json!({
+        "intact": r.intact,
+        "events_checked": r.events_checked,
+        "checkpoints_checked": r.checkpoints_checked,
+        "first_bad_sequence": r.first_bad_sequence,
+        "problem": r.problem,
     })))
 }

@@ -67,6 +67,35 @@ impl Gateway {
         Principal::of(request).cloned()
     }
 
+    /// The caller, if they may view the Archive Audit log (PERMISSION_DENIED otherwise).
+    async fn auditor<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
+        let who = Self::principal(request)?;
+        let decision = self
+            .upstreams
+            .authz
+            .clone()
+            .decide(self.upstreams.on_behalf(
+                &who,
+                pb::DecideRequest {
+                    action: pb::Action::ViewAudit as i32,
+                    resource: None,
+                },
+            ))
+            .await
+            .map_err(Error::upstream("authz-svc"))?
+            .into_inner()
+            .decision
+            .unwrap_or_default();
+        if decision.verdict != pb::Verdict::Allow as i32 {
+            return Err(Error::PermissionDenied(format!(
+                "may not view the Archive Audit log: {}",
+                decision.reason
+            ))
+            .into());
+        }
+        Ok(who)
+    }
+
     fn actor<T>(&self, request: &Request<T>, request_id: &str) -> Result<Actor, Status> {
         Actor::of(request, &self.proxies, request_id, self.clock.now())
     }
@@ -291,30 +320,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let who = Self::principal(&request)?;
-        let decision = self
-            .upstreams
-            .authz
-            .clone()
-            .decide(self.upstreams.on_behalf(
-                &who,
-                pb::DecideRequest {
-                    action: pb::Action::ViewAudit as i32,
-                    resource: None,
-                },
-            ))
-            .await
-            .map_err(Error::upstream("authz-svc"))?
-            .into_inner()
-            .decision
-            .unwrap_or_default();
-        if decision.verdict != pb::Verdict::Allow as i32 {
-            return Err(Error::PermissionDenied(format!(
-                "may not view the Archive Audit log: {}",
-                decision.reason
-            ))
-            .into());
-        }
+        let who = self.auditor(&request).await?;
         let events = self
             .upstreams
             .audit
@@ -323,5 +329,51 @@ impl ArchiveService for Gateway {
             .await
             .map_err(Error::upstream("audit-svc"))?;
         Ok(events)
+    }
+
+    async fn get_audit_checkpoint(
+        &self,
+        request: Request<pb::GetCheckpointRequest>,
+    ) -> Result<Response<pb::Checkpoint>, Status> {
+        let who = self.auditor(&request).await?;
+        Ok(self
+            .upstreams
+            .audit
+            .clone()
+            .get_checkpoint(self.upstreams.on_behalf(&who, request.into_inner()))
+            .await
+            .map_err(Error::upstream("audit-svc"))?)
+    }
+
+    type ExportAuditTrailStream = tonic::Streaming<pb::ExportTrailChunk>;
+
+    async fn export_audit_trail(
+        &self,
+        request: Request<pb::ExportTrailRequest>,
+    ) -> Result<Response<Self::ExportAuditTrailStream>, Status> {
+        let who = self.auditor(&request).await?;
+        // audit-svc's stream passes through as it comes: the gateway holds
+        // one chunk at a time, whatever the trail's size.
+        Ok(self
+            .upstreams
+            .audit
+            .clone()
+            .export_trail(self.upstreams.on_behalf(&who, request.into_inner()))
+            .await
+            .map_err(Error::upstream("audit-svc"))?)
+    }
+
+    async fn verify_audit_trail(
+        &self,
+        request: Request<pb::VerifyChainRequest>,
+    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
+        let who = self.auditor(&request).await?;
+        Ok(self
+            .upstreams
+            .audit
+            .clone()
+            .verify_chain(self.upstreams.on_behalf(&who, request.into_inner()))
+            .await
+            .map_err(Error::upstream("audit-svc"))?)
     }
 }

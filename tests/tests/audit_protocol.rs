@@ -462,3 +462,80 @@ async fn the_client_address_is_the_first_untrusted_hop_behind_trusted_proxies() 
     shutdown.cancel();
     suite.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_takes_the_trail_through_the_gateway_and_verifies_it_offline() {
+    let data = tempfile::tempdir().unwrap();
+    let suite = start_suite(data.path()).await;
+    let base = format!("http://{}", suite.endpoints.gateway_http);
+    let bearer = |user: &str| format!("Bearer {}", suite.token(user, 600).unwrap());
+    let get = |path: String, user: &'static str| {
+        let auth = bearer(user);
+        async move { common::http::request("GET", &path, &[("Authorization", &auth)]).await }
+    };
+    let json = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).unwrap();
+
+    // A user who may not view the audit log gets none of it.
+    for path in ["checkpoint?create=true", "export", "verify"] {
+        let refused = get(format!("{base}/api/v1/audit/{path}"), "nils").await;
+        assert_eq!(refused.status, 403, "{path}");
+    }
+    // The auditor has the current head signed, and reads its public key.
+    let signed = get(format!("{base}/api/v1/audit/checkpoint?create=true"), "sara").await;
+    assert_eq!(signed.status, 200, "{}", String::from_utf8_lossy(&signed.body));
+    let checkpoint = json(&signed.body);
+    let public_key = checkpoint["public_key"].as_str().unwrap().to_owned();
+    assert!(checkpoint["sequence"].as_u64().unwrap() > 0);
+    // The service's own check agrees.
+    let verified = json(&get(format!("{base}/api/v1/audit/verify"), "sara").await.body);
+    assert_eq!(verified["intact"], true, "{verified}");
+    assert!(verified["checkpoints_checked"].as_u64().unwrap() >= 1);
+
+    // The export, saved as a browser would, verifies with the key alone.
+    let export = get(format!("{base}/api/v1/audit/export"), "sara").await;
+    assert_eq!(export.status, 200);
+    assert_eq!(export.header("content-type"), Some("application/x-ndjson"));
+    assert!(
+        export
+            .header("content-disposition")
+            .is_some_and(|d| d.contains("audit-trail-10009.jsonl")),
+        "{:?}",
+        export.header("content-disposition")
+    );
+    let file = data.path().join("trail.jsonl");
+    std::fs::write(&file, &export.body).unwrap();
+    let trust = audit_svc::verify::Trust::new(
+        Vec::new(),
+        vec![audit_svc::checkpoint::parse_public_key(&public_key).unwrap()],
+    );
+    let (tenant, report) = audit_svc::verify::verify_export(&file, Some("10009"), &trust)
+        .await
+        .unwrap();
+    assert_eq!(tenant, "10009");
+    assert!(report.intact, "{report:?}");
+    assert!(report.checkpoints_checked >= 1, "{report:?}");
+
+    // One changed reason in the file is caught, at its event.
+    let text = String::from_utf8(export.body.clone()).unwrap();
+    let (line, edited) = text
+        .lines()
+        .enumerate()
+        .find_map(|(i, l)| {
+            l.contains("\"reason\":\"demo tenant set up\"")
+                .then(|| (i, l.replace("demo tenant set up", "nothing to see")))
+        })
+        .expect("the seed's settings change is in the export");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines[line] = edited;
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    let (_, report) = audit_svc::verify::verify_export(&file, Some("10009"), &trust)
+        .await
+        .unwrap();
+    assert!(!report.intact);
+    let sequence = serde_json::from_str::<serde_json::Value>(&lines[line]).unwrap()["event"]
+        ["sequence"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(report.first_bad_sequence, sequence, "{report:?}");
+    suite.stop().await.unwrap();
+}

@@ -2,7 +2,7 @@
 // gave (reason code, text, case id), searchable by who, what, recording,
 // reason code, case id and time, newest first, page by page.
 
-import { api, describe } from './api.js';
+import { api, describe, token } from './api.js';
 import { h, newId, replace } from './dom.js';
 import { Pager } from './pager.js';
 import { formatInstant, localToRfc3339 } from './time.js';
@@ -138,6 +138,7 @@ export function auditView(ctx) {
     form,
     h('div', { class: 'results-head' }, h('h2', {}, 'Events'), pager.element),
     h('div', { class: 'table-wrap' }, table),
+    proofTools(ctx),
   );
   return {
     element,
@@ -179,4 +180,70 @@ function reasonCell(e) {
     e.case_id && h('div', { class: 'muted' }, `Case ${e.case_id}`),
   ].filter(Boolean);
   return parts.length ? parts : h('span', { class: 'muted' }, 'No reason given');
+}
+
+/**
+ * For auditors: have the trail checked against its signed checkpoints, and
+ * take it away (JSON lines with the checkpoints) to verify offline with
+ * `audit-verify --export FILE --public-key KEY`.
+ */
+function proofTools(ctx) {
+  const result = h('p', { class: 'verify-result', role: 'status', 'aria-live': 'polite' });
+  const verify = h('button', { type: 'button', class: 'button' }, 'Verify the trail');
+  const download = h('button', { type: 'button', class: 'button' }, 'Download the trail');
+  const busy = async (button, work) => {
+    button.disabled = true;
+    button.setAttribute('aria-busy', 'true');
+    try {
+      await work();
+    } finally {
+      button.disabled = false;
+      button.removeAttribute('aria-busy');
+    }
+  };
+  verify.addEventListener('click', () =>
+    busy(verify, async () => {
+      result.textContent = 'Checking every event against the signed checkpoints…';
+      try {
+        const [checked, signed] = await Promise.all([api('/api/v1/audit/verify'), api('/api/v1/audit/checkpoint?create=true')]);
+        result.textContent = checked.intact
+          ? `Intact: ${checked.events_checked} events, ${checked.checkpoints_checked} signed checkpoints. Checkpoint key ${signed.public_key}.`
+          : `BROKEN at event ${checked.first_bad_sequence}: ${checked.problem}`;
+        result.dataset.intact = String(checked.intact);
+      } catch (error) {
+        result.textContent = '';
+        ctx.notices.error(describe(error, 'verify the Archive Audit log'));
+      }
+    }),
+  );
+  download.addEventListener('click', () =>
+    busy(download, async () => {
+      try {
+        // The export needs the bearer token, so it is fetched, then saved.
+        const response = await fetch('/api/v1/audit/export', { headers: { Authorization: `Bearer ${token.get()}` }, cache: 'no-store' });
+        if (!response.ok) throw new Error(`the server answered ${response.status}`);
+        const name = /filename="([^"]+)"/.exec(response.headers.get('content-disposition') ?? '')?.[1] ?? 'audit-trail.jsonl';
+        const url = URL.createObjectURL(await response.blob());
+        const link = h('a', { href: url, download: name, hidden: true });
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      } catch (error) {
+        ctx.notices.error(`Could not download the Archive Audit log: ${error.message}.`);
+      }
+    }),
+  );
+  return h(
+    'section',
+    { class: 'proof', 'aria-label': 'Proof of the trail' },
+    h('h2', {}, 'Proof'),
+    h(
+      'p',
+      { class: 'hint' },
+      'The trail is hash-chained and its head is signed regularly with a key the database cannot read. Verify it here, or download it with its signatures and check it offline with audit-verify.',
+    ),
+    h('div', { class: 'form-actions' }, verify, download),
+    result,
+  );
 }
