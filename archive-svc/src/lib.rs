@@ -109,7 +109,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         .as_deref()
         .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
         .transpose()?;
-    let relay = Relay::new(store.clone(), audit, AUDIT_PRINCIPAL, clock.clone());
+    let relay = Relay::new(
+        Arc::new(store.outbox()),
+        audit,
+        AUDIT_PRINCIPAL,
+        clock.clone(),
+    );
     let nudge = relay.nudge();
     relay.spawn(shutdown.clone());
     let retention = Retention::new(

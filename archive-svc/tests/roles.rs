@@ -10,21 +10,17 @@
 use std::time::Duration;
 
 use archive_common::{
-    IdentityKey, Principal, convert::timestamp, db::ScratchDatabase, shutdown::CancellationToken,
+    IdentityKey, Principal,
+    convert::timestamp,
+    db::{ScratchDatabase, ScratchRole},
+    shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, call_event::Kind, call_service_client::CallServiceClient};
 use chrono::{TimeDelta, Utc};
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, PgConnection};
 use tokio::net::TcpListener;
 
 const SECRET: &str = "roles-test-secret";
-
-/// `url` connecting as `role` instead of its user.
-fn as_role(url: &str, role: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{role}@{host}")
-}
 
 fn old_call(session: &str) -> pb::IngestCallRequest {
     let start = Utc::now() - TimeDelta::days(3);
@@ -69,13 +65,10 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     let Some(db) = ScratchDatabase::create("archive_roles").await else {
         return;
     };
-    let role = format!("archive_rt_{}", uuid::Uuid::new_v4().simple());
+    let scratch = ScratchRole::create("archive_rt").await;
+    let role = scratch.name.clone();
     let mut owner = PgConnection::connect(&db.url).await.unwrap();
-    owner
-        .execute(format!("CREATE ROLE \"{role}\" LOGIN").as_str())
-        .await
-        .unwrap();
-    let runtime_url = as_role(&db.url, &role);
+    let runtime_url = scratch.url_for(&db.url);
 
     // Not migrated yet: a service that does not migrate says what to run.
     let mut config = archive_svc::Config::new(runtime_url.clone(), SECRET);
@@ -183,29 +176,19 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     assert_eq!(rows, 9);
 
     // The runtime role changes rows, never the schema.
-    let mut runtime = PgConnection::connect(&runtime_url).await.unwrap();
-    for ddl in [
-        "CREATE TABLE intruder (id INT)",
-        "ALTER TABLE calls ADD COLUMN intruder INT",
-        "DROP TABLE audit_outbox",
-        "TRUNCATE recordings",
-        "CREATE INDEX intruder ON calls (caller_number)",
-    ] {
-        let err = runtime.execute(ddl).await.unwrap_err();
-        assert!(
-            err.to_string().contains("permission denied")
-                || err.to_string().contains("must be owner"),
-            "{ddl}: {err}"
-        );
-    }
-    drop(runtime);
+    scratch
+        .assert_refused(
+            &db.url,
+            &[
+                "CREATE TABLE intruder (id INT)",
+                "ALTER TABLE calls ADD COLUMN intruder INT",
+                "DROP TABLE audit_outbox",
+                "TRUNCATE recordings",
+                "CREATE INDEX intruder ON calls (caller_number)",
+            ],
+        )
+        .await;
     drop(owner);
     db.drop_database().await;
-    let admin_url = std::env::var(archive_common::db::TEST_PG_ENV)
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    admin
-        .execute(format!("DROP ROLE \"{role}\"").as_str())
-        .await
-        .unwrap();
+    scratch.drop_role().await;
 }

@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+// The relay's side of the outbox, read back to check what a change wrote.
 use archive_common::{Principal, convert::timestamp, db::ScratchDatabase};
 use archive_proto::v1::{AuditEvent, AuditEventKind};
 use archive_svc::{
@@ -17,6 +18,7 @@ use archive_svc::{
     },
     store::{self, CallStore},
 };
+use audit_svc::outbox::OutboxStore as _;
 use audit_svc::outbox::{Change, Context};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
@@ -84,10 +86,10 @@ fn marker_of(change: &Change) -> Deletion {
 /// relay does once audit-svc acknowledged them).
 async fn take_events(store: &dyn CallStore) -> Vec<(String, AuditEvent)> {
     let far = Utc::now() + Duration::days(365 * 100);
-    let due = store.due(far, 100_000).await.unwrap();
+    let due = store.outbox().due(far, 100_000).await.unwrap();
     let seqs: Vec<i64> = due.iter().map(|p| p.seq).collect();
-    store.delivered(&seqs).await.unwrap();
-    assert_eq!(store.pending().await.unwrap(), 0);
+    store.outbox().delivered(&seqs).await.unwrap();
+    assert_eq!(store.outbox().pending().await.unwrap(), 0);
     due.into_iter()
         .map(|p| (p.tenant, p.event.expect("a stored event decodes")))
         .collect()
@@ -935,7 +937,11 @@ async fn failure_conformance(store: Arc<dyn CallStore>, url: &str) {
         .await
         .unwrap_err();
 
-    assert_eq!(store.pending().await.unwrap(), 0, "no event was written");
+    assert_eq!(
+        store.outbox().pending().await.unwrap(),
+        0,
+        "no event was written"
+    );
     let now = store.get_call(tenant, kept.call_id).await.unwrap().unwrap();
     assert!(!now.legal_hold);
     assert!(

@@ -24,6 +24,7 @@
 
 mod context;
 mod relay;
+mod sql;
 #[cfg(test)]
 mod tests;
 
@@ -36,6 +37,7 @@ pub use context::{
     REQUEST_ID_MAX, USER_AGENT_MAX, bounded_detail, check_reason_code,
 };
 pub use relay::{Nudge, Pass, Relay};
+pub use sql::SqlOutbox;
 
 /// One event, written with the change: `$1` tenant, `$2` the encoded event,
 /// `$3` when it is first due (the change's time, in µs).

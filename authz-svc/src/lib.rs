@@ -100,7 +100,12 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
         .transpose()?;
     // Its first pass delivers the bootstrap admins' events too.
-    let relay = Relay::new(store.clone(), audit, AUDIT_PRINCIPAL, clock.clone());
+    let relay = Relay::new(
+        Arc::new(store.outbox()),
+        audit,
+        AUDIT_PRINCIPAL,
+        clock.clone(),
+    );
     let nudge = relay.nudge();
     relay.spawn(shutdown.clone());
     let authz = Arc::new(service::Authz::new(

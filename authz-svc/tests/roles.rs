@@ -9,32 +9,26 @@
 
 use std::time::Duration;
 
-use archive_common::{IdentityKey, Principal, db::ScratchDatabase, shutdown::CancellationToken};
+use archive_common::{
+    IdentityKey, Principal,
+    db::{ScratchDatabase, ScratchRole},
+    shutdown::CancellationToken,
+};
 use archive_proto::v1::{self as pb, authz_service_client::AuthzServiceClient};
-use sqlx::{Connection, Executor, PgConnection};
+use sqlx::{Connection, PgConnection};
 use tokio::net::TcpListener;
 
 const SECRET: &str = "roles-test-secret";
-
-/// `url` connecting as `role` instead of its user.
-fn as_role(url: &str, role: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{role}@{host}")
-}
 
 #[tokio::test]
 async fn the_runtime_role_serves_without_ddl_rights() {
     let Some(db) = ScratchDatabase::create("authz_roles").await else {
         return;
     };
-    let role = format!("authz_rt_{}", uuid::Uuid::new_v4().simple());
+    let scratch = ScratchRole::create("authz_rt").await;
+    let role = scratch.name.clone();
     let mut owner = PgConnection::connect(&db.url).await.unwrap();
-    owner
-        .execute(format!("CREATE ROLE \"{role}\" LOGIN").as_str())
-        .await
-        .unwrap();
-    let runtime_url = as_role(&db.url, &role);
+    let runtime_url = scratch.url_for(&db.url);
 
     // Not migrated yet: a service that does not migrate says what to run.
     let mut config = authz_svc::Config::new(runtime_url.clone(), SECRET);
@@ -127,29 +121,19 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     assert_eq!(rows, 4);
 
     // The runtime role changes rows, never the schema.
-    let mut runtime = PgConnection::connect(&runtime_url).await.unwrap();
-    for ddl in [
-        "CREATE TABLE intruder (id INT)",
-        "ALTER TABLE users ADD COLUMN intruder INT",
-        "DROP TABLE audit_outbox",
-        "TRUNCATE users",
-        "CREATE INDEX intruder ON users (display_name)",
-    ] {
-        let err = runtime.execute(ddl).await.unwrap_err();
-        assert!(
-            err.to_string().contains("permission denied")
-                || err.to_string().contains("must be owner"),
-            "{ddl}: {err}"
-        );
-    }
-    drop(runtime);
+    scratch
+        .assert_refused(
+            &db.url,
+            &[
+                "CREATE TABLE intruder (id INT)",
+                "ALTER TABLE users ADD COLUMN intruder INT",
+                "DROP TABLE audit_outbox",
+                "TRUNCATE users",
+                "CREATE INDEX intruder ON users (display_name)",
+            ],
+        )
+        .await;
     drop(owner);
     db.drop_database().await;
-    let admin_url = std::env::var(archive_common::db::TEST_PG_ENV)
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
-    admin
-        .execute(format!("DROP ROLE \"{role}\"").as_str())
-        .await
-        .unwrap();
+    scratch.drop_role().await;
 }

@@ -9,8 +9,10 @@
 
 use std::sync::Arc;
 
+// The relay's side of the outbox, read back to check what a change wrote.
 use archive_common::{Principal, convert::timestamp, db::ScratchDatabase};
 use archive_proto::v1::{AuditEvent, AuditEventKind};
+use audit_svc::outbox::OutboxStore as _;
 use audit_svc::outbox::{Change, Context};
 use authz_svc::{
     model::{Permissions, UserSpec},
@@ -45,12 +47,13 @@ fn by_paal(t: DateTime<Utc>) -> Change {
 /// The events waiting in the outbox, oldest first, taken out of it.
 async fn take_events(store: &dyn Store) -> Vec<(String, AuditEvent)> {
     let due = store
+        .outbox()
         .due(Utc::now() + TimeDelta::days(36_500), 10_000)
         .await
         .unwrap();
     let seqs: Vec<i64> = due.iter().map(|p| p.seq).collect();
-    store.delivered(&seqs).await.unwrap();
-    assert_eq!(store.pending().await.unwrap(), 0);
+    store.outbox().delivered(&seqs).await.unwrap();
+    assert_eq!(store.outbox().pending().await.unwrap(), 0);
     due.into_iter()
         .map(|p| (p.tenant, p.event.expect("a stored event decodes")))
         .collect()

@@ -19,6 +19,18 @@ pub enum Pool {
     Postgres(PgPool),
 }
 
+impl From<SqlitePool> for Pool {
+    fn from(pool: SqlitePool) -> Self {
+        Self::Sqlite(pool)
+    }
+}
+
+impl From<PgPool> for Pool {
+    fn from(pool: PgPool) -> Self {
+        Self::Postgres(pool)
+    }
+}
+
 /// Opens `url`: `sqlite://path` (created if missing, WAL) or `postgres://…`.
 pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
     if url.starts_with("sqlite:") {
@@ -204,6 +216,66 @@ impl ScratchDatabase {
     }
 }
 
+/// A throw-away LOGIN role on the test server, for the tests of a service's
+/// runtime role: roles belong to the server, so it is created and dropped
+/// from the admin database ([`ScratchRole::drop_role`]).
+#[derive(Debug)]
+pub struct ScratchRole {
+    admin_url: String,
+    pub name: String,
+}
+
+impl ScratchRole {
+    /// Creates `<prefix>_<random>` with LOGIN and no other right.
+    pub async fn create(prefix: &str) -> Self {
+        let admin_url = std::env::var(TEST_PG_ENV).unwrap_or_else(|_| DEFAULT_TEST_PG.to_owned());
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        admin
+            .execute(format!("CREATE ROLE \"{name}\" LOGIN").as_str())
+            .await
+            .expect("create a scratch role");
+        Self { admin_url, name }
+    }
+
+    /// `url` (any database of the server) connecting as this role.
+    pub fn url_for(&self, url: &str) -> String {
+        as_user(url, &self.name)
+    }
+
+    /// Runs every one of `statements` as this role on `url`'s database and
+    /// panics unless each is refused for want of a privilege.
+    pub async fn assert_refused(&self, url: &str, statements: &[&str]) {
+        let mut conn = PgConnection::connect(&self.url_for(url))
+            .await
+            .expect("connect as the scratch role");
+        for sql in statements {
+            let err = conn.execute(*sql).await.expect_err(sql).to_string();
+            assert!(
+                err.contains("permission denied") || err.contains("must be owner"),
+                "{sql}: {err}"
+            );
+        }
+    }
+
+    pub async fn drop_role(self) {
+        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
+            let _ = admin
+                .execute(format!("DROP ROLE IF EXISTS \"{}\"", self.name).as_str())
+                .await;
+        }
+    }
+}
+
+/// `scheme://user@host/db` with the user replaced by `user` (any password dropped).
+fn as_user(url: &str, user: &str) -> String {
+    let (scheme, rest) = url.split_once("://").expect("a URL");
+    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
+    format!("{scheme}://{user}@{host}")
+}
+
 /// `postgres://u@h:p/old?x=y` with the database replaced by `name`.
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
@@ -223,6 +295,18 @@ fn with_database(url: &str, name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn user_is_replaced() {
+        assert_eq!(
+            super::as_user("postgres://postgres:pw@127.0.0.1:5432/db", "rt"),
+            "postgres://rt@127.0.0.1:5432/db"
+        );
+        assert_eq!(
+            super::as_user("postgres://h/db", "rt"),
+            "postgres://rt@h/db"
+        );
+    }
+
     #[test]
     fn database_is_replaced() {
         assert_eq!(

@@ -603,7 +603,11 @@ async fn audit_export(
         .get::<archive_common::Principal>()
         .map(|p| p.tenant.clone())
         .unwrap_or_default();
-    let chunks = state.gateway.export_audit_trail(request).await?.into_inner();
+    let chunks = state
+        .gateway
+        .export_audit_trail(request)
+        .await?
+        .into_inner();
     let body = axum::body::Body::from_stream(tokio_stream::StreamExt::map(chunks, |chunk| {
         chunk
             .map(|c| bytes::Bytes::from(c.data))
@@ -615,7 +619,10 @@ async fn audit_export(
     );
     Ok((
         [
-            (axum::http::header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/x-ndjson".to_owned(),
+            ),
             (
                 axum::http::header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{file}\""),
@@ -639,7 +646,11 @@ async fn audit_verify(
             to_sequence: q.to.unwrap_or(0),
         },
     )?;
-    let r = state.gateway.verify_audit_trail(request).await?.into_inner();
+    let r = state
+        .gateway
+        .verify_audit_trail(request)
+        .await?
+        .into_inner();
     Ok(Json(json!({
         "intact": r.intact,
         "events_checked": r.events_checked,

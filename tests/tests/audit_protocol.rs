@@ -481,13 +481,26 @@ async fn an_auditor_takes_the_trail_through_the_gateway_and_verifies_it_offline(
         assert_eq!(refused.status, 403, "{path}");
     }
     // The auditor has the current head signed, and reads its public key.
-    let signed = get(format!("{base}/api/v1/audit/checkpoint?create=true"), "sara").await;
-    assert_eq!(signed.status, 200, "{}", String::from_utf8_lossy(&signed.body));
+    let signed = get(
+        format!("{base}/api/v1/audit/checkpoint?create=true"),
+        "sara",
+    )
+    .await;
+    assert_eq!(
+        signed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&signed.body)
+    );
     let checkpoint = json(&signed.body);
     let public_key = checkpoint["public_key"].as_str().unwrap().to_owned();
     assert!(checkpoint["sequence"].as_u64().unwrap() > 0);
     // The service's own check agrees.
-    let verified = json(&get(format!("{base}/api/v1/audit/verify"), "sara").await.body);
+    let verified = json(
+        &get(format!("{base}/api/v1/audit/verify"), "sara")
+            .await
+            .body,
+    );
     assert_eq!(verified["intact"], true, "{verified}");
     assert!(verified["checkpoints_checked"].as_u64().unwrap() >= 1);
 
@@ -532,10 +545,10 @@ async fn an_auditor_takes_the_trail_through_the_gateway_and_verifies_it_offline(
         .await
         .unwrap();
     assert!(!report.intact);
-    let sequence = serde_json::from_str::<serde_json::Value>(&lines[line]).unwrap()["event"]
-        ["sequence"]
-        .as_u64()
-        .unwrap();
+    let sequence =
+        serde_json::from_str::<serde_json::Value>(&lines[line]).unwrap()["event"]["sequence"]
+            .as_u64()
+            .unwrap();
     assert_eq!(report.first_bad_sequence, sequence, "{report:?}");
     suite.stop().await.unwrap();
 }

@@ -10,7 +10,7 @@ mod sqlite;
 
 use archive_common::db::{Pool, grant_runtime_role, prepare_schema};
 use async_trait::async_trait;
-use audit_svc::outbox::{Change, OutboxStore};
+use audit_svc::outbox::{Change, SqlOutbox};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -40,11 +40,14 @@ pub enum StoreError {
 /// Persistence of one tenant-partitioned call archive. Every method takes the
 /// tenant; nothing crosses tenants. Every change that the audit trail records
 /// writes its events to the store's audit outbox in the change's own
-/// transaction ([`OutboxStore`] is how the relay drains them).
+/// transaction ([`CallStore::outbox`] is how the relay drains them).
 #[async_trait]
-pub trait CallStore: OutboxStore {
+pub trait CallStore: Send + Sync + 'static {
     /// Answers when the database does (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// The audit outbox the changes write to, for its relay.
+    fn outbox(&self) -> SqlOutbox;
 
     /// Stores each call unless the tenant already has its session id, all in
     /// one transaction with one CALLS_INGESTED event when any call was

@@ -135,6 +135,10 @@ macro_rules! call_store_impl {
                 Ok(())
             }
 
+            fn outbox(&self) -> audit_svc::outbox::SqlOutbox {
+                audit_svc::outbox::SqlOutbox::new(self.pool.clone().into())
+            }
+
             async fn insert_calls(
                 &self,
                 tenant: &str,

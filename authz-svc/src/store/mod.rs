@@ -3,7 +3,6 @@
 //! Every user change writes its PERMISSION_CHANGED event to the store's
 //! audit outbox in the change's own transaction.
 
-mod outbox;
 mod postgres;
 mod shared;
 mod sqlite;
@@ -15,7 +14,7 @@ use archive_common::{
     db::{self, grant_runtime_role, prepare_schema},
 };
 use async_trait::async_trait;
-use audit_svc::outbox::{Change, OutboxStore};
+use audit_svc::outbox::{Change, SqlOutbox};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -29,9 +28,11 @@ use crate::{
 /// change is made as `change` (its actor, time and context), which its
 /// PERMISSION_CHANGED event records.
 #[async_trait]
-pub trait Store: OutboxStore {
+pub trait Store: Send + Sync + 'static {
     /// Answers when the database does (readiness).
     async fn ping(&self) -> Result<(), Error>;
+    /// The audit outbox the changes write to, for its relay.
+    fn outbox(&self) -> SqlOutbox;
     /// Adds a user (created and updated at `change.at`) with its event;
     /// `None`, and no event, when the tenant already has one with that id.
     async fn insert_user(

@@ -3,12 +3,11 @@
 use archive_common::convert::micros;
 use async_trait::async_trait;
 use audit_svc::outbox::Change;
-use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres};
 
 use super::{
-    LOCK_SQL, Store, UserRow, bind_user, delete_sql, insert_sql, list_sql, outbox::outbox_impl,
-    select_sql, shared::store_impl, update_sql,
+    LOCK_SQL, Store, UserRow, bind_user, delete_sql, insert_sql, list_sql, select_sql,
+    shared::store_impl, update_sql,
 };
 use crate::{
     Error,
@@ -28,4 +27,3 @@ impl PostgresStore {
 }
 
 store_impl!(PostgresStore, Postgres);
-outbox_impl!(PostgresStore);

@@ -13,6 +13,10 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            fn outbox(&self) -> audit_svc::outbox::SqlOutbox {
+                audit_svc::outbox::SqlOutbox::new(self.pool.clone().into())
+            }
+
             async fn insert_user(
                 &self,
                 tenant: &str,
