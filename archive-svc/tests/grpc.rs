@@ -309,7 +309,9 @@ async fn count(h: &mut Harness, tenant: &str) -> usize {
 }
 
 async fn wait_for_deletions(h: &Harness, n: usize) -> Vec<(String, String)> {
-    for _ in 0..200 {
+    // Up to 15 s: the drainer backs off (1 s, 2 s, …) after the failures the
+    // fake media-svc injects, and a loaded machine stretches that.
+    for _ in 0..600 {
         let deleted = h.media.deleted.lock().unwrap().clone();
         if deleted.len() >= n {
             return deleted;

@@ -7,14 +7,13 @@ use archive_common::{FieldViolation, Principal, convert, error::check_text};
 use archive_proto::v1::{self as pb, AuditEventKind};
 use chrono::{DateTime, Utc};
 
-pub const REQUEST_ID_MAX: usize = 128;
-pub const REASON_MAX: usize = 1000;
-pub const REASON_CODE_MAX: usize = 32;
-pub const CASE_ID_MAX: usize = 64;
-pub const CLIENT_ADDRESS_MAX: usize = 256;
-pub const USER_AGENT_MAX: usize = 1024;
-/// The trail's bound on `detail`; [`bounded_detail`] cuts to it.
-pub const DETAIL_MAX: usize = 2000;
+// The trail's own bounds and checks, so an event written with a change is
+// never one audit-svc refuses (it would wait in the outbox for ever).
+use crate::event::check_verbatim;
+pub use crate::event::{
+    CASE_ID_MAX, CLIENT_ADDRESS_MAX, DETAIL_MAX, REASON_CODE_MAX, REASON_MAX, REQUEST_ID_MAX,
+    USER_AGENT_MAX, check_reason_code,
+};
 
 /// A validated `archive.v1.ActionContext` (empty fields when absent).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -56,42 +55,6 @@ impl Context {
             user_agent: c.user_agent,
         })
     }
-}
-
-/// A reason code: empty, or at most 32 of `[A-Za-z0-9_-]`.
-pub fn check_reason_code(value: &str, field: &str) -> Result<(), FieldViolation> {
-    if value.len() > REASON_CODE_MAX
-        || !value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-    {
-        return Err(FieldViolation::new(
-            field,
-            format!("must be at most {REASON_CODE_MAX} letters, digits, '_' or '-'"),
-        ));
-    }
-    Ok(())
-}
-
-/// Free text kept as the user typed it: line breaks and tabs are allowed,
-/// other control characters (and NUL, which PostgreSQL cannot store) are not.
-fn check_verbatim(value: &str, field: &str, max: usize) -> Result<(), FieldViolation> {
-    if value.chars().count() > max {
-        return Err(FieldViolation::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(FieldViolation::new(
-            field,
-            "must not contain control characters other than line breaks and tabs",
-        ));
-    }
-    Ok(())
 }
 
 /// `detail` cut to [`DETAIL_MAX`] characters (ending in `…` when cut): a
