@@ -2,8 +2,8 @@
 //! per row) saying who searched with which filter, unless the tenant turned
 //! it off. A search has no effect to undo, so its event is not worth a
 //! round trip on every result page: events queue here and a worker appends
-//! them in batches (one `AppendEvents` per tenant and batch, as the system
-//! principal `system:gateway` naming the user as actor). The queue is
+//! what gathered in [`LINGER`] in one batch (one `AppendEvents` per tenant,
+//! as the system principal `system:gateway` naming the user as actor). The queue is
 //! bounded: when the trail cannot keep up, searches are refused
 //! (UNAVAILABLE) rather than left unrecorded. What a crash of the gateway
 //! loses is what was queued and not yet appended (normally under 100 ms of
@@ -24,6 +24,10 @@ use crate::Error;
 const QUEUE: usize = 20_000;
 /// Events per append at most.
 const BATCH: usize = 500;
+/// How long the worker lets searches gather after the first one: one
+/// append (one durable commit) for every search of that time rather than
+/// one per search, which on a busy gateway costs more than the searches.
+const LINGER: Duration = Duration::from_millis(100);
 const RETRY_FIRST: Duration = Duration::from_millis(200);
 const RETRY_MAX: Duration = Duration::from_secs(10);
 
@@ -128,7 +132,20 @@ async fn work(
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         let received = tokio::select! {
-            n = queue.recv_many(&mut batch, BATCH) => n,
+            n = queue.recv_many(&mut batch, BATCH) => {
+                // Let the searches of the next moment join this batch.
+                tokio::select! {
+                    () = tokio::time::sleep(LINGER) => {}
+                    () = shutdown.cancelled() => {}
+                }
+                while batch.len() < BATCH {
+                    match queue.try_recv() {
+                        Ok(event) => batch.push(event),
+                        Err(_) => break,
+                    }
+                }
+                n
+            }
             () = shutdown.cancelled() => {
                 // Whatever is queued still goes, once.
                 queue.close();
