@@ -122,7 +122,7 @@ pub fn check_reason_code(value: &str, field: &str) -> Result<(), FieldViolation>
 
 /// Free text kept as the user typed it: line breaks and tabs are allowed,
 /// other control characters (and NUL, which PostgreSQL cannot store) are not.
-pub(crate) fn check_verbatim(value: &str, field: &str, max: usize) -> Result<(), FieldViolation> {
+pub fn check_verbatim(value: &str, field: &str, max: usize) -> Result<(), FieldViolation> {
     if value.chars().count() > max {
         return Err(FieldViolation::new(
             field,

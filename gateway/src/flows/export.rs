@@ -293,18 +293,23 @@ pub async fn create(
         selected.len(),
         prepared.layout.size()
     );
-    let mut created = actor.event(pb::AuditEventKind::ExportCreated, None, &reason, detail);
-    created.event_id = format!("export-created:{export_id}");
-    let mut events = vec![created];
+    // The export id already derives from the request id: the events' ids
+    // derive from it.
+    let mut events = vec![actor.event(
+        pb::AuditEventKind::ExportCreated,
+        format!("export-created:{export_id}"),
+        None,
+        &reason,
+        detail,
+    )];
     for (s, entry) in selected.iter().zip(&prepared.entries) {
-        let mut event = actor.event(
+        events.push(actor.event(
             pb::AuditEventKind::RecordingDownloaded,
+            format!("export-entry:{export_id}:{}", s.recording.recording_id),
             Some(s),
             &reason,
             format!("export {export_id} as {}", entry.name),
-        );
-        event.event_id = format!("export-entry:{export_id}:{}", s.recording.recording_id);
-        events.push(event);
+        ));
     }
     // All N+1 or none, committed by the deadline or not at all.
     audit

@@ -25,10 +25,10 @@ use crate::{
 };
 
 /// Longest reason accepted (the audit trail stores it verbatim).
-pub const MAX_REASON: usize = 1000;
+pub const MAX_REASON: usize = audit_svc::event::REASON_MAX;
 /// Longest request id, case id.
-pub const MAX_REQUEST_ID: usize = 128;
-pub const MAX_CASE_ID: usize = 64;
+pub const MAX_REQUEST_ID: usize = audit_svc::event::REQUEST_ID_MAX;
+pub const MAX_CASE_ID: usize = audit_svc::event::CASE_ID_MAX;
 /// How long the audit trail has to commit an action's events before the
 /// action is refused (plus `audit_svc::client::COMMIT_BOUND` of waiting).
 pub const COMMIT_WINDOW: chrono::Duration = chrono::Duration::seconds(3);
@@ -136,11 +136,12 @@ impl Actor {
         hash.finalize().into()
     }
 
-    /// An event of this action; `id_parts` tell it apart from the action's
-    /// other events.
+    /// An event of this action with the id `event_id` (which tells it apart
+    /// from the action's other events; see [`Actor::event_id`]).
     pub fn event(
         &self,
         kind: pb::AuditEventKind,
+        event_id: String,
         recording: Option<&Selected>,
         reason: &Reason,
         detail: String,
@@ -150,7 +151,7 @@ impl Actor {
             .unwrap_or_default();
         pb::AuditEvent {
             kind: kind as i32,
-            event_id: self.event_id(kind.as_str_name(), &[&recording_id]),
+            event_id,
             call_id: recording
                 .map(|s| s.call.call_id.clone())
                 .unwrap_or_default(),
@@ -216,23 +217,8 @@ pub struct Reason {
 impl Reason {
     /// Checks the parts against their bounds and the tenant's codes.
     pub fn new(text: &str, code: &str, case_id: &str, tenant: &Tenant) -> Result<Self, Error> {
-        if text.chars().count() > MAX_REASON {
-            return Err(FieldViolation::new(
-                "reason",
-                format!("must be at most {MAX_REASON} characters"),
-            )
-            .into());
-        }
-        if text
-            .chars()
-            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        {
-            return Err(FieldViolation::new(
-                "reason",
-                "must not contain control characters other than line breaks and tabs",
-            )
-            .into());
-        }
+        // The trail's own rule for text kept verbatim.
+        audit_svc::event::check_verbatim(text, "reason", MAX_REASON)?;
         if !code.is_empty() && !tenant.reason_codes.iter().any(|c| c.code == code) {
             let known: Vec<&str> = tenant
                 .reason_codes
@@ -347,15 +333,15 @@ impl Upstreams {
                 pb::Verdict::Allow => {}
                 pb::Verdict::ReasonRequired => reason_needed = true,
                 _ => {
-                    let mut event = actor.event(
+                    let event = actor.event(
                         pb::AuditEventKind::AccessDenied,
+                        actor.event_id(
+                            "access-denied",
+                            &[action.as_str_name(), &s.recording.recording_id],
+                        ),
                         Some(s),
                         reason,
                         format!("{}: {}", action.as_str_name(), d.reason),
-                    );
-                    event.event_id = actor.event_id(
-                        "ACCESS_DENIED",
-                        &[action.as_str_name(), &s.recording.recording_id],
                     );
                     if let Err(e) = audit.append(&actor.principal, event).await {
                         tracing::warn!(status = %e, "could not record a refused action");

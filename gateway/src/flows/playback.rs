@@ -75,6 +75,7 @@ pub async fn start(
         .map_err(Error::upstream("media-svc"))?;
     let event = actor.event(
         pb::AuditEventKind::PlaybackStarted,
+        actor.event_id("playback", &[&request.recording_id]),
         Some(recording),
         &reason,
         String::new(),

@@ -63,17 +63,18 @@ impl SearchAudit {
         if next_page {
             detail["page"] = json!("next");
         }
+        let detail = detail.to_string();
         let event = pb::AuditEvent {
             kind: pb::AuditEventKind::SearchPerformed as i32,
             actor_id: actor.principal.user_id.clone(),
             actor_display_name: actor.principal.display_name.clone(),
             customer: actor.principal.tenant.clone(),
-            event_id: actor.event_id("search", &[&detail.to_string()]),
+            event_id: actor.event_id("search", &[&detail]),
             request_id: actor.request_id.clone(),
             client_address: actor.client_address.clone(),
             user_agent: actor.user_agent.clone(),
             event_time: Some(archive_common::convert::timestamp(actor.at)),
-            detail: detail.to_string(),
+            detail,
             ..Default::default()
         };
         self.queue.try_send(event).map_err(|_| {
