@@ -15,11 +15,11 @@ use archive_common::{
 };
 use archive_proto::v1::{
     self as pb, AuditEventKind,
-    audit_service_server::{AuditService, AuditServiceServer},
     call_event::Kind,
     call_service_client::CallServiceClient,
     media_service_server::{MediaService, MediaServiceServer},
 };
+use audit_svc::testing::FakeTrail;
 use chrono::{Duration as TimeDelta, Utc};
 use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status, transport::Channel};
@@ -96,88 +96,10 @@ impl MediaService for RecordingDeletions {
     }
 }
 
-/// audit-svc stand-in: AppendEvents only, recording the verified caller and
-/// the events it is given.
-#[derive(Clone, Default)]
-struct RecordingTrail {
-    appended: Arc<Mutex<Vec<(Principal, pb::AuditEvent)>>>,
-}
-
-type ExportStream = std::pin::Pin<
-    Box<dyn tokio_stream::Stream<Item = Result<pb::ExportTrailChunk, Status>> + Send>,
->;
-
-#[tonic::async_trait]
-impl AuditService for RecordingTrail {
-    type ExportTrailStream = ExportStream;
-
-    async fn append_events(
-        &self,
-        request: Request<pb::AppendEventsRequest>,
-    ) -> Result<Response<pb::AppendEventsResponse>, Status> {
-        let caller = Principal::of(&request)?.clone();
-        let events = request.into_inner().events;
-        let receipts = events
-            .iter()
-            .map(|e| pb::AppendEventResponse {
-                event_id: e.event_id.clone(),
-                ..Default::default()
-            })
-            .collect();
-        let mut appended = self.appended.lock().unwrap();
-        appended.extend(events.into_iter().map(|e| (caller.clone(), e)));
-        Ok(Response::new(pb::AppendEventsResponse { receipts }))
-    }
-    async fn append_event(
-        &self,
-        _: Request<pb::AppendEventRequest>,
-    ) -> Result<Response<pb::AppendEventResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn list_events(
-        &self,
-        _: Request<pb::ListEventsRequest>,
-    ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn verify_chain(
-        &self,
-        _: Request<pb::VerifyChainRequest>,
-    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn get_checkpoint(
-        &self,
-        _: Request<pb::GetCheckpointRequest>,
-    ) -> Result<Response<pb::Checkpoint>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn export_trail(
-        &self,
-        _: Request<pb::ExportTrailRequest>,
-    ) -> Result<Response<ExportStream>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-}
-
-impl RecordingTrail {
-    /// Waits until `n` events have arrived; all of them.
-    async fn wait_for(&self, n: usize) -> Vec<(Principal, pb::AuditEvent)> {
-        for _ in 0..200 {
-            let got = self.appended.lock().unwrap().clone();
-            if got.len() >= n {
-                return got;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("the audit relay did not deliver {n} events in time");
-    }
-}
-
 struct Harness {
     client: CallServiceClient<Channel>,
     media: RecordingDeletions,
-    trail: RecordingTrail,
+    trail: FakeTrail,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -211,14 +133,8 @@ async fn start() -> Harness {
     };
     let shutdown = CancellationToken::new();
     let media_url = serve!(MediaServiceServer::new(media.clone()), shutdown);
-    let trail = RecordingTrail::default();
-    let trail_url = serve!(
-        AuditServiceServer::with_interceptor(
-            trail.clone(),
-            archive_common::VerifyIdentity::new(IdentityKey::internal(SECRET.as_bytes())),
-        ),
-        shutdown
-    );
+    let trail = FakeTrail::default();
+    let trail_url = trail.serve(SECRET, shutdown.clone()).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = archive_svc::Config::new(
@@ -762,9 +678,7 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
     let expired_id = format!("retention-expired:{}", old.recordings[0].recording_id);
     for _ in 0..200 {
         if h.trail
-            .appended
-            .lock()
-            .unwrap()
+            .events()
             .iter()
             .any(|(_, e)| e.event_id == expired_id)
         {
@@ -772,7 +686,7 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    let trail = h.trail.appended.lock().unwrap().clone();
+    let trail = h.trail.events();
     let (_, expiry) = trail
         .iter()
         .find(|(_, e)| e.event_id == expired_id)
@@ -978,7 +892,7 @@ async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
     h.trail.wait_for(7).await;
     // Time for anything that should not be there to arrive too.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let delivered = h.trail.appended.lock().unwrap().clone();
+    let delivered = h.trail.events();
     assert!(
         delivered
             .iter()

@@ -25,6 +25,8 @@ pub mod migrate;
 pub mod outbox;
 mod service;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod verify;
 
 use std::{sync::Arc, time::Duration};

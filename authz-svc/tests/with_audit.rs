@@ -8,22 +8,16 @@
 // Test crates see every dependency of the library; they use only a few.
 #![allow(unused_crate_dependencies)]
 
-use std::{
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use archive_common::{
-    IdentityKey, Principal, VerifyIdentity, error::violated_field, shutdown::CancellationToken,
-};
+use archive_common::{IdentityKey, Principal, error::violated_field, shutdown::CancellationToken};
 use archive_proto::v1::{
-    self as pb, Action, AuditEventKind, Verdict,
-    audit_service_client::AuditServiceClient,
-    audit_service_server::{AuditService, AuditServiceServer},
+    self as pb, Action, AuditEventKind, Verdict, audit_service_client::AuditServiceClient,
     authz_service_client::AuthzServiceClient,
 };
+use audit_svc::testing::FakeTrail;
 use tokio::net::TcpListener;
-use tonic::{Code, Request, Response, Status, transport::Channel};
+use tonic::{Code, transport::Channel};
 
 const SECRET: &str = "test-identity-secret";
 
@@ -87,101 +81,10 @@ async fn until_ready(authz: &mut AuthzServiceClient<Channel>) {
     }
 }
 
-/// audit-svc stand-in: AppendEvents only, recording the verified caller and
-/// the events; answers UNAVAILABLE while `down`.
-#[derive(Clone, Default)]
-struct Trail {
-    appended: Arc<Mutex<Vec<(Principal, pb::AuditEvent)>>>,
-    down: Arc<Mutex<bool>>,
-}
-
-impl Trail {
-    fn events(&self) -> Vec<(Principal, pb::AuditEvent)> {
-        self.appended.lock().unwrap().clone()
-    }
-
-    async fn wait_for(&self, n: usize) -> Vec<(Principal, pb::AuditEvent)> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.events().len() < n {
-            assert!(
-                Instant::now() < deadline,
-                "{n} events not delivered: {:#?}",
-                self.events()
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        // Time for anything that should not be there to arrive too.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        self.events()
-    }
-}
-
-type ExportStream = std::pin::Pin<
-    Box<dyn tokio_stream::Stream<Item = Result<pb::ExportTrailChunk, Status>> + Send>,
->;
-
-#[tonic::async_trait]
-impl AuditService for Trail {
-    type ExportTrailStream = ExportStream;
-
-    async fn append_events(
-        &self,
-        request: Request<pb::AppendEventsRequest>,
-    ) -> Result<Response<pb::AppendEventsResponse>, Status> {
-        if *self.down.lock().unwrap() {
-            return Err(Status::unavailable("the trail is down"));
-        }
-        let caller = Principal::of(&request)?.clone();
-        let events = request.into_inner().events;
-        let receipts = events
-            .iter()
-            .map(|e| pb::AppendEventResponse {
-                event_id: e.event_id.clone(),
-                ..Default::default()
-            })
-            .collect();
-        self.appended
-            .lock()
-            .unwrap()
-            .extend(events.into_iter().map(|e| (caller.clone(), e)));
-        Ok(Response::new(pb::AppendEventsResponse { receipts }))
-    }
-    async fn append_event(
-        &self,
-        _: Request<pb::AppendEventRequest>,
-    ) -> Result<Response<pb::AppendEventResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn list_events(
-        &self,
-        _: Request<pb::ListEventsRequest>,
-    ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn verify_chain(
-        &self,
-        _: Request<pb::VerifyChainRequest>,
-    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn get_checkpoint(
-        &self,
-        _: Request<pb::GetCheckpointRequest>,
-    ) -> Result<Response<pb::Checkpoint>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn export_trail(
-        &self,
-        _: Request<pb::ExportTrailRequest>,
-    ) -> Result<Response<ExportStream>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-}
-
 struct Suite {
     authz: AuthzServiceClient<Channel>,
     audit: AuditServiceClient<Channel>,
-    trail: Trail,
+    trail: FakeTrail,
     stop: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -191,21 +94,8 @@ struct Suite {
 async fn start() -> Suite {
     let dir = tempfile::tempdir().unwrap();
     let stop = CancellationToken::new();
-    let trail = Trail::default();
-    let trail_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let trail_addr = trail_listener.local_addr().unwrap();
-    let server = AuditServiceServer::with_interceptor(trail.clone(), VerifyIdentity::new(key()));
-    let until = stop.clone();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(server)
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(trail_listener),
-                until.cancelled_owned(),
-            )
-            .await
-            .unwrap();
-    });
+    let trail = FakeTrail::default();
+    let trail_url = trail.serve(SECRET, stop.clone()).await;
 
     let authz_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let audit_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -218,7 +108,7 @@ async fn start() -> Suite {
         SECRET,
     );
     authz_config.bootstrap_admins = vec!["10009:paal:Paal Admin".into()];
-    authz_config.audit_url = Some(format!("http://{trail_addr}"));
+    authz_config.audit_url = Some(trail_url);
     let mut audit_config = audit_svc::Config::new(
         format!("sqlite://{}", dir.path().join("audit.db").display()),
         SECRET,
@@ -375,7 +265,7 @@ async fn each_user_change_reaches_the_trail_once_and_a_refused_one_not_at_all() 
 async fn a_trail_that_is_down_delays_the_event_not_the_change() {
     let mut s = start().await;
     s.trail.wait_for(1).await; // the bootstrap admin
-    *s.trail.down.lock().unwrap() = true;
+    s.trail.set_down(true);
     let play = pb::Permissions {
         play_recordings: true,
         ..Default::default()
@@ -435,7 +325,7 @@ async fn a_trail_that_is_down_delays_the_event_not_the_change() {
     );
 
     // Back up: both events arrive, in order, once (after the relay's backoff).
-    *s.trail.down.lock().unwrap() = false;
+    s.trail.set_down(false);
     let events = s.trail.wait_for(3).await;
     let details: Vec<&str> = events[1..].iter().map(|(_, e)| e.detail.as_str()).collect();
     assert_eq!(

@@ -1,6 +1,6 @@
-//! The relay against a fake outbox store and a small in-process fake
-//! AuditService (real gRPC on 127.0.0.1:0, identity verified as audit-svc
-//! does): order, grouping, batch size, acknowledgement, backoff, refusals,
+//! The relay against a fake outbox store and the stand-in trail
+//! ([`crate::testing::FakeTrail`]: real gRPC on 127.0.0.1:0, identity
+//! verified as audit-svc does): order, grouping, batch size, acknowledgement, backoff, refusals,
 //! nudges; and the context validation.
 
 use std::{
@@ -9,19 +9,13 @@ use std::{
     time::Duration,
 };
 
-use archive_common::{
-    Clock, IdentityKey, ManualClock, Principal, VerifyIdentity, shutdown::CancellationToken,
-};
-use archive_proto::v1::{
-    self as pb, AuditEventKind,
-    audit_service_server::{AuditService, AuditServiceServer},
-};
+use archive_common::{Clock, ManualClock, Principal, shutdown::CancellationToken};
+use archive_proto::v1::{self as pb, AuditEventKind};
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use tokio::net::TcpListener;
-use tonic::{Request, Response, Status};
 
 use super::*;
+use crate::testing::FakeTrail;
 
 const SECRET: &str = "outbox-test-secret";
 const SERVICE: &str = "test-svc";
@@ -115,108 +109,9 @@ impl OutboxStore for FakeStore {
     }
 }
 
-/// What the fake trail was asked: the verified caller and the events.
-type Calls = Arc<Mutex<Vec<(Principal, Vec<pb::AuditEvent>)>>>;
-
-/// AppendEvents only: all or none, event ids deduplicated per tenant,
-/// `fail_next` calls answered UNAVAILABLE, events with `refused_id` refused.
-#[derive(Clone, Default)]
-struct FakeAudit {
-    calls: Calls,
-    appended: Arc<Mutex<Vec<(String, pb::AuditEvent)>>>,
-    fail_next: Arc<Mutex<u32>>,
-    refused_id: Arc<Mutex<Option<String>>>,
-}
-
-type ExportStream = std::pin::Pin<
-    Box<dyn tokio_stream::Stream<Item = Result<pb::ExportTrailChunk, Status>> + Send>,
->;
-
-#[tonic::async_trait]
-impl AuditService for FakeAudit {
-    type ExportTrailStream = ExportStream;
-
-    async fn append_events(
-        &self,
-        request: Request<pb::AppendEventsRequest>,
-    ) -> Result<Response<pb::AppendEventsResponse>, Status> {
-        let caller = Principal::of(&request)?.clone();
-        let events = request.into_inner().events;
-        self.calls
-            .lock()
-            .unwrap()
-            .push((caller.clone(), events.clone()));
-        {
-            let mut fail = self.fail_next.lock().unwrap();
-            if *fail > 0 {
-                *fail -= 1;
-                return Err(Status::unavailable("trail down"));
-            }
-        }
-        if let Some(refused) = self.refused_id.lock().unwrap().as_deref()
-            && let Some(i) = events.iter().position(|e| e.event_id == refused)
-        {
-            return Err(Status::invalid_argument(format!(
-                "events[{i}].event_time: too far ahead"
-            )));
-        }
-        let mut appended = self.appended.lock().unwrap();
-        let receipts = events
-            .into_iter()
-            .map(|e| {
-                let duplicate = appended
-                    .iter()
-                    .any(|(t, a)| *t == caller.tenant && a.event_id == e.event_id);
-                let event_id = e.event_id.clone();
-                if !duplicate {
-                    appended.push((caller.tenant.clone(), e));
-                }
-                pb::AppendEventResponse {
-                    sequence: appended.len() as u64,
-                    hash: String::new(),
-                    duplicate,
-                    event_id,
-                }
-            })
-            .collect();
-        Ok(Response::new(pb::AppendEventsResponse { receipts }))
-    }
-
-    async fn append_event(
-        &self,
-        _: Request<pb::AppendEventRequest>,
-    ) -> Result<Response<pb::AppendEventResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-    async fn list_events(
-        &self,
-        _: Request<pb::ListEventsRequest>,
-    ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-    async fn verify_chain(
-        &self,
-        _: Request<pb::VerifyChainRequest>,
-    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-    async fn get_checkpoint(
-        &self,
-        _: Request<pb::GetCheckpointRequest>,
-    ) -> Result<Response<pb::Checkpoint>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-    async fn export_trail(
-        &self,
-        _: Request<pb::ExportTrailRequest>,
-    ) -> Result<Response<ExportStream>, Status> {
-        Err(Status::unimplemented("fake"))
-    }
-}
-
 struct Harness {
     store: Arc<FakeStore>,
-    audit: FakeAudit,
+    audit: FakeTrail,
     clock: ManualClock,
     relay: Relay,
     url: String,
@@ -230,25 +125,9 @@ impl Drop for Harness {
 }
 
 async fn harness() -> Harness {
-    let audit = FakeAudit::default();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let audit = FakeTrail::default();
     let stop = CancellationToken::new();
-    let server = AuditServiceServer::with_interceptor(
-        audit.clone(),
-        VerifyIdentity::new(IdentityKey::internal(SECRET.as_bytes())),
-    );
-    let until = stop.clone();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(server)
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                until.cancelled_owned(),
-            )
-            .await
-            .unwrap();
-    });
+    let url = audit.serve(SECRET, stop.clone()).await;
     let store = Arc::new(FakeStore::default());
     let clock = ManualClock::new(t0());
     let client = crate::client::AuditClient::connect_lazy(&url, SECRET).unwrap();
@@ -295,7 +174,7 @@ async fn due_rows_go_in_order_per_tenant_as_the_services_principal_at_most_500_a
     assert_eq!((second.delivered, second.more), (200, false));
     assert!(h.store.rows().is_empty(), "acknowledged rows are deleted");
 
-    let calls = h.audit.calls.lock().unwrap().clone();
+    let calls = h.audit.calls();
     assert!(calls.iter().all(|(_, events)| events.len() <= 500));
     for (caller, _) in &calls {
         assert_eq!(caller.user_id, format!("system:{SERVICE}"));
@@ -321,7 +200,7 @@ async fn due_rows_go_in_order_per_tenant_as_the_services_principal_at_most_500_a
 async fn a_failure_backs_off_doubling_to_thirty_seconds_and_later_rows_wait_behind() {
     let h = harness().await;
     h.store.add("10009", Ok(event("a")), t0());
-    *h.audit.fail_next.lock().unwrap() = 100;
+    h.audit.fail_next(100);
 
     let mut delays = Vec::new();
     for _ in 0..7 {
@@ -345,11 +224,11 @@ async fn a_failure_backs_off_doubling_to_thirty_seconds_and_later_rows_wait_behi
     h.clock.advance(chrono::TimeDelta::seconds(-1));
     h.store.add("10009", Ok(event("b")), h.clock.now());
     h.store.add("20001", Ok(event("c")), h.clock.now());
-    *h.audit.fail_next.lock().unwrap() = 0;
-    let before = h.audit.calls.lock().unwrap().len();
+    h.audit.fail_next(0);
+    let before = h.audit.calls().len();
     let pass = h.relay.deliver_once().await.unwrap();
     assert_eq!((pass.delivered, pass.failed), (1, 0));
-    let calls = h.audit.calls.lock().unwrap().clone();
+    let calls = h.audit.calls();
     assert_eq!(calls.len(), before + 1);
     assert_eq!(calls[before].0.tenant, "20001");
 
@@ -357,7 +236,7 @@ async fn a_failure_backs_off_doubling_to_thirty_seconds_and_later_rows_wait_behi
     h.clock.advance(chrono::TimeDelta::seconds(1));
     let pass = h.relay.deliver_once().await.unwrap();
     assert_eq!(pass.delivered, 2);
-    let calls = h.audit.calls.lock().unwrap().clone();
+    let calls = h.audit.calls();
     assert_eq!(ids(&calls.last().unwrap().1), vec!["a", "b"]);
     assert!(h.store.rows().is_empty());
 }
@@ -372,13 +251,13 @@ async fn duplicates_count_as_acknowledged() {
     let pass = h.relay.deliver_once().await.unwrap();
     assert_eq!(pass.delivered, 1);
     assert!(h.store.rows().is_empty());
-    assert_eq!(h.audit.appended.lock().unwrap().len(), 1, "appended once");
+    assert_eq!(h.audit.events().len(), 1, "appended once");
 }
 
 #[tokio::test]
 async fn an_event_the_trail_refuses_does_not_hold_back_the_others() {
     let h = harness().await;
-    *h.audit.refused_id.lock().unwrap() = Some("bad".into());
+    h.audit.refuse("bad");
     for id in ["x", "bad", "y"] {
         h.store.add("10009", Ok(event(id)), t0());
     }
@@ -387,9 +266,7 @@ async fn an_event_the_trail_refuses_does_not_hold_back_the_others() {
     assert_eq!((pass.delivered, pass.failed), (2, 2));
     let appended: Vec<String> = h
         .audit
-        .appended
-        .lock()
-        .unwrap()
+        .events()
         .iter()
         .map(|(_, e)| e.event_id.clone())
         .collect();
@@ -449,7 +326,7 @@ async fn a_nudge_wakes_the_relay_at_once_and_the_metrics_follow() {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(audit.appended.lock().unwrap().len(), 1);
+    assert_eq!(audit.events().len(), 1);
     let metrics = archive_common::metrics::render();
     assert!(
         metrics.contains(&format!(
