@@ -550,9 +550,26 @@ async fn audit(
 
 #[derive(Debug, Default, Deserialize)]
 struct CheckpointQuery {
-    /// Sign the current head first.
-    #[serde(default)]
-    create: bool,
+    /// `true`: sign the current head first.
+    create: Option<String>,
+}
+
+/// An optional query value read as `T`, or 400 naming `field`.
+fn parsed<T: std::str::FromStr>(
+    value: Option<&str>,
+    field: &str,
+    what: &str,
+) -> Result<Option<T>, ApiError> {
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| {
+            v.parse().map_err(|_| {
+                ApiError(
+                    archive_common::FieldViolation::new(field, format!("must be {what}")).into(),
+                )
+            })
+        })
+        .transpose()
 }
 
 /// The tenant's newest signed checkpoint, as audit-svc stores it.
@@ -561,7 +578,8 @@ async fn audit_checkpoint(
     incoming: Incoming,
     Query(q): Query<CheckpointQuery>,
 ) -> ApiResult {
-    let request = state.request(&incoming, pb::GetCheckpointRequest { create: q.create })?;
+    let create = parsed(q.create.as_deref(), "create", "true or false")?.unwrap_or(false);
+    let request = state.request(&incoming, pb::GetCheckpointRequest { create })?;
     let c = state
         .gateway
         .get_audit_checkpoint(request)
@@ -578,10 +596,21 @@ async fn audit_checkpoint(
     })))
 }
 
+/// A run of the trail by sequence (empty: from the first / to the last event).
 #[derive(Debug, Default, Deserialize)]
 struct RangeQuery {
-    from: Option<u64>,
-    to: Option<u64>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+impl RangeQuery {
+    fn sequences(&self) -> Result<(u64, u64), ApiError> {
+        let number = "a sequence number (1, 2, …)";
+        Ok((
+            parsed(self.from.as_deref(), "from_sequence", number)?.unwrap_or(0),
+            parsed(self.to.as_deref(), "to_sequence", number)?.unwrap_or(0),
+        ))
+    }
 }
 
 /// The trail and its checkpoints as JSON lines (`audit-trail-<customer>.jsonl`),
@@ -591,11 +620,12 @@ async fn audit_export(
     incoming: Incoming,
     Query(q): Query<RangeQuery>,
 ) -> Result<Response, ApiError> {
+    let (from_sequence, to_sequence) = q.sequences()?;
     let request = state.request(
         &incoming,
         pb::ExportTrailRequest {
-            from_sequence: q.from.unwrap_or(0),
-            to_sequence: q.to.unwrap_or(0),
+            from_sequence,
+            to_sequence,
         },
     )?;
     let customer = request
@@ -639,11 +669,12 @@ async fn audit_verify(
     incoming: Incoming,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult {
+    let (from_sequence, to_sequence) = q.sequences()?;
     let request = state.request(
         &incoming,
         pb::VerifyChainRequest {
-            from_sequence: q.from.unwrap_or(0),
-            to_sequence: q.to.unwrap_or(0),
+            from_sequence,
+            to_sequence,
         },
     )?;
     let r = state

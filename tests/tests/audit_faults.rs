@@ -21,7 +21,7 @@ use std::{
 
 use archive_common::{db::ScratchDatabase, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, archive_service_client::ArchiveServiceClient};
-use common::{authed, client_at, extra_gateway, recordings, start_suite};
+use common::{audit_events_where, authed, client_at, extra_gateway, recordings, start_suite};
 use gateway::suite::Suite;
 use sqlx::{Connection, PgConnection};
 use tonic::{Code, transport::Channel};
@@ -132,19 +132,7 @@ async fn events(
     suite: &Suite,
     filter: pb::ListEventsRequest,
 ) -> Vec<pb::AuditEvent> {
-    gateway
-        .list_audit_events(authed(
-            suite,
-            "paal",
-            pb::ListEventsRequest {
-                page_size: 1000,
-                ..filter
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events
+    audit_events_where(gateway.clone(), suite, filter).await
 }
 
 fn playback(

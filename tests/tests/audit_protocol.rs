@@ -16,7 +16,7 @@ use std::time::Duration;
 use archive_common::{IdentityKey, Principal};
 use archive_proto::v1::{self as pb, call_service_client::CallServiceClient};
 use common::{
-    authed, client, client_at,
+    audit_events_where, authed, client, client_at,
     extra_gateway::{self, Overrides},
     http::post_json,
     start_suite,
@@ -26,20 +26,7 @@ use tonic::{Code, Request, metadata::MetadataValue};
 
 /// Every event of the demo tenant matching `filter`, newest first.
 async fn events(suite: &Suite, filter: pb::ListEventsRequest) -> Vec<pb::AuditEvent> {
-    client(suite)
-        .await
-        .list_audit_events(authed(
-            suite,
-            "paal",
-            pb::ListEventsRequest {
-                page_size: 1000,
-                ..filter
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .events
+    audit_events_where(client(suite).await, suite, filter).await
 }
 
 async fn of_request(suite: &Suite, request_id: &str) -> Vec<pb::AuditEvent> {
@@ -495,6 +482,16 @@ async fn an_auditor_takes_the_trail_through_the_gateway_and_verifies_it_offline(
     let checkpoint = json(&signed.body);
     let public_key = checkpoint["public_key"].as_str().unwrap().to_owned();
     assert!(checkpoint["sequence"].as_u64().unwrap() > 0);
+    // Bad input is refused naming the field.
+    for (path, field) in [
+        ("verify?from=abc", "from_sequence"),
+        ("export?to=-1", "to_sequence"),
+        ("checkpoint?create=yes", "create"),
+    ] {
+        let refused = get(format!("{base}/api/v1/audit/{path}"), "sara").await;
+        assert_eq!(refused.status, 400, "{path}");
+        assert_eq!(json(&refused.body)["error"]["field"], field, "{path}");
+    }
     // The service's own check agrees.
     let verified = json(
         &get(format!("{base}/api/v1/audit/verify"), "sara")

@@ -44,18 +44,35 @@ pub(crate) fn authed<T>(suite: &Suite, user: &str, message: T) -> Request<T> {
 
 /// The audit trail of one recording, read by the admin through `gateway`.
 pub(crate) async fn audit_events(
-    mut gateway: ArchiveServiceClient<Channel>,
+    gateway: ArchiveServiceClient<Channel>,
     suite: &Suite,
     recording_id: &str,
+) -> Vec<pb::AuditEvent> {
+    audit_events_where(
+        gateway,
+        suite,
+        pb::ListEventsRequest {
+            recording_id: recording_id.into(),
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// The events matching `filter` (up to 1000, newest first), read by the
+/// admin through `gateway`.
+pub(crate) async fn audit_events_where(
+    mut gateway: ArchiveServiceClient<Channel>,
+    suite: &Suite,
+    filter: pb::ListEventsRequest,
 ) -> Vec<pb::AuditEvent> {
     gateway
         .list_audit_events(authed(
             suite,
             "paal",
             pb::ListEventsRequest {
-                recording_id: recording_id.into(),
-                page_size: 100,
-                ..Default::default()
+                page_size: 1000,
+                ..filter
             },
         ))
         .await
