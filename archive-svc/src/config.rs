@@ -3,6 +3,8 @@
 
 use std::{net::SocketAddr, time::Duration};
 
+use archive_common::identity::IdentityConfig;
+
 /// The command line: `archive-svc [serve flags]` or `archive-svc migrate …`.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
@@ -74,10 +76,11 @@ pub struct Config {
         default_value = "sqlite://archive.db"
     )]
     pub database_url: String,
-    /// Key that verifies the identity the gateway forwards.
-    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
-    pub identity_secret: String,
-    /// Key that seals page tokens (defaults to the identity secret).
+    /// This service's key and the suite's trust file.
+    #[command(flatten)]
+    pub identity: IdentityConfig,
+    /// Key that seals page tokens (defaults to one derived from this
+    /// service's private key, the same in every replica).
     #[arg(long, env = "ARCHIVE_PAGE_TOKEN_SECRET", hide_env_values = true)]
     pub page_token_secret: Option<String>,
     /// media-svc's gRPC URL, where recording files of deleted and expired
@@ -118,12 +121,12 @@ fn humantime_secs(s: &str) -> Result<Duration, String> {
 
 impl Config {
     /// A configuration for tests and the embedded suite.
-    pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
+    pub fn new(database_url: impl Into<String>, identity: IdentityConfig) -> Self {
         Self {
             listen: ([127, 0, 0, 1], 0).into(),
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
-            identity_secret: identity_secret.into(),
+            identity,
             page_token_secret: None,
             media_url: None,
             retention_interval: Duration::from_secs(3600),

@@ -18,6 +18,9 @@ pub enum Error {
     /// `audit_url` cannot be used.
     #[error("audit-svc client: {0}")]
     AuditClient(#[from] audit_svc::Error),
+    /// This service's key or the trust file.
+    #[error("identity: {0}")]
+    Identity(#[from] archive_common::IdentityError),
 }
 
 impl From<Error> for Status {
@@ -34,6 +37,7 @@ impl From<Error> for Status {
             }
             Error::Transport(e) => Status::internal(e.to_string()),
             Error::AuditClient(e) => Status::internal(e.to_string()),
+            Error::Identity(e) => e.into(),
         }
     }
 }

@@ -6,6 +6,7 @@
 //! event to the store's audit outbox in the change's transaction; a relay
 //! delivers them to audit-svc.
 
+mod access;
 pub mod audit;
 mod config;
 pub mod convert;
@@ -20,7 +21,7 @@ pub mod store;
 use std::{sync::Arc, time::Duration};
 
 use archive_common::{
-    IdentityKey, SystemClock, VerifyIdentity,
+    SystemClock,
     host::{Host, watch_readiness},
     page_token::PageTokens,
     shutdown::CancellationToken,
@@ -28,7 +29,11 @@ use archive_common::{
 use archive_proto::v1::{
     call_service_server::CallServiceServer, media_service_client::MediaServiceClient,
 };
-use audit_svc::{client::AuditClient, outbox::Relay};
+use audit_svc::{
+    client::AuditClient,
+    gate::{Gate, OutboxDenials},
+    outbox::Relay,
+};
 use tokio::net::TcpListener;
 use tonic::service::{Routes, interceptor::InterceptedService};
 
@@ -83,16 +88,13 @@ pub async fn migrate(args: &MigrateArgs) -> Result<(), Error> {
 /// schema is current) and starts retention, the audit relay and readiness
 /// (until `shutdown`).
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
-    let store = store::open(&config.database_url, config.migrate).await?;
-    let tokens = PageTokens::new(
-        config
-            .page_token_secret
-            .as_deref()
-            .unwrap_or(&config.identity_secret)
-            .as_bytes(),
-    );
     let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
-    let identity = IdentityKey::internal(config.identity_secret.as_bytes());
+    let identity = config.identity.load_with(clock.clone())?;
+    let store = store::open(&config.database_url, config.migrate).await?;
+    let tokens = PageTokens::new(&match &config.page_token_secret {
+        Some(secret) => secret.as_bytes().to_vec(),
+        None => identity.key.derived_secret("archive-svc page tokens"),
+    });
     let media = match &config.media_url {
         Some(url) => Some(MediaServiceClient::new(
             archive_common::telemetry::client::channel(
@@ -107,7 +109,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
     let audit = config
         .audit_url
         .as_deref()
-        .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
+        .map(|url| AuditClient::connect_lazy(url, identity.key.clone()))
         .transpose()?;
     let relay = Relay::new(
         Arc::new(store.outbox()),
@@ -121,7 +123,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         store.clone(),
         clock.clone(),
         media,
-        identity.clone(),
+        identity.key.clone(),
         nudge.clone(),
     );
     retention.clone().spawn(
@@ -129,14 +131,22 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         config.outbox_interval,
         shutdown.clone(),
     );
+    let gate = Gate::new(
+        Arc::new(OutboxDenials {
+            outbox: store.outbox(),
+            nudge: nudge.clone(),
+        }),
+        clock.clone(),
+    );
     let calls = Arc::new(CallArchive::new(
         store.clone(),
         tokens,
         clock,
         retention,
         nudge,
+        gate,
     ));
-    let verify = VerifyIdentity::new(identity);
+    let verify = identity.verifier();
     let routes = Routes::new(InterceptedService::new(
         CallServiceServer::from_arc(calls.clone()),
         verify,

@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use archive_common::{Clock, FieldViolation, Principal, page_token::PageTokens};
 use archive_proto::v1::{self as pb, call_service_server::CallService};
-use audit_svc::outbox::{Change, Context, Nudge};
+use audit_svc::{
+    gate::Gate,
+    outbox::{Change, Context, Nudge},
+};
 use tonic::{Request, Response, Status};
 
 use crate::{
-    Error,
+    Error, access,
     convert::{self, call_query, page_size, recording, recording_ids, uuid},
     model::{CallQuery, Cursor, StoredCall, TenantSettings},
     retention::Retention,
@@ -30,6 +33,8 @@ pub struct CallArchive {
     retention: Retention,
     /// Wakes the audit relay after a change with events committed.
     audit: Nudge,
+    /// Each RPC's callers ([`access`]).
+    gate: Gate,
 }
 
 impl CallArchive {
@@ -39,6 +44,7 @@ impl CallArchive {
         clock: Arc<dyn Clock>,
         retention: Retention,
         audit: Nudge,
+        gate: Gate,
     ) -> Self {
         Self {
             store,
@@ -46,6 +52,7 @@ impl CallArchive {
             clock,
             retention,
             audit,
+            gate,
         }
     }
 
@@ -89,17 +96,13 @@ impl CallArchive {
     }
 }
 
-fn tenant<T>(request: &Request<T>) -> Result<Principal, Status> {
-    Principal::of(request).cloned()
-}
-
 #[tonic::async_trait]
 impl CallService for CallArchive {
     async fn ingest_call(
         &self,
         request: Request<pb::IngestCallRequest>,
     ) -> Result<Response<pb::IngestCallResponse>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::INGEST_CALL).await?.clone();
         let report = CallReport::try_from(request.into_inner()).map_err(Error::from)?;
         let settings = self
             .store
@@ -127,7 +130,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::BatchIngestCallsRequest>,
     ) -> Result<Response<pb::BatchIngestCallsResponse>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::BATCH_INGEST_CALLS).await?.clone();
         let calls = request.into_inner().calls;
         if calls.is_empty() || calls.len() > MAX_BATCH {
             return Err(Error::from(FieldViolation::new(
@@ -176,7 +179,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::SearchCallsRequest>,
     ) -> Result<Response<pb::SearchCallsResponse>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::SEARCH_CALLS).await?.clone();
         let req = request.into_inner();
         let query = call_query(req.filter, req.order).map_err(Error::from)?;
         let size = page_size(req.page_size, "page_size").map_err(Error::from)?;
@@ -193,7 +196,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::GetCallRequest>,
     ) -> Result<Response<pb::GetCallResponse>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::GET_CALL).await?.clone();
         let call_id = uuid(&request.get_ref().call_id, "call_id").map_err(Error::from)?;
         let call = self
             .store
@@ -210,7 +213,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::BatchGetRecordingsRequest>,
     ) -> Result<Response<pb::BatchGetRecordingsResponse>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::BATCH_GET_RECORDINGS).await?.clone();
         let ids = recording_ids(&request.get_ref().recording_ids, "recording_ids", MAX_BATCH)
             .map_err(Error::from)?;
         let mut found: std::collections::HashMap<_, _> = self
@@ -238,7 +241,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::ListAgentRecordingsRequest>,
     ) -> Result<Response<pb::ListAgentRecordingsResponse>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::LIST_AGENT_RECORDINGS).await?.clone();
         let req = request.into_inner();
         if req.agent.trim().is_empty() {
             return Err(Error::from(FieldViolation::missing("agent")).into());
@@ -276,7 +279,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::MarkRecordingsDeletedRequest>,
     ) -> Result<Response<pb::MarkRecordingsDeletedResponse>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::MARK_RECORDINGS_DELETED).await?.clone();
         let req = request.into_inner();
         let ids =
             recording_ids(&req.recording_ids, "recording_ids", MAX_BATCH).map_err(Error::from)?;
@@ -312,7 +315,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::GetTenantSettingsRequest>,
     ) -> Result<Response<pb::TenantSettings>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::GET_TENANT_SETTINGS).await?.clone();
         let settings = self
             .store
             .settings(&who.tenant)
@@ -325,7 +328,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::UpdateTenantSettingsRequest>,
     ) -> Result<Response<pb::TenantSettings>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::UPDATE_TENANT_SETTINGS).await?.clone();
         let req = request.into_inner();
         let settings = req
             .settings
@@ -348,7 +351,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::SetLegalHoldRequest>,
     ) -> Result<Response<pb::SetLegalHoldResponse>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::SET_LEGAL_HOLD).await?.clone();
         let req = request.into_inner();
         let call_id = uuid(&req.call_id, "call_id").map_err(Error::from)?;
         let change = self.change(&who, req.context)?;
@@ -368,7 +371,7 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::RunRetentionSweepRequest>,
     ) -> Result<Response<pb::RunRetentionSweepResponse>, Status> {
-        let who = tenant(&request)?;
+        let who = self.gate.admit(&request, &access::RUN_RETENTION_SWEEP).await?.clone();
         let started = std::time::Instant::now();
         let report = self
             .retention

@@ -1,12 +1,13 @@
 //! Who may read the trail: with an authz-svc configured, ListEvents and
 //! VerifyChain ask it whether the caller may view the audit log (fail closed:
-//! no answer, no read). Without one, every authenticated caller of the tenant
-//! may read, and the gateway is expected to have asked.
+//! no answer, no read), passing on the user's own token unchanged (audit-svc
+//! cannot sign a user's identity). Without one, every admitted caller of the
+//! tenant may read, and the gateway is expected to have asked.
 
 use std::time::Duration;
 
 use archive_common::telemetry::client::{self, TracedChannel};
-use archive_common::{IdentityKey, Principal};
+use archive_common::identity::Caller;
 use archive_proto::v1::{Action, DecideRequest, Verdict, authz_service_client::AuthzServiceClient};
 
 use crate::Error;
@@ -14,12 +15,12 @@ use crate::Error;
 const TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) struct Viewers {
-    authz: Option<(AuthzServiceClient<TracedChannel>, IdentityKey)>,
+    authz: Option<AuthzServiceClient<TracedChannel>>,
 }
 
 impl Viewers {
     /// Connects lazily, so the two services may start in any order.
-    pub(crate) fn new(authz_url: Option<&str>, key: IdentityKey) -> Result<Self, Error> {
+    pub(crate) fn new(authz_url: Option<&str>) -> Result<Self, Error> {
         let authz = match authz_url {
             None => None,
             Some(url) => {
@@ -27,23 +28,22 @@ impl Viewers {
                     url: url.to_owned(),
                     why: e.to_string(),
                 })?;
-                Some((AuthzServiceClient::new(channel), key))
+                Some(AuthzServiceClient::new(channel))
             }
         };
         Ok(Self { authz })
     }
 
-    pub(crate) async fn require(&self, caller: &Principal) -> Result<(), Error> {
-        let Some((client, key)) = &self.authz else {
+    pub(crate) async fn require(&self, caller: &Caller) -> Result<(), Error> {
+        let Some(client) = &self.authz else {
             return Ok(());
         };
-        let request = key.request(
-            DecideRequest {
+        let request = caller
+            .forward(DecideRequest {
                 action: Action::ViewAudit as i32,
                 resource: None,
-            },
-            caller,
-        );
+            })
+            .map_err(|s| Error::PermissionDenied(s.message().to_owned()))?;
         let decision = client
             .clone()
             .decide(request)

@@ -48,18 +48,15 @@ impl std::fmt::Debug for AuditClient {
 
 impl AuditClient {
     /// A client of audit-svc at `url` (`http://host:port`) that signs the acting
-    /// principal with the suite's identity secret. Connects lazily, so it can be
+    /// principal with this process's key. Connects lazily, so it can be
     /// built before audit-svc is up; appends then fail (closed) until it is.
-    pub fn connect_lazy(url: &str, identity_secret: &str) -> Result<Self, Error> {
+    pub fn connect_lazy(url: &str, key: IdentityKey) -> Result<Self, Error> {
         let channel =
             client::channel(url, DEFAULT_TIMEOUT, DEFAULT_TIMEOUT).map_err(|e| Error::Url {
                 url: url.to_owned(),
                 why: e.to_string(),
             })?;
-        Ok(Self::new(
-            channel,
-            IdentityKey::internal(identity_secret.as_bytes()),
-        ))
+        Ok(Self::new(channel, key))
     }
 
     pub fn new(channel: TracedChannel, key: IdentityKey) -> Self {

@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use archive_common::identity::IdentityConfig;
+
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "audit-svc",
@@ -22,9 +24,9 @@ pub struct Config {
     #[arg(long, env = "AUDIT_DATABASE_URL", default_value = "sqlite://audit.db")]
     pub database_url: String,
 
-    /// Secret shared by the suite to sign the forwarded identity.
-    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
-    pub identity_secret: String,
+    /// This service's key and the suite's trust file.
+    #[command(flatten)]
+    pub identity: IdentityConfig,
 
     /// authz-svc's URL (`http://host:port`). When set, ListEvents and
     /// VerifyChain are answered only to users allowed to view the audit log.
@@ -44,12 +46,12 @@ pub struct Config {
 
 impl Config {
     /// The defaults, for building a config in code (migrating on start).
-    pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
+    pub fn new(database_url: impl Into<String>, identity: IdentityConfig) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50054)),
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
-            identity_secret: identity_secret.into(),
+            identity,
             authz_url: None,
             checkpoints: Default::default(),
             migrate: true,
@@ -66,8 +68,10 @@ mod tests {
     #[test]
     fn the_command_line_migrates_only_when_asked_and_code_always() {
         let parse = |args: &[&str]| Config::try_parse_from(args).unwrap();
-        assert!(!parse(&["audit-svc", "--identity-secret", "s"]).migrate);
-        assert!(parse(&["audit-svc", "--identity-secret", "s", "--migrate"]).migrate);
-        assert!(Config::new("sqlite://a.db", "s").migrate);
+        let id = ["--identity-key-file", "k.pem", "--trust-file", "t.json"];
+        assert!(!parse(&[&["audit-svc"][..], &id].concat()).migrate);
+        assert!(parse(&[&["audit-svc", "--migrate"][..], &id].concat()).migrate);
+        let identity = IdentityConfig::new("k.pem", "t.json");
+        assert!(Config::new("sqlite://a.db", identity).migrate);
     }
 }

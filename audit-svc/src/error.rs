@@ -64,6 +64,9 @@ pub enum Error {
     Export(String),
     #[error("{0}")]
     Io(#[from] std::io::Error),
+    /// This service's key or the trust file.
+    #[error("identity: {0}")]
+    Identity(#[from] archive_common::IdentityError),
 }
 
 fn status(e: &Error) -> Status {

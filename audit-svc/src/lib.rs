@@ -20,6 +20,7 @@ mod config;
 mod error;
 pub mod event;
 pub mod export;
+pub mod gate;
 mod metrics;
 pub mod migrate;
 pub mod outbox;
@@ -32,12 +33,13 @@ pub mod verify;
 use std::{sync::Arc, time::Duration};
 
 use archive_common::{
-    IdentityKey, SystemClock, VerifyIdentity,
+    SystemClock,
     host::{Host, watch_readiness},
     page_token::PageTokens,
     shutdown::CancellationToken,
 };
 use archive_proto::v1::audit_service_server::AuditServiceServer;
+use gate::Gate;
 use tokio::net::TcpListener;
 use tonic::{server::NamedService, service::Routes};
 
@@ -75,21 +77,19 @@ pub async fn run(
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, Error> {
     let store = store::open(&config.database_url, config.migrate).await?;
     let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
-    let secret = config.identity_secret.as_bytes();
-    let key = IdentityKey::internal(secret);
-    let viewers = authorize::Viewers::new(config.authz_url.as_deref(), key.clone())?;
+    let identity = config.identity.load_with(clock.clone())?;
+    let viewers = authorize::Viewers::new(config.authz_url.as_deref())?;
     // Page tokens get their own key, derived so no second secret is needed.
-    let tokens = PageTokens::new(&[b"audit-svc page tokens:".as_slice(), secret].concat());
+    let tokens = PageTokens::new(&identity.key.derived_secret("audit-svc page tokens"));
     let checkpoints = start_checkpoints(&config, &store, &shutdown)?;
-    let audit = service::Audit::new(
-        store.clone(),
-        committer::Committer::start(store.clone(), clock.clone()),
-        viewers,
-        tokens,
-        clock,
-    )
-    .with_checkpoints(checkpoints);
-    let server = AuditServiceServer::with_interceptor(audit, VerifyIdentity::new(key));
+    let committer = committer::Committer::start(store.clone(), clock.clone());
+    let gate = Gate::new(
+        Arc::new(service::TrailDenials(committer.clone())),
+        clock.clone(),
+    );
+    let audit = service::Audit::new(store.clone(), committer, viewers, tokens, clock, gate)
+        .with_checkpoints(checkpoints);
+    let server = AuditServiceServer::with_interceptor(audit, identity.verifier());
 
     let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
     watch_readiness(

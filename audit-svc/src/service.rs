@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use archive_common::{
-    Clock, FieldViolation, Principal, convert, error::check_text, page_token::PageTokens,
+    Clock, FieldViolation, Principal, convert,
+    error::check_text,
+    identity::{Allow, Caller, Rule},
+    page_token::PageTokens,
 };
 use archive_proto::v1::{self as pb, audit_service_server::AuditService};
 use tonic::{Request, Response, Status};
@@ -17,9 +20,27 @@ use crate::{
     committer::Committer,
     event::{self, CASE_ID_MAX, ID_MAX, REQUEST_ID_MAX},
     export::Export,
+    gate::{Denials, Gate},
     store::{EventFilter, Store},
     verify::{self, Trust},
 };
+
+/// Who may append: the gateway (for its users, and its own batched
+/// events) and the services that record what they do.
+const APPEND: &[Allow] = &[
+    Allow::Users,
+    Allow::Service("gateway"),
+    Allow::Service("archive-svc"),
+    Allow::Service("authz-svc"),
+    Allow::Service("media-svc"),
+];
+const APPEND_EVENT: Rule = Rule::new("AppendEvent", APPEND);
+const APPEND_EVENTS: Rule = Rule::new("AppendEvents", APPEND);
+/// Reading the trail is for people (whose right authz-svc decides).
+const LIST_EVENTS: Rule = Rule::new("ListEvents", &[Allow::Users]);
+const VERIFY_CHAIN: Rule = Rule::new("VerifyChain", &[Allow::Users]);
+const GET_CHECKPOINT: Rule = Rule::new("GetCheckpoint", &[Allow::Users]);
+const EXPORT_TRAIL: Rule = Rule::new("ExportTrail", &[Allow::Users]);
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
 pub(crate) const MAX_PAGE_SIZE: u32 = 1000;
@@ -32,6 +53,26 @@ pub(crate) struct Audit {
     clock: Arc<dyn Clock>,
     /// Signed checkpoints; `None` when not configured.
     checkpoints: Option<Arc<Checkpointer>>,
+    gate: Gate,
+}
+
+/// audit-svc records the refusals of its own door in the trail directly.
+pub(crate) struct TrailDenials(pub(crate) Committer);
+
+#[tonic::async_trait]
+impl Denials for TrailDenials {
+    async fn record(
+        &self,
+        tenant: &str,
+        event: pb::AuditEvent,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String> {
+        let caller = Principal::system(tenant, "audit-svc");
+        let group = append::group(&caller, vec![event], None, Shape::One, at)
+            .map_err(|e| e.to_string())?;
+        self.0.append(group).await.map_err(|e| e.to_string())?;
+        Ok(())
+    }
 }
 
 impl Audit {
@@ -41,6 +82,7 @@ impl Audit {
         viewers: Viewers,
         tokens: PageTokens,
         clock: Arc<dyn Clock>,
+        gate: Gate,
     ) -> Self {
         Self {
             store,
@@ -49,6 +91,7 @@ impl Audit {
             tokens,
             clock,
             checkpoints: None,
+            gate,
         }
     }
 
@@ -76,7 +119,7 @@ impl Audit {
 
     async fn list(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         request: &pb::ListEventsRequest,
     ) -> Result<pb::ListEventsResponse, Error> {
         let filter = filter(request)?;
@@ -92,6 +135,7 @@ impl Audit {
             }
         };
         self.viewers.require(caller).await?;
+        let caller = &caller.principal;
         // The token is bound to the tenant and to exactly these filters.
         let fingerprint = format!("{filter:?}");
         let before: Option<u64> = if request.page_token.is_empty() {
@@ -165,7 +209,7 @@ impl AuditService for Audit {
         &self,
         request: Request<pb::AppendEventRequest>,
     ) -> Result<Response<pb::AppendEventResponse>, Status> {
-        let caller = Principal::of(&request)?.clone();
+        let caller = self.gate.admit(&request, &APPEND_EVENT).await?.clone();
         let r = request.into_inner();
         let event = r
             .event
@@ -183,7 +227,8 @@ impl AuditService for Audit {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let caller = Principal::of(&request)?;
+        self.gate.admit(&request, &LIST_EVENTS).await?;
+        let caller = Caller::of(&request)?;
         Ok(Response::new(self.list(caller, request.get_ref()).await?))
     }
 
@@ -191,8 +236,9 @@ impl AuditService for Audit {
         &self,
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainResponse>, Status> {
+        self.gate.admit(&request, &VERIFY_CHAIN).await?;
+        self.viewers.require(Caller::of(&request)?).await?;
         let caller = Principal::of(&request)?;
-        self.viewers.require(caller).await?;
         let r = request.get_ref();
         let report = verify::verify_with(
             self.store.as_ref(),
@@ -215,7 +261,7 @@ impl AuditService for Audit {
         &self,
         request: Request<pb::AppendEventsRequest>,
     ) -> Result<Response<pb::AppendEventsResponse>, Status> {
-        let caller = Principal::of(&request)?.clone();
+        let caller = self.gate.admit(&request, &APPEND_EVENTS).await?.clone();
         let r = request.into_inner();
         let receipts = self
             .append(&caller, r.events, r.commit_deadline.as_ref(), Shape::Many)
@@ -227,8 +273,9 @@ impl AuditService for Audit {
         &self,
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::Checkpoint>, Status> {
+        self.gate.admit(&request, &GET_CHECKPOINT).await?;
+        self.viewers.require(Caller::of(&request)?).await?;
         let caller = Principal::of(&request)?;
-        self.viewers.require(caller).await?;
         let checkpointer = self.checkpointer()?;
         let opened = if request.get_ref().create {
             checkpointer
@@ -250,8 +297,9 @@ impl AuditService for Audit {
         &self,
         request: Request<pb::ExportTrailRequest>,
     ) -> Result<Response<Self::ExportTrailStream>, Status> {
+        self.gate.admit(&request, &EXPORT_TRAIL).await?;
+        self.viewers.require(Caller::of(&request)?).await?;
         let caller = Principal::of(&request)?;
-        self.viewers.require(caller).await?;
         let r = request.get_ref();
         let store = self.store.clone();
         let checkpoints = self.checkpoints.as_ref().map(|c| c.store().clone());

@@ -11,7 +11,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use archive_common::{IdentityKey, Principal, VerifyIdentity, shutdown::CancellationToken};
+use archive_common::{
+    Principal, SystemClock, VerifyIdentity, identity::Trust, shutdown::CancellationToken,
+};
 use archive_proto::v1::{
     self as pb, AuditEvent,
     audit_service_server::{AuditService, AuditServiceServer},
@@ -33,14 +35,14 @@ struct State {
 pub struct FakeTrail(Arc<Mutex<State>>);
 
 impl FakeTrail {
-    /// Serves it on 127.0.0.1:0, verifying identities signed with `secret`,
-    /// until `stop`; its URL.
-    pub async fn serve(&self, secret: &str, stop: CancellationToken) -> String {
+    /// Serves it on 127.0.0.1:0, verifying callers with `trust`, until
+    /// `stop`; its URL.
+    pub async fn serve(&self, trust: Trust, stop: CancellationToken) -> String {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let server = AuditServiceServer::with_interceptor(
             self.clone(),
-            VerifyIdentity::new(IdentityKey::internal(secret.as_bytes())),
+            VerifyIdentity::new(trust, Arc::new(SystemClock)),
         );
         tokio::spawn(async move {
             tonic::transport::Server::builder()

@@ -3,6 +3,7 @@
 //! [`MigrateArgs`]). The gateway's embedded mode builds it in code (see
 //! [`Config::new`]).
 
+use archive_common::identity::IdentityConfig;
 use std::net::SocketAddr;
 
 /// The command line: `authz-svc [serve flags]` or `authz-svc migrate …`.
@@ -70,9 +71,9 @@ pub struct Config {
     #[arg(long, env = "AUTHZ_DATABASE_URL", default_value = "sqlite://authz.db")]
     pub database_url: String,
 
-    /// Secret shared by the suite to sign the forwarded identity.
-    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
-    pub identity_secret: String,
+    /// This service's key and the suite's trust file.
+    #[command(flatten)]
+    pub identity: IdentityConfig,
 
     /// `TENANT:USER_ID:Display Name` of admins created (with every permission)
     /// at start when missing; existing users are left untouched.
@@ -105,12 +106,12 @@ pub struct Config {
 
 impl Config {
     /// The defaults, for building a config in code.
-    pub fn new(database_url: impl Into<String>, identity_secret: impl Into<String>) -> Self {
+    pub fn new(database_url: impl Into<String>, identity: IdentityConfig) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50053)),
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
-            identity_secret: identity_secret.into(),
+            identity,
             bootstrap_admins: Vec::new(),
             decision_cache_ttl_ms: 1000,
             audit_url: None,

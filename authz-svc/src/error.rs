@@ -32,6 +32,9 @@ pub enum Error {
     GrantNeedsPostgres,
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// This service's key or the trust file.
+    #[error("identity: {0}")]
+    Identity(#[from] archive_common::IdentityError),
 }
 
 impl From<Error> for Status {

@@ -21,13 +21,17 @@ pub mod store;
 use std::{sync::Arc, time::Duration};
 
 use archive_common::{
-    Clock, IdentityKey, SystemClock, VerifyIdentity,
+    Clock, SystemClock,
     host::{Host, watch_readiness},
     page_token::PageTokens,
     shutdown::CancellationToken,
 };
 use archive_proto::v1::authz_service_server::{AuthzService, AuthzServiceServer};
-use audit_svc::{client::AuditClient, outbox::Relay};
+use audit_svc::{
+    client::AuditClient,
+    gate::{Gate, OutboxDenials},
+    outbox::Relay,
+};
 use tokio::net::TcpListener;
 use tonic::{
     server::NamedService,
@@ -90,14 +94,14 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
     let store = store::open(&config.database_url, config.migrate).await?;
     bootstrap::apply(store.as_ref(), &config.bootstrap_admins, clock.now()).await?;
 
-    let secret = config.identity_secret.as_bytes();
+    let identity = config.identity.load_with(clock.clone())?;
     // Page tokens get their own key, derived so no second secret is needed.
-    let tokens = PageTokens::new(&[b"authz-svc page tokens:".as_slice(), secret].concat());
+    let tokens = PageTokens::new(&identity.key.derived_secret("authz-svc page tokens"));
     let cache = cache::DecisionCache::new(Duration::from_millis(config.decision_cache_ttl_ms));
     let audit = config
         .audit_url
         .as_deref()
-        .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
+        .map(|url| AuditClient::connect_lazy(url, identity.key.clone()))
         .transpose()?;
     // Its first pass delivers the bootstrap admins' events too.
     let relay = Relay::new(
@@ -108,16 +112,24 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
     );
     let nudge = relay.nudge();
     relay.spawn(shutdown.clone());
+    let gate = Gate::new(
+        Arc::new(OutboxDenials {
+            outbox: store.outbox(),
+            nudge: nudge.clone(),
+        }),
+        clock.clone(),
+    );
     let authz = Arc::new(service::Authz::new(
         store.clone(),
         cache,
         tokens,
         clock,
         nudge,
+        gate,
     ));
     let server = InterceptedService::new(
         AuthzServiceServer::from_arc(authz.clone()),
-        VerifyIdentity::new(IdentityKey::internal(secret)),
+        identity.verifier(),
     );
 
     let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;

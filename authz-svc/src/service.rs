@@ -9,7 +9,11 @@ use std::sync::Arc;
 
 use archive_common::{Clock, FieldViolation, Principal, page_token::PageTokens};
 use archive_proto::v1::{self as pb, authz_service_server::AuthzService};
-use audit_svc::outbox::{Change, Context, Nudge};
+use archive_common::identity::{Allow, Rule};
+use audit_svc::{
+    gate::Gate,
+    outbox::{Change, Context, Nudge},
+};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -26,6 +30,19 @@ const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
 const LIST_USERS_QUERY: &[u8] = b"ListUsers";
 
+/// Every RPC is for people, through the gateway (or another service passing
+/// a user's own token on, as audit-svc does to check who may read the
+/// trail); which people may manage users is this service's own decision.
+const USERS: &[Allow] = &[Allow::Users];
+const DECIDE: Rule = Rule::new("Decide", USERS);
+const BATCH_DECIDE: Rule = Rule::new("BatchDecide", USERS);
+const GET_MY_PERMISSIONS: Rule = Rule::new("GetMyPermissions", USERS);
+const CREATE_USER: Rule = Rule::new("CreateUser", USERS);
+const GET_USER: Rule = Rule::new("GetUser", USERS);
+const LIST_USERS: Rule = Rule::new("ListUsers", USERS);
+const UPDATE_USER: Rule = Rule::new("UpdateUser", USERS);
+const DELETE_USER: Rule = Rule::new("DeleteUser", USERS);
+
 pub(crate) struct Authz {
     store: Arc<dyn Store>,
     cache: DecisionCache,
@@ -33,6 +50,7 @@ pub(crate) struct Authz {
     clock: Arc<dyn Clock>,
     /// Wakes the audit relay after a change committed with its event.
     audit: Nudge,
+    gate: Gate,
 }
 
 impl Authz {
@@ -42,6 +60,7 @@ impl Authz {
         tokens: PageTokens,
         clock: Arc<dyn Clock>,
         audit: Nudge,
+        gate: Gate,
     ) -> Self {
         Self {
             store,
@@ -49,6 +68,7 @@ impl Authz {
             tokens,
             clock,
             audit,
+            gate,
         }
     }
 
@@ -231,7 +251,7 @@ impl AuthzService for Authz {
         &self,
         request: Request<pb::DecideRequest>,
     ) -> Result<Response<pb::DecideResponse>, Status> {
-        let caller = Principal::of(&request)?;
+        let caller = self.gate.admit(&request, &DECIDE).await?;
         let action = policy::action(request.get_ref().action, "action").map_err(Error::from)?;
         let permissions = self.permissions(caller).await?;
         Ok(Response::new(pb::DecideResponse {
@@ -243,7 +263,7 @@ impl AuthzService for Authz {
         &self,
         request: Request<pb::BatchDecideRequest>,
     ) -> Result<Response<pb::BatchDecideResponse>, Status> {
-        let caller = Principal::of(&request)?;
+        let caller = self.gate.admit(&request, &BATCH_DECIDE).await?;
         let requests = &request.get_ref().requests;
         if requests.len() > MAX_BATCH {
             return Err(FieldViolation::new(
@@ -270,7 +290,7 @@ impl AuthzService for Authz {
         &self,
         request: Request<pb::GetMyPermissionsRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let caller = Principal::of(&request)?;
+        let caller = self.gate.admit(&request, &GET_MY_PERMISSIONS).await?;
         let user = self
             .store
             .get_user(&caller.tenant, &caller.user_id)
@@ -283,7 +303,7 @@ impl AuthzService for Authz {
         &self,
         request: Request<pb::CreateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let caller = Principal::of(&request)?;
+        let caller = self.gate.admit(&request, &CREATE_USER).await?;
         let request = request.get_ref();
         let user = self
             .create_user(caller, request.user.clone(), request.context.clone())
@@ -295,7 +315,7 @@ impl AuthzService for Authz {
         &self,
         request: Request<pb::GetUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let caller = Principal::of(&request)?;
+        let caller = self.gate.admit(&request, &GET_USER).await?;
         self.require_admin(caller).await?;
         let user_id = &request.get_ref().user_id;
         check_user_id(user_id, "user_id").map_err(Error::from)?;
@@ -311,7 +331,7 @@ impl AuthzService for Authz {
         &self,
         request: Request<pb::ListUsersRequest>,
     ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        let caller = Principal::of(&request)?;
+        let caller = self.gate.admit(&request, &LIST_USERS).await?;
         Ok(Response::new(
             self.list_users(caller, request.get_ref().clone()).await?,
         ))
@@ -321,7 +341,7 @@ impl AuthzService for Authz {
         &self,
         request: Request<pb::UpdateUserRequest>,
     ) -> Result<Response<pb::User>, Status> {
-        let caller = Principal::of(&request)?;
+        let caller = self.gate.admit(&request, &UPDATE_USER).await?;
         let request = request.get_ref();
         let user = self
             .update_user(caller, request.user.clone(), request.context.clone())
@@ -333,7 +353,7 @@ impl AuthzService for Authz {
         &self,
         request: Request<pb::DeleteUserRequest>,
     ) -> Result<Response<pb::DeleteUserResponse>, Status> {
-        let caller = Principal::of(&request)?;
+        let caller = self.gate.admit(&request, &DELETE_USER).await?;
         let request = request.get_ref();
         self.delete_user(caller, &request.user_id, request.context.clone())
             .await?;

@@ -11,8 +11,8 @@ use std::{
 };
 
 use archive_common::{
-    IdentityKey, Principal,
-    identity::{Algorithm, DecodingKey, Verified, jwk::JwkSet, verify_jwt},
+    Principal,
+    identity::{Algorithm, DecodingKey, SharedKey, Verified, jwk::JwkSet, verify_jwt},
 };
 use tonic::{Request, Status, service::Interceptor};
 
@@ -22,7 +22,7 @@ pub const AUDIENCE: &str = "archive";
 /// Verifies users' bearer tokens.
 #[derive(Clone, Debug)]
 pub struct Authenticate {
-    key: IdentityKey,
+    key: SharedKey,
     jwks: Option<Arc<JwkSet>>,
     verified: VerifiedTokens,
 }
@@ -67,7 +67,7 @@ impl VerifiedTokens {
 impl Authenticate {
     pub fn hs256(secret: &[u8]) -> Self {
         Self {
-            key: IdentityKey::new(secret, AUDIENCE, 12 * 3600),
+            key: SharedKey::new(secret, AUDIENCE, 12 * 3600),
             jwks: None,
             verified: VerifiedTokens::default(),
         }

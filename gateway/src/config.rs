@@ -2,6 +2,8 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use archive_common::identity::IdentityConfig;
+
 use crate::upstream::UpstreamUrls;
 
 #[derive(clap::Parser, Debug)]
@@ -22,7 +24,8 @@ pub enum Command {
     Suite,
     /// Runs only the gateway, in front of services running elsewhere.
     Serve(Box<GatewayConfig>),
-    /// Prints a bearer token for a demo user of the embedded suite's data directory.
+    /// Prints a bearer token for a demo user of the embedded suite's data
+    /// directory (`--data-dir`, default ./data).
     Token {
         /// One of the demo users: paal, sara, andreas, rita, nils.
         user: String,
@@ -30,6 +33,10 @@ pub enum Command {
         #[arg(long, default_value_t = 12 * 3600)]
         ttl: i64,
     },
+    /// Issues and rotates credentials: the suite's keys, recording-platform
+    /// credentials, users' tokens for `gateway serve`.
+    #[command(subcommand)]
+    Credentials(crate::credentials::Credentials),
 }
 
 /// The gateway alone.
@@ -44,9 +51,10 @@ pub struct GatewayConfig {
     /// Secret of users' HS256 bearer tokens.
     #[arg(long, env = "ARCHIVE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: String,
-    /// Key that signs the identity forwarded to the services.
-    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
-    pub identity_secret: String,
+    /// The gateway's own key (signs the users' identity it forwards to the
+    /// services) and the suite's trust file.
+    #[command(flatten)]
+    pub identity: IdentityConfig,
     #[arg(
         long,
         env = "GATEWAY_ARCHIVE_URL",
@@ -125,8 +133,8 @@ impl GatewayConfig {
 /// Embedded mode: every service in one process.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SuiteConfig {
-    /// Where the SQLite databases, recordings and generated secrets live.
-    #[arg(long, env = "ARCHIVE_DATA_DIR", default_value = "./data")]
+    /// Where the SQLite databases, recordings, generated secrets and keys live.
+    #[arg(long, env = "ARCHIVE_DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// Use PostgreSQL instead of SQLite: a server URL without a database
     /// (e.g. `postgres://postgres@127.0.0.1:5432`); each service gets its own

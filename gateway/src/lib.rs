@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod credentials;
 mod config;
 pub mod demo;
 mod error;
@@ -26,7 +27,7 @@ pub mod zip;
 use std::sync::Arc;
 
 use archive_common::{
-    IdentityKey, SystemClock,
+    SystemClock,
     host::{Host, watch_readiness},
     shutdown::CancellationToken,
 };
@@ -71,11 +72,15 @@ pub async fn run_with(
     http: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let identity = IdentityKey::internal(config.identity_secret.as_bytes());
+    let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
+    let identity = config
+        .identity
+        .load_with(clock.clone())
+        .map_err(|e| Error::Config(e.to_string()))?
+        .key;
     let audit =
         audit_svc::client::AuditClient::new(channels.audit_append.clone(), identity.clone());
     let upstreams = upstream::Upstreams::new(channels, identity);
-    let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
     let playback = flows::playback::PlaybackSettings {
         key: config.playback_key.clone().into_bytes(),
         public_url: config.media_public_url.clone(),

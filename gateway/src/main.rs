@@ -1,5 +1,6 @@
 //! `gateway`: the whole suite in one process by default (`cargo run --release`),
-//! the gateway alone with `serve`, or a demo token with `token`.
+//! the gateway alone with `serve`, a demo token with `token`, or an
+//! operator's keys and credentials with `credentials`.
 
 // The library uses the dependencies; this thin binary needs only a few.
 #![allow(unused_crate_dependencies)]
@@ -28,7 +29,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             gateway::run(config, grpc, http, shutdown).await?;
         }
         Command::Token { user, ttl } => {
-            let secrets = gateway::Secrets::load_or_create(&cli.suite.data_dir)?;
+            let secrets = gateway::Secrets::load(&cli.suite.data_dir)?;
             let principal = gateway::demo::user(&user)
                 .ok_or_else(|| {
                     format!("{user:?} is not a demo user (paal, sara, andreas, rita, nils)")
@@ -37,6 +38,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let token = gateway::auth::Authenticate::hs256(secrets.jwt_secret.as_bytes())
                 .issue(&principal, ttl);
             println!("{token}");
+        }
+        Command::Credentials(command) => {
+            println!(
+                "{}",
+                gateway::credentials::run(&command, &cli.suite.data_dir)?
+            );
         }
     }
     Ok(())

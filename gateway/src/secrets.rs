@@ -9,8 +9,6 @@ use serde::{Deserialize, Serialize};
 pub struct Secrets {
     /// Signs users' bearer tokens.
     pub jwt_secret: String,
-    /// Signs the identity the gateway forwards to the services.
-    pub identity_secret: String,
     /// Signs playback URLs that media-svc serves.
     pub playback_key: String,
 }
@@ -25,6 +23,24 @@ fn random_key() -> String {
 }
 
 impl Secrets {
+    /// Reads `dir/secrets.json` of a suite that has started once.
+    pub fn load(dir: &Path) -> Result<Self, String> {
+        let path = dir.join("secrets.json");
+        let bytes = std::fs::read(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                format!(
+                    "{} does not exist: start the suite once with this data directory \
+                     (cargo run --release -- --data-dir {}) or pass --data-dir",
+                    path.display(),
+                    dir.display()
+                )
+            } else {
+                format!("{}: {e}", path.display())
+            }
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
     /// Reads `dir/secrets.json`, creating it (owner-only) on first start.
     pub fn load_or_create(dir: &Path) -> std::io::Result<Self> {
         let path = dir.join("secrets.json");
@@ -34,7 +50,6 @@ impl Secrets {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let secrets = Self {
                     jwt_secret: random_key(),
-                    identity_secret: random_key(),
                     playback_key: random_key(),
                 };
                 let json = serde_json::to_vec_pretty(&secrets).expect("serialises");

@@ -3,7 +3,7 @@
 //! recording platform and an admin would. Every step is idempotent: a second
 //! start finds the users, sessions and files already there and changes nothing.
 
-use archive_common::{Principal, convert::timestamp};
+use archive_common::{convert::timestamp, identity::PlatformCredential};
 use archive_proto::v1::{self as pb, call_event::Kind};
 use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
 use chrono_tz::Europe::Oslo;
@@ -271,7 +271,11 @@ fn generated(now: DateTime<Utc>) -> Vec<pb::IngestCallRequest> {
 }
 
 /// Seeds the demo tenant. Safe to run again.
-pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<SeedReport, Error> {
+pub(crate) async fn run(
+    upstreams: &Upstreams,
+    platform: &PlatformCredential,
+    now: DateTime<Utc>,
+) -> Result<SeedReport, Error> {
     let admin = demo::user(demo::ADMIN)
         .expect("admin is a demo user")
         .principal();
@@ -330,14 +334,13 @@ pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<See
             .map_err(Error::upstream("archive-svc"))?;
     }
 
-    let platform = Principal::system(TENANT, "recording-platform");
     let mut deleted = Vec::new();
     for (i, call) in seed_rows().into_iter().chain(generated(now)).enumerate() {
         let session = call.session_id.clone();
         let response = upstreams
             .archive
             .clone()
-            .ingest_call(upstreams.on_behalf(&platform, call))
+            .ingest_call(platform.request(call, TENANT))
             .await
             .map_err(Error::upstream("archive-svc"))?
             .into_inner();
@@ -349,7 +352,7 @@ pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<See
             }
             let clip = CLIPS[(i + j) % CLIPS.len()];
             report.files_uploaded +=
-                u32::from(upload(upstreams, &platform, &recording.recording_id, clip).await?);
+                u32::from(upload(upstreams, platform, &recording.recording_id, clip).await?);
             if session == DELETED_SESSION {
                 deleted.push(recording.recording_id);
             }
@@ -372,16 +375,7 @@ pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<See
             ))
             .await
             .map_err(Error::upstream("archive-svc"))?;
-        for recording_id in deleted {
-            upstreams
-                .media
-                .clone()
-                .delete_recording_media(
-                    upstreams.on_behalf(&admin, pb::DeleteRecordingMediaRequest { recording_id }),
-                )
-                .await
-                .map_err(Error::upstream("media-svc"))?;
-        }
+        // archive-svc's deletion outbox deletes the files (only it may).
     }
     Ok(report)
 }
@@ -389,7 +383,7 @@ pub(crate) async fn run(upstreams: &Upstreams, now: DateTime<Utc>) -> Result<See
 /// Uploads one file; false when the same bytes were there already.
 async fn upload(
     upstreams: &Upstreams,
-    who: &Principal,
+    platform: &PlatformCredential,
     recording_id: &str,
     bytes: &'static [u8],
 ) -> Result<bool, Error> {
@@ -397,7 +391,7 @@ async fn upload(
     let response = upstreams
         .media
         .clone()
-        .upload_recording(upstreams.on_behalf(who, tokio_stream::iter(messages)))
+        .upload_recording(platform.request(tokio_stream::iter(messages), TENANT))
         .await
         .map_err(Error::upstream("media-svc"))?;
     Ok(response.into_inner().created)

@@ -10,7 +10,10 @@
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
-use archive_common::shutdown::CancellationToken;
+use archive_common::{
+    identity::{KeySet, PlatformCredential},
+    shutdown::CancellationToken,
+};
 use tokio::{net::TcpListener, task::JoinSet};
 
 use crate::{
@@ -56,9 +59,43 @@ impl Endpoints {
 pub struct Suite {
     pub endpoints: Endpoints,
     pub secrets: Secrets,
+    /// The suite's keys (`DATA_DIR/keys`): each process's own and the trust file.
+    pub keys: KeySet,
+    /// The demo tenant's recording-platform credential (also in
+    /// `DATA_DIR/keys/recording-platform.credential`).
+    pub platform: PlatformCredential,
     pub seeded: Option<seed::SeedReport>,
     tasks: JoinSet<Result<(), String>>,
     shutdown: CancellationToken,
+}
+
+fn identity_error(e: archive_common::IdentityError) -> Error {
+    Error::Config(e.to_string())
+}
+
+/// The demo tenant's recording platform: a credential issued at each start
+/// (valid a year) with the authority key of the data directory, and written
+/// beside the keys (owner-only) for an operator to hand over.
+fn platform_credential(keys: &KeySet) -> Result<PlatformCredential, archive_common::IdentityError> {
+    let trust = archive_common::identity::Trust::load(&keys.trust_file())?;
+    let authority = archive_common::identity::load_key_file(&keys.key_file("authority"))?;
+    let credential = archive_common::IdentityKey::load(&authority, &trust)?.issue_platform(
+        "recording-platform",
+        &[demo::TENANT.to_owned()],
+        chrono::Duration::days(365),
+    );
+    let path = keys.dir.join("recording-platform.credential");
+    let write = || -> std::io::Result<()> {
+        std::fs::write(&path, credential.token())?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
+    };
+    write().map_err(|e| archive_common::IdentityError::Keys(format!("{}: {e}", path.display())))?;
+    Ok(credential)
 }
 
 async fn bind(port: u16, offset: u16) -> std::io::Result<TcpListener> {
@@ -97,6 +134,9 @@ impl Suite {
     async fn start_all(config: SuiteConfig, shutdown: CancellationToken) -> Result<Self, Error> {
         std::fs::create_dir_all(&config.data_dir)?;
         let secrets = Secrets::load_or_create(&config.data_dir)?;
+        let keys = KeySet::new(config.data_dir.join("keys"));
+        keys.ensure_suite().map_err(identity_error)?;
+        let platform = platform_credential(&keys).map_err(identity_error)?;
         let port = config.base_port;
         let (
             gateway_l,
@@ -140,7 +180,7 @@ impl Suite {
         let archive_token = shutdown.child_token();
         let mut archive = archive_svc::Config::new(
             database_url(&config, "calls").await?,
-            &secrets.identity_secret,
+            keys.config("archive-svc"),
         );
         archive.media_url = Some(url(endpoints.media));
         // Its audit outbox is delivered to audit-svc (started below; the relay retries until then).
@@ -151,7 +191,7 @@ impl Suite {
 
         let mut media = media_svc::Config::new(
             config.data_dir.join("media"),
-            &secrets.identity_secret,
+            keys.config("media-svc"),
             &secrets.playback_key,
         );
         media.cors_origin = None;
@@ -165,7 +205,7 @@ impl Suite {
         let audit_token = shutdown.child_token();
         let mut audit = audit_svc::Config::new(
             database_url(&config, "audit").await?,
-            &secrets.identity_secret,
+            keys.config("audit-svc"),
         );
         audit.listen = endpoints.audit;
         // Checkpoints signed with a key of the data directory (created on the
@@ -186,7 +226,7 @@ impl Suite {
         let authz_token = shutdown.child_token();
         let mut authz = authz_svc::Config::new(
             database_url(&config, "authz").await?,
-            &secrets.identity_secret,
+            keys.config("authz-svc"),
         );
         let admin = demo::user(demo::ADMIN).expect("admin is a demo user");
         authz.bootstrap_admins = vec![format!(
@@ -237,7 +277,7 @@ impl Suite {
             listen: endpoints.gateway,
             metrics_listen: endpoints.metrics,
             jwt_secret: secrets.jwt_secret.clone(),
-            identity_secret: secrets.identity_secret.clone(),
+            identity: keys.config("gateway"),
             archive_url: url(endpoints.archive),
             media_url: url(endpoints.media),
             authz_url: url(endpoints.authz),
@@ -255,11 +295,13 @@ impl Suite {
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None
         } else {
-            let upstreams = Upstreams::new(
-                channels.clone(),
-                archive_common::IdentityKey::internal(secrets.identity_secret.as_bytes()),
-            );
-            let report = seed::run(&upstreams, chrono::Utc::now()).await?;
+            let gateway_key = keys
+                .config("gateway")
+                .load()
+                .map_err(identity_error)?
+                .key;
+            let upstreams = Upstreams::new(channels.clone(), gateway_key);
+            let report = seed::run(&upstreams, &platform, chrono::Utc::now()).await?;
             std::fs::write(config.data_dir.join("seeded"), SEED_VERSION)?;
             Some(report)
         };
@@ -278,6 +320,8 @@ impl Suite {
         Ok(Self {
             endpoints,
             secrets,
+            keys,
+            platform,
             seeded,
             tasks,
             shutdown,

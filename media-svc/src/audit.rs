@@ -108,3 +108,24 @@ impl MediaAudit {
         }
     }
 }
+
+/// Refusals of media-svc's door go straight to the trail, as media-svc's own
+/// `system:media-svc` naming the refused caller as the actor.
+#[tonic::async_trait]
+impl audit_svc::gate::Denials for MediaAudit {
+    async fn record(
+        &self,
+        tenant: &str,
+        event: pb::AuditEvent,
+        _at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), String> {
+        let Some(client) = &self.client else {
+            return Ok(());
+        };
+        client
+            .append_events(&Principal::system(tenant, "media-svc"), vec![event], None)
+            .await
+            .map(|_| ())
+            .map_err(|s| s.message().to_owned())
+    }
+}

@@ -1,6 +1,7 @@
 //! media-svc's configuration: command-line flags with environment fallbacks.
 //! The gateway's embedded mode builds it in code (see [`Config::new`]).
 
+use archive_common::identity::IdentityConfig;
 use std::{net::SocketAddr, path::PathBuf};
 
 /// Where recordings are kept.
@@ -49,9 +50,9 @@ pub struct Config {
     #[arg(long, env = "METRICS_LISTEN", default_value = "127.0.0.1:9092")]
     pub metrics_listen: SocketAddr,
 
-    /// Secret shared by the suite to sign the forwarded identity.
-    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
-    pub identity_secret: String,
+    /// This service's key and the suite's trust file.
+    #[command(flatten)]
+    pub identity: IdentityConfig,
 
     /// HMAC key of playback tokens; the gateway mints them with the same key.
     #[arg(long, env = "ARCHIVE_PLAYBACK_KEY", hide_env_values = true)]
@@ -196,14 +197,14 @@ impl Config {
     /// The defaults with a filesystem store under `media_root`, for building a config in code.
     pub fn new(
         media_root: impl Into<PathBuf>,
-        identity_secret: impl Into<String>,
+        identity: IdentityConfig,
         playback_key: impl Into<String>,
     ) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50052)),
             http_listen: SocketAddr::from(([127, 0, 0, 1], 8082)),
             metrics_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            identity_secret: identity_secret.into(),
+            identity,
             playback_key: playback_key.into(),
             store: StoreKind::Fs,
             media_root: media_root.into(),

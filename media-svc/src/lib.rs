@@ -24,13 +24,13 @@ pub mod token;
 use std::{sync::Arc, time::Duration};
 
 use archive_common::{
-    IdentityKey, SystemClock, VerifyIdentity,
+    SystemClock,
     host::{Host, watch_readiness},
     shutdown::CancellationToken,
     telemetry::client::TracedChannel,
 };
 use archive_proto::v1::media_service_server::MediaServiceServer;
-use audit_svc::client::AuditClient;
+use audit_svc::{client::AuditClient, gate::Gate};
 use object_store::ObjectStore;
 use tokio::net::TcpListener;
 use tonic::{server::NamedService, service::Routes};
@@ -111,18 +111,22 @@ impl MediaServer {
         let store = store
             .with_relay(storage::relay(&config)?)
             .with_redirect(storage::redirect(&config)?);
+        let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
+        let identity = config
+            .identity
+            .load_with(clock.clone())
+            .map_err(|e| Error::Config(e.to_string()))?;
         let audit = config
             .audit_url
             .as_deref()
-            .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
+            .map(|url| AuditClient::connect_lazy(url, identity.key.clone()))
             .transpose()
             .map_err(|e| Error::Config(e.to_string()))?;
+        let audit = audit::MediaAudit::new(audit, clock.clone());
+        let gate = Gate::new(Arc::new(audit.clone()), clock);
         let server = MediaServiceServer::with_interceptor(
-            service::Media::new(
-                store.clone(),
-                audit::MediaAudit::new(audit, Arc::new(SystemClock)),
-            ),
-            VerifyIdentity::new(IdentityKey::internal(config.identity_secret.as_bytes())),
+            service::Media::new(store.clone(), audit, gate),
+            identity.verifier(),
         );
         let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
         let stop = shutdown.child_token();

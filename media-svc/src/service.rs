@@ -2,7 +2,11 @@
 //! bytes. The tenant always comes from the verified identity, so another
 //! tenant's recording is simply not found.
 
-use archive_common::{FieldViolation, Principal};
+use archive_common::{
+    FieldViolation, Principal,
+    identity::{Allow, Rule},
+};
+use audit_svc::gate::Gate;
 use archive_proto::v1::{
     self as proto, BatchGetMediaInfoRequest, BatchGetMediaInfoResponse,
     DeleteRecordingMediaRequest, DeleteRecordingMediaResponse, GetMediaInfoRequest,
@@ -27,22 +31,41 @@ pub const READ_CHUNK_BYTES: usize = 64 * 1024;
 /// Metadata reads one batch runs at once.
 const BATCH_CONCURRENCY: usize = 16;
 
+/// Who may call each RPC: the recording platform uploads (for the tenants
+/// its credential names); people read through the gateway (zip downloads,
+/// the Recording tab); only archive-svc — its deletion outbox and retention,
+/// after the user's deletion was decided and recorded — deletes.
+const UPLOAD_RECORDING: Rule = Rule::new("UploadRecording", &[Allow::Platform]);
+const READ_RECORDING: Rule = Rule::new("ReadRecording", &[Allow::Users]);
+const GET_MEDIA_INFO: Rule = Rule::new("GetMediaInfo", &[Allow::Users]);
+const BATCH_GET_MEDIA_INFO: Rule = Rule::new("BatchGetMediaInfo", &[Allow::Users]);
+const DELETE_RECORDING_MEDIA: Rule =
+    Rule::new("DeleteRecordingMedia", &[Allow::Service("archive-svc")]);
+
 #[derive(Debug, Clone)]
 pub(crate) struct Media {
     store: MediaStore,
     audit: MediaAudit,
+    gate: Gate,
 }
 
 impl Media {
-    pub(crate) fn new(store: MediaStore, audit: MediaAudit) -> Self {
-        Self { store, audit }
+    pub(crate) fn new(store: MediaStore, audit: MediaAudit, gate: Gate) -> Self {
+        Self { store, audit, gate }
     }
-}
 
-fn keys_of<T>(request: &Request<T>, id: &str, field: &str) -> Result<RecordingKeys, Status> {
-    let tenant = &Principal::of(request)?.tenant;
-    let id = RecordingId::parse(id, field)?;
-    Ok(RecordingKeys::new(tenant, id))
+    /// The keys of recording `id` of the caller's tenant, if `rule` admits the caller.
+    async fn keys_of<T>(
+        &self,
+        request: &Request<T>,
+        rule: &Rule,
+        id: &str,
+        field: &str,
+    ) -> Result<RecordingKeys, Status> {
+        let tenant = &self.gate.admit(request, rule).await?.tenant;
+        let id = RecordingId::parse(id, field)?;
+        Ok(RecordingKeys::new(tenant, id))
+    }
 }
 
 #[tonic::async_trait]
@@ -51,7 +74,7 @@ impl proto::media_service_server::MediaService for Media {
         &self,
         request: Request<Streaming<UploadRecordingRequest>>,
     ) -> Result<Response<UploadRecordingResponse>, Status> {
-        let who = Principal::of(&request)?.clone();
+        let who = self.gate.admit(&request, &UPLOAD_RECORDING).await?.clone();
         let tenant = who.tenant.clone();
         let mut messages = request.into_inner();
         let first = messages
@@ -97,7 +120,9 @@ impl proto::media_service_server::MediaService for Media {
         &self,
         request: Request<ReadRecordingRequest>,
     ) -> Result<Response<Self::ReadRecordingStream>, Status> {
-        let keys = keys_of(&request, &request.get_ref().recording_id, "recording_id")?;
+        let keys = self
+            .keys_of(&request, &READ_RECORDING, &request.get_ref().recording_id, "recording_id")
+            .await?;
         let ReadRecordingRequest { offset, length, .. } = request.into_inner();
         let size = self.store.require_info(&keys).await?.size_bytes;
         if offset >= size {
@@ -125,7 +150,9 @@ impl proto::media_service_server::MediaService for Media {
         &self,
         request: Request<GetMediaInfoRequest>,
     ) -> Result<Response<GetMediaInfoResponse>, Status> {
-        let keys = keys_of(&request, &request.get_ref().recording_id, "recording_id")?;
+        let keys = self
+            .keys_of(&request, &GET_MEDIA_INFO, &request.get_ref().recording_id, "recording_id")
+            .await?;
         let info = self.store.require_info(&keys).await?;
         Ok(Response::new(GetMediaInfoResponse {
             media: Some(info.into()),
@@ -136,7 +163,12 @@ impl proto::media_service_server::MediaService for Media {
         &self,
         request: Request<BatchGetMediaInfoRequest>,
     ) -> Result<Response<BatchGetMediaInfoResponse>, Status> {
-        let tenant = Principal::of(&request)?.tenant.clone();
+        let tenant = self
+            .gate
+            .admit(&request, &BATCH_GET_MEDIA_INFO)
+            .await?
+            .tenant
+            .clone();
         let ids = &request.get_ref().recording_ids;
         if ids.len() > MAX_BATCH {
             return Err(FieldViolation::new(
@@ -168,7 +200,9 @@ impl proto::media_service_server::MediaService for Media {
         &self,
         request: Request<DeleteRecordingMediaRequest>,
     ) -> Result<Response<DeleteRecordingMediaResponse>, Status> {
-        let keys = keys_of(&request, &request.get_ref().recording_id, "recording_id")?;
+        let keys = self
+            .keys_of(&request, &DELETE_RECORDING_MEDIA, &request.get_ref().recording_id, "recording_id")
+            .await?;
         let deleted = self.store.delete(&keys).await?;
         tracing::info!(key = %keys.audio, deleted, "recording media deleted");
         // Answered only once recorded: the caller's retry finds the file gone

@@ -8,18 +8,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use prost::Message as _;
 
-use super::{DELIVERED, DUE, FAILED, OutboxStore, PENDING, Pending};
+use super::{DELIVERED, DUE, FAILED, INSERT, OutboxStore, PENDING, Pending};
 
 /// The outbox of the database behind `pool`.
 #[derive(Debug, Clone)]
 pub struct SqlOutbox {
     pool: Pool,
-}
-
-impl SqlOutbox {
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
-    }
 }
 
 /// `$body` with `$p` bound to the pool of whichever backend it is (sqlx's
@@ -31,6 +25,32 @@ macro_rules! on_pool {
             Pool::Postgres($p) => $body,
         }
     };
+}
+
+impl SqlOutbox {
+    pub fn new(pool: Pool) -> Self {
+        Self { pool }
+    }
+
+    /// Queues `event` on its own, due at `at` (what no change of the
+    /// service's carries: a refused caller).
+    pub async fn record(
+        &self,
+        tenant: &str,
+        event: &AuditEvent,
+        at: DateTime<Utc>,
+    ) -> Result<(), sqlx::Error> {
+        let bytes = event.encode_to_vec();
+        on_pool!(&self.pool, p => {
+            sqlx::query(INSERT)
+                .bind(tenant)
+                .bind(&bytes)
+                .bind(at.timestamp_micros())
+                .execute(p)
+                .await
+                .map(|_| ())
+        })
+    }
 }
 
 #[async_trait]

@@ -17,7 +17,13 @@ use chrono::{DateTime, TimeZone, Utc};
 use super::*;
 use crate::testing::FakeTrail;
 
-const SECRET: &str = "outbox-test-secret";
+/// The suite's keys: the relay signs as archive-svc, the trail verifies.
+static KEYS: std::sync::LazyLock<archive_common::identity::testing::TestKeys> =
+    std::sync::LazyLock::new(Default::default);
+
+fn client(url: &str) -> crate::client::AuditClient {
+    crate::client::AuditClient::connect_lazy(url, KEYS.signer("archive-svc")).unwrap()
+}
 const SERVICE: &str = "test-svc";
 
 fn t0() -> DateTime<Utc> {
@@ -127,10 +133,10 @@ impl Drop for Harness {
 async fn harness() -> Harness {
     let audit = FakeTrail::default();
     let stop = CancellationToken::new();
-    let url = audit.serve(SECRET, stop.clone()).await;
+    let url = audit.serve(KEYS.trust(), stop.clone()).await;
     let store = Arc::new(FakeStore::default());
     let clock = ManualClock::new(t0());
-    let client = crate::client::AuditClient::connect_lazy(&url, SECRET).unwrap();
+    let client = client(&url);
     let relay = Relay::new(
         store.clone(),
         Some(client),
@@ -307,7 +313,7 @@ async fn a_nudge_wakes_the_relay_at_once_and_the_metrics_follow() {
     // It would not poll again for an hour: only the nudge can wake it.
     let relay = Relay::new(
         store.clone(),
-        Some(crate::client::AuditClient::connect_lazy(&h.url, SECRET).unwrap()),
+        Some(client(&h.url)),
         SERVICE,
         clock,
     )
