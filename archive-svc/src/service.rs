@@ -102,7 +102,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::IngestCallRequest>,
     ) -> Result<Response<pb::IngestCallResponse>, Status> {
-        let who = self.gate.admit(&request, &access::INGEST_CALL).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::INGEST_CALL)
+            .await?
+            .clone();
         let report = CallReport::try_from(request.into_inner()).map_err(Error::from)?;
         let settings = self
             .store
@@ -130,7 +134,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::BatchIngestCallsRequest>,
     ) -> Result<Response<pb::BatchIngestCallsResponse>, Status> {
-        let who = self.gate.admit(&request, &access::BATCH_INGEST_CALLS).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::BATCH_INGEST_CALLS)
+            .await?
+            .clone();
         let calls = request.into_inner().calls;
         if calls.is_empty() || calls.len() > MAX_BATCH {
             return Err(Error::from(FieldViolation::new(
@@ -179,7 +187,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::SearchCallsRequest>,
     ) -> Result<Response<pb::SearchCallsResponse>, Status> {
-        let who = self.gate.admit(&request, &access::SEARCH_CALLS).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::SEARCH_CALLS)
+            .await?
+            .clone();
         let req = request.into_inner();
         let query = call_query(req.filter, req.order).map_err(Error::from)?;
         let size = page_size(req.page_size, "page_size").map_err(Error::from)?;
@@ -213,7 +225,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::BatchGetRecordingsRequest>,
     ) -> Result<Response<pb::BatchGetRecordingsResponse>, Status> {
-        let who = self.gate.admit(&request, &access::BATCH_GET_RECORDINGS).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::BATCH_GET_RECORDINGS)
+            .await?
+            .clone();
         let ids = recording_ids(&request.get_ref().recording_ids, "recording_ids", MAX_BATCH)
             .map_err(Error::from)?;
         let mut found: std::collections::HashMap<_, _> = self
@@ -241,7 +257,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::ListAgentRecordingsRequest>,
     ) -> Result<Response<pb::ListAgentRecordingsResponse>, Status> {
-        let who = self.gate.admit(&request, &access::LIST_AGENT_RECORDINGS).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::LIST_AGENT_RECORDINGS)
+            .await?
+            .clone();
         let req = request.into_inner();
         if req.agent.trim().is_empty() {
             return Err(Error::from(FieldViolation::missing("agent")).into());
@@ -279,7 +299,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::MarkRecordingsDeletedRequest>,
     ) -> Result<Response<pb::MarkRecordingsDeletedResponse>, Status> {
-        let who = self.gate.admit(&request, &access::MARK_RECORDINGS_DELETED).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::MARK_RECORDINGS_DELETED)
+            .await?
+            .clone();
         let req = request.into_inner();
         let ids =
             recording_ids(&req.recording_ids, "recording_ids", MAX_BATCH).map_err(Error::from)?;
@@ -315,7 +339,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::GetTenantSettingsRequest>,
     ) -> Result<Response<pb::TenantSettings>, Status> {
-        let who = self.gate.admit(&request, &access::GET_TENANT_SETTINGS).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::GET_TENANT_SETTINGS)
+            .await?
+            .clone();
         let settings = self
             .store
             .settings(&who.tenant)
@@ -328,7 +356,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::UpdateTenantSettingsRequest>,
     ) -> Result<Response<pb::TenantSettings>, Status> {
-        let who = self.gate.admit(&request, &access::UPDATE_TENANT_SETTINGS).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::UPDATE_TENANT_SETTINGS)
+            .await?
+            .clone();
         let req = request.into_inner();
         let settings = req
             .settings
@@ -351,7 +383,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::SetLegalHoldRequest>,
     ) -> Result<Response<pb::SetLegalHoldResponse>, Status> {
-        let who = self.gate.admit(&request, &access::SET_LEGAL_HOLD).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::SET_LEGAL_HOLD)
+            .await?
+            .clone();
         let req = request.into_inner();
         let call_id = uuid(&req.call_id, "call_id").map_err(Error::from)?;
         let change = self.change(&who, req.context)?;
@@ -371,7 +407,11 @@ impl CallService for CallArchive {
         &self,
         request: Request<pb::RunRetentionSweepRequest>,
     ) -> Result<Response<pb::RunRetentionSweepResponse>, Status> {
-        let who = self.gate.admit(&request, &access::RUN_RETENTION_SWEEP).await?.clone();
+        let who = self
+            .gate
+            .admit(&request, &access::RUN_RETENTION_SWEEP)
+            .await?
+            .clone();
         let started = std::time::Instant::now();
         let report = self
             .retention

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
-use archive_common::telemetry::client::{self, TracedChannel};
 use archive_common::identity::Caller;
+use archive_common::telemetry::client::{self, TracedChannel};
 use archive_proto::v1::{Action, DecideRequest, Verdict, authz_service_client::AuthzServiceClient};
 
 use crate::Error;

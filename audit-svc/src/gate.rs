@@ -77,7 +77,11 @@ impl Gate {
         let tenant = refusal.caller.principal.tenant.clone();
         if !tenant.is_empty() {
             let at = self.clock.now();
-            if let Err(e) = self.denials.record(&tenant, access_denied(&refusal, at), at).await {
+            if let Err(e) = self
+                .denials
+                .record(&tenant, access_denied(&refusal, at), at)
+                .await
+            {
                 tracing::error!(error = %e, rpc = refusal.rpc, "the refusal could not be recorded");
             }
         }
@@ -108,4 +112,3 @@ impl Denials for OutboxDenials {
         Ok(())
     }
 }
-

@@ -68,8 +68,8 @@ impl Denials for TrailDenials {
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<(), String> {
         let caller = Principal::system(tenant, "audit-svc");
-        let group = append::group(&caller, vec![event], None, Shape::One, at)
-            .map_err(|e| e.to_string())?;
+        let group =
+            append::group(&caller, vec![event], None, Shape::One, at).map_err(|e| e.to_string())?;
         self.0.append(group).await.map_err(|e| e.to_string())?;
         Ok(())
     }

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
+use archive_common::identity::{Allow, Rule};
 use archive_common::{Clock, FieldViolation, Principal, page_token::PageTokens};
 use archive_proto::v1::{self as pb, authz_service_server::AuthzService};
-use archive_common::identity::{Allow, Rule};
 use audit_svc::{
     gate::Gate,
     outbox::{Change, Context, Nudge},

@@ -42,7 +42,17 @@ use std::{
     time::{Duration, Instant},
 };
 
-use archive_common::{IdentityKey, Principal, convert::timestamp, shutdown::CancellationToken};
+use archive_common::{IdentityKey, convert::timestamp, shutdown::CancellationToken};
+
+/// The bench plays the gateway when it asks the services directly.
+fn gateway_key(suite: &Suite) -> IdentityKey {
+    suite
+        .keys
+        .config("gateway")
+        .load()
+        .expect("the suite's gateway key")
+        .key
+}
 use archive_proto::v1::{
     self as pb, archive_service_client::ArchiveServiceClient, call_event::Kind,
     call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
@@ -115,7 +125,8 @@ impl GatewayProcess {
             .args(["--audit-url", &url(e.audit)])
             .args(["--media-public-url", &url(e.media_http)])
             .env("ARCHIVE_JWT_SECRET", &suite.secrets.jwt_secret)
-            .env("ARCHIVE_IDENTITY_SECRET", &suite.secrets.identity_secret)
+            .env("ARCHIVE_IDENTITY_KEY_FILE", suite.keys.key_file("gateway"))
+            .env("ARCHIVE_TRUST_FILE", suite.keys.trust_file())
             .env("ARCHIVE_PLAYBACK_KEY", &suite.secrets.playback_key)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
@@ -147,8 +158,7 @@ fn mp3_of(size: usize) -> Vec<u8> {
 }
 
 async fn create_recordings(suite: &Suite, prefix: &str, count: usize, size: usize) -> Vec<String> {
-    let key = IdentityKey::internal(suite.secrets.identity_secret.as_bytes());
-    let platform = Principal::system("10009", "bench");
+    let platform = suite.platform.clone();
     let mut archive = CallServiceClient::connect(format!("http://{}", suite.endpoints.archive))
         .await
         .unwrap();
@@ -170,7 +180,7 @@ async fn create_recordings(suite: &Suite, prefix: &str, count: usize, size: usiz
             })
             .collect();
         let results = archive
-            .batch_ingest_calls(key.request(pb::BatchIngestCallsRequest { calls }, &platform))
+            .batch_ingest_calls(platform.request(pb::BatchIngestCallsRequest { calls }, "10009"))
             .await
             .unwrap()
             .into_inner()
@@ -186,12 +196,11 @@ async fn create_recordings(suite: &Suite, prefix: &str, count: usize, size: usiz
         .await
         .unwrap();
     on_four_workers(ids.clone(), move |id| {
-        let (bytes, mut media, key, platform) =
-            (bytes.clone(), media.clone(), key.clone(), platform.clone());
+        let (bytes, mut media, platform) = (bytes.clone(), media.clone(), platform.clone());
         async move {
             let messages = pb::UploadRecordingRequest::stream_of(&id, &bytes, 1 << 20);
             media
-                .upload_recording(key.request(tokio_stream::iter(messages), &platform))
+                .upload_recording(platform.request(tokio_stream::iter(messages), "10009"))
                 .await
                 .unwrap();
         }
@@ -374,7 +383,7 @@ async fn search_latencies(
     let mut archive = CallServiceClient::connect(format!("http://{}", suite.endpoints.archive))
         .await
         .unwrap();
-    let key = IdentityKey::internal(suite.secrets.identity_secret.as_bytes());
+    let key = gateway_key(suite);
     let paal = gateway::demo::user("paal").unwrap().principal();
     let token =
         MetadataValue::try_from(format!("Bearer {}", suite.token("paal", 3600).unwrap())).unwrap();
@@ -457,8 +466,7 @@ const SCALE_AGENTS: usize = 40;
 /// [`SCALE_AGENTS`] agents from one of four queues, each with a recording
 /// (no audio: search does not read it).
 async fn ingest_calls(suite: &Suite, count: usize) -> Duration {
-    let key = IdentityKey::internal(suite.secrets.identity_secret.as_bytes());
-    let platform = Principal::system("10009", "bench");
+    let platform = suite.platform.clone();
     let archive = CallServiceClient::connect(format!("http://{}", suite.endpoints.archive))
         .await
         .unwrap();
@@ -470,11 +478,13 @@ async fn ingest_calls(suite: &Suite, count: usize) -> Duration {
         .map(<[usize]>::to_vec)
         .collect();
     on_four_workers(batches, move |batch| {
-        let (mut archive, key, platform) = (archive.clone(), key.clone(), platform.clone());
+        let (mut archive, platform) = (archive.clone(), platform.clone());
         async move {
             let calls = batch.iter().map(|&i| scale_call(now, i)).collect();
             archive
-                .batch_ingest_calls(key.request(pb::BatchIngestCallsRequest { calls }, &platform))
+                .batch_ingest_calls(
+                    platform.request(pb::BatchIngestCallsRequest { calls }, "10009"),
+                )
                 .await
                 .unwrap();
         }
@@ -625,7 +635,7 @@ async fn search_rows(
 /// Turns the audit of the demo tenant's searches on or off (archive-svc's
 /// tenant settings).
 async fn set_search_audit(suite: &Suite, on: bool) {
-    let key = IdentityKey::internal(suite.secrets.identity_secret.as_bytes());
+    let key = gateway_key(suite);
     let admin = gateway::demo::user("paal").unwrap().principal();
     let mut archive = CallServiceClient::connect(format!("http://{}", suite.endpoints.archive))
         .await

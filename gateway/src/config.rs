@@ -134,7 +134,12 @@ impl GatewayConfig {
 #[derive(clap::Args, Debug, Clone)]
 pub struct SuiteConfig {
     /// Where the SQLite databases, recordings, generated secrets and keys live.
-    #[arg(long, env = "ARCHIVE_DATA_DIR", default_value = "./data", global = true)]
+    #[arg(
+        long,
+        env = "ARCHIVE_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
     pub data_dir: PathBuf,
     /// Use PostgreSQL instead of SQLite: a server URL without a database
     /// (e.g. `postgres://postgres@127.0.0.1:5432`); each service gets its own

@@ -5,8 +5,8 @@
 
 pub mod api;
 pub mod auth;
-pub mod credentials;
 mod config;
+pub mod credentials;
 pub mod demo;
 mod error;
 pub mod flows;

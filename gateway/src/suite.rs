@@ -295,11 +295,7 @@ impl Suite {
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None
         } else {
-            let gateway_key = keys
-                .config("gateway")
-                .load()
-                .map_err(identity_error)?
-                .key;
+            let gateway_key = keys.config("gateway").load().map_err(identity_error)?.key;
             let upstreams = Upstreams::new(channels.clone(), gateway_key);
             let report = seed::run(&upstreams, &platform, chrono::Utc::now()).await?;
             std::fs::write(config.data_dir.join("seeded"), SEED_VERSION)?;

@@ -6,13 +6,13 @@ use archive_common::{
     FieldViolation, Principal,
     identity::{Allow, Rule},
 };
-use audit_svc::gate::Gate;
 use archive_proto::v1::{
     self as proto, BatchGetMediaInfoRequest, BatchGetMediaInfoResponse,
     DeleteRecordingMediaRequest, DeleteRecordingMediaResponse, GetMediaInfoRequest,
     GetMediaInfoResponse, ReadRecordingRequest, ReadRecordingResponse, UploadRecordingRequest,
     UploadRecordingResponse,
 };
+use audit_svc::gate::Gate;
 use futures::{StreamExt, TryStreamExt, stream::BoxStream};
 use tonic::{Request, Response, Status, Streaming};
 
@@ -121,7 +121,12 @@ impl proto::media_service_server::MediaService for Media {
         request: Request<ReadRecordingRequest>,
     ) -> Result<Response<Self::ReadRecordingStream>, Status> {
         let keys = self
-            .keys_of(&request, &READ_RECORDING, &request.get_ref().recording_id, "recording_id")
+            .keys_of(
+                &request,
+                &READ_RECORDING,
+                &request.get_ref().recording_id,
+                "recording_id",
+            )
             .await?;
         let ReadRecordingRequest { offset, length, .. } = request.into_inner();
         let size = self.store.require_info(&keys).await?.size_bytes;
@@ -151,7 +156,12 @@ impl proto::media_service_server::MediaService for Media {
         request: Request<GetMediaInfoRequest>,
     ) -> Result<Response<GetMediaInfoResponse>, Status> {
         let keys = self
-            .keys_of(&request, &GET_MEDIA_INFO, &request.get_ref().recording_id, "recording_id")
+            .keys_of(
+                &request,
+                &GET_MEDIA_INFO,
+                &request.get_ref().recording_id,
+                "recording_id",
+            )
             .await?;
         let info = self.store.require_info(&keys).await?;
         Ok(Response::new(GetMediaInfoResponse {
@@ -201,7 +211,12 @@ impl proto::media_service_server::MediaService for Media {
         request: Request<DeleteRecordingMediaRequest>,
     ) -> Result<Response<DeleteRecordingMediaResponse>, Status> {
         let keys = self
-            .keys_of(&request, &DELETE_RECORDING_MEDIA, &request.get_ref().recording_id, "recording_id")
+            .keys_of(
+                &request,
+                &DELETE_RECORDING_MEDIA,
+                &request.get_ref().recording_id,
+                "recording_id",
+            )
             .await?;
         let deleted = self.store.delete(&keys).await?;
         tracing::info!(key = %keys.audio, deleted, "recording media deleted");

@@ -19,14 +19,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use archive_common::{db::ScratchDatabase, shutdown::CancellationToken};
+use archive_common::{db::ScratchDatabase, identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, archive_service_client::ArchiveServiceClient};
 use common::{audit_events_where, authed, client_at, extra_gateway, recordings, start_suite};
 use gateway::suite::Suite;
 use sqlx::{Connection, PgConnection};
 use tonic::{Code, transport::Channel};
 
-/// `service|database url|listen|identity secret|audit url|media url`.
+/// `service|database url|listen|keys directory|audit url|media url`.
 const CHILD_ENV: &str = "ARCHIVE_E2E_AUDIT_FAULTS_CHILD";
 const CHILD_TEST: &str = "child_process";
 
@@ -44,11 +44,16 @@ fn child_process() {
         let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
         let stop = CancellationToken::new();
         match service {
-            "audit-svc" => audit_svc::run(audit_svc::Config::new(db, secret), listener, stop)
-                .await
-                .unwrap(),
+            "audit-svc" => audit_svc::run(
+                audit_svc::Config::new(db, KeySet::new(secret).config("audit-svc")),
+                listener,
+                stop,
+            )
+            .await
+            .unwrap(),
             "archive-svc" => {
-                let mut config = archive_svc::Config::new(db, secret);
+                let mut config =
+                    archive_svc::Config::new(db, KeySet::new(secret).config("archive-svc"));
                 config.audit_url = Some(audit.to_owned());
                 config.media_url = Some(media.to_owned());
                 archive_svc::run(config, listener, stop).await.unwrap();
@@ -158,7 +163,7 @@ async fn a_frozen_audit_svc_leaves_no_event_for_a_playback_the_user_was_told_fai
     };
     let data = tempfile::tempdir().unwrap();
     let suite = start_suite(data.path()).await;
-    let secret = suite.secrets.identity_secret.clone();
+    let secret = suite.keys.dir.display().to_string();
     let audit = Process::start("audit-svc", &db.url, &secret, "", "").await;
     let stop = CancellationToken::new();
     let gw = extra_gateway::start_with(
@@ -173,7 +178,7 @@ async fn a_frozen_audit_svc_leaves_no_event_for_a_playback_the_user_was_told_fai
     let mut gateway = client_at(gw.grpc).await;
     let recording = recordings::ingest_recorded_calls(
         &format!("http://{}", suite.endpoints.archive),
-        &secret,
+        &suite.keys,
         "frozen",
         "4791",
         1,
@@ -182,7 +187,7 @@ async fn a_frozen_audit_svc_leaves_no_event_for_a_playback_the_user_was_told_fai
     .remove(0);
     recordings::upload(
         &format!("http://{}", suite.endpoints.media),
-        &secret,
+        &suite.keys,
         &recording,
         &recordings::mp3_of(50_000),
     )
@@ -255,12 +260,10 @@ async fn a_frozen_audit_svc_leaves_no_event_for_a_playback_the_user_was_told_fai
         archive_proto::v1::audit_service_client::AuditServiceClient::connect(audit.url())
             .await
             .unwrap()
-            .verify_chain(
-                archive_common::IdentityKey::internal(secret.as_bytes()).request(
-                    pb::VerifyChainRequest::default(),
-                    &gateway::demo::user("paal").unwrap().principal(),
-                ),
-            )
+            .verify_chain(common::keys::gateway_key(&suite.keys).request(
+                pb::VerifyChainRequest::default(),
+                &gateway::demo::user("paal").unwrap().principal(),
+            ))
             .await
             .unwrap()
             .into_inner();
@@ -279,17 +282,24 @@ async fn archive_svc_killed_mid_delete_leaves_no_event_and_the_retry_leaves_one(
     };
     let data = tempfile::tempdir().unwrap();
     let suite = start_suite(data.path()).await;
-    let secret = suite.secrets.identity_secret.clone();
+    let secret = suite.keys.dir.display().to_string();
     let audit_url = format!("http://{}", suite.endpoints.audit);
     let media_url = format!("http://{}", suite.endpoints.media);
     let archive = Process::start("archive-svc", &db.url, &secret, &audit_url, &media_url).await;
     let listen = archive.listen;
     let stop = CancellationToken::new();
     let gw = extra_gateway::start(&suite, Some(archive.url()), None, stop.clone()).await;
-    let recording = recordings::ingest_recorded_calls(&archive.url(), &secret, "killed", "4792", 1)
-        .await
-        .remove(0);
-    recordings::upload(&media_url, &secret, &recording, &recordings::mp3_of(50_000)).await;
+    let recording =
+        recordings::ingest_recorded_calls(&archive.url(), &suite.keys, "killed", "4792", 1)
+            .await
+            .remove(0);
+    recordings::upload(
+        &media_url,
+        &suite.keys,
+        &recording,
+        &recordings::mp3_of(50_000),
+    )
+    .await;
 
     // Hold the recording's row, so the delete's transaction waits inside.
     let mut holder = PgConnection::connect(&db.url).await.unwrap();

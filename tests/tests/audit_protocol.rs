@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{IdentityKey, Principal};
+use archive_common::Principal;
 use archive_proto::v1::{self as pb, call_service_client::CallServiceClient};
 use common::{
     audit_events_where, authed, client, client_at,
@@ -317,7 +317,7 @@ async fn searches_are_recorded_once_per_request_unless_the_tenant_turns_it_off()
 
     // The tenant turns it off (archive-svc's settings; the gateway remembers
     // them for a minute, so a fresh gateway shows the change at once).
-    let key = IdentityKey::internal(suite.secrets.identity_secret.as_bytes());
+    let key = common::keys::gateway_key(&suite.keys);
     let admin = Principal::new("10009", "paal", "Paal Admin");
     let mut archive = CallServiceClient::connect(format!("http://{}", suite.endpoints.archive))
         .await

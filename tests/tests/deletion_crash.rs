@@ -18,13 +18,13 @@ use std::{
     time::Duration,
 };
 
-use archive_common::shutdown::CancellationToken;
+use archive_common::{identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1 as pb;
 use common::{audit_events, authed, client_at, extra_gateway, recordings, start_suite};
 use tonic::Code;
 
 /// Set in the child's environment: where its database is, where it listens,
-/// where media-svc is, the identity secret and where audit-svc is
+/// where media-svc is, the suite's keys directory and where audit-svc is
 /// (`db|listen|media|secret|audit`).
 const CHILD_ENV: &str = "ARCHIVE_E2E_ARCHIVE_SVC";
 const CHILD_TEST: &str = "archive_svc_process";
@@ -38,7 +38,10 @@ fn archive_svc_process() {
         .collect::<Vec<_>>()
         .try_into()
         .unwrap();
-    let mut config = archive_svc::Config::new(format!("sqlite://{db}"), secret);
+    let mut config = archive_svc::Config::new(
+        format!("sqlite://{db}"),
+        KeySet::new(secret).config("archive-svc"),
+    );
     config.media_url = Some(media.to_owned());
     config.audit_url = Some(audit.to_owned());
     // Retry failed file deletions soon after their backoff ends.
@@ -117,7 +120,7 @@ async fn deletion_survives_a_crash() {
     let data = tempfile::tempdir().unwrap();
     // media-svc, authz-svc (with the demo users) and audit-svc of a suite.
     let suite = start_suite(&data.path().join("suite")).await;
-    let secret = suite.secrets.identity_secret.clone();
+    let secret = suite.keys.dir.display().to_string();
     let media_url = format!("http://{}", suite.endpoints.media);
     let db = data.path().join("calls.db");
     let listen = free_port();
@@ -128,11 +131,12 @@ async fn deletion_survives_a_crash() {
     let archive = ArchiveProcess::start(&db, listen, &nowhere, &secret, &audit_url).await;
     let stop = CancellationToken::new();
     let gw = extra_gateway::start(&suite, Some(archive_url.clone()), None, stop.clone()).await;
-    let ids = recordings::ingest_recorded_calls(&archive_url, &secret, "crash", "4790", 1).await;
+    let ids =
+        recordings::ingest_recorded_calls(&archive_url, &suite.keys, "crash", "4790", 1).await;
     let recording = ids[0].clone();
     recordings::upload(
         &media_url,
-        &secret,
+        &suite.keys,
         &recording,
         &recordings::mp3_of(100_000),
     )
@@ -218,7 +222,7 @@ async fn deletion_survives_a_crash() {
     }
     assert!(attempts > 0, "archive-svc tried to delete the file");
     assert!(
-        recordings::media_info(&media_url, &secret, &recording)
+        recordings::media_info(&media_url, &suite.keys, &recording)
             .await
             .is_ok(),
         "the file is still there between the steps"
@@ -229,7 +233,7 @@ async fn deletion_survives_a_crash() {
     let archive = ArchiveProcess::start(&db, listen, &media_url, &secret, &audit_url).await;
     let mut gone = false;
     for _ in 0..300 {
-        if recordings::media_info(&media_url, &secret, &recording)
+        if recordings::media_info(&media_url, &suite.keys, &recording)
             .await
             .is_err_and(|s| s.code() == Code::NotFound)
         {

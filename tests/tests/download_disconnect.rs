@@ -130,7 +130,7 @@ async fn a_dropped_download_stops_reading_media() {
         extra_gateway::start(&suite, None, Some(format!("http://{proxy}")), stop.clone()).await;
 
     // 16 recordings of 6 MB: far more than socket buffers and HTTP/2 windows hold.
-    let secret = &suite.secrets.identity_secret;
+    let secret = &suite.keys;
     let archive_url = format!("http://{}", suite.endpoints.archive);
     let media_url = format!("http://{}", suite.endpoints.media);
     let ids = recordings::ingest_recorded_calls(&archive_url, secret, "drop", "4791", 16).await;

@@ -8,10 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{
-    IdentityKey,
-    error::{is_reason_required, violated_field},
-};
+use archive_common::error::{is_reason_required, violated_field};
 use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
 use common::{audit_events, authed, client, http::request, start_suite};
 use gateway::suite::Suite;
@@ -50,7 +47,7 @@ async fn media_info(suite: &Suite, recording_id: &str) -> Result<pb::MediaInfo, 
     let mut media = MediaServiceClient::connect(format!("http://{}", suite.endpoints.media))
         .await
         .unwrap();
-    let key = IdentityKey::internal(suite.secrets.identity_secret.as_bytes());
+    let key = common::keys::gateway_key(&suite.keys);
     let who = gateway::demo::user("paal").unwrap().principal();
     media
         .get_media_info(key.request(

@@ -311,13 +311,8 @@ async fn a_nudge_wakes_the_relay_at_once_and_the_metrics_follow() {
     let audit = h.audit.clone();
     let clock = Arc::new(h.clock.clone());
     // It would not poll again for an hour: only the nudge can wake it.
-    let relay = Relay::new(
-        store.clone(),
-        Some(client(&h.url)),
-        SERVICE,
-        clock,
-    )
-    .with_poll(Duration::from_secs(3600));
+    let relay = Relay::new(store.clone(), Some(client(&h.url)), SERVICE, clock)
+        .with_poll(Duration::from_secs(3600));
     let nudge = relay.nudge();
     let task = relay.spawn(h.stop.clone()).unwrap();
     // Let the first (empty) pass run and the relay go to sleep.

@@ -42,7 +42,9 @@ impl Rule {
         self.allow.iter().any(|a| match a {
             Allow::Users => caller.kind == CallerKind::User,
             Allow::Platform => caller.kind == CallerKind::Platform && caller.tenant_granted,
-            Allow::Service(holder) => caller.kind == CallerKind::Service && caller.holder == *holder,
+            Allow::Service(holder) => {
+                caller.kind == CallerKind::Service && caller.holder == *holder
+            }
         })
     }
 
@@ -97,11 +99,21 @@ mod tests {
         assert!(!DELETE.admits(&caller(CallerKind::Service, "media-svc", true)));
         let platform = caller(CallerKind::Platform, "dialer", true);
         let refusal = DELETE.check(&platform).unwrap_err();
-        assert!(refusal.why.contains("recording platform dialer may not call MarkRecordingsDeleted"));
+        assert!(
+            refusal
+                .why
+                .contains("recording platform dialer may not call MarkRecordingsDeleted")
+        );
         assert_eq!(Status::from(refusal).code(), tonic::Code::PermissionDenied);
         assert!(INGEST.admits(&platform));
         let elsewhere = caller(CallerKind::Platform, "dialer", false);
-        assert!(INGEST.check(&elsewhere).unwrap_err().why.contains("does not name tenant 10009"));
+        assert!(
+            INGEST
+                .check(&elsewhere)
+                .unwrap_err()
+                .why
+                .contains("does not name tenant 10009")
+        );
         assert!(!INGEST.admits(&caller(CallerKind::User, "gateway", true)));
     }
 }

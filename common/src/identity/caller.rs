@@ -96,7 +96,9 @@ impl Caller {
     /// How the trail names this caller's kind.
     pub fn describe(&self) -> String {
         match self.kind {
-            CallerKind::User => format!("user {} (through {})", self.principal.user_id, self.holder),
+            CallerKind::User => {
+                format!("user {} (through {})", self.principal.user_id, self.holder)
+            }
             CallerKind::Service => format!("service {} as {}", self.holder, self.principal.user_id),
             CallerKind::Platform => format!("recording platform {}", self.holder),
         }

@@ -131,7 +131,11 @@ mod tests {
         let key = SharedKey::new(b"secret", "archive", 60);
         assert_eq!(key.verify(&key.sign(&paal())).unwrap().principal, paal());
         let token = key.sign(&paal());
-        assert!(SharedKey::new(b"other", "archive", 60).verify(&token).is_err());
+        assert!(
+            SharedKey::new(b"other", "archive", 60)
+                .verify(&token)
+                .is_err()
+        );
         assert!(SharedKey::new(b"secret", "x", 60).verify(&token).is_err());
         assert!(key.verify(&key.sign_for(&paal(), -60)).is_err());
     }

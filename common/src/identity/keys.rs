@@ -82,9 +82,8 @@ impl TrustFile {
         let file: Self = serde_json::from_slice(&text)
             .map_err(|e| keys_error(path, format!("not a trust file: {e}")))?;
         for key in &file.keys {
-            parse_public_key(&key.public_key).map_err(|why| {
-                keys_error(path, format!("key {}: {why}", key.kid))
-            })?;
+            parse_public_key(&key.public_key)
+                .map_err(|why| keys_error(path, format!("key {}: {why}", key.kid)))?;
         }
         Ok(file)
     }
@@ -272,7 +271,10 @@ mod tests {
         assert_eq!(set.ensure_suite().unwrap(), trust);
         let gateway = load_key_file(&set.key_file("gateway")).unwrap();
         let entry = trust.entry_of(&gateway.verifying_key()).unwrap();
-        assert_eq!((entry.holder.as_str(), entry.role), ("gateway", Role::Gateway));
+        assert_eq!(
+            (entry.holder.as_str(), entry.role),
+            ("gateway", Role::Gateway)
+        );
         assert!(generate_key_file(&set.key_file("gateway")).is_err());
     }
 
@@ -291,22 +293,38 @@ mod tests {
         assert_eq!(old_entry.not_after, Some(now + chrono::Duration::hours(1)));
         let new = load_key_file(&set.key_file("archive-svc")).unwrap();
         assert_eq!(kid("archive-svc", &new.verifying_key()), new_kid);
-        assert_eq!(trust.entry_of(&new.verifying_key()).unwrap().role, Role::Service);
+        assert_eq!(
+            trust.entry_of(&new.verifying_key()).unwrap().role,
+            Role::Service
+        );
         assert!(dir.path().join(format!("{}.pem", old_entry.kid)).exists());
     }
 
     #[test]
     fn bad_files_are_named_with_their_reason() {
         let dir = tempfile::tempdir().unwrap();
-        let missing = load_key_file(&dir.path().join("nope.pem")).unwrap_err().to_string();
+        let missing = load_key_file(&dir.path().join("nope.pem"))
+            .unwrap_err()
+            .to_string();
         assert!(missing.contains("nope.pem: no such key file"), "{missing}");
         let path = dir.path().join("k.pem");
         fs::write(&path, "not a key").unwrap();
-        assert!(load_key_file(&path).unwrap_err().to_string().contains("PKCS#8"));
+        assert!(
+            load_key_file(&path)
+                .unwrap_err()
+                .to_string()
+                .contains("PKCS#8")
+        );
         let trust = dir.path().join("trust.json");
-        fs::write(&trust, r#"{"keys":[{"kid":"x","holder":"x","role":"service","public_key":"zz"}]}"#)
-            .unwrap();
+        fs::write(
+            &trust,
+            r#"{"keys":[{"kid":"x","holder":"x","role":"service","public_key":"zz"}]}"#,
+        )
+        .unwrap();
         let err = TrustFile::read(&trust).unwrap_err().to_string();
-        assert!(err.contains("key x") && err.contains("not a public key"), "{err}");
+        assert!(
+            err.contains("key x") && err.contains("not a public key"),
+            "{err}"
+        );
     }
 }

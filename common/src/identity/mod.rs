@@ -31,8 +31,8 @@ mod verify;
 
 pub use allow::{Allow, Refusal, Rule};
 pub use caller::{Caller, CallerKind};
-pub use jwt::{SharedKey, Verified, sign_jwt, verify_jwt};
 pub use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, jwk};
+pub use jwt::{SharedKey, Verified, sign_jwt, verify_jwt};
 pub use keys::{
     KeySet, Role, SUITE_HOLDERS, TrustFile, TrustedKey, generate_key_file, kid, load_key_file,
 };

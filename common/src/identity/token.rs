@@ -68,7 +68,11 @@ impl std::fmt::Debug for IdentityKey {
 
 impl IdentityKey {
     /// `key`, whose holder and role the trust file says.
-    pub fn new(key: &SigningKey, trust: &Trust, clock: Arc<dyn Clock>) -> Result<Self, IdentityError> {
+    pub fn new(
+        key: &SigningKey,
+        trust: &Trust,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, IdentityError> {
         let entry = trust.entry_of(&key.verifying_key()).ok_or_else(|| {
             IdentityError::Keys(
                 "this key is not in the trust file: add it (gateway credentials init / rotate)"
@@ -155,8 +159,8 @@ impl IdentityKey {
     /// Wraps a message in a request that carries `principal`, for calling a service.
     pub fn request<T>(&self, message: T, principal: &Principal) -> Request<T> {
         let mut request = Request::new(message);
-        let value = MetadataValue::try_from(&*self.sign(principal))
-            .expect("a JWT is valid ASCII metadata");
+        let value =
+            MetadataValue::try_from(&*self.sign(principal)).expect("a JWT is valid ASCII metadata");
         request.metadata_mut().insert(IDENTITY_HEADER, value);
         request
     }

@@ -206,14 +206,22 @@ impl Trust {
                     ));
                 }
                 let granted = c.tenants.iter().any(|t| t == tenant);
-                (Principal::new(tenant, c.sub.clone(), c.name.clone()), granted)
+                (
+                    Principal::new(tenant, c.sub.clone(), c.name.clone()),
+                    granted,
+                )
             }
             _ => (Principal::new(&c.tenant, &c.sub, &c.name), true),
+        };
+        // A platform is known by its credential's name, not its issuer's.
+        let holder = match c.kind {
+            CallerKind::Platform => c.name.clone(),
+            _ => key.holder.clone(),
         };
         Ok(Caller::verified(
             principal,
             c.kind,
-            key.holder.clone(),
+            holder,
             granted,
             token.into(),
         ))

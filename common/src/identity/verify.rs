@@ -6,10 +6,7 @@ use std::{path::PathBuf, sync::Arc};
 
 use tonic::{Request, Status, service::Interceptor};
 
-use super::{
-    IDENTITY_HEADER, IdentityError, IdentityKey, TENANT_HEADER, Trust,
-    load_key_file,
-};
+use super::{IDENTITY_HEADER, IdentityError, IdentityKey, TENANT_HEADER, Trust, load_key_file};
 use crate::{Clock, SystemClock};
 
 /// Where a process finds its key and the keys it trusts.
@@ -39,9 +36,8 @@ impl IdentityConfig {
     pub fn load_with(&self, clock: Arc<dyn Clock>) -> Result<ServiceIdentity, IdentityError> {
         let trust = Trust::load(&self.trust_file)?;
         let key = load_key_file(&self.key_file)?;
-        let key = IdentityKey::new(&key, &trust, clock.clone()).map_err(|e| {
-            IdentityError::Keys(format!("{}: {e}", self.key_file.display()))
-        })?;
+        let key = IdentityKey::new(&key, &trust, clock.clone())
+            .map_err(|e| IdentityError::Keys(format!("{}: {e}", self.key_file.display())))?;
         Ok(ServiceIdentity { key, trust, clock })
     }
 }
@@ -121,4 +117,3 @@ impl Interceptor for VerifyIdentity {
         Ok(request)
     }
 }
-

@@ -65,7 +65,7 @@ pub(crate) async fn start_with(
         listen: grpc_addr,
         metrics_listen: "127.0.0.1:0".parse().unwrap(),
         jwt_secret: suite.secrets.jwt_secret.clone(),
-        identity_secret: suite.secrets.identity_secret.clone(),
+        identity: suite.keys.config("gateway"),
         archive_url: archive_url.unwrap_or_else(|| url(e.archive)),
         media_url: media_url.unwrap_or_else(|| url(e.media)),
         authz_url: url(e.authz),

@@ -4,6 +4,7 @@
 
 pub(crate) mod extra_gateway;
 pub(crate) mod http;
+pub(crate) mod keys;
 pub(crate) mod recordings;
 
 use std::{net::SocketAddr, path::Path};

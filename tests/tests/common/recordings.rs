@@ -2,7 +2,7 @@
 //! archive-svc and given MP3 files of a chosen size in a media-svc, for tests
 //! that need more (or bigger) recordings than the demo seed has.
 
-use archive_common::{IdentityKey, Principal, convert::timestamp};
+use archive_common::{Principal, convert::timestamp, identity::KeySet};
 use archive_proto::v1::{
     self as pb, call_event::Kind, call_service_client::CallServiceClient,
     media_service_client::MediaServiceClient,
@@ -12,9 +12,11 @@ use chrono::{TimeDelta, Utc};
 /// A real CBR MP3 (media-svc walks its frames on upload).
 const CLIP: &[u8] = include_bytes!("../../../gateway/demo/cbr128-44k.mp3");
 
-/// The demo tenant's recording platform, as archive-svc and media-svc see it.
-fn platform() -> Principal {
-    Principal::system("10009", "e2e-platform")
+use super::keys::{gateway_key, platform};
+
+/// Who reads media facts: the demo admin, through the gateway.
+fn admin() -> Principal {
+    Principal::new("10009", "paal", "Paal Admin")
 }
 
 /// An MP3 of at least `size` bytes: whole clips one after another.
@@ -31,12 +33,11 @@ pub(crate) fn mp3_of(size: usize) -> Vec<u8> {
 /// `{caller_prefix}{i:04}`); the first recording id of each, in order.
 pub(crate) async fn ingest_recorded_calls(
     archive_url: &str,
-    identity_secret: &str,
+    keys: &KeySet,
     prefix: &str,
     caller_prefix: &str,
     count: usize,
 ) -> Vec<String> {
-    let key = IdentityKey::internal(identity_secret.as_bytes());
     let mut archive = CallServiceClient::connect(archive_url.to_owned())
         .await
         .unwrap();
@@ -81,7 +82,7 @@ pub(crate) async fn ingest_recorded_calls(
         })
         .collect();
     archive
-        .batch_ingest_calls(key.request(pb::BatchIngestCallsRequest { calls }, &platform()))
+        .batch_ingest_calls(platform(keys).request(pb::BatchIngestCallsRequest { calls }, "10009"))
         .await
         .unwrap()
         .into_inner()
@@ -92,14 +93,13 @@ pub(crate) async fn ingest_recorded_calls(
 }
 
 /// Uploads `bytes` as recording `id`'s file to the media-svc at `media_url`.
-pub(crate) async fn upload(media_url: &str, identity_secret: &str, id: &str, bytes: &[u8]) {
-    let key = IdentityKey::internal(identity_secret.as_bytes());
+pub(crate) async fn upload(media_url: &str, keys: &KeySet, id: &str, bytes: &[u8]) {
     let mut media = MediaServiceClient::connect(media_url.to_owned())
         .await
         .unwrap();
     let messages = pb::UploadRecordingRequest::stream_of(id, bytes, 1 << 20);
     media
-        .upload_recording(key.request(tokio_stream::iter(messages), &platform()))
+        .upload_recording(platform(keys).request(tokio_stream::iter(messages), "10009"))
         .await
         .unwrap();
 }
@@ -107,19 +107,18 @@ pub(crate) async fn upload(media_url: &str, identity_secret: &str, id: &str, byt
 /// Recording `id`'s file facts at the media-svc at `media_url` (NOT_FOUND once deleted).
 pub(crate) async fn media_info(
     media_url: &str,
-    identity_secret: &str,
+    keys: &KeySet,
     id: &str,
 ) -> Result<pb::MediaInfo, tonic::Status> {
-    let key = IdentityKey::internal(identity_secret.as_bytes());
     let mut media = MediaServiceClient::connect(media_url.to_owned())
         .await
         .unwrap();
     media
-        .get_media_info(key.request(
+        .get_media_info(gateway_key(keys).request(
             pb::GetMediaInfoRequest {
                 recording_id: id.to_owned(),
             },
-            &platform(),
+            &admin(),
         ))
         .await
         .map(|r| r.into_inner().media.unwrap())

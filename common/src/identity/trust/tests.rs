@@ -50,31 +50,37 @@ fn paal() -> Principal {
 fn the_gateway_vouches_for_users_and_services_only_for_themselves() {
     let f = fixture();
     let user = f.verify(&f.signer("gateway").sign(&paal()), None).unwrap();
-    assert_eq!((user.kind, user.holder.as_str()), (CallerKind::User, "gateway"));
+    assert_eq!(
+        (user.kind, user.holder.as_str()),
+        (CallerKind::User, "gateway")
+    );
     assert_eq!(user.principal, paal());
 
     let relay = Principal::system("10009", "archive-outbox");
-    let service = f.verify(&f.signer("archive-svc").sign(&relay), None).unwrap();
+    let service = f
+        .verify(&f.signer("archive-svc").sign(&relay), None)
+        .unwrap();
     assert_eq!(
         (service.kind, service.holder.as_str()),
         (CallerKind::Service, "archive-svc")
     );
     // A service's key cannot speak for a user.
-    let err = f.verify(&f.signer("archive-svc").sign(&paal()), None).unwrap_err();
+    let err = f
+        .verify(&f.signer("archive-svc").sign(&paal()), None)
+        .unwrap_err();
     assert!(err.to_string().contains("cannot vouch for a User"), "{err}");
 }
 
 #[test]
 fn a_platform_credential_acts_for_the_tenants_it_names() {
     let f = fixture();
-    let credential = f.signer("authority").issue_platform(
-        "dialer",
-        &["10009".into()],
-        Duration::days(30),
-    );
+    let credential =
+        f.signer("authority")
+            .issue_platform("dialer", &["10009".into()], Duration::days(30));
     let own = f.verify(credential.token(), Some("10009")).unwrap();
     assert_eq!((own.kind, own.tenant_granted), (CallerKind::Platform, true));
     assert_eq!(own.principal, Principal::system("10009", "dialer"));
+    assert_eq!(own.holder, "dialer");
     let other = f.verify(credential.token(), Some("10010")).unwrap();
     assert!(!other.tenant_granted);
     assert!(f.verify(credential.token(), None).is_err());
@@ -97,7 +103,10 @@ fn a_stolen_token_cannot_be_altered_or_re_signed() {
     json["tenant"] = "10010".into();
     let altered = URL_SAFE_NO_PAD.encode(json.to_string());
     // Claims changed under the original signature.
-    assert!(f.verify(&format!("{header}.{altered}.{signature}"), None).is_err());
+    assert!(
+        f.verify(&format!("{header}.{altered}.{signature}"), None)
+            .is_err()
+    );
     // Re-signed with another key under the gateway's kid.
     let stranger = dir_key();
     let mut forged_header = Header::new(Algorithm::EdDSA);
@@ -129,7 +138,12 @@ fn tokens_expire_on_the_injected_clock() {
     let token = f.signer("gateway").sign(&paal());
     assert!(f.verify(&token, None).is_ok());
     f.clock.advance(Duration::seconds(120 + LEEWAY + 1));
-    assert!(f.verify(&token, None).unwrap_err().to_string().contains("expired"));
+    assert!(
+        f.verify(&token, None)
+            .unwrap_err()
+            .to_string()
+            .contains("expired")
+    );
 }
 
 #[test]
