@@ -68,7 +68,8 @@ for dir in k8s/overlays/*/; do
         say "$overlay: schemas of Kubernetes $version: ok (strict)"
     done
 
-    # An overlay that generates no Secrets expects them from a secret manager.
+    # An overlay that generates no Secrets expects them (and the trust
+    # ConfigMap) from a secret manager and the operator.
     external=()
     grep -q '^secretGenerator:' "$dir/kustomization.yaml" || external=(--external-secrets)
     python3 k8s/tools/check_manifests.py "$rendered" "${external[@]}"

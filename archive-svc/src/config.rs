@@ -16,9 +16,11 @@ use archive_common::identity::IdentityConfig;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Set unless a subcommand is given (clap requires it then).
+    /// The serving settings. (`migrate` is parsed by [`MigrateCli`]; a
+    /// struct with flattened parts, as this one, cannot be an `Option` in
+    /// clap: it would always be `None`.)
     #[command(flatten)]
-    pub serve: Option<Config>,
+    pub serve: Config,
 }
 
 /// The command line of the schema step alone: parsed apart from [`Cli`] so
@@ -146,7 +148,7 @@ mod tests {
 
     #[test]
     fn migrate_needs_no_serving_settings_and_serving_does_not_migrate_by_default() {
-        let cli = Cli::try_parse_from([
+        let cli = MigrateCli::try_parse_from([
             "archive-svc",
             "migrate",
             "--database-url",
@@ -155,32 +157,35 @@ mod tests {
             "archive_rt",
         ])
         .unwrap();
-        let Some(Command::Migrate(args)) = cli.command else {
-            panic!("migrate expected");
-        };
+        let Command::Migrate(args) = cli.command;
         assert_eq!(args.database_url, "postgres://owner@db/calls");
         assert_eq!(args.grant_to.as_deref(), Some("archive_rt"));
 
-        let cli = Cli::try_parse_from(["archive-svc", "--identity-secret", "s"]).unwrap();
+        let id = ["--identity-key-file", "k.pem", "--trust-file", "t.json"];
+        let identity = IdentityConfig::new("k.pem", "t.json");
+        let cli = Cli::try_parse_from([&["archive-svc"][..], &id].concat()).unwrap();
         assert!(cli.command.is_none());
-        let serve = cli.serve.unwrap();
+        let serve = cli.serve;
         assert!(!serve.migrate);
         assert!(serve.audit_url.is_none());
-        let cli = Cli::try_parse_from([
-            "archive-svc",
-            "--identity-secret",
-            "s",
-            "--migrate",
-            "--audit-url",
-            "http://audit:50054",
-        ])
+        assert_eq!(serve.identity, identity);
+        let cli = Cli::try_parse_from(
+            [
+                &["archive-svc", "--migrate", "--audit-url", "http://audit:50054"][..],
+                &id,
+            ]
+            .concat(),
+        )
         .unwrap();
-        let serve = cli.serve.unwrap();
+        let serve = cli.serve;
         assert!(serve.migrate);
         assert_eq!(serve.audit_url.as_deref(), Some("http://audit:50054"));
         assert!(
-            Config::new("sqlite://x.db", "s").migrate,
+            Config::new("sqlite://x.db", identity).migrate,
             "in code it migrates"
         );
+        // Serving needs its key and the trust file.
+        let err = Cli::try_parse_from(["archive-svc", "--trust-file", "t.json"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }

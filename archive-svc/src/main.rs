@@ -6,23 +6,19 @@
 use std::process::ExitCode;
 
 use archive_common::{metrics, shutdown, telemetry};
-use archive_svc::{Cli, Command, MigrateCli};
+use archive_svc::{Cli, Command, Config, MigrateCli};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().collect();
-    let cli = if MigrateCli::requested(&args) {
-        let MigrateCli { command } = MigrateCli::parse_from(args);
-        Cli {
-            command: Some(command),
-            serve: None,
-        }
+    let command = if MigrateCli::requested(&args) {
+        Err(MigrateCli::parse_from(args).command)
     } else {
-        Cli::parse_from(args)
+        Ok(Cli::parse_from(args).serve)
     };
     let _telemetry = telemetry::init("archive-svc");
-    match run(cli).await {
+    match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             // In words (e.g. "… run `archive-svc migrate` …"), not as a debug dump.
@@ -32,14 +28,16 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
-    if let Some(Command::Migrate(args)) = cli.command {
-        archive_svc::migrate(&args).await?;
-        tracing::info!(grant_to = ?args.grant_to, "archive-svc schema is current");
-        return Ok(());
-    }
-    // Without a subcommand clap has required the serving settings.
-    let config = cli.serve.ok_or("the serving settings are missing")?;
+/// Serves with `config`, or runs the schema step.
+async fn run(command: Result<Config, Command>) -> Result<(), Box<dyn std::error::Error>> {
+    let config = match command {
+        Ok(config) => config,
+        Err(Command::Migrate(args)) => {
+            archive_svc::migrate(&args).await?;
+            tracing::info!(grant_to = ?args.grant_to, "archive-svc schema is current");
+            return Ok(());
+        }
+    };
     let shutdown = shutdown::on_signal();
     metrics::spawn(config.metrics_listen, shutdown.clone()).await?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;

@@ -17,9 +17,11 @@ use std::net::SocketAddr;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
-    /// Set unless a subcommand is given (clap requires it then).
+    /// The serving settings. (`migrate` is parsed by [`MigrateCli`]; a
+    /// struct with flattened parts, as this one, cannot be an `Option` in
+    /// clap: it would always be `None`.)
     #[command(flatten)]
-    pub serve: Option<Config>,
+    pub serve: Config,
 }
 
 /// The command line of the schema step alone: parsed apart from [`Cli`] so
@@ -128,7 +130,7 @@ mod tests {
 
     #[test]
     fn migrate_needs_no_serving_settings_and_serving_does_not_migrate_by_default() {
-        let cli = Cli::try_parse_from([
+        let cli = MigrateCli::try_parse_from([
             "authz-svc",
             "migrate",
             "--database-url",
@@ -137,24 +139,27 @@ mod tests {
             "authz_rt",
         ])
         .unwrap();
-        let Some(Command::Migrate(args)) = cli.command else {
-            panic!("migrate expected");
-        };
+        let Command::Migrate(args) = cli.command;
         assert_eq!(args.database_url, "postgres://owner@db/authz");
         assert_eq!(args.grant_to.as_deref(), Some("authz_rt"));
 
-        let cli = Cli::try_parse_from(["authz-svc", "--identity-secret", "s"]).unwrap();
+        let id = ["--identity-key-file", "k.pem", "--trust-file", "t.json"];
+        let identity = IdentityConfig::new("k.pem", "t.json");
+        let cli = Cli::try_parse_from([&["authz-svc"][..], &id].concat()).unwrap();
         assert!(cli.command.is_none());
-        assert!(!cli.serve.unwrap().migrate);
-        let cli =
-            Cli::try_parse_from(["authz-svc", "--identity-secret", "s", "--migrate"]).unwrap();
+        let serve = cli.serve;
+        assert!(!serve.migrate);
+        assert_eq!(serve.identity, identity);
+        let cli = Cli::try_parse_from([&["authz-svc", "--migrate"][..], &id].concat()).unwrap();
         assert!(cli.serve.unwrap().migrate);
         assert!(
-            Config::new("sqlite://x.db", "s").migrate,
+            Config::new("sqlite://x.db", identity).migrate,
             "in code it migrates"
         );
-        // Serving still needs its secret.
+        // Serving still needs its key and the trust file.
         let err = Cli::try_parse_from(["authz-svc"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let err = Cli::try_parse_from(["authz-svc", "--identity-key-file", "k.pem"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }

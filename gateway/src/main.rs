@@ -93,6 +93,20 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
             data_dir.join("audit-checkpoints").display(),
         );
     }
+    println!(
+        "Service keys: {} (each process its own private key; trust.json holds the public keys).",
+        suite.keys.dir.display()
+    );
+    println!(
+        "Recording platform of tenant {} (may only ingest calls and upload recordings): \
+         credential in {}",
+        gateway::demo::TENANT,
+        suite
+            .keys
+            .dir
+            .join("recording-platform.credential")
+            .display()
+    );
     println!();
     println!("Demo users (tokens valid 12 h; a fresh one: cargo run --release -- token USER):");
     for user in gateway::demo::users() {
@@ -109,6 +123,18 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
     println!(
         "  grpcurl -plaintext -H \"authorization: Bearer $TOKEN\" -d '{{\"page_size\": 5}}' {} archive.v1.ArchiveService/SearchCallRows",
         e.gateway
+    );
+    println!(
+        "  grpcurl -plaintext -H \"x-archive-identity: $(cat {})\" -H 'x-archive-tenant: {}' \
+         -d '{{\"session_id\": \"demo-1\", \"start_time\": \"2026-12-07T09:00:00Z\", \"caller_number\": \"4791\"}}' \
+         {} archive.v1.CallService/IngestCall",
+        suite
+            .keys
+            .dir
+            .join("recording-platform.credential")
+            .display(),
+        gateway::demo::TENANT,
+        e.archive
     );
     println!("Ctrl-C stops everything.");
 }

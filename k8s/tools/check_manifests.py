@@ -5,28 +5,34 @@ the binaries really read, listen addresses matching the ports, URLs naming real
 Services, the Dockerfile's targets and binaries, probes asking the health
 names the code serves, metrics ports Prometheus can find and reach, the schema
 step: a migrate Job per database as its owner and services that wait for the
-newest migration as their runtime role), that audit-svc's checkpoint key
-reaches audit-svc alone, that every pod is hardened, that references resolve,
-and that the NetworkPolicies allow exactly the calls the suite makes (trace
-export included) and nothing else.
+newest migration as their runtime role), that each process gets its own
+identity key and no one else's (the operator's authority key reaching no pod)
+and every process the one trust file, re-readable in place, that audit-svc's
+checkpoint key reaches audit-svc alone, that every pod is hardened, that
+references resolve, and that the NetworkPolicies allow exactly the calls the
+suite makes (trace export included) and nothing else.
 
     check_manifests.py RENDERED.yaml [--external-secrets]
 
---external-secrets: Secrets may be missing from the render (production gets
-them from a secret manager); they are listed instead. Exit status 1 on any
-error.
+--external-secrets: Secrets, and the trust ConfigMap, may be missing from the
+render (production gets them from a secret manager and `gateway credentials
+init`); they are listed instead. Exit status 1 on any error.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import ipaddress
+import json
 import re
 import sys
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
+import ed25519
 import kube
 import sources
 from kube import Pod
@@ -45,6 +51,14 @@ WAIT_FOR_SCHEMA = "wait-for-schema"
 DB_CHECK = "db-check"
 # What grant_runtime_role accepts as a role name.
 ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Each process's identity (archive_common::identity::IdentityConfig): its own
+# private key `<holder>.pem`, and the suite's trust file of public keys.
+KEY_FILE_ENV = "ARCHIVE_IDENTITY_KEY_FILE"
+TRUST_FILE_ENV = "ARCHIVE_TRUST_FILE"
+TRUST_FILE = "trust.json"
+# The suffix kustomize's generators add to a name (10 characters of a hash,
+# in its alphabet without vowels and look-alikes).
+GENERATED_SUFFIX = re.compile(r"-[2456789bcdfghkmt]{10}$")
 
 # (pod, port name) -> exactly who may connect to it.
 EXPECTED_INGRESS = {
@@ -241,7 +255,6 @@ def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict,
     liveness = sources.liveness_name(root)
     r.expect(liveness is not None, "common/src/host.rs",
              "no LIVENESS health name: liveness probes would have to ask about the dependencies")
-    identity_refs = set()
     # Services outside the render (another namespace) the suite calls:
     # (name, namespace, port) -> the pods configured to call it.
     outside: dict[tuple[str, str, int], set[str]] = {}
@@ -274,8 +287,6 @@ def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict,
                 if "configMap" in source and "key" in source and not source.get("optional"):
                     r.expect(source["value"] is not None, where,
                              f"{name}: key {source['key']} missing from ConfigMap {source['configMap']}")
-            if "ARCHIVE_IDENTITY_SECRET" in env:
-                identity_refs.add((env["ARCHIVE_IDENTITY_SECRET"].get("secret"), env["ARCHIVE_IDENTITY_SECRET"].get("key")))
             if svc == "media-svc":
                 r.expect(env.get("MEDIA_STORE", {}).get("value") == "s3", where,
                          "MEDIA_STORE must be s3: the fs store is per pod and the root filesystem is read-only")
@@ -389,8 +400,6 @@ def check_suite_containers(objects: list[dict], pods: list[Pod], services: dict,
                 for dst in selected:
                     r.expect(net.allows(pod, dst, ports[port]), where,
                              f"{name}: NetworkPolicies block {pod.name} -> {dst.name}:{ports[port]}")
-    r.expect(len(identity_refs) == 1, "ARCHIVE_IDENTITY_SECRET",
-             f"every service must read the same Secret key, found {sorted(map(str, identity_refs))}")
     # Egress to a service elsewhere (the trace collector) is open to exactly
     # the pods configured to call it.
     for (target, target_ns, port), callers in outside.items():
@@ -525,6 +534,265 @@ def check_schema_step(objects: list[dict], pods: list[Pod], r: Report, root: Pat
                          "the owner's and the runtime role's URLs name different databases")
 
 
+# --- identities: each process's own key, the suite's trust file ---------------
+
+
+def _mounted(pod: Pod, c: dict, path: str) -> tuple[dict, dict, str] | None:
+    """The container's mount holding `path` (the innermost), its volume, and
+    the file's path inside the volume; None if no volume holds it."""
+    target = PurePosixPath(path)
+    mounts = [m for m in c.get("volumeMounts") or [] if target.is_relative_to(m["mountPath"])]
+    if not mounts:
+        return None
+    mount = max(mounts, key=lambda m: len(m["mountPath"]))
+    volumes = {v["name"]: v for v in kube.pod_spec(pod.workload).get("volumes") or []}
+    relative = target.relative_to(mount["mountPath"])
+    if mount.get("subPath"):
+        relative = PurePosixPath(mount["subPath"]) / relative
+    return mount, volumes.get(mount["name"], {}), str(relative)
+
+
+def _item(source: dict, relative: str) -> tuple[str, dict | None] | None:
+    """The key of a Secret or ConfigMap volume's file at `relative`, and its
+    item (None: no items, every key is a file); None if there is no such file."""
+    items = source.get("items")
+    if items is None:
+        return relative, None
+    item = next((i for i in items if i["path"] == relative), None)
+    return (item["key"], item) if item else None
+
+
+def _readable_secrets(pod: Pod, objects: list[dict]) -> list[tuple[str, set | None, str]]:
+    """Every Secret the pod can read: (name, its keys the pod gets, or None
+    when the whole Secret is exposed and not in the render; "mounts" or
+    "reads" (an environment variable))."""
+    found = []
+
+    def whole(name: str) -> set | None:
+        secret = kube.named(objects, "Secret", name)
+        return secret_keys(secret) if secret else None
+
+    for volume in kube.pod_spec(pod.workload).get("volumes") or []:
+        refs = [volume["secret"] | {"name": volume["secret"]["secretName"]}] if "secret" in volume else []
+        refs += [s["secret"] for s in (volume.get("projected") or {}).get("sources") or [] if "secret" in s]
+        for src in refs:
+            items = src.get("items")
+            found.append((src["name"], {i["key"] for i in items} if items is not None else whole(src["name"]), "mounts"))
+    for c in pod.containers:
+        for var in c.get("env") or []:
+            ref = (var.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                found.append((ref["name"], {ref["key"]}, "reads"))
+        for src in c.get("envFrom") or []:
+            if "secretRef" in src:
+                found.append((src["secretRef"]["name"], whole(src["secretRef"]["name"]), "reads"))
+    return found
+
+
+def _text(obj: dict, key: str) -> str | None:
+    """The value of a ConfigMap's or Secret's key, decoded."""
+    if key in (obj.get("stringData") or {}):
+        return obj["stringData"][key]
+    value = (obj.get("data") or {}).get(key)
+    if value is None or obj["kind"] == "ConfigMap":
+        return value
+    return base64.b64decode(value).decode()
+
+
+def _not_after(entry: dict) -> datetime | None:
+    """A trust file entry's `not_after` (RFC 3339), None if it has none."""
+    until = entry.get("not_after")
+    return None if until is None else datetime.fromisoformat(until)
+
+
+def _trusted_now(entry: dict, now: datetime) -> bool:
+    """Whether a trust file entry is still accepted (no `not_after`, or one
+    in the future)."""
+    try:
+        until = _not_after(entry)
+    except (TypeError, ValueError):
+        return False
+    return until is None or until > now
+
+
+def check_trust_file(text: str | None, holders: dict[str, str], where: str, r: Report) -> list[dict]:
+    """A trust file (`gateway credentials init`): public keys only, each
+    well-formed, and a currently trusted key of its role for every process
+    of the suite. Returns its entries."""
+    if not r.expect(text is not None, where, f"has no {TRUST_FILE}"):
+        return []
+    r.expect("PRIVATE KEY" not in text, where, "holds a private key: the trust file is public keys only")
+    try:
+        entries = json.loads(text)["keys"]
+        assert isinstance(entries, list) and all(isinstance(e, dict) for e in entries)
+    except (ValueError, KeyError, TypeError, AssertionError):
+        r.expect(False, where, f"{TRUST_FILE} is not a trust file ({{\"keys\": [...]}})")
+        return []
+    now = datetime.now(timezone.utc)
+    for e in entries:
+        public = str(e.get("public_key", ""))
+        if not r.expect(re.fullmatch(r"[0-9a-f]{64}", public) is not None, where,
+                        f"key {e.get('kid')!r}: public_key is not 64 hex digits"):
+            continue
+        kid = f"{e.get('holder')}.{hashlib.sha256(bytes.fromhex(public)).hexdigest()[:16]}"
+        r.expect(e.get("kid") == kid, where, f"key {e.get('kid')!r}: its kid is {kid}")
+        r.expect(e.get("holder") in holders, where, f"key {e.get('kid')!r}: unknown holder {e.get('holder')!r}")
+        r.expect(e.get("holder") not in holders or e.get("role") == holders[e["holder"]].lower(), where,
+                 f"key {e.get('kid')!r}: role {e.get('role')!r}, {e.get('holder')}'s is "
+                 f"{holders.get(e.get('holder'), '').lower()!r}")
+        try:
+            _not_after(e)
+        except (TypeError, ValueError):
+            r.expect(False, where, f"key {e.get('kid')!r}: not_after {e.get('not_after')!r} is not a time")
+    for holder, role in holders.items():
+        if role != "Authority":
+            r.expect(any(e.get("holder") == holder and _trusted_now(e, now) for e in entries), where,
+                     f"trusts no current key of {holder}: it would refuse to start and be refused")
+    return entries
+
+
+def check_identities(objects: list[dict], pods: list[Pod], r: Report, root: Path) -> set[str]:
+    """Each process reads ARCHIVE_IDENTITY_KEY_FILE, its own `<holder>.pem`,
+    from a Secret of its own mounted read-only, 0440 with the pod's fsGroup,
+    and holding that key alone; no pod can read another holder's key, nor the
+    operator's authority key (which no Secret or ConfigMap of the render may
+    hold). Every process reads ARCHIVE_TRUST_FILE from the same ConfigMap,
+    mounted as a directory under a stable name, so an update reaches the
+    running pods (which re-read it) instead of rolling them; where that
+    ConfigMap is in the render it trusts every process's key, and the key
+    Secrets in the render hold keys it trusts. Returns the trust ConfigMaps'
+    names (made by the operator, like the Secrets)."""
+    holders = sources.identity_holders(root)
+    processes = {h for h, role in holders.items() if role != "Authority"}
+    authorities = {h for h, role in holders.items() if role == "Authority"}
+    r.expect(processes == set(SERVICES), sources.KEYS_SOURCE,
+             f"the key holders {sorted(processes)} are not the suite's processes {sorted(SERVICES)}")
+    key_files = {f"{h}.pem": h for h in holders}
+    key_secrets: dict[str, set[str]] = {}   # Secret -> the processes whose key file it is
+    trust_refs: dict[tuple[str, str], set[str]] = {}   # (ConfigMap, key) -> processes
+    for pod in pods:
+        if pod.workload["kind"] != "Deployment":
+            continue
+        psc = kube.pod_spec(pod.workload).get("securityContext") or {}
+        for c in pod.containers:
+            svc = service_of(c)
+            if not svc or is_migrate(c):
+                continue
+            where = f"Deployment/{pod.name} ({svc})"
+            env = kube.container_env(c, objects)
+            own = f"{svc}.pem"
+
+            key_file = (env.get(KEY_FILE_ENV) or {}).get("value")
+            found = _mounted(pod, c, key_file) if key_file else None
+            if key_file and r.expect(found is not None and "secret" in found[1], where,
+                                     f"{KEY_FILE_ENV}={key_file} is not in a mounted Secret volume"):
+                mount, volume, relative = found
+                source = volume["secret"]
+                r.expect(mount.get("readOnly") is True, where, "the identity key must be mounted readOnly")
+                keys = [i["key"] for i in source.get("items") or []]
+                r.expect(source.get("items") is not None and keys == [own], where,
+                         f"the identity key's volume must hold {own} alone (items: [{own}]), not "
+                         f"{keys if source.get('items') is not None else 'the whole Secret'}")
+                item = _item(source, relative)
+                if r.expect(item is not None, where, f"{KEY_FILE_ENV}: the Secret volume has no file {relative}"):
+                    r.expect(item[0] == own, where,
+                             f"{KEY_FILE_ENV}={key_file} is key {item[0]} of Secret {source['secretName']}: "
+                             f"{svc}'s own key is {own}")
+                    mode = (item[1] or {}).get("mode", source.get("defaultMode", 0o644))
+                    r.expect(mode & 0o777 == 0o440, where,
+                             f"the identity key's mode is {mode & 0o777:#o}: 0440 (root and the pod's fsGroup)")
+                r.expect(psc.get("fsGroup") is not None, where,
+                         "no pod fsGroup: the process (not root) could not read its 0440 identity key")
+                key_secrets.setdefault(source["secretName"], set()).add(svc)
+
+            trust_file = (env.get(TRUST_FILE_ENV) or {}).get("value")
+            found = _mounted(pod, c, trust_file) if trust_file else None
+            if trust_file and r.expect(found is not None and "configMap" in found[1], where,
+                                       f"{TRUST_FILE_ENV}={trust_file} is not in a mounted ConfigMap volume"):
+                mount, volume, relative = found
+                source = volume["configMap"]
+                r.expect(mount.get("readOnly") is True, where, "the trust ConfigMap must be mounted readOnly")
+                r.expect(not mount.get("subPath") and not mount.get("subPathExpr"), where,
+                         "the trust ConfigMap is mounted by subPath: its updates never reach the pod, "
+                         "so a rotation would need every process restarted")
+                r.expect(not source.get("optional"), where, "the trust ConfigMap must not be optional")
+                item = _item(source, relative)
+                if r.expect(item is not None, where, f"{TRUST_FILE_ENV}: the ConfigMap volume has no file {relative}"):
+                    trust_refs.setdefault((source["name"], item[0]), set()).add(svc)
+
+    for svc in SERVICES:
+        r.expect(any(svc in owners for owners in key_secrets.values()), f"Deployment/{svc}",
+                 f"mounts no identity key Secret of its own for {KEY_FILE_ENV}")
+        r.expect(any(svc in readers for readers in trust_refs.values()), f"Deployment/{svc}",
+                 f"mounts no trust ConfigMap for {TRUST_FILE_ENV}")
+    for name, owners in key_secrets.items():
+        r.expect(len(owners) == 1, f"Secret/{name}",
+                 f"is the identity key Secret of {sorted(owners)}: each process needs a Secret of its own")
+    r.expect(len(trust_refs) <= 1, TRUST_FILE_ENV,
+             f"every process must read the same trust file, found {sorted(trust_refs)}")
+
+    # Who can read which key: a process its own, nobody the authority's.
+    for pod in pods:
+        own = {service_of(c) for c in pod.containers
+               if pod.workload["kind"] == "Deployment" and service_of(c) and not is_migrate(c)}
+        where = f"{pod.workload['kind']}/{pod.name}"
+        for name, keys, how in _readable_secrets(pod, objects):
+            foreign = sorted(key_secrets.get(name, set()) - own)
+            r.expect(not foreign, where, f"{how} Secret {name}, the identity key of {', '.join(foreign)}")
+            for key in sorted(keys or ()):
+                holder = key_files.get(key)
+                if holder in authorities:
+                    r.expect(False, where, f"{how} {key} (Secret {name}), the operator's authority key: "
+                                           "it issues platform credentials and belongs in no pod")
+                elif holder and holder not in own:
+                    r.expect(False, where, f"{how} {key} (Secret {name}), {holder}'s private key")
+    for o in objects:
+        if o["kind"] not in ("Secret", "ConfigMap"):
+            continue
+        where = f"{o['kind']}/{o['metadata']['name']}"
+        names = set(o.get("data") or {}) | set(o.get("stringData") or {}) | set(o.get("binaryData") or {})
+        for key in sorted(names & {f"{h}.pem" for h in authorities}):
+            r.expect(False, where, f"holds {key}, the operator's authority key: it belongs outside the cluster")
+        if o["kind"] == "ConfigMap":
+            r.expect(not any("PRIVATE KEY" in str(v) for v in (o.get("data") or {}).values()), where,
+                     "holds a private key: ConfigMaps are not secret")
+    for name, owners in key_secrets.items():
+        secret = kube.named(objects, "Secret", name)
+        if secret and len(owners) == 1:
+            (svc,) = owners
+            r.expect(secret_keys(secret) == {f"{svc}.pem"}, f"Secret/{name}",
+                     f"holds {sorted(secret_keys(secret))}: {svc}'s key Secret holds {svc}.pem alone")
+
+    # The trust file: updated in place, trusting every process's key.
+    for (name, key) in trust_refs:
+        where = f"ConfigMap/{name}"
+        r.expect(not GENERATED_SUFFIX.search(name), where,
+                 "has a generated name (hash suffix): a changed trust file would be a new ConfigMap and "
+                 "roll every Deployment instead of being re-read (options: disableNameSuffixHash)")
+        cm = kube.named(objects, "ConfigMap", name)
+        if not cm:
+            continue
+        r.expect(not cm.get("immutable"), where, "is immutable: a rotation could not update it")
+        entries = check_trust_file(_text(cm, key), holders, where, r)
+        now = datetime.now(timezone.utc)
+        for secret_name, owners in key_secrets.items():
+            secret = kube.named(objects, "Secret", secret_name)
+            for svc in owners:
+                pem = _text(secret, f"{svc}.pem") if secret else None
+                if pem is None:
+                    continue
+                try:
+                    public = ed25519.pem_public_key(pem)
+                except ValueError as e:
+                    r.expect(False, f"Secret/{secret_name}", f"{svc}.pem: {e}")
+                    continue
+                r.expect(any(e.get("public_key") == public and e.get("holder") == svc and _trusted_now(e, now)
+                             for e in entries), f"Secret/{secret_name}",
+                         f"{svc}.pem is not a key {name}/{key} trusts for {svc} ({public}): "
+                         f"{svc} would refuse to start")
+    return {name for name, _ in trust_refs}
+
+
 # --- audit-svc's checkpoint key and proxies ------------------------------------
 
 
@@ -602,22 +870,28 @@ def secret_keys(secret: dict) -> set[str]:
     return set((secret.get("data") or {}) | (secret.get("stringData") or {}))
 
 
-def check_references(objects: list[dict], pods: list[Pod], r: Report, external_secrets: bool) -> dict[str, set]:
+def check_references(objects: list[dict], pods: list[Pod], r: Report, external_secrets: bool,
+                     operator_configmaps: set[str] = frozenset()) -> dict[tuple[str, str], set]:
     """ConfigMaps and Secrets referenced exist with their keys; returns the
-    Secrets (and keys) that must come from outside."""
-    external: dict[str, set] = {}
+    Secrets and ConfigMaps (kind, name) and their keys that must come from
+    outside. Of the ConfigMaps only `operator_configmaps` may (the trust
+    file, made with the keys by `gateway credentials init`)."""
+    external: dict[tuple[str, str], set] = {}
 
     def secret(name: str, key: str | None, optional: bool, where: str) -> None:
         found = kube.named(objects, "Secret", name)
         if found:
             r.expect(key is None or key in secret_keys(found) or optional, where, f"Secret {name} has no key {key}")
         elif optional:
-            external.setdefault(name, set()).add(f"{key} (optional)" if key else "(optional)")
+            external.setdefault(("Secret", name), set()).add(f"{key} (optional)" if key else "(optional)")
         elif r.expect(external_secrets, where, f"Secret {name} does not exist"):
-            external.setdefault(name, set()).add(key or "")
+            external.setdefault(("Secret", name), set()).add(key or "")
 
     def configmap(name: str, key: str | None, optional: bool, where: str) -> None:
         found = kube.named(objects, "ConfigMap", name)
+        if found is None and not optional and external_secrets and name in operator_configmaps:
+            external.setdefault(("ConfigMap", name), set()).add(key or "")
+            return
         if r.expect(found is not None or optional, where, f"ConfigMap {name} does not exist") and found and key:
             r.expect(key in (found.get("data") or {}) or optional, where, f"ConfigMap {name} has no key {key}")
 
@@ -639,7 +913,8 @@ def check_references(objects: list[dict], pods: list[Pod], r: Report, external_s
                     configmap(ref["name"], ref["key"], ref.get("optional", False), where)
         for volume in kube.pod_spec(pod.workload).get("volumes") or []:
             if "configMap" in volume:
-                configmap(volume["configMap"]["name"], None, volume["configMap"].get("optional", False), where)
+                for key in [i["key"] for i in volume["configMap"].get("items") or []] or [None]:
+                    configmap(volume["configMap"]["name"], key, volume["configMap"].get("optional", False), where)
             if "secret" in volume:
                 for key in [i["key"] for i in volume["secret"].get("items") or []] or [None]:
                     secret(volume["secret"]["secretName"], key, volume["secret"].get("optional", False), where)
@@ -647,7 +922,7 @@ def check_references(objects: list[dict], pods: list[Pod], r: Report, external_s
         for tls in ing["spec"].get("tls") or []:
             # Without it the ingress controller serves its default certificate.
             if not kube.named(objects, "Secret", tls["secretName"]):
-                external.setdefault(tls["secretName"], set()).add("tls.crt, tls.key (Ingress)")
+                external.setdefault(("Secret", tls["secretName"]), set()).add("tls.crt, tls.key (Ingress)")
     return external
 
 
@@ -803,9 +1078,10 @@ def check(objects: list[dict], *, external_secrets: bool, root: Path = ROOT) -> 
     check_images(pods, r, root)
     check_suite_containers(objects, pods, services, net, r, root)
     check_schema_step(objects, pods, r, root)
+    trust_configmaps = check_identities(objects, pods, r, root)
     check_checkpoint_key(objects, pods, r)
     check_trusted_proxies(objects, pods, r)
-    external = check_references(objects, pods, r, external_secrets)
+    external = check_references(objects, pods, r, external_secrets, trust_configmaps)
     check_availability(objects, pods, services, r)
     return r, external
 
@@ -818,8 +1094,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     objects = kube.load(args.manifests.read_text())
     report, external = check(objects, external_secrets=args.external_secrets, root=args.root)
-    for name, keys in sorted(external.items()):
-        print(f"  expects Secret {name}: {', '.join(sorted(keys))}")
+    for (kind, name), keys in sorted(external.items()):
+        print(f"  expects {kind} {name}: {', '.join(sorted(keys))}")
     for error in report.errors:
         print(f"  ERROR {error}")
     status = "FAILED" if report.errors else "ok"

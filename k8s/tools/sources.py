@@ -1,9 +1,10 @@
 """Facts the manifests must agree with, read from the workspace itself: the
 environment variables each binary's clap configuration reads (following
-`#[command(flatten)]` into the crate's other files), the AWS_* variables of
-the crates that configure S3 from the environment, each service's newest
-PostgreSQL migration, the Dockerfile's image targets and the binaries those
-copy."""
+`#[command(flatten)]` into the crate's other files and into the shared
+library, archive_common), the AWS_* variables of the crates that configure
+S3 from the environment, each service's newest PostgreSQL migration, the
+holders of the suite's identity keys, the Dockerfile's image targets and the
+binaries those copy."""
 
 from __future__ import annotations
 
@@ -52,6 +53,16 @@ TELEMETRY_ENV = {
 TELEMETRY_SOURCE = "common/src/telemetry/mod.rs"
 # The gRPC health-check name liveness probes ask about.
 _LIVENESS = re.compile(r'pub const LIVENESS: &str = "([^"]*)";')
+
+# The shared library every binary links (crate archive_common): a settings
+# type a binary flattens from it (every process's IdentityConfig) is that
+# binary's own.
+COMMON_CRATE = "common"
+COMMON_PATH = "archive_common::"
+# The holders of the suite's keys and their roles (`gateway credentials init`).
+KEYS_SOURCE = "common/src/identity/keys.rs"
+_SUITE_HOLDERS = re.compile(r"pub const SUITE_HOLDERS\b[^=]*=\s*\[(.*?)\];", re.S)
+_HOLDER = re.compile(r'\(\s*"([a-z0-9-]+)"\s*,\s*Role::(\w+)\s*\)')
 
 # The image (and Dockerfile target) of each service -> its configuration source.
 SERVICE_CONFIG = {
@@ -103,40 +114,46 @@ def _crate_sources(root: Path, crate: str) -> list[Path]:
     return sorted((root / crate / "src").rglob("*.rs"))
 
 
-def _flattened_types(source: str) -> list[str]:
-    """The types of a source's `#[command(flatten)]` fields that belong to its
-    own crate (`Name`, `Option<Name>`, `crate::a::Name`); another crate's
+def _flattened_types(source: str) -> list[tuple[str, str | None]]:
+    """The types of a source's `#[command(flatten)]` fields that are this
+    binary's settings, each with the crate to look in: `Name`,
+    `Option<Name>` (None: its own crate, then the shared library, whence a
+    `use archive_common::…::Name` brings it), `crate::a::Name` (its own
+    crate), `archive_common::a::Name` (the shared library). Another crate's
     (`media_svc::S3Config`) are that crate's settings, not this binary's."""
     names = []
     for ty in _FLATTEN.findall(source):
         ty = ty.strip()
         inner = re.fullmatch(r"Option<(.+)>", ty)
         ty = inner.group(1).strip() if inner else ty
-        if "::" in ty and not ty.startswith("crate::"):
-            continue
-        names.append(ty.rsplit("::", 1)[-1])
+        name = ty.rsplit("::", 1)[-1]
+        if "::" not in ty or ty.startswith("crate::"):
+            names.append((name, None))
+        elif ty.startswith(COMMON_PATH):
+            names.append((name, COMMON_CRATE))
     return names
 
 
 def config_sources(root: Path, svc: str) -> list[Path]:
-    """The service's configuration file and every file of its crate that
-    declares a type it flattens (and so on)."""
+    """The service's configuration file and every file of its crate, or of
+    the shared library, that declares a type it flattens (and so on)."""
     first = root / SERVICE_CONFIG[svc]
     crate = SERVICE_CONFIG[svc].split("/", 1)[0]
     files, queue, seen_types = [first], [first.read_text()], set()
     while queue:
-        for name in _flattened_types(queue.pop()):
+        for name, where in _flattened_types(queue.pop()):
             if name in seen_types:
                 continue
             seen_types.add(name)
             declares = re.compile(rf"\bpub\s+struct\s+{re.escape(name)}\b")
             if any(declares.search(f.read_text()) for f in files):
                 continue
-            for path in _crate_sources(root, crate):
-                if path not in files and declares.search(text := path.read_text()):
-                    files.append(path)
-                    queue.append(text)
-                    break
+            crates = [where] if where else [crate, COMMON_CRATE]
+            found = next(((path, text) for c in crates for path in _crate_sources(root, c)
+                          if path not in files and declares.search(text := path.read_text())), None)
+            if found:
+                files.append(found[0])
+                queue.append(found[1])
     return files
 
 
@@ -149,6 +166,13 @@ def service_env(root: Path) -> dict[str, dict[str, EnvSetting]]:
             settings |= clap_env(path.read_text())
         env[svc] = settings
     return env
+
+
+def identity_holders(root: Path) -> dict[str, str]:
+    """Holder -> role (`Gateway`, `Service`, `Authority`) of the keys `gateway
+    credentials init` makes (SUITE_HOLDERS): `<holder>.pem` each."""
+    m = _SUITE_HOLDERS.search((root / KEYS_SOURCE).read_text())
+    return dict(_HOLDER.findall(m.group(1))) if m else {}
 
 
 def aws_env(root: Path, svc: str) -> set[str]:

@@ -7,7 +7,9 @@ rendered overlay). Run by k8s/validate.sh:
 
 from __future__ import annotations
 
+import base64
 import copy
+import json
 import shutil
 import subprocess
 import tempfile
@@ -15,6 +17,7 @@ import unittest
 from pathlib import Path
 
 import check_manifests
+import ed25519
 import kube
 import sources
 from kube import Pod
@@ -41,18 +44,59 @@ def configmap_of(objects: list[dict], workload: str) -> dict:
     return kube.named(objects, "ConfigMap", name)
 
 
+# The files of the shared library a test may change (fake_root copies them).
+COPIED_COMMON = ("host.rs", "identity/keys.rs")
+
+
 def fake_root(tmp: str) -> Path:
-    """A workspace root in `tmp` whose files a test may change: the Dockerfile
-    and common/src/host.rs copied, the service crates and the telemetry
-    module linked."""
+    """A workspace root in `tmp` whose files a test may change: the Dockerfile,
+    common/src/host.rs and common/src/identity/keys.rs copied, the service
+    crates and the shared library's other files linked."""
     root = Path(tmp)
     for crate in sources.SERVICE_CONFIG:
         (root / crate).symlink_to(ROOT / crate)
-    (root / "common/src").mkdir(parents=True)
-    (root / "common/src/telemetry").symlink_to(ROOT / "common/src/telemetry")
-    shutil.copy(ROOT / "common/src/host.rs", root / "common/src/host.rs")
+    for path in (ROOT / "common/src").rglob("*"):
+        if path.is_dir():
+            continue
+        relative = path.relative_to(ROOT / "common/src")
+        target = root / "common/src" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if relative.as_posix() in COPIED_COMMON:
+            shutil.copy(path, target)
+        else:
+            target.symlink_to(path)
     shutil.copy(ROOT / "Dockerfile", root / "Dockerfile")
     return root
+
+
+def deployment_spec(objects: list[dict], name: str) -> dict:
+    return kube.pod_spec(kube.named(objects, "Deployment", name))
+
+
+def volume(objects: list[dict], workload: str, name: str, kind: str = "Deployment") -> dict:
+    return next(v for v in kube.pod_spec(kube.named(objects, kind, workload))["volumes"] if v["name"] == name)
+
+
+def generated(objects: list[dict], kind: str, prefix: str) -> dict:
+    """The object a generator named `<prefix>-<hash>`."""
+    return next(o for o in objects if o["kind"] == kind and o["metadata"]["name"].startswith(f"{prefix}-"))
+
+
+def trust_configmap(objects: list[dict]) -> dict:
+    return kube.named(objects, "ConfigMap", "archive-trust")
+
+
+def edit_trust(objects: list[dict], holder: str, change: dict | None) -> None:
+    """Updates `holder`'s entries of the render's trust file with `change`,
+    or removes them (None)."""
+    data = trust_configmap(objects)["data"]
+    trust = json.loads(data["trust.json"])
+    trust["keys"] = [k if k["holder"] != holder else k | change for k in trust["keys"]
+                     if change is not None or k["holder"] != holder]
+    data["trust.json"] = json.dumps(trust)
+
+
+DEV_IDENTITY = K8S / "overlays/dev/identity"
 
 
 def telemetry_configmap(objects: list[dict]) -> dict:
@@ -89,15 +133,29 @@ class RealOverlays(unittest.TestCase):
     def test_prod_overlay_passes_with_its_secrets_listed_as_external(self) -> None:
         report, external = check_manifests.check(self.prod, external_secrets=True)
         self.assertEqual(report.errors, [])
-        self.assertEqual(set(external), {"archive-keys", "archive-database", "archive-object-store", "archive-tls",
-                                         "archive-checkpoint-key", "archive-checkpoint-store"})
-        self.assertIn("identity-secret", external["archive-keys"])
-        self.assertEqual(external["archive-database"], {f"{svc}{owner}" for svc in check_manifests.DATABASE_SERVICES
-                                                        for owner in ("", "-owner")})
-        self.assertEqual(external["archive-checkpoint-key"], {"checkpoint-key.pem"})
+        secrets = {name for kind, name in external if kind == "Secret"}
+        self.assertEqual(secrets, {"archive-keys", "archive-database", "archive-object-store", "archive-tls",
+                                   "archive-checkpoint-key", "archive-checkpoint-store"}
+                         | {f"{svc}-identity" for svc in check_manifests.SERVICES})
+        self.assertEqual({name for kind, name in external if kind == "ConfigMap"}, {"archive-trust"})
+        self.assertEqual(external[("Secret", "archive-keys")],
+                         {"jwt-secret", "playback-key", "page-token-secret (optional)"})
+        self.assertEqual(external[("Secret", "archive-database")],
+                         {f"{svc}{owner}" for svc in check_manifests.DATABASE_SERVICES for owner in ("", "-owner")})
+        self.assertEqual(external[("Secret", "archive-checkpoint-key")], {"checkpoint-key.pem"})
+        for svc in check_manifests.SERVICES:
+            self.assertEqual(external[("Secret", f"{svc}-identity")], {f"{svc}.pem"})
+        self.assertEqual(external[("ConfigMap", "archive-trust")], {"trust.json"})
 
     def test_prod_overlay_fails_where_secrets_must_be_in_the_render(self) -> None:
         self.assertFails(self.prod, "Secret archive-keys does not exist")
+        self.assertFails(self.prod, "Secret media-svc-identity does not exist")
+        self.assertFails(self.prod, "ConfigMap archive-trust does not exist")
+
+    def test_other_configmaps_may_not_come_from_outside(self) -> None:
+        objects = [o for o in copy.deepcopy(self.prod)
+                   if not (o["kind"] == "ConfigMap" and o["metadata"]["name"].startswith("authz-svc-config-"))]
+        self.assertFails(objects, "ConfigMap authz-svc-config-", external_secrets=True)
 
     # --- agreement with the code ------------------------------------------------
 
@@ -119,9 +177,16 @@ class RealOverlays(unittest.TestCase):
 
     def test_missing_required_variable_is_caught(self) -> None:
         objects = self.dev_copy()
-        c = container(objects, "audit-svc")
-        c["env"] = [v for v in c["env"] if v["name"] != "ARCHIVE_IDENTITY_SECRET"]
-        self.assertFails(objects, "ARCHIVE_IDENTITY_SECRET is required by audit-svc and not set")
+        del configmap_of(objects, "audit-svc")["data"]["ARCHIVE_IDENTITY_KEY_FILE"]
+        self.assertFails(objects, "ARCHIVE_IDENTITY_KEY_FILE is required by audit-svc and not set")
+        del configmap_of(objects, "gateway")["data"]["ARCHIVE_TRUST_FILE"]
+        self.assertFails(objects, "ARCHIVE_TRUST_FILE is required by gateway and not set")
+
+    def test_the_retired_shared_identity_secret_is_caught(self) -> None:
+        objects = self.dev_copy()
+        container(objects, "media-svc")["env"].append(
+            {"name": "ARCHIVE_IDENTITY_SECRET", "valueFrom": {"secretKeyRef": {"name": "archive-keys", "key": "x"}}})
+        self.assertFails(objects, "sets ARCHIVE_IDENTITY_SECRET, which media-svc does not read")
 
     def test_database_url_left_to_its_sqlite_default_is_caught(self) -> None:
         objects = self.dev_copy()
@@ -297,6 +362,165 @@ class RealOverlays(unittest.TestCase):
         del kube.pod_spec(kube.named(objects, "Job", "authz-svc-migrate"))["initContainers"]
         self.assertFails(objects, "Job/authz-svc-migrate: no init container db-check")
 
+    # --- identities: each process's own key, the trust file ---------------------------
+
+    def test_another_processs_key_mounted_is_caught(self) -> None:
+        objects = self.dev_copy()
+        stolen = copy.deepcopy(volume(objects, "archive-svc", "identity")) | {"name": "stolen"}
+        deployment_spec(objects, "gateway")["volumes"].append(stolen)
+        name = stolen["secret"]["secretName"]
+        self.assertFails(objects, f"Deployment/gateway: mounts Secret {name}, the identity key of archive-svc")
+        self.assertFails(objects, f"Deployment/gateway: mounts archive-svc.pem (Secret {name}), archive-svc's private key")
+
+    def test_a_process_key_in_a_migrate_job_is_caught(self) -> None:
+        objects = self.dev_copy()
+        key = copy.deepcopy(volume(objects, "audit-svc", "identity"))
+        kube.pod_spec(kube.named(objects, "Job", "audit-svc-migrate"))["volumes"].append(key)
+        self.assertFails(objects, "Job/audit-svc-migrate: mounts Secret audit-svc-identity-")
+
+    def test_a_process_key_read_as_a_variable_is_caught(self) -> None:
+        objects = self.dev_copy()
+        name = generated(objects, "Secret", "authz-svc-identity")["metadata"]["name"]
+        container(objects, "archive-svc")["env"].append(
+            {"name": "X", "valueFrom": {"secretKeyRef": {"name": name, "key": "authz-svc.pem"}}})
+        self.assertFails(objects, f"Deployment/archive-svc: reads Secret {name}, the identity key of authz-svc")
+
+    def test_one_secret_holding_every_key_is_caught(self) -> None:
+        objects = self.dev_copy()
+        shared = copy.deepcopy(generated(objects, "Secret", "gateway-identity"))
+        shared["metadata"]["name"] = "archive-identity"
+        for svc in check_manifests.SERVICES:
+            shared["data"][f"{svc}.pem"] = generated(objects, "Secret", f"{svc}-identity")["data"][f"{svc}.pem"]
+            volume(objects, svc, "identity")["secret"]["secretName"] = "archive-identity"
+        objects.append(shared)
+        self.assertFails(objects, "Secret/archive-identity: is the identity key Secret of ['archive-svc', "
+                                  "'audit-svc', 'authz-svc', 'gateway', 'media-svc']: each process needs a Secret of its own")
+        # Even mounted alone, a key in a shared Secret is there for everyone holding it.
+        self.assertFails(objects, "Deployment/gateway: mounts Secret archive-identity, the identity key of archive-svc")
+
+    def test_key_secret_holding_more_than_its_key_is_caught(self) -> None:
+        objects = self.dev_copy()
+        secret = generated(objects, "Secret", "media-svc-identity")
+        secret["data"]["authority.pem"] = base64.b64encode((DEV_IDENTITY / "authority.pem").read_bytes()).decode()
+        self.assertFails(objects, "holds ['authority.pem', 'media-svc.pem']: media-svc's key Secret holds media-svc.pem alone")
+        self.assertFails(objects, "holds authority.pem, the operator's authority key: it belongs outside the cluster")
+
+    def test_whole_key_secret_mounted_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del volume(objects, "authz-svc", "identity")["secret"]["items"]
+        self.assertFails(objects, "the identity key's volume must hold authz-svc.pem alone (items: [authz-svc.pem]), "
+                                  "not the whole Secret")
+
+    def test_another_processs_key_as_its_own_is_caught(self) -> None:
+        objects = self.dev_copy()
+        source = volume(objects, "archive-svc", "identity")["secret"]
+        source["secretName"] = generated(objects, "Secret", "gateway-identity")["metadata"]["name"]
+        source["items"] = [{"key": "gateway.pem", "path": "archive-svc.pem"}]
+        self.assertFails(objects, "is key gateway.pem of Secret gateway-identity-")
+        self.assertFails(objects, "archive-svc's own key is archive-svc.pem")
+        self.assertFails(objects, "is the identity key Secret of ['archive-svc', 'gateway']")
+
+    def test_key_file_outside_its_mount_is_caught(self) -> None:
+        objects = self.dev_copy()
+        configmap_of(objects, "media-svc")["data"]["ARCHIVE_IDENTITY_KEY_FILE"] = "/tmp/media-svc.pem"
+        self.assertFails(objects, "ARCHIVE_IDENTITY_KEY_FILE=/tmp/media-svc.pem is not in a mounted Secret volume")
+        self.assertFails(objects, "Deployment/media-svc: mounts no identity key Secret of its own")
+
+    def test_key_readable_by_others_or_writable_is_caught(self) -> None:
+        objects = self.dev_copy()
+        volume(objects, "gateway", "identity")["secret"]["defaultMode"] = 0o444
+        self.assertFails(objects, "the identity key's mode is 0o444: 0440")
+        del next(m for m in container(objects, "gateway")["volumeMounts"] if m["name"] == "identity")["readOnly"]
+        self.assertFails(objects, "the identity key must be mounted readOnly")
+
+    def test_key_unreadable_without_fsgroup_is_caught(self) -> None:
+        objects = self.dev_copy()
+        del deployment_spec(objects, "media-svc")["securityContext"]["fsGroup"]
+        self.assertFails(objects, "Deployment/media-svc (media-svc): no pod fsGroup")
+
+    def test_authority_key_in_a_pod_is_caught(self) -> None:
+        objects = self.dev_copy()
+        objects.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                        "metadata": {"name": "archive-authority", "namespace": "call-archive-dev"},
+                        "data": {"authority.pem": base64.b64encode((DEV_IDENTITY / "authority.pem").read_bytes()).decode()}})
+        deployment_spec(objects, "gateway")["volumes"].append(
+            {"name": "authority", "projected": {"sources": [{"secret": {"name": "archive-authority"}}]}})
+        container(objects, "archive-svc-migrate", "Job")["env"].append(
+            {"name": "X", "valueFrom": {"secretKeyRef": {"name": "archive-authority", "key": "authority.pem"}}})
+        self.assertFails(objects, "Deployment/gateway: mounts authority.pem (Secret archive-authority), "
+                                  "the operator's authority key")
+        self.assertFails(objects, "Job/archive-svc-migrate: reads authority.pem (Secret archive-authority)")
+        self.assertFails(objects, "Secret/archive-authority: holds authority.pem")
+
+    def test_process_without_the_trust_file_is_caught(self) -> None:
+        objects = self.dev_copy()
+        c = container(objects, "media-svc")
+        c["volumeMounts"] = [m for m in c["volumeMounts"] if m["name"] != "trust"]
+        self.assertFails(objects, "ARCHIVE_TRUST_FILE=/var/run/archive/trust/trust.json is not in a mounted ConfigMap volume")
+        self.assertFails(objects, "Deployment/media-svc: mounts no trust ConfigMap")
+
+    def test_trust_file_mounted_by_subpath_is_caught(self) -> None:
+        objects = self.dev_copy()
+        mount = next(m for m in container(objects, "authz-svc")["volumeMounts"] if m["name"] == "trust")
+        mount |= {"mountPath": "/var/run/archive/trust/trust.json", "subPath": "trust.json"}
+        self.assertFails(objects, "the trust ConfigMap is mounted by subPath")
+
+    def test_two_trust_files_are_caught(self) -> None:
+        objects = self.dev_copy()
+        other = copy.deepcopy(trust_configmap(objects))
+        other["metadata"]["name"] = "media-trust"
+        objects.append(other)
+        volume(objects, "media-svc", "trust")["configMap"]["name"] = "media-trust"
+        self.assertFails(objects, "every process must read the same trust file")
+
+    def test_generated_or_immutable_trust_configmap_is_caught(self) -> None:
+        objects = self.dev_copy()
+        trust_configmap(objects)["immutable"] = True
+        self.assertFails(objects, "ConfigMap/archive-trust: is immutable")
+        trust_configmap(objects)["metadata"]["name"] = "archive-trust-7b9fmdg5k2"
+        for svc in check_manifests.SERVICES:
+            volume(objects, svc, "trust")["configMap"]["name"] = "archive-trust-7b9fmdg5k2"
+        self.assertFails(objects, "ConfigMap/archive-trust-7b9fmdg5k2: has a generated name")
+
+    def test_trust_file_without_a_process_key_is_caught(self) -> None:
+        objects = self.dev_copy()
+        edit_trust(objects, "audit-svc", None)
+        self.assertFails(objects, "trusts no current key of audit-svc")
+        self.assertFails(objects, "audit-svc.pem is not a key archive-trust/trust.json trusts for audit-svc")
+
+    def test_expired_key_is_caught(self) -> None:
+        objects = self.dev_copy()
+        edit_trust(objects, "gateway", {"not_after": "2020-01-01T00:00:00Z"})
+        self.assertFails(objects, "trusts no current key of gateway")
+
+    def test_key_secret_not_in_the_trust_file_is_caught(self) -> None:
+        objects = self.dev_copy()
+        # audit-svc's Secret with the checkpoint key instead of its identity key.
+        secret = generated(objects, "Secret", "audit-svc-identity")
+        secret["data"]["audit-svc.pem"] = base64.b64encode((K8S / "overlays/dev/checkpoint-key.pem").read_bytes()).decode()
+        self.assertFails(objects, "audit-svc.pem is not a key archive-trust/trust.json trusts for audit-svc "
+                                  "(3c2f8d2bbc064807225142fba7f37c22b4f61ee015bcddf0dbab8f9e51a248f2)")
+
+    def test_trust_file_with_a_wrong_role_or_kid_is_caught(self) -> None:
+        objects = self.dev_copy()
+        edit_trust(objects, "media-svc", {"role": "gateway"})
+        self.assertFails(objects, "role 'gateway', media-svc's is 'service'")
+        edit_trust(objects, "media-svc", {"kid": "media-svc.0000000000000000"})
+        self.assertFails(objects, "key 'media-svc.0000000000000000': its kid is media-svc.")
+
+    def test_private_key_in_a_configmap_is_caught(self) -> None:
+        objects = self.dev_copy()
+        trust_configmap(objects)["data"]["gateway.pem"] = (DEV_IDENTITY / "gateway.pem").read_text()
+        self.assertFails(objects, "ConfigMap/archive-trust: holds a private key: ConfigMaps are not secret")
+
+    def test_key_holders_other_than_the_processes_are_caught(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = fake_root(tmp)
+            keys = root / "common/src/identity/keys.rs"
+            keys.write_text(keys.read_text().replace('("media-svc", Role::Service)', '("media", Role::Service)'))
+            self.assertFails(self.dev, "the key holders ['archive-svc', 'audit-svc', 'authz-svc', 'gateway', 'media'] "
+                                       "are not the suite's processes", root=root)
+
     # --- audit-svc's checkpoint key, the gateway's proxies -------------------------
 
     def test_checkpoint_key_mounted_into_another_pod_is_caught(self) -> None:
@@ -459,7 +683,12 @@ class Sources(unittest.TestCase):
 
     def test_real_configs_are_read(self) -> None:
         env = sources.service_env(ROOT)
-        self.assertTrue(env["archive-svc"]["ARCHIVE_IDENTITY_SECRET"].required)
+        for svc in sources.SERVICE_CONFIG:
+            # archive_common's IdentityConfig, flattened into every binary's settings.
+            self.assertTrue(env[svc]["ARCHIVE_IDENTITY_KEY_FILE"].required, svc)
+            self.assertTrue(env[svc]["ARCHIVE_TRUST_FILE"].required, svc)
+            self.assertNotIn("ARCHIVE_IDENTITY_SECRET", env[svc])
+        self.assertFalse(env["archive-svc"]["ARCHIVE_PAGE_TOKEN_SECRET"].required)
         self.assertIn("MEDIA_S3_BUCKET", env["media-svc"])
         self.assertIn("AUDIT_AUTHZ_URL", env["audit-svc"])
         self.assertIn("METRICS_LISTEN", env["gateway"])
@@ -468,10 +697,26 @@ class Sources(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp)
             (root / "audit-svc/src/checkpoint").mkdir(parents=True)
+            (root / "common/src/identity").mkdir(parents=True)
+            (root / "common/src/identity/verify.rs").write_text('''
+                pub struct IdentityConfig {
+                    #[arg(long = "identity-key-file", env = "ARCHIVE_IDENTITY_KEY_FILE")]
+                    pub key_file: PathBuf,
+                }''')
+            (root / "common/src/host.rs").write_text('''
+                pub struct HostConfig {
+                    #[arg(long, env = "HOST_WORKERS")]
+                    pub workers: Option<usize>,
+                }''')
             (root / "audit-svc/src/config.rs").write_text('''
+                use archive_common::identity::IdentityConfig;
                 pub struct Config {
                     #[arg(long, env = "AUDIT_LISTEN", default_value = "127.0.0.1:50054")]
                     pub listen: SocketAddr,
+                    #[command(flatten)]
+                    pub identity: IdentityConfig,
+                    #[command(flatten)]
+                    pub host: archive_common::host::HostConfig,
                     /// Signed checkpoints.
                     #[command(flatten)]
                     pub checkpoints: crate::checkpoint::CheckpointConfig,
@@ -492,11 +737,13 @@ class Sources(unittest.TestCase):
             (root / "audit-svc/src/objects.rs").write_text("let b = AmazonS3Builder::from_env();")
             files = sources.config_sources(root, "audit-svc")
             self.assertEqual([f.relative_to(root).as_posix() for f in files],
-                             ["audit-svc/src/config.rs", "audit-svc/src/checkpoint/config.rs"])
+                             ["audit-svc/src/config.rs", "common/src/identity/verify.rs", "common/src/host.rs",
+                              "audit-svc/src/checkpoint/config.rs"])
             env = {}
             for f in files:
                 env |= sources.clap_env(f.read_text())
-            self.assertEqual(set(env), {"AUDIT_LISTEN", "AUDIT_CHECKPOINT_STORE", "AUDIT_CHECKPOINT_S3_PATH_STYLE"})
+            self.assertEqual(set(env), {"AUDIT_LISTEN", "ARCHIVE_IDENTITY_KEY_FILE", "HOST_WORKERS",
+                                        "AUDIT_CHECKPOINT_STORE", "AUDIT_CHECKPOINT_S3_PATH_STYLE"})
             self.assertIn("AWS_REGION", sources.aws_env(root, "audit-svc"))
             self.assertNotIn("AWS_ENDPOINT", sources.aws_env(root, "audit-svc"))
 
@@ -507,12 +754,45 @@ class Sources(unittest.TestCase):
         self.assertIsNone(sources.schema_version(ROOT, "gateway"))
         self.assertEqual(sources.aws_env(ROOT, "gateway"), set())
 
+    def test_key_holders_are_read_from_the_code(self) -> None:
+        holders = sources.identity_holders(ROOT)
+        self.assertEqual(holders.pop("authority"), "Authority")
+        self.assertEqual(holders.pop("gateway"), "Gateway")
+        self.assertEqual(holders, {svc: "Service" for svc in check_manifests.DATABASE_SERVICES + ("media-svc",)})
+
     def test_telemetry_settings_and_liveness_name_are_read_from_the_code(self) -> None:
         telemetry = sources.telemetry_env(ROOT)
         self.assertIn("OTEL_EXPORTER_OTLP_ENDPOINT", telemetry)
         self.assertIn("OTEL_TRACES_SAMPLER_ARG", telemetry)
         self.assertNotIn("OTEL_EXPORTER_OTLP_COMPRESSION", telemetry)
         self.assertEqual(sources.liveness_name(ROOT), "liveness")
+
+
+class Ed25519(unittest.TestCase):
+    def test_public_keys_of_rfc_8032(self) -> None:
+        for secret, public in (
+            ("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+             "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"),
+            ("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+             "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"),
+            ("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+             "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025"),
+        ):
+            self.assertEqual(ed25519.public_key(bytes.fromhex(secret)).hex(), public)
+
+    def test_pem_files_of_both_pkcs8_versions(self) -> None:
+        # openssl's (version 1): the public key the dev overlay documents.
+        self.assertEqual(ed25519.pem_public_key((K8S / "overlays/dev/checkpoint-key.pem").read_text()),
+                         "3c2f8d2bbc064807225142fba7f37c22b4f61ee015bcddf0dbab8f9e51a248f2")
+        # `gateway credentials init`'s (version 2, the public key included): the dev trust file's.
+        trust = json.loads((DEV_IDENTITY / "trust.json").read_text())
+        for entry in trust["keys"]:
+            pem = (DEV_IDENTITY / f"{entry['holder']}.pem").read_text()
+            self.assertEqual(ed25519.pem_public_key(pem), entry["public_key"], entry["holder"])
+        with self.assertRaises(ValueError):
+            ed25519.pem_public_key("-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VuBCIEIA==\n-----END PRIVATE KEY-----\n")
+        with self.assertRaises(ValueError):
+            ed25519.pem_public_key("not a key")
 
 
 class NetworkSemantics(unittest.TestCase):

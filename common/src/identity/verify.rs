@@ -9,15 +9,23 @@ use tonic::{Request, Status, service::Interceptor};
 use super::{IDENTITY_HEADER, IdentityError, IdentityKey, TENANT_HEADER, Trust, load_key_file};
 use crate::{Clock, SystemClock};
 
-/// Where a process finds its key and the keys it trusts.
+/// Where a process finds its key and the keys it trusts. (No argument
+/// group of its own: its flags belong to the service's serving settings, so
+/// clap fills an `Option` of those when only these are given, and the other
+/// way round.)
 #[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
+#[group(skip)]
 pub struct IdentityConfig {
     /// This process's own Ed25519 private key (PKCS#8 PEM), whose public half
     /// is in the trust file (`gateway credentials init` makes both).
-    #[arg(long = "identity-key-file", env = "ARCHIVE_IDENTITY_KEY_FILE")]
+    #[arg(
+        id = "identity_key_file",
+        long = "identity-key-file",
+        env = "ARCHIVE_IDENTITY_KEY_FILE"
+    )]
     pub key_file: PathBuf,
     /// The suite's trust file (public keys only), re-read when it changes.
-    #[arg(long = "trust-file", env = "ARCHIVE_TRUST_FILE")]
+    #[arg(id = "trust_file", long = "trust-file", env = "ARCHIVE_TRUST_FILE")]
     pub trust_file: PathBuf,
 }
 
@@ -115,5 +123,59 @@ impl Interceptor for VerifyIdentity {
         request.extensions_mut().insert(caller.principal.clone());
         request.extensions_mut().insert(caller);
         Ok(request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    /// The shape of the services' command lines: serving settings that are
+    /// optional as a whole (a subcommand needs none of them).
+    #[derive(clap::Parser, Debug)]
+    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+    struct Cli {
+        #[command(subcommand)]
+        command: Option<Sub>,
+        #[command(flatten)]
+        serve: Option<Serve>,
+    }
+
+    #[derive(clap::Subcommand, Debug)]
+    enum Sub {
+        Migrate,
+    }
+
+    #[derive(clap::Args, Debug)]
+    struct Serve {
+        #[arg(long, default_value = "x")]
+        listen: String,
+        #[command(flatten)]
+        identity: IdentityConfig,
+    }
+
+    #[test]
+    fn the_identity_flags_parse_inside_optional_serving_settings() {
+        let cli = Cli::try_parse_from([
+            "svc",
+            "--listen",
+            "y",
+            "--identity-key-file",
+            "k.pem",
+            "--trust-file",
+            "t.json",
+        ])
+        .unwrap();
+        let serve = cli.serve.expect("serving settings");
+        assert_eq!(serve.identity, IdentityConfig::new("k.pem", "t.json"));
+        assert!(Cli::try_parse_from(["svc", "--listen", "y"]).is_err());
+        assert!(
+            Cli::try_parse_from(["svc", "migrate"])
+                .unwrap()
+                .command
+                .is_some()
+        );
     }
 }
