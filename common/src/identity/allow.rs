@@ -29,7 +29,7 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub struct Refusal {
     pub rpc: &'static str,
-    pub caller: Caller,
+    pub caller: Box<Caller>,
     pub why: String,
 }
 
@@ -62,7 +62,7 @@ impl Rule {
         };
         Err(Refusal {
             rpc: self.rpc,
-            caller: caller.clone(),
+            caller: Box::new(caller.clone()),
             why,
         })
     }

@@ -46,6 +46,9 @@ const TTL_SECONDS: i64 = 120;
 /// Principals whose tokens a signer remembers at most.
 const REMEMBERED: usize = 10_000;
 
+/// Tokens signed already: each principal's, with its `exp`.
+type Signed = HashMap<Principal, (Arc<str>, i64)>;
+
 /// A holder's private key: signs the principals it acts as.
 #[derive(Clone)]
 pub struct IdentityKey {
@@ -54,7 +57,7 @@ pub struct IdentityKey {
     kid: String,
     encoding: EncodingKey,
     clock: Arc<dyn Clock>,
-    signed: Arc<Mutex<HashMap<Principal, (Arc<str>, i64)>>>,
+    signed: Arc<Mutex<Signed>>,
 }
 
 impl std::fmt::Debug for IdentityKey {
