@@ -15,7 +15,8 @@ use std::{
 };
 
 use archive_common::{
-    IdentityKey, Principal, convert::timestamp, db::ScratchDatabase, shutdown::CancellationToken,
+    Principal, convert::timestamp, db::ScratchDatabase, identity::testing::TestKeys,
+    shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, call_event::Kind, call_service_client::CallServiceClient};
 use archive_svc::{
@@ -25,7 +26,6 @@ use archive_svc::{
 use chrono::{DateTime, TimeDelta, Utc};
 use tonic::transport::Channel;
 
-const SECRET: &str = "bench-secret";
 const TENANTS: usize = 50;
 const PAGE: i32 = 50;
 
@@ -183,7 +183,11 @@ async fn main() {
     let shutdown = CancellationToken::new();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let mut config = archive_svc::Config::new(db.url.clone(), SECRET);
+    // archive-svc's key and the trust file; the recording platform's
+    // credential ingests for every tenant, the gateway's key signs the user
+    // who searches.
+    let keys = TestKeys::new();
+    let mut config = archive_svc::Config::new(db.url.clone(), keys.config("archive-svc"));
     config.retention_interval = Duration::from_secs(24 * 3600);
     tokio::spawn(archive_svc::run(config, listener, shutdown.clone()));
     archive_common::host::wait_serving(&format!("http://{addr}"), Duration::from_secs(30))
@@ -195,7 +199,10 @@ async fn main() {
         .await
         .unwrap();
     let client = CallServiceClient::new(channel);
-    let key = IdentityKey::internal(SECRET.as_bytes());
+    let key = keys.gateway();
+    let tenants: Vec<String> = (0..TENANTS).map(tenant_id).collect();
+    let tenants: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    let platform = keys.platform("recording-platform", &tenants);
 
     // Load.
     let sizes = tenant_sizes(total);
@@ -226,15 +233,16 @@ async fn main() {
     for _ in 0..4 {
         let batches = batches.clone();
         let mut client = client.clone();
-        let key = key.clone();
+        let platform = platform.clone();
         workers.push(tokio::spawn(async move {
             loop {
                 let Some((tenant, calls)) = batches.lock().await.pop() else {
                     return;
                 };
-                let who = Principal::system(tenant, "bench");
                 client
-                    .batch_ingest_calls(key.request(pb::BatchIngestCallsRequest { calls }, &who))
+                    .batch_ingest_calls(
+                        platform.request(pb::BatchIngestCallsRequest { calls }, &tenant),
+                    )
                     .await
                     .expect("ingest");
             }
@@ -250,7 +258,7 @@ async fn main() {
 
     // The query mix, on the largest tenant.
     let tenant = tenant_id(0);
-    let who = Principal::system(tenant.clone(), "bench");
+    let who = Principal::new(tenant.clone(), "bench", "Bench User");
     let seven_days = pb::CallFilter {
         start_time_from: Some(timestamp(now - TimeDelta::days(7))),
         ..Default::default()

@@ -169,14 +169,13 @@ mod tests {
         assert!(!serve.migrate);
         assert!(serve.audit_url.is_none());
         assert_eq!(serve.identity, identity);
-        let cli = Cli::try_parse_from(
-            [
-                &["archive-svc", "--migrate", "--audit-url", "http://audit:50054"][..],
-                &id,
-            ]
-            .concat(),
-        )
-        .unwrap();
+        let args = [
+            "archive-svc",
+            "--migrate",
+            "--audit-url",
+            "http://audit:50054",
+        ];
+        let cli = Cli::try_parse_from([&args[..], &id].concat()).unwrap();
         let serve = cli.serve;
         assert!(serve.migrate);
         assert_eq!(serve.audit_url.as_deref(), Some("http://audit:50054"));

@@ -1,9 +1,13 @@
-//! archive-svc over real gRPC: the server from `run` on an ephemeral port, a
-//! signed identity per tenant, a stand-in media-svc that records the
-//! deletions it is asked for (failing the first ones, to prove the retries),
-//! and a stand-in audit-svc that records what the audit relay delivers.
+//! archive-svc over real gRPC: the server from `run` on an ephemeral port,
+//! users signed by the gateway's key and the recording platform with its
+//! credential, a stand-in media-svc that records the deletions it is asked
+//! for (failing the first ones, to prove the retries, and admitting only
+//! archive-svc's own key, as the real one does), and a stand-in audit-svc
+//! that records what the audit relay delivers.
 
 #![allow(unused_crate_dependencies)]
+
+mod common;
 
 use std::{
     sync::{Arc, Mutex},
@@ -11,7 +15,11 @@ use std::{
 };
 
 use archive_common::{
-    IdentityKey, Principal, convert::timestamp, error::violated_field, shutdown::CancellationToken,
+    Principal,
+    convert::timestamp,
+    error::violated_field,
+    identity::{CallerKind, PlatformCredential, Role},
+    shutdown::CancellationToken,
 };
 use archive_proto::v1::{
     self as pb, AuditEventKind,
@@ -21,16 +29,18 @@ use archive_proto::v1::{
 };
 use audit_svc::testing::FakeTrail;
 use chrono::{Duration as TimeDelta, Utc};
+use common::{as_platform, as_user, gateway, identity, keys};
 use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status, transport::Channel};
 
-const SECRET: &str = "test-identity-secret";
-
-/// media-svc stand-in: fails the first `fail_first` deletions, records the rest.
+/// media-svc stand-in: refuses any caller but archive-svc's own key (as
+/// media-svc does), fails the first `fail_first` deletions, records the rest.
 #[derive(Clone, Default)]
 struct RecordingDeletions {
     fail_first: Arc<Mutex<u32>>,
     deleted: Arc<Mutex<Vec<(String, String)>>>,
+    /// Who was refused: `holder as user_id`.
+    refused: Arc<Mutex<Vec<String>>>,
 }
 
 type Stream = std::pin::Pin<
@@ -75,10 +85,18 @@ impl MediaService for RecordingDeletions {
             .expect("identity forwarded")
             .to_str()
             .unwrap();
-        let who = IdentityKey::internal(SECRET.as_bytes())
-            .verify(token)
-            .expect("signed identity")
-            .principal;
+        let caller = keys()
+            .trust()
+            .verify(token, None, Utc::now())
+            .map_err(Status::from)?;
+        if caller.kind != CallerKind::Service || caller.holder != "archive-svc" {
+            self.refused
+                .lock()
+                .unwrap()
+                .push(format!("{} as {}", caller.holder, caller.principal.user_id));
+            return Err(Status::permission_denied("only archive-svc deletes"));
+        }
+        let who = caller.principal;
         {
             let mut fail = self.fail_first.lock().unwrap();
             if *fail > 0 {
@@ -134,12 +152,12 @@ async fn start() -> Harness {
     let shutdown = CancellationToken::new();
     let media_url = serve!(MediaServiceServer::new(media.clone()), shutdown);
     let trail = FakeTrail::default();
-    let trail_url = trail.serve(SECRET, shutdown.clone()).await;
+    let trail_url = trail.serve(keys().trust(), shutdown.clone()).await;
 
     let dir = tempfile::tempdir().unwrap();
     let mut config = archive_svc::Config::new(
         format!("sqlite://{}", dir.path().join("a.db").display()),
-        SECRET,
+        identity("archive-svc"),
     );
     config.media_url = Some(media_url);
     config.audit_url = Some(trail_url);
@@ -160,11 +178,6 @@ async fn start() -> Harness {
         shutdown,
         _dir: dir,
     }
-}
-
-fn as_user<T>(tenant: &str, message: T) -> Request<T> {
-    IdentityKey::internal(SECRET.as_bytes())
-        .request(message, &Principal::new(tenant, "paal", "Paal Admin"))
 }
 
 fn forced_call(session: &str, days_ago: i64, caller: &str) -> pb::IngestCallRequest {
@@ -228,6 +241,8 @@ async fn wait_for_deletions(h: &Harness, n: usize) -> Vec<(String, String)> {
     // Up to 15 s: the drainer backs off (1 s, 2 s, …) after the failures the
     // fake media-svc injects, and a loaded machine stretches that.
     for _ in 0..600 {
+        let refused = h.media.refused.lock().unwrap().clone();
+        assert!(refused.is_empty(), "media-svc refused {refused:?}");
         let deleted = h.media.deleted.lock().unwrap().clone();
         if deleted.len() >= n {
             return deleted;
@@ -241,7 +256,7 @@ async fn wait_for_deletions(h: &Harness, n: usize) -> Vec<(String, String)> {
 async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
     let mut h = start().await;
     h.client
-        .ingest_call(as_user("10009", forced_call("ok", 1, "95214830")))
+        .ingest_call(as_platform("10009", forced_call("ok", 1, "95214830")))
         .await
         .unwrap();
 
@@ -280,7 +295,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
     for (request, field) in cases {
         let err = h
             .client
-            .ingest_call(as_user("10009", request))
+            .ingest_call(as_platform("10009", request))
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{field}: {err:?}");
@@ -295,7 +310,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
     };
     let err = h
         .client
-        .batch_ingest_calls(as_user("10009", batch))
+        .batch_ingest_calls(as_platform("10009", batch))
         .await
         .unwrap_err();
     assert_eq!(
@@ -448,7 +463,7 @@ async fn tenants_never_see_each_other_and_page_tokens_are_bound() {
     let mut h = start().await;
     let mine = h
         .client
-        .ingest_call(as_user("10009", forced_call("t-1", 1, "95214830")))
+        .ingest_call(as_platform("10009", forced_call("t-1", 1, "95214830")))
         .await
         .unwrap()
         .into_inner()
@@ -456,7 +471,7 @@ async fn tenants_never_see_each_other_and_page_tokens_are_bound() {
         .unwrap();
     for i in 0..3 {
         h.client
-            .ingest_call(as_user(
+            .ingest_call(as_platform(
                 "10009",
                 forced_call(&format!("t-{}", i + 2), 2 + i, "95214830"),
             ))
@@ -466,7 +481,7 @@ async fn tenants_never_see_each_other_and_page_tokens_are_bound() {
     // The same session id in another tenant is another call.
     let theirs = h
         .client
-        .ingest_call(as_user("20002", forced_call("t-1", 1, "95214830")))
+        .ingest_call(as_platform("20002", forced_call("t-1", 1, "95214830")))
         .await
         .unwrap()
         .into_inner();
@@ -599,7 +614,7 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
     let mut h = start().await;
     let recent = h
         .client
-        .ingest_call(as_user("10009", forced_call("r-1", 1, "95214830")))
+        .ingest_call(as_platform("10009", forced_call("r-1", 1, "95214830")))
         .await
         .unwrap()
         .into_inner()
@@ -607,7 +622,7 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
         .unwrap();
     let old = h
         .client
-        .ingest_call(as_user("10009", forced_call("r-2", 40, "95214830")))
+        .ingest_call(as_platform("10009", forced_call("r-2", 40, "95214830")))
         .await
         .unwrap()
         .into_inner()
@@ -739,10 +754,6 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
     h.shutdown.cancel();
 }
 
-fn as_principal<T>(who: &Principal, message: T) -> Request<T> {
-    IdentityKey::internal(SECRET.as_bytes()).request(message, who)
-}
-
 fn context(reason: &str, request_id: &str) -> Option<pb::ActionContext> {
     Some(pb::ActionContext {
         request_id: request_id.into(),
@@ -773,12 +784,11 @@ fn settings(codes: Vec<(&str, &str)>) -> pb::TenantSettings {
 #[tokio::test]
 async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
     let mut h = start().await;
-    let platform = Principal::system("10009", "recording-platform");
     let mut recordings = Vec::new();
     for session in ["t-1", "t-2", "t-3"] {
         let call = h
             .client
-            .ingest_call(as_principal(&platform, forced_call(session, 1, "95214830")))
+            .ingest_call(as_platform("10009", forced_call(session, 1, "95214830")))
             .await
             .unwrap()
             .into_inner()
@@ -791,23 +801,56 @@ async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
     }
     // A retry of an ingest creates and records nothing.
     h.client
-        .ingest_call(as_principal(&platform, forced_call("t-1", 1, "95214830")))
+        .ingest_call(as_platform("10009", forced_call("t-1", 1, "95214830")))
         .await
         .unwrap();
 
-    // A system identity calling MarkRecordingsDeleted directly is the actor.
+    // A system identity calling MarkRecordingsDeleted directly (here the
+    // gateway's own key signing `system:ops`) is refused: deletions are
+    // people's, through the gateway. The refusal is recorded with it as the
+    // actor, and nothing is deleted.
     let ops = Principal::system("10009", "ops");
-    h.client
-        .mark_recordings_deleted(as_principal(
-            &ops,
+    let err = h
+        .client
+        .mark_recordings_deleted(gateway().request(
             pb::MarkRecordingsDeletedRequest {
                 recording_ids: vec![recordings[0].1.clone()],
                 context: context("court order\nno. 7", "req-ops"),
             },
+            &ops,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let untouched = h
+        .client
+        .get_call(as_user(
+            "10009",
+            pb::GetCallRequest {
+                call_id: recordings[0].0.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    assert_eq!(
+        untouched.recordings[0].state,
+        pb::RecordingState::Available as i32
+    );
+    // A user through the gateway is the actor, with the action's context…
+    h.client
+        .mark_recordings_deleted(as_user(
+            "10009",
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![recordings[0].1.clone()],
+                context: context("court order\nno. 7", "req-paal-1"),
+            },
         ))
         .await
         .unwrap();
-    // A user through the gateway; the recording deleted before records nothing again.
+    // …and the recording deleted before records nothing again.
     h.client
         .mark_recordings_deleted(as_user(
             "10009",
@@ -888,8 +931,9 @@ async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
             .unwrap();
     }
 
-    // Delivered in commit order; nothing for what was refused or changed nothing.
-    h.trail.wait_for(7).await;
+    // Delivered in commit order; nothing for what changed nothing or was
+    // refused as a bad request, ACCESS_DENIED for the caller refused at the door.
+    h.trail.wait_for(8).await;
     // Time for anything that should not be there to arrive too.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let delivered = h.trail.events();
@@ -916,28 +960,185 @@ async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
             (K::CallsIngested, "system:recording-platform", ""),
             (K::CallsIngested, "system:recording-platform", ""),
             (K::CallsIngested, "system:recording-platform", ""),
-            (K::RecordingDeleted, "system:ops", "req-ops"),
+            (K::AccessDenied, "system:ops", ""),
+            (K::RecordingDeleted, "paal", "req-paal-1"),
             (K::RecordingDeleted, "paal", "req-paal"),
             (K::TenantSettingsChanged, "paal", "req-settings"),
             (K::LegalHoldChanged, "paal", "req-hold"),
         ]
     );
-    let by_ops = &delivered[3].1;
+    let refused = &delivered[3].1;
+    assert_eq!(refused.actor_display_name, "ops");
+    assert!(
+        refused.detail.contains("MarkRecordingsDeleted"),
+        "{}",
+        refused.detail
+    );
+    let by_paal = &delivered[4].1;
     assert_eq!(
-        by_ops.event_id,
+        by_paal.event_id,
         format!("recording-deleted:{}", recordings[0].1)
     );
-    assert_eq!(by_ops.reason, "court order\nno. 7");
+    assert_eq!(by_paal.reason, "court order\nno. 7");
     assert_eq!(
-        (by_ops.reason_code.as_str(), by_ops.case_id.as_str()),
+        (by_paal.reason_code.as_str(), by_paal.case_id.as_str()),
         ("LEGAL", "CASE-1")
     );
     assert_eq!(
-        (by_ops.client_address.as_str(), by_ops.user_agent.as_str()),
+        (by_paal.client_address.as_str(), by_paal.user_agent.as_str()),
         ("203.0.113.9", "curl/8")
     );
-    assert_eq!(by_ops.call_id, recordings[0].0);
-    assert_eq!(delivered[4].1.recording_id, recordings[1].1);
-    assert_eq!(delivered[6].1.detail, "set");
+    assert_eq!(by_paal.call_id, recordings[0].0);
+    assert_eq!(delivered[5].1.recording_id, recordings[1].1);
+    assert_eq!(delivered[7].1.detail, "set");
+    h.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn the_recording_platform_may_only_ingest_for_its_tenants() {
+    let mut h = start().await;
+    let keys = keys();
+    let platform = keys.platform("recording-platform", &["10009"]);
+
+    // For a tenant its credential names, it ingests.
+    let call = h
+        .client
+        .ingest_call(platform.request(forced_call("p-1", 1, "95214830"), "10009"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(call.created);
+    let call = call.call.unwrap();
+
+    // For another tenant, it is refused.
+    let err = h
+        .client
+        .ingest_call(platform.request(forced_call("p-2", 1, "95214830"), "10010"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // Anything but ingesting is refused, even in its own tenant.
+    let err = h
+        .client
+        .mark_recordings_deleted(platform.request(
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![call.recordings[0].recording_id.clone()],
+                context: None,
+            },
+            "10009",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = h
+        .client
+        .get_call(platform.request(
+            pb::GetCallRequest {
+                call_id: call.call_id.clone(),
+            },
+            "10009",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+
+    // A credential it "re-signs" is not one: its claims edited to name
+    // 10010 too (the authority's signature kept), or signed with a key of
+    // its own claiming to be the authority.
+    let forged = keys.stranger("authority", Role::Authority).issue_platform(
+        "recording-platform",
+        &["10009".to_owned(), "10010".to_owned()],
+        TimeDelta::days(1),
+    );
+    let part = |c: &PlatformCredential, i: usize| c.token().split('.').nth(i).unwrap().to_owned();
+    let edited = PlatformCredential::from_token(format!(
+        "{}.{}.{}",
+        part(&platform, 0),
+        part(&forged, 1),
+        part(&platform, 2)
+    ));
+    assert_ne!(part(&platform, 1), part(&edited, 1), "the claims differ");
+    for credential in [&edited, &forged] {
+        let err = h
+            .client
+            .ingest_call(credential.request(forced_call("p-3", 1, "95214830"), "10010"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    }
+    // A service's own key cannot vouch for a user.
+    let err = h
+        .client
+        .get_call(keys.signer("media-svc").request(
+            pb::GetCallRequest {
+                call_id: call.call_id.clone(),
+            },
+            &Principal::new("10009", "paal", "Paal Admin"),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+
+    // Nothing was ingested for 10010 nor deleted in 10009.
+    assert_eq!(count(&mut h, "10010").await, 0);
+    let still = h
+        .client
+        .get_call(as_user(
+            "10009",
+            pb::GetCallRequest {
+                call_id: call.call_id.clone(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    assert_eq!(
+        still.recordings[0].state,
+        pb::RecordingState::Available as i32
+    );
+
+    // The ingest and each refusal at the door reach the trail, in the
+    // tenant the platform acted for, with the platform as the actor; the
+    // tokens that did not verify named nobody and reach nothing.
+    h.trail.wait_for(4).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let delivered = h.trail.events();
+    let mut summary: Vec<(String, AuditEventKind, String)> = delivered
+        .iter()
+        .map(|(caller, e)| {
+            assert_eq!(caller.user_id, "system:archive-svc");
+            assert_eq!(e.actor_id, "system:recording-platform");
+            (
+                caller.tenant.clone(),
+                AuditEventKind::try_from(e.kind).unwrap(),
+                e.detail.clone(),
+            )
+        })
+        .collect();
+    summary.sort();
+    assert_eq!(summary.len(), 4, "{summary:#?}");
+    let kinds: Vec<(&str, AuditEventKind)> = summary
+        .iter()
+        .map(|(tenant, kind, _)| (tenant.as_str(), *kind))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("10009", AuditEventKind::AccessDenied),
+            ("10009", AuditEventKind::AccessDenied),
+            ("10009", AuditEventKind::CallsIngested),
+            ("10010", AuditEventKind::AccessDenied),
+        ]
+    );
+    let named = |rpc: &str, tenant: &str| {
+        summary.iter().any(|(t, kind, detail)| {
+            t == tenant && *kind == AuditEventKind::AccessDenied && detail.contains(rpc)
+        })
+    };
+    assert!(named("IngestCall", "10010"), "{summary:#?}");
+    assert!(named("MarkRecordingsDeleted", "10009"), "{summary:#?}");
+    assert!(named("GetCall", "10009"), "{summary:#?}");
     h.shutdown.cancel();
 }

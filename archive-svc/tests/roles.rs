@@ -7,20 +7,21 @@
 
 #![allow(unused_crate_dependencies)]
 
+mod common;
+
 use std::time::Duration;
 
 use archive_common::{
-    IdentityKey, Principal,
+    Principal,
     convert::timestamp,
     db::{ScratchDatabase, ScratchRole},
     shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, call_event::Kind, call_service_client::CallServiceClient};
 use chrono::{TimeDelta, Utc};
+use common::{gateway, identity, platform};
 use sqlx::{Connection, PgConnection};
 use tokio::net::TcpListener;
-
-const SECRET: &str = "roles-test-secret";
 
 fn old_call(session: &str) -> pb::IngestCallRequest {
     let start = Utc::now() - TimeDelta::days(3);
@@ -71,7 +72,7 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     let runtime_url = scratch.url_for(&db.url);
 
     // Not migrated yet: a service that does not migrate says what to run.
-    let mut config = archive_svc::Config::new(runtime_url.clone(), SECRET);
+    let mut config = archive_svc::Config::new(runtime_url.clone(), identity("archive-svc"));
     config.migrate = false;
     let err = archive_svc::start(config.clone(), CancellationToken::new())
         .await
@@ -97,21 +98,23 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     let mut client = CallServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    let key = IdentityKey::internal(SECRET.as_bytes());
+    // The recording platform ingests; a user through the gateway does the rest.
+    let platform = platform();
+    let key = gateway();
     let paal = Principal::new("10009", "paal", "Paal Admin");
     let call = client
-        .ingest_call(key.request(old_call("r-1"), &paal))
+        .ingest_call(platform.request(old_call("r-1"), "10009"))
         .await
         .unwrap()
         .into_inner()
         .call
         .unwrap();
     client
-        .batch_ingest_calls(key.request(
+        .batch_ingest_calls(platform.request(
             pb::BatchIngestCallsRequest {
                 calls: vec![old_call("r-2"), old_call("r-3")],
             },
-            &paal,
+            "10009",
         ))
         .await
         .unwrap();

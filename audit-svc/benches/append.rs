@@ -14,11 +14,11 @@
 
 use std::time::{Duration, Instant};
 
-use archive_common::{IdentityKey, Principal, db::ScratchDatabase, shutdown::CancellationToken};
+use archive_common::{
+    Principal, db::ScratchDatabase, identity::testing::TestKeys, shutdown::CancellationToken,
+};
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
 use tonic::transport::Channel;
-
-const SECRET: &str = "bench-identity-secret";
 
 struct Row {
     backend: &'static str,
@@ -30,7 +30,13 @@ struct Row {
     intact: bool,
 }
 
-async fn measure(backend: &'static str, url: &str, writers: usize, seconds: Duration) -> Row {
+async fn measure(
+    keys: &TestKeys,
+    backend: &'static str,
+    url: &str,
+    writers: usize,
+    seconds: Duration,
+) -> Row {
     // As main.rs does: accepted sockets inherit TCP_NODELAY (Linux).
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_nodelay(true).unwrap();
@@ -39,7 +45,7 @@ async fn measure(backend: &'static str, url: &str, writers: usize, seconds: Dura
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(audit_svc::run(
-        audit_svc::Config::new(url, SECRET),
+        audit_svc::Config::new(url, keys.config("audit-svc")),
         listener,
         shutdown.clone(),
     ));
@@ -54,7 +60,8 @@ async fn measure(backend: &'static str, url: &str, writers: usize, seconds: Dura
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
-    let key = IdentityKey::internal(SECRET.as_bytes());
+    // The gateway signs each user's principal (the writers share its tokens).
+    let key = keys.gateway();
     let tenant = format!("bench-{writers}");
     let actor = Principal::new(tenant.clone(), "paal", "Paal Admin");
 
@@ -146,11 +153,12 @@ async fn main() {
             .and_then(|s| s.parse().ok())
             .unwrap_or(5),
     );
+    let keys = TestKeys::new();
     let mut rows = Vec::new();
     match ScratchDatabase::create("audit_bench_append").await {
         Some(db) => {
             for writers in [1, 64] {
-                rows.push(measure("PostgreSQL", &db.url, writers, seconds).await);
+                rows.push(measure(&keys, "PostgreSQL", &db.url, writers, seconds).await);
             }
             db.drop_database().await;
         }
@@ -159,7 +167,16 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("audit.db").display());
     for writers in [1, 64] {
-        rows.push(measure("SQLite (synchronous=FULL)", &sqlite, writers, seconds).await);
+        rows.push(
+            measure(
+                &keys,
+                "SQLite (synchronous=FULL)",
+                &sqlite,
+                writers,
+                seconds,
+            )
+            .await,
+        );
     }
 
     println!();

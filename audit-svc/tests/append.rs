@@ -16,7 +16,7 @@ use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditS
 use audit_svc::client::{AuditClient, COMMIT_BOUND};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
-use support::{Server, event, key, paal, sqlite_url, verify_chain};
+use support::{Server, event, key, key_for, paal, sqlite_url, verify_chain};
 use tonic::{Code, Status, transport::Channel};
 
 type Client = AuditServiceClient<Channel>;
@@ -27,7 +27,7 @@ async fn append_events(
     events: Vec<pb::AuditEvent>,
     deadline: Option<DateTime<Utc>>,
 ) -> Result<Vec<pb::AppendEventResponse>, Status> {
-    c.append_events(key().request(
+    c.append_events(key_for(as_).request(
         pb::AppendEventsRequest {
             events,
             commit_deadline: deadline.map(convert::timestamp),
@@ -43,7 +43,7 @@ async fn append_one(
     as_: &Principal,
     e: pb::AuditEvent,
 ) -> Result<pb::AppendEventResponse, Status> {
-    c.append_event(key().request(
+    c.append_event(key_for(as_).request(
         pb::AppendEventRequest {
             event: Some(e),
             commit_deadline: None,
@@ -361,7 +361,7 @@ async fn a_deadline_already_passed_appends_nothing() {
     assert_eq!(count(&mut c).await, 0);
 
     // In time, through the client the gateway uses.
-    let client = AuditClient::connect_lazy(&server.url(), support::SECRET).unwrap();
+    let client = AuditClient::connect_lazy(&server.url(), key()).unwrap();
     let deadline = Utc::now() + TimeDelta::seconds(3);
     let receipts = client
         .append_events(&paal(), vec![e.clone()], Some(deadline))
@@ -395,7 +395,7 @@ async fn blocked_past_the_deadline(
         "play:req-2",
     );
     let pending = if through_client {
-        let client = AuditClient::connect_lazy(&server.url(), support::SECRET).unwrap();
+        let client = AuditClient::connect_lazy(&server.url(), key()).unwrap();
         tokio::spawn(async move {
             client
                 .append_events(&paal(), vec![e], Some(deadline))

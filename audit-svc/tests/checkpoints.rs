@@ -32,7 +32,7 @@ use audit_svc::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use sqlx::{Executor, PgPool, SqlitePool};
-use support::{SECRET, Server, append, event, key, paal, verify_chain};
+use support::{Server, append, event, identity, key, paal, verify_chain};
 use tempfile::TempDir;
 use tonic::{Code, transport::Channel};
 
@@ -85,7 +85,7 @@ impl Case {
 
     /// audit-svc with checkpoints; the checkpointer's own round only at start.
     fn config(&self) -> Config {
-        let mut config = Config::new(&self.url, SECRET);
+        let mut config = Config::new(&self.url, identity());
         config.checkpoints = CheckpointConfig::local(&self.key_file, &self.store_dir);
         config.checkpoints.interval = Duration::from_secs(3600);
         config
@@ -731,7 +731,7 @@ async fn without_checkpoints_get_checkpoint_says_what_to_configure() {
     let text = String::from_utf8(export(&mut c, 0, 0).await).unwrap();
     assert_eq!(text.lines().count(), 3);
     // Half a configuration is refused at start.
-    let mut config = Config::new(support::sqlite_url(&dir), SECRET);
+    let mut config = Config::new(support::sqlite_url(&dir), identity());
     config.checkpoints.store = Some(dir.path().join("c").display().to_string());
     let Err(err) = audit_svc::start(config, Default::default()).await else {
         panic!("started with half a checkpoint configuration");
@@ -867,7 +867,8 @@ fn the_key_subcommand_prints_the_public_key() {
         let out = Command::new(env!("CARGO_BIN_EXE_audit-svc"))
             .arg("checkpoint-key")
             .args(args)
-            .env_remove("ARCHIVE_IDENTITY_SECRET")
+            .env_remove("ARCHIVE_IDENTITY_KEY_FILE")
+            .env_remove("ARCHIVE_TRUST_FILE")
             .env_remove("AUDIT_CHECKPOINT_KEY_FILE")
             .output()
             .unwrap();

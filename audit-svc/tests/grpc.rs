@@ -17,7 +17,7 @@ use std::{
 use archive_common::{Principal, error::violated_field};
 use archive_proto::v1::{self as pb, AuditEventKind};
 use audit_svc::client::AuditClient;
-use support::{Server, append, event, key, paal, sqlite_url, verify_chain};
+use support::{Server, append, event, key, keys, paal, sqlite_url, verify_chain};
 use tonic::{Code, Status};
 
 async fn list(
@@ -360,8 +360,7 @@ async fn the_client_fails_closed() {
         .local_addr()
         .unwrap()
         .port();
-    let down =
-        AuditClient::connect_lazy(&format!("http://127.0.0.1:{port}"), support::SECRET).unwrap();
+    let down = AuditClient::connect_lazy(&format!("http://127.0.0.1:{port}"), key()).unwrap();
     let deleted = Arc::new(AtomicBool::new(false));
     let result: Result<(), Status> = down
         .record_then(
@@ -381,7 +380,7 @@ async fn the_client_fails_closed() {
 
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(&sqlite_url(&dir)).await;
-    let up = AuditClient::connect_lazy(&server.url(), support::SECRET).unwrap();
+    let up = AuditClient::connect_lazy(&server.url(), key()).unwrap();
 
     // An event the trail refuses stops the action too, with the trail's reason.
     let mut too_long = event(AuditEventKind::RecordingDeleted, "rec-1", "");
@@ -422,5 +421,96 @@ async fn the_client_fails_closed() {
         .events;
     assert_eq!(events[0].reason, "GDPR request");
     assert_eq!(events[0].hash, receipt.hash);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn only_users_read_and_only_the_suites_recorders_append() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&sqlite_url(&dir)).await;
+    let mut c = server.client().await;
+    let keys = keys();
+    let add = |e: pb::AuditEvent| pb::AppendEventRequest {
+        event: Some(e),
+        commit_deadline: None,
+    };
+    let played = || event(AuditEventKind::PlaybackStarted, "rec-1", "");
+
+    // A service that records what it does appends as itself…
+    let relay = Principal::system("10009", "archive-svc");
+    let archive = keys.signer("archive-svc");
+    c.append_event(archive.request(add(played()), &relay))
+        .await
+        .unwrap();
+    // …but may not read the trail.
+    let err = c
+        .list_events(archive.request(pb::ListEventsRequest::default(), &relay))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let err = c
+        .verify_chain(archive.request(pb::VerifyChainRequest::default(), &relay))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // audit-svc's own key and a recording platform may not append.
+    let own = Principal::system("10009", "audit-svc");
+    let err = c
+        .append_event(keys.signer("audit-svc").request(add(played()), &own))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    let platform = keys.platform("recording-platform", &["10009"]);
+    let err = c
+        .append_event(platform.request(add(played()), "10009"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // Keys that do not verify reach nothing: a stranger's claiming to be
+    // archive-svc, a service's own key vouching for a user.
+    let stranger = keys.stranger("archive-svc", archive_common::identity::Role::Service);
+    for request in [
+        stranger.request(add(played()), &relay),
+        archive.request(add(played()), &paal()),
+    ] {
+        let err = c.append_event(request).await.unwrap_err();
+        assert_eq!(err.code(), Code::Unauthenticated, "{err:?}");
+    }
+
+    // In the trail: the service's event, then each refusal as ACCESS_DENIED
+    // with the refused caller as the actor and the RPC named.
+    let mut events = list(&mut c, &paal(), Default::default())
+        .await
+        .unwrap()
+        .events;
+    events.reverse();
+    let summary: Vec<(AuditEventKind, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                AuditEventKind::try_from(e.kind).unwrap(),
+                e.actor_id.as_str(),
+            )
+        })
+        .collect();
+    use AuditEventKind::{AccessDenied, PlaybackStarted};
+    assert_eq!(
+        summary,
+        [
+            (PlaybackStarted, "system:archive-svc"),
+            (AccessDenied, "system:archive-svc"),
+            (AccessDenied, "system:archive-svc"),
+            (AccessDenied, "system:audit-svc"),
+            (AccessDenied, "system:recording-platform"),
+        ]
+    );
+    for (e, rpc) in
+        events[1..]
+            .iter()
+            .zip(["ListEvents", "VerifyChain", "AppendEvent", "AppendEvent"])
+    {
+        assert!(e.detail.contains(rpc), "{rpc}: {}", e.detail);
+    }
+    assert!(verify_chain(&mut c, &paal()).await.intact);
     server.stop().await;
 }

@@ -1,5 +1,5 @@
 //! `audit-svc migrate` as a command: parsed apart from serving (no identity
-//! secret needed), the database URL before or after the subcommand, and
+//! key or trust file needed), the database URL before or after the subcommand, and
 //! `--grant-to` refused where there are no roles (SQLite); serving without
 //! `--migrate` on a schema that is behind names the command.
 
@@ -10,13 +10,14 @@ mod support;
 
 use std::process::{Command, Output};
 
-use support::sqlite_url;
+use support::{identity, sqlite_url};
 
 fn command(args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_audit-svc"));
     command
         .args(args)
-        .env_remove("ARCHIVE_IDENTITY_SECRET")
+        .env_remove("ARCHIVE_IDENTITY_KEY_FILE")
+        .env_remove("ARCHIVE_TRUST_FILE")
         .env_remove("AUDIT_DATABASE_URL")
         .env_remove("AUDIT_MIGRATE");
     command
@@ -27,7 +28,7 @@ fn audit_svc(args: &[&str]) -> Output {
 }
 
 #[tokio::test]
-async fn migrate_needs_no_identity_secret_and_takes_the_url_anywhere() {
+async fn migrate_needs_no_identity_and_takes_the_url_anywhere() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(&dir);
     let out = audit_svc(&["migrate", "--database-url", &url]);
@@ -45,16 +46,20 @@ async fn migrate_needs_no_identity_secret_and_takes_the_url_anywhere() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--grant-to needs PostgreSQL"), "{stderr}");
 
-    // Serving still needs the secret.
+    // Serving still needs its key and the trust file.
     let out = audit_svc(&["--database-url", &url]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--identity-secret"), "{stderr}");
+    assert!(
+        stderr.contains("--identity-key-file") && stderr.contains("--trust-file"),
+        "{stderr}"
+    );
 
     // Serving without --migrate on an empty database: the message says what to do.
     let empty = tempfile::tempdir().unwrap();
     let url = sqlite_url(&empty);
     drop(archive_common::db::connect(&url).await.unwrap());
+    let identity = identity();
     let out = command(&[
         "--database-url",
         &url,
@@ -63,7 +68,8 @@ async fn migrate_needs_no_identity_secret_and_takes_the_url_anywhere() {
         "--metrics-listen",
         "127.0.0.1:0",
     ])
-    .env("ARCHIVE_IDENTITY_SECRET", "s")
+    .env("ARCHIVE_IDENTITY_KEY_FILE", &identity.key_file)
+    .env("ARCHIVE_TRUST_FILE", &identity.trust_file)
     .output()
     .unwrap();
     assert!(!out.status.success());

@@ -17,7 +17,7 @@ use archive_common::{
 use archive_proto::v1::AuditEventKind;
 use audit_svc::Config;
 use sqlx::{Connection, PgConnection};
-use support::{SECRET, Server, append, event, key, paal};
+use support::{Server, append, event, identity, key, paal};
 
 #[tokio::test]
 async fn the_runtime_role_reads_and_appends_and_nothing_else() {
@@ -68,7 +68,7 @@ const REFUSED: &[&str] = &[
 
 async fn runtime_role(url: String, role: String, role_url: String, fresh_role_url: String) {
     let serving = |url: &str| {
-        let mut config = Config::new(url, SECRET);
+        let mut config = Config::new(url, identity());
         config.migrate = false;
         config
     };

@@ -10,11 +10,12 @@
 
 use std::time::{Duration, Instant};
 
-use archive_common::{IdentityKey, Principal, shutdown::CancellationToken};
+use archive_common::{
+    IdentityKey, Principal, identity::testing::TestKeys, shutdown::CancellationToken,
+};
 use archive_proto::v1::{self as pb, Action, authz_service_client::AuthzServiceClient};
 use tonic::transport::Channel;
 
-const SECRET: &str = "bench-identity-secret";
 const USERS: usize = 1000;
 
 struct Run {
@@ -33,15 +34,16 @@ impl Run {
 }
 
 /// `clients` concurrent callers (over `channels` HTTP/2 connections) each
-/// sending `batch`-sized requests (1: Decide, more: BatchDecide) for `seconds`.
+/// sending `batch`-sized requests (1: Decide, more: BatchDecide) for `seconds`,
+/// each a user signed with `key` (the gateway's).
 async fn run(
+    key: &IdentityKey,
     name: &str,
     channels: &[Channel],
     clients: usize,
     batch: usize,
     seconds: Duration,
 ) -> Run {
-    let key = IdentityKey::internal(SECRET.as_bytes());
     let deadline = Instant::now() + seconds;
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
@@ -111,9 +113,11 @@ async fn main() {
             .unwrap_or(5),
     );
     let dir = tempfile::tempdir().unwrap();
+    // authz-svc's key and the trust file; users are signed with the gateway's key.
+    let keys = TestKeys::new();
     let mut config = authz_svc::Config::new(
         format!("sqlite://{}", dir.path().join("authz.db").display()),
-        SECRET,
+        keys.config("authz-svc"),
     );
     config.bootstrap_admins = vec!["10009:paal:Paal Admin".into()];
     // As main.rs does: accepted sockets inherit TCP_NODELAY (Linux).
@@ -138,7 +142,7 @@ async fn main() {
         }
     };
     let mut admin = AuthzServiceClient::new(connect().await);
-    let key = IdentityKey::internal(SECRET.as_bytes());
+    let key = keys.gateway();
     let paal = Principal::new("10009", "paal", "Paal Admin");
     for i in 0..USERS {
         let user = pb::User {
@@ -177,12 +181,28 @@ async fn main() {
     }
 
     // Warm the cache and the connections.
-    run("warm-up", &channels, 64, 1, Duration::from_secs(1)).await;
+    run(&key, "warm-up", &channels, 64, 1, Duration::from_secs(1)).await;
     let runs = [
-        run("Decide, 1 caller", &channels[..1], 1, 1, seconds).await,
-        run("Decide, 64 callers", &channels, 64, 1, seconds).await,
-        run("BatchDecide x100, 16 callers", &channels, 16, 100, seconds).await,
-        run("BatchDecide x1000, 4 callers", &channels, 4, 1000, seconds).await,
+        run(&key, "Decide, 1 caller", &channels[..1], 1, 1, seconds).await,
+        run(&key, "Decide, 64 callers", &channels, 64, 1, seconds).await,
+        run(
+            &key,
+            "BatchDecide x100, 16 callers",
+            &channels,
+            16,
+            100,
+            seconds,
+        )
+        .await,
+        run(
+            &key,
+            "BatchDecide x1000, 4 callers",
+            &channels,
+            4,
+            1000,
+            seconds,
+        )
+        .await,
     ];
     println!();
     println!("| run | decisions/s | calls/s | p50 per call | p99 per call |");

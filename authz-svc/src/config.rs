@@ -151,7 +151,7 @@ mod tests {
         assert!(!serve.migrate);
         assert_eq!(serve.identity, identity);
         let cli = Cli::try_parse_from([&["authz-svc", "--migrate"][..], &id].concat()).unwrap();
-        assert!(cli.serve.unwrap().migrate);
+        assert!(cli.serve.migrate);
         assert!(
             Config::new("sqlite://x.db", identity).migrate,
             "in code it migrates"

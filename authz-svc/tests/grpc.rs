@@ -4,20 +4,23 @@
 // Test crates see every dependency of the library; they use only a few.
 #![allow(unused_crate_dependencies)]
 
+mod common;
+
 use std::{
     net::SocketAddr,
     time::{Duration, Instant},
 };
 
-use archive_common::{IdentityKey, Principal, error::violated_field, shutdown::CancellationToken};
+use archive_common::{
+    Principal, error::violated_field, identity::Role, shutdown::CancellationToken,
+};
 use archive_proto::v1::{self as pb, Action, Verdict, authz_service_client::AuthzServiceClient};
 use authz_svc::Config;
+use common::{identity, key, keys};
 use tonic::{Code, transport::Channel};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
-
-const SECRET: &str = "test-identity-secret";
 
 struct Server {
     addr: SocketAddr,
@@ -83,17 +86,13 @@ impl Server {
 fn config(dir: &tempfile::TempDir) -> Config {
     let mut config = Config::new(
         format!("sqlite://{}", dir.path().join("authz.db").display()),
-        SECRET,
+        identity("authz-svc"),
     );
     config.bootstrap_admins = vec![
         "10009:paal:Paal Admin".into(),
         "10010:olga:Olga Admin".into(),
     ];
     config
-}
-
-fn key() -> IdentityKey {
-    IdentityKey::internal(SECRET.as_bytes())
 }
 
 fn paal() -> Principal {
@@ -169,10 +168,20 @@ async fn requests_without_a_verified_identity_are_unauthenticated() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    let forged =
-        IdentityKey::internal(b"not the secret").request(pb::GetMyPermissionsRequest {}, &paal());
+    // A key the trust file does not hold, though it claims to be the gateway's.
+    let forged = keys()
+        .stranger("gateway", Role::Gateway)
+        .request(pb::GetMyPermissionsRequest {}, &paal());
     assert_eq!(
         c.get_my_permissions(forged).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    // A service's own key cannot vouch for a user.
+    let as_user = keys()
+        .signer("archive-svc")
+        .request(pb::GetMyPermissionsRequest {}, &paal());
+    assert_eq!(
+        c.get_my_permissions(as_user).await.unwrap_err().code(),
         Code::Unauthenticated
     );
 

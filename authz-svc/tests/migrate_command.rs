@@ -1,6 +1,6 @@
 //! `authz-svc migrate` as a command, as the Kubernetes Job runs it: the
 //! owner's URL in the environment (so no password is on the command line),
-//! no identity secret, no serving settings; then a server started without
+//! no identity key or trust file, no serving settings; then a server started without
 //! `--migrate` accepts the schema.
 
 // Test crates see every dependency of the library; they use only a few.
@@ -16,7 +16,8 @@ fn migrate_takes_the_url_from_the_environment_and_needs_no_serving_settings() {
         Command::new(env!("CARGO_BIN_EXE_authz-svc"))
             .args(args)
             .env("AUTHZ_DATABASE_URL", &url)
-            .env_remove("ARCHIVE_IDENTITY_SECRET")
+            .env_remove("ARCHIVE_IDENTITY_KEY_FILE")
+            .env_remove("ARCHIVE_TRUST_FILE")
             .env_remove("AUTHZ_MIGRATE")
             .output()
             .unwrap()
@@ -28,9 +29,12 @@ fn migrate_takes_the_url_from_the_environment_and_needs_no_serving_settings() {
     // --grant-to needs roles, which SQLite has not: refused, saying so.
     let out = run(&["migrate", "--grant-to", "rt"]);
     assert!(!out.status.success(), "{out:?}");
-    // Serving still needs its settings (the identity secret).
+    // Serving still needs its settings (its key and the trust file).
     let out = run(&[]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("identity-secret"), "{stderr}");
+    assert!(
+        stderr.contains("--identity-key-file") && stderr.contains("--trust-file"),
+        "{stderr}"
+    );
 }

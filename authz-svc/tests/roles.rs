@@ -7,18 +7,19 @@
 // Test crates see every dependency of the library; they use only a few.
 #![allow(unused_crate_dependencies)]
 
+mod common;
+
 use std::time::Duration;
 
 use archive_common::{
-    IdentityKey, Principal,
+    Principal,
     db::{ScratchDatabase, ScratchRole},
     shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, authz_service_client::AuthzServiceClient};
+use common::{identity, key};
 use sqlx::{Connection, PgConnection};
 use tokio::net::TcpListener;
-
-const SECRET: &str = "roles-test-secret";
 
 #[tokio::test]
 async fn the_runtime_role_serves_without_ddl_rights() {
@@ -31,7 +32,7 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     let runtime_url = scratch.url_for(&db.url);
 
     // Not migrated yet: a service that does not migrate says what to run.
-    let mut config = authz_svc::Config::new(runtime_url.clone(), SECRET);
+    let mut config = authz_svc::Config::new(runtime_url.clone(), identity("authz-svc"));
     config.migrate = false;
     config.bootstrap_admins = vec!["10009:paal:Paal Admin".into()];
     let err = authz_svc::start(config.clone(), CancellationToken::new())
@@ -58,7 +59,7 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     let mut client = AuthzServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    let key = IdentityKey::internal(SECRET.as_bytes());
+    let key = key();
     let paal = Principal::new("10009", "paal", "Paal Admin");
     let anna = pb::User {
         user_id: "anna".into(),

@@ -8,22 +8,19 @@
 // Test crates see every dependency of the library; they use only a few.
 #![allow(unused_crate_dependencies)]
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use archive_common::{IdentityKey, Principal, error::violated_field, shutdown::CancellationToken};
+use archive_common::{Principal, error::violated_field, shutdown::CancellationToken};
 use archive_proto::v1::{
     self as pb, Action, AuditEventKind, Verdict, audit_service_client::AuditServiceClient,
     authz_service_client::AuthzServiceClient,
 };
 use audit_svc::testing::FakeTrail;
+use common::{identity, key, keys};
 use tokio::net::TcpListener;
 use tonic::{Code, transport::Channel};
-
-const SECRET: &str = "test-identity-secret";
-
-fn key() -> IdentityKey {
-    IdentityKey::internal(SECRET.as_bytes())
-}
 
 fn paal() -> Principal {
     Principal::new("10009", "paal", "Paal Admin")
@@ -95,7 +92,7 @@ async fn start() -> Suite {
     let dir = tempfile::tempdir().unwrap();
     let stop = CancellationToken::new();
     let trail = FakeTrail::default();
-    let trail_url = trail.serve(SECRET, stop.clone()).await;
+    let trail_url = trail.serve(keys().trust(), stop.clone()).await;
 
     let authz_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let audit_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -105,13 +102,13 @@ async fn start() -> Suite {
     );
     let mut authz_config = authz_svc::Config::new(
         format!("sqlite://{}", dir.path().join("authz.db").display()),
-        SECRET,
+        identity("authz-svc"),
     );
     authz_config.bootstrap_admins = vec!["10009:paal:Paal Admin".into()];
     authz_config.audit_url = Some(trail_url);
     let mut audit_config = audit_svc::Config::new(
         format!("sqlite://{}", dir.path().join("audit.db").display()),
-        SECRET,
+        identity("audit-svc"),
     );
     audit_config.authz_url = Some(format!("http://{authz_addr}"));
     tokio::spawn(authz_svc::run(authz_config, authz_listener, stop.clone()));
@@ -336,5 +333,85 @@ async fn a_trail_that_is_down_delays_the_event_not_the_change() {
         ]
     );
     assert_eq!(events.len(), 3);
+    s.stop.cancel();
+}
+
+#[tokio::test]
+async fn callers_that_are_not_users_are_refused_and_the_refusal_recorded() {
+    let mut s = start().await;
+    s.trail.wait_for(1).await; // the bootstrap admin
+    let play = pb::Permissions {
+        play_recordings: true,
+        ..Default::default()
+    };
+    // A service acting as itself (archive-svc's retention sweeper) may not
+    // manage users…
+    let retention = Principal::system("10009", "retention");
+    let err = s
+        .authz
+        .create_user(keys().signer("archive-svc").request(
+            pb::CreateUserRequest {
+                user: Some(user("bo", "Bo", play)),
+                context: None,
+            },
+            &retention,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // …nor may a recording platform ask for decisions, even for its own tenant.
+    let platform = keys().platform("recording-platform", &["10009"]);
+    let err = s
+        .authz
+        .decide(platform.request(
+            pb::DecideRequest {
+                action: Action::Play as i32,
+                resource: None,
+            },
+            "10009",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // Nothing was created.
+    let err = s
+        .authz
+        .get_user(key().request(
+            pb::GetUserRequest {
+                user_id: "bo".into(),
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::NotFound);
+
+    // Each refusal reaches the trail as ACCESS_DENIED, in the caller's
+    // tenant, with the caller as the actor and the RPC named.
+    let events = s.trail.wait_for(3).await;
+    assert_eq!(events.len(), 3, "{events:#?}");
+    let refusals: Vec<(&str, &str, AuditEventKind)> = events[1..]
+        .iter()
+        .map(|(caller, e)| {
+            assert_eq!(
+                (caller.tenant.as_str(), caller.user_id.as_str()),
+                ("10009", "system:authz-svc")
+            );
+            (
+                e.actor_id.as_str(),
+                e.detail.as_str(),
+                AuditEventKind::try_from(e.kind).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(refusals[0].0, "system:retention");
+    assert!(refusals[0].1.contains("CreateUser"), "{refusals:?}");
+    assert_eq!(refusals[1].0, "system:recording-platform");
+    assert!(refusals[1].1.contains("Decide"), "{refusals:?}");
+    assert!(
+        refusals
+            .iter()
+            .all(|(_, _, kind)| *kind == AuditEventKind::AccessDenied)
+    );
     s.stop.cancel();
 }

@@ -227,14 +227,23 @@ mod tests {
 
     #[test]
     fn flags_parse_with_defaults() {
-        let c =
-            Config::try_parse_from(["media-svc", "--identity-secret", "s", "--playback-key", "k"])
-                .unwrap();
+        let c = Config::try_parse_from([
+            "media-svc",
+            "--identity-key-file",
+            "k.pem",
+            "--trust-file",
+            "t.json",
+            "--playback-key",
+            "k",
+        ])
+        .unwrap();
+        let identity = IdentityConfig::new("k.pem", "t.json");
+        assert_eq!(c.identity, identity);
         assert_eq!(c.listen.port(), 50052);
         assert_eq!(c.http_listen.port(), 8082);
         assert_eq!(c.store, StoreKind::Fs);
         assert_eq!(c.max_upload_bytes, 512 * 1024 * 1024);
-        let built = Config::new("./media", "s", "k");
+        let built = Config::new("./media", identity, "k");
         assert_eq!(built.media_root, c.media_root);
         assert_eq!(built.s3.region, c.s3.region);
         assert_eq!(built.s3.max_retries, c.s3.max_retries);
@@ -248,8 +257,10 @@ mod tests {
         let parse = |mode: &str| {
             Config::try_parse_from([
                 "media-svc",
-                "--identity-secret",
-                "s",
+                "--identity-key-file",
+                "k.pem",
+                "--trust-file",
+                "t.json",
                 "--playback-key",
                 "k",
                 "--s3-playback",

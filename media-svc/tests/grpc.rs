@@ -1,5 +1,7 @@
 //! `archive.v1.MediaService` end to end: a real server on loopback, the
-//! generated client, identities signed as the gateway signs them.
+//! generated client, and each RPC's own callers: the recording platform
+//! uploads with its credential, users read through the gateway (signed with
+//! its key), archive-svc deletes (signed with its own key).
 
 #![allow(unused_crate_dependencies)]
 
@@ -7,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{Principal, error::violated_field};
+use archive_common::{Principal, error::violated_field, identity::Role};
 use archive_proto::v1::{
     BatchGetMediaInfoRequest, DeleteRecordingMediaRequest, GetMediaInfoRequest, MediaInfo,
     ReadRecordingRequest, UploadRecordingRequest, media_service_client::MediaServiceClient,
@@ -21,7 +23,7 @@ use uuid::Uuid;
 
 use common::{
     fixture,
-    server::{Server, config},
+    server::{Server, as_archive, as_platform, as_user, config, identity, keys},
 };
 
 fn paal() -> Principal {
@@ -32,23 +34,22 @@ fn other_tenant() -> Principal {
     Principal::new("10010", "eve", "Eve Elsewhere")
 }
 
+/// Uploads as the recording platform, for `tenant`.
 async fn upload(
-    server: &Server,
     client: &mut MediaServiceClient<Channel>,
-    who: &Principal,
+    tenant: &str,
     id: &str,
     bytes: &[u8],
 ) -> Result<(MediaInfo, bool), Status> {
     let stream = futures::stream::iter(UploadRecordingRequest::stream_of(id, bytes, 32 * 1024));
     let response = client
-        .upload_recording(server.request(stream, who))
+        .upload_recording(as_platform(stream, tenant))
         .await?
         .into_inner();
     Ok((response.media.unwrap(), response.created))
 }
 
 async fn read(
-    server: &Server,
     client: &mut MediaServiceClient<Channel>,
     who: &Principal,
     id: &str,
@@ -61,14 +62,13 @@ async fn read(
         length,
     };
     let stream = client
-        .read_recording(server.request(request, who))
+        .read_recording(as_user(request, who))
         .await?
         .into_inner();
     stream.map_ok(|r| r.chunk).try_collect().await
 }
 
 async fn get(
-    server: &Server,
     client: &mut MediaServiceClient<Channel>,
     who: &Principal,
     id: &str,
@@ -77,7 +77,7 @@ async fn get(
         recording_id: id.into(),
     };
     Ok(client
-        .get_media_info(server.request(request, who))
+        .get_media_info(as_user(request, who))
         .await?
         .into_inner()
         .media
@@ -100,9 +100,7 @@ async fn upload_then_read_and_describe() {
     let id = new_id();
     let bytes = fixture("vbr-mpeg1-32k.mp3");
 
-    let (info, created) = upload(&server, &mut client, &paal(), &id, &bytes)
-        .await
-        .unwrap();
+    let (info, created) = upload(&mut client, "10009", &id, &bytes).await.unwrap();
     assert!(created);
     assert_eq!(info.recording_id, id);
     assert_eq!(info.size_bytes, bytes.len() as u64);
@@ -111,34 +109,23 @@ async fn upload_then_read_and_describe() {
     let duration = info.duration.unwrap();
     assert_eq!((duration.seconds, duration.nanos), (8, 856_000_000));
     assert_eq!((info.sample_rate_hz, info.bitrate_kbps), (32_000, 60));
-    assert_eq!(get(&server, &mut client, &paal(), &id).await.unwrap(), info);
+    assert_eq!(get(&mut client, &paal(), &id).await.unwrap(), info);
 
     // Whole file, in chunks of at most 64 KiB.
-    let chunks = read(&server, &mut client, &paal(), &id, 0, 0)
-        .await
-        .unwrap();
+    let chunks = read(&mut client, &paal(), &id, 0, 0).await.unwrap();
     assert!(chunks.len() >= 2);
     assert!(chunks.iter().all(|c| !c.is_empty() && c.len() <= 64 * 1024));
     assert_eq!(chunks.concat(), bytes);
     // A window, and a length running past the end (stops at the end).
-    let window = read(&server, &mut client, &paal(), &id, 1000, 60_000)
+    let window = read(&mut client, &paal(), &id, 1000, 60_000).await.unwrap();
+    assert_eq!(window.concat(), &bytes[1000..61_000]);
+    let tail = read(&mut client, &paal(), &id, bytes.len() as u64 - 10, 1000)
         .await
         .unwrap();
-    assert_eq!(window.concat(), &bytes[1000..61_000]);
-    let tail = read(
-        &server,
-        &mut client,
-        &paal(),
-        &id,
-        bytes.len() as u64 - 10,
-        1000,
-    )
-    .await
-    .unwrap();
     assert_eq!(tail.concat(), &bytes[bytes.len() - 10..]);
     // Past the end.
     for offset in [bytes.len() as u64, bytes.len() as u64 + 1, u64::MAX] {
-        let err = read(&server, &mut client, &paal(), &id, offset, 0)
+        let err = read(&mut client, &paal(), &id, offset, 0)
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::OutOfRange, "offset {offset}");
@@ -152,29 +139,16 @@ async fn reupload_same_bytes_is_a_no_op_and_other_bytes_conflict() {
     let mut client = server.client().await;
     let id = new_id();
     let bytes = fixture("tel-8k-cbr16-mono.mp3");
-    let (first, created) = upload(&server, &mut client, &paal(), &id, &bytes)
-        .await
-        .unwrap();
+    let (first, created) = upload(&mut client, "10009", &id, &bytes).await.unwrap();
     assert!(created);
-    let (again, created) = upload(&server, &mut client, &paal(), &id, &bytes)
-        .await
-        .unwrap();
+    let (again, created) = upload(&mut client, "10009", &id, &bytes).await.unwrap();
     assert!(!created);
     assert_eq!(again, first);
-    let err = upload(
-        &server,
-        &mut client,
-        &paal(),
-        &id,
-        &fixture("tel-8k-cbr32-mono.mp3"),
-    )
-    .await
-    .unwrap_err();
+    let err = upload(&mut client, "10009", &id, &fixture("tel-8k-cbr32-mono.mp3"))
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists);
-    assert_eq!(
-        get(&server, &mut client, &paal(), &id).await.unwrap(),
-        first
-    );
+    assert_eq!(get(&mut client, &paal(), &id).await.unwrap(), first);
     server.stop().await;
 }
 
@@ -190,7 +164,7 @@ async fn bad_uploads_are_invalid_and_store_nothing() {
         ("text", b"<html>not audio</html>".repeat(50)),
     ];
     for (name, bytes) in cases {
-        let err = upload(&server, &mut client, &paal(), &new_id(), &bytes)
+        let err = upload(&mut client, "10009", &new_id(), &bytes)
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{name}: {err:?}");
@@ -198,7 +172,7 @@ async fn bad_uploads_are_invalid_and_store_nothing() {
     }
     let bytes = fixture("tel-8k-cbr16-mono.mp3");
     for bad_id in ["", "not-a-uuid", "../../etc/passwd"] {
-        let err = upload(&server, &mut client, &paal(), bad_id, &bytes)
+        let err = upload(&mut client, "10009", bad_id, &bytes)
             .await
             .unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument, "{bad_id:?}");
@@ -206,7 +180,7 @@ async fn bad_uploads_are_invalid_and_store_nothing() {
     }
     // No message at all.
     let err = client
-        .upload_recording(server.request(futures::stream::empty(), &paal()))
+        .upload_recording(as_platform(futures::stream::empty(), "10009"))
         .await
         .unwrap_err();
     assert_eq!(violated_field(&err).as_deref(), Some("recording_id"));
@@ -226,9 +200,8 @@ async fn the_size_limit_is_enforced() {
     .await;
     let mut client = server.client().await;
     let err = upload(
-        &server,
         &mut client,
-        &paal(),
+        "10009",
         &new_id(),
         &fixture("tel-8k-cbr32-mono.mp3"),
     )
@@ -242,9 +215,8 @@ async fn the_size_limit_is_enforced() {
     );
     // Under the limit is fine.
     let (_, created) = upload(
-        &server,
         &mut client,
-        &paal(),
+        "10009",
         &new_id(),
         &fixture("tel-8k-cbr16-mono.mp3"),
     )
@@ -270,7 +242,7 @@ async fn a_client_that_goes_away_half_way_leaves_nothing() {
     let id = new_id();
     let bytes = fixture("cbr128-44k.mp3");
     let (tx, rx) = tokio::sync::mpsc::channel::<UploadRecordingRequest>(4);
-    let request = server.request(tokio_stream_from(rx), &paal());
+    let request = as_platform(tokio_stream_from(rx), "10009");
     let call = tokio::spawn(async move { client.upload_recording(request).await });
     for message in UploadRecordingRequest::stream_of(&id, &bytes[..60_000], 16 * 1024) {
         tx.send(message).await.unwrap();
@@ -298,7 +270,7 @@ async fn a_client_that_goes_away_half_way_leaves_nothing() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert_eq!(files, Vec::<String>::new());
-    let err = get(&server, &mut client, &paal(), &id).await.unwrap_err();
+    let err = get(&mut client, &paal(), &id).await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     server.stop().await;
 }
@@ -328,27 +300,19 @@ async fn another_tenant_sees_nothing() {
     let mut client = server.client().await;
     let id = new_id();
     let bytes = fixture("tel-8k-cbr32-mono.mp3");
-    upload(&server, &mut client, &paal(), &id, &bytes)
-        .await
-        .unwrap();
+    upload(&mut client, "10009", &id, &bytes).await.unwrap();
 
     let eve = other_tenant();
     assert_eq!(
-        get(&server, &mut client, &eve, &id)
-            .await
-            .unwrap_err()
-            .code(),
+        get(&mut client, &eve, &id).await.unwrap_err().code(),
         Code::NotFound
     );
     assert_eq!(
-        read(&server, &mut client, &eve, &id, 0, 0)
-            .await
-            .unwrap_err()
-            .code(),
+        read(&mut client, &eve, &id, 0, 0).await.unwrap_err().code(),
         Code::NotFound
     );
     let batch = client
-        .batch_get_media_info(server.request(
+        .batch_get_media_info(as_user(
             BatchGetMediaInfoRequest {
                 recording_ids: vec![id.clone()],
             },
@@ -358,29 +322,27 @@ async fn another_tenant_sees_nothing() {
         .unwrap()
         .into_inner();
     assert!(batch.media.is_empty());
+    // archive-svc deleting in Eve's tenant finds nothing there.
     let deleted = client
-        .delete_recording_media(server.request(
+        .delete_recording_media(as_archive(
             DeleteRecordingMediaRequest {
                 recording_id: id.clone(),
             },
-            &eve,
+            &eve.tenant,
         ))
         .await
         .unwrap()
         .into_inner()
         .deleted;
     assert!(!deleted);
-    // Eve may upload her own recording under the same id; it is hers alone.
+    // Eve's tenant may have its own recording under the same id; it is theirs alone.
     let other_bytes = fixture("tel-8k-cbr16-mono.mp3");
-    let (eves, created) = upload(&server, &mut client, &eve, &id, &other_bytes)
+    let (eves, created) = upload(&mut client, "10010", &id, &other_bytes)
         .await
         .unwrap();
     assert!(created);
     assert_eq!(
-        get(&server, &mut client, &paal(), &id)
-            .await
-            .unwrap()
-            .size_bytes,
+        get(&mut client, &paal(), &id).await.unwrap().size_bytes,
         bytes.len() as u64
     );
     assert_eq!(eves.size_bytes, other_bytes.len() as u64);
@@ -392,29 +354,18 @@ async fn batch_get_keeps_request_order_and_skips_missing() {
     let server = Server::start(config()).await;
     let mut client = server.client().await;
     let (a, b, missing) = (new_id(), new_id(), new_id());
-    upload(
-        &server,
-        &mut client,
-        &paal(),
-        &a,
-        &fixture("tel-8k-cbr16-mono.mp3"),
-    )
-    .await
-    .unwrap();
-    upload(
-        &server,
-        &mut client,
-        &paal(),
-        &b,
-        &fixture("tel-8k-cbr32-mono.mp3"),
-    )
-    .await
-    .unwrap();
+    upload(&mut client, "10009", &a, &fixture("tel-8k-cbr16-mono.mp3"))
+        .await
+        .unwrap();
+    upload(&mut client, "10009", &b, &fixture("tel-8k-cbr32-mono.mp3"))
+        .await
+        .unwrap();
     let ids = vec![b.clone(), missing, a.clone(), b.to_uppercase()];
     let media = client
-        .batch_get_media_info(
-            server.request(BatchGetMediaInfoRequest { recording_ids: ids }, &paal()),
-        )
+        .batch_get_media_info(as_user(
+            BatchGetMediaInfoRequest { recording_ids: ids },
+            &paal(),
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -425,7 +376,7 @@ async fn batch_get_keeps_request_order_and_skips_missing() {
 
     let too_many = vec![a.clone(); media_svc::MAX_BATCH + 1];
     let err = client
-        .batch_get_media_info(server.request(
+        .batch_get_media_info(as_user(
             BatchGetMediaInfoRequest {
                 recording_ids: too_many,
             },
@@ -435,7 +386,7 @@ async fn batch_get_keeps_request_order_and_skips_missing() {
         .unwrap_err();
     assert_eq!(violated_field(&err).as_deref(), Some("recording_ids"));
     let err = client
-        .batch_get_media_info(server.request(
+        .batch_get_media_info(as_user(
             BatchGetMediaInfoRequest {
                 recording_ids: vec![a.clone(), "nope".into()],
             },
@@ -452,23 +403,17 @@ async fn delete_is_idempotent_and_removes_everything() {
     let server = Server::start(config()).await;
     let mut client = server.client().await;
     let id = new_id();
-    upload(
-        &server,
-        &mut client,
-        &paal(),
-        &id,
-        &fixture("tel-8k-cbr16-mono.mp3"),
-    )
-    .await
-    .unwrap();
+    upload(&mut client, "10009", &id, &fixture("tel-8k-cbr16-mono.mp3"))
+        .await
+        .unwrap();
     assert_eq!(all_objects(server.objects.as_ref()).await.len(), 2);
     let mut delete = async || {
         client
-            .delete_recording_media(server.request(
+            .delete_recording_media(as_archive(
                 DeleteRecordingMediaRequest {
                     recording_id: id.clone(),
                 },
-                &paal(),
+                "10009",
             ))
             .await
             .map(|r| r.into_inner().deleted)
@@ -481,18 +426,15 @@ async fn delete_is_idempotent_and_removes_everything() {
     );
     let mut client = server.client().await;
     assert_eq!(
-        get(&server, &mut client, &paal(), &id)
-            .await
-            .unwrap_err()
-            .code(),
+        get(&mut client, &paal(), &id).await.unwrap_err().code(),
         Code::NotFound
     );
     let err = client
-        .delete_recording_media(server.request(
+        .delete_recording_media(as_archive(
             DeleteRecordingMediaRequest {
                 recording_id: "x".into(),
             },
-            &paal(),
+            "10009",
         ))
         .await
         .unwrap_err();
@@ -511,7 +453,8 @@ async fn requests_without_a_verified_identity_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::Unauthenticated);
-    let forged = archive_common::IdentityKey::internal(b"not the secret").request(
+    // A key the trust file does not hold, though it claims to be the gateway's.
+    let forged = keys().stranger("gateway", Role::Gateway).request(
         GetMediaInfoRequest {
             recording_id: new_id(),
         },
@@ -519,6 +462,17 @@ async fn requests_without_a_verified_identity_are_refused() {
     );
     assert_eq!(
         client.get_media_info(forged).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    // A service's own key cannot vouch for a user.
+    let as_paal = keys().signer("archive-svc").request(
+        GetMediaInfoRequest {
+            recording_id: new_id(),
+        },
+        &paal(),
+    );
+    assert_eq!(
+        client.get_media_info(as_paal).await.unwrap_err().code(),
         Code::Unauthenticated
     );
     server.stop().await;
@@ -567,11 +521,7 @@ async fn run_in(
     archive_common::shutdown::CancellationToken,
     Running,
 ) {
-    let config = Config::new(
-        dir.join("media"),
-        common::server::IDENTITY_SECRET,
-        common::server::PLAYBACK_KEY,
-    );
+    let config = Config::new(dir.join("media"), identity(), common::server::PLAYBACK_KEY);
     let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = grpc.local_addr().unwrap();
@@ -594,12 +544,11 @@ async fn run_serves_from_the_configured_directory() {
     let dir = tempfile::tempdir().unwrap();
     let (channel, shutdown, task) = run_in(dir.path()).await;
     let mut client = MediaServiceClient::new(channel);
-    let key = archive_common::IdentityKey::internal(common::server::IDENTITY_SECRET.as_bytes());
     let id = new_id();
     let bytes = fixture("tel-8k-cbr16-mono.mp3");
     let stream = futures::stream::iter(UploadRecordingRequest::stream_of(&id, &bytes, 5000));
     let response = client
-        .upload_recording(key.request(stream, &paal()))
+        .upload_recording(as_platform(stream, "10009"))
         .await
         .unwrap()
         .into_inner();
@@ -626,12 +575,11 @@ async fn run_serves_from_the_configured_directory() {
 async fn concurrent_uploads_and_deletions_on_the_filesystem_all_succeed() {
     let dir = tempfile::tempdir().unwrap();
     let (channel, shutdown, task) = run_in(dir.path()).await;
-    let key = archive_common::IdentityKey::internal(common::server::IDENTITY_SECRET.as_bytes());
     let bytes = fixture("tel-8k-cbr16-mono.mp3");
     let workers: Vec<_> = (0..16)
         .map(|_| {
             let mut client = MediaServiceClient::new(channel.clone());
-            let (key, bytes) = (key.clone(), bytes.clone());
+            let bytes = bytes.clone();
             tokio::spawn(async move {
                 let mut kept = Vec::new();
                 for round in 0..40 {
@@ -642,7 +590,7 @@ async fn concurrent_uploads_and_deletions_on_the_filesystem_all_succeed() {
                         16 * 1024,
                     ));
                     client
-                        .upload_recording(key.request(stream, &paal()))
+                        .upload_recording(as_platform(stream, "10009"))
                         .await
                         .unwrap_or_else(|e| panic!("upload {round}: {e:?}"));
                     if round % 2 == 0 {
@@ -650,7 +598,7 @@ async fn concurrent_uploads_and_deletions_on_the_filesystem_all_succeed() {
                             recording_id: id.clone(),
                         };
                         let deleted = client
-                            .delete_recording_media(key.request(request, &paal()))
+                            .delete_recording_media(as_archive(request, "10009"))
                             .await
                             .unwrap_or_else(|e| panic!("delete {round}: {e:?}"));
                         assert!(deleted.into_inner().deleted);
@@ -682,4 +630,118 @@ async fn concurrent_uploads_and_deletions_on_the_filesystem_all_succeed() {
     assert_eq!(left, 0, "staging files left behind");
     shutdown.cancel();
     task.await.unwrap().unwrap();
+}
+
+/// Only archive-svc deletes recordings' media (its deletion outbox and
+/// retention, after the user's deletion was decided and recorded): a user
+/// or the recording platform asking is refused, and the refusal is in the
+/// trail (a real audit-svc) with the caller as the actor.
+#[tokio::test]
+async fn delete_recording_media_is_archive_svcs_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let stop = archive_common::shutdown::CancellationToken::new();
+    let audit_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let audit_url = format!("http://{}", audit_listener.local_addr().unwrap());
+    let audit_config = audit_svc::Config::new(
+        format!("sqlite://{}", dir.path().join("audit.db").display()),
+        keys().config("audit-svc"),
+    );
+    tokio::spawn(audit_svc::run(audit_config, audit_listener, stop.clone()));
+    archive_common::host::wait_serving(&audit_url, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let server = Server::start(Config {
+        audit_url: Some(audit_url.clone()),
+        ..config()
+    })
+    .await;
+    let mut client = server.client().await;
+    let id = new_id();
+    let bytes = fixture("tel-8k-cbr16-mono.mp3");
+    upload(&mut client, "10009", &id, &bytes).await.unwrap();
+    let delete = || DeleteRecordingMediaRequest {
+        recording_id: id.clone(),
+    };
+
+    // A user, even an admin of the tenant, is refused…
+    let err = client
+        .delete_recording_media(as_user(delete(), &paal()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // …and so is the recording platform, for its own tenant.
+    let err = client
+        .delete_recording_media(as_platform(delete(), "10009"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    // The file is still there.
+    assert_eq!(
+        get(&mut client, &paal(), &id).await.unwrap().size_bytes,
+        bytes.len() as u64
+    );
+    assert_eq!(all_objects(server.objects.as_ref()).await.len(), 2);
+
+    // archive-svc's key deletes it.
+    let deleted = client
+        .delete_recording_media(as_archive(delete(), "10009"))
+        .await
+        .unwrap()
+        .into_inner()
+        .deleted;
+    assert!(deleted);
+    assert_eq!(
+        get(&mut client, &paal(), &id).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    assert_eq!(
+        all_objects(server.objects.as_ref()).await,
+        Vec::<String>::new()
+    );
+
+    // The trail: the upload, each refusal as ACCESS_DENIED naming the RPC
+    // with the refused caller as the actor, and the deletion.
+    let mut trail = archive_proto::v1::audit_service_client::AuditServiceClient::new(
+        Channel::from_shared(audit_url)
+            .unwrap()
+            .connect()
+            .await
+            .unwrap(),
+    );
+    let mut events = trail
+        .list_events(as_user(
+            archive_proto::v1::ListEventsRequest {
+                page_size: 100,
+                ..Default::default()
+            },
+            &paal(),
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    events.reverse();
+    use archive_proto::v1::AuditEventKind as K;
+    let summary: Vec<(K, &str)> = events
+        .iter()
+        .map(|e| (K::try_from(e.kind).unwrap(), e.actor_id.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (K::RecordingStored, "system:recording-platform"),
+            (K::AccessDenied, "paal"),
+            (K::AccessDenied, "system:recording-platform"),
+            (K::RecordingFileDeleted, "system:retention"),
+        ]
+    );
+    for refusal in &events[1..3] {
+        assert!(
+            refusal.detail.contains("DeleteRecordingMedia"),
+            "{}",
+            refusal.detail
+        );
+    }
+    server.stop().await;
+    stop.cancel();
 }

@@ -6,7 +6,6 @@
 
 mod common;
 
-use archive_common::Principal;
 use archive_proto::v1::UploadRecordingRequest;
 use chrono::Duration;
 use media_svc::{Config, PlaybackToken};
@@ -16,19 +15,16 @@ use uuid::Uuid;
 use common::{
     fixture,
     http_client::{HttpResponse, send},
-    server::{PLAYBACK_KEY, Server, config},
+    server::{PLAYBACK_KEY, Server, as_archive, as_platform, config},
 };
 
-fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
-}
-
-async fn upload(server: &Server, who: &Principal, bytes: &[u8]) -> String {
+/// Uploads `bytes` as the recording platform for `tenant`; the new id.
+async fn upload(server: &Server, tenant: &str, bytes: &[u8]) -> String {
     let id = Uuid::new_v4().to_string();
     let messages = UploadRecordingRequest::stream_of(&id, bytes, 64 * 1024);
     let mut client = server.client().await;
     let response = client
-        .upload_recording(server.request(futures::stream::iter(messages), who))
+        .upload_recording(as_platform(futures::stream::iter(messages), tenant))
         .await
         .unwrap()
         .into_inner();
@@ -36,15 +32,16 @@ async fn upload(server: &Server, who: &Principal, bytes: &[u8]) -> String {
     id
 }
 
-/// Deletes the recording through gRPC; whether there was anything to delete.
+/// Deletes tenant 10009's recording through gRPC, as archive-svc does;
+/// whether there was anything to delete.
 async fn delete(server: &Server, id: &str) -> bool {
     let mut client = server.client().await;
     client
-        .delete_recording_media(server.request(
+        .delete_recording_media(as_archive(
             archive_proto::v1::DeleteRecordingMediaRequest {
                 recording_id: id.to_owned(),
             },
-            &paal(),
+            "10009",
         ))
         .await
         .unwrap()
@@ -90,7 +87,7 @@ fn long_recording() -> Vec<u8> {
 async fn whole_file_with_the_headers_a_player_needs() {
     let server = Server::start(config()).await;
     let bytes = long_recording();
-    let id = upload(&server, &paal(), &bytes).await;
+    let id = upload(&server, "10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(60));
 
     let r = get(&server, &path, &[]).await;
@@ -128,7 +125,7 @@ async fn ranges_open_suffix_and_bounded() {
     let server = Server::start(config()).await;
     let bytes = long_recording();
     let size = bytes.len();
-    let id = upload(&server, &paal(), &bytes).await;
+    let id = upload(&server, "10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(60));
 
     let cases = [
@@ -167,7 +164,7 @@ async fn ranges_open_suffix_and_bounded() {
 async fn bad_ranges() {
     let server = Server::start(config()).await;
     let bytes = fixture("tel-8k-cbr16-mono.mp3");
-    let id = upload(&server, &paal(), &bytes).await;
+    let id = upload(&server, "10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(60));
     for range in [
         "bytes=18000-",
@@ -197,7 +194,7 @@ async fn bad_ranges() {
 async fn head_answers_like_get_without_a_body() {
     let server = Server::start(config()).await;
     let bytes = fixture("cbr128-44k.mp3");
-    let id = upload(&server, &paal(), &bytes).await;
+    let id = upload(&server, "10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(60));
     let r = send(server.http, "HEAD", &path, &[]).await;
     assert_eq!(r.status, 200);
@@ -218,8 +215,8 @@ async fn head_answers_like_get_without_a_body() {
 async fn tokens_that_do_not_fit_get_403_and_no_audio() {
     let server = Server::start(config()).await;
     let bytes = fixture("tel-8k-cbr32-mono.mp3");
-    let id = upload(&server, &paal(), &bytes).await;
-    let other_id = upload(&server, &paal(), &fixture("tel-8k-cbr16-mono.mp3")).await;
+    let id = upload(&server, "10009", &bytes).await;
+    let other_id = upload(&server, "10009", &fixture("tel-8k-cbr16-mono.mp3")).await;
     let minute = Duration::seconds(60);
 
     let good = token("10009", &id, minute, PLAYBACK_KEY);
@@ -288,7 +285,7 @@ async fn tokens_that_do_not_fit_get_403_and_no_audio() {
 #[tokio::test]
 async fn deleted_or_unknown_recordings_are_404() {
     let server = Server::start(config()).await;
-    let id = upload(&server, &paal(), &fixture("tel-8k-cbr16-mono.mp3")).await;
+    let id = upload(&server, "10009", &fixture("tel-8k-cbr16-mono.mp3")).await;
     let path = server.playback_path("10009", &id, Duration::seconds(60));
     assert!(delete(&server, &id).await);
     assert_eq!(get(&server, &path, &[]).await.status, 404);
@@ -300,7 +297,7 @@ async fn deleted_or_unknown_recordings_are_404() {
 async fn conditional_requests() {
     let server = Server::start(config()).await;
     let bytes = fixture("tel-8k-cbr16-mono.mp3");
-    let id = upload(&server, &paal(), &bytes).await;
+    let id = upload(&server, "10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(60));
     let etag = get(&server, &path, &[])
         .await
@@ -345,7 +342,7 @@ async fn cors_for_the_configured_origin_only() {
         ..config()
     })
     .await;
-    let id = upload(&server, &paal(), &fixture("tel-8k-cbr16-mono.mp3")).await;
+    let id = upload(&server, "10009", &fixture("tel-8k-cbr16-mono.mp3")).await;
     let path = server.playback_path("10009", &id, Duration::seconds(60));
 
     let r = get(
@@ -402,7 +399,7 @@ async fn cors_for_the_configured_origin_only() {
 
     // Without configuration there are no CORS headers at all.
     let plain = Server::start(config()).await;
-    let id = upload(&plain, &paal(), &fixture("tel-8k-cbr16-mono.mp3")).await;
+    let id = upload(&plain, "10009", &fixture("tel-8k-cbr16-mono.mp3")).await;
     let path = plain.playback_path("10009", &id, Duration::seconds(60));
     let r = send(plain.http, "GET", &path, &[("Origin", origin)]).await;
     assert_eq!(r.header("access-control-allow-origin"), None);
@@ -450,7 +447,7 @@ async fn served_from_s3(config: media_svc::Config) {
     // Over 5 MiB: the upload goes to S3 in two multipart parts.
     let bytes = fixture("tel-8k-cbr16-mono.mp3").repeat(340);
     assert!(bytes.len() > media_svc::storage::S3_MIN_PART_BYTES);
-    let id = upload(&server, &paal(), &bytes).await;
+    let id = upload(&server, "10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(60));
 
     let r = get(&server, &path, &[]).await;
@@ -495,8 +492,8 @@ async fn redirected_to_s3() {
     let objects = media_svc::storage::open(&config).unwrap();
     let server = Server::start_with(config, objects).await;
     let bytes = long_recording();
-    let id = upload(&server, &paal(), &bytes).await;
-    let other = upload(&server, &paal(), &fixture("tel-8k-cbr16-mono.mp3")).await;
+    let id = upload(&server, "10009", &bytes).await;
+    let other = upload(&server, "10009", &fixture("tel-8k-cbr16-mono.mp3")).await;
     let path = server.playback_path("10009", &id, Duration::seconds(90));
     let relayed_before = relayed_reads();
 

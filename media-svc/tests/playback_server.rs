@@ -9,7 +9,6 @@ mod common;
 
 use std::{net::SocketAddr, time::Duration};
 
-use archive_common::Principal;
 use archive_proto::v1::UploadRecordingRequest;
 use media_svc::{Config, storage};
 use tokio::{
@@ -20,7 +19,7 @@ use uuid::Uuid;
 
 use common::{
     fixture,
-    server::{Server, config},
+    server::{Server, as_platform, config},
 };
 
 /// media-svc over the local filesystem store in `dir`.
@@ -36,10 +35,9 @@ async fn fs_server(dir: &std::path::Path) -> Server {
 async fn upload(server: &Server, bytes: &[u8]) -> String {
     let id = Uuid::new_v4().to_string();
     let messages = UploadRecordingRequest::stream_of(&id, bytes, 256 * 1024);
-    let who = Principal::new("10009", "paal", "Paal Admin");
     let mut client = server.client().await;
     client
-        .upload_recording(server.request(futures::stream::iter(messages), &who))
+        .upload_recording(as_platform(futures::stream::iter(messages), "10009"))
         .await
         .unwrap();
     id

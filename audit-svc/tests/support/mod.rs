@@ -5,10 +5,15 @@
 
 use std::{
     net::SocketAddr,
+    sync::LazyLock,
     time::{Duration, Instant},
 };
 
-use archive_common::{IdentityKey, Principal, shutdown::CancellationToken};
+use archive_common::{
+    IdentityKey, Principal,
+    identity::{IdentityConfig, testing::TestKeys},
+    shutdown::CancellationToken,
+};
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
 use audit_svc::Config;
 use tonic::transport::Channel;
@@ -16,7 +21,19 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-pub(crate) const SECRET: &str = "test-identity-secret";
+/// The suite's keys and trust file, for every server and caller of a test binary.
+static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
+/// The gateway's signer (users' principals), loaded once: it reuses its tokens.
+static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.gateway());
+
+pub(crate) fn keys() -> &'static TestKeys {
+    &KEYS
+}
+
+/// audit-svc's own key and the trust file.
+pub(crate) fn identity() -> IdentityConfig {
+    KEYS.config("audit-svc")
+}
 
 pub(crate) struct Server {
     pub(crate) addr: SocketAddr,
@@ -27,7 +44,7 @@ pub(crate) struct Server {
 impl Server {
     /// Starts `run` and waits until health says SERVING.
     pub(crate) async fn start(database_url: &str) -> Self {
-        Self::start_with(Config::new(database_url, SECRET)).await
+        Self::start_with(Config::new(database_url, identity())).await
     }
 
     pub(crate) async fn start_with(config: Config) -> Self {
@@ -86,8 +103,21 @@ impl Server {
     }
 }
 
+/// What users are signed with: the gateway's key.
 pub(crate) fn key() -> IdentityKey {
-    IdentityKey::internal(SECRET.as_bytes())
+    GATEWAY.clone()
+}
+
+/// The key a test's caller signs with: a user through the gateway; a
+/// `system:…` principal as a service that records what it does
+/// (archive-svc's outbox relay).
+pub(crate) fn key_for(who: &Principal) -> IdentityKey {
+    static RELAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.signer("archive-svc"));
+    if who.is_system() {
+        RELAY.clone()
+    } else {
+        key()
+    }
 }
 
 pub(crate) fn paal() -> Principal {
@@ -111,7 +141,7 @@ pub(crate) async fn append(
     as_: &Principal,
     e: pb::AuditEvent,
 ) -> pb::AppendEventResponse {
-    c.append_event(key().request(
+    c.append_event(key_for(as_).request(
         pb::AppendEventRequest {
             commit_deadline: Default::default(),
             event: Some(e),

@@ -30,7 +30,7 @@ use std::{
     time::Duration,
 };
 
-use archive_common::{IdentityKey, Principal};
+use archive_common::identity::KeySet;
 use clap::Parser;
 
 use crate::load::{Limits, Mode, Target};
@@ -101,8 +101,12 @@ struct Args {
     requests: Vec<String>,
     #[arg(long, default_value = "media-bench")]
     s3_bucket: String,
-    #[arg(long, env = "ARCHIVE_IDENTITY_SECRET", hide_env_values = true)]
-    identity_secret: String,
+    /// The suite's keys (`gateway credentials init --keys-dir`), whose trust
+    /// file the media-svc processes verify with: the operator's authority key
+    /// there issues this load generator a recording platform's credential,
+    /// which is what may upload.
+    #[arg(long = "keys-dir", env = "ARCHIVE_KEYS_DIR")]
+    keys_dir: PathBuf,
     #[arg(long, env = "ARCHIVE_PLAYBACK_KEY", hide_env_values = true)]
     playback_key: String,
     /// Also write the report here.
@@ -159,8 +163,15 @@ async fn main() {
         _ => panic!("--media-s3-grpc, --media-s3-http and --s3-endpoint go together"),
     };
     let load_at_start = load_average();
-    let identity = IdentityKey::internal(args.identity_secret.as_bytes());
-    let who = Principal::new(TENANT, "bench", "Benchmark");
+    let authority = KeySet::new(&args.keys_dir)
+        .config("authority")
+        .load()
+        .unwrap_or_else(|e| panic!("--keys-dir: the suite's authority key: {e}"));
+    let platform = authority.key.issue_platform(
+        "playback-bench",
+        &[TENANT.to_owned()],
+        chrono::Duration::days(1),
+    );
     let nginx_dir = args.work.join("nginx-root/media");
 
     if let Some((_, _, endpoint)) = s3 {
@@ -184,8 +195,8 @@ async fn main() {
         size_range,
         args.seed,
         &grpc,
-        &identity,
-        &who,
+        &platform,
+        TENANT,
     )
     .await;
     let total: u64 = recordings.iter().map(|r| r.size).sum();

@@ -5,7 +5,7 @@
 
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
-use archive_common::{IdentityKey, Principal};
+use archive_common::identity::PlatformCredential;
 use archive_proto::v1::{UploadRecordingRequest, media_service_client::MediaServiceClient};
 use futures::StreamExt;
 use tonic::transport::Channel;
@@ -42,14 +42,14 @@ pub(crate) async fn grpc_client(addr: SocketAddr) -> MediaServiceClient<Channel>
 
 async fn upload(
     client: &mut MediaServiceClient<Channel>,
-    key: &IdentityKey,
-    who: &Principal,
+    platform: &PlatformCredential,
+    tenant: &str,
     id: &str,
     bytes: &[u8],
 ) {
     let messages = UploadRecordingRequest::stream_of(id, bytes, UPLOAD_CHUNK);
     let response = client
-        .upload_recording(key.request(futures::stream::iter(messages), who))
+        .upload_recording(platform.request(futures::stream::iter(messages), tenant))
         .await
         .unwrap_or_else(|e| panic!("upload {id}: {e}"))
         .into_inner();
@@ -58,7 +58,8 @@ async fn upload(
 }
 
 /// Generates `count` recordings of `min..max` bytes, writes them under
-/// `nginx_dir` as `{id}.mp3` and uploads each to every media-svc in `grpc`.
+/// `nginx_dir` as `{id}.mp3` and uploads each to every media-svc in `grpc`,
+/// as the recording platform of `platform` for `tenant`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn populate(
     fixtures: &Path,
@@ -67,8 +68,8 @@ pub(crate) async fn populate(
     (min, max): (usize, usize),
     seed: u64,
     grpc: &[SocketAddr],
-    key: &IdentityKey,
-    who: &Principal,
+    platform: &PlatformCredential,
+    tenant: &str,
 ) -> Vec<Recording> {
     let sources = Arc::new(FrameSource::all(fixtures));
     std::fs::create_dir_all(nginx_dir).expect("nginx document root");
@@ -101,7 +102,7 @@ pub(crate) async fn populate(
                     .await
                     .expect("write nginx copy");
                 for client in clients {
-                    upload(&mut client.clone(), key, who, &id, &bytes).await;
+                    upload(&mut client.clone(), platform, tenant, &id, &bytes).await;
                 }
                 Recording {
                     id,

@@ -118,7 +118,11 @@ impl S3Server {
     }
 
     pub fn backend(&self) -> Backend {
-        let config = self.config(Config::new("./unused", "identity", "playback"));
+        let config = self.config(Config::new(
+            "./unused",
+            super::unused_identity(),
+            "playback",
+        ));
         Backend {
             name: "s3".into(),
             objects: storage::open(&config).expect("open the S3 store"),

@@ -1,28 +1,72 @@
-//! A real media-svc on ephemeral loopback ports, over a store the test can inspect.
+//! A real media-svc on ephemeral loopback ports, over a store the test can
+//! inspect, and its callers: the recording platform uploads, users (through
+//! the gateway) read, archive-svc deletes.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, LazyLock},
+    time::Duration,
+};
 
-use archive_common::{IdentityKey, Principal, shutdown::CancellationToken};
+use archive_common::{
+    Principal,
+    identity::{IdentityConfig, IdentityKey, PlatformCredential, testing::TestKeys},
+    shutdown::CancellationToken,
+};
 use archive_proto::v1::media_service_client::MediaServiceClient;
 use media_svc::{Config, PlaybackToken};
 use object_store::{ObjectStore, memory::InMemory};
 use tokio::{net::TcpListener, task::JoinHandle};
-use tonic::transport::Channel;
+use tonic::{Request, transport::Channel};
 
-pub const IDENTITY_SECRET: &str = "test identity secret";
 pub const PLAYBACK_KEY: &str = "test playback key";
+
+/// The tenants the tests' recording platform uploads for.
+pub const PLATFORM_TENANTS: [&str; 2] = ["10009", "10010"];
+
+/// Kept for the whole test binary: the servers read these files.
+static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
+/// Loaded once each, so they reuse their tokens as the real callers do.
+static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.gateway());
+static ARCHIVE: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.signer("archive-svc"));
+static PLATFORM: LazyLock<PlatformCredential> =
+    LazyLock::new(|| KEYS.platform("recording-platform", &PLATFORM_TENANTS));
+
+pub fn keys() -> &'static TestKeys {
+    &KEYS
+}
+
+/// media-svc's key and the trust file.
+pub fn identity() -> IdentityConfig {
+    KEYS.config("media-svc")
+}
+
+/// `who`, a user through the gateway (reads and media info).
+pub fn as_user<T>(message: T, who: &Principal) -> Request<T> {
+    GATEWAY.request(message, who)
+}
+
+/// The recording platform acting for `tenant` (uploads).
+pub fn as_platform<T>(message: T, tenant: &str) -> Request<T> {
+    PLATFORM.request(message, tenant)
+}
+
+/// archive-svc's retention (its deletion outbox) in `tenant`: the only
+/// caller that may delete media.
+pub fn as_archive<T>(message: T, tenant: &str) -> Request<T> {
+    ARCHIVE.request(message, &Principal::system(tenant, "retention"))
+}
 
 pub struct Server {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
     pub objects: Arc<dyn ObjectStore>,
-    pub identity: IdentityKey,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), media_svc::Error>>,
 }
 
 pub fn config() -> Config {
-    Config::new("./unused", IDENTITY_SECRET, PLAYBACK_KEY)
+    Config::new("./unused", identity(), PLAYBACK_KEY)
 }
 
 impl Server {
@@ -48,7 +92,6 @@ impl Server {
             grpc,
             http,
             objects,
-            identity: IdentityKey::internal(IDENTITY_SECRET.as_bytes()),
             shutdown,
             task,
         }
@@ -63,10 +106,6 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("media-svc did not come up at {url}");
-    }
-
-    pub fn request<T>(&self, message: T, principal: &Principal) -> tonic::Request<T> {
-        self.identity.request(message, principal)
     }
 
     /// A playback URL path for `recording_id` as the gateway would mint it.
