@@ -34,9 +34,10 @@ if ! command -v moto_server >/dev/null 2>&1; then
 fi
 
 say "building media-svc (release) and the load generator"
-cargo build --release -p media-svc
+cargo build --release -p media-svc -p gateway
 cargo bench -p media-svc --bench playback --no-run
 media_svc_bin="${CARGO_TARGET_DIR:-target}/release/media-svc"
+gateway_bin="${CARGO_TARGET_DIR:-target}/release/gateway"
 
 work=$(mktemp -d /tmp/media-bench.XXXXXX)
 chmod 755 "$work" # nginx's workers run as an unprivileged user
@@ -68,7 +69,11 @@ s3_port=$(free_port); nginx_port=$(free_port)
 fs_grpc=$(free_port); fs_http=$(free_port); s3_grpc=$(free_port); s3_http=$(free_port)
 fs_metrics=$(free_port); s3_metrics=$(free_port)
 redirect_grpc=$(free_port); redirect_http=$(free_port); redirect_metrics=$(free_port)
-export ARCHIVE_IDENTITY_SECRET="bench identity secret" ARCHIVE_PLAYBACK_KEY="bench playback key"
+# The suite's keys: each media-svc serves with media-svc's own, the load
+# generator issues itself a platform credential and signs users as the gateway.
+"$gateway_bin" credentials init --keys-dir "$work/keys" >/dev/null
+export ARCHIVE_KEYS_DIR="$work/keys" ARCHIVE_PLAYBACK_KEY="bench playback key"
+export ARCHIVE_IDENTITY_KEY_FILE="$work/keys/media-svc.pem" ARCHIVE_TRUST_FILE="$work/keys/trust.json"
 bucket=media-bench
 
 say "starting moto on 127.0.0.1:$s3_port"
