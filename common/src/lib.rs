@@ -3,6 +3,7 @@
 //! shutdown), telemetry, the error-to-`Status` helpers, time conversions, the
 //! injected clock and signed page tokens.
 
+pub mod call_errors;
 pub mod clock;
 pub mod convert;
 #[cfg(feature = "db")]
@@ -10,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod host;
 pub mod identity;
+pub mod log_limit;
 pub mod metrics;
 pub mod page_token;
 pub mod shutdown;
