@@ -28,9 +28,7 @@ use http_body_util::{BodyExt as _, Full};
 use tonic::{Code, Status, TimeoutExpired, body::Body};
 use tower::{Service, ServiceExt as _};
 
-use tonic_types::{ErrorDetails, StatusExt as _};
-
-use crate::error::RETRY_AFTER;
+use crate::error::{RETRY_AFTER, retry_later};
 
 /// Methods that change nothing (reads and decisions), so a call that got no
 /// answer may be sent again: a second copy cannot do anything twice.
@@ -79,14 +77,10 @@ pub fn classify(callee: &str, error: &(dyn StdError + 'static)) -> Status {
         ));
     }
     let root = chain(error).last().unwrap_or(error);
-    Status::with_error_details(
-        Code::Unavailable,
-        format!(
-            "{callee} is unavailable ({root}); retry in {} seconds",
-            RETRY_AFTER.as_secs()
-        ),
-        ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
-    )
+    retry_later(format!(
+        "{callee} is unavailable ({root}); retry in {} seconds",
+        RETRY_AFTER.as_secs()
+    ))
 }
 
 /// `error` and its sources, outermost first.

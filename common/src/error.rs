@@ -81,12 +81,17 @@ pub const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// store, another service): the message says to retry, and a `RetryInfo`
 /// detail says after how long ([`RETRY_AFTER`]).
 pub fn unavailable(what: impl fmt::Display) -> Status {
+    retry_later(format!(
+        "{what} is unavailable; retry in {} seconds",
+        RETRY_AFTER.as_secs()
+    ))
+}
+
+/// UNAVAILABLE with `message` as it is and the `RetryInfo` detail of [`unavailable`].
+pub fn retry_later(message: impl Into<String>) -> Status {
     Status::with_error_details(
         Code::Unavailable,
-        format!(
-            "{what} is unavailable; retry in {} seconds",
-            RETRY_AFTER.as_secs()
-        ),
+        message,
         ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
     )
 }
