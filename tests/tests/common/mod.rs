@@ -5,6 +5,7 @@
 pub(crate) mod extra_gateway;
 pub(crate) mod http;
 pub(crate) mod recordings;
+pub(crate) mod tcp_proxy;
 
 use std::{net::SocketAddr, path::Path};
 
