@@ -8,7 +8,7 @@ use std::sync::Arc;
 use archive_common::{
     FieldViolation,
     db::{self, SchemaError},
-    error::unavailable,
+    error::{retry_later, unavailable},
     log_limit::{EVERY, LogLimit},
 };
 use tonic::{Code, Status};
@@ -79,7 +79,7 @@ fn status(e: &Error) -> Status {
     match e {
         Error::InvalidArgument(v) => v.clone().into(),
         Error::PermissionDenied(m) => Status::permission_denied(m),
-        Error::Unavailable(m) => Status::unavailable(m),
+        Error::Unavailable(m) => retry_later(m.as_str()),
         Error::Batch(inner) => status(inner),
         Error::FailedPrecondition(m) => Status::failed_precondition(m),
         Error::NotFound(m) => Status::not_found(m),

@@ -87,7 +87,9 @@ pub fn classify(callee: &str, error: &(dyn StdError + 'static)) -> Status {
 fn chain<'a>(
     error: &'a (dyn StdError + 'static),
 ) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
-    std::iter::successors(Some(error), |e: &&'a (dyn StdError + 'static)| (*e).source())
+    std::iter::successors(Some(error), |e: &&'a (dyn StdError + 'static)| {
+        (*e).source()
+    })
 }
 
 /// A connection to `callee` whose failures are [`classify`]d, the response
@@ -154,7 +156,11 @@ fn full(bytes: Bytes) -> Body {
 }
 
 /// One call on `inner`, its failures classified.
-async fn send<S>(inner: S, request: Request<Body>, callee: &Arc<str>) -> Result<Response<Body>, Status>
+async fn send<S>(
+    inner: S,
+    request: Request<Body>,
+    callee: &Arc<str>,
+) -> Result<Response<Body>, Status>
 where
     S: Service<Request<Body>, Response = Response<Body>>,
     S::Error: Into<BoxError>,
@@ -162,7 +168,10 @@ where
     match inner.oneshot(request).await {
         Ok(response) => {
             let callee = callee.clone();
-            Ok(response.map(|body| Body::new(body.map_err(move |e: Status| classify(&callee, &e)))))
+            Ok(
+                response
+                    .map(|body| Body::new(body.map_err(move |e: Status| classify(&callee, &e)))),
+            )
         }
         Err(e) => Err(classify(callee, &*e.into())),
     }
@@ -183,7 +192,10 @@ mod tests {
         // the timeout as its source.
         let cancelled = Status::from_error(Box::new(TimeoutExpired(())));
         assert_eq!(cancelled.code(), Code::Cancelled);
-        assert_eq!(classify("http://a", &cancelled).code(), Code::DeadlineExceeded);
+        assert_eq!(
+            classify("http://a", &cancelled).code(),
+            Code::DeadlineExceeded
+        );
 
         let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         let status = classify("http://a", &refused);
@@ -201,7 +213,9 @@ mod tests {
         assert!(is_idempotent("/archive.v1.AuthzService/BatchDecide"));
         assert!(is_idempotent("/archive.v1.MediaService/GetMediaInfo"));
         assert!(is_idempotent("/archive.v1.AuditService/ListEvents"));
-        assert!(!is_idempotent("/archive.v1.CallService/MarkRecordingsDeleted"));
+        assert!(!is_idempotent(
+            "/archive.v1.CallService/MarkRecordingsDeleted"
+        ));
         assert!(!is_idempotent("/archive.v1.AuditService/AppendEvents"));
         assert!(!is_idempotent("/archive.v1.MediaService/UploadRecording"));
     }
@@ -239,7 +253,11 @@ mod tests {
         }
     }
 
-    async fn call(path: &str, failures: usize, error: fn() -> BoxError) -> (Result<(), Code>, usize) {
+    async fn call(
+        path: &str,
+        failures: usize,
+        error: fn() -> BoxError,
+    ) -> (Result<(), Code>, usize) {
         let calls = Arc::new(AtomicUsize::new(0));
         let flaky = Flaky {
             calls: calls.clone(),
@@ -276,7 +294,10 @@ mod tests {
         // Twice without an answer: UNAVAILABLE, no third try.
         assert_eq!(call(read, 2, reset).await, (Err(Code::Unavailable), 2));
         // A timeout is not repeated: the callee may still be at it.
-        assert_eq!(call(read, 1, timed_out).await, (Err(Code::DeadlineExceeded), 1));
+        assert_eq!(
+            call(read, 1, timed_out).await,
+            (Err(Code::DeadlineExceeded), 1)
+        );
     }
 
     #[tokio::test]
@@ -316,7 +337,11 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
-        assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
         held.abort();
     }
 
@@ -329,12 +354,9 @@ mod tests {
             .unwrap()
             .port();
         let url = format!("http://127.0.0.1:{port}");
-        let channel = crate::telemetry::client::channel(
-            &url,
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-        )
-        .unwrap();
+        let channel =
+            crate::telemetry::client::channel(&url, Duration::from_secs(1), Duration::from_secs(1))
+                .unwrap();
         let error = HealthClient::new(channel)
             .check(health_check())
             .await

@@ -163,10 +163,7 @@ mod tests {
         assert!(status.message().contains("retry"), "{}", status.message());
         assert_eq!(retry_after(&status), Some(RETRY_AFTER));
         // A bare UNAVAILABLE (from a proxy, an older service) gets the default.
-        assert_eq!(
-            retry_after(&Status::unavailable("down")),
-            Some(RETRY_AFTER)
-        );
+        assert_eq!(retry_after(&Status::unavailable("down")), Some(RETRY_AFTER));
         assert_eq!(retry_after(&Status::not_found("x")), None);
     }
 

@@ -1,7 +1,8 @@
 //! Plumbing every archive service shares, written once: the verified identity
 //! carried in request metadata, the gRPC host (health, reflection, graceful
-//! shutdown), telemetry, the error-to-`Status` helpers, time conversions, the
-//! injected clock and signed page tokens.
+//! shutdown), telemetry, the error-to-`Status` helpers, what a call without an
+//! answer is called (`call_errors`), limited repeated log lines, time
+//! conversions, the injected clock and signed page tokens.
 
 pub mod call_errors;
 pub mod clock;

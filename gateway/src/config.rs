@@ -108,11 +108,7 @@ pub struct GatewayConfig {
     pub trusted_proxies: String,
     /// Seconds a call to a service may wait for its answer before the
     /// gateway answers DEADLINE_EXCEEDED (HTTP 504).
-    #[arg(
-        long,
-        env = "GATEWAY_UPSTREAM_TIMEOUT_SECS",
-        default_value_t = 30
-    )]
+    #[arg(long, env = "GATEWAY_UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
     pub upstream_timeout_secs: u64,
     /// Offer the demo users' tokens to the web page's sign-in (embedded mode only).
     #[arg(skip)]

@@ -42,7 +42,9 @@ struct Playing {
 async fn playing() -> Option<Playing> {
     let s3 = S3Server::start_or_skip().await?;
     if !s3.signal("-CONT") {
-        eprintln!("S3 outage tests SKIPPED: the S3 server was not started here, so it cannot be stopped");
+        eprintln!(
+            "S3 outage tests SKIPPED: the S3 server was not started here, so it cannot be stopped"
+        );
         return None;
     }
     let config = s3.config(config());
@@ -154,7 +156,9 @@ async fn a_hung_store_fails_requests_and_readiness_within_seconds_then_recovers(
         unavailable_read(&server, &id),
         wait_for(&server, ServingStatus::NotServing, BOUND),
     );
-    eprintln!("hung store: playback 503 after {playback:?}, GetMediaInfo UNAVAILABLE after {read:?}, NOT_SERVING after {not_ready:?}");
+    eprintln!(
+        "hung store: playback 503 after {playback:?}, GetMediaInfo UNAVAILABLE after {read:?}, NOT_SERVING after {not_ready:?}"
+    );
     assert!(playback < BOUND, "playback held {playback:?}");
     assert!(read < BOUND, "GetMediaInfo held {read:?}");
 
@@ -194,7 +198,9 @@ async fn a_killed_store_fails_requests_at_once_and_readiness_within_seconds() {
     let playback = unavailable_playback(&server, &path).await;
     let read = unavailable_read(&server, &id).await;
     let not_ready = wait_for(&server, ServingStatus::NotServing, BOUND).await;
-    eprintln!("killed store: playback 503 after {playback:?}, GetMediaInfo UNAVAILABLE after {read:?}, NOT_SERVING after {not_ready:?}");
+    eprintln!(
+        "killed store: playback 503 after {playback:?}, GetMediaInfo UNAVAILABLE after {read:?}, NOT_SERVING after {not_ready:?}"
+    );
     assert!(playback < quick, "playback held {playback:?}");
     assert!(read < quick, "GetMediaInfo held {read:?}");
     server.stop().await;

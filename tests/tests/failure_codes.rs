@@ -154,7 +154,10 @@ async fn http_search(suite: &Suite, http: SocketAddr) -> HttpResponse {
 
 fn error_code(response: &HttpResponse) -> String {
     let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap();
-    body["error"]["code"].as_str().unwrap_or_default().to_owned()
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -195,7 +198,12 @@ async fn a_database_outage_is_unavailable_and_503_within_seconds_until_it_ends()
     let started = Instant::now();
     let response = http_search(&suite, gw.http).await;
     let http_took = started.elapsed();
-    assert_eq!(response.status, 503, "{}", String::from_utf8_lossy(&response.body));
+    assert_eq!(
+        response.status,
+        503,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
     assert_eq!(error_code(&response), "Unavailable");
     let retry: u64 = response
         .header("retry-after")
@@ -203,7 +211,9 @@ async fn a_database_outage_is_unavailable_and_503_within_seconds_until_it_ends()
         .parse()
         .unwrap();
     assert!((1..=60).contains(&retry), "Retry-After: {retry}");
-    eprintln!("database cut: archive-svc UNAVAILABLE after {grpc_took:?}, gateway 503 after {http_took:?}");
+    eprintln!(
+        "database cut: archive-svc UNAVAILABLE after {grpc_took:?}, gateway 503 after {http_took:?}"
+    );
     // The pool waits 3 s for a connection: "a few seconds", not 30.
     for took in [grpc_took, http_took] {
         assert!(took < Duration::from_secs(10), "took {took:?}");
@@ -402,17 +412,18 @@ async fn an_upstream_that_never_answers_is_deadline_exceeded_and_504() {
     let started = Instant::now();
     let response = http_search(&suite, gw.http).await;
     let took = started.elapsed();
-    assert_eq!(response.status, 504, "{}", String::from_utf8_lossy(&response.body));
+    assert_eq!(
+        response.status,
+        504,
+        "{}",
+        String::from_utf8_lossy(&response.body)
+    );
     assert_eq!(error_code(&response), "DeadlineExceeded");
     assert!(took < Duration::from_secs(5), "took {took:?}");
 
     let status = client_at(gw.grpc)
         .await
-        .search_call_rows(authed(
-            &suite,
-            "paal",
-            pb::SearchCallRowsRequest::default(),
-        ))
+        .search_call_rows(authed(&suite, "paal", pb::SearchCallRowsRequest::default()))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");

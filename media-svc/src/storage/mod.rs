@@ -385,12 +385,12 @@ impl MediaStore {
                     s3_relay::Answer::NotFound => AudioRead::NotFound,
                 }))
             }
-            Err(e @ s3_relay::RelayError::Timeout(_)) => Some(Err(Error::from(
-                object_store::Error::Generic {
+            Err(e @ s3_relay::RelayError::Timeout(_)) => {
+                Some(Err(Error::from(object_store::Error::Generic {
                     store: "S3",
                     source: Box::new(e),
-                },
-            ))),
+                })))
+            }
             Err(e) => {
                 METRICS.s3_relay_read(RelayOutcome::FellBack);
                 if let Some(repeated) = RELAY_FELL_BACK.admit("relay") {

@@ -40,12 +40,10 @@ impl HttpConnector for TimedConnector {
         if let Some(total) = self.total {
             builder = builder.timeout(total);
         }
-        let client = builder
-            .build()
-            .map_err(|e| object_store::Error::Generic {
-                store: "S3",
-                source: Box::new(e),
-            })?;
+        let client = builder.build().map_err(|e| object_store::Error::Generic {
+            store: "S3",
+            source: Box::new(e),
+        })?;
         Ok(HttpClient::new(client))
     }
 }
