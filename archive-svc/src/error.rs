@@ -1,6 +1,11 @@
-//! archive-svc's errors and their one mapping to gRPC status.
+//! archive-svc's errors and their one mapping to gRPC status. A database
+//! that cannot be reached ([`db::is_unavailable`]) is UNAVAILABLE with a
+//! retry hint, logged once per interval however many requests fail on it.
 
-use archive_common::FieldViolation;
+use archive_common::{
+    FieldViolation, db,
+    log_limit::{EVERY, LogLimit},
+};
 use tonic::Status;
 
 use crate::store::StoreError;
@@ -23,13 +28,19 @@ pub enum Error {
     Identity(#[from] archive_common::IdentityError),
 }
 
+/// Every request fails the same way while the database is down.
+static DATABASE_DOWN: LogLimit = LogLimit::new(EVERY);
+
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {
             Error::InvalidArgument(v) => v.into(),
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
-            Error::Store(StoreError::Database(sqlx::Error::PoolTimedOut)) => {
-                Status::unavailable("the call database is not answering")
+            Error::Store(StoreError::Database(e)) if db::is_unavailable(&e) => {
+                if let Some(repeated) = DATABASE_DOWN.admit("database") {
+                    tracing::warn!(error = %e, repeated, "call database unavailable");
+                }
+                archive_common::error::unavailable("the call database")
             }
             Error::Store(e) => {
                 tracing::error!(error = %e, "store failure");
@@ -39,5 +50,26 @@ impl From<Error> for Status {
             Error::AuditClient(e) => Status::internal(e.to_string()),
             Error::Identity(e) => e.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::Code;
+
+    use super::*;
+
+    #[test]
+    fn a_database_outage_is_unavailable_and_a_broken_row_internal() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        for down in [sqlx::Error::PoolTimedOut, sqlx::Error::Io(refused)] {
+            let status = Status::from(Error::Store(StoreError::Database(down)));
+            assert_eq!(status.code(), Code::Unavailable);
+            assert!(archive_common::error::retry_after(&status).is_some());
+        }
+        let corrupt = Status::from(Error::Store(StoreError::Corrupt("x".into())));
+        assert_eq!(corrupt.code(), Code::Internal);
+        let missing = Status::from(Error::Store(StoreError::Database(sqlx::Error::RowNotFound)));
+        assert_eq!(missing.code(), Code::Internal);
     }
 }

@@ -13,7 +13,11 @@
 use std::{sync::Arc, time::Duration as StdDuration};
 
 use archive_common::telemetry::client::TracedChannel;
-use archive_common::{Clock, IdentityKey, Principal, shutdown::CancellationToken};
+use archive_common::{
+    Clock, IdentityKey, Principal,
+    log_limit::{EVERY, LogLimit},
+    shutdown::CancellationToken,
+};
 use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
 use audit_svc::outbox::Nudge;
 use chrono::Duration;
@@ -34,6 +38,10 @@ pub struct SweepReport {
 /// Longest wait between two attempts to delete one file.
 const MAX_BACKOFF_SECONDS: i64 = 600;
 const DRAIN_BATCH: u32 = 100;
+
+/// While media-svc is down every due deletion fails alike: one line per
+/// interval (the metrics count every failure).
+static MEDIA_DELETION_FAILED: LogLimit = LogLimit::new(EVERY);
 
 #[derive(Clone)]
 pub struct Retention {
@@ -147,7 +155,9 @@ impl Retention {
                     METRICS.media_deletion(false);
                     let backoff = 1i64 << due.attempts.min(10);
                     let next = now + Duration::seconds(backoff.min(MAX_BACKOFF_SECONDS));
-                    tracing::warn!(recording = %due.recording_id, attempts = due.attempts + 1, %status, "media deletion failed; will retry");
+                    if let Some(repeated) = MEDIA_DELETION_FAILED.admit("media") {
+                        tracing::warn!(recording = %due.recording_id, attempts = due.attempts + 1, %status, repeated, "media deletion failed; will retry");
+                    }
                     self.store
                         .media_deletion_failed(due.recording_id, next, status.message())
                         .await?;

@@ -7,12 +7,16 @@
 use std::time::Duration;
 
 use archive_common::identity::Caller;
+use archive_common::log_limit::{EVERY, LogLimit};
 use archive_common::telemetry::client::{self, TracedChannel};
 use archive_proto::v1::{Action, DecideRequest, Verdict, authz_service_client::AuthzServiceClient};
 
 use crate::Error;
 
 const TIMEOUT: Duration = Duration::from_secs(5);
+
+/// While authz-svc is down every read fails alike: one line per interval.
+static AUTHZ_FAILED: LogLimit = LogLimit::new(EVERY);
 
 pub(crate) struct Viewers {
     authz: Option<AuthzServiceClient<TracedChannel>>,
@@ -49,7 +53,9 @@ impl Viewers {
             .decide(request)
             .await
             .map_err(|s| {
-                tracing::warn!(status = %s, "authz-svc did not answer: audit read refused");
+                if let Some(repeated) = AUTHZ_FAILED.admit("authz") {
+                    tracing::warn!(status = %s, repeated, "authz-svc did not answer: audit read refused");
+                }
                 Error::Unavailable("cannot check the permission to view the audit log".into())
             })?
             .into_inner()

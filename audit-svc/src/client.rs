@@ -14,7 +14,11 @@
 use std::{future::Future, time::Duration};
 
 use archive_common::telemetry::client::{self, TracedChannel};
-use archive_common::{IdentityKey, Principal, convert};
+use archive_common::{
+    IdentityKey, Principal, convert,
+    error::retry_later,
+    log_limit::{EVERY, LogLimit},
+};
 use archive_proto::v1::{
     AppendEventRequest, AppendEventResponse, AppendEventsRequest, AuditEvent,
     audit_service_client::AuditServiceClient,
@@ -83,13 +87,7 @@ impl AuditClient {
         match self.client.clone().append_event(request).await {
             Ok(response) => Ok(response.into_inner()),
             Err(s) if is_refusal(&s) => Err(s),
-            Err(s) => {
-                tracing::warn!(status = %s, "audit append failed");
-                Err(Status::unavailable(format!(
-                    "the audit trail could not record the action, so it was not done: {}",
-                    s.message()
-                )))
-            }
+            Err(s) => Err(not_recorded(&s)),
         }
     }
 
@@ -120,13 +118,7 @@ impl AuditClient {
         match self.client.clone().append_events(request).await {
             Ok(response) => Ok(response.into_inner().receipts),
             Err(s) if is_refusal(&s) => Err(s),
-            Err(s) => {
-                tracing::warn!(status = %s, "audit append failed");
-                Err(Status::unavailable(format!(
-                    "the audit trail could not record the action, so it was not done: {}",
-                    s.message()
-                )))
-            }
+            Err(s) => Err(not_recorded(&s)),
         }
     }
 
@@ -146,6 +138,21 @@ impl AuditClient {
         let receipt = self.append(actor, event).await?;
         action(receipt).await
     }
+}
+
+/// Every caller's appends fail alike while audit-svc is down.
+static APPEND_FAILED: LogLimit = LogLimit::new(EVERY);
+
+/// An append that got no answer, or not the trail's refusal: the action is
+/// not done, and the caller may retry it (UNAVAILABLE with a retry hint).
+fn not_recorded(s: &Status) -> Status {
+    if let Some(repeated) = APPEND_FAILED.admit("append") {
+        tracing::warn!(status = %s, repeated, "audit append failed");
+    }
+    retry_later(format!(
+        "the audit trail could not record the action, so it was not done: {}",
+        s.message()
+    ))
 }
 
 /// The trail's own refusals, passed on as they are (a bad field, an event id

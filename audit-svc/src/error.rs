@@ -1,10 +1,16 @@
 //! The crate's one error type and its one mapping to `tonic::Status`.
 //! Database and transport failures are logged here and answered without
-//! their text, so no SQL reaches a client.
+//! their text, so no SQL reaches a client; a database that cannot be reached
+//! ([`db::is_unavailable`]) is UNAVAILABLE with a retry hint.
 
 use std::sync::Arc;
 
-use archive_common::{FieldViolation, db::SchemaError};
+use archive_common::{
+    FieldViolation,
+    db::{self, SchemaError},
+    error::{retry_later, unavailable},
+    log_limit::{EVERY, LogLimit},
+};
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
@@ -69,18 +75,21 @@ pub enum Error {
     Identity(#[from] archive_common::IdentityError),
 }
 
+/// Every request fails the same way while the database is down.
+static DATABASE_DOWN: LogLimit = LogLimit::new(EVERY);
+
 fn status(e: &Error) -> Status {
     match e {
         Error::InvalidArgument(v) => v.clone().into(),
         Error::PermissionDenied(m) => Status::permission_denied(m),
-        Error::Unavailable(m) => Status::unavailable(m),
+        Error::Unavailable(m) => retry_later(m.as_str()),
         Error::Batch(inner) => status(inner),
         Error::FailedPrecondition(m) => Status::failed_precondition(m),
         Error::NotFound(m) => Status::not_found(m),
         Error::DataLoss(m) => Status::data_loss(m),
         Error::ObjectStore(e) => {
             tracing::error!(error = %e, "checkpoint store error");
-            Status::unavailable("the checkpoint store is unavailable")
+            unavailable("the checkpoint store")
         }
         Error::DeadlineExceeded => Status::deadline_exceeded(e.to_string()),
         Error::AlreadyExists(v) => Status::with_error_details(
@@ -89,16 +98,15 @@ fn status(e: &Error) -> Status {
             ErrorDetails::with_bad_request_violation(v.field.clone(), v.description.clone()),
         ),
         Error::EventIdTaken { .. } => Status::already_exists(e.to_string()),
-        Error::Database(db) => {
-            tracing::error!(error = %db, "database error");
-            if matches!(
-                db,
-                sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-            ) {
-                Status::unavailable("the audit database is unavailable")
-            } else {
-                Status::internal("internal error")
+        Error::Database(e) if db::is_unavailable(e) => {
+            if let Some(repeated) = DATABASE_DOWN.admit("database") {
+                tracing::warn!(error = %e, repeated, "audit database unavailable");
             }
+            unavailable("the audit database")
+        }
+        Error::Database(e) => {
+            tracing::error!(error = %e, "database error");
+            Status::internal("internal error")
         }
         other => {
             tracing::error!(error = %other, "internal error");
@@ -110,5 +118,25 @@ fn status(e: &Error) -> Status {
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         status(&e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_outage_is_unavailable_and_a_mistake_internal() {
+        let reset = std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "closed");
+        for down in [sqlx::Error::PoolTimedOut, sqlx::Error::Io(reset)] {
+            let status = Status::from(Error::Database(down));
+            assert_eq!(status.code(), Code::Unavailable);
+            assert!(archive_common::error::retry_after(&status).is_some());
+        }
+        // Also when it failed a whole append batch.
+        let batch = Error::Batch(Arc::new(Error::Database(sqlx::Error::PoolTimedOut)));
+        assert_eq!(Status::from(batch).code(), Code::Unavailable);
+        let status = Status::from(Error::Database(sqlx::Error::RowNotFound));
+        assert_eq!(status.code(), Code::Internal);
     }
 }

@@ -1,8 +1,13 @@
 //! The crate's one error type and its one mapping to `tonic::Status`.
 //! Database and transport failures are logged here and answered without
-//! their text, so no SQL reaches a client.
+//! their text, so no SQL reaches a client; a database that cannot be reached
+//! ([`db::is_unavailable`]) is UNAVAILABLE with a retry hint.
 
-use archive_common::FieldViolation;
+use archive_common::{
+    FieldViolation, db,
+    error::unavailable,
+    log_limit::{EVERY, LogLimit},
+};
 use tonic::{Code, Status};
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +42,9 @@ pub enum Error {
     Identity(#[from] archive_common::IdentityError),
 }
 
+/// Every request fails the same way while the database is down.
+static DATABASE_DOWN: LogLimit = LogLimit::new(EVERY);
+
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {
@@ -45,21 +53,37 @@ impl From<Error> for Status {
             Error::NotFound(m) => Status::not_found(m),
             Error::AlreadyExists(m) => Status::already_exists(m),
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
+            Error::Database(e) if db::is_unavailable(&e) => {
+                if let Some(repeated) = DATABASE_DOWN.admit("database") {
+                    tracing::warn!(error = %e, repeated, "permissions database unavailable");
+                }
+                unavailable("the permissions database")
+            }
             Error::Database(e) => {
                 tracing::error!(error = %e, "database error");
-                if matches!(
-                    e,
-                    sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
-                ) {
-                    Status::unavailable("the permissions database is unavailable")
-                } else {
-                    Status::internal("internal error")
-                }
+                Status::internal("internal error")
             }
             other => {
                 tracing::error!(error = %other, "internal error");
                 Status::new(Code::Internal, "internal error")
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_outage_is_unavailable_and_a_mistake_internal() {
+        let reset = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset");
+        for down in [sqlx::Error::PoolTimedOut, sqlx::Error::Io(reset)] {
+            let status = Status::from(Error::Database(down));
+            assert_eq!(status.code(), Code::Unavailable);
+            assert!(archive_common::error::retry_after(&status).is_some());
+        }
+        let status = Status::from(Error::Database(sqlx::Error::RowNotFound));
+        assert_eq!(status.code(), Code::Internal);
     }
 }

@@ -2,7 +2,9 @@
 //! `postgres://…` in production), the schema step every service shares
 //! (`<service> migrate` as the owner role, then a runtime role with only the
 //! grants it needs; a service that does not migrate checks the schema is
-//! current), and scratch PostgreSQL databases for the conformance suites.
+//! current), which failures mean "the database is down" ([`is_unavailable`],
+//! the one test every service's error mapping uses), and scratch PostgreSQL
+//! databases for the conformance suites.
 
 use std::{str::FromStr, time::Duration};
 
@@ -31,6 +33,38 @@ impl From<PgPool> for Pool {
     }
 }
 
+/// How long a request waits for a PostgreSQL connection before it is
+/// answered UNAVAILABLE. While the server is down every new connection is
+/// refused and sqlx keeps trying until this passes, so it bounds how long a
+/// request hangs in an outage; a healthy pool hands out a connection in
+/// microseconds, and one whose 16 connections stay busy for seconds is
+/// overloaded and better shed than queued.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Whether `e` says the database cannot be reached now (down, restarting,
+/// unreachable, out of connections) rather than that the statement is wrong:
+/// the services answer these UNAVAILABLE with a retry hint, everything else
+/// INTERNAL.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| is_unavailable_sqlstate(&code)),
+        _ => false,
+    }
+}
+
+/// PostgreSQL's SQLSTATEs for a server that is shutting down or starting
+/// (`57P01` admin_shutdown, `57P02` crash_shutdown, `57P03`
+/// cannot_connect_now), out of connections (`53300`), or a connection
+/// failure (class `08`).
+fn is_unavailable_sqlstate(code: &str) -> bool {
+    matches!(code, "57P01" | "57P02" | "57P03" | "53300") || code.starts_with("08")
+}
+
 /// Opens `url`: `sqlite://path` (created if missing, WAL) or `postgres://…`.
 pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
     if url.starts_with("sqlite:") {
@@ -50,7 +84,7 @@ pub async fn connect(url: &str) -> Result<Pool, sqlx::Error> {
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             // Tenants differ in size by orders of magnitude, so one generic
             // plan per prepared statement fits none of them: plan each
             // execution with its actual parameters (cheap next to a bad plan).
@@ -295,6 +329,75 @@ fn with_database(url: &str, name: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::{borrow::Cow, error::Error as StdError, fmt};
+
+    use sqlx::error::{DatabaseError, ErrorKind};
+
+    /// A database error with only a SQLSTATE, as a server would send it.
+    #[derive(Debug)]
+    struct Sqlstate(&'static str);
+
+    impl fmt::Display for Sqlstate {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "SQLSTATE {}", self.0)
+        }
+    }
+
+    impl StdError for Sqlstate {}
+
+    impl DatabaseError for Sqlstate {
+        fn message(&self) -> &str {
+            self.0
+        }
+        fn code(&self) -> Option<Cow<'_, str>> {
+            Some(Cow::Borrowed(self.0))
+        }
+        fn as_error(&self) -> &(dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn StdError + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn StdError + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Other
+        }
+    }
+
+    fn database(code: &'static str) -> sqlx::Error {
+        sqlx::Error::Database(Box::new(Sqlstate(code)))
+    }
+
+    #[test]
+    fn outages_are_unavailable_and_mistakes_are_not() {
+        use std::io::{Error, ErrorKind::ConnectionRefused};
+        for down in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed,
+            sqlx::Error::Io(Error::new(ConnectionRefused, "refused")),
+            sqlx::Error::Tls("handshake".into()),
+            database("57P01"),
+            database("57P03"),
+            database("53300"),
+            database("08006"),
+        ] {
+            assert!(super::is_unavailable(&down), "{down}");
+        }
+        for mistake in [
+            sqlx::Error::RowNotFound,
+            sqlx::Error::Protocol("odd".into()),
+            sqlx::Error::ColumnNotFound("x".into()),
+            // unique_violation, undefined_table, insufficient_privilege
+            database("23505"),
+            database("42P01"),
+            database("42501"),
+        ] {
+            assert!(!super::is_unavailable(&mistake), "{mistake}");
+        }
+    }
+
     #[test]
     fn user_is_replaced() {
         assert_eq!(

@@ -1,8 +1,10 @@
 //! Status helpers shared by every crate's error mapping: a bad field becomes
 //! INVALID_ARGUMENT with a `BadRequest` detail naming it, so clients can point
-//! at the field without parsing prose.
+//! at the field without parsing prose; a dependency that is down becomes
+//! UNAVAILABLE with a `RetryInfo` detail saying when to try again
+//! ([`unavailable`], the gateway's HTTP API turns it into `Retry-After`).
 
-use std::fmt;
+use std::{fmt, time::Duration};
 
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -70,6 +72,40 @@ pub fn reason_required(message: impl Into<String>) -> Status {
     )
 }
 
+/// How long a client is told to wait before retrying an UNAVAILABLE answer:
+/// long enough for a restarting service or a failed-over database to be back,
+/// short enough that a user retrying by hand is not kept waiting.
+pub const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// UNAVAILABLE for "`what` cannot be reached now" (a database, an object
+/// store, another service): the message says to retry, and a `RetryInfo`
+/// detail says after how long ([`RETRY_AFTER`]).
+pub fn unavailable(what: impl fmt::Display) -> Status {
+    retry_later(format!(
+        "{what} is unavailable; retry in {} seconds",
+        RETRY_AFTER.as_secs()
+    ))
+}
+
+/// UNAVAILABLE with `message` as it is and the `RetryInfo` detail of [`unavailable`].
+pub fn retry_later(message: impl Into<String>) -> Status {
+    Status::with_error_details(
+        Code::Unavailable,
+        message,
+        ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
+    )
+}
+
+/// When `status` says the call may be retried: its `RetryInfo` delay, else
+/// [`RETRY_AFTER`] for UNAVAILABLE; `None` for other codes.
+pub fn retry_after(status: &Status) -> Option<Duration> {
+    let told = status.get_details_retry_info().and_then(|r| r.retry_delay);
+    match status.code() {
+        Code::Unavailable => Some(told.unwrap_or(RETRY_AFTER)),
+        _ => told,
+    }
+}
+
 /// Reads back the field named by an INVALID_ARGUMENT status, if any.
 pub fn violated_field(status: &Status) -> Option<String> {
     status
@@ -118,6 +154,17 @@ mod tests {
     fn reason_required_is_recognised() {
         assert!(is_reason_required(&reason_required("give a reason")));
         assert!(!is_reason_required(&Status::failed_precondition("other")));
+    }
+
+    #[test]
+    fn unavailable_says_when_to_retry() {
+        let status = unavailable("the call database");
+        assert_eq!(status.code(), Code::Unavailable);
+        assert!(status.message().contains("retry"), "{}", status.message());
+        assert_eq!(retry_after(&status), Some(RETRY_AFTER));
+        // A bare UNAVAILABLE (from a proxy, an older service) gets the default.
+        assert_eq!(retry_after(&Status::unavailable("down")), Some(RETRY_AFTER));
+        assert_eq!(retry_after(&Status::not_found("x")), None);
     }
 
     #[test]

@@ -122,9 +122,15 @@ impl Host {
     }
 }
 
+/// How long one readiness check may take: a dependency that does not answer
+/// within it (a hung object store, a frozen database) counts as down, so
+/// readiness turns NOT_SERVING within the check interval plus this, however
+/// long the dependency's own client would wait.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// Keeps the health status of `names` in step with `check` (a ping of the
-/// service's database or object store): SERVING while it answers, NOT_SERVING
-/// while it does not. Runs until `shutdown`.
+/// service's database or object store): SERVING while it answers within
+/// [`CHECK_TIMEOUT`], NOT_SERVING while it does not. Runs until `shutdown`.
 pub fn watch_readiness<F, Fut, E>(
     health: HealthReporter,
     names: Vec<String>,
@@ -139,11 +145,20 @@ pub fn watch_readiness<F, Fut, E>(
     tokio::spawn(async move {
         let mut last: Option<bool> = None;
         loop {
-            let ok = match check().await {
-                Ok(()) => true,
-                Err(e) => {
+            let ok = match tokio::time::timeout(CHECK_TIMEOUT, check()).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
                     if last != Some(false) {
                         tracing::warn!(error = %e, "dependency check failed: NOT_SERVING");
+                    }
+                    false
+                }
+                Err(_) => {
+                    if last != Some(false) {
+                        tracing::warn!(
+                            timeout = ?CHECK_TIMEOUT,
+                            "dependency check did not answer in time: NOT_SERVING"
+                        );
                     }
                     false
                 }

@@ -1,8 +1,10 @@
 //! Plumbing every archive service shares, written once: the verified identity
 //! carried in request metadata, the gRPC host (health, reflection, graceful
-//! shutdown), telemetry, the error-to-`Status` helpers, time conversions, the
-//! injected clock and signed page tokens.
+//! shutdown), telemetry, the error-to-`Status` helpers, what a call without an
+//! answer is called (`call_errors`), limited repeated log lines, time
+//! conversions, the injected clock and signed page tokens.
 
+pub mod call_errors;
 pub mod clock;
 pub mod convert;
 #[cfg(feature = "db")]
@@ -10,6 +12,7 @@ pub mod db;
 pub mod error;
 pub mod host;
 pub mod identity;
+pub mod log_limit;
 pub mod metrics;
 pub mod page_token;
 pub mod shutdown;

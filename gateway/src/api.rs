@@ -3,13 +3,14 @@
 //! gRPC, so both surfaces share every rule; gRPC statuses map to HTTP ones
 //! (INVALID_ARGUMENT 400 naming the field, UNAUTHENTICATED 401,
 //! PERMISSION_DENIED 403, NOT_FOUND 404, reason required 428, other failed
-//! preconditions 409, UNAVAILABLE 503).
+//! preconditions 409, UNAVAILABLE 503 with `Retry-After`, DEADLINE_EXCEEDED
+//! 504).
 
 use std::sync::Arc;
 
 use archive_common::{
     convert::timestamp,
-    error::{is_reason_required, violated_field},
+    error::{is_reason_required, retry_after, violated_field},
 };
 use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use std::net::SocketAddr;
 use axum::{
     Json, Router,
     extract::{ConnectInfo, FromRequestParts, Path, Query, State},
-    http::{HeaderMap, StatusCode, request::Parts},
+    http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
@@ -102,7 +103,8 @@ impl IntoResponse for ApiError {
             Code::FailedPrecondition if reason_required => StatusCode::PRECONDITION_REQUIRED,
             Code::FailedPrecondition => StatusCode::CONFLICT,
             Code::ResourceExhausted => StatusCode::TOO_MANY_REQUESTS,
-            Code::Unavailable | Code::DeadlineExceeded => StatusCode::SERVICE_UNAVAILABLE,
+            Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
             Code::Unimplemented => StatusCode::NOT_IMPLEMENTED,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
@@ -113,8 +115,20 @@ impl IntoResponse for ApiError {
         if reason_required {
             error["reason_required"] = json!(true);
         }
-        (status, Json(json!({ "error": error }))).into_response()
+        let mut response = (status, Json(json!({ "error": error }))).into_response();
+        if let Some(header) = retry_after_header(&s) {
+            response.headers_mut().insert(header::RETRY_AFTER, header);
+        }
+        response
     }
+}
+
+/// `Retry-After` (whole seconds, rounded up) for a status that says when to
+/// retry: UNAVAILABLE always does (see `archive_common::error::retry_after`).
+pub fn retry_after_header(status: &Status) -> Option<HeaderValue> {
+    let wait = retry_after(status)?;
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    Some(HeaderValue::from(secs.max(1)))
 }
 
 type ApiResult = Result<Json<Value>, ApiError>;
@@ -689,4 +703,25 @@ async fn audit_verify(
         "first_bad_sequence": r.first_bad_sequence,
         "problem": r.problem,
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_503_with_retry_after_and_timeouts_504() {
+        let response = ApiError(archive_common::error::unavailable("archive-svc")).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let retry = response.headers().get(header::RETRY_AFTER).unwrap();
+        assert_eq!(
+            retry.to_str().unwrap(),
+            archive_common::error::RETRY_AFTER.as_secs().to_string()
+        );
+        let response = ApiError(Status::deadline_exceeded("late")).into_response();
+        assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+        let response = ApiError(Status::not_found("x")).into_response();
+        assert!(response.headers().get(header::RETRY_AFTER).is_none());
+    }
 }

@@ -114,12 +114,21 @@ pub struct GatewayConfig {
     /// `10.0.0.0/8`): the audit trail records the first address left of them.
     #[arg(long, env = "GATEWAY_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+    /// Seconds a call to a service may wait for its answer before the
+    /// gateway answers DEADLINE_EXCEEDED (HTTP 504).
+    #[arg(long, env = "GATEWAY_UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
+    pub upstream_timeout_secs: u64,
     /// Offer the demo users' tokens to the web page's sign-in (embedded mode only).
     #[arg(skip)]
     pub demo_sign_in: bool,
 }
 
 impl GatewayConfig {
+    /// How long a call to a service waits for its answer (at least a second).
+    pub fn upstream_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.upstream_timeout_secs.max(1))
+    }
+
     pub fn upstreams(&self) -> UpstreamUrls {
         UpstreamUrls {
             archive: self.archive_url.clone(),

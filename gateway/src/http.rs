@@ -85,9 +85,14 @@ async fn download(
             let code = match status.code() {
                 tonic::Code::NotFound | tonic::Code::FailedPrecondition => StatusCode::GONE,
                 tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+                tonic::Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
-            return plain(code, status.message());
+            let mut response = plain(code, status.message());
+            if let Some(retry) = crate::api::retry_after_header(&status) {
+                response.headers_mut().insert(header::RETRY_AFTER, retry);
+            }
+            return response;
         }
     };
     let size = prepared.layout.size();

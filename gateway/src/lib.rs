@@ -58,7 +58,7 @@ pub async fn run(
     http: TcpListener,
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
-    let channels = upstream::Channels::connect(&config.upstreams())?;
+    let channels = upstream::Channels::connect(&config.upstreams(), config.upstream_timeout())?;
     run_with(config, channels, grpc, http, shutdown).await
 }
 

@@ -291,6 +291,7 @@ impl Suite {
             demo_sign_in: true,
             jwks_file: None,
             trusted_proxies: String::new(),
+            upstream_timeout_secs: CALL_TIMEOUT.as_secs(),
         };
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None

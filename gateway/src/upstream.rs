@@ -68,7 +68,8 @@ const AUTHZ: Service = Service {
     grpc: "archive.v1.AuthzService",
 };
 
-/// Per-call timeout on every channel but `audit_append`'s.
+/// Per-call timeout on every channel but `audit_append`'s in embedded mode,
+/// and the default of `--upstream-timeout-secs`.
 pub const CALL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How long a channel to a URL may take to connect.
@@ -76,8 +77,14 @@ const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Channels {
     /// Channels connect lazily, so the gateway starts before its upstreams.
-    pub fn connect(urls: &UpstreamUrls) -> Result<Self, tonic::transport::Error> {
-        let channel = |url: &str| client::channel(url, CONNECT_TIMEOUT, CALL_TIMEOUT);
+    /// A call waits `timeout` for its answer (appends: audit-svc's own bound),
+    /// then fails DEADLINE_EXCEEDED; a call that gets no answer at all fails
+    /// UNAVAILABLE, a read only after a second try (`archive_common::call_errors`).
+    pub fn connect(
+        urls: &UpstreamUrls,
+        timeout: std::time::Duration,
+    ) -> Result<Self, tonic::transport::Error> {
+        let channel = |url: &str| client::channel(url, CONNECT_TIMEOUT, timeout);
         Ok(Self {
             archive: channel(&urls.archive)?,
             media: channel(&urls.media)?,

@@ -136,11 +136,30 @@ pub struct S3Config {
     )]
     pub playback: S3Playback,
 
-    /// Timeout of one request to the store.
+    /// Longest wait for a connection to the store.
+    #[arg(
+        long = "s3-connect-timeout-secs",
+        env = "MEDIA_S3_CONNECT_TIMEOUT_SECS",
+        default_value_t = 2
+    )]
+    pub connect_timeout_secs: u64,
+
+    /// Longest wait for the store's answer to start (request sent, upload
+    /// parts included), and then for each next piece of its body: a hung
+    /// store fails a request after this, however long the body would run.
+    #[arg(
+        long = "s3-read-timeout-secs",
+        env = "MEDIA_S3_READ_TIMEOUT_SECS",
+        default_value_t = 4
+    )]
+    pub read_timeout_secs: u64,
+
+    /// Limit of one whole request, body included; 0 (the default): none, so
+    /// a long download is not cut (the read timeout still ends a stall).
     #[arg(
         long = "s3-timeout-secs",
         env = "MEDIA_S3_TIMEOUT_SECS",
-        default_value_t = 30
+        default_value_t = 0
     )]
     pub timeout_secs: u64,
 
@@ -148,9 +167,18 @@ pub struct S3Config {
     #[arg(
         long = "s3-max-retries",
         env = "MEDIA_S3_MAX_RETRIES",
-        default_value_t = 3
+        default_value_t = 2
     )]
     pub max_retries: usize,
+
+    /// No retry starts later than this after a request's first attempt: with
+    /// the read timeout, what bounds how long a hung store holds a request.
+    #[arg(
+        long = "s3-retry-timeout-secs",
+        env = "MEDIA_S3_RETRY_TIMEOUT_SECS",
+        default_value_t = 6
+    )]
+    pub retry_timeout_secs: u64,
 
     #[arg(
         long = "s3-access-key-id",
@@ -184,8 +212,11 @@ impl Default for S3Config {
             path_style: false,
             allow_http: false,
             playback: S3Playback::Relay,
-            timeout_secs: 30,
-            max_retries: 3,
+            connect_timeout_secs: 2,
+            read_timeout_secs: 4,
+            timeout_secs: 0,
+            max_retries: 2,
+            retry_timeout_secs: 6,
             access_key_id: None,
             secret_access_key: None,
             session_token: None,
@@ -248,6 +279,12 @@ mod tests {
         assert_eq!(built.s3.region, c.s3.region);
         assert_eq!(built.s3.max_retries, c.s3.max_retries);
         assert_eq!(built.s3.timeout_secs, c.s3.timeout_secs);
+        assert_eq!(built.s3.connect_timeout_secs, c.s3.connect_timeout_secs);
+        assert_eq!(built.s3.read_timeout_secs, c.s3.read_timeout_secs);
+        assert_eq!(built.s3.retry_timeout_secs, c.s3.retry_timeout_secs);
+        // A hung store fails a request within ~10 s: the last retry starts
+        // before the retry timeout and waits at most the read timeout.
+        assert!(c.s3.retry_timeout_secs + c.s3.read_timeout_secs <= 10);
         assert_eq!(c.s3.playback, S3Playback::Relay);
         assert_eq!(built.s3.playback, S3Playback::Relay);
     }

@@ -1,7 +1,13 @@
 //! The crate's one error type and its one mapping to `tonic::Status`. Store
-//! and I/O failures are logged here and answered without their details.
+//! and I/O failures are logged here and answered without their details; an
+//! object store that fails is UNAVAILABLE with a retry hint, logged once per
+//! interval however many requests fail alike.
 
-use archive_common::FieldViolation;
+use archive_common::{
+    FieldViolation,
+    error::unavailable,
+    log_limit::{EVERY, LogLimit},
+};
 use tonic::Status;
 
 use crate::mp3::Mp3Error;
@@ -44,6 +50,9 @@ impl From<object_store::Error> for Error {
     }
 }
 
+/// While the store is down every request fails alike (the metrics count each).
+static STORE_FAILED: LogLimit = LogLimit::new(EVERY);
+
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {
@@ -62,8 +71,10 @@ impl From<Error> for Status {
                 Status::internal("recording metadata is unreadable")
             }
             Error::Store(ref inner) => {
-                tracing::error!(error = %inner, "object store request failed");
-                Status::unavailable("the object store is unavailable")
+                if let Some(repeated) = STORE_FAILED.admit("store") {
+                    tracing::error!(error = %inner, repeated, "object store request failed");
+                }
+                unavailable("the object store")
             }
             Error::Config(_) | Error::Io(_) | Error::Transport(_) => {
                 tracing::error!(error = %e, "internal error");

@@ -9,6 +9,7 @@ use std::{collections::HashMap, sync::Arc, sync::LazyLock, time::Duration};
 
 use archive_common::{
     Clock, Principal,
+    log_limit::{EVERY, LogLimit},
     metrics::{Counter, EncodeLabelSet, Family, Gauge, register},
     shutdown::CancellationToken,
 };
@@ -28,6 +29,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const DEFAULT_POLL: Duration = Duration::from_secs(1);
 /// Kept of a delivery error in the row (enough to say why).
 const ERROR_MAX: usize = 500;
+
+/// While audit-svc or the outbox's database is down every pass fails alike:
+/// one line per service and interval (the metrics count every failure).
+static DELIVERY_FAILED: LogLimit = LogLimit::new(EVERY);
+static UNREADABLE: LogLimit = LogLimit::new(EVERY);
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ServiceLabel {
@@ -247,7 +253,9 @@ impl Relay {
         let attempts = rows.iter().map(|(_, a)| *a).max().unwrap_or(0);
         let delay = backoff(attempts);
         let next = now + TimeDelta::from_std(delay).unwrap_or(TimeDelta::MAX);
-        tracing::warn!(service = self.service, events = rows.len(), attempts = attempts + 1, retry_in = ?delay, error, "audit outbox delivery failed");
+        if let Some(repeated) = DELIVERY_FAILED.admit(self.service) {
+            tracing::warn!(service = self.service, events = rows.len(), attempts = attempts + 1, retry_in = ?delay, error, repeated, "audit outbox delivery failed");
+        }
         let seqs: Vec<i64> = rows.iter().map(|(s, _)| *s).collect();
         self.store
             .failed(&seqs, next, &bounded_error(error))
@@ -286,7 +294,9 @@ impl Relay {
                         self.poll
                     }
                     Err(e) => {
-                        tracing::error!(service = self.service, error = %e, "audit outbox cannot be read");
+                        if let Some(repeated) = UNREADABLE.admit(self.service) {
+                            tracing::error!(service = self.service, error = %e, repeated, "audit outbox cannot be read");
+                        }
                         store_failures = store_failures.saturating_add(1);
                         backoff(store_failures - 1)
                     }

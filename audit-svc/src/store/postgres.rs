@@ -115,7 +115,8 @@ impl PostgresStore {
         ]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
+            // A request waits this long for a connection in an outage, then is UNAVAILABLE.
+            .acquire_timeout(db::ACQUIRE_TIMEOUT)
             .connect_with(options)
             .await?;
         schema(db::Pool::Postgres(pool.clone()), migrate).await?;

@@ -75,3 +75,54 @@ async fn an_in_process_call_without_an_answer_in_time_is_deadline_exceeded() {
     assert_eq!(error.code(), Code::DeadlineExceeded, "{error:?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_dependency_check_that_hangs_is_not_serving_within_its_timeout() {
+    let host = Host::new(Routes::default(), &["test.v1.Hangs"]).await;
+    let hang = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = crate::shutdown::CancellationToken::new();
+    let checked = hang.clone();
+    super::watch_readiness(
+        host.health(),
+        vec!["test.v1.Hangs".into()],
+        Duration::from_millis(100),
+        stop.clone(),
+        move || {
+            let hang = checked.load(std::sync::atomic::Ordering::SeqCst);
+            async move {
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                Ok::<(), String>(())
+            }
+        },
+    );
+    let mut health = HealthClient::new(host.in_process(Duration::from_secs(5)));
+    let status = |health: &mut HealthClient<_>| {
+        let mut health = health.clone();
+        async move {
+            health
+                .check(asking("test.v1.Hangs"))
+                .await
+                .unwrap()
+                .into_inner()
+                .status()
+        }
+    };
+    let started = std::time::Instant::now();
+    while status(&mut health).await != Status::Serving {
+        assert!(started.elapsed() < Duration::from_secs(5), "never SERVING");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    hang.store(true, std::sync::atomic::Ordering::SeqCst);
+    let hung = std::time::Instant::now();
+    while status(&mut health).await != Status::NotServing {
+        assert!(
+            hung.elapsed() < super::CHECK_TIMEOUT + Duration::from_secs(3),
+            "a hung check kept it SERVING"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(hung.elapsed() >= super::CHECK_TIMEOUT - Duration::from_millis(200));
+    stop.cancel();
+}

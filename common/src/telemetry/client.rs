@@ -26,6 +26,8 @@ use tower::{
 use tracing::{Instrument as _, instrument::Instrumented};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
+use crate::call_errors::Classified;
+
 /// How a client reaches a service: a connection, or the service in this process.
 /// Failures to reach the service come back as the `Status` tonic would make
 /// of them.
@@ -35,7 +37,9 @@ pub type Channel = BoxCloneSyncService<Request<Body>, Response<Body>, Status>;
 pub type TracedChannel = Traced<Channel>;
 
 /// A lazily connecting channel to `url` (the service may start after its
-/// caller), with explicit connect and per-call timeouts.
+/// caller), with explicit connect and per-call timeouts. A call that gets no
+/// answer fails DEADLINE_EXCEEDED (its timeout passed) or UNAVAILABLE, and a
+/// read is sent once more first (see [`crate::call_errors`]).
 pub fn channel(
     url: &str,
     connect_timeout: Duration,
@@ -46,8 +50,8 @@ pub fn channel(
         .timeout(timeout)
         .tcp_nodelay(true)
         .connect_lazy();
-    Ok(Traced::new(BoxCloneSyncService::new(connection.map_err(
-        |e: tonic::transport::Error| Status::from_error(Box::new(e)),
+    Ok(Traced::new(BoxCloneSyncService::new(Classified::new(
+        connection, url,
     ))))
 }
 

@@ -382,10 +382,22 @@ fn matches_any(header: Option<&HeaderValue>, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 
+/// 503 with `Retry-After`: the store failed (or did not answer in time).
 fn failure(e: Error) -> Response {
-    tracing::error!(error = %e, "playback failed");
-    plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
+    if let Some(repeated) = PLAYBACK_FAILED.admit("playback") {
+        tracing::error!(error = %e, repeated, "playback failed");
+    }
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+    response.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from(archive_common::error::RETRY_AFTER.as_secs()),
+    );
+    response
 }
+
+/// While the store is down every playback fails alike: one line per interval.
+static PLAYBACK_FAILED: archive_common::log_limit::LogLimit =
+    archive_common::log_limit::LogLimit::new(archive_common::log_limit::EVERY);
 
 #[cfg(test)]
 mod tests {

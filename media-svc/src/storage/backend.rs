@@ -39,11 +39,14 @@ pub fn relay(config: &Config) -> Result<Option<super::S3Relay>, Error> {
     if config.store != StoreKind::S3 || s3.playback != crate::S3Playback::Relay {
         return Ok(None);
     }
-    let timeout = std::time::Duration::from_secs(s3.timeout_secs.max(1));
+    let timeouts = super::s3_relay::Timeouts {
+        connect: std::time::Duration::from_secs(s3.connect_timeout_secs.max(1)),
+        read: std::time::Duration::from_secs(s3.read_timeout_secs.max(1)),
+    };
     Ok(super::S3Relay::new(
         Arc::new(s3_client(s3)?),
         s3.endpoint.as_deref(),
-        timeout,
+        timeouts,
     ))
 }
 
@@ -70,22 +73,24 @@ fn s3_client(config: &crate::S3Config) -> Result<object_store::aws::AmazonS3, Er
         .bucket
         .as_deref()
         .ok_or_else(|| Error::Config("MEDIA_S3_BUCKET is required for the s3 store".into()))?;
-    let timeout = Duration::from_secs(config.timeout_secs.max(1));
     let mut builder = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
         .with_region(&config.region)
         .with_virtual_hosted_style_request(!config.path_style)
         .with_allow_http(config.allow_http)
-        .with_client_options(
-            ClientOptions::new()
-                .with_allow_http(config.allow_http)
-                .with_timeout(timeout)
-                .with_connect_timeout(Duration::from_secs(5).min(timeout)),
-        )
+        .with_client_options(ClientOptions::new().with_allow_http(config.allow_http))
+        .with_http_connector(super::s3_http::TimedConnector {
+            connect: Duration::from_secs(config.connect_timeout_secs.max(1)),
+            read: Duration::from_secs(config.read_timeout_secs.max(1)),
+            total: (config.timeout_secs > 0).then(|| Duration::from_secs(config.timeout_secs)),
+        })
+        // Failures answered at once (refused connections, 503 Slow Down) are
+        // retried with backoff; a hung store is tried at most twice, as no
+        // retry starts after the retry timeout.
         .with_retry(RetryConfig {
             backoff: BackoffConfig::default(),
             max_retries: config.max_retries,
-            retry_timeout: timeout * 4,
+            retry_timeout: Duration::from_secs(config.retry_timeout_secs),
         })
         // Metadata is written with If-None-Match: *, and the file is moved
         // into place with a multipart copy completed only if nothing is there:

@@ -11,6 +11,8 @@ mod open_files;
 #[cfg(test)]
 mod playback_tests;
 #[cfg(feature = "s3")]
+mod s3_http;
+#[cfg(feature = "s3")]
 mod s3_relay;
 mod upload;
 
@@ -36,6 +38,11 @@ pub use upload::{Upload, Uploaded};
 
 use self::info_cache::{InfoCache, Remembered};
 use crate::{Config, Error, StoreKind, info::MediaInfo, keys::RecordingKeys};
+
+/// A store that is down fails every relayed read alike: one line per interval.
+#[cfg(feature = "s3")]
+static RELAY_FELL_BACK: archive_common::log_limit::LogLimit =
+    archive_common::log_limit::LogLimit::new(archive_common::log_limit::EVERY);
 
 /// The smallest part S3 accepts in a multipart upload (but for the last).
 pub const S3_MIN_PART_BYTES: usize = 5 * 1024 * 1024;
@@ -299,7 +306,7 @@ impl MediaStore {
         #[cfg(not(feature = "s3"))]
         let relayed = None;
         let read = match relayed {
-            Some(read) => read,
+            Some(read) => read?,
             None => match self.objects.get_opts(&keys.audio, options).await {
                 Ok(found) => AudioRead::Found {
                     range: found.range.clone(),
@@ -347,7 +354,8 @@ impl MediaStore {
         }
     }
 
-    /// The read through the S3 relay, when there is one and it answered;
+    /// The read through the S3 relay, when there is one and it answered, or
+    /// the store did not answer in time (object_store would wait once more);
     /// `None` sends the read to object_store (with its retries) instead.
     #[cfg(feature = "s3")]
     async fn read_relayed(
@@ -356,7 +364,7 @@ impl MediaStore {
         playback: &PlaybackInfo,
         whole: bool,
         range: &Range<u64>,
-    ) -> Option<AudioRead> {
+    ) -> Option<Result<AudioRead, Error>> {
         use crate::metrics::{METRICS, RelayOutcome};
         let relay = self.relay.as_ref()?;
         let asked = (!whole).then(|| range.clone());
@@ -366,7 +374,7 @@ impl MediaStore {
         {
             Ok(answer) => {
                 METRICS.s3_relay_read(RelayOutcome::Relayed);
-                Some(match answer {
+                Some(Ok(match answer {
                     s3_relay::Answer::Body(body) => AudioRead::Found {
                         range: body.range.clone(),
                         size: body.total,
@@ -375,11 +383,19 @@ impl MediaStore {
                     },
                     s3_relay::Answer::Changed => AudioRead::Changed,
                     s3_relay::Answer::NotFound => AudioRead::NotFound,
-                })
+                }))
+            }
+            Err(e @ s3_relay::RelayError::Timeout(_)) => {
+                Some(Err(Error::from(object_store::Error::Generic {
+                    store: "S3",
+                    source: Box::new(e),
+                })))
             }
             Err(e) => {
                 METRICS.s3_relay_read(RelayOutcome::FellBack);
-                tracing::warn!(error = %e, "relayed S3 read failed; reading through object_store");
+                if let Some(repeated) = RELAY_FELL_BACK.admit("relay") {
+                    tracing::warn!(error = %e, repeated, "relayed S3 read failed; reading through object_store");
+                }
                 None
             }
         }

@@ -12,10 +12,12 @@
 //!
 //! Only the bytes of a playback answer come this way. Anything unexpected
 //! before the first byte reaches the player — a connection refused, a
-//! timeout, a status other than those below — is an error the caller
-//! answers by asking object_store instead (with its retries), so the relay
-//! can only make playback cheaper, never less available. TLS endpoints
-//! (AWS itself) are not relayed: their bytes must be decrypted anyway.
+//! status other than those below — is an error the caller answers by asking
+//! object_store instead (with its retries), so the relay can only make
+//! playback cheaper, never less available. A store that does not answer in
+//! time is the exception: asking object_store would only wait once more, so
+//! that is the caller's answer (503). TLS endpoints (AWS itself) are not
+//! relayed: their bytes must be decrypted anyway.
 
 use std::{
     ops::Range,
@@ -41,8 +43,17 @@ const SIGNATURE_TTL: Duration = Duration::from_secs(60);
 #[derive(Debug)]
 pub struct S3Relay {
     signer: Arc<AmazonS3>,
-    timeout: Duration,
+    timeouts: Timeouts,
     idle: Mutex<Vec<TcpStream>>,
+}
+
+/// How long the relay waits on the store (the S3 settings' own).
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// For a new connection.
+    pub connect: Duration,
+    /// For the answer's head, and for each next piece of its body.
+    pub read: Duration,
 }
 
 /// Why a relayed GET did not produce a body; the caller then asks object_store.
@@ -158,12 +169,12 @@ impl RelayedBody {
 
 impl S3Relay {
     /// A relay to `signer`'s endpoint when it is plain HTTP (`None` for TLS
-    /// endpoints and AWS itself); `timeout` bounds the wait for a head.
-    pub fn new(signer: Arc<AmazonS3>, endpoint: Option<&str>, timeout: Duration) -> Option<Self> {
+    /// endpoints and AWS itself).
+    pub fn new(signer: Arc<AmazonS3>, endpoint: Option<&str>, timeouts: Timeouts) -> Option<Self> {
         let plain = endpoint.is_some_and(|e| e.to_ascii_lowercase().starts_with("http://"));
         plain.then(|| Self {
             signer,
-            timeout,
+            timeouts,
             idle: Mutex::default(),
         })
     }
@@ -223,9 +234,9 @@ impl S3Relay {
             }
         }
         let connect = TcpStream::connect((host, port));
-        let stream = tokio::time::timeout(self.timeout, connect)
+        let stream = tokio::time::timeout(self.timeouts.connect, connect)
             .await
-            .map_err(|_| RelayError::Timeout(self.timeout))??;
+            .map_err(|_| RelayError::Timeout(self.timeouts.connect))??;
         stream.set_nodelay(true)?;
         self.exchange(stream, &request, range.as_ref()).await
     }
@@ -240,9 +251,9 @@ impl S3Relay {
             stream.write_all(request.as_bytes()).await?;
             read_head(&mut stream).await
         };
-        let (head, leftover) = tokio::time::timeout(self.timeout, exchange)
+        let (head, leftover) = tokio::time::timeout(self.timeouts.read, exchange)
             .await
-            .map_err(|_| RelayError::Timeout(self.timeout))??;
+            .map_err(|_| RelayError::Timeout(self.timeouts.read))??;
         match head.status {
             StatusCode::OK | StatusCode::PARTIAL_CONTENT => {}
             StatusCode::NOT_FOUND => return Ok(Answer::NotFound),
@@ -292,7 +303,7 @@ impl S3Relay {
             e_tag: header(header::ETAG).map(str::to_owned),
             pool: head.keep_alive.then(|| Arc::clone(self)),
             consumed: 0,
-            idle: self.timeout,
+            idle: self.timeouts.read,
         }))
     }
 }
@@ -439,7 +450,11 @@ pub(crate) mod tests {
             .with_secret_access_key("secret")
             .build()
             .unwrap();
-        S3Relay::new(Arc::new(s3), Some(endpoint), Duration::from_secs(5)).unwrap()
+        let timeouts = Timeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_secs(5),
+        };
+        S3Relay::new(Arc::new(s3), Some(endpoint), timeouts).unwrap()
     }
 
     pub(crate) fn answer(status: &str, headers: &[&str], body: &[u8]) -> Vec<u8> {

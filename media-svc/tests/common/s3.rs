@@ -99,13 +99,28 @@ impl S3Server {
             region: "us-east-1".into(),
             path_style: true,
             allow_http: true,
-            timeout_secs: 10,
-            max_retries: 2,
             playback: S3Playback::Relay,
             access_key_id: Some("testing".into()),
             secret_access_key: Some("testing".into()),
             session_token: None,
+            // The command line's timeouts: the outage tests hold them to
+            // their promise.
+            ..S3Config::default()
         }
+    }
+
+    /// Sends `signal` (`-STOP`, `-CONT`, `-KILL`) to the moto_server this
+    /// started; `false` when the server is not one this started.
+    pub fn signal(&self, signal: &str) -> bool {
+        let Some(child) = &self.child else {
+            return false;
+        };
+        let sent = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success(), "kill {signal}");
+        true
     }
 
     /// A media-svc config with this server as its store.
@@ -135,6 +150,9 @@ impl S3Server {
 impl Drop for S3Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-CONT", &child.id().to_string()])
+                .status();
             let _ = child.kill();
             let _ = child.wait();
         }

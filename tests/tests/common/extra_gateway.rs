@@ -21,6 +21,8 @@ pub(crate) struct Overrides {
     pub(crate) media_url: Option<String>,
     pub(crate) audit_url: Option<String>,
     pub(crate) trusted_proxies: String,
+    /// `--upstream-timeout-secs` (default 30).
+    pub(crate) upstream_timeout_secs: Option<u64>,
 }
 
 /// Starts a gateway using `suite`'s secrets and services, except archive-svc
@@ -55,6 +57,7 @@ pub(crate) async fn start_with(
         media_url,
         audit_url,
         trusted_proxies,
+        upstream_timeout_secs,
     } = overrides;
     let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -79,6 +82,7 @@ pub(crate) async fn start_with(
         demo_sign_in: false,
         jwks_file: None,
         trusted_proxies,
+        upstream_timeout_secs: upstream_timeout_secs.unwrap_or(30),
     };
     tokio::spawn(async move {
         if let Err(e) = gateway::run(config, grpc, http, shutdown).await {

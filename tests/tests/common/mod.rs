@@ -6,6 +6,7 @@ pub(crate) mod extra_gateway;
 pub(crate) mod http;
 pub(crate) mod keys;
 pub(crate) mod recordings;
+pub(crate) mod tcp_proxy;
 
 use std::{net::SocketAddr, path::Path};
 
