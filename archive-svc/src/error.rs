@@ -11,6 +11,9 @@ pub enum Error {
     InvalidArgument(#[from] FieldViolation),
     #[error("{0} not found")]
     NotFound(String),
+    /// The caller may not make this request (whatever its fields say).
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("serving: {0}")]
@@ -25,6 +28,7 @@ impl From<Error> for Status {
         match e {
             Error::InvalidArgument(v) => v.into(),
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            Error::PermissionDenied(why) => Status::permission_denied(why),
             Error::Store(StoreError::Database(sqlx::Error::PoolTimedOut)) => {
                 Status::unavailable("the call database is not answering")
             }

@@ -36,7 +36,7 @@ pub use crate::{
     config::{Cli, Command, Config, MigrateArgs, MigrateCli},
     error::Error,
     retention::Retention,
-    service::CallArchive,
+    service::{CallArchive, PENDING_DELETIONS_READER},
 };
 
 // Used by the integration tests only.
@@ -123,7 +123,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         media,
         identity.clone(),
         nudge.clone(),
-    );
+    )
+    .with_delete_wait(config.media_delete_wait);
     retention.clone().spawn(
         config.retention_interval,
         config.outbox_interval,

@@ -22,6 +22,11 @@ use crate::{
 
 /// Most recordings one batch call may name.
 pub(crate) const MAX_BATCH: usize = 1000;
+/// Most pending media deletions on one page (and the default).
+const MAX_PENDING_PAGE: u32 = 1000;
+/// The only principal that may list every tenant's pending media
+/// deletions: media-svc's own (`system:media-svc`).
+pub const PENDING_DELETIONS_READER: &str = "system:media-svc";
 
 pub struct CallArchive {
     store: Arc<dyn CallStore>,
@@ -298,8 +303,10 @@ impl CallService for CallArchive {
             .mark_deleted(&who.tenant, &ids, &change)
             .await
             .map_err(Error::from)?;
-        self.retention.nudge();
         self.audit.nudge();
+        // The files made unservable before the user is told (bounded; the
+        // outbox retries whatever media-svc did not confirm in time).
+        self.retention.delete_now(&who.tenant, &ids).await;
         Ok(Response::new(pb::MarkRecordingsDeletedResponse {
             recordings: recordings
                 .into_iter()
@@ -361,6 +368,70 @@ impl CallService for CallArchive {
         self.audit.nudge();
         Ok(Response::new(pb::SetLegalHoldResponse {
             call: Some(call.into()),
+        }))
+    }
+
+    async fn list_pending_media_deletions(
+        &self,
+        request: Request<pb::ListPendingMediaDeletionsRequest>,
+    ) -> Result<Response<pb::ListPendingMediaDeletionsResponse>, Status> {
+        let who = tenant(&request)?;
+        let req = request.into_inner();
+        // Every tenant's deletions are media-svc's business only. The
+        // per-RPC caller allow-list will say so for the whole RPC; until
+        // then the principal's name is checked here.
+        let tenant = if req.all_tenants {
+            if who.user_id != PENDING_DELETIONS_READER {
+                return Err(Error::PermissionDenied(format!(
+                    "all_tenants: only {PENDING_DELETIONS_READER} may list every tenant's deletions"
+                ))
+                .into());
+            }
+            None
+        } else {
+            Some(who.tenant.as_str())
+        };
+        let size = match req.page_size {
+            0 => MAX_PENDING_PAGE,
+            n if (1..=MAX_PENDING_PAGE as i32).contains(&n) => n as u32,
+            _ => {
+                return Err(Error::from(FieldViolation::new(
+                    "page_size",
+                    format!("must be 0 to {MAX_PENDING_PAGE}"),
+                ))
+                .into());
+            }
+        };
+        let after = match req.page_token.as_str() {
+            "" => None,
+            token => Some(uuid(token, "page_token").map_err(Error::from)?),
+        };
+        let mut found = self
+            .store
+            .pending_media_deletions(tenant, after, size + 1)
+            .await
+            .map_err(Error::from)?;
+        let next_page_token = if found.len() > size as usize {
+            found.truncate(size as usize);
+            found
+                .last()
+                .map(|d| d.recording_id.to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListPendingMediaDeletionsResponse {
+            deletions: found
+                .into_iter()
+                .map(|d| pb::PendingMediaDeletion {
+                    tenant: d.tenant,
+                    recording_id: d.recording_id.to_string(),
+                    cause: d.cause,
+                    requested_time: Some(archive_common::convert::timestamp(d.requested_at)),
+                    attempts: d.attempts,
+                })
+                .collect(),
+            next_page_token,
         }))
     }
 

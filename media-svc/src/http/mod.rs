@@ -38,6 +38,7 @@ use crate::{
     Error,
     keys::{RecordingId, RecordingKeys},
     storage::{MediaStore, PlaybackBytes, PlaybackInfo},
+    tombstones::{Revocation, Unservable},
 };
 use sendfile::OutOfBand;
 
@@ -179,6 +180,14 @@ async fn serve_playback(
         return plain(StatusCode::FORBIDDEN, "forbidden");
     }
     let keys = &grant.keys;
+    // Asked on every request (each Range request of a player is one), after
+    // the token and before the store: a recording being deleted is gone
+    // for every link, whatever its token says; see `tombstones`.
+    let revocation = match app.store.tombstones().watch(keys) {
+        Ok(revocation) => revocation,
+        Err(Unservable::Deleted) => return plain(StatusCode::GONE, "recording deleted"),
+        Err(Unservable::Unsettled) => return unsettled(),
+    };
     let remaining = (grant.expires_at - now).num_seconds().max(0);
     if method == Method::GET
         && let Some(url) = app
@@ -205,7 +214,7 @@ async fn serve_playback(
             Ok(None) => return plain(StatusCode::NOT_FOUND, "recording not found"),
             Err(e) => return failure(e),
         };
-        match answer(app, keys, &playback, max_age, method, request).await {
+        match answer(app, keys, &playback, max_age, method, request, &revocation).await {
             Answer::Done(response) => return response,
             Answer::LookAfresh => remembered_ok = false,
         }
@@ -255,6 +264,7 @@ async fn answer(
     max_age: u64,
     method: &Method,
     request: &HeaderMap,
+    revocation: &Revocation,
 ) -> Answer {
     let info = &playback.info;
     let etag = format!("\"{}\"", info.sha256);
@@ -310,9 +320,10 @@ async fn answer(
             return Answer::Done(response);
         }
     };
-    body_response(app, keys, playback, method, status, bytes, base).await
+    body_response(app, keys, playback, method, status, bytes, base, revocation).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn body_response(
     app: &App,
     keys: &RecordingKeys,
@@ -321,6 +332,7 @@ async fn body_response(
     status: StatusCode,
     bytes: std::ops::Range<u64>,
     mut headers: HeaderMap,
+    revocation: &Revocation,
 ) -> Answer {
     headers.insert(
         header::CONTENT_LENGTH,
@@ -348,10 +360,15 @@ async fn body_response(
         Body::empty()
     } else {
         match app.store.read_playback(keys, playback, bytes).await {
-            Ok(PlaybackBytes::Bytes(stream)) => Body::from_stream(stream),
-            Ok(PlaybackBytes::File(range)) => send_out_of_band(OutOfBand::File(range)),
+            // Every body stops at its next piece once the recording is buried.
+            Ok(PlaybackBytes::Bytes(stream)) => Body::from_stream(revocation.clone().guard(stream)),
+            Ok(PlaybackBytes::File(range)) => {
+                send_out_of_band(OutOfBand::File(range, revocation.clone()))
+            }
             #[cfg(feature = "s3")]
-            Ok(PlaybackBytes::Relayed(handle)) => send_out_of_band(OutOfBand::Relayed(handle)),
+            Ok(PlaybackBytes::Relayed(handle)) => {
+                send_out_of_band(OutOfBand::Relayed(handle, revocation.clone()))
+            }
             Ok(PlaybackBytes::Changed) => return Answer::LookAfresh,
             Err(Error::NotFound(_)) => {
                 return Answer::Done(plain(StatusCode::NOT_FOUND, "recording not found"));
@@ -382,6 +399,16 @@ fn matches_any(header: Option<&HeaderValue>, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }
 
+/// 503 while the deletions queued at archive-svc are not known yet (a
+/// start-up): a player retries, and gets its answer in a moment.
+fn unsettled() -> Response {
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 fn failure(e: Error) -> Response {
     tracing::error!(error = %e, "playback failed");
     plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
@@ -404,7 +431,7 @@ mod tests {
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, b"0123456789").unwrap();
         let range = crate::storage::FileRange::new(file, 2..7);
-        let body = OutOfBand::File(range).fallback_body();
+        let body = OutOfBand::File(range, Revocation::never()).fallback_body();
         let body = axum::body::to_bytes(body, 100).await.unwrap();
         assert_eq!(&body[..], b"23456");
     }

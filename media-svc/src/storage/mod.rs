@@ -35,7 +35,9 @@ pub use info_cache::{INFO_CACHE_ENTRIES, INFO_TTL};
 pub use upload::{Upload, Uploaded};
 
 use self::info_cache::{InfoCache, Remembered};
-use crate::{Config, Error, StoreKind, info::MediaInfo, keys::RecordingKeys};
+use crate::{
+    Config, Error, StoreKind, info::MediaInfo, keys::RecordingKeys, tombstones::Tombstones,
+};
 
 /// The smallest part S3 accepts in a multipart upload (but for the last).
 pub const S3_MIN_PART_BYTES: usize = 5 * 1024 * 1024;
@@ -71,6 +73,8 @@ pub struct MediaStore {
     limits: UploadLimits,
     /// Metadata for playback; see `info_cache`.
     playback: Arc<InfoCache>,
+    /// What must not be served; see `tombstones`.
+    tombstones: Arc<Tombstones>,
     /// Playback GETs on media-svc's own connections (plain-HTTP S3 only).
     #[cfg(feature = "s3")]
     relay: Option<Arc<S3Relay>>,
@@ -150,11 +154,24 @@ impl MediaStore {
             objects,
             limits,
             playback: Arc::new(InfoCache::new(INFO_TTL, INFO_CACHE_ENTRIES)),
+            tombstones: Arc::new(Tombstones::settled()),
             #[cfg(feature = "s3")]
             relay: None,
             #[cfg(feature = "s3")]
             redirect: None,
         }
+    }
+
+    /// Serves nothing until the deletions queued at archive-svc are known
+    /// (see `tombstones`, `pending`).
+    pub fn unsettled(mut self) -> Self {
+        self.tombstones = Arc::new(Tombstones::unsettled());
+        self
+    }
+
+    /// What must not be served, asked before every read.
+    pub fn tombstones(&self) -> &Arc<Tombstones> {
+        &self.tombstones
     }
 
     /// Playback reads go through `relay` first (see `s3_relay`).
@@ -401,13 +418,19 @@ impl MediaStore {
         }
     }
 
-    /// Deletes the recording: metadata first, so it is invisible at once and a
-    /// crash in between leaves only an invisible file that the next delete or
-    /// upload clears. Returns whether there was anything to delete.
+    /// Deletes the recording. It is buried first (see `tombstones`): no
+    /// byte of it is served from here on, whether the store deletes it now
+    /// or fails to (then it stays buried, and the caller retries). Then the
+    /// metadata, so a crash in between leaves only an invisible file that
+    /// the next delete or upload clears. Returns whether there was anything
+    /// to delete.
     pub async fn delete(&self, keys: &RecordingKeys) -> Result<bool, Error> {
+        self.tombstones.bury(keys);
         self.playback.forget(keys.audio.as_ref());
         let had_info = self.remove(&keys.sidecar).await?;
         let had_audio = self.remove(&keys.audio).await?;
+        // Gone from the store: it answers "not found" for the recording now.
+        self.tombstones.unbury(keys);
         Ok(had_info || had_audio)
     }
 
