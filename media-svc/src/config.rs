@@ -26,8 +26,10 @@ pub enum S3Playback {
     /// (every byte copied through user space).
     Stream,
     /// After the token check, `307` to a URL presigned for the audio object
-    /// (valid while the token is): the player fetches the bytes from the
-    /// store itself, which must be reachable by players.
+    /// (valid while the token is, at most 60 s): the player fetches the
+    /// bytes from the store itself, which must be reachable by players. A
+    /// URL handed out keeps working until it expires or the object is gone,
+    /// whatever is deleted or revoked meanwhile.
     Redirect,
 }
 

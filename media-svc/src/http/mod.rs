@@ -223,19 +223,24 @@ async fn serve_playback(
     plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
 }
 
-/// How long a redirect's URL stays valid: as long as the token. A player
-/// keeps using the URL it was redirected to for the seeks that follow, so
-/// it must outlive the first request; the token bounds it like every other
-/// answer (and at least a second, so a token about to expire still plays;
-/// at most the week SigV4 allows a presigned URL).
+/// How long a redirect's URL stays valid: while the token is, and at most
+/// [`MAX_REDIRECT_SECS`]. The bytes then go from the store to the player
+/// without media-svc: a URL handed out before a recording is deleted (or
+/// before the user's permission is revoked) keeps working until it expires
+/// or the object is gone, so it is kept short. A player keeps using the URL
+/// for the seeks that follow; one that outlives it gets 403 from the store
+/// and asks media-svc again (the web page renews its link then). At least a
+/// second, so a token about to expire still plays.
 fn redirect_validity(token_remaining_secs: i64) -> std::time::Duration {
-    const MAX_PRESIGNED_SECS: u64 = 7 * 24 * 3600;
     let secs = u64::try_from(token_remaining_secs).unwrap_or(0);
-    std::time::Duration::from_secs(secs.clamp(1, MAX_PRESIGNED_SECS))
+    std::time::Duration::from_secs(secs.clamp(1, MAX_REDIRECT_SECS))
 }
 
+/// The longest a presigned playback URL is valid (see [`redirect_validity`]).
+pub const MAX_REDIRECT_SECS: u64 = 60;
+
 /// `307` (the player repeats the same GET, `Range` included, at `url`),
-/// never cached: the URL expires with the token.
+/// never cached: the URL expires within a minute.
 fn redirect(url: &str) -> Response {
     let Ok(location) = HeaderValue::from_str(url) else {
         tracing::error!("the store's signer made a URL that is no header value");
@@ -437,14 +442,15 @@ mod tests {
     }
 
     #[test]
-    fn a_redirect_is_valid_while_the_token_is() {
+    fn a_redirect_is_valid_while_the_token_is_and_a_minute_at_most() {
         let secs = |remaining| redirect_validity(remaining).as_secs();
-        assert_eq!(secs(90), 90);
+        assert_eq!(secs(45), 45);
         assert_eq!(secs(1), 1);
         // A token in its last second still gets a URL that works for one.
         assert_eq!(secs(0), 1);
         assert_eq!(secs(-3), 1);
-        assert_eq!(secs(30 * 24 * 3600), 7 * 24 * 3600);
+        assert_eq!(secs(90), MAX_REDIRECT_SECS);
+        assert_eq!(secs(30 * 24 * 3600), MAX_REDIRECT_SECS);
     }
 
     #[test]
