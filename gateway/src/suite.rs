@@ -156,6 +156,9 @@ impl Suite {
         );
         media.cors_origin = None;
         media.audit_url = Some(url(endpoints.audit));
+        // Serves no recording until it has read the deletions archive-svc
+        // queued (served below; media-svc asks until it answers).
+        media.archive_url = Some(url(endpoints.archive));
         media.store = config.media_store;
         media.s3 = config.s3.clone();
         let media = media_svc::MediaServer::start(media, shutdown.child_token())

@@ -20,6 +20,8 @@ pub(crate) struct Overrides {
     pub(crate) archive_url: Option<String>,
     pub(crate) media_url: Option<String>,
     pub(crate) audit_url: Option<String>,
+    /// media-svc's HTTP playback endpoint as browsers reach it.
+    pub(crate) media_public_url: Option<String>,
     pub(crate) trusted_proxies: String,
 }
 
@@ -54,6 +56,7 @@ pub(crate) async fn start_with(
         archive_url,
         media_url,
         audit_url,
+        media_public_url,
         trusted_proxies,
     } = overrides;
     let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -72,7 +75,7 @@ pub(crate) async fn start_with(
         audit_url: audit_url.unwrap_or_else(|| url(e.audit)),
         http_listen: http_addr,
         public_url: url(http_addr),
-        media_public_url: url(e.media_http),
+        media_public_url: media_public_url.unwrap_or_else(|| url(e.media_http)),
         playback_key: suite.secrets.playback_key.clone(),
         playback_ttl_minutes: 60,
         export_ttl_minutes: 60,
