@@ -116,11 +116,7 @@ impl proto::media_service_server::MediaService for Media {
         let ReadRecordingRequest { offset, length, .. } = request.into_inner();
         // Asked again before every chunk: a deletion stops the read (the
         // gateway's zip download of an earlier export, say) where it is.
-        let revocation = self
-            .store
-            .tombstones()
-            .watch(&keys)
-            .map_err(|u| u.error(&keys))?;
+        let revocation = self.store.watch(&keys).map_err(|u| u.error(&keys))?;
         let size = self.store.require_info(&keys).await?.size_bytes;
         if offset >= size {
             return Err(Error::OutOfRange(format!(

@@ -207,10 +207,37 @@ impl Drop for Watch {
     }
 }
 
+/// A hold on a body's revocation flag that does not keep the body's
+/// registration alive (see `MediaStore::watch`'s re-check).
+#[derive(Debug, Clone)]
+pub struct RevokeHandle(Weak<AtomicBool>);
+
+impl RevokeHandle {
+    /// Whether the body is still on its way.
+    pub fn is_live(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+
+    /// Stops the body at its next piece.
+    pub fn revoke(&self) {
+        if let Some(flag) = self.0.upgrade() {
+            flag.store(true, Ordering::Release);
+        }
+    }
+}
+
 impl Revocation {
     /// A body that is never cut (tests, and bodies of no recording).
     pub fn never() -> Self {
         Self::default()
+    }
+
+    /// A handle that revokes this body without holding it up (none for
+    /// [`Revocation::never`]).
+    pub fn handle(&self) -> Option<RevokeHandle> {
+        self.watch
+            .as_ref()
+            .map(|w| RevokeHandle(Arc::downgrade(&w.revoked)))
     }
 
     /// Also stops the body at `until` (the expiry of the grant it goes under).
@@ -328,11 +355,17 @@ mod tests {
         assert!(other.check_io().is_ok());
         // After the burial, a new body is refused outright.
         assert!(matches!(set.watch(&a), Err(Unservable::Deleted)));
+        // A handle revokes without keeping the body registered.
+        let handle = other.handle().unwrap();
+        assert!(handle.is_live());
         // Registrations end with the bodies.
         drop((first, second));
         assert_eq!(set.watched(), 1);
         drop(other);
         assert_eq!(set.watched(), 0);
+        assert!(!handle.is_live());
+        handle.revoke();
+        assert!(Revocation::never().handle().is_none());
     }
 
     #[test]

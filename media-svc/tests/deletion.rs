@@ -2,7 +2,8 @@
 //! starts, no byte of the recording is served — not to a new request, not
 //! on a body already on its way (HTTP with `sendfile(2)` or streamed, gRPC
 //! ReadRecording) — and a store that fails the deletion leaves the
-//! recording unservable (and the call failed, so the caller retries).
+//! recording unservable (and the call failed, so the caller retries). A
+//! body also stops when the link it goes out under expires.
 
 #![allow(unused_crate_dependencies)]
 
@@ -168,6 +169,26 @@ async fn a_file_sent_with_sendfile_stops_when_the_recording_is_deleted() {
 #[tokio::test]
 async fn a_streamed_body_stops_when_the_recording_is_deleted() {
     a_body_on_its_way_stops_when_the_recording_is_deleted(Server::start(config()).await).await;
+}
+
+#[tokio::test]
+async fn a_body_stops_when_its_link_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(config(), Backend::local(dir.path()).objects).await;
+    let bytes = big_recording();
+    let id = upload(&server, &bytes).await;
+    let path = server.playback_path("10009", &id, Duration::seconds(2));
+    let (status, _, received) = read_with_a_pause(&server, &path, 64 * 1024, async {
+        tokio::time::sleep(StdDuration::from_millis(2500)).await;
+    })
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        received < bytes.len() / 2,
+        "{received} of {} bytes went out after the link expired",
+        bytes.len()
+    );
+    server.stop().await;
 }
 
 #[tokio::test]

@@ -58,6 +58,7 @@ fn token(tenant: &str, id: &str, ttl: Duration, key: &str) -> String {
         recording_id: id.into(),
         user_id: "paal".into(),
         expires_at: chrono::Utc::now() + ttl,
+        renewable_until: None,
     }
     .sign(key.as_bytes())
 }

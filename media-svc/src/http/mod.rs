@@ -183,11 +183,15 @@ async fn serve_playback(
     // Asked on every request (each Range request of a player is one), after
     // the token and before the store: a recording being deleted is gone
     // for every link, whatever its token says; see `tombstones`.
-    let revocation = match app.store.tombstones().watch(keys) {
+    let revocation = match app.store.watch(keys) {
         Ok(revocation) => revocation,
         Err(Unservable::Deleted) => return plain(StatusCode::GONE, "recording deleted"),
         Err(Unservable::Unsettled) => return unsettled(),
     };
+    // A body also ends when its link does: a revoked permission reaches
+    // the player within a link's short life, whatever it has in flight.
+    let left = (grant.expires_at - now).to_std().unwrap_or_default();
+    let revocation = revocation.until(std::time::Instant::now() + left);
     let remaining = (grant.expires_at - now).num_seconds().max(0);
     if method == Method::GET
         && let Some(url) = app

@@ -36,8 +36,15 @@ pub use upload::{Upload, Uploaded};
 
 use self::info_cache::{InfoCache, Remembered};
 use crate::{
-    Config, Error, StoreKind, info::MediaInfo, keys::RecordingKeys, tombstones::Tombstones,
+    Config, Error, StoreKind,
+    info::MediaInfo,
+    keys::RecordingKeys,
+    tombstones::{Revocation, Tombstones, Unservable},
 };
+
+/// How often a body on its way asks the store whether its recording was
+/// deleted meanwhile (see [`MediaStore::watch`]).
+pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 
 /// The smallest part S3 accepts in a multipart upload (but for the last).
 pub const S3_MIN_PART_BYTES: usize = 5 * 1024 * 1024;
@@ -75,6 +82,8 @@ pub struct MediaStore {
     playback: Arc<InfoCache>,
     /// What must not be served; see `tombstones`.
     tombstones: Arc<Tombstones>,
+    /// How often a body on its way makes sure its recording still exists.
+    recheck_every: Duration,
     /// Playback GETs on media-svc's own connections (plain-HTTP S3 only).
     #[cfg(feature = "s3")]
     relay: Option<Arc<S3Relay>>,
@@ -155,6 +164,7 @@ impl MediaStore {
             limits,
             playback: Arc::new(InfoCache::new(INFO_TTL, INFO_CACHE_ENTRIES)),
             tombstones: Arc::new(Tombstones::settled()),
+            recheck_every: RECHECK_EVERY,
             #[cfg(feature = "s3")]
             relay: None,
             #[cfg(feature = "s3")]
@@ -172,6 +182,41 @@ impl MediaStore {
     /// What must not be served, asked before every read.
     pub fn tombstones(&self) -> &Arc<Tombstones> {
         &self.tombstones
+    }
+
+    /// Bodies on their way look for their recording every `every`.
+    pub fn with_recheck(mut self, every: Duration) -> Self {
+        self.recheck_every = every;
+        self
+    }
+
+    /// The check before a body of the recording is sent ([`Tombstones::watch`]),
+    /// and while it is: a recording deleted through another replica (which
+    /// buried it there, not here) is gone from the store, so a body still
+    /// on its way after [`RECHECK_EVERY`] asks the store whether the audio
+    /// is still there, and stops if not. A body that ends sooner costs a
+    /// timer and nothing else.
+    pub fn watch(&self, keys: &RecordingKeys) -> Result<Revocation, Unservable> {
+        let revocation = self.tombstones.watch(keys)?;
+        if let Some(handle) = revocation.handle() {
+            let (objects, path, every) =
+                (self.objects.clone(), keys.audio.clone(), self.recheck_every);
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(every).await;
+                    if !handle.is_live() {
+                        return;
+                    }
+                    // A store that does not answer says nothing: the next look.
+                    if let Err(object_store::Error::NotFound { .. }) = objects.head(&path).await {
+                        tracing::info!(key = %path, "a recording deleted elsewhere: its body stops");
+                        handle.revoke();
+                        return;
+                    }
+                }
+            });
+        }
+        Ok(revocation)
     }
 
     /// Playback reads go through `relay` first (see `s3_relay`).
