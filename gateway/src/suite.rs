@@ -250,6 +250,7 @@ impl Suite {
             media_public_url: url(endpoints.media_http),
             playback_key: secrets.playback_key.clone(),
             playback_ttl_minutes: 60,
+            playback_link_ttl_secs: config.playback_link_ttl_secs,
             export_ttl_minutes: 60,
             demo_sign_in: true,
             jwks_file: None,

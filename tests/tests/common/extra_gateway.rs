@@ -22,6 +22,8 @@ pub(crate) struct Overrides {
     pub(crate) audit_url: Option<String>,
     /// media-svc's HTTP playback endpoint as browsers reach it.
     pub(crate) media_public_url: Option<String>,
+    /// Seconds a playback link lives (the suite's 60 when unset).
+    pub(crate) playback_link_ttl_secs: Option<i64>,
     pub(crate) trusted_proxies: String,
 }
 
@@ -57,6 +59,7 @@ pub(crate) async fn start_with(
         media_url,
         audit_url,
         media_public_url,
+        playback_link_ttl_secs,
         trusted_proxies,
     } = overrides;
     let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -78,6 +81,7 @@ pub(crate) async fn start_with(
         media_public_url: media_public_url.unwrap_or_else(|| url(e.media_http)),
         playback_key: suite.secrets.playback_key.clone(),
         playback_ttl_minutes: 60,
+        playback_link_ttl_secs: playback_link_ttl_secs.unwrap_or(60),
         export_ttl_minutes: 60,
         demo_sign_in: false,
         jwks_file: None,
