@@ -139,6 +139,7 @@ impl MediaServer {
         );
         let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
         let stop = shutdown.child_token();
+        store.spawn_recheck(stop.clone());
         let ping_store = store.clone();
         let readiness = {
             let (health, stop) = (host.health(), stop.clone());

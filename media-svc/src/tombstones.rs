@@ -60,9 +60,22 @@ struct State {
     settled: bool,
     /// Audio keys of the recordings buried.
     buried: HashSet<String>,
-    /// The flags of the bodies on their way, per audio key: set when the
-    /// recording is buried.
-    streams: HashMap<String, Vec<Weak<AtomicBool>>>,
+    /// The flags of the bodies on their way, per audio key, with when each
+    /// started: set when the recording is buried.
+    streams: HashMap<String, Vec<Stream>>,
+}
+
+/// A body on its way: its flag, and when it was checked.
+#[derive(Debug)]
+struct Stream {
+    revoked: Weak<AtomicBool>,
+    since: Instant,
+}
+
+impl Stream {
+    fn is_live(&self) -> bool {
+        self.revoked.strong_count() > 0
+    }
 }
 
 impl Tombstones {
@@ -107,12 +120,30 @@ impl Tombstones {
     pub fn bury(&self, keys: &RecordingKeys) {
         let key = keys.audio.as_ref();
         let mut state = self.state();
-        if let Some(streams) = state.streams.remove(key) {
-            for flag in streams.iter().filter_map(Weak::upgrade) {
-                flag.store(true, Ordering::Release);
-            }
-        }
+        revoke(state.streams.remove(key));
         state.buried.insert(key.to_owned());
+    }
+
+    /// Stops the bodies of `audio_key` on their way without burying it (its
+    /// object is gone from the store: deleted through another replica).
+    pub fn stop_streams(&self, audio_key: &str) {
+        revoke(self.state().streams.remove(audio_key));
+    }
+
+    /// The audio keys with a body on its way for longer than `age` (what
+    /// the store is asked about now and then, see `MediaStore::spawn_recheck`).
+    pub fn streaming_for(&self, age: std::time::Duration) -> Vec<String> {
+        let mut state = self.state();
+        state.streams.retain(|_, streams| {
+            streams.retain(Stream::is_live);
+            !streams.is_empty()
+        });
+        state
+            .streams
+            .iter()
+            .filter(|(_, streams)| streams.iter().any(|s| s.since.elapsed() >= age))
+            .map(|(key, _)| key.clone())
+            .collect()
     }
 
     /// The recording's files are confirmed gone: the store answers for it now.
@@ -139,8 +170,11 @@ impl Tombstones {
         let mut state = self.state();
         state.check(key)?;
         let streams = state.streams.entry(key.to_owned()).or_default();
-        streams.retain(|w| w.strong_count() > 0);
-        streams.push(Arc::downgrade(&revoked));
+        streams.retain(Stream::is_live);
+        streams.push(Stream {
+            revoked: Arc::downgrade(&revoked),
+            since: Instant::now(),
+        });
         drop(state);
         Ok(Revocation {
             watch: Some(Arc::new(Watch {
@@ -155,9 +189,8 @@ impl Tombstones {
     fn unregister(&self, key: &str, revoked: &Arc<AtomicBool>) {
         let mut state = self.state();
         if let Some(streams) = state.streams.get_mut(key) {
-            streams.retain(|w| {
-                w.strong_count() > 0 && !std::ptr::eq(w.as_ptr(), Arc::as_ptr(revoked))
-            });
+            streams
+                .retain(|s| s.is_live() && !std::ptr::eq(s.revoked.as_ptr(), Arc::as_ptr(revoked)));
             if streams.is_empty() {
                 state.streams.remove(key);
             }
@@ -167,6 +200,17 @@ impl Tombstones {
     #[cfg(test)]
     fn watched(&self) -> usize {
         self.state().streams.values().map(Vec::len).sum()
+    }
+}
+
+/// Stops every body of `streams`.
+fn revoke(streams: Option<Vec<Stream>>) {
+    for flag in streams
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.revoked.upgrade())
+    {
+        flag.store(true, Ordering::Release);
     }
 }
 
@@ -207,37 +251,10 @@ impl Drop for Watch {
     }
 }
 
-/// A hold on a body's revocation flag that does not keep the body's
-/// registration alive (see `MediaStore::watch`'s re-check).
-#[derive(Debug, Clone)]
-pub struct RevokeHandle(Weak<AtomicBool>);
-
-impl RevokeHandle {
-    /// Whether the body is still on its way.
-    pub fn is_live(&self) -> bool {
-        self.0.strong_count() > 0
-    }
-
-    /// Stops the body at its next piece.
-    pub fn revoke(&self) {
-        if let Some(flag) = self.0.upgrade() {
-            flag.store(true, Ordering::Release);
-        }
-    }
-}
-
 impl Revocation {
     /// A body that is never cut (tests, and bodies of no recording).
     pub fn never() -> Self {
         Self::default()
-    }
-
-    /// A handle that revokes this body without holding it up (none for
-    /// [`Revocation::never`]).
-    pub fn handle(&self) -> Option<RevokeHandle> {
-        self.watch
-            .as_ref()
-            .map(|w| RevokeHandle(Arc::downgrade(&w.revoked)))
     }
 
     /// Also stops the body at `until` (the expiry of the grant it goes under).
@@ -355,17 +372,29 @@ mod tests {
         assert!(other.check_io().is_ok());
         // After the burial, a new body is refused outright.
         assert!(matches!(set.watch(&a), Err(Unservable::Deleted)));
-        // A handle revokes without keeping the body registered.
-        let handle = other.handle().unwrap();
-        assert!(handle.is_live());
         // Registrations end with the bodies.
         drop((first, second));
         assert_eq!(set.watched(), 1);
         drop(other);
         assert_eq!(set.watched(), 0);
-        assert!(!handle.is_live());
-        handle.revoke();
-        assert!(Revocation::never().handle().is_none());
+    }
+
+    #[test]
+    fn long_bodies_are_listed_and_stopped_without_a_burial() {
+        let set = Arc::new(Tombstones::settled());
+        let (a, b) = (keys("10009", A), keys("10009", B));
+        let long = set.watch(&a).unwrap();
+        std::thread::sleep(Duration::from_millis(30));
+        let short = set.watch(&b).unwrap();
+        assert_eq!(
+            set.streaming_for(Duration::from_millis(20)),
+            [a.audio.as_ref().to_owned()]
+        );
+        set.stop_streams(a.audio.as_ref());
+        assert!(long.is_revoked() && !short.is_revoked());
+        assert_eq!(set.check(&a), Ok(()), "stopped, not buried");
+        drop((long, short));
+        assert!(set.streaming_for(Duration::ZERO).is_empty());
     }
 
     #[test]

@@ -42,9 +42,11 @@ use crate::{
     tombstones::{Revocation, Tombstones, Unservable},
 };
 
-/// How often a body on its way asks the store whether its recording was
-/// deleted meanwhile (see [`MediaStore::watch`]).
+/// How often the store is asked whether the recordings of the bodies on
+/// their way were deleted meanwhile (see [`MediaStore::spawn_recheck`]).
 pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
+/// Objects asked about at once then.
+const RECHECK_CONCURRENCY: usize = 8;
 
 /// The smallest part S3 accepts in a multipart upload (but for the last).
 pub const S3_MIN_PART_BYTES: usize = 5 * 1024 * 1024;
@@ -184,39 +186,53 @@ impl MediaStore {
         &self.tombstones
     }
 
-    /// Bodies on their way look for their recording every `every`.
+    /// Bodies on their way have their recording looked for every `every`.
     pub fn with_recheck(mut self, every: Duration) -> Self {
         self.recheck_every = every;
         self
     }
 
-    /// The check before a body of the recording is sent ([`Tombstones::watch`]),
-    /// and while it is: a recording deleted through another replica (which
-    /// buried it there, not here) is gone from the store, so a body still
-    /// on its way after [`RECHECK_EVERY`] asks the store whether the audio
-    /// is still there, and stops if not. A body that ends sooner costs a
-    /// timer and nothing else.
+    /// The check before a body of the recording is sent ([`Tombstones::watch`]);
+    /// see [`MediaStore::spawn_recheck`] for a body that goes on long.
     pub fn watch(&self, keys: &RecordingKeys) -> Result<Revocation, Unservable> {
-        let revocation = self.tombstones.watch(keys)?;
-        if let Some(handle) = revocation.handle() {
-            let (objects, path, every) =
-                (self.objects.clone(), keys.audio.clone(), self.recheck_every);
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(every).await;
-                    if !handle.is_live() {
-                        return;
-                    }
-                    // A store that does not answer says nothing: the next look.
-                    if let Err(object_store::Error::NotFound { .. }) = objects.head(&path).await {
-                        tracing::info!(key = %path, "a recording deleted elsewhere: its body stops");
-                        handle.revoke();
-                        return;
-                    }
+        self.tombstones.watch(keys)
+    }
+
+    /// A recording deleted through another replica was buried there, not
+    /// here; its object is gone from the store, so every new request is 404
+    /// here too, but a body already on its way would go on. So every
+    /// [`RECHECK_EVERY`] the store is asked whether the objects of the
+    /// bodies on their way for that long are still there, and the bodies of
+    /// one that is not stop. Until `shutdown`.
+    pub fn spawn_recheck(&self, shutdown: archive_common::shutdown::CancellationToken) {
+        let (store, every) = (self.clone(), self.recheck_every);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
                 }
-            });
-        }
-        Ok(revocation)
+                let keys = store.tombstones.streaming_for(every);
+                futures::stream::iter(keys)
+                    .for_each_concurrent(RECHECK_CONCURRENCY, |key| {
+                        let store = &store;
+                        async move {
+                            let Ok(path) = Path::parse(&key) else { return };
+                            // A store that does not answer says nothing: the next round.
+                            if let Err(object_store::Error::NotFound { .. }) =
+                                store.objects.head(&path).await
+                            {
+                                tracing::info!(
+                                    key,
+                                    "a recording deleted elsewhere: its bodies on their way stop"
+                                );
+                                store.tombstones.stop_streams(&key);
+                            }
+                        }
+                    })
+                    .await;
+            }
+        });
     }
 
     /// Playback reads go through `relay` first (see `s3_relay`).

@@ -184,6 +184,8 @@ async fn a_body_on_its_way_stops_when_another_replica_deletes_its_recording() {
     let id = RecordingId::parse("0b7e6a8c-3f0e-4c1a-9d2e-5b6a7c8d9e0f", "r").unwrap();
     let keys = RecordingKeys::new("10009", id);
     upload(&here, &keys, &fixture("tel-8k-cbr16-mono.mp3")).await;
+    let stop = archive_common::shutdown::CancellationToken::new();
+    here.spawn_recheck(stop.clone());
     let body = here.watch(&keys).unwrap();
     // While the recording is there, its body goes on through the re-checks.
     tokio::time::sleep(every * 3).await;
