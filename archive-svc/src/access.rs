@@ -18,3 +18,9 @@ pub(crate) const GET_TENANT_SETTINGS: Rule = Rule::new("GetTenantSettings", USER
 pub(crate) const UPDATE_TENANT_SETTINGS: Rule = Rule::new("UpdateTenantSettings", USERS);
 pub(crate) const SET_LEGAL_HOLD: Rule = Rule::new("SetLegalHold", USERS);
 pub(crate) const RUN_RETENTION_SWEEP: Rule = Rule::new("RunRetentionSweep", USERS);
+/// media-svc reads every tenant's (at start-up, before it serves); a user,
+/// their own tenant's.
+pub(crate) const LIST_PENDING_MEDIA_DELETIONS: Rule = Rule::new(
+    "ListPendingMediaDeletions",
+    &[Allow::Users, Allow::Service("media-svc")],
+);

@@ -89,6 +89,11 @@ pub struct Config {
     /// recordings are deleted. Unset: deletions wait in the outbox.
     #[arg(long, env = "ARCHIVE_MEDIA_URL")]
     pub media_url: Option<String>,
+    /// How long a user's deletion waits for media-svc to confirm the files
+    /// unservable before answering; what is not confirmed by then is left
+    /// to the outbox (milliseconds; 0: left to the outbox at once).
+    #[arg(long, env = "ARCHIVE_MEDIA_DELETE_WAIT_MS", value_parser = millis, default_value = "2500")]
+    pub media_delete_wait: Duration,
     /// Seconds between two retention sweeps of every tenant.
     #[arg(long, env = "ARCHIVE_RETENTION_INTERVAL", value_parser = humantime_secs, default_value = "3600")]
     pub retention_interval: Duration,
@@ -131,6 +136,7 @@ impl Config {
             identity,
             page_token_secret: None,
             media_url: None,
+            media_delete_wait: crate::retention::DEFAULT_DELETE_WAIT,
             retention_interval: Duration::from_secs(3600),
             outbox_interval: Duration::from_secs(2),
             readiness_interval: Duration::from_secs(5),

@@ -16,6 +16,9 @@ pub enum Error {
     InvalidArgument(#[from] FieldViolation),
     #[error("{0} not found")]
     NotFound(String),
+    /// The caller may not make this request (whatever its fields say).
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("serving: {0}")]
@@ -36,6 +39,7 @@ impl From<Error> for Status {
         match e {
             Error::InvalidArgument(v) => v.into(),
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
+            Error::PermissionDenied(why) => Status::permission_denied(why),
             Error::Store(StoreError::Database(e)) if db::is_unavailable(&e) => {
                 if let Some(repeated) = DATABASE_DOWN.admit("database") {
                     tracing::warn!(error = %e, repeated, "call database unavailable");

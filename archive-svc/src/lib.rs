@@ -125,7 +125,8 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         media,
         identity.key.clone(),
         nudge.clone(),
-    );
+    )
+    .with_delete_wait(config.media_delete_wait);
     retention.clone().spawn(
         config.retention_interval,
         config.outbox_interval,

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use archive_common::{Clock, FieldViolation, Principal, page_token::PageTokens};
+use archive_common::{Clock, FieldViolation, Principal, identity::Caller, page_token::PageTokens};
 use archive_proto::v1::{self as pb, call_service_server::CallService};
 use audit_svc::{
     gate::Gate,
@@ -25,6 +25,8 @@ use crate::{
 
 /// Most recordings one batch call may name.
 pub(crate) const MAX_BATCH: usize = 1000;
+/// Most pending media deletions on one page (and the default).
+const MAX_PENDING_PAGE: u32 = 1000;
 
 pub struct CallArchive {
     store: Arc<dyn CallStore>,
@@ -325,8 +327,10 @@ impl CallService for CallArchive {
             .mark_deleted(&who.tenant, &ids, &change)
             .await
             .map_err(Error::from)?;
-        self.retention.nudge();
         self.audit.nudge();
+        // The files made unservable before the user is told (bounded; the
+        // outbox retries whatever media-svc did not confirm in time).
+        self.retention.delete_now(&who.tenant, &ids).await;
         Ok(Response::new(pb::MarkRecordingsDeletedResponse {
             recordings: recordings
                 .into_iter()
@@ -400,6 +404,74 @@ impl CallService for CallArchive {
         self.audit.nudge();
         Ok(Response::new(pb::SetLegalHoldResponse {
             call: Some(call.into()),
+        }))
+    }
+
+    async fn list_pending_media_deletions(
+        &self,
+        request: Request<pb::ListPendingMediaDeletionsRequest>,
+    ) -> Result<Response<pb::ListPendingMediaDeletionsResponse>, Status> {
+        let who = self
+            .gate
+            .admit(&request, &access::LIST_PENDING_MEDIA_DELETIONS)
+            .await?
+            .clone();
+        // Every tenant's deletions are media-svc's business only (its own
+        // key, not a principal's name: the gateway may sign any `system:…`).
+        let media_svc = Caller::of(&request)?.holder == "media-svc";
+        let req = request.into_inner();
+        let tenant = if req.all_tenants {
+            if !media_svc {
+                return Err(Error::PermissionDenied(
+                    "all_tenants: only media-svc may list every tenant's deletions".into(),
+                )
+                .into());
+            }
+            None
+        } else {
+            Some(who.tenant.as_str())
+        };
+        let size = match req.page_size {
+            0 => MAX_PENDING_PAGE,
+            n if (1..=MAX_PENDING_PAGE as i32).contains(&n) => n as u32,
+            _ => {
+                return Err(Error::from(FieldViolation::new(
+                    "page_size",
+                    format!("must be 0 to {MAX_PENDING_PAGE}"),
+                ))
+                .into());
+            }
+        };
+        let after = match req.page_token.as_str() {
+            "" => None,
+            token => Some(uuid(token, "page_token").map_err(Error::from)?),
+        };
+        let mut found = self
+            .store
+            .pending_media_deletions(tenant, after, size + 1)
+            .await
+            .map_err(Error::from)?;
+        let next_page_token = if found.len() > size as usize {
+            found.truncate(size as usize);
+            found
+                .last()
+                .map(|d| d.recording_id.to_string())
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListPendingMediaDeletionsResponse {
+            deletions: found
+                .into_iter()
+                .map(|d| pb::PendingMediaDeletion {
+                    tenant: d.tenant,
+                    recording_id: d.recording_id.to_string(),
+                    cause: d.cause,
+                    requested_time: Some(archive_common::convert::timestamp(d.requested_at)),
+                    attempts: d.attempts,
+                })
+                .collect(),
+            next_page_token,
         }))
     }
 

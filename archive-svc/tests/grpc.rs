@@ -18,7 +18,7 @@ use archive_common::{
     Principal,
     convert::timestamp,
     error::violated_field,
-    identity::{CallerKind, PlatformCredential, Role},
+    identity::{CallerKind, IdentityKey, PlatformCredential, Role},
     shutdown::CancellationToken,
 };
 use archive_proto::v1::{
@@ -34,10 +34,12 @@ use tokio::net::TcpListener;
 use tonic::{Code, Request, Response, Status, transport::Channel};
 
 /// media-svc stand-in: refuses any caller but archive-svc's own key (as
-/// media-svc does), fails the first `fail_first` deletions, records the rest.
+/// media-svc does), fails the first `fail_first` deletions, records the rest;
+/// each answer takes `delay` (a media-svc that hangs).
 #[derive(Clone, Default)]
 struct RecordingDeletions {
     fail_first: Arc<Mutex<u32>>,
+    delay: Arc<Mutex<Duration>>,
     deleted: Arc<Mutex<Vec<(String, String)>>>,
     /// Who was refused: `holder as user_id`.
     refused: Arc<Mutex<Vec<String>>>,
@@ -97,6 +99,8 @@ impl MediaService for RecordingDeletions {
             return Err(Status::permission_denied("only archive-svc deletes"));
         }
         let who = caller.principal;
+        let delay = *self.delay.lock().unwrap();
+        tokio::time::sleep(delay).await;
         {
             let mut fail = self.fail_first.lock().unwrap();
             if *fail > 0 {
@@ -145,8 +149,13 @@ macro_rules! serve {
 }
 
 async fn start() -> Harness {
+    start_failing(2).await
+}
+
+/// A harness whose media-svc fails its first `fail_first` deletions.
+async fn start_failing(fail_first: u32) -> Harness {
     let media = RecordingDeletions {
-        fail_first: Arc::new(Mutex::new(2)),
+        fail_first: Arc::new(Mutex::new(fail_first)),
         ..Default::default()
     };
     let shutdown = CancellationToken::new();
@@ -751,6 +760,186 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
         Some("settings.metadata_retention_days")
     );
     assert_eq!(count(&mut h, "10009").await, 2);
+    h.shutdown.cancel();
+}
+
+/// The pending deletions `who` (signed with `key`) lists with `request`,
+/// every page of them.
+async fn pending(
+    h: &mut Harness,
+    key: &IdentityKey,
+    who: &Principal,
+    request: pb::ListPendingMediaDeletionsRequest,
+) -> Result<Vec<pb::PendingMediaDeletion>, Status> {
+    let mut all = Vec::new();
+    let mut request = request;
+    loop {
+        let page = h
+            .client
+            .list_pending_media_deletions(key.request(request.clone(), who))
+            .await?
+            .into_inner();
+        all.extend(page.deletions);
+        if page.next_page_token.is_empty() {
+            return Ok(all);
+        }
+        request.page_token = page.next_page_token;
+    }
+}
+
+#[tokio::test]
+async fn a_deletion_reaches_media_svc_before_the_user_is_answered() {
+    let mut h = start_failing(0).await;
+    let call = h
+        .client
+        .ingest_call(as_platform("10009", forced_call("i-1", 1, "95214831")))
+        .await
+        .unwrap()
+        .into_inner()
+        .call
+        .unwrap();
+    let id = call.recordings[0].recording_id.clone();
+    h.client
+        .mark_recordings_deleted(as_user(
+            "10009",
+            pb::MarkRecordingsDeletedRequest {
+                context: Default::default(),
+                recording_ids: vec![id.clone()],
+            },
+        ))
+        .await
+        .unwrap();
+    // Asked and confirmed before the answer: nothing left pending.
+    assert_eq!(
+        h.media.deleted.lock().unwrap().clone(),
+        [("10009".to_owned(), id.clone())]
+    );
+    let media_svc = Principal::system("*", "media-svc");
+    // The gateway's key may sign that name too; only media-svc's own key lists every tenant's.
+    let forged = pending(
+        &mut h,
+        &gateway(),
+        &media_svc,
+        pb::ListPendingMediaDeletionsRequest {
+            all_tenants: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(forged.code(), Code::PermissionDenied);
+    let media_key = keys().signer("media-svc");
+    let all = pending(
+        &mut h,
+        &media_key,
+        &media_svc,
+        pb::ListPendingMediaDeletionsRequest {
+            all_tenants: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(all.is_empty(), "{all:?}");
+
+    // A media-svc that hangs holds the answer up for the delete wait only;
+    // the deletion stays pending for media-svc to find and the outbox to retry.
+    *h.media.delay.lock().unwrap() = Duration::from_secs(20);
+    let mut ids = Vec::new();
+    for (tenant, session) in [("10009", "i-2"), ("20001", "i-3")] {
+        let call = h
+            .client
+            .ingest_call(as_platform(tenant, forced_call(session, 1, "95214832")))
+            .await
+            .unwrap()
+            .into_inner()
+            .call
+            .unwrap();
+        ids.push(call.recordings[0].recording_id.clone());
+    }
+    let (a, b) = (ids[0].clone(), ids[1].clone());
+    let started = std::time::Instant::now();
+    for (tenant, id) in [("10009", &a), ("20001", &b)] {
+        h.client
+            .mark_recordings_deleted(as_user(
+                tenant,
+                pb::MarkRecordingsDeletedRequest {
+                    context: Default::default(),
+                    recording_ids: vec![id.clone()],
+                },
+            ))
+            .await
+            .unwrap();
+    }
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_secs(10),
+        "two deletions answered in {took:?} with media-svc hanging"
+    );
+    let mut expected = vec![
+        ("10009".to_owned(), a.clone()),
+        ("20001".to_owned(), b.clone()),
+    ];
+    expected.sort_by(|x, y| x.1.cmp(&y.1));
+    let listed = |all: Vec<pb::PendingMediaDeletion>| -> Vec<(String, String)> {
+        all.into_iter()
+            .map(|d| (d.tenant, d.recording_id))
+            .collect()
+    };
+    // media-svc lists every tenant's, a page at a time, by recording id.
+    let all = pending(
+        &mut h,
+        &media_key,
+        &media_svc,
+        pb::ListPendingMediaDeletionsRequest {
+            all_tenants: true,
+            page_size: 1,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(all.iter().all(|d| d.cause == "deleted"), "{all:?}");
+    assert_eq!(listed(all), expected);
+    // Anyone else: its own tenant's only, and never every tenant's.
+    let paal = Principal::new("20001", "paal", "Paal Admin");
+    let own = pending(&mut h, &gateway(), &paal, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(listed(own), [("20001".to_owned(), b.clone())]);
+    let refused = pending(
+        &mut h,
+        &gateway(),
+        &paal,
+        pb::ListPendingMediaDeletionsRequest {
+            all_tenants: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    for (request, field) in [
+        (
+            pb::ListPendingMediaDeletionsRequest {
+                page_size: 1001,
+                ..Default::default()
+            },
+            "page_size",
+        ),
+        (
+            pb::ListPendingMediaDeletionsRequest {
+                page_token: "not a token".into(),
+                ..Default::default()
+            },
+            "page_token",
+        ),
+    ] {
+        let err = pending(&mut h, &gateway(), &paal, request)
+            .await
+            .unwrap_err();
+        assert_eq!(violated_field(&err).as_deref(), Some(field));
+    }
     h.shutdown.cancel();
 }
 

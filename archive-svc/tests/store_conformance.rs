@@ -859,6 +859,146 @@ async fn postgres_retention_and_batches_conform() {
     db.drop_database().await;
 }
 
+/// The media-deletion queue as media-svc reads it (ListPendingMediaDeletions)
+/// and as a user's deletion reads what it just queued: by recording id,
+/// paged without skipping or repeating, per tenant or for all.
+async fn pending_deletions_conformance(store: Arc<dyn CallStore>) {
+    let (a, b) = ("50005", "50006");
+    assert!(
+        store
+            .pending_media_deletions(None, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let (calls_a, _) = store
+        .insert_call(a, &call("p-a", 0, "1", "A", 3), &platform(a))
+        .await
+        .unwrap();
+    let (old_b, _) = store
+        .insert_call(b, &call("p-b", 0, "2", "B", 1), &platform(b))
+        .await
+        .unwrap();
+    let ids_a: Vec<_> = calls_a.recordings.iter().map(|r| r.recording_id).collect();
+    let id_b = old_b.recordings[0].recording_id;
+    // Two of A's recordings deleted by a user, B's expired by retention.
+    let deleting = paal(30);
+    store.mark_deleted(a, &ids_a[..2], &deleting).await.unwrap();
+    assert_eq!(
+        store.expire_recordings(b, at(60), at(90), 1).await.unwrap(),
+        1
+    );
+    take_events(store.as_ref()).await;
+
+    let all = store
+        .pending_media_deletions(None, None, 100)
+        .await
+        .unwrap();
+    let mut expected: Vec<_> = vec![ids_a[0], ids_a[1], id_b];
+    expected.sort();
+    let listed: Vec<_> = all.iter().map(|d| d.recording_id).collect();
+    assert_eq!(listed, expected, "every tenant's, by recording id");
+    let of_b = all.iter().find(|d| d.recording_id == id_b).unwrap();
+    assert_eq!(
+        (
+            of_b.tenant.as_str(),
+            of_b.cause.as_str(),
+            of_b.requested_at,
+            of_b.attempts
+        ),
+        (b, "expired", at(90), 0)
+    );
+    let of_a = all.iter().find(|d| d.recording_id == ids_a[0]).unwrap();
+    assert_eq!(
+        (of_a.tenant.as_str(), of_a.cause.as_str(), of_a.requested_at),
+        (a, "deleted", deleting.at)
+    );
+
+    // Pages of one: each after the last id of the one before.
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.pending_media_deletions(None, after, 1).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert_eq!(page.len(), 1);
+        after = Some(last.recording_id);
+        paged.push(last.recording_id);
+    }
+    assert_eq!(paged, expected);
+
+    // One tenant's only.
+    let only_a: Vec<_> = store
+        .pending_media_deletions(Some(a), None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.recording_id)
+        .collect();
+    let mut expected_a = ids_a[..2].to_vec();
+    expected_a.sort();
+    assert_eq!(only_a, expected_a);
+    assert!(
+        store
+            .pending_media_deletions(Some("50007"), None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // What a deletion just queued: the tenant's queued ones among the ids
+    // (not the live recording, not another tenant's, not an unknown id).
+    let asked = [ids_a[0], ids_a[1], ids_a[2], id_b, uuid::Uuid::new_v4()];
+    let mut queued: Vec<_> = store
+        .queued_media_deletions(a, &asked)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| d.recording_id)
+        .collect();
+    queued.sort();
+    assert_eq!(queued, expected_a);
+    assert!(
+        store
+            .queued_media_deletions(a, &[])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A failed attempt is counted; a confirmed one leaves the list.
+    store
+        .media_deletion_failed(ids_a[0], at(100), "media-svc unavailable")
+        .await
+        .unwrap();
+    store.media_deletion_done(id_b).await.unwrap();
+    let now: Vec<_> = store
+        .pending_media_deletions(None, None, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|d| (d.recording_id, d.attempts))
+        .collect();
+    let mut expected: Vec<_> = vec![(ids_a[0], 1), (ids_a[1], 0)];
+    expected.sort();
+    assert_eq!(now, expected);
+}
+
+#[tokio::test]
+async fn sqlite_pending_deletions_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("archive.db").display());
+    pending_deletions_conformance(store::open(&url, true).await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn postgres_pending_deletions_conform() {
+    let Some(db) = ScratchDatabase::create("archive_pending").await else {
+        return;
+    };
+    pending_deletions_conformance(store::open(&db.url, true).await.unwrap()).await;
+    db.drop_database().await;
+}
+
 /// The tenant whose outbox inserts the sabotage trigger refuses.
 const DOOMED: &str = "66666";
 

@@ -1,7 +1,8 @@
 // Playback in a real browser: the audio plays (currentTime advances), pause,
 // seeking by dragging the slider, speed from the "⋮" menu, Stop closes the
 // player; the reason dialog for a user who must give one, and the reason in
-// the Archive Audit log; nothing on the page moves while audio plays.
+// the Archive Audit log; nothing on the page moves while audio plays; an
+// expired link renewed on the fly.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -280,4 +281,60 @@ test('the archive page with a recording playing, at 1280×800 (docs/screenshot-a
   assert.ok(path.endsWith('screenshot-archive.png'));
   assert.equal((await audioState(page)).paused, false);
   await page.context().close();
+});
+
+test('an expired link is renewed without a second audit event and plays on from where it was', async () => {
+  const since = new Date().toISOString();
+  const page = await signIn(browser, 'sara');
+  await search(page, { "Caller's number": '95214830' });
+  const row = callRow(page, '23.11.2023 08:46');
+  // The first link serves the first 12 kB (about 6 s of this recording),
+  // then "expires": the browser's next Range request under it is refused
+  // (after 3.5 s, while the player plays what it has), as media-svc
+  // refuses a link past its minute.
+  let first = null;
+  let refused = 0;
+  await page.route('**/media/**', async (route) => {
+    const url = route.request().url();
+    first ??= url;
+    if (url !== first) return route.continue();
+    const range = route.request().headers().range ?? 'bytes=0-';
+    if (!range.startsWith('bytes=0-')) {
+      refused += 1;
+      await new Promise((resolve) => setTimeout(resolve, 3500));
+      return route.fulfill({ status: 403, contentType: 'text/plain', body: 'forbidden' });
+    }
+    const response = await route.fetch({ headers: { ...route.request().headers(), range: 'bytes=0-11999' } });
+    return route.fulfill({ response });
+  });
+  const renewals = [];
+  page.on('request', (request) => {
+    if (request.url().endsWith('/api/v1/playback/renew')) renewals.push(request.postDataJSON());
+  });
+  await row.getByRole('button', { name: /^Play the recording/ }).click();
+  // The position, sampled until well past the 12 kB: it never jumps back.
+  let furthest = 0;
+  const after = await eventually(
+    () => audioState(page),
+    (s) => {
+      assert.ok(s.currentTime > furthest - 0.5, `back from ${furthest} s to ${s.currentTime} s`);
+      furthest = Math.max(furthest, s.currentTime);
+      return s.currentTime > 7 && !s.paused;
+    },
+    { timeout: 20_000, interval: 50, what: 'currentTime past 7 s' },
+  );
+  assert.ok(refused >= 1, 'the browser asked the expired link for more');
+  assert.equal(renewals.length, 1, JSON.stringify(renewals));
+  assert.equal(renewals[0].playback_url, first);
+  assert.notEqual(after.src, first);
+  assert.match(after.src, /\/media\/[0-9a-f-]+\?token=/);
+  assert.equal(after.error, null);
+  assert.equal(await player(page).locator('.player-status').innerText(), '');
+  const recordingId = after.src.match(/\/media\/([0-9a-f-]+)\?/)[1];
+  await page.context().close();
+
+  // One Play in the trail, however many links it took.
+  const { events } = await apiAs('paal', `/api/v1/audit?actor=sara&recording_id=${recordingId}`);
+  const played = events.filter((e) => e.kind === 'playback_started' && e.event_time >= since);
+  assert.equal(played.length, 1, JSON.stringify(events));
 });

@@ -51,6 +51,36 @@ pub struct Incoming {
     peer: Option<SocketAddr>,
 }
 
+impl Incoming {
+    /// Who acts in a request the HTTP side serves itself (a download):
+    /// `principal` (from the link), from where this request came, at `at`.
+    pub(crate) fn actor(
+        &self,
+        proxies: &TrustedProxies,
+        principal: archive_common::Principal,
+        at: DateTime<Utc>,
+    ) -> crate::flows::Actor {
+        let header = |name: &str| {
+            self.headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+        };
+        crate::flows::Actor {
+            principal,
+            client_address: proxies.client_address(self.peer, header("x-forwarded-for")),
+            user_agent: header("user-agent")
+                .next()
+                .unwrap_or_default()
+                .chars()
+                .take(300)
+                .collect(),
+            request_id: String::new(),
+            at,
+        }
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Incoming {
     type Rejection = std::convert::Infallible;
 
@@ -72,6 +102,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/api/v1/calls/{call_id}", get(call))
         .route("/api/v1/my/calls", get(my_calls))
         .route("/api/v1/recordings/{recording_id}/playback", post(playback))
+        .route("/api/v1/playback/renew", post(renew_playback))
         .route("/api/v1/exports", post(export))
         .route("/api/v1/recordings/delete", post(delete))
         .route("/api/v1/audit", get(audit))
@@ -408,10 +439,37 @@ async fn playback(
         },
     )?;
     let started = state.gateway.start_playback(request).await?.into_inner();
-    Ok(Json(json!({
+    Ok(playback_json(started))
+}
+
+fn playback_json(started: pb::StartPlaybackResponse) -> Json<Value> {
+    Json(json!({
         "playback_url": started.playback_url,
         "expire_time": time(started.expire_time.as_ref()),
-    })))
+        "renewable_until": time(started.renewable_until.as_ref()),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+struct RenewBody {
+    playback_url: String,
+}
+
+/// A fresh link for a playback started before (RenewPlayback).
+async fn renew_playback(
+    State(state): State<ApiState>,
+    incoming: Incoming,
+    Json(body): Json<RenewBody>,
+) -> ApiResult {
+    let request = state.request(
+        &incoming,
+        pb::RenewPlaybackRequest {
+            playback_url: body.playback_url,
+        },
+    )?;
+    Ok(playback_json(
+        state.gateway.renew_playback(request).await?.into_inner(),
+    ))
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]

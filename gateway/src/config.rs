@@ -99,9 +99,14 @@ pub struct GatewayConfig {
     /// HMAC key of playback links, shared with media-svc.
     #[arg(long, env = "ARCHIVE_PLAYBACK_KEY", hide_env_values = true)]
     pub playback_key: String,
-    /// Minutes a playback link stays valid (seeking late in a long recording needs it).
+    /// Minutes one Play lasts: its links are renewed (RenewPlayback, decided
+    /// again, not recorded again) until then; after, the user presses Play.
     #[arg(long, env = "GATEWAY_PLAYBACK_TTL_MINUTES", default_value_t = 60)]
     pub playback_ttl_minutes: i64,
+    /// Seconds one playback link stays valid (at most 60): how long a
+    /// revoked permission can take to stop a link already handed out.
+    #[arg(long, env = "GATEWAY_PLAYBACK_LINK_TTL_SECS", default_value_t = 60)]
+    pub playback_link_ttl_secs: i64,
     /// Minutes a download link stays valid.
     #[arg(long, env = "GATEWAY_EXPORT_TTL_MINUTES", default_value_t = 60)]
     pub export_ttl_minutes: i64,
@@ -163,6 +168,9 @@ pub struct SuiteConfig {
     /// Do not seed the demo tenant.
     #[arg(long, env = "ARCHIVE_NO_SEED")]
     pub no_seed: bool,
+    /// Seconds one playback link stays valid (at most 60; see `gateway serve`).
+    #[arg(long, env = "GATEWAY_PLAYBACK_LINK_TTL_SECS", default_value_t = 60)]
+    pub playback_link_ttl_secs: i64,
     /// Where media-svc keeps the recordings: `fs` (`DATA_DIR/media`), or
     /// `s3` with media-svc's `--s3-*` / `MEDIA_S3_*` settings below (the
     /// bucket must exist).
@@ -185,6 +193,7 @@ impl SuiteConfig {
             postgres_url: None,
             base_port: 0,
             no_seed: false,
+            playback_link_ttl_secs: 60,
             media_store: media_svc::StoreKind::Fs,
             s3: media_svc::S3Config::default(),
         }

@@ -4,6 +4,14 @@
 //! memory stays flat whatever the export's size, and a client that goes away
 //! stops the work (the producer's next send fails and it returns, dropping
 //! the upstream read).
+//!
+//! Every request of a download link asks authz-svc again whether its user
+//! may still download every recording of it (a refusal is recorded as
+//! ACCESS_DENIED and answered 403), and a download under way asks again
+//! every [`RECHECK_EVERY`]: a withdrawn permission stops a link already
+//! handed out within that bound. A recording deleted since the export was
+//! made is 410 (archive-svc says so), and one deleted while it is being
+//! sent breaks the download off (media-svc stops its read).
 
 use std::{ops::Range, sync::Arc};
 
@@ -25,8 +33,10 @@ use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 use tracing::Instrument as _;
 
 use crate::{
+    api::Incoming,
     flows::export::{ExportSettings, ExportToken, Prepared, reopen},
     metrics::{DownloadEnd, METRICS},
+    origin::TrustedProxies,
     upstream::Upstreams,
     zip::Piece,
 };
@@ -36,7 +46,14 @@ pub struct HttpState {
     pub upstreams: Upstreams,
     pub exports: ExportSettings,
     pub clock: Arc<dyn Clock>,
+    /// Where a refused download is recorded.
+    pub audit: audit_svc::client::AuditClient,
+    /// Whose `X-Forwarded-For` is believed for the client's address.
+    pub proxies: TrustedProxies,
 }
+
+/// How often a download under way asks authz-svc again.
+pub const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub fn router(state: HttpState) -> Router {
     Router::new()
@@ -64,6 +81,7 @@ async fn download(
     Query(query): Query<TokenQuery>,
     method: Method,
     headers: HeaderMap,
+    incoming: Incoming,
 ) -> Response {
     let Some(token) = ExportToken::verify(&query.token, &state.exports.key, state.clock.now())
     else {
@@ -78,22 +96,23 @@ async fn download(
             "this download link is for another file",
         );
     }
-    let prepared = match reopen(&state.upstreams, &token).await {
+    let actor = incoming.actor(&state.proxies, token.principal(), state.clock.now());
+    let reopened = async {
+        let prepared = reopen(&state.upstreams, &token).await?;
+        state
+            .upstreams
+            .authorize_again(
+                &actor,
+                pb::Action::Download,
+                &prepared.selected,
+                &state.audit,
+            )
+            .await?;
+        Ok::<_, crate::Error>(prepared)
+    };
+    let prepared = match reopened.await {
         Ok(p) => p,
-        Err(e) => {
-            let status: tonic::Status = e.into();
-            let code = match status.code() {
-                tonic::Code::NotFound | tonic::Code::FailedPrecondition => StatusCode::GONE,
-                tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-                tonic::Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
-            };
-            let mut response = plain(code, status.message());
-            if let Some(retry) = crate::api::retry_after_header(&status) {
-                response.headers_mut().insert(header::RETRY_AFTER, retry);
-            }
-            return response;
-        }
+        Err(e) => return refused(e.into()),
     };
     let size = prepared.layout.size();
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
@@ -113,7 +132,11 @@ async fn download(
         Response::new(Body::empty())
     } else {
         Response::new(stream(
-            state.upstreams.clone(),
+            Recheck {
+                upstreams: state.upstreams.clone(),
+                audit: state.audit.clone(),
+                actor,
+            },
             prepared.clone(),
             range.clone(),
         ))
@@ -152,12 +175,50 @@ async fn download(
     response
 }
 
+/// A download's answer when it cannot start.
+fn refused(status: tonic::Status) -> Response {
+    let code = match status.code() {
+        tonic::Code::NotFound | tonic::Code::FailedPrecondition => StatusCode::GONE,
+        tonic::Code::PermissionDenied => StatusCode::FORBIDDEN,
+        tonic::Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        tonic::Code::DeadlineExceeded => StatusCode::GATEWAY_TIMEOUT,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    let mut response = plain(code, status.message());
+    if let Some(retry) = crate::api::retry_after_header(&status) {
+        response.headers_mut().insert(header::RETRY_AFTER, retry);
+    }
+    response
+}
+
+/// What a download under way asks authz-svc again with.
+struct Recheck {
+    upstreams: Upstreams,
+    audit: audit_svc::client::AuditClient,
+    actor: crate::flows::Actor,
+}
+
+impl Recheck {
+    /// Whether the user may still download the archive's recordings.
+    async fn allowed(&self, prepared: &Prepared) -> Result<(), Stop> {
+        self.upstreams
+            .authorize_again(
+                &self.actor,
+                pb::Action::Download,
+                &prepared.selected,
+                &self.audit,
+            )
+            .await
+            .map_err(|e| Stop::Failed(format!("asked again: {}", tonic::Status::from(e).message())))
+    }
+}
+
 /// Bytes `range` of the archive, produced by a task that stops when the client does.
-fn stream(upstreams: Upstreams, prepared: Prepared, range: Range<u64>) -> Body {
+fn stream(recheck: Recheck, prepared: Prepared, range: Range<u64>) -> Body {
     let (tx, rx) = mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     // The producer's media-svc reads belong to the download's trace.
     let producer = async move {
-        let end = match produce(&upstreams, &prepared, range, &tx).await {
+        let end = match produce(&recheck, &prepared, range, &tx).await {
             Ok(()) => DownloadEnd::Completed,
             Err(Stop::ClientLeft) => DownloadEnd::ClientLeft,
             Err(Stop::Failed(e)) => {
@@ -179,11 +240,14 @@ enum Stop {
 }
 
 async fn produce(
-    upstreams: &Upstreams,
+    recheck: &Recheck,
     prepared: &Prepared,
     range: Range<u64>,
     tx: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(), Stop> {
+    let upstreams = &recheck.upstreams;
+    // Asked when the request came; again every RECHECK_EVERY.
+    let mut asked = tokio::time::Instant::now();
     for piece in prepared.layout.pieces(range) {
         match piece {
             Piece::Bytes(b) => tx
@@ -220,6 +284,10 @@ async fn produce(
                     }
                     if whole {
                         crc.update(&chunk);
+                    }
+                    if asked.elapsed() >= RECHECK_EVERY {
+                        recheck.allowed(prepared).await?;
+                        asked = tokio::time::Instant::now();
                     }
                     tx.send(Ok(Bytes::from(chunk)))
                         .await

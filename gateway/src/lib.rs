@@ -85,6 +85,7 @@ pub async fn run_with(
         key: config.playback_key.clone().into_bytes(),
         public_url: config.media_public_url.clone(),
         ttl: chrono::Duration::minutes(config.playback_ttl_minutes.max(1)),
+        link_ttl: flows::playback::link_ttl(config.playback_link_ttl_secs),
     };
     let exports = flows::export::ExportSettings {
         key: export_key(&config.jwt_secret),
@@ -95,7 +96,7 @@ pub async fn run_with(
     let searches = flows::searches::SearchAudit::start(audit.clone(), shutdown.clone());
     let gateway = Arc::new(Gateway::new(GatewayParts {
         upstreams: upstreams.clone(),
-        audit,
+        audit: audit.clone(),
         searches,
         playback,
         exports: exports.clone(),
@@ -128,6 +129,8 @@ pub async fn run_with(
         upstreams,
         exports,
         clock,
+        audit,
+        proxies: proxies.clone(),
     })
     .merge(web::router(authenticate.clone(), config.demo_sign_in))
     .merge(api::router(api::ApiState {

@@ -283,6 +283,22 @@ impl ArchiveService for Gateway {
         Ok(Response::new(started))
     }
 
+    async fn renew_playback(
+        &self,
+        request: Request<pb::RenewPlaybackRequest>,
+    ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
+        let actor = self.actor(&request, "")?;
+        let renewed = playback::renew(
+            &self.upstreams,
+            &self.audit,
+            &self.playback,
+            &actor,
+            request.into_inner(),
+        )
+        .await?;
+        Ok(Response::new(renewed))
+    }
+
     async fn create_export(
         &self,
         request: Request<pb::CreateExportRequest>,

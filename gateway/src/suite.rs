@@ -196,6 +196,9 @@ impl Suite {
         );
         media.cors_origin = None;
         media.audit_url = Some(url(endpoints.audit));
+        // Serves no recording until it has read the deletions archive-svc
+        // queued (served below; media-svc asks until it answers).
+        media.archive_url = Some(url(endpoints.archive));
         media.store = config.media_store;
         media.s3 = config.s3.clone();
         let media = media_svc::MediaServer::start(media, shutdown.child_token())
@@ -287,6 +290,7 @@ impl Suite {
             media_public_url: url(endpoints.media_http),
             playback_key: secrets.playback_key.clone(),
             playback_ttl_minutes: 60,
+            playback_link_ttl_secs: config.playback_link_ttl_secs,
             export_ttl_minutes: 60,
             demo_sign_in: true,
             jwks_file: None,

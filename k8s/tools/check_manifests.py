@@ -64,7 +64,7 @@ GENERATED_SUFFIX = re.compile(r"-[2456789bcdfghkmt]{10}$")
 EXPECTED_INGRESS = {
     ("gateway", "grpc"): {"ingress-controller"},
     ("gateway", "http"): {"ingress-controller"},
-    ("archive-svc", "grpc"): {"gateway", "ingest-client"},
+    ("archive-svc", "grpc"): {"gateway", "media-svc", "ingest-client"},
     ("media-svc", "grpc"): {"gateway", "archive-svc", "ingest-client"},
     ("media-svc", "http"): {"ingress-controller"},
     ("authz-svc", "grpc"): {"gateway", "audit-svc"},

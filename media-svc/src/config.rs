@@ -27,8 +27,10 @@ pub enum S3Playback {
     /// (every byte copied through user space).
     Stream,
     /// After the token check, `307` to a URL presigned for the audio object
-    /// (valid while the token is): the player fetches the bytes from the
-    /// store itself, which must be reachable by players.
+    /// (valid while the token is, at most 60 s): the player fetches the
+    /// bytes from the store itself, which must be reachable by players. A
+    /// URL handed out keeps working until it expires or the object is gone,
+    /// whatever is deleted or revoked meanwhile.
     Redirect,
 }
 
@@ -94,6 +96,25 @@ pub struct Config {
     /// Unset: not recorded.
     #[arg(long, env = "MEDIA_AUDIT_URL")]
     pub audit_url: Option<String>,
+
+    /// archive-svc's gRPC URL (`http://host:port`), where the recording
+    /// files queued for deletion are listed. Set, media-svc serves no
+    /// recording after a start until it has read that list and made every
+    /// recording on it unservable (readiness stays NOT_SERVING, playback
+    /// answers 503 meanwhile), and reads it again every
+    /// `--pending-deletions-interval-secs`. Unset: a recording deleted while
+    /// media-svc was down plays until archive-svc's outbox reaches it.
+    #[arg(long, env = "MEDIA_ARCHIVE_URL")]
+    pub archive_url: Option<String>,
+
+    /// Seconds between two reads of archive-svc's pending deletions after
+    /// the first (with `--archive-url`).
+    #[arg(
+        long,
+        env = "MEDIA_PENDING_DELETIONS_INTERVAL_SECS",
+        default_value_t = 30
+    )]
+    pub pending_deletions_interval_secs: u64,
 
     #[command(flatten)]
     pub s3: S3Config,
@@ -245,6 +266,8 @@ impl Config {
             cors_origin: None,
             cache_max_age_secs: 300,
             audit_url: None,
+            archive_url: None,
+            pending_deletions_interval_secs: 30,
             s3: S3Config::default(),
         }
     }
@@ -287,6 +310,11 @@ mod tests {
         assert!(c.s3.retry_timeout_secs + c.s3.read_timeout_secs <= 10);
         assert_eq!(c.s3.playback, S3Playback::Relay);
         assert_eq!(built.s3.playback, S3Playback::Relay);
+        assert_eq!(c.archive_url, None);
+        assert_eq!(
+            built.pending_deletions_interval_secs,
+            c.pending_deletions_interval_secs
+        );
     }
 
     #[test]

@@ -20,6 +20,17 @@ pub enum Error {
     NotMp3(#[from] Mp3Error),
     #[error("recording {0} not found")]
     NotFound(String),
+    /// An upload of a recording whose deletion is not confirmed yet.
+    #[error("recording {0} is deleted")]
+    Deleted(String),
+    /// A read stopped half way: the recording was deleted meanwhile (or,
+    /// over HTTP, the grant it was read under expired).
+    #[error("the recording was deleted while it was being read")]
+    Revoked,
+    /// Started with an archive-svc URL and not yet through the deletions
+    /// queued there (see `tombstones`).
+    #[error("media-svc is reading the deletions queued while it was down; retry shortly")]
+    Unsettled,
     #[error("recording {0} already exists with different content")]
     AlreadyExists(String),
     #[error("the upload exceeds the limit of {limit} bytes")]
@@ -60,7 +71,9 @@ impl From<Error> for Status {
             Error::NotMp3(m) => {
                 FieldViolation::new("chunk", format!("not MPEG audio Layer III: {m}")).into()
             }
-            Error::NotFound(_) => Status::not_found(e.to_string()),
+            Error::NotFound(_) | Error::Revoked => Status::not_found(e.to_string()),
+            Error::Deleted(_) => Status::failed_precondition(e.to_string()),
+            Error::Unsettled => Status::unavailable(e.to_string()),
             Error::AlreadyExists(_) => Status::already_exists(e.to_string()),
             Error::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
             Error::OutOfRange(m) => Status::out_of_range(m),

@@ -84,6 +84,10 @@ impl RecordingKeys {
     pub fn id(&self) -> RecordingId {
         self.id
     }
+
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
 }
 
 #[cfg(test)]

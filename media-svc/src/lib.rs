@@ -17,9 +17,11 @@ pub mod info;
 pub mod keys;
 mod metrics;
 pub mod mp3;
+mod pending;
 mod service;
 pub mod storage;
 pub mod token;
+pub mod tombstones;
 
 use std::{sync::Arc, time::Duration};
 
@@ -29,7 +31,9 @@ use archive_common::{
     shutdown::CancellationToken,
     telemetry::client::TracedChannel,
 };
-use archive_proto::v1::media_service_server::MediaServiceServer;
+use archive_proto::v1::{
+    call_service_client::CallServiceClient, media_service_server::MediaServiceServer,
+};
 use audit_svc::{client::AuditClient, gate::Gate};
 use object_store::ObjectStore;
 use tokio::net::TcpListener;
@@ -43,6 +47,7 @@ use tonic_health as _;
 
 pub use config::{Config, S3Config, S3Playback, StoreKind};
 pub use error::Error;
+pub use pending::PRINCIPAL_NAME;
 pub use service::{MAX_BATCH, READ_CHUNK_BYTES};
 pub use token::{PlaybackToken, TokenError};
 
@@ -51,6 +56,9 @@ pub const SERVICE_NAME: &str = <MediaServiceServer<service::Media> as NamedServi
 
 /// How often readiness re-checks the object store.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+/// Calls to archive-svc (the pending deletions): connecting, and answering.
+const ARCHIVE_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+const ARCHIVE_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Opens the configured object store and serves gRPC on `grpc_listener` and
 /// HTTP playback on `http_listener` until `shutdown` is cancelled.
@@ -116,6 +124,12 @@ impl MediaServer {
             .identity
             .load_with(clock.clone())
             .map_err(|e| Error::Config(e.to_string()))?;
+        // With archive-svc to ask, nothing is served until its pending
+        // deletions are known (see `pending`).
+        let store = match config.archive_url {
+            Some(_) => store.unsettled(),
+            None => store,
+        };
         let audit = config
             .audit_url
             .as_deref()
@@ -125,22 +139,52 @@ impl MediaServer {
         let audit = audit::MediaAudit::new(audit, clock.clone());
         let gate = Gate::new(Arc::new(audit.clone()), clock);
         let server = MediaServiceServer::with_interceptor(
-            service::Media::new(store.clone(), audit, gate),
+            service::Media::new(store.clone(), audit.clone(), gate),
             identity.verifier(),
         );
         let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
         let stop = shutdown.child_token();
+        store.spawn_recheck(stop.clone());
         let ping_store = store.clone();
-        watch_readiness(
-            host.health(),
-            vec![SERVICE_NAME.to_owned()],
-            READINESS_INTERVAL,
-            stop.clone(),
+        let readiness = {
+            let (health, stop) = (host.health(), stop.clone());
             move || {
-                let store = ping_store.clone();
-                async move { store.ping().await }
-            },
-        );
+                watch_readiness(
+                    health,
+                    vec![SERVICE_NAME.to_owned()],
+                    READINESS_INTERVAL,
+                    stop,
+                    move || {
+                        let store = ping_store.clone();
+                        async move { store.ping().await }
+                    },
+                );
+            }
+        };
+        match &config.archive_url {
+            // Readiness starts (NOT_SERVING until then) once the pending
+            // deletions are buried.
+            Some(url) => {
+                let channel = archive_common::telemetry::client::channel(
+                    url,
+                    ARCHIVE_CONNECT_TIMEOUT,
+                    ARCHIVE_CALL_TIMEOUT,
+                )
+                .map_err(|e| Error::Config(format!("archive_url: {e}")))?;
+                pending::PendingDeletions::new(
+                    CallServiceClient::new(channel),
+                    identity.key,
+                    store.clone(),
+                    audit,
+                )
+                .spawn(
+                    Duration::from_secs(config.pending_deletions_interval_secs.max(1)),
+                    stop.clone(),
+                    readiness,
+                );
+            }
+            None => readiness(),
+        }
         let playback = http::router(
             store,
             http::HttpSettings {

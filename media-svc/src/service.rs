@@ -22,6 +22,7 @@ use crate::{
     chunks::rechunk,
     keys::{RecordingId, RecordingKeys},
     storage::MediaStore,
+    tombstones::Unservable,
 };
 
 /// Most ids one `BatchGetMediaInfo` may ask for.
@@ -68,6 +69,17 @@ impl Media {
     }
 }
 
+impl Media {
+    /// NOT_FOUND for a recording being deleted, UNAVAILABLE while the
+    /// deletions queued at archive-svc are not known yet (see `tombstones`).
+    fn servable(&self, keys: &RecordingKeys) -> Result<(), Error> {
+        self.store
+            .tombstones()
+            .check(keys)
+            .map_err(|u| u.error(keys))
+    }
+}
+
 #[tonic::async_trait]
 impl proto::media_service_server::MediaService for Media {
     async fn upload_recording(
@@ -82,10 +94,13 @@ impl proto::media_service_server::MediaService for Media {
             .await?
             .ok_or_else(|| FieldViolation::missing("recording_id"))?;
         let id = RecordingId::parse(&first.recording_id, "recording_id")?;
-        let mut upload = self
-            .store
-            .begin_upload(RecordingKeys::new(&tenant, id))
-            .await?;
+        // A recording being deleted does not come back (its deletion may
+        // not be known yet while unsettled: it is applied after this then).
+        let keys = RecordingKeys::new(&tenant, id);
+        if self.store.tombstones().check(&keys) == Err(Unservable::Deleted) {
+            return Err(Error::Deleted(id.to_string()).into());
+        }
+        let mut upload = self.store.begin_upload(keys).await?;
         let received = async {
             upload.write(&first.chunk).await?;
             while let Some(message) = messages.message().await.map_err(Error::Client)? {
@@ -129,6 +144,9 @@ impl proto::media_service_server::MediaService for Media {
             )
             .await?;
         let ReadRecordingRequest { offset, length, .. } = request.into_inner();
+        // Asked again before every chunk: a deletion stops the read (the
+        // gateway's zip download of an earlier export, say) where it is.
+        let revocation = self.store.watch(&keys).map_err(|u| u.error(&keys))?;
         let size = self.store.require_info(&keys).await?.size_bytes;
         if offset >= size {
             return Err(Error::OutOfRange(format!(
@@ -142,7 +160,8 @@ impl proto::media_service_server::MediaService for Media {
             n => offset.saturating_add(n).min(size),
         };
         let bytes = self.store.read(&keys, offset..end).await?;
-        let stream = rechunk(bytes, READ_CHUNK_BYTES)
+        let stream = revocation
+            .guard(rechunk(bytes, READ_CHUNK_BYTES))
             .map_ok(|chunk| ReadRecordingResponse {
                 chunk: chunk.to_vec(),
             })
@@ -163,6 +182,7 @@ impl proto::media_service_server::MediaService for Media {
                 "recording_id",
             )
             .await?;
+        self.servable(&keys)?;
         let info = self.store.require_info(&keys).await?;
         Ok(Response::new(GetMediaInfoResponse {
             media: Some(info.into()),
@@ -196,7 +216,14 @@ impl proto::media_service_server::MediaService for Media {
         }
         let found: Vec<_> = futures::stream::iter(keys.into_iter().map(|k| {
             let store = self.store.clone();
-            async move { store.info(&k).await }
+            async move {
+                // One being deleted is left out, as one without a file is.
+                match store.tombstones().check(&k) {
+                    Ok(()) => store.info(&k).await,
+                    Err(Unservable::Deleted) => Ok(None),
+                    Err(u) => Err(u.error(&k)),
+                }
+            }
         }))
         .buffered(BATCH_CONCURRENCY)
         .try_collect()

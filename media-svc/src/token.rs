@@ -3,6 +3,11 @@
 //! tenant over HTTP. Format: `base64url(json claims) "." base64url(HMAC-SHA256)`,
 //! the MAC taken over a domain label and the encoded claims, so the token can
 //! travel in a URL and nobody without the key can forge or alter one.
+//!
+//! A token is short-lived (a minute, by default) so that a revoked permission
+//! or a deletion stops issued links soon; the one Play it was minted for lasts
+//! longer (`renewable_until`): until then the gateway renews the link
+//! (RenewPlayback) after deciding again, without a second audit event.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
@@ -22,6 +27,9 @@ pub struct PlaybackToken {
     pub recording_id: String,
     pub user_id: String,
     pub expires_at: DateTime<Utc>,
+    /// Until when the gateway may renew the link without a new Play (and
+    /// audit event); `None`: not renewable. media-svc does not read it.
+    pub renewable_until: Option<DateTime<Utc>>,
 }
 
 /// Why a token was refused. The HTTP endpoint answers all of them with 403.
@@ -45,6 +53,9 @@ struct Claims {
     u: String,
     /// Expiry, seconds since the epoch.
     e: i64,
+    /// Renewable until, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    s: Option<i64>,
 }
 
 fn mac(key: &[u8], claims: &str) -> Hmac<Sha256> {
@@ -62,6 +73,7 @@ impl PlaybackToken {
             r: self.recording_id.clone(),
             u: self.user_id.clone(),
             e: self.expires_at.timestamp(),
+            s: self.renewable_until.map(|t| t.timestamp()),
         };
         let claims = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("claims serialise"));
         let tag = mac(key, &claims).finalize().into_bytes();
@@ -70,6 +82,16 @@ impl PlaybackToken {
 
     /// Checks the signature (in constant time) and then the expiry against `now`.
     pub fn verify(token: &str, key: &[u8], now: DateTime<Utc>) -> Result<Self, TokenError> {
+        let claims = Self::verify_signature(token, key)?;
+        if now >= claims.expires_at {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// Checks the signature (in constant time) only: the claims of a token
+    /// this key signed, expired or not (what a renewal starts from).
+    pub fn verify_signature(token: &str, key: &[u8]) -> Result<Self, TokenError> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(TokenError::Malformed);
         }
@@ -84,15 +106,13 @@ impl PlaybackToken {
             .decode(claims)
             .map_err(|_| TokenError::Malformed)?;
         let c: Claims = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
-        let expires_at = DateTime::from_timestamp(c.e, 0).ok_or(TokenError::Malformed)?;
-        if now >= expires_at {
-            return Err(TokenError::Expired);
-        }
+        let at = |secs| DateTime::from_timestamp(secs, 0).ok_or(TokenError::Malformed);
         Ok(Self {
             tenant: c.t,
             recording_id: c.r,
             user_id: c.u,
-            expires_at,
+            expires_at: at(c.e)?,
+            renewable_until: c.s.map(at).transpose()?,
         })
     }
 }
@@ -113,6 +133,7 @@ mod tests {
             recording_id: "0b7e6a8c-3f0e-4c1a-9d2e-5b6a7c8d9e0f".into(),
             user_id: "paal".into(),
             expires_at: now() + Duration::minutes(5),
+            renewable_until: None,
         }
     }
 
@@ -127,6 +148,40 @@ mod tests {
         assert_eq!(
             PlaybackToken::verify(&token, b"key", now()).unwrap(),
             grant()
+        );
+    }
+
+    #[test]
+    fn a_renewable_token_carries_its_window_and_verifies_expired_by_signature_only() {
+        let renewable = PlaybackToken {
+            renewable_until: Some(now() + Duration::minutes(60)),
+            ..grant()
+        };
+        let token = renewable.sign(b"key");
+        assert_eq!(
+            PlaybackToken::verify(&token, b"key", now()).unwrap(),
+            renewable
+        );
+        let later = now() + Duration::minutes(10);
+        assert_eq!(
+            PlaybackToken::verify(&token, b"key", later),
+            Err(TokenError::Expired)
+        );
+        assert_eq!(
+            PlaybackToken::verify_signature(&token, b"key").unwrap(),
+            renewable
+        );
+        assert_eq!(
+            PlaybackToken::verify_signature(&token, b"other"),
+            Err(TokenError::BadSignature)
+        );
+        // A token without the window (minted before renewals existed) is not renewable.
+        let plain = grant().sign(b"key");
+        assert_eq!(
+            PlaybackToken::verify_signature(&plain, b"key")
+                .unwrap()
+                .renewable_until,
+            None
         );
     }
 

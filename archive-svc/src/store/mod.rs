@@ -22,6 +22,9 @@ use crate::model::{CallQuery, Cursor, NewCall, StoredCall, StoredRecording, Tena
 pub struct MediaDeletion {
     pub recording_id: Uuid,
     pub tenant: String,
+    /// `deleted` (by a user), `expired` or `purged` (retention).
+    pub cause: String,
+    pub requested_at: DateTime<Utc>,
     pub attempts: u32,
 }
 
@@ -149,6 +152,24 @@ pub trait CallStore: Send + Sync + 'static {
         &self,
         now: DateTime<Utc>,
         limit: u32,
+    ) -> Result<Vec<MediaDeletion>, StoreError>;
+
+    /// The queued file deletions of `tenant` (of every tenant when `None`)
+    /// whose recording id comes after `after`, by recording id, at most
+    /// `limit`: what media-svc must not serve (ListPendingMediaDeletions).
+    async fn pending_media_deletions(
+        &self,
+        tenant: Option<&str>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MediaDeletion>, StoreError>;
+
+    /// The queued file deletions of the tenant's recordings among `ids`
+    /// (what a deletion just queued, to be attempted at once).
+    async fn queued_media_deletions(
+        &self,
+        tenant: &str,
+        ids: &[Uuid],
     ) -> Result<Vec<MediaDeletion>, StoreError>;
 
     /// media-svc confirmed the deletion: dequeue it.

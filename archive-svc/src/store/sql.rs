@@ -68,8 +68,39 @@ pub(super) const PURGE_CALLS: &str = "DELETE FROM calls \
 
 pub(super) const TENANTS: &str = "SELECT DISTINCT tenant_id FROM calls ORDER BY tenant_id";
 
-pub(super) const DUE_MEDIA_DELETIONS: &str = "SELECT recording_id, tenant_id, attempts \
-     FROM media_deletions WHERE next_attempt_us <= $1 ORDER BY next_attempt_us LIMIT $2";
+/// Due deletions, the longest waiting first. Every query of the queue
+/// selects a [`MediaDeletionRow`].
+pub(super) const DUE_MEDIA_DELETIONS: &str = "SELECT recording_id, tenant_id, cause, \
+     requested_at_us, attempts FROM media_deletions WHERE next_attempt_us <= $1 \
+     ORDER BY next_attempt_us LIMIT $2";
+
+/// By recording id (the primary key), after a recording id: pages that
+/// neither skip nor repeat a row while deletions are queued and confirmed.
+pub(super) const PENDING_MEDIA_DELETIONS: &str = "SELECT recording_id, tenant_id, cause, \
+     requested_at_us, attempts FROM media_deletions WHERE recording_id > $1 \
+     ORDER BY recording_id LIMIT $2";
+
+pub(super) const PENDING_MEDIA_DELETIONS_OF_TENANT: &str = "SELECT recording_id, tenant_id, \
+     cause, requested_at_us, attempts FROM media_deletions WHERE tenant_id = $1 \
+     AND recording_id > $2 ORDER BY recording_id LIMIT $3";
+
+pub(super) const QUEUED_MEDIA_DELETIONS_OF: &str = "SELECT recording_id, tenant_id, cause, \
+     requested_at_us, attempts FROM media_deletions WHERE tenant_id = ";
+
+/// A row of the media-deletion queue as the queries above select it.
+pub(super) type MediaDeletionRow = (uuid::Uuid, String, String, i64, i64);
+
+pub(super) fn media_deletion(
+    (recording_id, tenant, cause, requested_at_us, attempts): MediaDeletionRow,
+) -> super::MediaDeletion {
+    super::MediaDeletion {
+        recording_id,
+        tenant,
+        cause,
+        requested_at: archive_common::convert::from_micros(requested_at_us),
+        attempts: u32::try_from(attempts.max(0)).unwrap_or(u32::MAX),
+    }
+}
 
 pub(super) const MEDIA_DELETION_DONE: &str = "DELETE FROM media_deletions WHERE recording_id = $1";
 
@@ -554,20 +585,58 @@ macro_rules! call_store_impl {
                 now: chrono::DateTime<chrono::Utc>,
                 limit: u32,
             ) -> Result<Vec<$crate::store::MediaDeletion>, $crate::store::StoreError> {
-                let rows: Vec<(uuid::Uuid, String, i64)> =
+                let rows: Vec<$crate::store::sql::MediaDeletionRow> =
                     sqlx::query_as($crate::store::sql::DUE_MEDIA_DELETIONS)
                         .bind(now.timestamp_micros())
                         .bind(i64::from(limit))
                         .fetch_all(&self.pool)
                         .await?;
-                Ok(rows
-                    .into_iter()
-                    .map(|(recording_id, tenant, attempts)| $crate::store::MediaDeletion {
-                        recording_id,
-                        tenant,
-                        attempts: attempts.clamp(0, u32::MAX.into()) as u32,
-                    })
-                    .collect())
+                Ok(rows.into_iter().map($crate::store::sql::media_deletion).collect())
+            }
+
+            async fn pending_media_deletions(
+                &self,
+                tenant: Option<&str>,
+                after: Option<uuid::Uuid>,
+                limit: u32,
+            ) -> Result<Vec<$crate::store::MediaDeletion>, $crate::store::StoreError> {
+                use $crate::store::sql;
+                // The nil UUID sorts before every other (both backends
+                // compare UUIDs byte by byte).
+                let after = after.unwrap_or(uuid::Uuid::nil());
+                let query = match tenant {
+                    Some(tenant) => sqlx::query_as(sql::PENDING_MEDIA_DELETIONS_OF_TENANT)
+                        .bind(tenant.to_owned()),
+                    None => sqlx::query_as(sql::PENDING_MEDIA_DELETIONS),
+                };
+                let rows: Vec<sql::MediaDeletionRow> = query
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().map(sql::media_deletion).collect())
+            }
+
+            async fn queued_media_deletions(
+                &self,
+                tenant: &str,
+                ids: &[uuid::Uuid],
+            ) -> Result<Vec<$crate::store::MediaDeletion>, $crate::store::StoreError> {
+                use $crate::store::sql;
+                let mut found = Vec::new();
+                for chunk in ids.chunks(sql::ROWS_PER_STATEMENT) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(sql::QUEUED_MEDIA_DELETIONS_OF);
+                    qb.push_bind(tenant.to_owned()).push(" AND recording_id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    let rows: Vec<sql::MediaDeletionRow> =
+                        qb.build_query_as().fetch_all(&self.pool).await?;
+                    found.extend(rows.into_iter().map(sql::media_deletion));
+                }
+                Ok(found)
             }
 
             async fn media_deletion_done(

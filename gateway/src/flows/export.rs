@@ -169,6 +169,9 @@ pub struct Prepared {
     pub recording_ids: Vec<String>,
     pub entries: Vec<Entry>,
     pub principal: Principal,
+    /// The recordings with their calls, in entry order (what authz-svc is
+    /// asked about again while the archive is downloaded).
+    pub selected: Vec<Selected>,
 }
 
 /// Loads the recordings and their media facts and lays out the archive.
@@ -177,7 +180,7 @@ async fn prepare(
     who: &Principal,
     export_id: Uuid,
     ids: &[String],
-) -> Result<(Prepared, Vec<Selected>), Error> {
+) -> Result<Prepared, Error> {
     let selected = upstreams.selected(who, ids).await?;
     for s in &selected {
         match s.state() {
@@ -232,16 +235,14 @@ async fn prepare(
         });
     }
     let layout = Layout::new(&entries);
-    Ok((
-        Prepared {
-            file_name: format!("{export_id}.zip"),
-            layout,
-            recording_ids: ids.to_vec(),
-            entries,
-            principal: who.clone(),
-        },
+    Ok(Prepared {
+        file_name: format!("{export_id}.zip"),
+        layout,
+        recording_ids: ids.to_vec(),
+        entries,
+        principal: who.clone(),
         selected,
-    ))
+    })
 }
 
 pub async fn create(
@@ -277,12 +278,13 @@ pub async fn create(
     let mut selection: Vec<&str> = vec!["export"];
     selection.extend(ids.iter().map(String::as_str));
     let export_id = actor.stable_uuid(&selection);
-    let (prepared, selected) = prepare(upstreams, who, export_id, ids).await?;
+    let prepared = prepare(upstreams, who, export_id, ids).await?;
+    let selected = &prepared.selected;
     upstreams
         .authorize(
             actor,
             pb::Action::Download,
-            &selected,
+            selected,
             &reason,
             &tenant,
             audit,
@@ -319,7 +321,7 @@ pub async fn create(
     crate::metrics::METRICS.export_created(prepared.layout.size(), selected.len());
     let expires = actor.at + settings.ttl;
     let mut packed = Vec::with_capacity(ids.len() * 16);
-    for s in &selected {
+    for s in selected {
         packed.extend_from_slice(
             Uuid::parse_str(&s.recording.recording_id)
                 .expect("archive-svc ids are UUIDs")
@@ -353,9 +355,5 @@ pub async fn create(
 /// gateway replica can serve it).
 pub async fn reopen(upstreams: &Upstreams, token: &ExportToken) -> Result<Prepared, Error> {
     let who = token.principal();
-    Ok(
-        prepare(upstreams, &who, token.export_id, &token.recording_ids())
-            .await?
-            .0,
-    )
+    prepare(upstreams, &who, token.export_id, &token.recording_ids()).await
 }

@@ -309,6 +309,48 @@ impl Upstreams {
         tenant: &Tenant,
         audit: &audit_svc::client::AuditClient,
     ) -> Result<(), Error> {
+        let reason_needed = self
+            .decide_all(actor, action, selected, reason, audit)
+            .await?;
+        if reason_needed && !reason.satisfies(tenant) {
+            return Err(Error::Status(reason_required(
+                if tenant.reason_codes.is_empty() {
+                    "a reason is required before this action starts"
+                } else {
+                    "a reason code (and optionally a text and a case id) is required before this action starts"
+                },
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`Upstreams::authorize`] for an action that goes on under an earlier
+    /// grant (a playback link renewed, a download resumed): the reason was
+    /// given, and recorded, when it started, so a verdict that asks for one
+    /// allows it; a refusal is recorded and answered as there.
+    pub async fn authorize_again(
+        &self,
+        actor: &Actor,
+        action: pb::Action,
+        selected: &[Selected],
+        audit: &audit_svc::client::AuditClient,
+    ) -> Result<(), Error> {
+        self.decide_all(actor, action, selected, &Reason::default(), audit)
+            .await
+            .map(|_| ())
+    }
+
+    /// authz-svc's verdicts on `action` for every selected recording: a
+    /// refusal recorded and answered PERMISSION_DENIED; else whether any
+    /// asks for a reason.
+    async fn decide_all(
+        &self,
+        actor: &Actor,
+        action: pb::Action,
+        selected: &[Selected],
+        reason: &Reason,
+        audit: &audit_svc::client::AuditClient,
+    ) -> Result<bool, Error> {
         let requests = selected
             .iter()
             .map(|s| pb::DecideRequest {
@@ -358,15 +400,6 @@ impl Upstreams {
                 "authz-svc answered for fewer recordings".into(),
             ));
         }
-        if reason_needed && !reason.satisfies(tenant) {
-            return Err(Error::Status(reason_required(
-                if tenant.reason_codes.is_empty() {
-                    "a reason is required before this action starts"
-                } else {
-                    "a reason code (and optionally a text and a case id) is required before this action starts"
-                },
-            )));
-        }
-        Ok(())
+        Ok(reason_needed)
     }
 }

@@ -66,9 +66,24 @@ export async function play(ctx, recording, row, opener) {
       title: `${row.start} · ${row.callers_number || row.access_point}`,
       detail: `Recording ${recording.nr}${who ? ` · ${who}` : ''}`,
       opener,
+      renew: (url) => renewPlayback(url),
     });
   } catch (error) {
     ctx.notices.error(describe(error, 'play this recording'));
+  }
+}
+
+/**
+ * A fresh link for the playback `url` belongs to; rejects with what to tell
+ * the user when it may not go on (permission withdrawn, recording deleted,
+ * the hour of one Play over).
+ */
+async function renewPlayback(url) {
+  try {
+    const renewed = await api('/api/v1/playback/renew', { method: 'POST', body: { playback_url: url } });
+    return renewed.playback_url;
+  } catch (error) {
+    throw new Error(describe(error, 'play this recording any more'));
   }
 }
 

@@ -2,7 +2,10 @@
 // moves while it plays: play/pause, a seek slider (drag it, or use the arrow
 // keys), playback speed from the "⋮" menu, and Stop, which closes it. The MP3
 // streams straight from media-svc's signed URL; the browser seeks with Range
-// requests.
+// requests. A link lives a minute: when one the browser still uses has
+// expired (its next Range request fails), the player trades it for a fresh
+// one (`renew`, which asks the server again whether the user may still play
+// it) and goes on from where it was; a refusal stops it, in words.
 
 import { h, icon, replace } from './dom.js';
 import { menuButton } from './menu.js';
@@ -10,6 +13,8 @@ import { minutesSeconds } from './time.js';
 
 export const SPEEDS = [0.5, 0.75, 1, 1.25, 1.5, 1.75, 2];
 const KEY_STEP_SECONDS = 5;
+/** A renewed link that fails this soon is not renewed again (media-svc is failing, not the link). */
+const RENEW_AGAIN_AFTER_MS = 3000;
 
 function speedLabel(rate) {
   return `${rate}×`;
@@ -20,6 +25,11 @@ export class Player {
     this.container = container;
     this.opener = null;
     this.dragging = false;
+    this.renew = null;
+    this.renewedAt = 0;
+    this.renewing = false;
+    // Whether the user wants it playing (an error pauses the element, not the user).
+    this.wantPlaying = false;
     this.audio = h('audio', { id: 'player-audio', preload: 'auto' });
     this.toggle = h('button', { type: 'button', class: 'icon-button player-toggle', 'aria-label': 'Pause' }, icon('pause'));
     this.title = h('span', { class: 'player-title' });
@@ -75,12 +85,18 @@ export class Player {
     const { audio, seek } = this;
     this.toggle.addEventListener('click', () => {
       if (audio.paused || audio.ended) this.resume();
-      else audio.pause();
+      else {
+        this.wantPlaying = false;
+        audio.pause();
+      }
     });
     this.stopButton.addEventListener('click', () => this.stop());
     audio.addEventListener('play', () => this.showPlaying(true));
     audio.addEventListener('pause', () => this.showPlaying(false));
-    audio.addEventListener('ended', () => this.showPlaying(false));
+    audio.addEventListener('ended', () => {
+      this.wantPlaying = false;
+      this.showPlaying(false);
+    });
     audio.addEventListener('loadedmetadata', () => {
       seek.max = String(audio.duration || 0);
       seek.disabled = !Number.isFinite(audio.duration);
@@ -93,7 +109,11 @@ export class Player {
     audio.addEventListener('playing', () => this.say(''));
     audio.addEventListener('waiting', () => this.say('Loading…'));
     audio.addEventListener('error', () => {
-      if (!audio.getAttribute('src')) return;
+      if (!audio.getAttribute('src') || this.renewing) return;
+      if (this.renew && Date.now() - this.renewedAt > RENEW_AGAIN_AFTER_MS) {
+        this.renewLink();
+        return;
+      }
       this.say('This recording could not be played. The link may have expired: stop and press Play again.');
     });
     audio.addEventListener('ratechange', () => {
@@ -139,8 +159,14 @@ export class Player {
     return !this.region.hidden;
   }
 
-  /** Starts `url` playing; `opener` gets focus back when the player closes. */
-  open({ url, title, detail, opener }) {
+  /**
+   * Starts `url` playing; `opener` gets focus back when the player closes;
+   * `renew(url)` resolves with a fresh link for the same playback (or
+   * rejects with the reason it may not go on).
+   */
+  open({ url, title, detail, opener, renew }) {
+    this.renew = renew ?? null;
+    this.renewedAt = 0;
     this.markRow(false);
     this.opener = opener ?? null;
     this.markRow(true);
@@ -164,9 +190,41 @@ export class Player {
     this.resume();
   }
 
+  /** A fresh link for the expired one, played on from the same position. */
+  async renewLink() {
+    const { audio } = this;
+    const at = audio.currentTime;
+    const playing = this.wantPlaying;
+    const expired = audio.getAttribute('src');
+    this.renewing = true;
+    this.say('Loading…');
+    try {
+      const fresh = await this.renew(expired);
+      // Stopped, or another recording opened, meanwhile.
+      if (audio.getAttribute('src') !== expired) return;
+      this.renewedAt = Date.now();
+      audio.src = fresh;
+      // Before the metadata arrives this is where playback will start.
+      audio.currentTime = at;
+      if (playing) this.resume();
+      else this.showPlaying(false);
+    } catch (error) {
+      if (audio.getAttribute('src') !== expired) return;
+      audio.pause();
+      this.showPlaying(false);
+      this.say(error?.message ?? 'This recording can no longer be played.');
+    } finally {
+      this.renewing = false;
+    }
+  }
+
   resume() {
+    this.wantPlaying = true;
     this.audio.play().catch((error) => {
-      if (error?.name === 'NotAllowedError') this.say('Press Play to start the recording.');
+      if (error?.name === 'NotAllowedError') {
+        this.wantPlaying = false;
+        this.say('Press Play to start the recording.');
+      }
       else if (error?.name !== 'AbortError') this.say('This recording could not be played.');
       this.showPlaying(false);
     });
@@ -180,9 +238,11 @@ export class Player {
   /** Stops playback and closes the player. */
   stop() {
     if (!this.isOpen) return;
+    this.wantPlaying = false;
     this.audio.pause();
     this.audio.removeAttribute('src');
     this.audio.load();
+    this.renew = null;
     this.menu.close(false);
     this.region.hidden = true;
     document.body.classList.remove('player-open');

@@ -55,6 +55,7 @@ pub(crate) fn media_paths(recordings: &[Recording], key: &[u8]) -> Arc<Vec<Strin
                     recording_id: r.id.clone(),
                     user_id: "bench".into(),
                     expires_at,
+                    renewable_until: None,
                 }
                 .sign(key);
                 format!("/media/{}?token={token}", r.id)

@@ -105,6 +105,7 @@ mod tests {
             recording_id: recording.into(),
             user_id: "paal".into(),
             expires_at,
+            renewable_until: None,
         }
         .sign(KEY)
     }

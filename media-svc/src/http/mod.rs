@@ -38,6 +38,7 @@ use crate::{
     Error,
     keys::{RecordingId, RecordingKeys},
     storage::{MediaStore, PlaybackBytes, PlaybackInfo},
+    tombstones::{Revocation, Unservable},
 };
 use sendfile::OutOfBand;
 
@@ -179,6 +180,18 @@ async fn serve_playback(
         return plain(StatusCode::FORBIDDEN, "forbidden");
     }
     let keys = &grant.keys;
+    // Asked on every request (each Range request of a player is one), after
+    // the token and before the store: a recording being deleted is gone
+    // for every link, whatever its token says; see `tombstones`.
+    let revocation = match app.store.watch(keys) {
+        Ok(revocation) => revocation,
+        Err(Unservable::Deleted) => return plain(StatusCode::GONE, "recording deleted"),
+        Err(Unservable::Unsettled) => return unsettled(),
+    };
+    // A body also ends when its link does: a revoked permission reaches
+    // the player within a link's short life, whatever it has in flight.
+    let left = (grant.expires_at - now).to_std().unwrap_or_default();
+    let revocation = revocation.until(std::time::Instant::now() + left);
     let remaining = (grant.expires_at - now).num_seconds().max(0);
     if method == Method::GET
         && let Some(url) = app
@@ -205,7 +218,7 @@ async fn serve_playback(
             Ok(None) => return plain(StatusCode::NOT_FOUND, "recording not found"),
             Err(e) => return failure(e),
         };
-        match answer(app, keys, &playback, max_age, method, request).await {
+        match answer(app, keys, &playback, max_age, method, request, &revocation).await {
             Answer::Done(response) => return response,
             Answer::LookAfresh => remembered_ok = false,
         }
@@ -214,19 +227,24 @@ async fn serve_playback(
     plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable")
 }
 
-/// How long a redirect's URL stays valid: as long as the token. A player
-/// keeps using the URL it was redirected to for the seeks that follow, so
-/// it must outlive the first request; the token bounds it like every other
-/// answer (and at least a second, so a token about to expire still plays;
-/// at most the week SigV4 allows a presigned URL).
+/// How long a redirect's URL stays valid: while the token is, and at most
+/// [`MAX_REDIRECT_SECS`]. The bytes then go from the store to the player
+/// without media-svc: a URL handed out before a recording is deleted (or
+/// before the user's permission is revoked) keeps working until it expires
+/// or the object is gone, so it is kept short. A player keeps using the URL
+/// for the seeks that follow; one that outlives it gets 403 from the store
+/// and asks media-svc again (the web page renews its link then). At least a
+/// second, so a token about to expire still plays.
 fn redirect_validity(token_remaining_secs: i64) -> std::time::Duration {
-    const MAX_PRESIGNED_SECS: u64 = 7 * 24 * 3600;
     let secs = u64::try_from(token_remaining_secs).unwrap_or(0);
-    std::time::Duration::from_secs(secs.clamp(1, MAX_PRESIGNED_SECS))
+    std::time::Duration::from_secs(secs.clamp(1, MAX_REDIRECT_SECS))
 }
 
+/// The longest a presigned playback URL is valid (see [`redirect_validity`]).
+pub const MAX_REDIRECT_SECS: u64 = 60;
+
 /// `307` (the player repeats the same GET, `Range` included, at `url`),
-/// never cached: the URL expires with the token.
+/// never cached: the URL expires within a minute.
 fn redirect(url: &str) -> Response {
     let Ok(location) = HeaderValue::from_str(url) else {
         tracing::error!("the store's signer made a URL that is no header value");
@@ -255,6 +273,7 @@ async fn answer(
     max_age: u64,
     method: &Method,
     request: &HeaderMap,
+    revocation: &Revocation,
 ) -> Answer {
     let info = &playback.info;
     let etag = format!("\"{}\"", info.sha256);
@@ -310,9 +329,10 @@ async fn answer(
             return Answer::Done(response);
         }
     };
-    body_response(app, keys, playback, method, status, bytes, base).await
+    body_response(app, keys, playback, method, status, bytes, base, revocation).await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn body_response(
     app: &App,
     keys: &RecordingKeys,
@@ -321,6 +341,7 @@ async fn body_response(
     status: StatusCode,
     bytes: std::ops::Range<u64>,
     mut headers: HeaderMap,
+    revocation: &Revocation,
 ) -> Answer {
     headers.insert(
         header::CONTENT_LENGTH,
@@ -348,10 +369,15 @@ async fn body_response(
         Body::empty()
     } else {
         match app.store.read_playback(keys, playback, bytes).await {
-            Ok(PlaybackBytes::Bytes(stream)) => Body::from_stream(stream),
-            Ok(PlaybackBytes::File(range)) => send_out_of_band(OutOfBand::File(range)),
+            // Every body stops at its next piece once the recording is buried.
+            Ok(PlaybackBytes::Bytes(stream)) => Body::from_stream(revocation.clone().guard(stream)),
+            Ok(PlaybackBytes::File(range)) => {
+                send_out_of_band(OutOfBand::File(range, revocation.clone()))
+            }
             #[cfg(feature = "s3")]
-            Ok(PlaybackBytes::Relayed(handle)) => send_out_of_band(OutOfBand::Relayed(handle)),
+            Ok(PlaybackBytes::Relayed(handle)) => {
+                send_out_of_band(OutOfBand::Relayed(handle, revocation.clone()))
+            }
             Ok(PlaybackBytes::Changed) => return Answer::LookAfresh,
             Err(Error::NotFound(_)) => {
                 return Answer::Done(plain(StatusCode::NOT_FOUND, "recording not found"));
@@ -380,6 +406,16 @@ fn matches_any(header: Option<&HeaderValue>, etag: &str) -> bool {
         .split(',')
         .map(str::trim)
         .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+}
+
+/// 503 while the deletions queued at archive-svc are not known yet (a
+/// start-up): a player retries, and gets its answer in a moment.
+fn unsettled() -> Response {
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "temporarily unavailable");
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
 }
 
 /// 503 with `Retry-After`: the store failed (or did not answer in time).
@@ -416,20 +452,21 @@ mod tests {
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, b"0123456789").unwrap();
         let range = crate::storage::FileRange::new(file, 2..7);
-        let body = OutOfBand::File(range).fallback_body();
+        let body = OutOfBand::File(range, Revocation::never()).fallback_body();
         let body = axum::body::to_bytes(body, 100).await.unwrap();
         assert_eq!(&body[..], b"23456");
     }
 
     #[test]
-    fn a_redirect_is_valid_while_the_token_is() {
+    fn a_redirect_is_valid_while_the_token_is_and_a_minute_at_most() {
         let secs = |remaining| redirect_validity(remaining).as_secs();
-        assert_eq!(secs(90), 90);
+        assert_eq!(secs(45), 45);
         assert_eq!(secs(1), 1);
         // A token in its last second still gets a URL that works for one.
         assert_eq!(secs(0), 1);
         assert_eq!(secs(-3), 1);
-        assert_eq!(secs(30 * 24 * 3600), 7 * 24 * 3600);
+        assert_eq!(secs(90), MAX_REDIRECT_SECS);
+        assert_eq!(secs(30 * 24 * 3600), MAX_REDIRECT_SECS);
     }
 
     #[test]

@@ -13,15 +13,20 @@ use rustix::pipe::{PipeFlags, SpliceFlags};
 use tokio::{io::Interest, net::TcpStream};
 
 use super::sendfile::send_head;
-use crate::storage::RelayedBody;
+use crate::{storage::RelayedBody, tombstones::Revocation};
 
 /// Pipe capacity asked for (the default is 64 KiB; Linux allows up to
 /// `/proc/sys/fs/pipe-max-size`, 1 MiB by default, to anyone).
 const PIPE_BYTES: usize = 1024 * 1024;
 
-/// Sends all of `body` to `client`.
-pub(crate) async fn relay(client: &TcpStream, mut body: RelayedBody) -> io::Result<()> {
+/// Sends all of `body` to `client`, unless `revocation` stops it first.
+pub(crate) async fn relay(
+    client: &TcpStream,
+    mut body: RelayedBody,
+    revocation: &Revocation,
+) -> io::Result<()> {
     let idle = body.idle();
+    revocation.check_io()?;
     send_head(client, &body.leftover, false).await?;
     let (from_pipe, into_pipe) = rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
     // A smaller pipe only means more calls.
@@ -57,6 +62,9 @@ pub(crate) async fn relay(client: &TcpStream, mut body: RelayedBody) -> io::Resu
         let mut in_pipe = filled;
         while in_pipe > 0 {
             client.writable().await?;
+            // A recording buried meanwhile stops here (its upstream
+            // connection is dropped, not reused, with the body unread).
+            revocation.check_io()?;
             match client.try_io(Interest::WRITABLE, || {
                 rustix::pipe::splice(&from_pipe, None, client, None, in_pipe, flags)
                     .map_err(io::Error::from)
@@ -100,6 +108,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_large_body_arriving_in_pieces_reaches_the_player_whole() {
+        let never = Revocation::never();
         let object: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
         let mut pieces = vec![answer(
             "200 OK",
@@ -126,12 +135,12 @@ mod tests {
             theirs.read_exact(&mut got).await.unwrap();
             got
         };
-        let (sent, got) = tokio::join!(super::relay(&ours, body), read);
+        let (sent, got) = tokio::join!(super::relay(&ours, body, &never), read);
         sent.unwrap();
         assert!(got == object, "the player got other bytes");
         // Read to its end, the connection serves the next GET.
         let body = body_of(&relay).await;
-        let (sent, got) = tokio::join!(super::relay(&ours, body), async {
+        let (sent, got) = tokio::join!(super::relay(&ours, body, &never), async {
             let mut got = [0; 3];
             theirs.read_exact(&mut got).await.unwrap();
             got
@@ -150,7 +159,8 @@ mod tests {
         let relay = relay_to(&fake.endpoint);
         // Another driver of the router polls the response's own body.
         let handle = crate::storage::RelayHandle::new(body_of(&relay).await);
-        let out_of_band = super::super::sendfile::OutOfBand::Relayed(handle.clone());
+        let out_of_band =
+            super::super::sendfile::OutOfBand::Relayed(handle.clone(), Revocation::never());
         assert_eq!(out_of_band.len(), 5);
         let read = axum::body::to_bytes(out_of_band.fallback_body(), 100).await;
         assert_eq!(&read.unwrap()[..], b"hello");
@@ -163,7 +173,7 @@ mod tests {
 
         // The server takes it first: the fallback body is then empty.
         let handle = crate::storage::RelayHandle::new(body_of(&relay).await);
-        let out_of_band = super::super::sendfile::OutOfBand::Relayed(handle);
+        let out_of_band = super::super::sendfile::OutOfBand::Relayed(handle, Revocation::never());
         let fallback = out_of_band.fallback_body();
         let (ours, mut theirs) = player().await;
         out_of_band.send(&ours).await.unwrap();
@@ -180,6 +190,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_s3_server_that_stops_short_ends_the_answer_with_an_error() {
+        let never = Revocation::never();
         let fake = fake_s3(vec![Script {
             pieces: vec![
                 answer("200 OK", &["Content-Length: 500000"], &[7; 100]),
@@ -202,7 +213,7 @@ mod tests {
         };
         let (sent, got) = tokio::join!(
             async {
-                let sent = super::relay(&ours, body).await;
+                let sent = super::relay(&ours, body, &never).await;
                 drop(ours);
                 sent
             },
@@ -213,5 +224,41 @@ mod tests {
             got, 200_100,
             "everything received was passed on, nothing more"
         );
+    }
+
+    #[tokio::test]
+    async fn a_revoked_body_stops_before_the_next_piece() {
+        let fake = fake_s3(vec![Script {
+            pieces: vec![
+                answer("200 OK", &["Content-Length: 300100"], &[7; 100]),
+                vec![8; 300_000],
+            ],
+            close: false,
+        }])
+        .await;
+        let relay = relay_to(&fake.endpoint);
+        let (ours, mut theirs) = player().await;
+        let body = body_of(&relay).await;
+        // Revoked already (a grant that expired, a recording buried).
+        let revoked = Revocation::never().until(std::time::Instant::now());
+        let read = async {
+            let mut got = Vec::new();
+            let _ = tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                theirs.read_to_end(&mut got),
+            )
+            .await;
+            got.len()
+        };
+        let (sent, got) = tokio::join!(
+            async {
+                let sent = super::relay(&ours, body, &revoked).await;
+                drop(ours);
+                sent
+            },
+            read
+        );
+        assert_eq!(sent.unwrap_err().kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(got, 0, "not a byte of the body went out");
     }
 }

@@ -26,7 +26,7 @@ use futures::StreamExt as _;
 use rustix::net::SendFlags;
 use tokio::{io::Interest, net::TcpStream};
 
-use crate::storage::FileRange;
+use crate::{storage::FileRange, tombstones::Revocation};
 
 /// A body the handler leaves in the response's extensions for the server to
 /// send itself, never polling the response's own body; that body reads the
@@ -34,18 +34,18 @@ use crate::storage::FileRange;
 #[derive(Debug, Clone)]
 pub(crate) enum OutOfBand {
     /// Sent with `sendfile(2)`.
-    File(FileRange),
+    File(FileRange, Revocation),
     /// Spliced from the S3 server's socket (`relay`).
     #[cfg(feature = "s3")]
-    Relayed(crate::storage::RelayHandle),
+    Relayed(crate::storage::RelayHandle, Revocation),
 }
 
 impl OutOfBand {
     pub(crate) fn len(&self) -> u64 {
         match self {
-            Self::File(file) => file.range().end - file.range().start,
+            Self::File(file, _) => file.range().end - file.range().start,
             #[cfg(feature = "s3")]
-            Self::Relayed(handle) => handle.len(),
+            Self::Relayed(handle, _) => handle.len(),
         }
     }
 
@@ -54,14 +54,15 @@ impl OutOfBand {
         let this = self.clone();
         let stream = futures::stream::once(async move {
             match this {
-                Self::File(file) => file.stream().boxed(),
+                Self::File(file, revocation) => revocation.guard(file.stream()),
                 // Empty if the server took the answer (it never polls this then).
                 #[cfg(feature = "s3")]
-                Self::Relayed(handle) => match handle.take() {
-                    Some(body) => body
-                        .into_stream()
-                        .map(|r| r.map_err(crate::Error::Io))
-                        .boxed(),
+                Self::Relayed(handle, revocation) => match handle.take() {
+                    Some(body) => revocation.guard(
+                        body.into_stream()
+                            .map(|r| r.map_err(crate::Error::Io))
+                            .boxed(),
+                    ),
                     None => futures::stream::empty().boxed(),
                 },
             }
@@ -72,10 +73,12 @@ impl OutOfBand {
 
     pub(crate) async fn send(self, stream: &TcpStream) -> io::Result<()> {
         match self {
-            Self::File(file) => send_file(stream, file.file(), file.range()).await,
+            Self::File(file, revocation) => {
+                send_file(stream, file.file(), file.range(), &revocation).await
+            }
             #[cfg(feature = "s3")]
-            Self::Relayed(handle) => match handle.take() {
-                Some(body) => super::relay::relay(stream, body).await,
+            Self::Relayed(handle, revocation) => match handle.take() {
+                Some(body) => super::relay::relay(stream, body, &revocation).await,
                 None => Err(io::Error::other(
                     "the relayed body was read by someone else",
                 )),
@@ -107,14 +110,22 @@ pub(crate) async fn send_head(stream: &TcpStream, mut head: &[u8], more: bool) -
     Ok(())
 }
 
-/// Sends `range` of `file` to `stream` from the page cache.
-async fn send_file(stream: &TcpStream, file: &File, range: Range<u64>) -> io::Result<()> {
+/// Sends `range` of `file` to `stream` from the page cache, asking
+/// `revocation` before every call (what the socket buffer took already
+/// still reaches the player).
+async fn send_file(
+    stream: &TcpStream,
+    file: &File,
+    range: Range<u64>,
+    revocation: &Revocation,
+) -> io::Result<()> {
     let mut offset = range.start;
     while offset < range.end {
+        stream.writable().await?;
+        revocation.check_io()?;
         let count = usize::try_from(range.end - offset)
             .unwrap_or(usize::MAX)
             .min(MAX_SENDFILE_BYTES);
-        stream.writable().await?;
         match stream.try_io(Interest::WRITABLE, || {
             rustix::fs::sendfile(stream, file, Some(&mut offset), count).map_err(io::Error::from)
         }) {

@@ -37,7 +37,18 @@ pub use info_cache::{INFO_CACHE_ENTRIES, INFO_TTL};
 pub use upload::{Upload, Uploaded};
 
 use self::info_cache::{InfoCache, Remembered};
-use crate::{Config, Error, StoreKind, info::MediaInfo, keys::RecordingKeys};
+use crate::{
+    Config, Error, StoreKind,
+    info::MediaInfo,
+    keys::RecordingKeys,
+    tombstones::{Revocation, Tombstones, Unservable},
+};
+
+/// How often the store is asked whether the recordings of the bodies on
+/// their way were deleted meanwhile (see [`MediaStore::spawn_recheck`]).
+pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
+/// Objects asked about at once then.
+const RECHECK_CONCURRENCY: usize = 8;
 
 /// A store that is down fails every relayed read alike: one line per interval.
 #[cfg(feature = "s3")]
@@ -78,6 +89,10 @@ pub struct MediaStore {
     limits: UploadLimits,
     /// Metadata for playback; see `info_cache`.
     playback: Arc<InfoCache>,
+    /// What must not be served; see `tombstones`.
+    tombstones: Arc<Tombstones>,
+    /// How often a body on its way makes sure its recording still exists.
+    recheck_every: Duration,
     /// Playback GETs on media-svc's own connections (plain-HTTP S3 only).
     #[cfg(feature = "s3")]
     relay: Option<Arc<S3Relay>>,
@@ -157,11 +172,74 @@ impl MediaStore {
             objects,
             limits,
             playback: Arc::new(InfoCache::new(INFO_TTL, INFO_CACHE_ENTRIES)),
+            tombstones: Arc::new(Tombstones::settled()),
+            recheck_every: RECHECK_EVERY,
             #[cfg(feature = "s3")]
             relay: None,
             #[cfg(feature = "s3")]
             redirect: None,
         }
+    }
+
+    /// Serves nothing until the deletions queued at archive-svc are known
+    /// (see `tombstones`, `pending`).
+    pub fn unsettled(mut self) -> Self {
+        self.tombstones = Arc::new(Tombstones::unsettled());
+        self
+    }
+
+    /// What must not be served, asked before every read.
+    pub fn tombstones(&self) -> &Arc<Tombstones> {
+        &self.tombstones
+    }
+
+    /// Bodies on their way have their recording looked for every `every`.
+    pub fn with_recheck(mut self, every: Duration) -> Self {
+        self.recheck_every = every;
+        self
+    }
+
+    /// The check before a body of the recording is sent ([`Tombstones::watch`]);
+    /// see [`MediaStore::spawn_recheck`] for a body that goes on long.
+    pub fn watch(&self, keys: &RecordingKeys) -> Result<Revocation, Unservable> {
+        self.tombstones.watch(keys)
+    }
+
+    /// A recording deleted through another replica was buried there, not
+    /// here; its object is gone from the store, so every new request is 404
+    /// here too, but a body already on its way would go on. So every
+    /// [`RECHECK_EVERY`] the store is asked whether the objects of the
+    /// bodies on their way for that long are still there, and the bodies of
+    /// one that is not stop. Until `shutdown`.
+    pub fn spawn_recheck(&self, shutdown: archive_common::shutdown::CancellationToken) {
+        let (store, every) = (self.clone(), self.recheck_every);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(every) => {}
+                }
+                let keys = store.tombstones.streaming_for(every);
+                futures::stream::iter(keys)
+                    .for_each_concurrent(RECHECK_CONCURRENCY, |key| {
+                        let store = &store;
+                        async move {
+                            let Ok(path) = Path::parse(&key) else { return };
+                            // A store that does not answer says nothing: the next round.
+                            if let Err(object_store::Error::NotFound { .. }) =
+                                store.objects.head(&path).await
+                            {
+                                tracing::info!(
+                                    key,
+                                    "a recording deleted elsewhere: its bodies on their way stop"
+                                );
+                                store.tombstones.stop_streams(&key);
+                            }
+                        }
+                    })
+                    .await;
+            }
+        });
     }
 
     /// Playback reads go through `relay` first (see `s3_relay`).
@@ -417,13 +495,19 @@ impl MediaStore {
         }
     }
 
-    /// Deletes the recording: metadata first, so it is invisible at once and a
-    /// crash in between leaves only an invisible file that the next delete or
-    /// upload clears. Returns whether there was anything to delete.
+    /// Deletes the recording. It is buried first (see `tombstones`): no
+    /// byte of it is served from here on, whether the store deletes it now
+    /// or fails to (then it stays buried, and the caller retries). Then the
+    /// metadata, so a crash in between leaves only an invisible file that
+    /// the next delete or upload clears. Returns whether there was anything
+    /// to delete.
     pub async fn delete(&self, keys: &RecordingKeys) -> Result<bool, Error> {
+        self.tombstones.bury(keys);
         self.playback.forget(keys.audio.as_ref());
         let had_info = self.remove(&keys.sidecar).await?;
         let had_audio = self.remove(&keys.audio).await?;
+        // Gone from the store: it answers "not found" for the recording now.
+        self.tombstones.unbury(keys);
         Ok(had_info || had_audio)
     }
 

@@ -172,3 +172,37 @@ async fn a_failing_relay_falls_back_to_object_store() {
         "object_store's bytes after the relay failed"
     );
 }
+
+#[tokio::test]
+async fn a_body_on_its_way_stops_when_another_replica_deletes_its_recording() {
+    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let every = Duration::from_millis(40);
+    let (here, elsewhere) = (
+        store(objects.clone()).with_recheck(every),
+        store(objects).with_recheck(every),
+    );
+    let id = RecordingId::parse("0b7e6a8c-3f0e-4c1a-9d2e-5b6a7c8d9e0f", "r").unwrap();
+    let keys = RecordingKeys::new("10009", id);
+    upload(&here, &keys, &fixture("tel-8k-cbr16-mono.mp3")).await;
+    let stop = archive_common::shutdown::CancellationToken::new();
+    here.spawn_recheck(stop.clone());
+    let body = here.watch(&keys).unwrap();
+    // While the recording is there, its body goes on through the re-checks.
+    tokio::time::sleep(every * 3).await;
+    assert!(!body.is_revoked());
+    // Deleted through the other replica: this one never buried it.
+    assert!(elsewhere.delete(&keys).await.unwrap());
+    assert_eq!(here.tombstones().check(&keys), Ok(()));
+    let mut stopped = false;
+    for _ in 0..50 {
+        if body.is_revoked() {
+            stopped = true;
+            break;
+        }
+        tokio::time::sleep(every / 2).await;
+    }
+    assert!(
+        stopped,
+        "the body went on after its recording was deleted elsewhere"
+    );
+}

@@ -115,6 +115,7 @@ impl Server {
             recording_id: recording_id.into(),
             user_id: "paal".into(),
             expires_at: chrono::Utc::now() + ttl,
+            renewable_until: None,
         }
         .sign(PLAYBACK_KEY.as_bytes());
         format!("/media/{recording_id}?token={token}")

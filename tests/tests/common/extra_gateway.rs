@@ -20,6 +20,10 @@ pub(crate) struct Overrides {
     pub(crate) archive_url: Option<String>,
     pub(crate) media_url: Option<String>,
     pub(crate) audit_url: Option<String>,
+    /// media-svc's HTTP playback endpoint as browsers reach it.
+    pub(crate) media_public_url: Option<String>,
+    /// Seconds a playback link lives (the suite's 60 when unset).
+    pub(crate) playback_link_ttl_secs: Option<i64>,
     pub(crate) trusted_proxies: String,
     /// `--upstream-timeout-secs` (default 30).
     pub(crate) upstream_timeout_secs: Option<u64>,
@@ -56,6 +60,8 @@ pub(crate) async fn start_with(
         archive_url,
         media_url,
         audit_url,
+        media_public_url,
+        playback_link_ttl_secs,
         trusted_proxies,
         upstream_timeout_secs,
     } = overrides;
@@ -75,9 +81,10 @@ pub(crate) async fn start_with(
         audit_url: audit_url.unwrap_or_else(|| url(e.audit)),
         http_listen: http_addr,
         public_url: url(http_addr),
-        media_public_url: url(e.media_http),
+        media_public_url: media_public_url.unwrap_or_else(|| url(e.media_http)),
         playback_key: suite.secrets.playback_key.clone(),
         playback_ttl_minutes: 60,
+        playback_link_ttl_secs: playback_link_ttl_secs.unwrap_or(60),
         export_ttl_minutes: 60,
         demo_sign_in: false,
         jwks_file: None,
