@@ -9,12 +9,8 @@ use tonic::{Request, Status, service::Interceptor};
 use super::{IDENTITY_HEADER, IdentityError, IdentityKey, TENANT_HEADER, Trust, load_key_file};
 use crate::{Clock, SystemClock};
 
-/// Where a process finds its key and the keys it trusts. (No argument
-/// group of its own: its flags belong to the service's serving settings, so
-/// clap fills an `Option` of those when only these are given, and the other
-/// way round.)
+/// Where a process finds its key and the keys it trusts.
 #[derive(clap::Args, Debug, Clone, PartialEq, Eq)]
-#[group(skip)]
 pub struct IdentityConfig {
     /// This process's own Ed25519 private key (PKCS#8 PEM), whose public half
     /// is in the trust file (`gateway credentials init` makes both).
@@ -132,24 +128,11 @@ mod tests {
 
     use super::*;
 
-    /// The shape of the services' command lines: serving settings that are
-    /// optional as a whole (a subcommand needs none of them).
+    /// The shape of the services' command lines: serving settings with the
+    /// identity flattened in (not an `Option`: clap leaves an optional
+    /// struct with flattened parts `None` whatever is given).
     #[derive(clap::Parser, Debug)]
-    #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
     struct Cli {
-        #[command(subcommand)]
-        command: Option<Sub>,
-        #[command(flatten)]
-        serve: Option<Serve>,
-    }
-
-    #[derive(clap::Subcommand, Debug)]
-    enum Sub {
-        Migrate,
-    }
-
-    #[derive(clap::Args, Debug)]
-    struct Serve {
         #[arg(long, default_value = "x")]
         listen: String,
         #[command(flatten)]
@@ -157,7 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn the_identity_flags_parse_inside_optional_serving_settings() {
+    fn the_identity_flags_parse_and_are_required() {
         let cli = Cli::try_parse_from([
             "svc",
             "--listen",
@@ -168,14 +151,9 @@ mod tests {
             "t.json",
         ])
         .unwrap();
-        let serve = cli.serve.expect("serving settings");
-        assert_eq!(serve.identity, IdentityConfig::new("k.pem", "t.json"));
-        assert!(Cli::try_parse_from(["svc", "--listen", "y"]).is_err());
-        assert!(
-            Cli::try_parse_from(["svc", "migrate"])
-                .unwrap()
-                .command
-                .is_some()
-        );
+        assert_eq!(cli.identity, IdentityConfig::new("k.pem", "t.json"));
+        let err = Cli::try_parse_from(["svc", "--trust-file", "t.json"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        assert!(err.to_string().contains("--identity-key-file"), "{err}");
     }
 }
