@@ -24,7 +24,7 @@ use crate::{
 };
 
 /// Bumped when the demo data changes, so an old data directory is topped up.
-const SEED_VERSION: &str = "1";
+const SEED_VERSION: &str = "2";
 
 /// Where the running suite listens.
 #[derive(Debug, Clone)]
@@ -156,6 +156,9 @@ impl Suite {
         );
         media.cors_origin = None;
         media.audit_url = Some(url(endpoints.audit));
+        // Each stored upload is reported to archive-svc (served below; an
+        // upload before then is refused UNAVAILABLE and retried).
+        media.archive_url = Some(url(endpoints.archive));
         media.store = config.media_store;
         media.s3 = config.s3.clone();
         let media = media_svc::MediaServer::start(media, shutdown.child_token())

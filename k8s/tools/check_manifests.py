@@ -50,7 +50,8 @@ ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 EXPECTED_INGRESS = {
     ("gateway", "grpc"): {"ingress-controller"},
     ("gateway", "http"): {"ingress-controller"},
-    ("archive-svc", "grpc"): {"gateway", "ingest-client"},
+    # The gateway, the recording platform, and media-svc reporting stored uploads.
+    ("archive-svc", "grpc"): {"gateway", "ingest-client", "media-svc"},
     ("media-svc", "grpc"): {"gateway", "archive-svc", "ingest-client"},
     ("media-svc", "http"): {"ingress-controller"},
     ("authz-svc", "grpc"): {"gateway", "audit-svc"},

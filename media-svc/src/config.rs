@@ -93,6 +93,12 @@ pub struct Config {
     /// Unset: not recorded.
     #[arg(long, env = "MEDIA_AUDIT_URL")]
     pub audit_url: Option<String>,
+    /// archive-svc's URL (`http://host:port`): each stored upload is reported
+    /// there (its recording turns playable) before the upload is answered; an
+    /// upload of a recording the archive does not have is refused and its
+    /// file removed. Unset: not reported (recordings stay "not available yet").
+    #[arg(long, env = "MEDIA_ARCHIVE_URL")]
+    pub archive_url: Option<String>,
 
     #[command(flatten)]
     pub s3: S3Config,
@@ -213,6 +219,7 @@ impl Config {
             cors_origin: None,
             cache_max_age_secs: 300,
             audit_url: None,
+            archive_url: None,
             s3: S3Config::default(),
         }
     }

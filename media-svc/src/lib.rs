@@ -3,11 +3,14 @@
 //! memory or S3) under tenant-scoped keys with a metadata sidecar (size,
 //! duration, SHA-256, CRC-32), and streams them out over gRPC
 //! (`archive.v1.MediaService`) and over HTTP with `Range` support for the
-//! browser's player, authorised by signed playback tokens.
+//! browser's player, authorised by signed playback tokens. Each stored upload
+//! is reported to archive-svc before it is answered, so the recording stops
+//! showing as "not available yet".
 //!
 //! [`run`] serves both; the binary starts it. The gateway's embedded mode
 //! starts a [`MediaServer`] and calls its gRPC service in-process too.
 
+mod archive;
 mod audit;
 mod chunks;
 mod config;
@@ -117,10 +120,15 @@ impl MediaServer {
             .map(|url| AuditClient::connect_lazy(url, &config.identity_secret))
             .transpose()
             .map_err(|e| Error::Config(e.to_string()))?;
+        let archive = archive::ArchiveReports::new(
+            config.archive_url.as_deref(),
+            IdentityKey::internal(config.identity_secret.as_bytes()),
+        )?;
         let server = MediaServiceServer::with_interceptor(
             service::Media::new(
                 store.clone(),
                 audit::MediaAudit::new(audit, Arc::new(SystemClock)),
+                archive,
             ),
             VerifyIdentity::new(IdentityKey::internal(config.identity_secret.as_bytes())),
         );

@@ -14,6 +14,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     Error,
+    archive::{ArchiveReports, Reported},
     audit::MediaAudit,
     chunks::rechunk,
     keys::{RecordingId, RecordingKeys},
@@ -31,11 +32,16 @@ const BATCH_CONCURRENCY: usize = 16;
 pub(crate) struct Media {
     store: MediaStore,
     audit: MediaAudit,
+    archive: ArchiveReports,
 }
 
 impl Media {
-    pub(crate) fn new(store: MediaStore, audit: MediaAudit) -> Self {
-        Self { store, audit }
+    pub(crate) fn new(store: MediaStore, audit: MediaAudit, archive: ArchiveReports) -> Self {
+        Self {
+            store,
+            audit,
+            archive,
+        }
     }
 }
 
@@ -85,6 +91,20 @@ impl proto::media_service_server::MediaService for Media {
         );
         // Answered only once recorded: a caller told otherwise uploads again.
         self.audit.stored(&who, &uploaded.info).await?;
+        // And once the archive knows the file arrived (the recording turns
+        // playable). A file of a recording the archive does not have would
+        // be unreachable forever: it goes again.
+        if self.archive.stored(&tenant, &uploaded.info).await? == Reported::UnknownRecording {
+            let keys = RecordingKeys::new(&tenant, id);
+            let deleted = self.store.delete(&keys).await?;
+            self.audit
+                .file_deleted(&who, &first.recording_id, deleted)
+                .await?;
+            tracing::warn!(tenant, recording_id = %id, "upload of a recording the archive does not have: file removed");
+            return Err(Status::not_found(format!(
+                "recording {id} is not in the archive (ingest its call first: IngestCall names the recordings to upload); the file was not kept"
+            )));
+        }
         Ok(Response::new(UploadRecordingResponse {
             media: Some(uploaded.info.into()),
             created: uploaded.created,

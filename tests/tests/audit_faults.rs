@@ -289,7 +289,16 @@ async fn archive_svc_killed_mid_delete_leaves_no_event_and_the_retry_leaves_one(
     let recording = recordings::ingest_recorded_calls(&archive.url(), &secret, "killed", "4792", 1)
         .await
         .remove(0);
-    recordings::upload(&media_url, &secret, &recording, &recordings::mp3_of(50_000)).await;
+    // Reported to this archive-svc, as its own media-svc would.
+    recordings::upload_reported_to(
+        &data.path().join("media"),
+        &archive.url(),
+        &audit_url,
+        &secret,
+        &recording,
+        &recordings::mp3_of(50_000),
+    )
+    .await;
 
     // Hold the recording's row, so the delete's transaction waits inside.
     let mut holder = PgConnection::connect(&db.url).await.unwrap();

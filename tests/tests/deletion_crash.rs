@@ -130,8 +130,11 @@ async fn deletion_survives_a_crash() {
     let gw = extra_gateway::start(&suite, Some(archive_url.clone()), None, stop.clone()).await;
     let ids = recordings::ingest_recorded_calls(&archive_url, &secret, "crash", "4790", 1).await;
     let recording = ids[0].clone();
-    recordings::upload(
-        &media_url,
+    // Uploaded as the recording platform does, reported to this archive-svc.
+    recordings::upload_reported_to(
+        &data.path().join("suite").join("media"),
+        &archive_url,
+        &audit_url,
         &secret,
         &recording,
         &recordings::mp3_of(100_000),

@@ -25,6 +25,13 @@ pub struct PlaybackSettings {
     pub ttl: Duration,
 }
 
+/// Why a recording whose file never arrived cannot be played or downloaded.
+pub fn not_available(recording_id: &str) -> String {
+    format!(
+        "recording {recording_id} is not available yet: its file has not arrived from the recording platform"
+    )
+}
+
 pub async fn start(
     upstreams: &Upstreams,
     audit: &audit_svc::client::AuditClient,
@@ -56,6 +63,11 @@ pub async fn start(
             return Err(Error::Status(Status::failed_precondition(
                 "the recording file has expired (kept for a shorter time than the call)",
             )));
+        }
+        _ if crate::rows::awaits_upload(&recording.recording) => {
+            return Err(Error::Status(Status::failed_precondition(not_available(
+                &recording.recording.recording_id,
+            ))));
         }
         _ => {}
     }
