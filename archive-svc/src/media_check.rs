@@ -12,8 +12,7 @@
 use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use archive_common::{
-    Clock, IdentityKey, Principal, shutdown::CancellationToken,
-    telemetry::client::TracedChannel,
+    Clock, IdentityKey, Principal, shutdown::CancellationToken, telemetry::client::TracedChannel,
 };
 use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
 use uuid::Uuid;
@@ -122,7 +121,9 @@ impl MediaCheck {
         for info in media {
             match stored_file(Some(info), now) {
                 Ok(file) if ids.contains(&file.0) => found.push(file),
-                Ok((id, _)) => tracing::warn!(tenant, recording = %id, "media-svc answered for a recording not asked about"),
+                Ok((id, _)) => {
+                    tracing::warn!(tenant, recording = %id, "media-svc answered for a recording not asked about")
+                }
                 Err(violation) => {
                     return Err(CheckError::Media(tonic::Status::internal(format!(
                         "media-svc answered a file the archive cannot record: {violation}"

@@ -55,7 +55,9 @@ impl Metrics {
     pub(crate) fn media_checked(&self, stored: u64, pending: u64) {
         for (outcome, n) in [("stored", stored), ("pending", pending)] {
             if n > 0 {
-                self.media_checked.get_or_create(&Outcome { outcome }).inc_by(n);
+                self.media_checked
+                    .get_or_create(&Outcome { outcome })
+                    .inc_by(n);
             }
         }
     }

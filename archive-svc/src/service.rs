@@ -400,7 +400,8 @@ impl CallService for CallArchive {
             .map_err(Error::from)?;
         let size = page_size(req.page_size, "page_size").map_err(Error::from)?;
         // The token is bound to the filter: another `ingested_before` starts over.
-        let fingerprint = format!("pending:{:?}", before.map(|t| t.timestamp_micros())).into_bytes();
+        let fingerprint =
+            format!("pending:{:?}", before.map(|t| t.timestamp_micros())).into_bytes();
         let after = if req.page_token.is_empty() {
             None
         } else {

@@ -16,8 +16,7 @@ use std::{
 };
 
 use archive_common::{
-    IdentityKey, Principal, convert::timestamp, error::violated_field,
-    shutdown::CancellationToken,
+    IdentityKey, Principal, convert::timestamp, error::violated_field, shutdown::CancellationToken,
 };
 use archive_proto::v1::{
     self as pb,
@@ -261,7 +260,11 @@ impl Harness {
             .unwrap()
     }
 
-    async fn report(&mut self, tenant: &str, media: pb::MediaInfo) -> Result<pb::Recording, Status> {
+    async fn report(
+        &mut self,
+        tenant: &str,
+        media: pb::MediaInfo,
+    ) -> Result<pb::Recording, Status> {
         self.client
             .mark_recording_media_stored(as_(
                 &media_svc(tenant),
@@ -323,7 +326,10 @@ async fn an_ingested_recording_is_pending_until_media_svc_reports_its_file() {
     assert_eq!(owed.len(), 1);
     assert_eq!(owed[0].recording.as_ref().unwrap().recording_id, id);
     assert_eq!(owed[0].call.as_ref().unwrap().session_id, "never-uploaded");
-    assert!(h.owed_ids("10010").await.is_empty(), "another tenant's list");
+    assert!(
+        h.owed_ids("10010").await.is_empty(),
+        "another tenant's list"
+    );
 
     // Bad reports are refused naming the field; nothing changes.
     let mut bad = info(&id, "a");
@@ -422,7 +428,10 @@ async fn the_platform_pages_its_owed_files_oldest_first_bounded_by_ingest_time()
     assert_eq!(bounded, ids[..2]);
     // A token belongs to its query and tenant.
     for (tenant, request) in [
-        ("10009", page(first.next_page_token.clone(), Some(ingested_at[2]))),
+        (
+            "10009",
+            page(first.next_page_token.clone(), Some(ingested_at[2])),
+        ),
         ("10010", page(first.next_page_token.clone(), None)),
     ] {
         let err = h.owed(tenant, request).await.unwrap_err();
@@ -505,8 +514,7 @@ async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
     let mut ids = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
     ids.sort();
     let start = Utc::now() - TimeDelta::days(3);
-    let call_id =
-        common::old_installation(&db_url(&dir), "10009", "upgraded", start, &ids).await;
+    let call_id = common::old_installation(&db_url(&dir), "10009", "upgraded", start, &ids).await;
     let media = FakeMedia::default();
     let stored = info(&ids[0].to_string(), "d");
     media
@@ -535,7 +543,10 @@ async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
         states = call.recordings.iter().map(media_state).collect();
         if !states.contains(&pb::MediaState::Unverified) {
             let file = call.recordings[0].file.clone().unwrap();
-            assert_eq!((file.size_bytes, file.sha256), (stored.size_bytes, stored.sha256));
+            assert_eq!(
+                (file.size_bytes, file.sha256),
+                (stored.size_bytes, stored.sha256)
+            );
             // The missing one is owed since its recording's start.
             assert_eq!(
                 call.recordings[1].ingest_time,

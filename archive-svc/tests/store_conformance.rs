@@ -1059,8 +1059,14 @@ async fn media_state_conformance(store: Arc<dyn CallStore>) {
         recording_id: a_ids[1],
     };
     assert_eq!(owed(None, Some(cursor), 100).await, all[2..]);
-    let (r, call) = &store.pending_recordings(tenant, None, None, 1).await.unwrap()[0];
-    assert_eq!((r.recording_id, call.session_id.as_str()), (a_ids[0], "m-a"));
+    let (r, call) = &store
+        .pending_recordings(tenant, None, None, 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (r.recording_id, call.session_id.as_str()),
+        (a_ids[0], "m-a")
+    );
     assert!(
         store
             .pending_recordings("40005", None, None, 100)
@@ -1109,7 +1115,11 @@ async fn media_state_conformance(store: Arc<dyn CallStore>) {
         .await
         .unwrap();
     let found_a = found.iter().find(|x| x.call_id == a.call_id).unwrap();
-    let media: Vec<_> = found_a.recordings.iter().map(|r| (r.recording_id, r.media.clone())).collect();
+    let media: Vec<_> = found_a
+        .recordings
+        .iter()
+        .map(|r| (r.recording_id, r.media.clone()))
+        .collect();
     assert!(media.contains(&(a_ids[0], Media::Stored(file.clone()))));
     assert!(media.contains(&(a_ids[1], Media::Pending)));
 
@@ -1174,7 +1184,10 @@ async fn upgrade_conformance(url: &str) {
     );
     // The check walks them in id order, in batches.
     let first = store.unverified_recordings(None, 2).await.unwrap();
-    assert_eq!(first, [(tenant.to_owned(), ids[0]), (tenant.to_owned(), ids[1])]);
+    assert_eq!(
+        first,
+        [(tenant.to_owned(), ids[0]), (tenant.to_owned(), ids[1])]
+    );
     let rest = store.unverified_recordings(Some(ids[1]), 2).await.unwrap();
     assert_eq!(rest, [(tenant.to_owned(), ids[2])]);
     // media-svc reports the third before the check looks at it.
@@ -1194,16 +1207,32 @@ async fn upgrade_conformance(url: &str) {
     let media: Vec<_> = call.recordings.iter().map(|r| r.media.clone()).collect();
     assert_eq!(
         media,
-        [Media::Stored(found), Media::Pending, Media::Stored(reported)]
+        [
+            Media::Stored(found),
+            Media::Pending,
+            Media::Stored(reported)
+        ]
     );
     // A missing file is owed since its recording's start (its ingest is not known).
-    assert_eq!(call.recordings[1].ingested_at, Some(call.recordings[1].start));
-    let owed = store.pending_recordings(tenant, None, None, 100).await.unwrap();
+    assert_eq!(
+        call.recordings[1].ingested_at,
+        Some(call.recordings[1].start)
+    );
+    let owed = store
+        .pending_recordings(tenant, None, None, 100)
+        .await
+        .unwrap();
     assert_eq!(
         owed.iter().map(|(r, _)| r.recording_id).collect::<Vec<_>>(),
         [ids[1]]
     );
-    assert!(store.unverified_recordings(None, 100).await.unwrap().is_empty());
+    assert!(
+        store
+            .unverified_recordings(None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store
             .resolve_unverified(tenant, &[], &[ids[0], ids[1], ids[2]])

@@ -230,9 +230,15 @@ mod tests {
                 .unwrap()
         };
         use pb::{MediaState as M, PlayState as P, RecordingState as S};
-        assert_eq!(play_state(S::Available, M::Pending, allowed), P::NotAvailable);
+        assert_eq!(
+            play_state(S::Available, M::Pending, allowed),
+            P::NotAvailable
+        );
         // Said so to users without play rights too: nobody can play it.
-        assert_eq!(play_state(S::Available, M::Pending, denied), P::NotAvailable);
+        assert_eq!(
+            play_state(S::Available, M::Pending, denied),
+            P::NotAvailable
+        );
         assert_eq!(play_state(S::Available, M::Stored, allowed), P::Enabled);
         // Recordings from before media states were kept play as they did.
         assert_eq!(play_state(S::Available, M::Unverified, allowed), P::Enabled);

@@ -109,9 +109,15 @@ async fn a_recording_whose_upload_never_arrived_is_not_available_until_it_does()
                 .unwrap()
         }
     };
-    assert_eq!(play_state(&get_row("paal").await), pb::PlayState::NotAvailable);
+    assert_eq!(
+        play_state(&get_row("paal").await),
+        pb::PlayState::NotAvailable
+    );
     // A user without play rights is told the same: nobody can play it.
-    assert_eq!(play_state(&get_row("nils").await), pb::PlayState::NotAvailable);
+    assert_eq!(
+        play_state(&get_row("nils").await),
+        pb::PlayState::NotAvailable
+    );
 
     // Playback and download: FAILED_PRECONDITION naming it, not NOT_FOUND.
     let err = gateway
@@ -141,7 +147,8 @@ async fn a_recording_whose_upload_never_arrived_is_not_available_until_it_does()
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert!(
-        err.message().contains(&format!("recording {id} is not available yet")),
+        err.message()
+            .contains(&format!("recording {id} is not available yet")),
         "{err:?}"
     );
 
@@ -156,7 +163,10 @@ async fn a_recording_whose_upload_never_arrived_is_not_available_until_it_does()
     .await;
     assert_eq!(found.status, 200);
     let found: serde_json::Value = serde_json::from_slice(&found.body).unwrap();
-    assert_eq!(found["rows"][0]["recordings"][0]["play_state"], "not_available");
+    assert_eq!(
+        found["rows"][0]["recordings"][0]["play_state"],
+        "not_available"
+    );
     let refused = post_json(
         &format!("{base}/api/v1/recordings/{id}/playback"),
         &[("Authorization", &bearer)],
@@ -169,7 +179,10 @@ async fn a_recording_whose_upload_never_arrived_is_not_available_until_it_does()
 
     // The platform finds what it owes: this one, and the demo's two.
     let owed_now = owed(&archive_url, &secret).await;
-    assert!(owed_now.contains(&("lost-0".to_owned(), id.clone())), "{owed_now:?}");
+    assert!(
+        owed_now.contains(&("lost-0".to_owned(), id.clone())),
+        "{owed_now:?}"
+    );
     let sessions: Vec<&str> = owed_now.iter().map(|(s, _)| s.as_str()).collect();
     assert!(
         sessions.contains(&"seed-noupload-20231127-1412")
@@ -191,14 +204,22 @@ async fn a_recording_whose_upload_never_arrived_is_not_available_until_it_does()
         ))
         .await
         .unwrap();
-    assert!(!owed(&archive_url, &secret).await.iter().any(|(_, r)| *r == id));
+    assert!(
+        !owed(&archive_url, &secret)
+            .await
+            .iter()
+            .any(|(_, r)| *r == id)
+    );
 
     // An upload for a recording the archive does not have is refused, and
     // its file not kept.
     let stranger = uuid::Uuid::new_v4().to_string();
-    let mut media = MediaServiceClient::connect(media_url.clone()).await.unwrap();
+    let mut media = MediaServiceClient::connect(media_url.clone())
+        .await
+        .unwrap();
     let key = IdentityKey::internal(secret.as_bytes());
-    let messages = pb::UploadRecordingRequest::stream_of(&stranger, &recordings::mp3_of(20_000), 1 << 20);
+    let messages =
+        pb::UploadRecordingRequest::stream_of(&stranger, &recordings::mp3_of(20_000), 1 << 20);
     let err = media
         .upload_recording(key.request(tokio_stream::iter(messages), &platform()))
         .await
@@ -265,10 +286,15 @@ async fn an_upload_is_answered_only_once_archive_svc_recorded_it() {
         let mut media = media.clone();
         async move { media.upload_recording(request).await }
     };
-    let mut media = MediaServiceClient::connect(media_url.clone()).await.unwrap();
+    let mut media = MediaServiceClient::connect(media_url.clone())
+        .await
+        .unwrap();
     let err = upload(&mut media).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err:?}");
-    assert!(err.message().contains("archive-svc could not record it"), "{err:?}");
+    assert!(
+        err.message().contains("archive-svc could not record it"),
+        "{err:?}"
+    );
 
     // Back up (same port, same database): the platform's retry is recorded.
     let listener = TcpListener::bind(archive_addr).await.unwrap();
@@ -290,7 +316,10 @@ async fn an_upload_is_answered_only_once_archive_svc_recorded_it() {
         }
     }
     let retried = retried.expect("the retry succeeds once archive-svc is back");
-    assert!(!retried.created, "the same bytes were stored the first time");
+    assert!(
+        !retried.created,
+        "the same bytes were stored the first time"
+    );
     let mut archive = CallServiceClient::connect(archive_url).await.unwrap();
     let recording = archive
         .batch_get_recordings(key.request(
