@@ -24,3 +24,9 @@ pub(crate) const LIST_PENDING_MEDIA_DELETIONS: Rule = Rule::new(
     "ListPendingMediaDeletions",
     &[Allow::Users, Allow::Service("media-svc")],
 );
+/// media-svc reports a file stored (before it answers the upload).
+pub(crate) const MARK_RECORDING_MEDIA_STORED: Rule =
+    Rule::new("MarkRecordingMediaStored", &[Allow::Service("media-svc")]);
+/// The recording platform finds what it still has to upload.
+pub(crate) const LIST_PENDING_RECORDINGS: Rule =
+    Rule::new("ListPendingRecordings", &[Allow::Platform]);

@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::{
     model::{
-        CallQuery, Deletion, Order, ReasonCode, RecordingMode, RecordingState, StoredCall,
-        StoredRecording, TenantSettings,
+        CallQuery, Deletion, Media, Order, ReasonCode, RecordingMode, RecordingState, StoredCall,
+        StoredFile, StoredRecording, TenantSettings,
     },
     rules::{CallReport, Event, Initiator},
 };
@@ -421,9 +421,73 @@ fn state(s: RecordingState) -> pb::RecordingState {
     }
 }
 
+/// The file media-svc reports stored (`media`, its MediaInfo), as learnt at
+/// `now`: the recording's id and what the file holds.
+pub fn stored_file(
+    media: Option<pb::MediaInfo>,
+    now: DateTime<Utc>,
+) -> Result<(Uuid, StoredFile), FieldViolation> {
+    let media = media.ok_or_else(|| FieldViolation::missing("media"))?;
+    let id = uuid(&media.recording_id, "media.recording_id")?;
+    if media.size_bytes == 0 || i64::try_from(media.size_bytes).is_err() {
+        return Err(FieldViolation::new(
+            "media.size_bytes",
+            "must be a stored file's size (above 0)",
+        ));
+    }
+    let duration = media
+        .duration
+        .ok_or_else(|| FieldViolation::missing("media.duration"))?;
+    let duration_us = from_duration_ms(&duration, "media.duration")?
+        .checked_mul(1000)
+        .map(|us| us + i64::from(duration.nanos % 1_000_000 / 1000))
+        .ok_or_else(|| FieldViolation::new("media.duration", "duration out of range"))?;
+    if media.sha256.len() != 64
+        || !media
+            .sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(FieldViolation::new(
+            "media.sha256",
+            "must be 64 lower-case hex digits",
+        ));
+    }
+    Ok((
+        id,
+        StoredFile {
+            size_bytes: media.size_bytes,
+            duration_us,
+            sha256: media.sha256,
+            stored_at: now,
+        },
+    ))
+}
+
+fn media_state(m: &Media) -> pb::MediaState {
+    match m {
+        Media::Pending => pb::MediaState::Pending,
+        Media::Stored(_) => pb::MediaState::Stored,
+        Media::Unverified => pb::MediaState::Unverified,
+    }
+}
+
 /// A stored recording as the contract shows it; `tenant` fills the marker's customer.
 pub fn recording(r: StoredRecording, tenant: &str) -> pb::Recording {
     pb::Recording {
+        media_state: media_state(&r.media) as i32,
+        file: match r.media {
+            Media::Stored(f) => Some(pb::StoredFile {
+                size_bytes: f.size_bytes,
+                duration: Some(archive_common::convert::duration(
+                    chrono::TimeDelta::microseconds(f.duration_us),
+                )),
+                sha256: f.sha256,
+                store_time: Some(timestamp(f.stored_at)),
+            }),
+            Media::Pending | Media::Unverified => None,
+        },
+        ingest_time: r.ingested_at.map(timestamp),
         recording_id: r.recording_id.to_string(),
         call_id: r.call_id.to_string(),
         nr: r.nr,

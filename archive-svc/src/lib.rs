@@ -4,13 +4,18 @@
 //! PostgreSQL behind [`store::CallStore`]. Every change the audit trail
 //! records (deletions, retention, legal holds, settings, ingest) writes its
 //! event to the store's audit outbox in the change's transaction; a relay
-//! delivers them to audit-svc.
+//! delivers them to audit-svc. media-svc reports each stored upload
+//! (`MarkRecordingMediaStored`); a recording whose file never arrived shows as
+//! not available and is listed for the recording platform
+//! (`ListPendingRecordings`); [`media_check`] resolves recordings from before
+//! media states were kept.
 
 mod access;
 pub mod audit;
 mod config;
 pub mod convert;
 mod error;
+pub mod media_check;
 mod metrics;
 pub mod model;
 pub mod retention;
@@ -119,6 +124,16 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
     );
     let nudge = relay.nudge();
     relay.spawn(shutdown.clone());
+    // Recordings from before media states were kept are looked up once.
+    if let Some(media) = &media {
+        let check = media_check::MediaCheck::new(
+            store.clone(),
+            clock.clone(),
+            media.clone(),
+            identity.key.clone(),
+        );
+        tokio::spawn(check.run(config.outbox_interval, shutdown.clone()));
+    }
     let retention = Retention::new(
         store.clone(),
         clock.clone(),

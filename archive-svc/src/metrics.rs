@@ -15,6 +15,7 @@ pub(crate) struct Metrics {
     pub(crate) recordings_expired: Counter,
     pub(crate) calls_purged: Counter,
     media_deletions: Family<Outcome, Counter>,
+    media_checked: Family<Outcome, Counter>,
 }
 
 pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
@@ -38,12 +39,27 @@ pub(crate) static METRICS: LazyLock<Metrics> = LazyLock::new(|| Metrics {
         "Recording file deletions sent to media-svc, by outcome (confirmed, failed: retried later).",
         Family::default(),
     ),
+    media_checked: register(
+        "media_checked_recordings",
+        "Recordings from before media states were kept, looked up at media-svc by the media check, by outcome (stored, pending: the file is missing).",
+        Family::default(),
+    ),
 });
 
 impl Metrics {
     pub(crate) fn sweep(&self, ok: bool) {
         let outcome = if ok { "ok" } else { "failed" };
         self.sweeps.get_or_create(&Outcome { outcome }).inc();
+    }
+
+    pub(crate) fn media_checked(&self, stored: u64, pending: u64) {
+        for (outcome, n) in [("stored", stored), ("pending", pending)] {
+            if n > 0 {
+                self.media_checked
+                    .get_or_create(&Outcome { outcome })
+                    .inc_by(n);
+            }
+        }
     }
 
     pub(crate) fn media_deletion(&self, confirmed: bool) {

@@ -60,6 +60,46 @@ impl RecordingState {
     }
 }
 
+/// Whether a recording's file has arrived at media-svc: the recording
+/// platform ingests the call, then uploads each file to media-svc, which
+/// reports it stored ([`crate::store::CallStore::mark_media_stored`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Media {
+    /// No stored upload reported yet (not happened, or failed): not playable.
+    Pending,
+    /// media-svc stored the validated file.
+    Stored(StoredFile),
+    /// Ingested before media states were kept: playable as before until the
+    /// media check ([`crate::media_check`]) asked media-svc.
+    Unverified,
+}
+
+impl Media {
+    /// The `media_state` column (the proto's `MediaState` numbers).
+    pub fn code(&self) -> i16 {
+        match self {
+            Self::Pending => 1,
+            Self::Stored(_) => 2,
+            Self::Unverified => 3,
+        }
+    }
+
+    /// Whether the file has not arrived (shown "not available yet").
+    pub fn is_pending(&self) -> bool {
+        matches!(self, Self::Pending)
+    }
+}
+
+/// What media-svc measured of a stored file, and when archive-svc learnt it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub size_bytes: u64,
+    pub duration_us: i64,
+    /// Lower-case hex SHA-256.
+    pub sha256: String,
+    pub stored_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
     pub start: DateTime<Utc>,
@@ -126,6 +166,18 @@ pub struct StoredRecording {
     pub owner_agent: Option<String>,
     pub state: RecordingState,
     pub deletion: Option<Deletion>,
+    pub media: Media,
+    /// When it was ingested; `None` for recordings ingested before this was
+    /// kept (their start, once the media check found their file missing).
+    pub ingested_at: Option<DateTime<Utc>>,
+}
+
+impl StoredRecording {
+    /// Whether the recording platform still owes its file: available (not
+    /// deleted, not expired) and no stored upload reported.
+    pub fn awaits_upload(&self) -> bool {
+        self.state == RecordingState::Available && self.media.is_pending()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,9 +199,13 @@ pub struct StoredCall {
 }
 
 impl StoredCall {
-    /// The row `call` becomes when stored now, with fresh ids.
-    pub fn planned(tenant: &str, call: &NewCall) -> Self {
+    /// The row `call` becomes when stored at `now`, with fresh ids; its
+    /// recordings wait for their files.
+    pub fn planned(tenant: &str, call: &NewCall, now: DateTime<Utc>) -> Self {
         let call_id = Uuid::new_v4();
+        // As the store keeps it (microseconds), so the answer to an ingest
+        // says what a later read does.
+        let ingested_at = DateTime::from_timestamp_micros(now.timestamp_micros()).unwrap_or(now);
         Self {
             call_id,
             tenant: tenant.to_owned(),
@@ -178,6 +234,8 @@ impl StoredCall {
                     owner_agent: r.owner_agent.clone(),
                     state: RecordingState::Available,
                     deletion: None,
+                    media: Media::Pending,
+                    ingested_at: Some(ingested_at),
                 })
                 .collect(),
         }
@@ -250,6 +308,13 @@ impl CallQuery {
     pub fn fingerprint(&self) -> Vec<u8> {
         format!("{self:?}").into_bytes()
     }
+}
+
+/// Keyset position in the pending recordings (oldest ingest first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCursor {
+    pub ingested_us: i64,
+    pub recording_id: Uuid,
 }
 
 /// Keyset position: the last row of the previous page.

@@ -17,7 +17,7 @@ use tonic::{Request, Response, Status};
 use crate::{
     Error, access,
     convert::{self, call_query, page_size, recording, recording_ids, uuid},
-    model::{CallQuery, Cursor, StoredCall, TenantSettings},
+    model::{CallQuery, Cursor, PendingCursor, StoredCall, TenantSettings},
     retention::Retention,
     rules::{self, CallReport},
     store::CallStore,
@@ -469,6 +469,91 @@ impl CallService for CallArchive {
                     cause: d.cause,
                     requested_time: Some(archive_common::convert::timestamp(d.requested_at)),
                     attempts: d.attempts,
+                })
+                .collect(),
+            next_page_token,
+        }))
+    }
+
+    async fn mark_recording_media_stored(
+        &self,
+        request: Request<pb::MarkRecordingMediaStoredRequest>,
+    ) -> Result<Response<pb::MarkRecordingMediaStoredResponse>, Status> {
+        let who = self
+            .gate
+            .admit(&request, &access::MARK_RECORDING_MEDIA_STORED)
+            .await?
+            .clone();
+        let (id, file) = convert::stored_file(request.into_inner().media, self.clock.now())
+            .map_err(Error::from)?;
+        let (recording, requeued) = self
+            .store
+            .mark_media_stored(&who.tenant, id, &file)
+            .await
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::NotFound(format!("recording {id}")))?;
+        if requeued {
+            tracing::info!(tenant = %who.tenant, recording = %id, "a file arrived after its recording was deleted or expired; queued for deletion again");
+            self.retention.nudge();
+        }
+        Ok(Response::new(pb::MarkRecordingMediaStoredResponse {
+            recording: Some(convert::recording(recording, &who.tenant)),
+        }))
+    }
+
+    async fn list_pending_recordings(
+        &self,
+        request: Request<pb::ListPendingRecordingsRequest>,
+    ) -> Result<Response<pb::ListPendingRecordingsResponse>, Status> {
+        let who = self
+            .gate
+            .admit(&request, &access::LIST_PENDING_RECORDINGS)
+            .await?
+            .clone();
+        let req = request.into_inner();
+        let before = req
+            .ingested_before
+            .as_ref()
+            .map(|t| archive_common::convert::from_timestamp(t, "ingested_before"))
+            .transpose()
+            .map_err(Error::from)?;
+        let size = page_size(req.page_size, "page_size").map_err(Error::from)?;
+        // The token is bound to the filter: another `ingested_before` starts over.
+        let fingerprint =
+            format!("pending:{:?}", before.map(|t| t.timestamp_micros())).into_bytes();
+        let after = if req.page_token.is_empty() {
+            None
+        } else {
+            Some(
+                self.tokens
+                    .open::<PendingCursor>(&req.page_token, &who.tenant, &fingerprint, "page_token")
+                    .map_err(Error::from)?,
+            )
+        };
+        let mut found = self
+            .store
+            .pending_recordings(&who.tenant, before, after, size + 1)
+            .await
+            .map_err(Error::from)?;
+        let next_page_token = if found.len() > size as usize {
+            found.truncate(size as usize);
+            let (last, _) = found.last().expect("a full page has a last row");
+            let cursor = PendingCursor {
+                ingested_us: last
+                    .ingested_at
+                    .map_or(i64::MIN, |at| at.timestamp_micros()),
+                recording_id: last.recording_id,
+            };
+            self.tokens.seal(&who.tenant, &fingerprint, &cursor)
+        } else {
+            String::new()
+        };
+        Ok(Response::new(pb::ListPendingRecordingsResponse {
+            recordings: found
+                .into_iter()
+                .map(|(r, c)| pb::RecordingWithCall {
+                    recording: Some(recording(r, &who.tenant)),
+                    call: Some(c.into()),
                 })
                 .collect(),
             next_page_token,

@@ -6,6 +6,8 @@
 
 #![allow(unused_crate_dependencies)]
 
+mod common;
+
 use std::sync::Arc;
 
 // The relay's side of the outbox, read back to check what a change wrote.
@@ -13,8 +15,8 @@ use archive_common::{Principal, convert::timestamp, db::ScratchDatabase};
 use archive_proto::v1::{AuditEvent, AuditEventKind};
 use archive_svc::{
     model::{
-        CallQuery, Cursor, Deletion, NewCall, NewRecording, Order, ReasonCode, RecordingMode,
-        RecordingState, Segment, TenantSettings,
+        CallQuery, Cursor, Deletion, Media, NewCall, NewRecording, Order, PendingCursor,
+        ReasonCode, RecordingMode, RecordingState, Segment, StoredFile, TenantSettings,
     },
     store::{self, CallStore},
 };
@@ -1129,5 +1131,277 @@ async fn postgres_a_change_whose_event_fails_does_not_happen() {
         return;
     };
     failure_conformance(store::open(&db.url, true).await.unwrap(), &db.url).await;
+    db.drop_database().await;
+}
+
+fn file_at(minute: i64, sha: &str) -> StoredFile {
+    StoredFile {
+        size_bytes: 16_000,
+        duration_us: 9_000_500,
+        sha256: sha.repeat(32),
+        stored_at: at(minute),
+    }
+}
+
+/// Media states: pending from ingest, stored once media-svc reports the
+/// file, the list of files the platform owes, and a file that arrives after
+/// its recording was deleted.
+async fn media_state_conformance(store: Arc<dyn CallStore>) {
+    let tenant = "40004";
+    let ingest = |minute| Change::by(&Principal::system(tenant, "recording-platform"), at(minute));
+    let (a, _) = store
+        .insert_call(tenant, &call("m-a", 0, "1", "A", 2), &ingest(10))
+        .await
+        .unwrap();
+    let (b, _) = store
+        .insert_call(tenant, &call("m-b", 1, "2", "A", 1), &ingest(20))
+        .await
+        .unwrap();
+    let (c, _) = store
+        .insert_call(tenant, &call("m-c", 2, "3", "A", 1), &ingest(30))
+        .await
+        .unwrap();
+    take_events(store.as_ref()).await;
+    // Every ingested recording waits for its file, since its ingest; so it is stored.
+    let read = store.get_call(tenant, a.call_id).await.unwrap().unwrap();
+    assert_eq!(read.recordings, a.recordings);
+    for r in &read.recordings {
+        assert_eq!((&r.media, r.ingested_at), (&Media::Pending, Some(at(10))));
+        assert!(r.awaits_upload());
+    }
+    let rec = |call: &archive_svc::model::StoredCall, i: usize| call.recordings[i].recording_id;
+    let mut a_ids = vec![rec(&a, 0), rec(&a, 1)];
+    a_ids.sort();
+
+    // Owed files: oldest ingest first (then by id), each with its call.
+    let owed = |before, after, limit| {
+        let store = store.clone();
+        async move {
+            store
+                .pending_recordings(tenant, before, after, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|(r, call)| {
+                    assert_eq!(r.call_id, call.call_id);
+                    assert!(call.recordings.is_empty(), "the call without its list");
+                    r.recording_id
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let all = owed(None, None, 100).await;
+    assert_eq!(all, [a_ids[0], a_ids[1], rec(&b, 0), rec(&c, 0)]);
+    assert_eq!(owed(Some(at(20)), None, 100).await, a_ids);
+    assert_eq!(owed(None, None, 3).await, all[..3]);
+    let cursor = PendingCursor {
+        ingested_us: at(10).timestamp_micros(),
+        recording_id: a_ids[1],
+    };
+    assert_eq!(owed(None, Some(cursor), 100).await, all[2..]);
+    let (r, call) = &store
+        .pending_recordings(tenant, None, None, 1)
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (r.recording_id, call.session_id.as_str()),
+        (a_ids[0], "m-a")
+    );
+    assert!(
+        store
+            .pending_recordings("40005", None, None, 100)
+            .await
+            .unwrap()
+            .is_empty(),
+        "another tenant owes nothing"
+    );
+
+    // media-svc reports a file: stored, with what it measured; no longer owed.
+    let file = file_at(40, "ab");
+    let (stored, requeued) = store
+        .mark_media_stored(tenant, a_ids[0], &file)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.media, Media::Stored(file.clone()));
+    assert!(!requeued && !stored.awaits_upload());
+    assert_eq!(stored.ingested_at, Some(at(10)), "its ingest time stays");
+    // The same file reported again (a retried upload) changes nothing.
+    let (again, _) = store
+        .mark_media_stored(tenant, a_ids[0], &file_at(50, "ab"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.media, Media::Stored(file.clone()));
+    // Another tenant's report, or an unknown recording: nothing there.
+    assert!(
+        store
+            .mark_media_stored("40005", a_ids[1], &file)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .mark_media_stored(tenant, uuid::Uuid::new_v4(), &file)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(owed(None, None, 100).await, all[1..]);
+    // Searches carry the state (no second look-up per row).
+    let found = store
+        .search(tenant, &CallQuery::default(), None, 10)
+        .await
+        .unwrap();
+    let found_a = found.iter().find(|x| x.call_id == a.call_id).unwrap();
+    let media: Vec<_> = found_a
+        .recordings
+        .iter()
+        .map(|r| (r.recording_id, r.media.clone()))
+        .collect();
+    assert!(media.contains(&(a_ids[0], Media::Stored(file.clone()))));
+    assert!(media.contains(&(a_ids[1], Media::Pending)));
+
+    // A deleted recording is owed no file; one that arrives anyway is queued
+    // for deletion again.
+    store
+        .mark_deleted(tenant, &[rec(&b, 0)], &paal(60))
+        .await
+        .unwrap();
+    assert_eq!(owed(None, None, 100).await, [a_ids[1], rec(&c, 0)]);
+    let deleted = rec(&b, 0);
+    let queued = |store: Arc<dyn CallStore>| async move {
+        store
+            .due_media_deletions(at(60 * 24 * 365), 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|d| d.recording_id == deleted)
+            .count()
+    };
+    assert_eq!(queued(store.clone()).await, 1);
+    store.media_deletion_done(rec(&b, 0)).await.unwrap();
+    let (late, requeued) = store
+        .mark_media_stored(tenant, rec(&b, 0), &file_at(70, "cd"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(requeued);
+    assert_eq!(late.state, RecordingState::Deleted);
+    assert_eq!(queued(store.clone()).await, 1, "its file goes again");
+    // Media states are no audit event (media-svc records RECORDING_STORED);
+    // the deletion is the only one.
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(
+        events.iter().map(|(_, e)| kind(e)).collect::<Vec<_>>(),
+        [AuditEventKind::RecordingDeleted]
+    );
+}
+
+/// An upgraded installation: its recordings are unverified (playable as
+/// before) until the media check resolves them; a report from media-svc
+/// that comes first is kept.
+async fn upgrade_conformance(url: &str) {
+    let tenant = "50005";
+    let mut ids: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::new_v4()).collect();
+    ids.sort();
+    let call_id = common::legacy::old_installation(url, tenant, "before", at(0), &ids).await;
+    let store = store::open(url, true).await.unwrap();
+    let call = store.get_call(tenant, call_id).await.unwrap().unwrap();
+    assert_eq!(call.recordings.len(), 3);
+    for r in &call.recordings {
+        assert_eq!((&r.media, r.ingested_at), (&Media::Unverified, None));
+        assert_eq!(r.state, RecordingState::Available);
+        assert!(!r.awaits_upload(), "playable as before the upgrade");
+    }
+    assert!(
+        store
+            .pending_recordings(tenant, None, None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The check walks them in id order, in batches.
+    let first = store.unverified_recordings(None, 2).await.unwrap();
+    assert_eq!(
+        first,
+        [(tenant.to_owned(), ids[0]), (tenant.to_owned(), ids[1])]
+    );
+    let rest = store.unverified_recordings(Some(ids[1]), 2).await.unwrap();
+    assert_eq!(rest, [(tenant.to_owned(), ids[2])]);
+    // media-svc reports the third before the check looks at it.
+    let reported = file_at(5, "ef");
+    store
+        .mark_media_stored(tenant, ids[2], &reported)
+        .await
+        .unwrap()
+        .unwrap();
+    let found = file_at(6, "ab");
+    let changed = store
+        .resolve_unverified(tenant, &[(ids[0], found.clone())], &[ids[1], ids[2]])
+        .await
+        .unwrap();
+    assert_eq!(changed, 2);
+    let call = store.get_call(tenant, call_id).await.unwrap().unwrap();
+    let media: Vec<_> = call.recordings.iter().map(|r| r.media.clone()).collect();
+    assert_eq!(
+        media,
+        [
+            Media::Stored(found),
+            Media::Pending,
+            Media::Stored(reported)
+        ]
+    );
+    // A missing file is owed since its recording's start (its ingest is not known).
+    assert_eq!(
+        call.recordings[1].ingested_at,
+        Some(call.recordings[1].start)
+    );
+    let owed = store
+        .pending_recordings(tenant, None, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        owed.iter().map(|(r, _)| r.recording_id).collect::<Vec<_>>(),
+        [ids[1]]
+    );
+    assert!(
+        store
+            .unverified_recordings(None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .resolve_unverified(tenant, &[], &[ids[0], ids[1], ids[2]])
+            .await
+            .unwrap(),
+        0,
+        "nothing is resolved twice"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_media_states_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("archive.db").display());
+    media_state_conformance(store::open(&url, true).await.unwrap()).await;
+    let upgraded = format!("sqlite://{}", dir.path().join("upgraded.db").display());
+    upgrade_conformance(&upgraded).await;
+}
+
+#[tokio::test]
+async fn postgres_media_states_conform() {
+    let Some(db) = ScratchDatabase::create("archive_media").await else {
+        return;
+    };
+    media_state_conformance(store::open(&db.url, true).await.unwrap()).await;
+    db.drop_database().await;
+    let Some(db) = ScratchDatabase::create("archive_upgrade").await else {
+        return;
+    };
+    upgrade_conformance(&db.url).await;
     db.drop_database().await;
 }

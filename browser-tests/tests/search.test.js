@@ -1,6 +1,6 @@
 // Search, paging, the seed's columns and rows, expanding a row (General
-// information / Recording tabs), what users without play rights see, and
-// errors shown in words.
+// information / Recording tabs), a call whose recording never arrived, what
+// users without play rights see, and errors shown in words.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -204,6 +204,40 @@ test('an expired recording has no Play button', async () => {
   const panel = page.locator('tr.details:not([hidden]) [role=tabpanel]:not([hidden])');
   assert.match(await panel.innerText(), /no longer kept/);
   assert.equal(await panel.getByRole('button', { name: /^Play/ }).count(), 0);
+  await page.context().close();
+});
+
+test('a call whose recording never arrived says "Recording not available yet": no Play, nothing to download', async () => {
+  const page = await signIn(browser, 'paal');
+  // A seeded call the recording platform ingested but never uploaded the file of.
+  await search(page, { "Caller's number": '4791122334' });
+  const row = callRow(page, '27.11.2023 14:12');
+  const note = row.locator('td.not-available');
+  assert.equal(await note.innerText(), 'Recording not available yet');
+  // In place of Time before answer and Agent(s), as the deletion text is.
+  assert.equal(await note.getAttribute('colspan'), '2');
+  assert.deepEqual((await cells(row)).slice(0, 5), ['27.11.2023 14:12', '81511569 (Main Demo Number)', '1:35', '1:35', '4791122334']);
+  assert.equal(await row.getByRole('button', { name: /^Play/ }).count(), 0);
+
+  await row.getByRole('button', { name: /^Details/ }).click();
+  const details = page.locator('tr.details:not([hidden])');
+  const facts = await details.getByRole('tabpanel').innerText();
+  assert.match(facts, /Agent\(s\)\s+Ola Hansen/);
+  assert.match(facts, /Recording\s+Recording not available yet\. The recording platform has not delivered its file\./);
+  await details.getByRole('tab', { name: 'Recording' }).click();
+  const panel = details.locator('[role=tabpanel]:not([hidden])');
+  assert.match(await panel.innerText(), /Recording not available yet/);
+  assert.equal(await panel.getByRole('button', { name: /^Play/ }).count(), 0);
+
+  // Selected alone, there is no file to download.
+  await row.getByRole('checkbox', { name: /^Select the call/ }).check();
+  await page.getByRole('button', { name: /^Select Action/ }).click();
+  await page.getByRole('menu', { name: 'Select Action' }).getByRole('menuitem', { name: 'Download' }).click();
+  await page
+    .getByRole('alert')
+    .getByText('The selected calls have no recording files to download (they are deleted, expired or not available yet).')
+    .waitFor();
+  assert.deepEqual(page.errors, []);
   await page.context().close();
 });
 

@@ -213,6 +213,7 @@ fn play_state(v: i32) -> &'static str {
         pb::PlayState::Disabled => "disabled",
         pb::PlayState::Expired => "expired",
         pb::PlayState::Deleted => "deleted",
+        pb::PlayState::NotAvailable => "not_available",
         pb::PlayState::Unspecified => "unspecified",
     }
 }

@@ -37,11 +37,18 @@ fn deletion_text(recording: &pb::Recording, tz: Tz) -> String {
     }
 }
 
+/// Whether the recording's file has not arrived from the recording platform
+/// (archive-svc's media state; "recording not available yet").
+pub fn awaits_upload(r: &pb::Recording) -> bool {
+    r.media_state == pb::MediaState::Pending as i32
+}
+
 pub fn recording_row(r: &pb::Recording, verdicts: Verdicts, tz: Tz) -> pb::RecordingRow {
     let state = pb::RecordingState::try_from(r.state).unwrap_or_default();
     let play_state = match state {
         pb::RecordingState::Deleted => pb::PlayState::Deleted,
         pb::RecordingState::Expired => pb::PlayState::Expired,
+        _ if awaits_upload(r) => pb::PlayState::NotAvailable,
         _ if verdicts.play == pb::Verdict::Deny => pb::PlayState::Disabled,
         _ => pb::PlayState::Enabled,
     };
@@ -200,5 +207,43 @@ mod tests {
             ("", "")
         );
         assert_eq!(row.delete, pb::Verdict::Deny as i32);
+    }
+
+    #[test]
+    fn a_recording_whose_file_never_arrived_is_not_available_unless_deleted_or_expired() {
+        let allowed = Verdicts {
+            play: pb::Verdict::Allow,
+            download: pb::Verdict::Allow,
+            delete: pb::Verdict::Allow,
+        };
+        let denied = Verdicts {
+            play: pb::Verdict::Deny,
+            ..allowed
+        };
+        let play_state = |state: pb::RecordingState, media: pb::MediaState, v: Verdicts| {
+            let r = pb::Recording {
+                state: state as i32,
+                media_state: media as i32,
+                ..Default::default()
+            };
+            pb::PlayState::try_from(recording_row(&r, v, chrono_tz::Europe::Oslo).play_state)
+                .unwrap()
+        };
+        use pb::{MediaState as M, PlayState as P, RecordingState as S};
+        assert_eq!(
+            play_state(S::Available, M::Pending, allowed),
+            P::NotAvailable
+        );
+        // Said so to users without play rights too: nobody can play it.
+        assert_eq!(
+            play_state(S::Available, M::Pending, denied),
+            P::NotAvailable
+        );
+        assert_eq!(play_state(S::Available, M::Stored, allowed), P::Enabled);
+        // Recordings from before media states were kept play as they did.
+        assert_eq!(play_state(S::Available, M::Unverified, allowed), P::Enabled);
+        assert_eq!(play_state(S::Available, M::Stored, denied), P::Disabled);
+        assert_eq!(play_state(S::Deleted, M::Pending, allowed), P::Deleted);
+        assert_eq!(play_state(S::Expired, M::Pending, allowed), P::Expired);
     }
 }

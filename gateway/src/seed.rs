@@ -113,7 +113,8 @@ fn leg(agent: &'static str, after_s: i64, talk_s: i64) -> Leg {
     }
 }
 
-/// The calls of the seed's tables, plus a transfer and an agent-to-agent call.
+/// The calls of the seed's tables, plus a transfer, two calls whose files
+/// never arrived and an agent-to-agent call.
 fn seed_rows() -> Vec<pb::IngestCallRequest> {
     let mut calls = vec![
         queued_call(
@@ -182,6 +183,26 @@ fn seed_rows() -> Vec<pb::IngestCallRequest> {
             true,
             &[leg("Andreas Wallin", 12, 60), leg("paal-agent", 5, 80)],
         ),
+        // The recording platform ingested these, but their uploads never
+        // arrived: the Archive shows "Recording not available yet".
+        queued_call(
+            NEVER_UPLOADED[0].into(),
+            oslo(2023, 11, 27, 14, 12, 0),
+            MAIN,
+            "4791122334",
+            "Support",
+            true,
+            &[leg("Ola Hansen", 9, 95)],
+        ),
+        queued_call(
+            NEVER_UPLOADED[1].into(),
+            oslo(2023, 11, 27, 14, 40, 0),
+            MOBILE,
+            "4791122335",
+            "Billing",
+            true,
+            &[leg("Ola Hansen", 14, 63)],
+        ),
     ];
     let start = oslo(2023, 11, 24, 10, 15, 0);
     calls.push(pb::IngestCallRequest {
@@ -216,6 +237,9 @@ fn seed_rows() -> Vec<pb::IngestCallRequest> {
     });
     calls
 }
+
+/// Seed sessions whose files are never uploaded (their rows say so).
+const NEVER_UPLOADED: [&str; 2] = ["seed-noupload-20231127-1412", "seed-noupload-20231127-1440"];
 
 /// The seed session whose recording the admin deletes, so its row shows the deletion text.
 const DELETED_SESSION: &str = "seed-20221115-1107";
@@ -347,7 +371,9 @@ pub(crate) async fn run(
         report.calls_created += u32::from(response.created);
         let recordings = response.call.map(|c| c.recordings).unwrap_or_default();
         for (j, recording) in recordings.into_iter().enumerate() {
-            if recording.state == pb::RecordingState::Deleted as i32 {
+            if recording.state == pb::RecordingState::Deleted as i32
+                || NEVER_UPLOADED.contains(&session.as_str())
+            {
                 continue;
             }
             let clip = CLIPS[(i + j) % CLIPS.len()];

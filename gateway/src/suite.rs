@@ -27,7 +27,7 @@ use crate::{
 };
 
 /// Bumped when the demo data changes, so an old data directory is topped up.
-const SEED_VERSION: &str = "1";
+const SEED_VERSION: &str = "2";
 
 /// Where the running suite listens.
 #[derive(Debug, Clone)]
@@ -196,8 +196,9 @@ impl Suite {
         );
         media.cors_origin = None;
         media.audit_url = Some(url(endpoints.audit));
-        // Serves no recording until it has read the deletions archive-svc
-        // queued (served below; media-svc asks until it answers).
+        // archive-svc (served below; media-svc asks until it answers): it
+        // serves no recording until it has read the deletions queued there,
+        // and reports each stored upload there before answering it.
         media.archive_url = Some(url(endpoints.archive));
         media.store = config.media_store;
         media.s3 = config.s3.clone();

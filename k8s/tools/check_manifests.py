@@ -64,7 +64,9 @@ GENERATED_SUFFIX = re.compile(r"-[2456789bcdfghkmt]{10}$")
 EXPECTED_INGRESS = {
     ("gateway", "grpc"): {"ingress-controller"},
     ("gateway", "http"): {"ingress-controller"},
-    ("archive-svc", "grpc"): {"gateway", "media-svc", "ingest-client"},
+    # The gateway, the recording platform, and media-svc (pending deletions,
+    # stored uploads reported).
+    ("archive-svc", "grpc"): {"gateway", "ingest-client", "media-svc"},
     ("media-svc", "grpc"): {"gateway", "archive-svc", "ingest-client"},
     ("media-svc", "http"): {"ingress-controller"},
     ("authz-svc", "grpc"): {"gateway", "audit-svc"},

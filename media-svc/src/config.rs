@@ -96,14 +96,17 @@ pub struct Config {
     /// Unset: not recorded.
     #[arg(long, env = "MEDIA_AUDIT_URL")]
     pub audit_url: Option<String>,
-
-    /// archive-svc's gRPC URL (`http://host:port`), where the recording
-    /// files queued for deletion are listed. Set, media-svc serves no
-    /// recording after a start until it has read that list and made every
-    /// recording on it unservable (readiness stays NOT_SERVING, playback
-    /// answers 503 meanwhile), and reads it again every
-    /// `--pending-deletions-interval-secs`. Unset: a recording deleted while
-    /// media-svc was down plays until archive-svc's outbox reaches it.
+    /// archive-svc's gRPC URL (`http://host:port`). Each stored upload is
+    /// reported there (its recording turns playable) before the upload is
+    /// answered; an upload of a recording the archive does not have is
+    /// refused and its file removed. And the recording files queued for
+    /// deletion are listed there: media-svc serves no recording after a
+    /// start until it has read that list and made every recording on it
+    /// unservable (readiness stays NOT_SERVING, playback answers 503
+    /// meanwhile), and reads it again every `--pending-deletions-interval-secs`.
+    /// Unset: uploads are not reported (recordings stay "not available yet"),
+    /// and a recording deleted while media-svc was down plays until
+    /// archive-svc's outbox reaches it.
     #[arg(long, env = "MEDIA_ARCHIVE_URL")]
     pub archive_url: Option<String>,
 

@@ -3,11 +3,14 @@
 //! memory or S3) under tenant-scoped keys with a metadata sidecar (size,
 //! duration, SHA-256, CRC-32), and streams them out over gRPC
 //! (`archive.v1.MediaService`) and over HTTP with `Range` support for the
-//! browser's player, authorised by signed playback tokens.
+//! browser's player, authorised by signed playback tokens. Each stored upload
+//! is reported to archive-svc before it is answered, so the recording stops
+//! showing as "not available yet".
 //!
 //! [`run`] serves both; the binary starts it. The gateway's embedded mode
 //! starts a [`MediaServer`] and calls its gRPC service in-process too.
 
+mod archive;
 mod audit;
 mod chunks;
 mod config;
@@ -138,8 +141,10 @@ impl MediaServer {
             .map_err(|e| Error::Config(e.to_string()))?;
         let audit = audit::MediaAudit::new(audit, clock.clone());
         let gate = Gate::new(Arc::new(audit.clone()), clock);
+        let archive =
+            archive::ArchiveReports::new(config.archive_url.as_deref(), identity.key.clone())?;
         let server = MediaServiceServer::with_interceptor(
-            service::Media::new(store.clone(), audit.clone(), gate),
+            service::Media::new(store.clone(), audit.clone(), gate, archive),
             identity.verifier(),
         );
         let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;

@@ -18,6 +18,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::{
     Error,
+    archive::{ArchiveReports, Reported},
     audit::MediaAudit,
     chunks::rechunk,
     keys::{RecordingId, RecordingKeys},
@@ -39,7 +40,11 @@ const BATCH_CONCURRENCY: usize = 16;
 const UPLOAD_RECORDING: Rule = Rule::new("UploadRecording", &[Allow::Platform]);
 const READ_RECORDING: Rule = Rule::new("ReadRecording", &[Allow::Users]);
 const GET_MEDIA_INFO: Rule = Rule::new("GetMediaInfo", &[Allow::Users]);
-const BATCH_GET_MEDIA_INFO: Rule = Rule::new("BatchGetMediaInfo", &[Allow::Users]);
+/// archive-svc's media check asks about recordings from before media states.
+const BATCH_GET_MEDIA_INFO: Rule = Rule::new(
+    "BatchGetMediaInfo",
+    &[Allow::Users, Allow::Service("archive-svc")],
+);
 const DELETE_RECORDING_MEDIA: Rule =
     Rule::new("DeleteRecordingMedia", &[Allow::Service("archive-svc")]);
 
@@ -48,11 +53,22 @@ pub(crate) struct Media {
     store: MediaStore,
     audit: MediaAudit,
     gate: Gate,
+    archive: ArchiveReports,
 }
 
 impl Media {
-    pub(crate) fn new(store: MediaStore, audit: MediaAudit, gate: Gate) -> Self {
-        Self { store, audit, gate }
+    pub(crate) fn new(
+        store: MediaStore,
+        audit: MediaAudit,
+        gate: Gate,
+        archive: ArchiveReports,
+    ) -> Self {
+        Self {
+            store,
+            audit,
+            gate,
+            archive,
+        }
     }
 
     /// The keys of recording `id` of the caller's tenant, if `rule` admits the caller.
@@ -123,6 +139,20 @@ impl proto::media_service_server::MediaService for Media {
         );
         // Answered only once recorded: a caller told otherwise uploads again.
         self.audit.stored(&who, &uploaded.info).await?;
+        // And once the archive knows the file arrived (the recording turns
+        // playable). A file of a recording the archive does not have would
+        // be unreachable forever: it goes again.
+        if self.archive.stored(&tenant, &uploaded.info).await? == Reported::UnknownRecording {
+            let keys = RecordingKeys::new(&tenant, id);
+            let deleted = self.store.delete(&keys).await?;
+            self.audit
+                .file_deleted(&who, &first.recording_id, deleted)
+                .await?;
+            tracing::warn!(tenant, recording_id = %id, "upload of a recording the archive does not have: file removed");
+            return Err(Status::not_found(format!(
+                "recording {id} is not in the archive (ingest its call first: IngestCall names the recordings to upload); the file was not kept"
+            )));
+        }
         Ok(Response::new(UploadRecordingResponse {
             media: Some(uploaded.info.into()),
             created: uploaded.created,

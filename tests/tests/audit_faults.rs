@@ -293,8 +293,11 @@ async fn archive_svc_killed_mid_delete_leaves_no_event_and_the_retry_leaves_one(
         recordings::ingest_recorded_calls(&archive.url(), &suite.keys, "killed", "4792", 1)
             .await
             .remove(0);
-    recordings::upload(
-        &media_url,
+    // Reported to this archive-svc, as its own media-svc would.
+    recordings::upload_reported_to(
+        &data.path().join("media"),
+        &archive.url(),
+        &audit_url,
         &suite.keys,
         &recording,
         &recordings::mp3_of(50_000),

@@ -134,8 +134,11 @@ async fn deletion_survives_a_crash() {
     let ids =
         recordings::ingest_recorded_calls(&archive_url, &suite.keys, "crash", "4790", 1).await;
     let recording = ids[0].clone();
-    recordings::upload(
-        &media_url,
+    // Uploaded as the recording platform does, reported to this archive-svc.
+    recordings::upload_reported_to(
+        &data.path().join("suite").join("media"),
+        &archive_url,
+        &audit_url,
         &suite.keys,
         &recording,
         &recordings::mp3_of(100_000),

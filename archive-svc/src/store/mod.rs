@@ -15,7 +15,10 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 pub use self::{postgres::PostgresCallStore, sqlite::SqliteCallStore};
-use crate::model::{CallQuery, Cursor, NewCall, StoredCall, StoredRecording, TenantSettings};
+use crate::model::{
+    CallQuery, Cursor, NewCall, PendingCursor, StoredCall, StoredFile, StoredRecording,
+    TenantSettings,
+};
 
 /// A recording file waiting to be deleted from media-svc.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +112,51 @@ pub trait CallStore: Send + Sync + 'static {
         ids: &[Uuid],
         change: &Change,
     ) -> Result<Vec<StoredRecording>, StoreError>;
+
+    /// Records that media-svc stored the file of the tenant's recording `id`
+    /// (`file`: what it measured; the same file reported again changes
+    /// nothing). When the recording was deleted or expired meanwhile, its
+    /// file is queued for deletion again, in the same transaction. Returns
+    /// the recording as stored afterwards and whether a deletion was queued;
+    /// `None` when the tenant has no such recording.
+    async fn mark_media_stored(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        file: &StoredFile,
+    ) -> Result<Option<(StoredRecording, bool)>, StoreError>;
+
+    /// Up to `limit` of the tenant's recordings whose file never arrived
+    /// ([`StoredRecording::awaits_upload`]), ingested before `before` when
+    /// given, after `after`, oldest ingest first, with their calls (without
+    /// the calls' recording lists).
+    async fn pending_recordings(
+        &self,
+        tenant: &str,
+        before: Option<DateTime<Utc>>,
+        after: Option<PendingCursor>,
+        limit: u32,
+    ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError>;
+
+    /// Up to `limit` available recordings of every tenant whose media state
+    /// is unverified (ingested before media states were kept), after `after`
+    /// in id order: (tenant, recording id).
+    async fn unverified_recordings(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(String, Uuid)>, StoreError>;
+
+    /// What the media check found for the tenant's unverified recordings:
+    /// `found` stored (with what media-svc measured), `missing` pending.
+    /// A recording no longer unverified (media-svc's report came first) is
+    /// left as it is. Returns how many recordings changed.
+    async fn resolve_unverified(
+        &self,
+        tenant: &str,
+        found: &[(Uuid, StoredFile)],
+        missing: &[Uuid],
+    ) -> Result<u64, StoreError>;
 
     /// Sets or releases the call's legal hold, with a LEGAL_HOLD_CHANGED event
     /// when the flag changes; `None` when the tenant has no such call.

@@ -5,7 +5,8 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::model::{
-    Deletion, RecordingMode, RecordingState, Segment, StoredCall, StoredRecording, TenantSettings,
+    Deletion, Media, RecordingMode, RecordingState, Segment, StoredCall, StoredFile,
+    StoredRecording, TenantSettings,
 };
 
 pub(super) const CALL_COLUMNS: &str = "c.call_id, c.tenant_id, c.session_id, c.start_us, \
@@ -14,7 +15,8 @@ pub(super) const CALL_COLUMNS: &str = "c.call_id, c.tenant_id, c.session_id, c.s
 
 pub(super) const RECORDING_COLUMNS: &str = "r.recording_id, r.call_id, r.nr, r.mode, r.start_us, \
      r.finish_us, r.segments, r.owner_agent, r.state, r.deleted_by_user_id, r.deleted_by_name, \
-     r.deleted_at_us";
+     r.deleted_at_us, r.media_state, r.ingested_at_us, r.media_size_bytes, r.media_duration_us, \
+     r.media_sha256, r.media_stored_at_us";
 
 #[derive(sqlx::FromRow)]
 pub(super) struct CallRow {
@@ -68,6 +70,12 @@ pub(super) struct RecordingRow {
     deleted_by_user_id: Option<String>,
     deleted_by_name: Option<String>,
     deleted_at_us: Option<i64>,
+    media_state: i64,
+    ingested_at_us: Option<i64>,
+    media_size_bytes: Option<i64>,
+    media_duration_us: Option<i64>,
+    media_sha256: Option<String>,
+    media_stored_at_us: Option<i64>,
 }
 
 impl RecordingRow {
@@ -94,6 +102,27 @@ impl RecordingRow {
             }),
             _ => None,
         };
+        let media = match self.media_state {
+            1 => Media::Pending,
+            3 => Media::Unverified,
+            2 => match (
+                self.media_size_bytes,
+                self.media_duration_us,
+                self.media_sha256,
+                self.media_stored_at_us,
+            ) {
+                (Some(size), Some(duration_us), Some(sha256), Some(at)) => {
+                    Media::Stored(StoredFile {
+                        size_bytes: u64::try_from(size).map_err(|_| corrupt("media_size_bytes"))?,
+                        duration_us,
+                        sha256,
+                        stored_at: from_micros(at),
+                    })
+                }
+                _ => return Err(corrupt("stored without its file's facts")),
+            },
+            _ => return Err(corrupt("media_state")),
+        };
         Ok(StoredRecording {
             recording_id: self.recording_id,
             call_id: self.call_id,
@@ -105,6 +134,8 @@ impl RecordingRow {
             owner_agent: self.owner_agent,
             state,
             deletion,
+            media,
+            ingested_at: self.ingested_at_us.map(from_micros),
         })
     }
 }

@@ -19,7 +19,7 @@ pub(super) const INSERT_PARTIES: &str =
     "INSERT INTO call_parties (call_id, tenant_id, role, name, start_us) ";
 
 pub(super) const INSERT_RECORDINGS: &str = "INSERT INTO recordings (recording_id, call_id, tenant_id, nr, \
-     mode, start_us, finish_us, segments, owner_agent, state) ";
+     mode, start_us, finish_us, segments, owner_agent, state, media_state, ingested_at_us) ";
 
 pub(super) const SELECT_SETTINGS: &str = "SELECT time_zone, consult_recording, recording_retention_days, \
      metadata_retention_days, search_audit_disabled, reason_codes FROM tenant_settings WHERE tenant_id = $1";
@@ -65,6 +65,38 @@ pub(super) const LIVE_RECORDINGS_OF_OLD_CALLS: &str = "SELECT r.recording_id FRO
 
 pub(super) const PURGE_CALLS: &str = "DELETE FROM calls \
      WHERE tenant_id = $1 AND start_us < $2 AND NOT legal_hold RETURNING call_id, recording_count";
+
+// The media states' numbers (model::Media::code) are written as literals
+// below: a partial index (`recordings_media_pending`) serves a query only
+// when its WHERE names the index's own constants, not bound parameters.
+
+/// media-svc stored the file: records what it measured, unless the same file
+/// was reported before (a retried upload changes nothing).
+pub(super) const MARK_MEDIA_STORED: &str = "UPDATE recordings SET media_state = 2, \
+     media_size_bytes = $1, media_duration_us = $2, media_sha256 = $3, media_stored_at_us = $4 \
+     WHERE tenant_id = $5 AND recording_id = $6 AND (media_state <> 2 OR media_sha256 <> $3)";
+
+pub(super) const RECORDING_STATE: &str =
+    "SELECT state FROM recordings WHERE tenant_id = $1 AND recording_id = $2";
+
+/// Available recordings (state 1) whose file never arrived (media state 1).
+pub(super) const PENDING_RECORDINGS: &str =
+    " FROM recordings r WHERE r.media_state = 1 AND r.state = 1 AND r.tenant_id = ";
+
+/// Available recordings whose media state is unverified (3), in id order.
+pub(super) const UNVERIFIED_RECORDINGS: &str = "SELECT tenant_id, recording_id FROM recordings \
+     WHERE media_state = 3 AND state = 1 AND recording_id > $1 ORDER BY recording_id LIMIT $2";
+
+/// The media check found the file: as [`MARK_MEDIA_STORED`], unless media-svc's own report came first.
+pub(super) const RESOLVE_FOUND: &str = "UPDATE recordings SET media_state = 2, \
+     media_size_bytes = $1, media_duration_us = $2, media_sha256 = $3, media_stored_at_us = $4 \
+     WHERE tenant_id = $5 AND recording_id = $6 AND media_state = 3";
+
+/// The media check found no file: pending since its start (when it was
+/// ingested is not known), unless media-svc's report came first.
+pub(super) const RESOLVE_MISSING: &str = "UPDATE recordings SET media_state = 1, \
+     ingested_at_us = COALESCE(ingested_at_us, start_us) \
+     WHERE tenant_id = $1 AND recording_id = $2 AND media_state = 3";
 
 pub(super) const TENANTS: &str = "SELECT DISTINCT tenant_id FROM calls ORDER BY tenant_id";
 
@@ -149,6 +181,47 @@ macro_rules! call_store_impl {
                 Ok(qb.build_query_as().fetch_all(&self.pool).await?)
             }
 
+            /// Each recording with its call (without the call's recordings
+            /// list), in the recordings' order.
+            async fn with_calls(
+                &self,
+                tenant: &str,
+                recordings: Vec<$crate::store::rows::RecordingRow>,
+            ) -> Result<
+                Vec<($crate::model::StoredRecording, $crate::model::StoredCall)>,
+                $crate::store::StoreError,
+            > {
+                let mut call_ids: Vec<uuid::Uuid> = recordings.iter().map(|r| r.call_id).collect();
+                call_ids.sort_unstable();
+                call_ids.dedup();
+                if call_ids.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let mut qb = sqlx::QueryBuilder::<$db>::new(format!(
+                    "SELECT {} FROM calls c WHERE c.tenant_id = ",
+                    $crate::store::rows::CALL_COLUMNS
+                ));
+                qb.push_bind(tenant.to_owned()).push(" AND c.call_id IN (");
+                let mut list = qb.separated(", ");
+                for id in &call_ids {
+                    list.push_bind(*id);
+                }
+                qb.push(")");
+                let calls: Vec<$crate::store::rows::CallRow> =
+                    qb.build_query_as().fetch_all(&self.pool).await?;
+                let calls: std::collections::HashMap<uuid::Uuid, $crate::model::StoredCall> = calls
+                    .into_iter()
+                    .map(|c| c.into_call().map(|c| (c.call_id, c)))
+                    .collect::<Result<_, _>>()?;
+                recordings
+                    .into_iter()
+                    .filter_map(|r| {
+                        let call = calls.get(&r.call_id)?.clone();
+                        Some(r.into_recording().map(|r| (r, call)))
+                    })
+                    .collect()
+            }
+
             async fn calls_with_recordings(
                 &self,
                 rows: Vec<$crate::store::rows::CallRow>,
@@ -179,7 +252,7 @@ macro_rules! call_store_impl {
                 use $crate::store::{rows::to_json, sql};
                 let planned: Vec<$crate::model::StoredCall> = calls
                     .iter()
-                    .map(|c| $crate::model::StoredCall::planned(tenant, c))
+                    .map(|c| $crate::model::StoredCall::planned(tenant, c, change.at))
                     .collect();
                 let mut created = std::collections::HashSet::new();
                 let mut tx = self.pool.begin().await?;
@@ -253,7 +326,9 @@ macro_rules! call_store_impl {
                             .push_bind(r.finish.timestamp_micros())
                             .push_bind(to_json(&r.segments))
                             .push_bind(r.owner_agent.clone())
-                            .push_bind(i64::from(r.state.code()));
+                            .push_bind(i64::from(r.state.code()))
+                            .push_bind(i64::from(r.media.code()))
+                            .push_bind(r.ingested_at.map(|at| at.timestamp_micros()));
                     });
                     qb.build().execute(&mut *tx).await?;
                 }
@@ -423,35 +498,7 @@ macro_rules! call_store_impl {
                 qb.push(")");
                 let recordings: Vec<$crate::store::rows::RecordingRow> =
                     qb.build_query_as().fetch_all(&self.pool).await?;
-                let mut call_ids: Vec<uuid::Uuid> = recordings.iter().map(|r| r.call_id).collect();
-                call_ids.sort_unstable();
-                call_ids.dedup();
-                let mut qb = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} FROM calls c WHERE c.tenant_id = ",
-                    $crate::store::rows::CALL_COLUMNS
-                ));
-                qb.push_bind(tenant.to_owned()).push(" AND c.call_id IN (");
-                let mut list = qb.separated(", ");
-                for id in &call_ids {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
-                let calls: Vec<$crate::store::rows::CallRow> = if call_ids.is_empty() {
-                    Vec::new()
-                } else {
-                    qb.build_query_as().fetch_all(&self.pool).await?
-                };
-                let calls: std::collections::HashMap<uuid::Uuid, $crate::model::StoredCall> = calls
-                    .into_iter()
-                    .map(|c| c.into_call().map(|c| (c.call_id, c)))
-                    .collect::<Result<_, _>>()?;
-                recordings
-                    .into_iter()
-                    .filter_map(|r| {
-                        let call = calls.get(&r.call_id)?.clone();
-                        Some(r.into_recording().map(|r| (r, call)))
-                    })
-                    .collect()
+                self.with_calls(tenant, recordings).await
             }
 
             async fn mark_deleted(
@@ -663,6 +710,124 @@ macro_rules! call_store_impl {
                     .execute(&self.pool)
                     .await?;
                 Ok(())
+            }
+
+            async fn mark_media_stored(
+                &self,
+                tenant: &str,
+                id: uuid::Uuid,
+                file: &$crate::model::StoredFile,
+            ) -> Result<Option<($crate::model::StoredRecording, bool)>, $crate::store::StoreError> {
+                use $crate::{model::RecordingState, store::sql};
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(sql::MARK_MEDIA_STORED)
+                    .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
+                    .bind(file.duration_us)
+                    .bind(&file.sha256)
+                    .bind(file.stored_at.timestamp_micros())
+                    .bind(tenant)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                let state: Option<(i64,)> = sqlx::query_as(sql::RECORDING_STATE)
+                    .bind(tenant)
+                    .bind(id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((state,)) = state else {
+                    return Ok(None);
+                };
+                // A file that arrives after its recording was deleted or
+                // expired goes the way the first one went.
+                let requeued = state != i64::from(RecordingState::Available.code());
+                if requeued {
+                    sqlx::query(sql::QUEUE_MEDIA_DELETION)
+                        .bind(id)
+                        .bind(tenant)
+                        .bind("arrived-after-deletion")
+                        .bind(file.stored_at.timestamp_micros())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                let recording = self.get_recordings(tenant, &[id]).await?.pop();
+                Ok(recording.map(|(r, _)| (r, requeued)))
+            }
+
+            async fn pending_recordings(
+                &self,
+                tenant: &str,
+                before: Option<chrono::DateTime<chrono::Utc>>,
+                after: Option<$crate::model::PendingCursor>,
+                limit: u32,
+            ) -> Result<
+                Vec<($crate::model::StoredRecording, $crate::model::StoredCall)>,
+                $crate::store::StoreError,
+            > {
+                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT ");
+                qb.push($crate::store::rows::RECORDING_COLUMNS)
+                    .push($crate::store::sql::PENDING_RECORDINGS)
+                    .push_bind(tenant.to_owned());
+                if let Some(before) = before {
+                    qb.push(" AND r.ingested_at_us < ").push_bind(before.timestamp_micros());
+                }
+                if let Some(cursor) = after {
+                    qb.push(" AND (r.ingested_at_us, r.recording_id) > (")
+                        .push_bind(cursor.ingested_us)
+                        .push(", ")
+                        .push_bind(cursor.recording_id)
+                        .push(")");
+                }
+                qb.push(" ORDER BY r.ingested_at_us, r.recording_id LIMIT ")
+                    .push_bind(i64::from(limit));
+                let recordings: Vec<$crate::store::rows::RecordingRow> =
+                    qb.build_query_as().fetch_all(&self.pool).await?;
+                self.with_calls(tenant, recordings).await
+            }
+
+            async fn unverified_recordings(
+                &self,
+                after: Option<uuid::Uuid>,
+                limit: u32,
+            ) -> Result<Vec<(String, uuid::Uuid)>, $crate::store::StoreError> {
+                Ok(sqlx::query_as($crate::store::sql::UNVERIFIED_RECORDINGS)
+                    .bind(after.unwrap_or(uuid::Uuid::nil()))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?)
+            }
+
+            async fn resolve_unverified(
+                &self,
+                tenant: &str,
+                found: &[(uuid::Uuid, $crate::model::StoredFile)],
+                missing: &[uuid::Uuid],
+            ) -> Result<u64, $crate::store::StoreError> {
+                use $crate::store::sql;
+                let mut changed = 0;
+                let mut tx = self.pool.begin().await?;
+                for (id, file) in found {
+                    changed += sqlx::query(sql::RESOLVE_FOUND)
+                        .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
+                        .bind(file.duration_us)
+                        .bind(&file.sha256)
+                        .bind(file.stored_at.timestamp_micros())
+                        .bind(tenant)
+                        .bind(*id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                for id in missing {
+                    changed += sqlx::query(sql::RESOLVE_MISSING)
+                        .bind(tenant)
+                        .bind(*id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                }
+                tx.commit().await?;
+                Ok(changed)
             }
 
             async fn set_legal_hold(

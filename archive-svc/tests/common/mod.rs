@@ -5,6 +5,8 @@
 // Each test file uses a different part of this.
 #![allow(dead_code)]
 
+pub(crate) mod legacy;
+
 use std::sync::LazyLock;
 
 use archive_common::{

@@ -190,6 +190,11 @@ async fn prepare(
                     s.recording.recording_id
                 ))));
             }
+            _ if crate::rows::awaits_upload(&s.recording) => {
+                return Err(Error::Status(Status::failed_precondition(
+                    super::playback::not_available(&s.recording.recording_id),
+                )));
+            }
             _ => {}
         }
     }

@@ -74,6 +74,13 @@ impl PlaybackSettings {
     }
 }
 
+/// Why a recording whose file never arrived cannot be played or downloaded.
+pub fn not_available(recording_id: &str) -> String {
+    format!(
+        "recording {recording_id} is not available yet: its file has not arrived from the recording platform"
+    )
+}
+
 pub async fn start(
     upstreams: &Upstreams,
     audit: &audit_svc::client::AuditClient,
@@ -183,6 +190,9 @@ fn refuse_without_file(recording: &super::Selected) -> Result<(), Error> {
         pb::RecordingState::Expired => Err(Error::Status(Status::failed_precondition(
             "the recording file has expired (kept for a shorter time than the call)",
         ))),
+        _ if crate::rows::awaits_upload(&recording.recording) => Err(Error::Status(
+            Status::failed_precondition(not_available(&recording.recording.recording_id)),
+        )),
         _ => Ok(()),
     }
 }

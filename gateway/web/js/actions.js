@@ -93,9 +93,10 @@ function formatSize(bytes) {
 }
 
 export async function download(ctx, rows) {
-  const recordings = rows.flatMap((row) => liveRecordings(row).filter((r) => r.play_state !== 'expired'));
+  // Only files that are there: not expired, and not still awaited from the recording platform.
+  const recordings = rows.flatMap((row) => liveRecordings(row).filter((r) => r.play_state !== 'expired' && r.play_state !== 'not_available'));
   if (!recordings.length) {
-    ctx.notices.error('The selected calls have no recording files to download (they are deleted or expired).');
+    ctx.notices.error('The selected calls have no recording files to download (they are deleted, expired or not available yet).');
     return;
   }
   if (recordings.every((r) => r.download === 'deny')) {

@@ -18,6 +18,13 @@ const COLUMNS = [
 ];
 
 const NOT_ALLOWED_TO_PLAY = 'You are not allowed to play recordings';
+const NOT_AVAILABLE_YET = 'Recording not available yet';
+const NOT_DELIVERED = 'The recording platform has not delivered its file.';
+
+/** A recorded row with nothing to play yet: its only live recordings' files have not arrived. */
+function awaitsUpload(row) {
+  return row.recordings.some((r) => r.play_state === 'not_available') && !row.recordings.some((r) => r.play_state === 'enabled' || r.play_state === 'disabled');
+}
 
 /** Recordings an action can still work on (deleted ones are gone). */
 export function liveRecordings(row) {
@@ -184,6 +191,9 @@ export class CallsTable {
     if (row.deletion_text) {
       // As the seed shows: the sentence takes the place of both columns.
       cells.push(h('td', { class: 'deletion', colspan: 2 }, row.deletion_text));
+    } else if (awaitsUpload(row)) {
+      // Where the deletion sentence goes: the row's recording cannot be played yet.
+      cells.push(h('td', { class: 'not-available', colspan: 2, title: NOT_DELIVERED }, NOT_AVAILABLE_YET));
     } else {
       cells.push(h('td', { class: 'col-dur' }, row.time_before_answer), h('td', { class: 'col-agents', title: row.agents }, row.agents));
     }
@@ -192,7 +202,7 @@ export class CallsTable {
     return [line, details];
   }
 
-  /** The row's ▶: the first playable recording; disabled without play rights; none when expired or deleted. */
+  /** The row's ▶: the first playable recording; disabled without play rights; none when expired, deleted or not available yet. */
   rowPlay(row) {
     const playable = row.recordings.find((r) => r.play_state === 'enabled');
     const disabled = row.recordings.find((r) => r.play_state === 'disabled');
@@ -296,6 +306,7 @@ export class CallsTable {
       items.push(['Recording', `${NOT_ALLOWED_TO_PLAY}.`]);
     }
     if (row.deletion_text) items.push(['Deleted', row.deletion_text]);
+    else if (awaitsUpload(row)) items.push(['Recording', `${NOT_AVAILABLE_YET}. ${NOT_DELIVERED}`]);
     return h('dl', { class: 'facts' }, items.map(([term, value]) => [h('dt', {}, term), h('dd', {}, value)]));
   }
 
@@ -306,6 +317,7 @@ export class CallsTable {
         enabled: null,
         disabled: `${NOT_ALLOWED_TO_PLAY}.`,
         expired: 'The recording file is no longer kept (recording files are stored for a shorter time than the call’s general information).',
+        not_available: `${NOT_AVAILABLE_YET}. ${NOT_DELIVERED}`,
         deleted: recording.deletion_text,
       }[recording.play_state];
       const auditLink = this.ctx.session.permissions.view_audit_log

@@ -104,6 +104,42 @@ pub(crate) async fn upload(media_url: &str, keys: &KeySet, id: &str, bytes: &[u8
         .unwrap();
 }
 
+/// Uploads `bytes` as recording `id`'s file into the `fs` media store at
+/// `media_root` through a media-svc of its own that reports the file to the
+/// archive-svc at `archive_url` (and records it at the audit-svc at
+/// `audit_url`). For tests that run an archive-svc besides the suite's: the
+/// suite's media-svc reports uploads to the suite's archive-svc, which does
+/// not have their recordings; it serves the file afterwards from the same
+/// directory.
+pub(crate) async fn upload_reported_to(
+    media_root: &std::path::Path,
+    archive_url: &str,
+    audit_url: &str,
+    keys: &KeySet,
+    id: &str,
+    bytes: &[u8],
+) {
+    let mut config =
+        media_svc::Config::new(media_root, keys.config("media-svc"), "unused playback key");
+    config.archive_url = Some(archive_url.to_owned());
+    config.audit_url = Some(audit_url.to_owned());
+    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", grpc.local_addr().unwrap());
+    let stop = archive_common::shutdown::CancellationToken::new();
+    let media = tokio::spawn(media_svc::run(
+        config,
+        grpc,
+        tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        stop.clone(),
+    ));
+    archive_common::host::wait_serving(&url, std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    upload(&url, keys, id, bytes).await;
+    stop.cancel();
+    media.await.unwrap().unwrap();
+}
+
 /// Recording `id`'s file facts at the media-svc at `media_url` (NOT_FOUND once deleted).
 pub(crate) async fn media_info(
     media_url: &str,

@@ -1,0 +1,559 @@
+//! Recordings whose file never arrived, over real gRPC: archive-svc from
+//! `run` on an ephemeral port and a stand-in media-svc that holds the files
+//! a test gives it and records the deletions it is asked for. An ingested
+//! recording is pending ("not available yet") until media-svc reports its
+//! file; the recording platform lists what it owes; recordings from before
+//! the upgrade are looked up at media-svc once.
+
+#![allow(unused_crate_dependencies)]
+
+mod common;
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use archive_common::{
+    Principal, convert::timestamp, error::violated_field, shutdown::CancellationToken,
+};
+use archive_proto::v1::{
+    self as pb,
+    call_event::Kind,
+    call_service_client::CallServiceClient,
+    media_service_server::{MediaService, MediaServiceServer},
+};
+use chrono::{Duration as TimeDelta, Utc};
+use common::{as_platform, as_user, identity, keys};
+use tokio::net::TcpListener;
+use tonic::{Code, Request, Response, Status, transport::Channel};
+
+/// media-svc stand-in: the files a test put there (by tenant and id), and
+/// the deletions it was asked for.
+#[derive(Clone, Default)]
+struct FakeMedia {
+    files: Arc<Mutex<HashMap<(String, String), pb::MediaInfo>>>,
+    deleted: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+type Stream = std::pin::Pin<
+    Box<dyn tokio_stream::Stream<Item = Result<pb::ReadRecordingResponse, Status>> + Send>,
+>;
+
+fn caller<T>(request: &Request<T>) -> Principal {
+    let token = request
+        .metadata()
+        .get("x-archive-identity")
+        .expect("identity forwarded")
+        .to_str()
+        .unwrap();
+    let caller = keys()
+        .trust()
+        .verify(token, None, Utc::now())
+        .expect("signed identity");
+    // As media-svc admits them: only archive-svc's own key reads and deletes here.
+    assert_eq!(caller.holder, "archive-svc", "{caller:?}");
+    caller.principal
+}
+
+#[tonic::async_trait]
+impl MediaService for FakeMedia {
+    type ReadRecordingStream = Stream;
+
+    async fn upload_recording(
+        &self,
+        _: Request<tonic::Streaming<pb::UploadRecordingRequest>>,
+    ) -> Result<Response<pb::UploadRecordingResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn read_recording(
+        &self,
+        _: Request<pb::ReadRecordingRequest>,
+    ) -> Result<Response<Stream>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn get_media_info(
+        &self,
+        _: Request<pb::GetMediaInfoRequest>,
+    ) -> Result<Response<pb::GetMediaInfoResponse>, Status> {
+        Err(Status::unimplemented("stand-in"))
+    }
+    async fn batch_get_media_info(
+        &self,
+        request: Request<pb::BatchGetMediaInfoRequest>,
+    ) -> Result<Response<pb::BatchGetMediaInfoResponse>, Status> {
+        let tenant = caller(&request).tenant;
+        let files = self.files.lock().unwrap();
+        let media = request
+            .into_inner()
+            .recording_ids
+            .into_iter()
+            .filter_map(|id| files.get(&(tenant.clone(), id)).cloned())
+            .collect();
+        Ok(Response::new(pb::BatchGetMediaInfoResponse { media }))
+    }
+    async fn delete_recording_media(
+        &self,
+        request: Request<pb::DeleteRecordingMediaRequest>,
+    ) -> Result<Response<pb::DeleteRecordingMediaResponse>, Status> {
+        let tenant = caller(&request).tenant;
+        let id = request.into_inner().recording_id;
+        self.deleted.lock().unwrap().push((tenant, id));
+        Ok(Response::new(pb::DeleteRecordingMediaResponse {
+            deleted: true,
+        }))
+    }
+}
+
+struct Harness {
+    client: CallServiceClient<Channel>,
+    media: FakeMedia,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// archive-svc over `dir`'s `a.db` (prepared by the test, or new) and `media`.
+async fn start_in(dir: tempfile::TempDir, media: FakeMedia) -> Harness {
+    let shutdown = CancellationToken::new();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let media_url = format!("http://{}", listener.local_addr().unwrap());
+    let serve_media = MediaServiceServer::new(media.clone());
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(serve_media)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                stop.cancelled_owned(),
+            )
+            .await
+            .unwrap();
+    });
+    let mut config = archive_svc::Config::new(db_url(&dir), identity("archive-svc"));
+    config.media_url = Some(media_url);
+    config.outbox_interval = Duration::from_millis(50);
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(archive_svc::run(config, listener, shutdown.clone()));
+    archive_common::host::wait_serving(&format!("http://{addr}"), Duration::from_secs(10))
+        .await
+        .unwrap();
+    Harness {
+        client: CallServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap(),
+        media,
+        shutdown,
+        _dir: dir,
+    }
+}
+
+async fn start() -> Harness {
+    start_in(tempfile::tempdir().unwrap(), FakeMedia::default()).await
+}
+
+fn db_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("a.db").display())
+}
+
+/// media-svc, reporting a stored file of `tenant`.
+fn as_media_svc<T>(tenant: &str, message: T) -> Request<T> {
+    keys()
+        .signer("media-svc")
+        .request(message, &Principal::system(tenant, "media-svc"))
+}
+
+fn recorded_call(session: &str) -> pb::IngestCallRequest {
+    let start = Utc::now() - TimeDelta::hours(1);
+    let event = |s: i64, kind| pb::CallEvent {
+        time: Some(timestamp(start + TimeDelta::seconds(s))),
+        kind: Some(kind),
+    };
+    pb::IngestCallRequest {
+        session_id: session.into(),
+        start_time: Some(timestamp(start)),
+        access_point: Some(pb::AccessPoint {
+            number: "81511569".into(),
+            name: "Main Demo Number".into(),
+        }),
+        caller_number: "95214830".into(),
+        events: vec![
+            event(
+                0,
+                Kind::QueueEntered(pb::QueueEntered {
+                    queue: "Sales".into(),
+                    forced_recording: true,
+                    pending_recording: false,
+                }),
+            ),
+            event(
+                7,
+                Kind::AgentConnected(pb::AgentConnected {
+                    agent: "Andreas Wallin".into(),
+                    forced_recording: false,
+                }),
+            ),
+            event(
+                164,
+                Kind::AgentDisconnected(pb::AgentDisconnected {
+                    agent: "Andreas Wallin".into(),
+                }),
+            ),
+        ],
+        ..Default::default()
+    }
+}
+
+/// What media-svc measures of a stored file.
+fn info(recording_id: &str, sha_digit: &str) -> pb::MediaInfo {
+    pb::MediaInfo {
+        recording_id: recording_id.into(),
+        size_bytes: 2_636_000,
+        duration: Some(prost_types::Duration {
+            seconds: 157,
+            nanos: 500_000_000,
+        }),
+        sha256: sha_digit.repeat(64),
+        crc32: 0xdead_beef,
+        sample_rate_hz: 44_100,
+        bitrate_kbps: 128,
+    }
+}
+
+impl Harness {
+    async fn ingest(&mut self, tenant: &str, session: &str) -> pb::Recording {
+        self.client
+            .ingest_call(as_platform(tenant, recorded_call(session)))
+            .await
+            .unwrap()
+            .into_inner()
+            .call
+            .unwrap()
+            .recordings
+            .remove(0)
+    }
+
+    async fn recording(&mut self, tenant: &str, id: &str) -> pb::Recording {
+        self.client
+            .batch_get_recordings(as_user(
+                tenant,
+                pb::BatchGetRecordingsRequest {
+                    recording_ids: vec![id.to_owned()],
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .recordings
+            .remove(0)
+            .recording
+            .unwrap()
+    }
+
+    async fn report(
+        &mut self,
+        tenant: &str,
+        media: pb::MediaInfo,
+    ) -> Result<pb::Recording, Status> {
+        self.client
+            .mark_recording_media_stored(as_media_svc(
+                tenant,
+                pb::MarkRecordingMediaStoredRequest { media: Some(media) },
+            ))
+            .await
+            .map(|r| r.into_inner().recording.unwrap())
+    }
+
+    async fn owed(
+        &mut self,
+        tenant: &str,
+        request: pb::ListPendingRecordingsRequest,
+    ) -> Result<pb::ListPendingRecordingsResponse, Status> {
+        self.client
+            .list_pending_recordings(as_platform(tenant, request))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    async fn owed_ids(&mut self, tenant: &str) -> Vec<String> {
+        self.owed(tenant, pb::ListPendingRecordingsRequest::default())
+            .await
+            .unwrap()
+            .recordings
+            .into_iter()
+            .map(|r| r.recording.unwrap().recording_id)
+            .collect()
+    }
+}
+
+fn media_state(r: &pb::Recording) -> pb::MediaState {
+    pb::MediaState::try_from(r.media_state).unwrap()
+}
+
+#[tokio::test]
+async fn an_ingested_recording_is_pending_until_media_svc_reports_its_file() {
+    let mut h = start().await;
+    let before = Utc::now();
+    let ingested = h.ingest("10009", "never-uploaded").await;
+    let id = ingested.recording_id.clone();
+    // Ingested, no upload yet: pending, since its ingest.
+    assert_eq!(media_state(&ingested), pb::MediaState::Pending);
+    assert_eq!(ingested.file, None);
+    let ingest_time = ingested.ingest_time.unwrap();
+    assert!(ingest_time.seconds >= before.timestamp() - 1);
+    let read = h.recording("10009", &id).await;
+    assert_eq!(
+        (media_state(&read), read.ingest_time, read.file),
+        (pb::MediaState::Pending, Some(ingest_time), None)
+    );
+
+    // The platform finds it, with its call's session to match its own file.
+    let owed = h
+        .owed("10009", Default::default())
+        .await
+        .unwrap()
+        .recordings;
+    assert_eq!(owed.len(), 1);
+    assert_eq!(owed[0].recording.as_ref().unwrap().recording_id, id);
+    assert_eq!(owed[0].call.as_ref().unwrap().session_id, "never-uploaded");
+    assert!(
+        h.owed_ids("20001").await.is_empty(),
+        "another tenant's list"
+    );
+
+    // Bad reports are refused naming the field; nothing changes.
+    let mut bad = info(&id, "a");
+    bad.sha256 = "not-hex".into();
+    let err = h.report("10009", bad).await.unwrap_err();
+    assert_eq!(
+        (err.code(), violated_field(&err).as_deref()),
+        (Code::InvalidArgument, Some("media.sha256"))
+    );
+    let mut bad = info(&id, "a");
+    bad.duration = None;
+    let err = h.report("10009", bad).await.unwrap_err();
+    assert_eq!(violated_field(&err).as_deref(), Some("media.duration"));
+    // Another tenant's media-svc report, or one for no such recording: NOT_FOUND.
+    for (tenant, media) in [
+        ("20001", info(&id, "a")),
+        ("10009", info(&uuid::Uuid::new_v4().to_string(), "a")),
+    ] {
+        let err = h.report(tenant, media).await.unwrap_err();
+        assert_eq!(err.code(), Code::NotFound, "{err:?}");
+    }
+    assert_eq!(
+        media_state(&h.recording("10009", &id).await),
+        pb::MediaState::Pending
+    );
+
+    // The upload reported: stored, with what media-svc measured; owed no more.
+    let stored = h.report("10009", info(&id, "a")).await.unwrap();
+    assert_eq!(media_state(&stored), pb::MediaState::Stored);
+    let file = stored.file.clone().unwrap();
+    assert_eq!(
+        (file.size_bytes, file.sha256.as_str()),
+        (2_636_000, "a".repeat(64).as_str())
+    );
+    let duration = file.duration.unwrap();
+    assert_eq!((duration.seconds, duration.nanos), (157, 500_000_000));
+    assert_eq!(stored.ingest_time, Some(ingest_time));
+    assert_eq!(h.recording("10009", &id).await, stored);
+    assert!(h.owed_ids("10009").await.is_empty());
+    // The same upload reported again (the platform retried) changes nothing.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    assert_eq!(h.report("10009", info(&id, "a")).await.unwrap(), stored);
+}
+
+#[tokio::test]
+async fn the_platform_pages_its_owed_files_oldest_first_bounded_by_ingest_time() {
+    let mut h = start().await;
+    let mut ids = Vec::new();
+    let mut ingested_at = Vec::new();
+    for i in 0..4 {
+        let r = h.ingest("10009", &format!("owed-{i}")).await;
+        ingested_at.push(r.ingest_time.unwrap());
+        ids.push(r.recording_id);
+        // Distinct ingest times.
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    assert_eq!(h.owed_ids("10009").await, ids, "oldest ingest first");
+
+    // Pages of two with tokens.
+    let page = |token: String, before| pb::ListPendingRecordingsRequest {
+        ingested_before: before,
+        page_size: 2,
+        page_token: token,
+    };
+    let first = h.owed("10009", page(String::new(), None)).await.unwrap();
+    assert!(!first.next_page_token.is_empty());
+    let second = h
+        .owed("10009", page(first.next_page_token.clone(), None))
+        .await
+        .unwrap();
+    assert!(second.next_page_token.is_empty(), "the last page");
+    let paged: Vec<_> = first
+        .recordings
+        .iter()
+        .chain(&second.recordings)
+        .map(|r| r.recording.as_ref().unwrap().recording_id.clone())
+        .collect();
+    assert_eq!(paged, ids);
+
+    // Only those ingested before a time (e.g. uploads that should be done by now).
+    let bounded = h
+        .owed(
+            "10009",
+            pb::ListPendingRecordingsRequest {
+                ingested_before: Some(ingested_at[2]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let bounded: Vec<_> = bounded
+        .recordings
+        .iter()
+        .map(|r| r.recording.as_ref().unwrap().recording_id.clone())
+        .collect();
+    assert_eq!(bounded, ids[..2]);
+    // A token belongs to its query and tenant.
+    for (tenant, request) in [
+        (
+            "10009",
+            page(first.next_page_token.clone(), Some(ingested_at[2])),
+        ),
+        ("20001", page(first.next_page_token.clone(), None)),
+    ] {
+        let err = h.owed(tenant, request).await.unwrap_err();
+        assert_eq!(violated_field(&err).as_deref(), Some("page_token"));
+    }
+    let err = h
+        .owed(
+            "10009",
+            pb::ListPendingRecordingsRequest {
+                page_size: 1001,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&err).as_deref(), Some("page_size"));
+
+    // A deleted recording is owed no file; a reported one neither.
+    h.client
+        .mark_recordings_deleted(as_user(
+            "10009",
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![ids[0].clone()],
+                context: None,
+            },
+        ))
+        .await
+        .unwrap();
+    h.report("10009", info(&ids[1], "b")).await.unwrap();
+    assert_eq!(h.owed_ids("10009").await, ids[2..]);
+}
+
+#[tokio::test]
+async fn a_file_that_arrives_after_its_recording_was_deleted_is_deleted_again() {
+    let mut h = start().await;
+    let id = h.ingest("10009", "late").await.recording_id;
+    h.client
+        .mark_recordings_deleted(as_user(
+            "10009",
+            pb::MarkRecordingsDeletedRequest {
+                recording_ids: vec![id.clone()],
+                context: None,
+            },
+        ))
+        .await
+        .unwrap();
+    wait_for_deletions(&h.media, &id, 1).await;
+    // The platform's upload arrives now: recorded, and the file goes again.
+    let late = h.report("10009", info(&id, "c")).await.unwrap();
+    assert_eq!(
+        pb::RecordingState::try_from(late.state).unwrap(),
+        pb::RecordingState::Deleted
+    );
+    wait_for_deletions(&h.media, &id, 2).await;
+}
+
+/// Waits (10 s at most) until media-svc was asked `n` times to delete `id`'s file.
+async fn wait_for_deletions(media: &FakeMedia, id: &str, n: usize) {
+    for _ in 0..400 {
+        let asked = media
+            .deleted
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(t, r)| t == "10009" && r == id)
+            .count();
+        if asked >= n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("media-svc was not asked to delete {id}'s file {n} times");
+}
+
+#[tokio::test]
+async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
+    // An installation from before media states: one call, two recordings,
+    // only the first of whose files media-svc has.
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    ids.sort();
+    let start = Utc::now() - TimeDelta::days(3);
+    let call_id =
+        common::legacy::old_installation(&db_url(&dir), "10009", "upgraded", start, &ids).await;
+    let media = FakeMedia::default();
+    let stored = info(&ids[0].to_string(), "d");
+    media
+        .files
+        .lock()
+        .unwrap()
+        .insert(("10009".into(), ids[0].to_string()), stored.clone());
+
+    // The upgraded service checks them with media-svc by itself.
+    let mut h = start_in(dir, media).await;
+    let mut states = Vec::new();
+    for _ in 0..400 {
+        let call = h
+            .client
+            .get_call(as_user(
+                "10009",
+                pb::GetCallRequest {
+                    call_id: call_id.to_string(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+            .call
+            .unwrap();
+        states = call.recordings.iter().map(media_state).collect();
+        if !states.contains(&pb::MediaState::Unverified) {
+            let file = call.recordings[0].file.clone().unwrap();
+            assert_eq!(
+                (file.size_bytes, file.sha256),
+                (stored.size_bytes, stored.sha256)
+            );
+            // The missing one is owed since its recording's start.
+            assert_eq!(
+                call.recordings[1].ingest_time,
+                call.recordings[1].start_time
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(states, [pb::MediaState::Stored, pb::MediaState::Pending]);
+    assert_eq!(h.owed_ids("10009").await, [ids[1].to_string()]);
+}
