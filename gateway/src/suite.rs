@@ -156,8 +156,8 @@ impl Suite {
         );
         media.cors_origin = None;
         media.audit_url = Some(url(endpoints.audit));
-        // Each stored upload is reported to archive-svc (served below; an
-        // upload before then is refused UNAVAILABLE and retried).
+        // Each stored upload is reported to archive-svc (its port is served
+        // before the demo is seeded).
         media.archive_url = Some(url(endpoints.archive));
         media.store = config.media_store;
         media.s3 = config.s3.clone();
