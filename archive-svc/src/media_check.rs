@@ -118,22 +118,27 @@ impl MediaCheck {
             .media;
         let now = self.clock.now();
         let mut found = Vec::with_capacity(media.len());
+        // A file media-svc has but describes in a way the archive cannot
+        // record stays unverified (playable as before), not missing.
+        let mut unreadable = Vec::new();
         for info in media {
+            let id = info.recording_id.clone();
             match stored_file(Some(info), now) {
                 Ok(file) if ids.contains(&file.0) => found.push(file),
-                Ok((id, _)) => {
+                Ok(_) => {
                     tracing::warn!(tenant, recording = %id, "media-svc answered for a recording not asked about")
                 }
                 Err(violation) => {
-                    return Err(CheckError::Media(tonic::Status::internal(format!(
-                        "media-svc answered a file the archive cannot record: {violation}"
-                    ))));
+                    tracing::warn!(tenant, recording = %id, %violation, "media-svc's facts of a file cannot be recorded; left unverified");
+                    unreadable.push(id);
                 }
             }
         }
         let missing = ids
             .iter()
-            .filter(|id| !found.iter().any(|(f, _)| f == *id))
+            .filter(|id| {
+                !found.iter().any(|(f, _)| f == *id) && !unreadable.contains(&id.to_string())
+            })
             .copied()
             .collect();
         Ok((found, missing))

@@ -505,21 +505,32 @@ async fn wait_for_deletions(media: &FakeMedia, id: &str, n: usize) {
 
 #[tokio::test]
 async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
-    // An installation from before media states: one call, two recordings,
-    // only the first of whose files media-svc has.
+    // An installation from before media states: one call, three recordings;
+    // media-svc has the first's file, not the second's, and describes the
+    // third's in a way the archive cannot record (no duration).
     let dir = tempfile::tempdir().unwrap();
-    let mut ids = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()];
+    let mut ids = [
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    ];
     ids.sort();
     let start = Utc::now() - TimeDelta::days(3);
     let call_id =
         common::legacy::old_installation(&db_url(&dir), "10009", "upgraded", start, &ids).await;
     let media = FakeMedia::default();
     let stored = info(&ids[0].to_string(), "d");
-    media
-        .files
-        .lock()
-        .unwrap()
-        .insert(("10009".into(), ids[0].to_string()), stored.clone());
+    let odd = pb::MediaInfo {
+        duration: None,
+        ..info(&ids[2].to_string(), "e")
+    };
+    for (id, file) in [(ids[0], stored.clone()), (ids[2], odd)] {
+        media
+            .files
+            .lock()
+            .unwrap()
+            .insert(("10009".into(), id.to_string()), file);
+    }
 
     // The upgraded service checks them with media-svc by itself.
     let mut h = start_in(dir, media).await;
@@ -539,7 +550,7 @@ async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
             .call
             .unwrap();
         states = call.recordings.iter().map(media_state).collect();
-        if !states.contains(&pb::MediaState::Unverified) {
+        if !states[..2].contains(&pb::MediaState::Unverified) {
             let file = call.recordings[0].file.clone().unwrap();
             assert_eq!(
                 (file.size_bytes, file.sha256),
@@ -554,6 +565,14 @@ async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(states, [pb::MediaState::Stored, pb::MediaState::Pending]);
+    // The third stays unverified: playable as before, not reported missing.
+    assert_eq!(
+        states,
+        [
+            pb::MediaState::Stored,
+            pb::MediaState::Pending,
+            pb::MediaState::Unverified
+        ]
+    );
     assert_eq!(h.owed_ids("10009").await, [ids[1].to_string()]);
 }

@@ -196,9 +196,10 @@ impl Suite {
         );
         media.cors_origin = None;
         media.audit_url = Some(url(endpoints.audit));
-        // archive-svc (served below; media-svc asks until it answers): it
-        // serves no recording until it has read the deletions queued there,
-        // and reports each stored upload there before answering it.
+        // archive-svc (its port is served before the demo is seeded; media-svc
+        // asks until it answers): media-svc serves no recording until it has
+        // read the deletions queued there, and reports each stored upload
+        // there before answering it.
         media.archive_url = Some(url(endpoints.archive));
         media.store = config.media_store;
         media.s3 = config.s3.clone();

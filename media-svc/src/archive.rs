@@ -83,6 +83,13 @@ impl ArchiveReports {
         match client.clone().mark_recording_media_stored(request).await {
             Ok(_) => Ok(Reported::Recorded),
             Err(s) if s.code() == Code::NotFound => Ok(Reported::UnknownRecording),
+            // An archive-svc of the release before media states (a rolling
+            // upgrade): nothing to report to; the recording is unverified
+            // there, playable as before.
+            Err(s) if s.code() == Code::Unimplemented => {
+                tracing::warn!(recording_id = %info.recording_id, "archive-svc does not take stored-upload reports yet (an older release); not reported");
+                Ok(Reported::Recorded)
+            }
             Err(s) => Err(Status::new(
                 s.code(),
                 format!(

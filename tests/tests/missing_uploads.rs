@@ -4,8 +4,9 @@
 //! and download answer FAILED_PRECONDITION naming the recording (not
 //! NOT_FOUND), the platform finds it with ListPendingRecordings, and once the
 //! upload arrives it plays. Separately: media-svc answers an upload only once
-//! archive-svc recorded it, and refuses one for a recording the archive does
-//! not have.
+//! archive-svc recorded it (and, in a rolling upgrade, stores it when
+//! archive-svc is still a release without the report), and refuses one for a
+//! recording the archive does not have.
 
 #![allow(unused_crate_dependencies)]
 
@@ -347,4 +348,32 @@ async fn an_upload_is_answered_only_once_archive_svc_recorded_it() {
         retried.media.unwrap().sha256
     );
     media_stop.cancel();
+
+    // During a rolling upgrade media-svc may meet an archive-svc of the
+    // previous release, which has no MarkRecordingMediaStored (UNIMPLEMENTED;
+    // here a server with no CallService at all: media-svc itself). The
+    // upload is stored and answered; that archive's recording is unverified,
+    // playable as before.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let own_url = format!("http://{}", listener.local_addr().unwrap());
+    let mut config = media_svc::Config::new(
+        dir.path().join("media-2"),
+        keys.config("media-svc"),
+        "playback key",
+    );
+    config.archive_url = Some(own_url.clone());
+    let stop = CancellationToken::new();
+    tokio::spawn(media_svc::run(
+        config,
+        listener,
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        stop.clone(),
+    ));
+    archive_common::host::wait_serving(&own_url, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut older = MediaServiceClient::connect(own_url).await.unwrap();
+    let stored = upload(&mut older).await.unwrap().into_inner();
+    assert!(stored.created);
+    stop.cancel();
 }
