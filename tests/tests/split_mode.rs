@@ -20,10 +20,9 @@ use std::{
 
 use archive_common::{db::ScratchDatabase, identity::PlatformCredential};
 use archive_proto::v1::{
-    self as pb, call_event::Kind, call_service_client::CallServiceClient,
-    media_service_client::MediaServiceClient,
+    self as pb, call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
 };
-use common::http;
+use common::{http, recordings};
 
 /// A binary of the workspace, beside this test's own (`target/<profile>/`).
 fn bin(name: &str) -> PathBuf {
@@ -103,8 +102,6 @@ fn spawn_owned(logs: &Path, name: &str, args: &[String]) -> Process {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     spawn(logs, name, &args)
 }
-
-const CLIP: &[u8] = include_bytes!("../../gateway/demo/cbr128-44k.mp3");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_mode_from_empty_databases_to_a_search_with_issued_credentials() {
@@ -274,50 +271,10 @@ async fn split_mode_from_empty_databases_to_a_search_with_issued_credentials() {
         ],
     ));
     let start = chrono::Utc::now() - chrono::TimeDelta::minutes(30);
-    let at = |s: i64| {
-        Some(archive_common::convert::timestamp(
-            start + chrono::TimeDelta::seconds(s),
-        ))
-    };
     let call = CallServiceClient::connect(url(archive_at))
         .await
         .unwrap()
-        .ingest_call(platform.request(
-            pb::IngestCallRequest {
-                session_id: "split-1".into(),
-                start_time: at(0),
-                access_point: Some(pb::AccessPoint {
-                    number: "81511569".into(),
-                    name: "Main Demo Number".into(),
-                }),
-                caller_number: "4791".into(),
-                events: vec![
-                    pb::CallEvent {
-                        time: at(0),
-                        kind: Some(Kind::QueueEntered(pb::QueueEntered {
-                            queue: "Sales".into(),
-                            forced_recording: true,
-                            pending_recording: false,
-                        })),
-                    },
-                    pb::CallEvent {
-                        time: at(5),
-                        kind: Some(Kind::AgentConnected(pb::AgentConnected {
-                            agent: "Andreas Wallin".into(),
-                            forced_recording: false,
-                        })),
-                    },
-                    pb::CallEvent {
-                        time: at(125),
-                        kind: Some(Kind::AgentDisconnected(pb::AgentDisconnected {
-                            agent: "Andreas Wallin".into(),
-                        })),
-                    },
-                ],
-                ..Default::default()
-            },
-            "10009",
-        ))
+        .ingest_call(platform.request(recordings::recorded_call("split-1", "4791", start), "10009"))
         .await
         .unwrap()
         .into_inner()
@@ -330,7 +287,7 @@ async fn split_mode_from_empty_databases_to_a_search_with_issued_credentials() {
         .upload_recording(platform.request(
             tokio_stream::iter(pb::UploadRecordingRequest::stream_of(
                 &recording,
-                CLIP,
+                &recordings::mp3_of(1),
                 1 << 16,
             )),
             "10009",

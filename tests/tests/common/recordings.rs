@@ -44,41 +44,11 @@ pub(crate) async fn ingest_recorded_calls(
     let start = Utc::now() - TimeDelta::hours(2);
     let calls = (0..count)
         .map(|i| {
-            let t = start + TimeDelta::seconds(i as i64 * 60);
-            let at = |s: i64| Some(timestamp(t + TimeDelta::seconds(s)));
-            pb::IngestCallRequest {
-                session_id: format!("{prefix}-{i}"),
-                start_time: at(0),
-                access_point: Some(pb::AccessPoint {
-                    number: "81511569".into(),
-                    name: "Main Demo Number".into(),
-                }),
-                caller_number: format!("{caller_prefix}{i:04}"),
-                events: vec![
-                    pb::CallEvent {
-                        time: at(0),
-                        kind: Some(Kind::QueueEntered(pb::QueueEntered {
-                            queue: "Sales".into(),
-                            forced_recording: true,
-                            pending_recording: false,
-                        })),
-                    },
-                    pb::CallEvent {
-                        time: at(5),
-                        kind: Some(Kind::AgentConnected(pb::AgentConnected {
-                            agent: "Andreas Wallin".into(),
-                            forced_recording: false,
-                        })),
-                    },
-                    pb::CallEvent {
-                        time: at(125),
-                        kind: Some(Kind::AgentDisconnected(pb::AgentDisconnected {
-                            agent: "Andreas Wallin".into(),
-                        })),
-                    },
-                ],
-                ..Default::default()
-            }
+            recorded_call(
+                &format!("{prefix}-{i}"),
+                &format!("{caller_prefix}{i:04}"),
+                start + TimeDelta::seconds(i as i64 * 60),
+            )
         })
         .collect();
     archive
@@ -90,6 +60,49 @@ pub(crate) async fn ingest_recorded_calls(
         .into_iter()
         .map(|r| r.call.unwrap().recordings[0].recording_id.clone())
         .collect()
+}
+
+/// A call queued to Sales with forced recording, answered by Andreas Wallin
+/// for two minutes from `start`: one recording.
+pub(crate) fn recorded_call(
+    session: &str,
+    caller: &str,
+    start: chrono::DateTime<Utc>,
+) -> pb::IngestCallRequest {
+    let at = |s: i64| Some(timestamp(start + TimeDelta::seconds(s)));
+    pb::IngestCallRequest {
+        session_id: session.to_owned(),
+        start_time: at(0),
+        access_point: Some(pb::AccessPoint {
+            number: "81511569".into(),
+            name: "Main Demo Number".into(),
+        }),
+        caller_number: caller.to_owned(),
+        events: vec![
+            pb::CallEvent {
+                time: at(0),
+                kind: Some(Kind::QueueEntered(pb::QueueEntered {
+                    queue: "Sales".into(),
+                    forced_recording: true,
+                    pending_recording: false,
+                })),
+            },
+            pb::CallEvent {
+                time: at(5),
+                kind: Some(Kind::AgentConnected(pb::AgentConnected {
+                    agent: "Andreas Wallin".into(),
+                    forced_recording: false,
+                })),
+            },
+            pb::CallEvent {
+                time: at(125),
+                kind: Some(Kind::AgentDisconnected(pb::AgentDisconnected {
+                    agent: "Andreas Wallin".into(),
+                })),
+            },
+        ],
+        ..Default::default()
+    }
 }
 
 /// Uploads `bytes` as recording `id`'s file to the media-svc at `media_url`.
