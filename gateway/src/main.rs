@@ -126,7 +126,7 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
     );
     println!(
         "  grpcurl -plaintext -H \"x-archive-identity: $(cat {})\" -H 'x-archive-tenant: {}' \
-         -d '{{\"session_id\": \"demo-1\", \"start_time\": \"2026-12-07T09:00:00Z\", \"caller_number\": \"4791\"}}' \
+         -d '{{\"session_id\": \"demo-1\", \"start_time\": \"2026-12-07T09:00:00Z\", \"caller_number\": \"4791\", \"access_point\": {{\"number\": \"81511569\", \"name\": \"Main Demo Number\"}}}}' \
          {} archive.v1.CallService/IngestCall",
         suite
             .keys
