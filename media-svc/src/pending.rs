@@ -174,6 +174,13 @@ impl PendingDeletions {
             let entries = loop {
                 match self.bury_all().await {
                     Ok(entries) => break entries,
+                    // An archive-svc of the previous release (a rolling
+                    // upgrade) has no list to give: serve as that release
+                    // did, saying so, and read the list once it has one.
+                    Err(status) if status.code() == tonic::Code::Unimplemented => {
+                        tracing::warn!(%status, "archive-svc keeps no list of pending deletions (an older release): serving without it until it does");
+                        break Vec::new();
+                    }
                     Err(status) => {
                         failures += 1;
                         // The first failure, then every tenth: archive-svc
