@@ -92,7 +92,13 @@ impl Case {
     }
 
     async fn server(&self) -> Server {
-        Server::start_with(self.config()).await
+        let server = Server::start_with(self.config()).await;
+        // The checkpointer's start round runs in a task of its own; on a
+        // loaded machine it can start after a test's first appends and sign
+        // alongside the test's own GetCheckpoint (seen once in CI). Let it
+        // finish on the empty trail first.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server
     }
 
     fn object(&self, sequence: u64) -> PathBuf {
