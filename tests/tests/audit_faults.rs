@@ -15,13 +15,16 @@ mod common;
 
 use std::{
     net::SocketAddr,
-    process::{Child, Command},
     time::{Duration, Instant},
 };
 
 use archive_common::{db::ScratchDatabase, identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, archive_service_client::ArchiveServiceClient};
-use common::{audit_events_where, authed, client_at, extra_gateway, recordings, start_suite};
+use common::{
+    audit_events_where, authed,
+    child::{ChildService, free_port, settings},
+    client_at, extra_gateway, recordings, start_suite,
+};
 use gateway::suite::Suite;
 use sqlx::{Connection, PgConnection};
 use tonic::{Code, transport::Channel};
@@ -33,17 +36,13 @@ const CHILD_TEST: &str = "child_process";
 #[test]
 #[ignore = "a service process of the tests below, which start it"]
 fn child_process() {
-    let setting = std::env::var(CHILD_ENV).expect("started by a test of this file");
-    let [service, db, listen, secret, audit, media]: [&str; 6] = setting
-        .splitn(6, '|')
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap();
+    let [service, db, listen, secret, audit, media] = settings::<6>(CHILD_ENV);
+    let (db, secret, audit, media) = (db.as_str(), secret.as_str(), audit.as_str(), media.as_str());
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
         let stop = CancellationToken::new();
-        match service {
+        match service.as_str() {
             "audit-svc" => audit_svc::run(
                 audit_svc::Config::new(db, KeySet::new(secret).config("audit-svc")),
                 listener,
@@ -63,73 +62,33 @@ fn child_process() {
     });
 }
 
-/// A service in its own process; killed when dropped.
-struct Process {
-    child: Child,
+/// `service` (audit-svc or archive-svc) in its own process on `listen`.
+async fn process_at(
     listen: SocketAddr,
+    service: &str,
+    db: &str,
+    keys_dir: &str,
+    audit: &str,
+    media: &str,
+) -> ChildService {
+    let listen_text = listen.to_string();
+    ChildService::start(
+        CHILD_TEST,
+        CHILD_ENV,
+        &[service, db, &listen_text, keys_dir, audit, media],
+        listen,
+    )
+    .await
 }
 
-impl Process {
-    async fn start(service: &str, db: &str, secret: &str, audit: &str, media: &str) -> Self {
-        Self::start_at(free_port(), service, db, secret, audit, media).await
-    }
-
-    async fn start_at(
-        listen: SocketAddr,
-        service: &str,
-        db: &str,
-        secret: &str,
-        audit: &str,
-        media: &str,
-    ) -> Self {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", CHILD_TEST, "--ignored", "--nocapture"])
-            .env(
-                CHILD_ENV,
-                format!("{service}|{db}|{listen}|{secret}|{audit}|{media}"),
-            )
-            .spawn()
-            .unwrap();
-        let process = Self { child, listen };
-        archive_common::host::wait_serving(&process.url(), Duration::from_secs(60))
-            .await
-            .unwrap();
-        process
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.listen)
-    }
-
-    fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+async fn process(
+    service: &str,
+    db: &str,
+    keys_dir: &str,
+    audit: &str,
+    media: &str,
+) -> ChildService {
+    process_at(free_port(), service, db, keys_dir, audit, media).await
 }
 
 async fn events(
@@ -164,7 +123,7 @@ async fn a_frozen_audit_svc_leaves_no_event_for_a_playback_the_user_was_told_fai
     let data = tempfile::tempdir().unwrap();
     let suite = start_suite(data.path()).await;
     let secret = suite.keys.dir.display().to_string();
-    let audit = Process::start("audit-svc", &db.url, &secret, "", "").await;
+    let audit = process("audit-svc", &db.url, &secret, "", "").await;
     let stop = CancellationToken::new();
     let gw = extra_gateway::start_with(
         &suite,
@@ -285,7 +244,7 @@ async fn archive_svc_killed_mid_delete_leaves_no_event_and_the_retry_leaves_one(
     let secret = suite.keys.dir.display().to_string();
     let audit_url = format!("http://{}", suite.endpoints.audit);
     let media_url = format!("http://{}", suite.endpoints.media);
-    let archive = Process::start("archive-svc", &db.url, &secret, &audit_url, &media_url).await;
+    let archive = process("archive-svc", &db.url, &secret, &audit_url, &media_url).await;
     let listen = archive.listen;
     let stop = CancellationToken::new();
     let gw = extra_gateway::start(&suite, Some(archive.url()), None, stop.clone()).await;
@@ -363,7 +322,7 @@ async fn archive_svc_killed_mid_delete_leaves_no_event_and_the_retry_leaves_one(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    let archive = Process::start_at(
+    let archive = process_at(
         listen,
         "archive-svc",
         &db.url,

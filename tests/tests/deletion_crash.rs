@@ -12,15 +12,18 @@ mod common;
 
 use std::{
     net::SocketAddr,
-    os::unix::process::ExitStatusExt,
     path::{Path, PathBuf},
-    process::{Child, Command},
+    process::Command,
     time::Duration,
 };
 
 use archive_common::{identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1 as pb;
-use common::{audit_events, authed, client_at, extra_gateway, recordings, start_suite};
+use common::{
+    audit_events, authed,
+    child::{ChildService, free_port, settings},
+    client_at, extra_gateway, recordings, start_suite,
+};
 use tonic::Code;
 
 /// Set in the child's environment: where its database is, where it listens,
@@ -32,76 +35,40 @@ const CHILD_TEST: &str = "archive_svc_process";
 #[test]
 #[ignore = "the archive-svc process of deletion_survives_a_crash, which starts it"]
 fn archive_svc_process() {
-    let setting = std::env::var(CHILD_ENV).expect("started by deletion_survives_a_crash");
-    let [db, listen, media, secret, audit]: [&str; 5] = setting
-        .splitn(5, '|')
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap();
+    let [db, listen, media, secret, audit] = settings::<5>(CHILD_ENV);
     let mut config = archive_svc::Config::new(
         format!("sqlite://{db}"),
-        KeySet::new(secret).config("archive-svc"),
+        KeySet::new(&secret).config("archive-svc"),
     );
-    config.media_url = Some(media.to_owned());
-    config.audit_url = Some(audit.to_owned());
+    config.media_url = Some(media);
+    config.audit_url = Some(audit);
     // Retry failed file deletions soon after their backoff ends.
     config.outbox_interval = Duration::from_millis(100);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(&listen).await.unwrap();
         archive_svc::run(config, listener, CancellationToken::new())
             .await
             .unwrap();
     });
 }
 
-/// The archive-svc child process; killed when dropped, whatever happens.
-struct ArchiveProcess(Child);
-
-impl ArchiveProcess {
-    async fn start(
-        db: &Path,
-        listen: SocketAddr,
-        media_url: &str,
-        secret: &str,
-        audit_url: &str,
-    ) -> Self {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", CHILD_TEST, "--ignored", "--nocapture"])
-            .env(
-                CHILD_ENV,
-                format!("{}|{listen}|{media_url}|{secret}|{audit_url}", db.display()),
-            )
-            .spawn()
-            .unwrap();
-        let process = Self(child);
-        archive_common::host::wait_serving(&format!("http://{listen}"), Duration::from_secs(60))
-            .await
-            .unwrap();
-        process
-    }
-
-    /// SIGKILL: no shutdown hook, no flush, nothing graceful.
-    fn kill(mut self) {
-        self.0.kill().unwrap();
-        let status = self.0.wait().unwrap();
-        assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status:?}");
-    }
-}
-
-impl Drop for ArchiveProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A loopback port nothing listens on (bound, then released).
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// The archive-svc child process, SERVING.
+async fn archive_process(
+    db: &Path,
+    listen: SocketAddr,
+    media_url: &str,
+    keys_dir: &str,
+    audit_url: &str,
+) -> ChildService {
+    let (db, listen_text) = (db.display().to_string(), listen.to_string());
+    ChildService::start(
+        CHILD_TEST,
+        CHILD_ENV,
+        &[&db, &listen_text, media_url, keys_dir, audit_url],
+        listen,
+    )
+    .await
 }
 
 /// One value of the outbox of the archive-svc database at `db`.
@@ -128,7 +95,7 @@ async fn deletion_survives_a_crash() {
     let nowhere = format!("http://{}", free_port());
 
     let audit_url = format!("http://{}", suite.endpoints.audit);
-    let archive = ArchiveProcess::start(&db, listen, &nowhere, &secret, &audit_url).await;
+    let archive = archive_process(&db, listen, &nowhere, &secret, &audit_url).await;
     let stop = CancellationToken::new();
     let gw = extra_gateway::start(&suite, Some(archive_url.clone()), None, stop.clone()).await;
     let ids =
@@ -233,7 +200,7 @@ async fn deletion_survives_a_crash() {
 
     // Crash, then start again on the same database with the real media-svc.
     archive.kill();
-    let archive = ArchiveProcess::start(&db, listen, &media_url, &secret, &audit_url).await;
+    let archive = archive_process(&db, listen, &media_url, &secret, &audit_url).await;
     let mut gone = false;
     for _ in 0..300 {
         if recordings::media_info(&media_url, &suite.keys, &recording)

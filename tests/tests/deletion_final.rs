@@ -16,16 +16,16 @@ mod common;
 
 use std::{
     net::SocketAddr,
-    os::unix::process::ExitStatusExt,
     path::{Path, PathBuf},
-    process::{Child, Command},
     time::Duration,
 };
 
 use archive_common::{identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1 as pb;
 use common::{
-    authed, client_at,
+    authed,
+    child::{ChildService, free_port, settings},
+    client_at,
     extra_gateway::{self, ExtraGateway, Overrides},
     http, recordings, start_suite,
 };
@@ -39,19 +39,14 @@ const CHILD_TEST: &str = "media_svc_process";
 #[test]
 #[ignore = "the media-svc process of the tests below, which start it"]
 fn media_svc_process() {
-    let setting = std::env::var(CHILD_ENV).expect("started by a test of this file");
-    let [root, grpc, http, secret, key, archive, audit]: [&str; 7] = setting
-        .splitn(7, '|')
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap();
-    let mut config = media_svc::Config::new(root, KeySet::new(secret).config("media-svc"), key);
-    config.archive_url = Some(archive.to_owned());
-    config.audit_url = Some(audit.to_owned());
+    let [root, grpc, http, secret, key, archive, audit] = settings::<7>(CHILD_ENV);
+    let mut config = media_svc::Config::new(root, KeySet::new(&secret).config("media-svc"), key);
+    config.archive_url = Some(archive);
+    config.audit_url = Some(audit);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let grpc = tokio::net::TcpListener::bind(grpc).await.unwrap();
-        let http = tokio::net::TcpListener::bind(http).await.unwrap();
+        let grpc = tokio::net::TcpListener::bind(&grpc).await.unwrap();
+        let http = tokio::net::TcpListener::bind(&http).await.unwrap();
         media_svc::run(config, grpc, http, CancellationToken::new())
             .await
             .unwrap();
@@ -70,59 +65,35 @@ struct MediaSetting {
     audit: String,
 }
 
-/// The media-svc child process; killed when dropped, whatever happens.
-struct MediaProcess(Child);
+/// The media-svc child process.
+struct MediaProcess;
 
 impl MediaProcess {
+    fn setting(s: &MediaSetting) -> [String; 7] {
+        [
+            s.root.display().to_string(),
+            s.grpc.to_string(),
+            s.http.to_string(),
+            s.secret.clone(),
+            s.key.clone(),
+            s.archive.clone(),
+            s.audit.clone(),
+        ]
+    }
+
     /// Started; not waited for.
-    fn spawn(s: &MediaSetting) -> Self {
-        let setting = format!(
-            "{}|{}|{}|{}|{}|{}|{}",
-            s.root.display(),
-            s.grpc,
-            s.http,
-            s.secret,
-            s.key,
-            s.archive,
-            s.audit
-        );
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", CHILD_TEST, "--ignored", "--nocapture"])
-            .env(CHILD_ENV, setting)
-            .spawn()
-            .unwrap();
-        Self(child)
+    fn spawn(s: &MediaSetting) -> ChildService {
+        let setting = Self::setting(s);
+        let setting: Vec<&str> = setting.iter().map(String::as_str).collect();
+        ChildService::spawn(CHILD_TEST, CHILD_ENV, &setting, s.grpc)
     }
 
     /// Started and SERVING (the pending deletions read).
-    async fn start(s: &MediaSetting) -> Self {
-        let process = Self::spawn(s);
-        archive_common::host::wait_serving(&format!("http://{}", s.grpc), Duration::from_secs(60))
-            .await
-            .unwrap();
-        process
+    async fn start(s: &MediaSetting) -> ChildService {
+        let setting = Self::setting(s);
+        let setting: Vec<&str> = setting.iter().map(String::as_str).collect();
+        ChildService::start(CHILD_TEST, CHILD_ENV, &setting, s.grpc).await
     }
-
-    /// SIGKILL: no shutdown hook, nothing graceful.
-    fn kill(mut self) {
-        self.0.kill().unwrap();
-        let status = self.0.wait().unwrap();
-        assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status:?}");
-    }
-}
-
-impl Drop for MediaProcess {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
 }
 
 /// The pieces of one test's world.

@@ -20,7 +20,6 @@ mod common;
 
 use std::{
     net::SocketAddr,
-    process::{Child, Command},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, Ordering},
@@ -31,7 +30,9 @@ use std::{
 use archive_common::{db::ScratchDatabase, identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, call_service_client::CallServiceClient};
 use common::{
-    authed, client_at, extra_gateway,
+    authed,
+    child::{ChildService, free_port, settings},
+    client_at, extra_gateway,
     http::{HttpResponse, request},
     recordings, start_suite,
     tcp_proxy::{TcpProxy, address_of},
@@ -46,15 +47,10 @@ const CHILD_TEST: &str = "child_process";
 #[test]
 #[ignore = "a service process of the tests below, which start it"]
 fn child_process() {
-    let setting = std::env::var(CHILD_ENV).expect("started by a test of this file");
-    let [db, listen, secret, audit]: [&str; 4] = setting
-        .splitn(4, '|')
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap();
+    let [db, listen, secret, audit] = settings::<4>(CHILD_ENV);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind(listen).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(&listen).await.unwrap();
         let stop = CancellationToken::new();
         // SIGTERM stops it gracefully (open connections get a GOAWAY), as
         // in a rolling restart.
@@ -64,65 +60,22 @@ fn child_process() {
             signal(SignalKind::terminate()).unwrap().recv().await;
             on_term.cancel();
         });
-        let mut config = archive_svc::Config::new(db, KeySet::new(secret).config("archive-svc"));
-        config.audit_url = Some(audit.to_owned());
+        let mut config = archive_svc::Config::new(db, KeySet::new(&secret).config("archive-svc"));
+        config.audit_url = Some(audit);
         archive_svc::run(config, listener, stop).await.unwrap();
     });
 }
 
-/// archive-svc in its own process; killed when dropped.
-struct Process {
-    child: Child,
-    listen: SocketAddr,
-}
-
-impl Process {
-    async fn start_at(listen: SocketAddr, db: &str, secret: &str, audit: &str) -> Self {
-        let child = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", CHILD_TEST, "--ignored", "--nocapture"])
-            .env(CHILD_ENV, format!("{db}|{listen}|{secret}|{audit}"))
-            .spawn()
-            .unwrap();
-        let process = Self { child, listen };
-        archive_common::host::wait_serving(&process.url(), Duration::from_secs(60))
-            .await
-            .unwrap();
-        process
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.listen)
-    }
-
-    /// Sends `signal` and waits for the process to end.
-    async fn end(mut self, signal: &str) {
-        let sent = Command::new("kill")
-            .args([signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(sent.success());
-        let mut child = tokio::task::spawn_blocking(move || {
-            self.child.wait().unwrap();
-            self
-        })
-        .await
-        .unwrap();
-        let _ = child.child.kill();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> SocketAddr {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// archive-svc in its own process on `listen`.
+async fn archive_at(listen: SocketAddr, db: &str, keys_dir: &str, audit: &str) -> ChildService {
+    let listen_text = listen.to_string();
+    ChildService::start(
+        CHILD_TEST,
+        CHILD_ENV,
+        &[db, &listen_text, keys_dir, audit],
+        listen,
+    )
+    .await
 }
 
 /// A page of archive-svc's calls, asked of archive-svc itself as the gateway would.
@@ -260,7 +213,7 @@ async fn searches_while_archive_svc_restarts_fail_unavailable_and_then_work() {
     let secret = suite.keys.dir.display().to_string();
     let audit = format!("http://{}", suite.endpoints.audit);
     let listen = free_port();
-    let archive = Process::start_at(listen, &db.url, &secret, &audit).await;
+    let archive = archive_at(listen, &db.url, &secret, &audit).await;
     recordings::ingest_recorded_calls(&archive.url(), &suite.keys, "restart", "4794", 3).await;
     let stop = CancellationToken::new();
     let gw = extra_gateway::start(&suite, Some(archive.url()), None, stop.clone()).await;
@@ -341,7 +294,7 @@ async fn searches_while_archive_svc_restarts_fail_unavailable_and_then_work() {
         archive.end(signal).await;
         // Nothing listens for a moment: every search then fails.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        archive = Process::start_at(listen, &db.url, &secret, &audit).await;
+        archive = archive_at(listen, &db.url, &secret, &audit).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     running.store(false, Ordering::SeqCst);

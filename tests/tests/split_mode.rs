@@ -12,7 +12,7 @@
 mod common;
 
 use std::{
-    net::{SocketAddr, TcpListener},
+    net::SocketAddr,
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::Duration,
@@ -22,7 +22,7 @@ use archive_common::{db::ScratchDatabase, identity::PlatformCredential};
 use archive_proto::v1::{
     self as pb, call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
 };
-use common::{http, recordings};
+use common::{child::free_port, http, recordings};
 
 /// A binary of the workspace, beside this test's own (`target/<profile>/`).
 fn bin(name: &str) -> PathBuf {
@@ -72,13 +72,6 @@ fn spawn(logs: &Path, name: &str, args: &[&str]) -> Process {
             .spawn()
             .unwrap(),
     )
-}
-
-fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
 }
 
 fn identity(keys: &Path, holder: &str) -> [String; 4] {

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod child;
 pub(crate) mod extra_gateway;
 pub(crate) mod http;
 pub(crate) mod keys;
