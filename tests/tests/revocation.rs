@@ -74,23 +74,7 @@ async fn a_withdrawn_permission_stops_issued_links_within_their_short_life() {
         stop.clone(),
     )
     .await;
-    let secret = &suite.keys;
-    let recording = recordings::ingest_recorded_calls(
-        &format!("http://{}", suite.endpoints.archive),
-        secret,
-        "revoke",
-        "4796",
-        1,
-    )
-    .await
-    .remove(0);
-    recordings::upload(
-        &format!("http://{}", suite.endpoints.media),
-        secret,
-        &recording,
-        &recordings::mp3_of(200_000),
-    )
-    .await;
+    let recording = recordings::recorded_in(&suite, "revoke", "4796", 200_000).await;
     let mut gateway = client_at(gw.grpc).await;
 
     // Sara plays: a link for two seconds, renewable for the Play's hour.
@@ -276,23 +260,7 @@ async fn a_withdrawn_permission_stops_issued_links_within_their_short_life() {
 async fn a_deleted_recording_or_an_ended_play_is_not_renewed() {
     let data = tempfile::tempdir().unwrap();
     let suite = start_suite(data.path()).await;
-    let secret = &suite.keys;
-    let recording = recordings::ingest_recorded_calls(
-        &format!("http://{}", suite.endpoints.archive),
-        secret,
-        "renew-deleted",
-        "4797",
-        1,
-    )
-    .await
-    .remove(0);
-    recordings::upload(
-        &format!("http://{}", suite.endpoints.media),
-        secret,
-        &recording,
-        &recordings::mp3_of(50_000),
-    )
-    .await;
+    let recording = recordings::recorded_in(&suite, "renew-deleted", "4797", 50_000).await;
     let mut gateway = client_at(suite.endpoints.gateway).await;
     let url = gateway
         .start_playback(authed(

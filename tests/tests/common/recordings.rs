@@ -105,6 +105,23 @@ pub(crate) fn recorded_call(
     }
 }
 
+/// One recorded call ingested into `suite` (session `{prefix}-0`, caller
+/// `{caller_prefix}0000`) with a file of `size` bytes; its recording id.
+pub(crate) async fn recorded_in(
+    suite: &gateway::suite::Suite,
+    prefix: &str,
+    caller_prefix: &str,
+    size: usize,
+) -> String {
+    let archive = format!("http://{}", suite.endpoints.archive);
+    let id = ingest_recorded_calls(&archive, &suite.keys, prefix, caller_prefix, 1)
+        .await
+        .remove(0);
+    let media = format!("http://{}", suite.endpoints.media);
+    upload(&media, &suite.keys, &id, &mp3_of(size)).await;
+    id
+}
+
 /// Uploads `bytes` as recording `id`'s file to the media-svc at `media_url`.
 pub(crate) async fn upload(media_url: &str, keys: &KeySet, id: &str, bytes: &[u8]) {
     let mut media = MediaServiceClient::connect(media_url.to_owned())
