@@ -233,6 +233,8 @@ export class Player {
   setSpeed(rate) {
     this.audio.defaultPlaybackRate = rate;
     this.audio.playbackRate = rate;
+    // `ratechange` arrives a task later; the label should not lag the choice.
+    this.speed.textContent = speedLabel(rate);
   }
 
   /** Stops playback and closes the player. */
