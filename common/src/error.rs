@@ -7,6 +7,8 @@
 use std::{fmt, time::Duration};
 
 use tonic::{Code, Status};
+
+use crate::log_limit::{EVERY, LogLimit};
 use tonic_types::{ErrorDetails, StatusExt};
 
 /// One invalid request field, e.g. `filter.caller_number`.
@@ -106,6 +108,56 @@ pub fn retry_after(status: &Status) -> Option<Duration> {
     }
 }
 
+/// The one rule for a failure of what a service depends on, whichever
+/// crate meets it: a database that cannot be reached now
+/// ([`crate::db::is_unavailable`]) or an object store request that failed is
+/// UNAVAILABLE with a retry hint; anything else (a broken statement, a
+/// corrupt row, a transport fault) is INTERNAL. Either way the client reads
+/// `what` only, never the error's own text, and the log gets one line per
+/// [`crate::log_limit::EVERY`] per `what` however many requests fail on it.
+pub fn dependency_failed(what: &'static str, error: &Dependency<'_>) -> Status {
+    static FAILED: LogLimit = LogLimit::new(EVERY);
+    let retryable = match error {
+        #[cfg(feature = "db")]
+        Dependency::Database(e) => crate::db::is_unavailable(e),
+        Dependency::ObjectStore(_) => true,
+        Dependency::Other(_) => false,
+    };
+    if let Some(repeated) = FAILED.admit(what) {
+        if retryable {
+            tracing::warn!(error = %error, repeated, "{what} unavailable");
+        } else {
+            tracing::error!(error = %error, repeated, "{what} failed");
+        }
+    }
+    if retryable {
+        unavailable(what)
+    } else {
+        Status::internal(format!("{what} failed to answer"))
+    }
+}
+
+/// What failed under [`dependency_failed`].
+#[derive(Debug)]
+pub enum Dependency<'a> {
+    #[cfg(feature = "db")]
+    Database(&'a sqlx::Error),
+    ObjectStore(&'a (dyn std::error::Error + Send + Sync)),
+    /// Any other failure that is not the client's: I/O, transport, a
+    /// corrupt record; INTERNAL.
+    Other(&'a (dyn std::error::Error + Send + Sync)),
+}
+
+impl fmt::Display for Dependency<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            #[cfg(feature = "db")]
+            Dependency::Database(e) => e.fmt(f),
+            Dependency::ObjectStore(e) | Dependency::Other(e) => e.fmt(f),
+        }
+    }
+}
+
 /// Reads back the field named by an INVALID_ARGUMENT status, if any.
 pub fn violated_field(status: &Status) -> Option<String> {
     status
@@ -165,6 +217,31 @@ mod tests {
         // A bare UNAVAILABLE (from a proxy, an older service) gets the default.
         assert_eq!(retry_after(&Status::unavailable("down")), Some(RETRY_AFTER));
         assert_eq!(retry_after(&Status::not_found("x")), None);
+    }
+
+    #[cfg(feature = "db")]
+    #[test]
+    fn a_dependency_failure_says_what_failed_and_never_its_text() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "10.0.0.7:5432");
+        let down = dependency_failed(
+            "the call database",
+            &Dependency::Database(&sqlx::Error::Io(refused)),
+        );
+        assert_eq!(down.code(), Code::Unavailable);
+        assert!(retry_after(&down).is_some());
+        assert!(!down.message().contains("10.0.0.7"), "{}", down.message());
+        let broken = dependency_failed(
+            "the call database",
+            &Dependency::Database(&sqlx::Error::Protocol("secret detail".into())),
+        );
+        assert_eq!(broken.code(), Code::Internal);
+        assert_eq!(broken.message(), "the call database failed to answer");
+        let io = std::io::Error::other("disk detail");
+        let other = dependency_failed("the recording files", &Dependency::Other(&io));
+        assert_eq!(other.code(), Code::Internal);
+        assert!(!other.message().contains("detail"));
+        let store = dependency_failed("the object store", &Dependency::ObjectStore(&io));
+        assert_eq!(store.code(), Code::Unavailable);
     }
 
     #[test]
