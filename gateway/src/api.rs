@@ -17,13 +17,15 @@ use std::net::SocketAddr;
 
 use axum::{
     Json, Router,
-    extract::{ConnectInfo, FromRequestParts, Path, Query, State},
+    extract::{
+        ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequest, Path, Request, State,
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use tonic::{Code, Status};
 
@@ -152,6 +154,63 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// axum's `Query`, refusing a query string it cannot read as the API's
+/// other errors are refused: 400 `{"error": …}` naming the field.
+struct Query<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|r| refused(&r.body_text()))
+    }
+}
+
+/// axum's `Json` request body, refused like [`Query`].
+struct JsonBody<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        <Json<T> as FromRequest<S>>::from_request(request, state)
+            .await
+            .map(|j| Self(j.0))
+            .map_err(|r| refused(&r.body_text()))
+    }
+}
+
+/// A body that may be left out (no `Content-Type`): `Option<JsonBody<T>>`.
+impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        <Json<T> as OptionalFromRequest<S>>::from_request(request, state)
+            .await
+            .map(|j| j.map(|j| Self(j.0)))
+            .map_err(|r| refused(&r.body_text()))
+    }
+}
+
+/// INVALID_ARGUMENT for axum's words on a query string or body, naming the
+/// field when they do: `<what failed>: <field path>: <why>` (serde's path),
+/// or ``missing field `name` `` at the top.
+fn refused(text: &str) -> ApiError {
+    let why = text.split_once(": ").map_or(text, |(_, why)| why);
+    let path = why.split_once(": ").map(|(path, _)| path).filter(|path| {
+        path.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+    });
+    let named = || why.split('`').nth(1).filter(|_| why.contains(" field `"));
+    ApiError(match path.or_else(named) {
+        Some(field) => archive_common::FieldViolation::new(field, why).into(),
+        None => Status::invalid_argument(why),
+    })
 }
 
 /// `Retry-After` (whole seconds, rounded up) for a status that says when to
@@ -426,7 +485,7 @@ async fn playback(
     State(state): State<ApiState>,
     incoming: Incoming,
     Path(recording_id): Path<String>,
-    body: Option<Json<ReasonBody>>,
+    body: Option<JsonBody<ReasonBody>>,
 ) -> ApiResult {
     let body = body.map(|b| b.0).unwrap_or_default();
     let request = state.request(
@@ -460,7 +519,7 @@ struct RenewBody {
 async fn renew_playback(
     State(state): State<ApiState>,
     incoming: Incoming,
-    Json(body): Json<RenewBody>,
+    JsonBody(body): JsonBody<RenewBody>,
 ) -> ApiResult {
     let request = state.request(
         &incoming,
@@ -491,7 +550,7 @@ struct SelectionBody {
 async fn export(
     State(state): State<ApiState>,
     incoming: Incoming,
-    Json(body): Json<SelectionBody>,
+    JsonBody(body): JsonBody<SelectionBody>,
 ) -> ApiResult {
     let request = state.request(
         &incoming,
@@ -517,7 +576,7 @@ async fn export(
 async fn delete(
     State(state): State<ApiState>,
     incoming: Incoming,
-    Json(body): Json<SelectionBody>,
+    JsonBody(body): JsonBody<SelectionBody>,
 ) -> ApiResult {
     let request = state.request(
         &incoming,
@@ -782,5 +841,50 @@ mod tests {
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
         let response = ApiError(Status::not_found("x")).into_response();
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
+    }
+
+    /// The JSON error of a refused request, and its HTTP status.
+    async fn error_of(refusal: ApiError) -> (StatusCode, Value) {
+        let response = refusal.into_response();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice::<Value>(&body).unwrap()["error"].clone(),
+        )
+    }
+
+    #[tokio::test]
+    async fn unreadable_queries_and_bodies_are_json_errors_naming_the_field() {
+        let uri = "/api/v1/my/calls?page_size=many";
+        let (mut parts, ()) = axum::http::Request::get(uri).body(()).unwrap().into_parts();
+        let Err(refusal) = Query::<PageQuery>::from_request_parts(&mut parts, &()).await else {
+            panic!("{uri} was read");
+        };
+        let (status, error) = error_of(refusal).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error["code"], "InvalidArgument");
+        assert_eq!(error["field"], "page_size", "{error}");
+
+        let body = |json: &'static str| async move {
+            let request = axum::http::Request::post("/api/v1/exports")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(json))
+                .unwrap();
+            match <JsonBody<SelectionBody> as FromRequest<()>>::from_request(request, &()).await {
+                Ok(_) => panic!("{json} was read"),
+                Err(refusal) => error_of(refusal).await,
+            }
+        };
+        let (status, error) = body(r#"{"recording_ids": 5}"#).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error["field"], "recording_ids", "{error}");
+        let (_, error) = body(r#"{"reason": "x"}"#).await;
+        assert_eq!(error["field"], "recording_ids", "{error}");
+        let (status, error) = body("{").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error["code"], "InvalidArgument", "{error}");
     }
 }

@@ -96,6 +96,10 @@ pub async fn start(
         &request.case_id,
         &tenant,
     )?;
+    // Checked here, not by archive-svc's batch read, so the error names
+    // this request's field rather than `recording_ids[0]`.
+    uuid::Uuid::parse_str(&request.recording_id)
+        .map_err(|_| FieldViolation::new("recording_id", "must be a UUID"))?;
     let selected = upstreams
         .selected(who, std::slice::from_ref(&request.recording_id))
         .await?;
