@@ -1,4 +1,4 @@
-//! The gateway's HTTP side: zip downloads (`GET`/`HEAD /exports/{id}.zip`)
+//! Zip downloads (`GET`/`HEAD /exports/{id}.zip`)
 //! with an exact Content-Length and Range support so a broken download
 //! resumes. Bytes stream from media-svc through a small bounded channel:
 //! memory stays flat whatever the export's size, and a client that goes away
@@ -42,7 +42,7 @@ use crate::{
 };
 
 #[derive(Clone)]
-pub struct HttpState {
+pub struct DownloadState {
     pub upstreams: Upstreams,
     pub exports: ExportSettings,
     pub clock: Arc<dyn Clock>,
@@ -55,7 +55,7 @@ pub struct HttpState {
 /// How often a download under way asks authz-svc again.
 pub const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub fn router(state: HttpState) -> Router {
+pub fn router(state: DownloadState) -> Router {
     Router::new()
         .route("/exports/{file}", get(download).head(download))
         .with_state(state)
@@ -76,7 +76,7 @@ fn plain(status: StatusCode, message: &str) -> Response {
 }
 
 async fn download(
-    State(state): State<HttpState>,
+    State(state): State<DownloadState>,
     Path(file): Path<String>,
     Query(query): Query<TokenQuery>,
     method: Method,

@@ -8,10 +8,10 @@ pub mod auth;
 mod config;
 pub mod credentials;
 pub mod demo;
+pub mod download;
 mod error;
 pub mod flows;
 pub mod format;
-pub mod http;
 mod metrics;
 pub mod origin;
 mod postgres;
@@ -125,7 +125,7 @@ pub async fn run_with(
             async move { upstream::check_all(&urls).await }
         },
     );
-    let app = http::router(http::HttpState {
+    let app = download::router(download::DownloadState {
         upstreams,
         exports,
         clock,

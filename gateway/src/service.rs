@@ -1,7 +1,7 @@
 //! `archive.v1.ArchiveService`: the product's flows composed from the
 //! services behind the gateway.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use archive_common::{Clock, FieldViolation, Principal};
 use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
@@ -102,12 +102,28 @@ impl Gateway {
 
     /// The user's verdicts for the row actions, and whether they may search at all.
     async fn verdicts(&self, who: &Principal) -> Result<Verdicts, Error> {
-        let actions = [
-            pb::Action::Search,
-            pb::Action::Play,
-            pb::Action::Download,
-            pb::Action::Delete,
-        ];
+        use pb::Action::{Delete, Download, Play, Search};
+        let decided = self.decide(who, [Search, Play, Download, Delete]).await?;
+        let (search, why) = decided(Search);
+        if search != pb::Verdict::Allow {
+            return Err(Error::PermissionDenied(format!(
+                "may not search the archive: {why}"
+            )));
+        }
+        Ok(Verdicts {
+            play: decided(Play).0,
+            download: decided(Download).0,
+            delete: decided(Delete).0,
+        })
+    }
+
+    /// authz-svc's verdict (and why) on each of `actions`, on no recording in
+    /// particular, read back by action; one it did not answer is denied.
+    async fn decide<const N: usize>(
+        &self,
+        who: &Principal,
+        actions: [pb::Action; N],
+    ) -> Result<impl Fn(pb::Action) -> (pb::Verdict, String), Error> {
         let requests = actions
             .iter()
             .map(|a| pb::DecideRequest {
@@ -120,25 +136,15 @@ impl Gateway {
             .batch_decide(who, pb::BatchDecideRequest { requests })
             .await?
             .decisions;
-        let verdict = |i: usize| {
-            decisions
-                .get(i)
-                .and_then(|d| pb::Verdict::try_from(d.verdict).ok())
-                .unwrap_or(pb::Verdict::Deny)
-        };
-        if verdict(0) != pb::Verdict::Allow {
-            let why = decisions
-                .first()
-                .map(|d| d.reason.clone())
-                .unwrap_or_default();
-            return Err(Error::PermissionDenied(format!(
-                "may not search the archive: {why}"
-            )));
-        }
-        Ok(Verdicts {
-            play: verdict(1),
-            download: verdict(2),
-            delete: verdict(3),
+        // BatchDecide answers in the order asked.
+        let by_action: HashMap<pb::Action, pb::Decision> =
+            actions.into_iter().zip(decisions).collect();
+        Ok(move |action| match by_action.get(&action) {
+            Some(d) => (
+                pb::Verdict::try_from(d.verdict).unwrap_or(pb::Verdict::Deny),
+                d.reason.clone(),
+            ),
+            None => (pb::Verdict::Deny, String::new()),
         })
     }
 
