@@ -80,7 +80,7 @@ pub async fn run_with(
         .key;
     let audit =
         audit_svc::client::AuditClient::new(channels.audit_append.clone(), identity.clone());
-    let upstreams = upstream::Upstreams::new(channels, identity);
+    let upstreams = upstream::Upstreams::new(channels, identity, clock.clone());
     let playback = flows::playback::PlaybackSettings {
         key: config.playback_key.clone().into_bytes(),
         public_url: config.media_public_url.clone(),
@@ -103,7 +103,8 @@ pub async fn run_with(
         proxies: proxies.clone(),
         clock: clock.clone(),
     }));
-    let mut authenticate = auth::Authenticate::hs256(config.jwt_secret.as_bytes());
+    let mut authenticate =
+        auth::Authenticate::hs256(config.jwt_secret.as_bytes()).with_clock(clock.clone());
     if let Some(path) = &config.jwks_file {
         authenticate =
             authenticate.with_jwks(auth::Authenticate::load_jwks(path).map_err(Error::Config)?);
