@@ -40,7 +40,7 @@ pub use crate::{
     error::Error,
     secrets::Secrets,
     seed::SeedReport,
-    service::{Gateway, GatewayParts},
+    service::Gateway,
 };
 
 // Used by the export benchmark only.
@@ -94,7 +94,7 @@ pub async fn run_with(
     };
     let proxies = origin::TrustedProxies::parse(&config.trusted_proxies).map_err(Error::Config)?;
     let searches = flows::searches::SearchAudit::start(audit.clone(), shutdown.clone());
-    let gateway = Arc::new(Gateway::new(GatewayParts {
+    let gateway = Arc::new(Gateway {
         upstreams: upstreams.clone(),
         audit: audit.clone(),
         searches,
@@ -102,7 +102,7 @@ pub async fn run_with(
         exports: exports.clone(),
         proxies: proxies.clone(),
         clock: clock.clone(),
-    }));
+    });
     let mut authenticate =
         auth::Authenticate::hs256(config.jwt_secret.as_bytes()).with_clock(clock.clone());
     if let Some(path) = &config.jwks_file {

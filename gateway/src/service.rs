@@ -3,8 +3,11 @@
 
 use std::{collections::HashMap, sync::Arc};
 
+use archive_common::telemetry::client::TracedChannel;
 use archive_common::{Clock, FieldViolation, Principal};
-use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
+use archive_proto::v1::{
+    self as pb, archive_service_server::ArchiveService, audit_service_client::AuditServiceClient,
+};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -20,18 +23,8 @@ use crate::{
     upstream::Upstreams,
 };
 
+/// The product's flows and what they are configured with.
 pub struct Gateway {
-    upstreams: Upstreams,
-    audit: audit_svc::client::AuditClient,
-    searches: SearchAudit,
-    playback: PlaybackSettings,
-    exports: ExportSettings,
-    proxies: TrustedProxies,
-    clock: Arc<dyn Clock>,
-}
-
-/// What the gateway's flows are configured with.
-pub struct GatewayParts {
     pub upstreams: Upstreams,
     pub audit: audit_svc::client::AuditClient,
     pub searches: SearchAudit,
@@ -42,27 +35,6 @@ pub struct GatewayParts {
 }
 
 impl Gateway {
-    pub fn new(parts: GatewayParts) -> Self {
-        let GatewayParts {
-            upstreams,
-            audit,
-            searches,
-            playback,
-            exports,
-            proxies,
-            clock,
-        } = parts;
-        Self {
-            upstreams,
-            audit,
-            searches,
-            playback,
-            exports,
-            proxies,
-            clock,
-        }
-    }
-
     fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         Principal::of(request).cloned()
     }
@@ -94,6 +66,23 @@ impl Gateway {
             .into());
         }
         Ok(who)
+    }
+
+    /// `request` passed on to audit-svc's `method` as its caller, who must be
+    /// allowed to view the Archive Audit log.
+    async fn to_audit<Req, Res, Answer>(
+        &self,
+        request: Request<Req>,
+        method: impl FnOnce(AuditServiceClient<TracedChannel>, Request<Req>) -> Answer,
+    ) -> Result<Response<Res>, Status>
+    where
+        Answer: Future<Output = Result<Response<Res>, Status>>,
+    {
+        let who = self.auditor(&request).await?;
+        let forwarded = self.upstreams.on_behalf(&who, request.into_inner());
+        Ok(method(self.upstreams.audit.clone(), forwarded)
+            .await
+            .map_err(Error::upstream("audit-svc"))?)
     }
 
     fn actor<T>(&self, request: &Request<T>, request_id: &str) -> Result<Actor, Status> {
@@ -342,60 +331,35 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let who = self.auditor(&request).await?;
-        let events = self
-            .upstreams
-            .audit
-            .clone()
-            .list_events(self.upstreams.on_behalf(&who, request.into_inner()))
+        self.to_audit(request, |mut c, r| async move { c.list_events(r).await })
             .await
-            .map_err(Error::upstream("audit-svc"))?;
-        Ok(events)
     }
 
     async fn get_audit_checkpoint(
         &self,
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::Checkpoint>, Status> {
-        let who = self.auditor(&request).await?;
-        Ok(self
-            .upstreams
-            .audit
-            .clone()
-            .get_checkpoint(self.upstreams.on_behalf(&who, request.into_inner()))
+        self.to_audit(request, |mut c, r| async move { c.get_checkpoint(r).await })
             .await
-            .map_err(Error::upstream("audit-svc"))?)
     }
 
     type ExportAuditTrailStream = tonic::Streaming<pb::ExportTrailChunk>;
 
+    /// audit-svc's stream passes through as it comes: the gateway holds one
+    /// chunk at a time, whatever the trail's size.
     async fn export_audit_trail(
         &self,
         request: Request<pb::ExportTrailRequest>,
     ) -> Result<Response<Self::ExportAuditTrailStream>, Status> {
-        let who = self.auditor(&request).await?;
-        // audit-svc's stream passes through as it comes: the gateway holds
-        // one chunk at a time, whatever the trail's size.
-        Ok(self
-            .upstreams
-            .audit
-            .clone()
-            .export_trail(self.upstreams.on_behalf(&who, request.into_inner()))
+        self.to_audit(request, |mut c, r| async move { c.export_trail(r).await })
             .await
-            .map_err(Error::upstream("audit-svc"))?)
     }
 
     async fn verify_audit_trail(
         &self,
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        let who = self.auditor(&request).await?;
-        Ok(self
-            .upstreams
-            .audit
-            .clone()
-            .verify_chain(self.upstreams.on_behalf(&who, request.into_inner()))
+        self.to_audit(request, |mut c, r| async move { c.verify_chain(r).await })
             .await
-            .map_err(Error::upstream("audit-svc"))?)
     }
 }
