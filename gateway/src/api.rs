@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use archive_common::{
+    FieldViolation,
     convert::timestamp,
     error::{is_reason_required, retry_after, violated_field},
 };
@@ -123,6 +124,12 @@ impl From<Status> for ApiError {
     }
 }
 
+impl From<FieldViolation> for ApiError {
+    fn from(v: FieldViolation) -> Self {
+        Self(v.into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let s = self.0;
@@ -207,10 +214,10 @@ fn refused(text: &str) -> ApiError {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
     });
     let named = || why.split('`').nth(1).filter(|_| why.contains(" field `"));
-    ApiError(match path.or_else(named) {
-        Some(field) => archive_common::FieldViolation::new(field, why).into(),
-        None => Status::invalid_argument(why),
-    })
+    match path.or_else(named) {
+        Some(field) => FieldViolation::new(field, why).into(),
+        None => Status::invalid_argument(why).into(),
+    }
 }
 
 /// `Retry-After` (whole seconds, rounded up) for a status that says when to
@@ -380,12 +387,7 @@ fn rfc3339(
         .map(|v| {
             DateTime::parse_from_rfc3339(v)
                 .map(|t| timestamp(t.with_timezone(&Utc)))
-                .map_err(|_| {
-                    ApiError(
-                        archive_common::FieldViolation::new(field, "must be an RFC 3339 time")
-                            .into(),
-                    )
-                })
+                .map_err(|_| FieldViolation::new(field, "must be an RFC 3339 time").into())
         })
         .transpose()
 }
@@ -399,9 +401,7 @@ async fn search(
         None | Some("") | Some("newest") => pb::SortOrder::StartTimeDesc as i32,
         Some("oldest") => pb::SortOrder::StartTimeAsc as i32,
         Some(_) => {
-            return Err(ApiError(
-                archive_common::FieldViolation::new("order", "must be newest or oldest").into(),
-            ));
+            return Err(FieldViolation::new("order", "must be newest or oldest").into());
         }
     };
     let filter = pb::CallFilter {
@@ -619,12 +619,7 @@ fn kind_number(name: Option<&str>) -> Result<i32, ApiError> {
     pb::AuditEventKind::from_str_name(&format!("AUDIT_EVENT_KIND_{}", name.to_uppercase()))
         .filter(|k| *k != pb::AuditEventKind::Unspecified)
         .map(|k| k as i32)
-        .ok_or_else(|| {
-            ApiError(
-                archive_common::FieldViolation::new("kind", format!("unknown event kind {name:?}"))
-                    .into(),
-            )
-        })
+        .ok_or_else(|| FieldViolation::new("kind", format!("unknown event kind {name:?}")).into())
 }
 
 fn kind_name(kind: i32) -> String {
@@ -695,11 +690,8 @@ fn parsed<T: std::str::FromStr>(
     value
         .filter(|v| !v.is_empty())
         .map(|v| {
-            v.parse().map_err(|_| {
-                ApiError(
-                    archive_common::FieldViolation::new(field, format!("must be {what}")).into(),
-                )
-            })
+            v.parse()
+                .map_err(|_| FieldViolation::new(field, format!("must be {what}")).into())
         })
         .transpose()
 }

@@ -100,13 +100,8 @@ pub async fn start(
     // this request's field rather than `recording_ids[0]`.
     uuid::Uuid::parse_str(&request.recording_id)
         .map_err(|_| FieldViolation::new("recording_id", "must be a UUID"))?;
-    let selected = upstreams
-        .selected(who, std::slice::from_ref(&request.recording_id))
-        .await?;
-    let recording = selected
-        .first()
-        .ok_or_else(|| Error::Status(Status::not_found("recording not found")))?;
-    refuse_without_file(recording)?;
+    let selected = playable(upstreams, who, &request.recording_id).await?;
+    let recording = &selected[0];
     upstreams
         .authorize(actor, pb::Action::Play, &selected, &reason, &tenant, audit)
         .await?;
@@ -166,13 +161,7 @@ pub async fn renew(
             "this playback has ended: press Play to start it again",
         )));
     };
-    let selected = upstreams
-        .selected(who, std::slice::from_ref(&granted.recording_id))
-        .await?;
-    let recording = selected
-        .first()
-        .ok_or_else(|| Error::Status(Status::not_found("recording not found")))?;
-    refuse_without_file(recording)?;
+    let selected = playable(upstreams, who, &granted.recording_id).await?;
     upstreams
         .authorize_again(actor, pb::Action::Play, &selected, audit)
         .await?;
@@ -183,6 +172,21 @@ pub async fn renew(
 fn token_of(url: &str) -> Option<&str> {
     let (_, query) = url.split_once('?')?;
     query.split('&').find_map(|p| p.strip_prefix("token="))
+}
+
+/// The recording `id` with its call (alone in the list, for the authz
+/// check), refused unless it has a file to play.
+async fn playable(
+    upstreams: &Upstreams,
+    who: &archive_common::Principal,
+    id: &str,
+) -> Result<Vec<super::Selected>, Error> {
+    let selected = upstreams.selected(who, &[id.to_owned()]).await?;
+    let recording = selected
+        .first()
+        .ok_or_else(|| Error::Status(Status::not_found("recording not found")))?;
+    refuse_without_file(recording)?;
+    Ok(selected)
 }
 
 /// FAILED_PRECONDITION for a recording that has no file any more.
