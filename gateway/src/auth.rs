@@ -157,12 +157,9 @@ impl Interceptor for Authenticate {
 #[cfg(test)]
 mod tests {
     use archive_common::identity::{EncodingKey, Header, jwk::Jwk, sign_jwt};
+    use test_support::principals::paal;
 
     use super::*;
-
-    fn paal() -> Principal {
-        Principal::new("10009", "paal", "Paal Admin")
-    }
 
     #[test]
     fn hs256_bearer_tokens() {

@@ -220,7 +220,7 @@ mod tests {
             ttl: Duration::minutes(60),
             link_ttl: link_ttl(60),
         };
-        let who = archive_common::Principal::new("10009", "paal", "Paal Admin");
+        let who = test_support::principals::paal();
         let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let id = "0b7e6a8c-3f0e-4c1a-9d2e-5b6a7c8d9e0f";
         let answer = settings.link(&who, id, now, now + Duration::minutes(60));
