@@ -215,8 +215,8 @@ fn refused(text: &str) -> ApiError {
     });
     let named = || why.split('`').nth(1).filter(|_| why.contains(" field `"));
     match path.or_else(named) {
-        Some(field) => FieldViolation::new(field, why).into(),
-        None => Status::invalid_argument(why).into(),
+        Some(field) => FieldViolation::new(field, text).into(),
+        None => Status::invalid_argument(text).into(),
     }
 }
 
@@ -878,5 +878,18 @@ mod tests {
         let (status, error) = body("{").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(error["code"], "InvalidArgument", "{error}");
+        let untyped = axum::http::Request::post("/").body(axum::body::Body::from("{}"));
+        let request = untyped.unwrap();
+        let Err(refusal) =
+            <JsonBody<RenewBody> as FromRequest<()>>::from_request(request, &()).await
+        else {
+            panic!("a body without Content-Type was read");
+        };
+        let (status, error) = error_of(refusal).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            error["message"].as_str().unwrap().contains("Content-Type"),
+            "{error}"
+        );
     }
 }
