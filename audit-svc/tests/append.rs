@@ -11,7 +11,7 @@ mod support;
 
 use std::time::Duration;
 
-use archive_common::{Principal, convert, db::ScratchDatabase, error::violated_field};
+use archive_common::{Principal, convert, error::violated_field};
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
 use audit_svc::client::{AuditClient, COMMIT_BOUND};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -457,7 +457,12 @@ async fn sqlite_a_deadline_passing_while_the_database_is_locked_appends_nothing(
 
 #[tokio::test]
 async fn postgres_a_deadline_passing_while_the_tenant_is_locked_appends_nothing() {
-    let Some(db) = ScratchDatabase::create("audit_append").await else {
+    let Some(db) = support::scratch_postgres(
+        "audit_append",
+        "postgres_a_deadline_passing_while_the_tenant_is_locked_appends_nothing",
+    )
+    .await
+    else {
         return;
     };
     let server = Server::start(&db.url).await;

@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use archive_common::{ManualClock, db::ScratchDatabase};
+use archive_common::ManualClock;
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
 use audit_svc::{
     Config,
@@ -41,7 +41,6 @@ const TENANT: &str = "10009";
 /// One backend's database, a checkpoint key and a checkpoint directory.
 struct Case {
     url: String,
-    pg: Option<ScratchDatabase>,
     _files: TempDir,
     key_file: PathBuf,
     store_dir: PathBuf,
@@ -49,38 +48,25 @@ struct Case {
 }
 
 impl Case {
-    fn files() -> (TempDir, PathBuf, PathBuf, String) {
+    /// A checkpoint key and directory for the database at `url`.
+    fn on(url: &str) -> Self {
         let files = tempfile::tempdir().unwrap();
         let key_file = files.path().join("keys/checkpoint.pem");
         let public = public_key_hex(&generate_key_file(&key_file).unwrap());
-        let store_dir = files.path().join("checkpoint-store");
-        (files, key_file, store_dir, public)
-    }
-
-    async fn sqlite() -> Option<Self> {
-        let (files, key_file, store_dir, public) = Self::files();
-        let url = format!("sqlite://{}", files.path().join("audit.db").display());
-        Some(Self {
-            url,
-            pg: None,
+        Self {
+            url: url.to_owned(),
+            store_dir: files.path().join("checkpoint-store"),
             _files: files,
             key_file,
-            store_dir,
             public,
-        })
+        }
     }
 
-    async fn postgres() -> Option<Self> {
-        let db = ScratchDatabase::create("audit_ckpt").await?;
-        let (files, key_file, store_dir, public) = Self::files();
-        Some(Self {
-            url: db.url.clone(),
-            pg: Some(db),
-            _files: files,
-            key_file,
-            store_dir,
-            public,
-        })
+    /// A case on a fresh SQLite file among its own files.
+    fn sqlite() -> Self {
+        let mut case = Self::on("");
+        case.url = format!("sqlite://{}", case._files.path().join("audit.db").display());
+        case
     }
 
     /// audit-svc with checkpoints; the checkpointer's own round only at start.
@@ -132,15 +118,10 @@ impl Case {
     }
 
     async fn owner(&self) -> Owner {
-        match &self.pg {
-            Some(_) => Owner::Pg(PgPool::connect(&self.url).await.unwrap()),
-            None => Owner::Lite(SqlitePool::connect(&self.url).await.unwrap()),
-        }
-    }
-
-    async fn finish(self) {
-        if let Some(db) = self.pg {
-            db.drop_database().await;
+        if self.url.starts_with("sqlite:") {
+            Owner::Lite(SqlitePool::connect(&self.url).await.unwrap())
+        } else {
+            Owner::Pg(PgPool::connect(&self.url).await.unwrap())
         }
     }
 }
@@ -288,31 +269,8 @@ fn tampering_count() -> u64 {
         .map_or(0, |n| n.trim().parse().unwrap())
 }
 
-/// Each scenario on SQLite and on PostgreSQL (skipped without a server
-/// unless ARCHIVE_REQUIRE_POSTGRES=1).
-macro_rules! on_both {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test]
-            async fn sqlite() {
-                let case = super::Case::sqlite().await.unwrap();
-                super::$scenario(&case).await;
-                case.finish().await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let Some(case) = super::Case::postgres().await else {
-                    return;
-                };
-                super::$scenario(&case).await;
-                case.finish().await;
-            }
-        }
-    )*};
-}
-
-on_both!(
+support::backend_suite!(
+    "audit_ckpt";
     a_checkpoint_is_signed_and_verifies,
     deleting_the_newest_events_is_caught,
     a_rewritten_chain_is_caught_at_the_edited_event,
@@ -320,7 +278,8 @@ on_both!(
     an_export_verifies_offline_and_an_edited_line_is_named,
 );
 
-async fn a_checkpoint_is_signed_and_verifies(case: &Case) {
+async fn a_checkpoint_is_signed_and_verifies(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
     let mut c = server.client().await;
     let no_checkpoint = get_checkpoint(&mut c, false).await.unwrap_err();
@@ -403,7 +362,8 @@ async fn a_checkpoint_is_signed_and_verifies(case: &Case) {
     server.stop().await;
 }
 
-async fn deleting_the_newest_events_is_caught(case: &Case) {
+async fn deleting_the_newest_events_is_caught(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
     let mut c = server.client().await;
     append_n(&mut c, 10).await;
@@ -458,7 +418,8 @@ async fn deleting_the_newest_events_is_caught(case: &Case) {
     server.stop().await;
 }
 
-async fn a_rewritten_chain_is_caught_at_the_edited_event(case: &Case) {
+async fn a_rewritten_chain_is_caught_at_the_edited_event(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
     let mut c = server.client().await;
     append_n(&mut c, 4).await;
@@ -518,7 +479,8 @@ fn trust(case: &Case) -> Trust {
     )
 }
 
-async fn a_forged_checkpoint_or_another_key_is_reported(case: &Case) {
+async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
     let mut c = server.client().await;
     append_n(&mut c, 6).await;
@@ -611,7 +573,8 @@ async fn a_forged_checkpoint_or_another_key_is_reported(case: &Case) {
     server.stop().await;
 }
 
-async fn an_export_verifies_offline_and_an_edited_line_is_named(case: &Case) {
+async fn an_export_verifies_offline_and_an_edited_line_is_named(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
     let mut c = server.client().await;
     append_n(&mut c, 8).await;
@@ -751,7 +714,7 @@ async fn without_checkpoints_get_checkpoint_says_what_to_configure() {
 
 #[tokio::test]
 async fn the_checkpointer_signs_on_its_own_and_stops_at_tampering() {
-    let case = Case::sqlite().await.unwrap();
+    let case = Case::sqlite();
     let mut config = case.config();
     config.checkpoints.interval = Duration::from_millis(100);
     let server = Server::start_with(config).await;
@@ -785,7 +748,7 @@ async fn wait_for(condition: impl Fn() -> bool) {
 /// same head at once leave one checkpoint; all of it verifies.
 #[tokio::test]
 async fn checkpoints_split_long_runs_and_replicas_agree() {
-    let case = Case::sqlite().await.unwrap();
+    let case = Case::sqlite();
     let events: Arc<dyn Store> = store::open(&case.url, true).await.unwrap();
     let body = |i: i64| audit_svc::event::EventBody {
         tenant: TENANT.into(),
@@ -1004,7 +967,7 @@ mod s3 {
         assert!(!objects.put("t-1", 3, "second".into()).await.unwrap());
         assert_eq!(objects.get("t-1", 3).await.unwrap().unwrap(), b"first\n");
 
-        let case = Case::sqlite().await.unwrap();
+        let case = Case::sqlite();
         let events: Arc<dyn Store> = store::open(&case.url, true).await.unwrap();
         let mut config = case.config();
         config.checkpoints.store = Some(location.clone());

@@ -10,10 +10,7 @@
 
 mod support;
 
-use archive_common::{
-    db::{ScratchDatabase, ScratchRole},
-    shutdown::CancellationToken,
-};
+use archive_common::{db::ScratchRole, shutdown::CancellationToken};
 use archive_proto::v1::AuditEventKind;
 use audit_svc::Config;
 use sqlx::{Connection, PgConnection};
@@ -21,10 +18,20 @@ use support::{Server, append, event, identity, key, paal};
 
 #[tokio::test]
 async fn the_runtime_role_reads_and_appends_and_nothing_else() {
-    let Some(db) = ScratchDatabase::create("audit_roles").await else {
+    let Some(db) = support::scratch_postgres(
+        "audit_roles",
+        "the_runtime_role_reads_and_appends_and_nothing_else",
+    )
+    .await
+    else {
         return;
     };
-    let Some(fresh) = ScratchDatabase::create("audit_roles_fresh").await else {
+    let Some(fresh) = support::scratch_postgres(
+        "audit_roles_fresh",
+        "the_runtime_role_reads_and_appends_and_nothing_else",
+    )
+    .await
+    else {
         return;
     };
     let role = ScratchRole::create("audit_rt").await;

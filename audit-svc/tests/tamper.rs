@@ -9,7 +9,6 @@ mod support;
 
 use std::process::Command;
 
-use archive_common::db::ScratchDatabase;
 use archive_proto::v1::AuditEventKind;
 use sqlx::{Executor, PgPool, SqlitePool};
 use support::{Server, append, event, paal, sqlite_url, verify_chain};
@@ -93,7 +92,12 @@ async fn sqlite_refuses_changes_and_verify_catches_tampering() {
 
 #[tokio::test]
 async fn postgres_refuses_changes_and_verify_catches_tampering() {
-    let Some(db) = ScratchDatabase::create("audit_tamper").await else {
+    let Some(db) = support::scratch_postgres(
+        "audit_tamper",
+        "postgres_refuses_changes_and_verify_catches_tampering",
+    )
+    .await
+    else {
         return;
     };
     let server = Server::start(&db.url).await;

@@ -6,82 +6,15 @@
 
 mod common;
 
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use archive_common::{
     Principal, error::violated_field, identity::Role, shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, Action, Verdict, authz_service_client::AuthzServiceClient};
 use authz_svc::Config;
-use common::{identity, key, keys};
+use common::{Server, identity, key, keys, paal};
 use tonic::{Code, transport::Channel};
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
-
-struct Server {
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), authz_svc::Error>>,
-}
-
-impl Server {
-    /// Starts `run` and waits until health says SERVING (the store is open,
-    /// migrated and answering).
-    async fn start(config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(authz_svc::run(config, listener, shutdown.clone()));
-        let server = Self {
-            addr,
-            shutdown,
-            task,
-        };
-        let mut health = HealthClient::new(server.channel().await);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            assert!(
-                !server.task.is_finished(),
-                "the server stopped while starting"
-            );
-            let status = health
-                .check(HealthCheckRequest {
-                    service: authz_svc::SERVICE_NAME.into(),
-                })
-                .await
-                .map(|r| r.into_inner().status);
-            if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never became SERVING: {status:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    }
-
-    async fn client(&self) -> AuthzServiceClient<Channel> {
-        AuthzServiceClient::new(self.channel().await)
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
-}
 
 fn config(dir: &tempfile::TempDir) -> Config {
     let mut config = Config::new(
@@ -93,10 +26,6 @@ fn config(dir: &tempfile::TempDir) -> Config {
         "10010:olga:Olga Admin".into(),
     ];
     config
-}
-
-fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
 }
 
 fn user(id: &str, name: &str, permissions: pb::Permissions) -> pb::User {

@@ -11,11 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{
-    Principal,
-    db::{ScratchDatabase, ScratchRole},
-    shutdown::CancellationToken,
-};
+use archive_common::{Principal, db::ScratchRole, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, authz_service_client::AuthzServiceClient};
 use common::{identity, key};
 use sqlx::{Connection, PgConnection};
@@ -23,7 +19,9 @@ use tokio::net::TcpListener;
 
 #[tokio::test]
 async fn the_runtime_role_serves_without_ddl_rights() {
-    let Some(db) = ScratchDatabase::create("authz_roles").await else {
+    let Some(db) =
+        common::scratch_postgres("authz_roles", "the_runtime_role_serves_without_ddl_rights").await
+    else {
         return;
     };
     let scratch = ScratchRole::create("authz_rt").await;

@@ -1,25 +1,20 @@
-//! Starting a real audit-svc for a test and talking to it.
+//! Starting a real audit-svc for a test and talking to it, and running a
+//! scenario on each database backend.
 
 // Each test file uses a different part of this.
 #![allow(dead_code)]
 
-use std::{
-    net::SocketAddr,
-    sync::LazyLock,
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, sync::LazyLock, time::Duration};
 
 use archive_common::{
     IdentityKey, Principal,
+    host::wait_serving,
     identity::{IdentityConfig, testing::TestKeys},
     shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
 use audit_svc::Config;
 use tonic::transport::Channel;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
 
 /// The suite's keys and trust file, for every server and caller of a test binary.
 static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
@@ -52,32 +47,13 @@ impl Server {
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(audit_svc::run(config, listener, shutdown.clone()));
-        let server = Self {
+        wait_serving(&format!("http://{addr}"), Duration::from_secs(10))
+            .await
+            .unwrap();
+        Self {
             addr,
             shutdown,
             task,
-        };
-        let mut health = HealthClient::new(server.channel().await);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            assert!(
-                !server.task.is_finished(),
-                "the server stopped while starting"
-            );
-            let status = health
-                .check(HealthCheckRequest {
-                    service: audit_svc::SERVICE_NAME.into(),
-                })
-                .await
-                .map(|r| r.into_inner().status);
-            if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never became SERVING: {status:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -166,3 +142,52 @@ pub(crate) async fn verify_chain(
 pub(crate) fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("audit.db").display())
 }
+
+/// A scratch PostgreSQL database for `test`, or `None` (said on stderr)
+/// when no server answers; with ARCHIVE_REQUIRE_POSTGRES=1 a missing server
+/// fails the test instead.
+pub(crate) async fn scratch_postgres(
+    prefix: &str,
+    test: &str,
+) -> Option<archive_common::db::ScratchDatabase> {
+    let db = archive_common::db::ScratchDatabase::create(prefix).await;
+    if db.is_none() {
+        let url = std::env::var(archive_common::db::TEST_PG_ENV).unwrap_or_default();
+        eprintln!("SKIPPED {test}: no PostgreSQL at {url}");
+    }
+    db
+}
+
+/// One `#[tokio::test]` per scenario and backend: `sqlite::<scenario>` on a
+/// fresh file, `postgres::<scenario>` on a scratch database named after
+/// `$prefix`. Each scenario is an `async fn(url: &str)`.
+#[allow(unused_macros)]
+macro_rules! backend_suite {
+    ($prefix:literal; $($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$scenario(&crate::support::sqlite_url(&dir)).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let test = concat!(module_path!(), "::", stringify!($scenario));
+                    let Some(db) = crate::support::scratch_postgres($prefix, test).await else {
+                        return;
+                    };
+                    super::$scenario(&db.url).await;
+                    db.drop_database().await;
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use backend_suite;
