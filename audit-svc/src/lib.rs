@@ -47,7 +47,7 @@ use tonic::{server::NamedService, service::Routes};
 
 // Dev-dependencies serve the integration tests in `tests/`.
 #[cfg(test)]
-use {tempfile as _, tonic_health as _};
+use {tempfile as _, test_support as _};
 
 pub use config::Config;
 pub use error::Error;

@@ -32,7 +32,9 @@ use audit_svc::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use sqlx::{Executor, PgPool, SqlitePool};
-use support::{Server, append, event, identity, key, paal, verify_chain};
+use support::{
+    Server, append, client, event, identity, key, paal, start, start_with, verify_chain,
+};
 use tempfile::TempDir;
 use tonic::{Code, transport::Channel};
 
@@ -78,7 +80,7 @@ impl Case {
     }
 
     async fn server(&self) -> Server {
-        let server = Server::start_with(self.config()).await;
+        let server = start_with(self.config()).await;
         // The checkpointer's start round runs in a task of its own; on a
         // loaded machine it can start after a test's first appends and sign
         // alongside the test's own GetCheckpoint (seen once in CI). Let it
@@ -281,7 +283,7 @@ support::backend_suite!(
 async fn a_checkpoint_is_signed_and_verifies(url: &str) {
     let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     let no_checkpoint = get_checkpoint(&mut c, false).await.unwrap_err();
     assert_eq!(no_checkpoint.code(), Code::NotFound);
     let empty = get_checkpoint(&mut c, true).await.unwrap_err();
@@ -365,7 +367,7 @@ async fn a_checkpoint_is_signed_and_verifies(url: &str) {
 async fn deleting_the_newest_events_is_caught(url: &str) {
     let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     append_n(&mut c, 10).await;
     assert_eq!(get_checkpoint(&mut c, true).await.unwrap().sequence, 10);
 
@@ -421,7 +423,7 @@ async fn deleting_the_newest_events_is_caught(url: &str) {
 async fn a_rewritten_chain_is_caught_at_the_edited_event(url: &str) {
     let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     append_n(&mut c, 4).await;
     assert_eq!(get_checkpoint(&mut c, true).await.unwrap().sequence, 4);
     append_n(&mut c, 6).await;
@@ -482,7 +484,7 @@ fn trust(case: &Case) -> Trust {
 async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
     let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     append_n(&mut c, 6).await;
     get_checkpoint(&mut c, true).await.unwrap();
     let path = case.object(6);
@@ -549,8 +551,8 @@ async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
     // A service restarted with another key does not trust, nor sign after, the old checkpoints.
     let mut config = case.config();
     config.checkpoints.key_file = Some(other);
-    let server = Server::start_with(config.clone()).await;
-    let mut c = server.client().await;
+    let server = start_with(config.clone()).await;
+    let mut c = client(&server).await;
     let report = verify_chain(&mut c, &paal()).await;
     assert_eq!(report.first_bad_sequence, 6, "{report:?}");
     append_n(&mut c, 1).await;
@@ -561,8 +563,8 @@ async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
     server.stop().await;
     // Unless the old key is still trusted (a rotation): the new key signs on.
     config.checkpoints.trusted_keys = vec![case.public.clone()];
-    let server = Server::start_with(config).await;
-    let mut c = server.client().await;
+    let server = start_with(config).await;
+    let mut c = client(&server).await;
     let rotated = get_checkpoint(&mut c, true).await.unwrap();
     assert_eq!((rotated.sequence, &rotated.public_key), (7, &other_public));
     let report = verify_chain(&mut c, &paal()).await;
@@ -576,7 +578,7 @@ async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
 async fn an_export_verifies_offline_and_an_edited_line_is_named(url: &str) {
     let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     append_n(&mut c, 8).await;
     get_checkpoint(&mut c, true).await.unwrap();
     append_n(&mut c, 12).await;
@@ -683,8 +685,8 @@ async fn an_export_verifies_offline_and_an_edited_line_is_named(url: &str) {
 #[tokio::test]
 async fn without_checkpoints_get_checkpoint_says_what_to_configure() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&support::sqlite_url(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(&support::sqlite_url(&dir)).await;
+    let mut c = client(&server).await;
     append_n(&mut c, 2).await;
     let status = get_checkpoint(&mut c, true).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
@@ -717,8 +719,8 @@ async fn the_checkpointer_signs_on_its_own_and_stops_at_tampering() {
     let case = Case::sqlite();
     let mut config = case.config();
     config.checkpoints.interval = Duration::from_millis(100);
-    let server = Server::start_with(config).await;
-    let mut c = server.client().await;
+    let server = start_with(config).await;
+    let mut c = client(&server).await;
     append_n(&mut c, 5).await;
     wait_for(|| case.object(5).exists()).await;
     append_n(&mut c, 2).await;
@@ -972,8 +974,8 @@ mod s3 {
         let mut config = case.config();
         config.checkpoints.store = Some(location.clone());
         config.checkpoints.s3 = options.clone();
-        let server = Server::start_with(config).await;
-        let mut c = server.client().await;
+        let server = start_with(config).await;
+        let mut c = client(&server).await;
         append_n(&mut c, 7).await;
         assert_eq!(get_checkpoint(&mut c, true).await.unwrap().sequence, 7);
         assert_eq!(objects.list(TENANT, None).await.unwrap(), [7]);

@@ -23,6 +23,7 @@ use audit_svc::{
     verify::verify,
 };
 use chrono::{DateTime, TimeDelta, Utc};
+use test_support::postgres::ScratchDatabase;
 
 const T0: i64 = 1_700_000_000_000_000;
 
@@ -665,8 +666,7 @@ async fn serving_without_migrating_needs_a_current_schema(url: &str) {
 /// its deadline check and COMMIT, is aborted by PostgreSQL itself.
 #[tokio::test]
 async fn postgres_aborts_what_a_frozen_process_would_commit_late() {
-    let test = "postgres_aborts_what_a_frozen_process_would_commit_late";
-    let Some(db) = support::scratch_postgres("audit_store", test).await else {
+    let Some(db) = ScratchDatabase::create("audit_store").await else {
         return;
     };
     let frozen = store::PostgresStore::open(&db.url, true)
@@ -687,7 +687,6 @@ async fn postgres_aborts_what_a_frozen_process_would_commit_late() {
     assert!(frozen.append_groups(&[group], &SystemClock).await.is_err());
     let store = store::connect_existing(&db.url).await.unwrap();
     assert_eq!(store.head("10009").await.unwrap(), None);
-    db.drop_database().await;
 }
 
 #[tokio::test]

@@ -44,7 +44,7 @@ use tonic::{
 #[cfg(test)]
 use tempfile as _;
 #[cfg(test)]
-use {tokio_stream as _, tonic_health as _};
+use {test_support as _, tokio_stream as _};
 
 pub use authz::Authz;
 pub use config::{Cli, Command, Config, MigrateArgs, MigrateCli};

@@ -13,7 +13,7 @@ use archive_common::{
 };
 use archive_proto::v1::{self as pb, Action, Verdict, authz_service_client::AuthzServiceClient};
 use authz_svc::Config;
-use common::{Server, identity, key, keys, paal};
+use common::{client, identity, key, keys, paal, start};
 use tonic::{Code, transport::Channel};
 
 fn config(dir: &tempfile::TempDir) -> Config {
@@ -87,8 +87,8 @@ fn verdict(d: &pb::Decision) -> Verdict {
 #[tokio::test]
 async fn requests_without_a_verified_identity_are_unauthenticated() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     let err = c
         .decide(pb::DecideRequest {
             action: Action::Play as i32,
@@ -122,8 +122,8 @@ async fn requests_without_a_verified_identity_are_unauthenticated() {
 #[tokio::test]
 async fn decisions_follow_the_users_permissions() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     create(
         &mut c,
         &paal(),
@@ -269,8 +269,8 @@ async fn decisions_follow_the_users_permissions() {
 #[tokio::test]
 async fn only_admins_of_the_tenant_manage_users() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     let olga = Principal::new("10010", "olga", "Olga Admin");
     let anna = Principal::new("10009", "anna", "Anna");
     create(&mut c, &paal(), user("anna", "Anna", player_with_reason())).await;
@@ -514,8 +514,8 @@ async fn only_admins_of_the_tenant_manage_users() {
 #[tokio::test]
 async fn list_users_pages_with_sealed_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     for id in ["e", "a", "d", "b", "c"] {
         create(&mut c, &paal(), user(id, id, Default::default())).await;
     }
@@ -599,10 +599,10 @@ async fn a_revoked_permission_takes_effect_within_the_cache_bound() {
     let mut a_config = config(&dir);
     a_config.decision_cache_ttl_ms = ttl.as_millis() as u64;
     let b_config = a_config.clone();
-    let a = Server::start(a_config).await;
-    let mut ca = a.client().await;
-    let b = Server::start(b_config).await;
-    let mut cb = b.client().await;
+    let a = start(a_config).await;
+    let mut ca = client(&a).await;
+    let b = start(b_config).await;
+    let mut cb = client(&b).await;
     let anna = Principal::new("10009", "anna", "Anna");
     let play = pb::Permissions {
         play_recordings: true,
@@ -669,8 +669,8 @@ async fn a_revoked_permission_takes_effect_within_the_cache_bound() {
 #[tokio::test]
 async fn bootstrap_is_idempotent_and_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     let me = c
         .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &paal()))
         .await
@@ -697,8 +697,8 @@ async fn bootstrap_is_idempotent_and_checked() {
     server.stop().await;
 
     // A restart with the same entries creates nothing and overwrites nothing.
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     let me = c
         .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &paal()))
         .await

@@ -12,16 +12,14 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{
-    Principal, error::violated_field, host::wait_serving, shutdown::CancellationToken,
-};
+use archive_common::{Principal, error::violated_field, shutdown::CancellationToken};
 use archive_proto::v1::{
     self as pb, Action, AuditEventKind, Verdict, audit_service_client::AuditServiceClient,
     authz_service_client::AuthzServiceClient,
 };
 use audit_svc::testing::FakeTrail;
 use common::{Server, identity, key, keys, paal};
-use tokio::net::TcpListener;
+use test_support::server::Running;
 use tonic::{Code, transport::Channel};
 
 fn user(id: &str, name: &str, permissions: pb::Permissions) -> pb::User {
@@ -44,8 +42,8 @@ fn context(reason: &str) -> Option<pb::ActionContext> {
 
 struct Suite {
     authz: AuthzServiceClient<Channel>,
-    /// authz-svc, serving until the test ends.
-    _authz: Server,
+    /// authz-svc and audit-svc, serving until the test ends.
+    _servers: (Server, Running<audit_svc::Error>),
     audit: AuditServiceClient<Channel>,
     trail: FakeTrail,
     stop: CancellationToken,
@@ -70,20 +68,13 @@ async fn start() -> Suite {
         format!("sqlite://{}", dir.path().join("audit.db").display()),
         identity("audit-svc"),
     );
-    let authz = Server::start(authz_config).await;
-    audit_config.authz_url = Some(format!("http://{}", authz.addr));
-    let audit_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let audit_addr = audit_listener.local_addr().unwrap();
-    tokio::spawn(audit_svc::run(audit_config, audit_listener, stop.clone()));
-    let audit_url = format!("http://{audit_addr}");
-    wait_serving(&audit_url, Duration::from_secs(10))
-        .await
-        .unwrap();
-    let audit = AuditServiceClient::connect(audit_url).await.unwrap();
+    let authz = common::start(authz_config).await;
+    audit_config.authz_url = Some(authz.url());
+    let audit = Running::start(|l, stop| audit_svc::run(audit_config, l, stop)).await;
     Suite {
-        authz: authz.client().await,
-        _authz: authz,
-        audit,
+        authz: common::client(&authz).await,
+        audit: AuditServiceClient::new(audit.channel().await),
+        _servers: (authz, audit),
         trail,
         stop,
         _dir: dir,

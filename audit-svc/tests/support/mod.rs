@@ -4,79 +4,39 @@
 // Each test file uses a different part of this.
 #![allow(dead_code)]
 
-use std::{net::SocketAddr, sync::LazyLock, time::Duration};
+use std::sync::LazyLock;
 
-use archive_common::{
-    IdentityKey, Principal,
-    host::wait_serving,
-    identity::{IdentityConfig, testing::TestKeys},
-    shutdown::CancellationToken,
-};
+use archive_common::{IdentityKey, Principal, identity::IdentityConfig};
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
 use audit_svc::Config;
+use test_support::server::Running;
 use tonic::transport::Channel;
 
-/// The suite's keys and trust file, for every server and caller of a test binary.
-static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
-/// The gateway's signer (users' principals), loaded once: it reuses its tokens.
-static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.gateway());
+#[allow(unused_imports)]
+pub(crate) use test_support::{keys, principals::paal};
 
-pub(crate) fn keys() -> &'static TestKeys {
-    &KEYS
-}
+/// The gateway's signer (users' principals), loaded once: it reuses its tokens.
+static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| keys().gateway());
 
 /// audit-svc's own key and the trust file.
 pub(crate) fn identity() -> IdentityConfig {
-    KEYS.config("audit-svc")
+    keys().config("audit-svc")
 }
 
-pub(crate) struct Server {
-    pub(crate) addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), audit_svc::Error>>,
+/// audit-svc under test.
+pub(crate) type Server = Running<audit_svc::Error>;
+
+/// Starts `run` on `database_url` and waits until health says SERVING.
+pub(crate) async fn start(database_url: &str) -> Server {
+    start_with(Config::new(database_url, identity())).await
 }
 
-impl Server {
-    /// Starts `run` and waits until health says SERVING.
-    pub(crate) async fn start(database_url: &str) -> Self {
-        Self::start_with(Config::new(database_url, identity())).await
-    }
+pub(crate) async fn start_with(config: Config) -> Server {
+    Running::start(|listener, shutdown| audit_svc::run(config, listener, shutdown)).await
+}
 
-    pub(crate) async fn start_with(config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(audit_svc::run(config, listener, shutdown.clone()));
-        wait_serving(&format!("http://{addr}"), Duration::from_secs(10))
-            .await
-            .unwrap();
-        Self {
-            addr,
-            shutdown,
-            task,
-        }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub(crate) async fn channel(&self) -> Channel {
-        Channel::from_shared(self.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    }
-
-    pub(crate) async fn client(&self) -> AuditServiceClient<Channel> {
-        AuditServiceClient::new(self.channel().await)
-    }
-
-    pub(crate) async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
+pub(crate) async fn client(server: &Server) -> AuditServiceClient<Channel> {
+    AuditServiceClient::new(server.channel().await)
 }
 
 /// What users are signed with: the gateway's key.
@@ -88,16 +48,12 @@ pub(crate) fn key() -> IdentityKey {
 /// `system:…` principal as a service that records what it does
 /// (archive-svc's outbox relay).
 pub(crate) fn key_for(who: &Principal) -> IdentityKey {
-    static RELAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.signer("archive-svc"));
+    static RELAY: LazyLock<IdentityKey> = LazyLock::new(|| keys().signer("archive-svc"));
     if who.is_system() {
         RELAY.clone()
     } else {
         key()
     }
-}
-
-pub(crate) fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
 }
 
 pub(crate) fn event(kind: AuditEventKind, recording: &str, reason: &str) -> pb::AuditEvent {
@@ -143,24 +99,10 @@ pub(crate) fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("audit.db").display())
 }
 
-/// A scratch PostgreSQL database for `test`, or `None` (said on stderr)
-/// when no server answers; with ARCHIVE_REQUIRE_POSTGRES=1 a missing server
-/// fails the test instead.
-pub(crate) async fn scratch_postgres(
-    prefix: &str,
-    test: &str,
-) -> Option<archive_common::db::ScratchDatabase> {
-    let db = archive_common::db::ScratchDatabase::create(prefix).await;
-    if db.is_none() {
-        let url = std::env::var(archive_common::db::TEST_PG_ENV).unwrap_or_default();
-        eprintln!("SKIPPED {test}: no PostgreSQL at {url}");
-    }
-    db
-}
-
 /// One `#[tokio::test]` per scenario and backend: `sqlite::<scenario>` on a
 /// fresh file, `postgres::<scenario>` on a scratch database named after
-/// `$prefix`. Each scenario is an `async fn(url: &str)`.
+/// `$prefix` (skipped, saying so, without a server). Each scenario is an
+/// `async fn(url: &str)`.
 #[allow(unused_macros)]
 macro_rules! backend_suite {
     ($prefix:literal; $($scenario:ident),* $(,)?) => {
@@ -178,12 +120,10 @@ macro_rules! backend_suite {
             $(
                 #[tokio::test]
                 async fn $scenario() {
-                    let test = concat!(module_path!(), "::", stringify!($scenario));
-                    let Some(db) = crate::support::scratch_postgres($prefix, test).await else {
-                        return;
-                    };
-                    super::$scenario(&db.url).await;
-                    db.drop_database().await;
+                    let db = test_support::postgres::ScratchDatabase::create($prefix).await;
+                    if let Some(db) = db {
+                        super::$scenario(&db.url).await;
+                    }
                 }
             )*
         }
