@@ -18,7 +18,7 @@ use audit_svc::{
 use crate::{
     Authz, Error,
     cache::DecisionCache,
-    model::{Permissions, UserSpec, check_user_id},
+    model::{self, Permissions, UserSpec, check_user_id},
     policy,
     store::Store,
 };
@@ -215,7 +215,7 @@ impl Authz for Authority {
         self.audit.nudge();
         self.cache.invalidate(&caller.tenant, &spec.user_id);
         tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
-            permissions = %spec.permissions.describe(), "user created");
+            permissions = %model::describe(&spec.permissions), "user created");
         Ok(created.into())
     }
 
@@ -294,7 +294,7 @@ impl Authz for Authority {
         self.audit.nudge();
         self.cache.invalidate(&caller.tenant, &spec.user_id);
         tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
-            permissions = %spec.permissions.describe(), "user updated");
+            permissions = %model::describe(&spec.permissions), "user updated");
         Ok(updated.into())
     }
 

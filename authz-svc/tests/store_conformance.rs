@@ -17,7 +17,7 @@ use archive_proto::v1::{AuditEvent, AuditEventKind};
 use audit_svc::outbox::OutboxStore as _;
 use audit_svc::outbox::{Change, Context};
 use authz_svc::{
-    model::{Permissions, User, UserSpec},
+    model::{ALL_PERMISSIONS, Permissions, User, UserSpec},
     store::{self, Store},
 };
 use chrono::{DateTime, TimeDelta, Utc};
@@ -141,7 +141,7 @@ async fn inserts_record_their_event_and_never_overwrite(url: &str) {
     let again = store
         .insert_user(
             "10009",
-            &spec("anna", "Someone Else", Permissions::ALL),
+            &spec("anna", "Someone Else", ALL_PERMISSIONS),
             &by_paal(at(5)),
         )
         .await
@@ -161,7 +161,7 @@ async fn tenants_are_separate(url: &str) {
     store
         .insert_user(
             "10010",
-            &spec("anna", "Other Anna", Permissions::ALL),
+            &spec("anna", "Other Anna", ALL_PERMISSIONS),
             &by_paal(at(1)),
         )
         .await
@@ -176,8 +176,7 @@ async fn tenants_are_separate(url: &str) {
         .expect("exists");
     let other = store.get_user("10010", "anna").await.unwrap().unwrap();
     assert_eq!(
-        other.permissions,
-        Permissions::ALL,
+        other.permissions, ALL_PERMISSIONS,
         "an update in one tenant leaves the other alone"
     );
     assert!(
