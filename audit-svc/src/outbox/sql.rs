@@ -62,15 +62,19 @@ impl OutboxStore for SqlOutbox {
     }
 }
 
-/// The table on one backend's pool: [`OutboxStore`] plus a lone insert.
+/// The table on one backend's pool: what [`OutboxStore`] asks, plus a lone insert.
 #[async_trait]
-trait Table: OutboxStore {
+trait Table: Send + Sync + 'static {
     async fn record(
         &self,
         tenant: &str,
         event: Vec<u8>,
         at: DateTime<Utc>,
     ) -> Result<(), sqlx::Error>;
+    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Pending>, sqlx::Error>;
+    async fn delivered(&self, seqs: &[i64]) -> Result<(), sqlx::Error>;
+    async fn failed(&self, seqs: &[i64], next: DateTime<Utc>, e: &str) -> Result<(), sqlx::Error>;
+    async fn pending(&self) -> Result<u64, sqlx::Error>;
 }
 
 /// The rows of `audit_outbox` behind a pool of database `DB`.
@@ -79,13 +83,14 @@ struct Rows<DB: Database>(sqlx::Pool<DB>);
 #[async_trait]
 impl<DB> Table for Rows<DB>
 where
-    Rows<DB>: OutboxStore,
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB> + sqlx::ColumnIndex<DB::Row>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
 {
     async fn record(
         &self,
@@ -101,20 +106,7 @@ where
             .await
             .map(|_| ())
     }
-}
 
-#[async_trait]
-impl<DB> OutboxStore for Rows<DB>
-where
-    DB: Database,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB> + sqlx::ColumnIndex<DB::Row>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'r> String: Decode<'r, DB> + Type<DB>,
-    for<'r> Vec<u8>: Decode<'r, DB> + Type<DB>,
-    usize: sqlx::ColumnIndex<DB::Row>,
-{
     async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Pending>, sqlx::Error> {
         let rows: Vec<(i64, String, Vec<u8>, i64)> = sqlx::query_as(DUE)
             .bind(now.timestamp_micros())
