@@ -1,9 +1,9 @@
-//! The core of authz-svc, implementing [`Authz`]: decisions for the calling principal
-//! and user management for the tenant's admins. The tenant is always the
-//! caller's; ids of other tenants are simply not found. A user change is made
-//! as the calling admin with the request's `ActionContext`; the store commits
-//! it with its PERMISSION_CHANGED event (audit outbox), and the relay is
-//! nudged after the commit. A refused change writes nothing.
+//! The core of authz-svc, implementing [`Authz`]: decisions for the calling
+//! principal and user management for the tenant's admins. The tenant is
+//! always the caller's; ids of other tenants are simply not found. A user
+//! change is made as the calling admin with the request's `ActionContext`;
+//! the store commits it with its PERMISSION_CHANGED event (audit outbox), and
+//! the relay is nudged after the commit. A refused change writes nothing.
 
 use std::sync::Arc;
 
