@@ -14,10 +14,9 @@
 
 use std::time::{Duration, Instant};
 
-use archive_common::{
-    Principal, db::ScratchDatabase, identity::testing::TestKeys, shutdown::CancellationToken,
-};
+use archive_common::{Principal, identity::testing::TestKeys, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
+use test_support::postgres::ScratchDatabase;
 use tonic::transport::Channel;
 
 struct Row {

@@ -17,13 +17,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use archive_common::{SystemClock, db::ScratchDatabase};
+use archive_common::SystemClock;
 use audit_svc::{
     checkpoint::{CheckpointStore, Checkpointer, generate_key_file, load_key_file, public_key_hex},
     event::EventBody,
     export::Export,
     store,
 };
+use test_support::postgres::ScratchDatabase;
 
 const TENANT: &str = "10009";
 const FILL_BATCH: usize = 2000;
