@@ -1,5 +1,5 @@
 //! Where calls live: the [`CallStore`] trait and its SQLite and PostgreSQL
-//! implementations. Both run the same SQL (see `sql.rs`); the conformance
+//! implementations (one generic one, `sql.rs`); the conformance
 //! suite in `tests/store_conformance.rs` holds them to the same behaviour.
 
 mod outbox;

@@ -1,8 +1,10 @@
-//! The SQL both backends run. sqlx accepts `$N` placeholders on SQLite and
-//! PostgreSQL alike and `QueryBuilder` numbers binds for each, so the queries
-//! are written once; [`call_store_impl!`] instantiates them for a concrete
-//! pool type. What differs per backend (migrations, column types) lives in
-//! `sqlite.rs`, `postgres.rs` and `migrations/`.
+//! The SQL both backends run and the one [`CallStore`] implementation,
+//! [`SqlCallStore`], generic over the sqlx database. sqlx accepts `$N`
+//! placeholders on SQLite and PostgreSQL alike and [`Statement`] numbers the
+//! binds of request-shaped SQL for each, so every query is written once; what
+//! differs per backend (column types) lives in `migrations/`. The `where`
+//! clauses list what the SQL needs of a database (Rust does not carry a
+//! trait's where-clauses to its users, so they are spelt out per impl).
 
 /// Rows per multi-row INSERT: well inside SQLite's and PostgreSQL's bind limits.
 pub(super) const ROWS_PER_STATEMENT: usize = 500;
@@ -120,7 +122,7 @@ pub(super) const QUEUED_MEDIA_DELETIONS_OF: &str = "SELECT recording_id, tenant_
      requested_at_us, attempts FROM media_deletions WHERE tenant_id = ";
 
 /// A row of the media-deletion queue as the queries above select it.
-pub(super) type MediaDeletionRow = (uuid::Uuid, String, String, i64, i64);
+pub(super) type MediaDeletionRow = (Uuid, String, String, i64, i64);
 
 pub(super) fn media_deletion(
     (recording_id, tenant, cause, requested_at_us, attempts): MediaDeletionRow,
@@ -157,13 +159,29 @@ pub(super) fn like_contains(text: &str) -> String {
     pattern
 }
 
+use std::collections::{HashMap, HashSet};
+
 use archive_common::db::Pool as AnyPool;
+use async_trait::async_trait;
+use audit_svc::outbox::{Change, SqlOutbox};
+use chrono::{DateTime, Utc};
 use sqlx::{Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 use uuid::Uuid;
 
 use super::{
-    rows::{CallRow, RecordingRow, SettingsRow},
+    CallStore, MediaDeletion, StoreError,
+    outbox::write_events,
+    rows::{
+        CALL_COLUMNS, CallRow, RECORDING_COLUMNS, RecordingRow, SettingsRow, assemble, to_json,
+    },
     statement::{RowsAffected, Statement},
+};
+use crate::{
+    audit,
+    model::{
+        CallQuery, Cursor, NewCall, Order, PendingCursor, RecordingState, StoredCall, StoredFile,
+        StoredRecording, TenantSettings,
+    },
 };
 
 /// The calls of one tenant-partitioned archive in a database `DB`.
@@ -199,16 +217,13 @@ where
     for<'r> RecordingRow: FromRow<'r, DB::Row>,
     for<'r> SettingsRow: FromRow<'r, DB::Row>,
 {
-    async fn load_recordings(
-        &self,
-        call_ids: &[uuid::Uuid],
-    ) -> Result<Vec<crate::store::rows::RecordingRow>, crate::store::StoreError> {
+    async fn load_recordings(&self, call_ids: &[Uuid]) -> Result<Vec<RecordingRow>, StoreError> {
         if call_ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut qb = Statement::<DB>::new(format!(
             "SELECT {} FROM recordings r WHERE r.call_id IN ",
-            crate::store::rows::RECORDING_COLUMNS
+            RECORDING_COLUMNS
         ));
         qb.push_list(call_ids.iter().copied());
         let (sql, args) = qb.into_parts();
@@ -222,12 +237,9 @@ where
     async fn with_calls(
         &self,
         tenant: &str,
-        recordings: Vec<crate::store::rows::RecordingRow>,
-    ) -> Result<
-        Vec<(crate::model::StoredRecording, crate::model::StoredCall)>,
-        crate::store::StoreError,
-    > {
-        let mut call_ids: Vec<uuid::Uuid> = recordings.iter().map(|r| r.call_id).collect();
+        recordings: Vec<RecordingRow>,
+    ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError> {
+        let mut call_ids: Vec<Uuid> = recordings.iter().map(|r| r.call_id).collect();
         call_ids.sort_unstable();
         call_ids.dedup();
         if call_ids.is_empty() {
@@ -235,15 +247,15 @@ where
         }
         let mut qb = Statement::<DB>::new(format!(
             "SELECT {} FROM calls c WHERE c.tenant_id = ",
-            crate::store::rows::CALL_COLUMNS
+            CALL_COLUMNS
         ));
         qb.push_bind(tenant.to_owned()).push(" AND c.call_id IN ");
         qb.push_list(call_ids.iter().copied());
         let (sql, args) = qb.into_parts();
-        let calls: Vec<crate::store::rows::CallRow> = sqlx::query_as_with(&sql, args)
+        let calls: Vec<CallRow> = sqlx::query_as_with(&sql, args)
             .fetch_all(&self.pool)
             .await?;
-        let calls: std::collections::HashMap<uuid::Uuid, crate::model::StoredCall> = calls
+        let calls: HashMap<Uuid, StoredCall> = calls
             .into_iter()
             .map(|c| c.into_call().map(|c| (c.call_id, c)))
             .collect::<Result<_, _>>()?;
@@ -258,16 +270,35 @@ where
 
     async fn calls_with_recordings(
         &self,
-        rows: Vec<crate::store::rows::CallRow>,
-    ) -> Result<Vec<crate::model::StoredCall>, crate::store::StoreError> {
-        let ids: Vec<uuid::Uuid> = rows.iter().map(|c| c.call_id).collect();
+        rows: Vec<CallRow>,
+    ) -> Result<Vec<StoredCall>, StoreError> {
+        let ids: Vec<Uuid> = rows.iter().map(|c| c.call_id).collect();
         let recordings = self.load_recordings(&ids).await?;
-        crate::store::rows::assemble(rows, recordings)
+        assemble(rows, recordings)
+    }
+
+    async fn find_by_session(
+        &self,
+        tenant: &str,
+        session_id: &str,
+    ) -> Result<Option<StoredCall>, StoreError> {
+        let row: Option<CallRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM calls c WHERE c.tenant_id = $1 AND c.session_id = $2",
+            CALL_COLUMNS
+        ))
+        .bind(tenant)
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(self
+            .calls_with_recordings(row.into_iter().collect())
+            .await?
+            .pop())
     }
 }
 
-#[async_trait::async_trait]
-impl<DB> crate::store::CallStore for SqlCallStore<DB>
+#[async_trait]
+impl<DB> CallStore for SqlCallStore<DB>
 where
     DB: Database,
     AnyPool: From<Pool<DB>>,
@@ -287,30 +318,29 @@ where
     for<'r> RecordingRow: FromRow<'r, DB::Row>,
     for<'r> SettingsRow: FromRow<'r, DB::Row>,
 {
-    async fn ping(&self) -> Result<(), crate::store::StoreError> {
+    async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
-    fn outbox(&self) -> audit_svc::outbox::SqlOutbox {
-        audit_svc::outbox::SqlOutbox::new(self.pool.clone().into())
+    fn outbox(&self) -> SqlOutbox {
+        SqlOutbox::new(self.pool.clone().into())
     }
 
     async fn insert_calls(
         &self,
         tenant: &str,
-        calls: &[crate::model::NewCall],
-        change: &audit_svc::outbox::Change,
-    ) -> Result<Vec<(crate::model::StoredCall, bool)>, crate::store::StoreError> {
-        use crate::store::{rows::to_json, sql};
-        let planned: Vec<crate::model::StoredCall> = calls
+        calls: &[NewCall],
+        change: &Change,
+    ) -> Result<Vec<(StoredCall, bool)>, StoreError> {
+        let planned: Vec<StoredCall> = calls
             .iter()
-            .map(|c| crate::model::StoredCall::planned(tenant, c, change.at))
+            .map(|c| StoredCall::planned(tenant, c, change.at))
             .collect();
-        let mut created = std::collections::HashSet::new();
+        let mut created = HashSet::new();
         let mut tx = self.pool.begin().await?;
-        for chunk in planned.chunks(sql::ROWS_PER_STATEMENT) {
-            let mut qb = Statement::<DB>::new(sql::INSERT_CALLS);
+        for chunk in planned.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = Statement::<DB>::new(INSERT_CALLS);
             qb.push_values(chunk, |b, c| {
                 let live = c.recordings.len() as i64;
                 b.push_bind(c.call_id)
@@ -328,18 +358,17 @@ where
                     .push_bind(to_json(&c.queues))
                     .push_bind(to_json(&c.agents));
             });
-            qb.push(sql::ON_SESSION_CONFLICT);
+            qb.push(ON_SESSION_CONFLICT);
             let (sql, args) = qb.into_parts();
-            let ids: Vec<(uuid::Uuid,)> =
-                sqlx::query_as_with(&sql, args).fetch_all(&mut *tx).await?;
+            let ids: Vec<(Uuid,)> = sqlx::query_as_with(&sql, args).fetch_all(&mut *tx).await?;
             created.extend(ids.into_iter().map(|(id,)| id));
         }
-        let new_calls: Vec<(&crate::model::StoredCall, &crate::model::NewCall)> = planned
+        let new_calls: Vec<(&StoredCall, &NewCall)> = planned
             .iter()
             .zip(calls)
             .filter(|(p, _)| created.contains(&p.call_id))
             .collect();
-        let mut parties: Vec<(uuid::Uuid, &str, &str, i64)> = Vec::new();
+        let mut parties: Vec<(Uuid, &str, &str, i64)> = Vec::new();
         for (stored, call) in &new_calls {
             let start_us = stored.start.timestamp_micros();
             for a in &call.agents {
@@ -356,8 +385,8 @@ where
         }
         parties.sort_unstable();
         parties.dedup();
-        for chunk in parties.chunks(sql::ROWS_PER_STATEMENT) {
-            let mut qb = Statement::<DB>::new(sql::INSERT_PARTIES);
+        for chunk in parties.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = Statement::<DB>::new(INSERT_PARTIES);
             qb.push_values(chunk, |b, (call_id, role, name, start_us)| {
                 b.push_bind(*call_id)
                     .push_bind(tenant.to_owned())
@@ -368,12 +397,12 @@ where
             let (sql, args) = qb.into_parts();
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
-        let recordings: Vec<&crate::model::StoredRecording> = new_calls
+        let recordings: Vec<&StoredRecording> = new_calls
             .iter()
             .flat_map(|(s, _)| s.recordings.iter())
             .collect();
-        for chunk in recordings.chunks(sql::ROWS_PER_STATEMENT) {
-            let mut qb = Statement::<DB>::new(sql::INSERT_RECORDINGS);
+        for chunk in recordings.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = Statement::<DB>::new(INSERT_RECORDINGS);
             qb.push_values(chunk, |b, r| {
                 b.push_bind(r.recording_id)
                     .push_bind(r.call_id)
@@ -392,12 +421,12 @@ where
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
         // One event per request, not per call: ingest stays one extra row per batch.
-        let ingested: Vec<(uuid::Uuid, &str)> = new_calls
+        let ingested: Vec<(Uuid, &str)> = new_calls
             .iter()
             .map(|(s, _)| (s.call_id, s.session_id.as_str()))
             .collect();
-        if let Some(event) = crate::audit::calls_ingested(change, &ingested) {
-            super::outbox::write_events(&mut tx, tenant, &[event], change.at).await?;
+        if let Some(event) = audit::calls_ingested(change, &ingested) {
+            write_events(&mut tx, tenant, &[event], change.at).await?;
         }
         tx.commit().await?;
 
@@ -409,9 +438,7 @@ where
                 let existing = self
                     .find_by_session(tenant, &stored.session_id)
                     .await?
-                    .ok_or_else(|| {
-                        crate::store::StoreError::Corrupt("session conflict without a row".into())
-                    })?;
+                    .ok_or_else(|| StoreError::Corrupt("session conflict without a row".into()))?;
                 results.push((existing, false));
             }
         }
@@ -421,11 +448,10 @@ where
     async fn search(
         &self,
         tenant: &str,
-        query: &crate::model::CallQuery,
-        after: Option<crate::model::Cursor>,
+        query: &CallQuery,
+        after: Option<Cursor>,
         limit: u32,
-    ) -> Result<Vec<crate::model::StoredCall>, crate::store::StoreError> {
-        use crate::model::Order;
+    ) -> Result<Vec<StoredCall>, StoreError> {
         // With a party filter (agent, queue, linked agent) the party
         // index drives the page: it is ordered by (start, call id)
         // within one name, so a page is one index range plus PK lookups.
@@ -438,7 +464,7 @@ where
             .iter()
             .find_map(|(role, name)| name.map(|n| (*role, n)));
         let mut qb = Statement::<DB>::new("SELECT ");
-        qb.push(crate::store::rows::CALL_COLUMNS);
+        qb.push(CALL_COLUMNS);
         let key = match driver {
             Some((role, name)) => {
                 qb.push(" FROM call_parties k JOIN calls c ON c.call_id = k.call_id WHERE k.tenant_id = ")
@@ -470,7 +496,7 @@ where
         if let Some(number) = &query.caller_number {
             if query.caller_number_partial {
                 qb.push(" AND c.caller_number LIKE ")
-                    .push_bind(crate::store::sql::like_contains(number))
+                    .push_bind(like_contains(number))
                     .push(" ESCAPE '\\'");
             } else {
                 qb.push(" AND c.caller_number = ").push_bind(number.clone());
@@ -522,7 +548,7 @@ where
         ))
         .push_bind(i64::from(limit));
         let (sql, args) = qb.into_parts();
-        let rows: Vec<crate::store::rows::CallRow> = sqlx::query_as_with(&sql, args)
+        let rows: Vec<CallRow> = sqlx::query_as_with(&sql, args)
             .fetch_all(&self.pool)
             .await?;
         self.calls_with_recordings(rows).await
@@ -531,11 +557,11 @@ where
     async fn get_call(
         &self,
         tenant: &str,
-        call_id: uuid::Uuid,
-    ) -> Result<Option<crate::model::StoredCall>, crate::store::StoreError> {
-        let row: Option<crate::store::rows::CallRow> = sqlx::query_as(&format!(
+        call_id: Uuid,
+    ) -> Result<Option<StoredCall>, StoreError> {
+        let row: Option<CallRow> = sqlx::query_as(&format!(
             "SELECT {} FROM calls c WHERE c.tenant_id = $1 AND c.call_id = $2",
-            crate::store::rows::CALL_COLUMNS
+            CALL_COLUMNS
         ))
         .bind(tenant)
         .bind(call_id)
@@ -550,23 +576,20 @@ where
     async fn get_recordings(
         &self,
         tenant: &str,
-        ids: &[uuid::Uuid],
-    ) -> Result<
-        Vec<(crate::model::StoredRecording, crate::model::StoredCall)>,
-        crate::store::StoreError,
-    > {
+        ids: &[Uuid],
+    ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         let mut qb = Statement::<DB>::new(format!(
             "SELECT {} FROM recordings r WHERE r.tenant_id = ",
-            crate::store::rows::RECORDING_COLUMNS
+            RECORDING_COLUMNS
         ));
         qb.push_bind(tenant.to_owned())
             .push(" AND r.recording_id IN ");
         qb.push_list(ids.iter().copied());
         let (sql, args) = qb.into_parts();
-        let recordings: Vec<crate::store::rows::RecordingRow> = sqlx::query_as_with(&sql, args)
+        let recordings: Vec<RecordingRow> = sqlx::query_as_with(&sql, args)
             .fetch_all(&self.pool)
             .await?;
         self.with_calls(tenant, recordings).await
@@ -575,16 +598,15 @@ where
     async fn mark_deleted(
         &self,
         tenant: &str,
-        ids: &[uuid::Uuid],
-        change: &audit_svc::outbox::Change,
-    ) -> Result<Vec<crate::model::StoredRecording>, crate::store::StoreError> {
-        use crate::store::sql;
+        ids: &[Uuid],
+        change: &Change,
+    ) -> Result<Vec<StoredRecording>, StoreError> {
         let at = change.at.timestamp_micros();
         let mut events = Vec::new();
         let mut tx = self.pool.begin().await?;
         for id in ids {
-            let marked: Option<(uuid::Uuid,)> = sqlx::query_as(sql::MARK_DELETED)
-                .bind(i64::from(crate::model::RecordingState::Deleted.code()))
+            let marked: Option<(Uuid,)> = sqlx::query_as(MARK_DELETED)
+                .bind(i64::from(RecordingState::Deleted.code()))
                 .bind(&change.actor_id)
                 .bind(&change.actor_display_name)
                 .bind(at)
@@ -593,21 +615,21 @@ where
                 .fetch_optional(&mut *tx)
                 .await?;
             if let Some((call_id,)) = marked {
-                sqlx::query(sql::QUEUE_MEDIA_DELETION)
+                sqlx::query(QUEUE_MEDIA_DELETION)
                     .bind(*id)
                     .bind(tenant)
                     .bind("deleted")
                     .bind(at)
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query(sql::RECOUNT_LIVE_OF_RECORDING)
+                sqlx::query(RECOUNT_LIVE_OF_RECORDING)
                     .bind(*id)
                     .execute(&mut *tx)
                     .await?;
-                events.push(crate::audit::recording_deleted(change, *id, call_id));
+                events.push(audit::recording_deleted(change, *id, call_id));
             }
         }
-        super::outbox::write_events(&mut tx, tenant, &events, change.at).await?;
+        write_events(&mut tx, tenant, &events, change.at).await?;
         tx.commit().await?;
         let found = self.get_recordings(tenant, ids).await?;
         Ok(found.into_iter().map(|(r, _)| r).collect())
@@ -616,13 +638,12 @@ where
     async fn expire_recordings(
         &self,
         tenant: &str,
-        cutoff: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
         retention_days: u32,
-    ) -> Result<u64, crate::store::StoreError> {
-        use crate::{model::RecordingState, store::sql};
+    ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let expired: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(sql::EXPIRE_RECORDINGS)
+        let expired: Vec<(Uuid, Uuid)> = sqlx::query_as(EXPIRE_RECORDINGS)
             .bind(i64::from(RecordingState::Expired.code()))
             .bind(tenant)
             .bind(i64::from(RecordingState::Available.code()))
@@ -630,7 +651,7 @@ where
             .fetch_all(&mut *tx)
             .await?;
         for (id, _) in &expired {
-            sqlx::query(sql::QUEUE_MEDIA_DELETION)
+            sqlx::query(QUEUE_MEDIA_DELETION)
                 .bind(*id)
                 .bind(tenant)
                 .bind("expired")
@@ -638,20 +659,14 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
-        let sweeper = audit_svc::outbox::Change::system(crate::audit::RETENTION, now);
+        let sweeper = Change::system(audit::RETENTION, now);
         let events: Vec<_> = expired
             .iter()
             .map(|(id, call_id)| {
-                crate::audit::retention_expired(
-                    &sweeper,
-                    *id,
-                    *call_id,
-                    retention_days,
-                    expired.len(),
-                )
+                audit::retention_expired(&sweeper, *id, *call_id, retention_days, expired.len())
             })
             .collect();
-        super::outbox::write_events(&mut tx, tenant, &events, now).await?;
+        write_events(&mut tx, tenant, &events, now).await?;
         tx.commit().await?;
         Ok(expired.len() as u64)
     }
@@ -659,20 +674,19 @@ where
     async fn purge_calls(
         &self,
         tenant: &str,
-        cutoff: chrono::DateTime<chrono::Utc>,
-        now: chrono::DateTime<chrono::Utc>,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
         metadata_retention_days: u32,
-    ) -> Result<u64, crate::store::StoreError> {
-        use crate::{model::RecordingState, store::sql};
+    ) -> Result<u64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let live: Vec<(uuid::Uuid,)> = sqlx::query_as(sql::LIVE_RECORDINGS_OF_OLD_CALLS)
+        let live: Vec<(Uuid,)> = sqlx::query_as(LIVE_RECORDINGS_OF_OLD_CALLS)
             .bind(tenant)
             .bind(cutoff.timestamp_micros())
             .bind(i64::from(RecordingState::Available.code()))
             .fetch_all(&mut *tx)
             .await?;
         for (id,) in &live {
-            sqlx::query(sql::QUEUE_MEDIA_DELETION)
+            sqlx::query(QUEUE_MEDIA_DELETION)
                 .bind(*id)
                 .bind(tenant)
                 .bind("purged")
@@ -680,97 +694,86 @@ where
                 .execute(&mut *tx)
                 .await?;
         }
-        let purged: Vec<(uuid::Uuid, i64)> = sqlx::query_as(sql::PURGE_CALLS)
+        let purged: Vec<(Uuid, i64)> = sqlx::query_as(PURGE_CALLS)
             .bind(tenant)
             .bind(cutoff.timestamp_micros())
             .fetch_all(&mut *tx)
             .await?;
-        let sweeper = audit_svc::outbox::Change::system(crate::audit::RETENTION, now);
+        let sweeper = Change::system(audit::RETENTION, now);
         let events: Vec<_> = purged
             .iter()
             .map(|(call_id, recordings)| {
-                crate::audit::call_purged(&sweeper, *call_id, *recordings, metadata_retention_days)
+                audit::call_purged(&sweeper, *call_id, *recordings, metadata_retention_days)
             })
             .collect();
-        super::outbox::write_events(&mut tx, tenant, &events, now).await?;
+        write_events(&mut tx, tenant, &events, now).await?;
         tx.commit().await?;
         Ok(purged.len() as u64)
     }
 
-    async fn tenants(&self) -> Result<Vec<String>, crate::store::StoreError> {
-        let rows: Vec<(String,)> = sqlx::query_as(crate::store::sql::TENANTS)
-            .fetch_all(&self.pool)
-            .await?;
+    async fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(TENANTS).fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(|(t,)| t).collect())
     }
 
     async fn due_media_deletions(
         &self,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<crate::store::MediaDeletion>, crate::store::StoreError> {
-        let rows: Vec<crate::store::sql::MediaDeletionRow> =
-            sqlx::query_as(crate::store::sql::DUE_MEDIA_DELETIONS)
-                .bind(now.timestamp_micros())
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await?;
-        Ok(rows
-            .into_iter()
-            .map(crate::store::sql::media_deletion)
-            .collect())
+    ) -> Result<Vec<MediaDeletion>, StoreError> {
+        let rows: Vec<MediaDeletionRow> = sqlx::query_as(DUE_MEDIA_DELETIONS)
+            .bind(now.timestamp_micros())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(media_deletion).collect())
     }
 
     async fn pending_media_deletions(
         &self,
         tenant: Option<&str>,
-        after: Option<uuid::Uuid>,
+        after: Option<Uuid>,
         limit: u32,
-    ) -> Result<Vec<crate::store::MediaDeletion>, crate::store::StoreError> {
-        use crate::store::sql;
+    ) -> Result<Vec<MediaDeletion>, StoreError> {
         // The nil UUID sorts before every other (both backends
         // compare UUIDs byte by byte).
-        let after = after.unwrap_or(uuid::Uuid::nil());
+        let after = after.unwrap_or(Uuid::nil());
         let query = match tenant {
             Some(tenant) => {
-                sqlx::query_as(sql::PENDING_MEDIA_DELETIONS_OF_TENANT).bind(tenant.to_owned())
+                sqlx::query_as(PENDING_MEDIA_DELETIONS_OF_TENANT).bind(tenant.to_owned())
             }
-            None => sqlx::query_as(sql::PENDING_MEDIA_DELETIONS),
+            None => sqlx::query_as(PENDING_MEDIA_DELETIONS),
         };
-        let rows: Vec<sql::MediaDeletionRow> = query
+        let rows: Vec<MediaDeletionRow> = query
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(sql::media_deletion).collect())
+        Ok(rows.into_iter().map(media_deletion).collect())
     }
 
     async fn queued_media_deletions(
         &self,
         tenant: &str,
-        ids: &[uuid::Uuid],
-    ) -> Result<Vec<crate::store::MediaDeletion>, crate::store::StoreError> {
-        use crate::store::sql;
+        ids: &[Uuid],
+    ) -> Result<Vec<MediaDeletion>, StoreError> {
         let mut found = Vec::new();
-        for chunk in ids.chunks(sql::ROWS_PER_STATEMENT) {
-            let mut qb = Statement::<DB>::new(sql::QUEUED_MEDIA_DELETIONS_OF);
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = Statement::<DB>::new(QUEUED_MEDIA_DELETIONS_OF);
             qb.push_bind(tenant.to_owned())
                 .push(" AND recording_id IN ");
             qb.push_list(chunk.iter().copied());
             let (sql, args) = qb.into_parts();
-            let rows: Vec<sql::MediaDeletionRow> = sqlx::query_as_with(&sql, args)
+            let rows: Vec<MediaDeletionRow> = sqlx::query_as_with(&sql, args)
                 .fetch_all(&self.pool)
                 .await?;
-            found.extend(rows.into_iter().map(sql::media_deletion));
+            found.extend(rows.into_iter().map(media_deletion));
         }
         Ok(found)
     }
 
-    async fn media_deletion_done(
-        &self,
-        recording_id: uuid::Uuid,
-    ) -> Result<(), crate::store::StoreError> {
-        sqlx::query(crate::store::sql::MEDIA_DELETION_DONE)
+    async fn media_deletion_done(&self, recording_id: Uuid) -> Result<(), StoreError> {
+        sqlx::query(MEDIA_DELETION_DONE)
             .bind(recording_id)
             .execute(&self.pool)
             .await?;
@@ -779,11 +782,11 @@ where
 
     async fn media_deletion_failed(
         &self,
-        recording_id: uuid::Uuid,
-        next_attempt: chrono::DateTime<chrono::Utc>,
+        recording_id: Uuid,
+        next_attempt: DateTime<Utc>,
         error: &str,
-    ) -> Result<(), crate::store::StoreError> {
-        sqlx::query(crate::store::sql::MEDIA_DELETION_FAILED)
+    ) -> Result<(), StoreError> {
+        sqlx::query(MEDIA_DELETION_FAILED)
             .bind(recording_id)
             .bind(next_attempt.timestamp_micros())
             .bind(error)
@@ -795,12 +798,11 @@ where
     async fn mark_media_stored(
         &self,
         tenant: &str,
-        id: uuid::Uuid,
-        file: &crate::model::StoredFile,
-    ) -> Result<Option<(crate::model::StoredRecording, bool)>, crate::store::StoreError> {
-        use crate::{model::RecordingState, store::sql};
+        id: Uuid,
+        file: &StoredFile,
+    ) -> Result<Option<(StoredRecording, bool)>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(sql::MARK_MEDIA_STORED)
+        sqlx::query(MARK_MEDIA_STORED)
             .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
             .bind(file.duration_us)
             .bind(&file.sha256)
@@ -809,7 +811,7 @@ where
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        let state: Option<(i64,)> = sqlx::query_as(sql::RECORDING_STATE)
+        let state: Option<(i64,)> = sqlx::query_as(RECORDING_STATE)
             .bind(tenant)
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -821,7 +823,7 @@ where
         // expired goes the way the first one went.
         let requeued = state != i64::from(RecordingState::Available.code());
         if requeued {
-            sqlx::query(sql::QUEUE_MEDIA_DELETION)
+            sqlx::query(QUEUE_MEDIA_DELETION)
                 .bind(id)
                 .bind(tenant)
                 .bind("arrived-after-deletion")
@@ -837,16 +839,13 @@ where
     async fn pending_recordings(
         &self,
         tenant: &str,
-        before: Option<chrono::DateTime<chrono::Utc>>,
-        after: Option<crate::model::PendingCursor>,
+        before: Option<DateTime<Utc>>,
+        after: Option<PendingCursor>,
         limit: u32,
-    ) -> Result<
-        Vec<(crate::model::StoredRecording, crate::model::StoredCall)>,
-        crate::store::StoreError,
-    > {
+    ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError> {
         let mut qb = Statement::<DB>::new("SELECT ");
-        qb.push(crate::store::rows::RECORDING_COLUMNS)
-            .push(crate::store::sql::PENDING_RECORDINGS)
+        qb.push(RECORDING_COLUMNS)
+            .push(PENDING_RECORDINGS)
             .push_bind(tenant.to_owned());
         if let Some(before) = before {
             qb.push(" AND r.ingested_at_us < ")
@@ -862,7 +861,7 @@ where
         qb.push(" ORDER BY r.ingested_at_us, r.recording_id LIMIT ")
             .push_bind(i64::from(limit));
         let (sql, args) = qb.into_parts();
-        let recordings: Vec<crate::store::rows::RecordingRow> = sqlx::query_as_with(&sql, args)
+        let recordings: Vec<RecordingRow> = sqlx::query_as_with(&sql, args)
             .fetch_all(&self.pool)
             .await?;
         self.with_calls(tenant, recordings).await
@@ -870,11 +869,11 @@ where
 
     async fn unverified_recordings(
         &self,
-        after: Option<uuid::Uuid>,
+        after: Option<Uuid>,
         limit: u32,
-    ) -> Result<Vec<(String, uuid::Uuid)>, crate::store::StoreError> {
-        Ok(sqlx::query_as(crate::store::sql::UNVERIFIED_RECORDINGS)
-            .bind(after.unwrap_or(uuid::Uuid::nil()))
+    ) -> Result<Vec<(String, Uuid)>, StoreError> {
+        Ok(sqlx::query_as(UNVERIFIED_RECORDINGS)
+            .bind(after.unwrap_or(Uuid::nil()))
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?)
@@ -883,14 +882,13 @@ where
     async fn resolve_unverified(
         &self,
         tenant: &str,
-        found: &[(uuid::Uuid, crate::model::StoredFile)],
-        missing: &[uuid::Uuid],
-    ) -> Result<u64, crate::store::StoreError> {
-        use crate::store::sql;
+        found: &[(Uuid, StoredFile)],
+        missing: &[Uuid],
+    ) -> Result<u64, StoreError> {
         let mut changed = 0;
         let mut tx = self.pool.begin().await?;
         for (id, file) in found {
-            changed += sqlx::query(sql::RESOLVE_FOUND)
+            changed += sqlx::query(RESOLVE_FOUND)
                 .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
                 .bind(file.duration_us)
                 .bind(&file.sha256)
@@ -902,7 +900,7 @@ where
                 .rows();
         }
         for id in missing {
-            changed += sqlx::query(sql::RESOLVE_MISSING)
+            changed += sqlx::query(RESOLVE_MISSING)
                 .bind(tenant)
                 .bind(*id)
                 .execute(&mut *tx)
@@ -916,12 +914,12 @@ where
     async fn set_legal_hold(
         &self,
         tenant: &str,
-        call_id: uuid::Uuid,
+        call_id: Uuid,
         hold: bool,
-        change: &audit_svc::outbox::Change,
-    ) -> Result<Option<crate::model::StoredCall>, crate::store::StoreError> {
+        change: &Change,
+    ) -> Result<Option<StoredCall>, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let changed = sqlx::query(crate::store::sql::SET_LEGAL_HOLD)
+        let changed = sqlx::query(SET_LEGAL_HOLD)
             .bind(hold)
             .bind(tenant)
             .bind(call_id)
@@ -929,22 +927,18 @@ where
             .await?
             .rows();
         if changed > 0 {
-            let event = crate::audit::legal_hold_changed(change, call_id, hold);
-            super::outbox::write_events(&mut tx, tenant, &[event], change.at).await?;
+            let event = audit::legal_hold_changed(change, call_id, hold);
+            write_events(&mut tx, tenant, &[event], change.at).await?;
         }
         tx.commit().await?;
         self.get_call(tenant, call_id).await
     }
 
-    async fn settings(
-        &self,
-        tenant: &str,
-    ) -> Result<crate::model::TenantSettings, crate::store::StoreError> {
-        let row: Option<crate::store::rows::SettingsRow> =
-            sqlx::query_as(crate::store::sql::SELECT_SETTINGS)
-                .bind(tenant)
-                .fetch_optional(&self.pool)
-                .await?;
+    async fn settings(&self, tenant: &str) -> Result<TenantSettings, StoreError> {
+        let row: Option<SettingsRow> = sqlx::query_as(SELECT_SETTINGS)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?;
         row.map(|r| r.into_settings())
             .transpose()
             .map(Option::unwrap_or_default)
@@ -953,16 +947,15 @@ where
     async fn put_settings(
         &self,
         tenant: &str,
-        settings: &crate::model::TenantSettings,
-        change: &audit_svc::outbox::Change,
-    ) -> Result<bool, crate::store::StoreError> {
-        use crate::store::sql;
+        settings: &TenantSettings,
+        change: &Change,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query(sql::LOCK_SETTINGS)
+        sqlx::query(LOCK_SETTINGS)
             .bind(tenant)
             .execute(&mut *tx)
             .await?;
-        let row: Option<crate::store::rows::SettingsRow> = sqlx::query_as(sql::SELECT_SETTINGS)
+        let row: Option<SettingsRow> = sqlx::query_as(SELECT_SETTINGS)
             .bind(tenant)
             .fetch_optional(&mut *tx)
             .await?;
@@ -970,61 +963,21 @@ where
             .map(|r| r.into_settings())
             .transpose()?
             .unwrap_or_default();
-        let Some(event) = crate::audit::settings_changed(change, &before, settings) else {
+        let Some(event) = audit::settings_changed(change, &before, settings) else {
             return Ok(false);
         };
-        sqlx::query(sql::UPSERT_SETTINGS)
+        sqlx::query(UPSERT_SETTINGS)
             .bind(tenant)
             .bind(&settings.time_zone)
             .bind(settings.consult_recording)
             .bind(i64::from(settings.recording_retention_days))
             .bind(i64::from(settings.metadata_retention_days))
             .bind(settings.search_audit_disabled)
-            .bind(crate::store::rows::to_json(&settings.reason_codes))
+            .bind(to_json(&settings.reason_codes))
             .execute(&mut *tx)
             .await?;
-        super::outbox::write_events(&mut tx, tenant, &[event], change.at).await?;
+        write_events(&mut tx, tenant, &[event], change.at).await?;
         tx.commit().await?;
         Ok(true)
-    }
-}
-
-impl<DB> SqlCallStore<DB>
-where
-    DB: Database,
-    AnyPool: From<Pool<DB>>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
-    DB::QueryResult: RowsAffected,
-    usize: sqlx::ColumnIndex<DB::Row>,
-    for<'r> CallRow: FromRow<'r, DB::Row>,
-    for<'r> RecordingRow: FromRow<'r, DB::Row>,
-    for<'r> SettingsRow: FromRow<'r, DB::Row>,
-{
-    async fn find_by_session(
-        &self,
-        tenant: &str,
-        session_id: &str,
-    ) -> Result<Option<crate::model::StoredCall>, crate::store::StoreError> {
-        let row: Option<crate::store::rows::CallRow> = sqlx::query_as(&format!(
-            "SELECT {} FROM calls c WHERE c.tenant_id = $1 AND c.session_id = $2",
-            crate::store::rows::CALL_COLUMNS
-        ))
-        .bind(tenant)
-        .bind(session_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(self
-            .calls_with_recordings(row.into_iter().collect())
-            .await?
-            .pop())
     }
 }
