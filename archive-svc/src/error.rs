@@ -20,6 +20,9 @@ pub enum Error {
     /// The caller may not make this request (whatever its fields say).
     #[error("{0}")]
     PermissionDenied(String),
+    /// The access check's refusal ([`audit_svc::gate::Gate`]), as it is.
+    #[error("refused: {0}")]
+    Refused(#[from] Status),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("serving: {0}")]
@@ -38,6 +41,7 @@ impl From<Error> for Status {
             Error::InvalidArgument(v) => v.into(),
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
             Error::PermissionDenied(why) => Status::permission_denied(why),
+            Error::Refused(status) => status,
             Error::Store(StoreError::Database(e)) => {
                 dependency_failed("the call database", &Dependency::Database(&e))
             }
