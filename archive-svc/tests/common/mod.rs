@@ -7,13 +7,16 @@
 
 pub(crate) mod legacy;
 
-use std::sync::LazyLock;
+use std::{sync::LazyLock, time::Duration};
 
 use archive_common::{
     Principal,
-    identity::{IdentityConfig, IdentityKey, PlatformCredential, testing::TestKeys},
+    identity::{Caller, IdentityConfig, IdentityKey, PlatformCredential, testing::TestKeys},
+    shutdown::CancellationToken,
 };
-use tonic::Request;
+use archive_proto::v1::call_service_client::CallServiceClient;
+use tokio::net::TcpListener;
+use tonic::{Request, Status, service::Routes, transport::Channel};
 
 /// The tenants the tests' recording platform ingests for.
 pub(crate) const PLATFORM_TENANTS: [&str; 3] = ["10009", "20001", "20002"];
@@ -52,4 +55,50 @@ pub(crate) fn as_user<T>(tenant: &str, message: T) -> Request<T> {
 /// The recording platform, acting for `tenant`.
 pub(crate) fn as_platform<T>(tenant: &str, message: T) -> Request<T> {
     PLATFORM.request(message, tenant)
+}
+
+/// Serves `routes` (a stand-in service) on an ephemeral port until `stop`
+/// is cancelled; its URL.
+pub(crate) async fn serve(routes: Routes, stop: &CancellationToken) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                stop.cancelled_owned(),
+            )
+            .await
+            .unwrap();
+    });
+    url
+}
+
+/// archive-svc from `run` with `config` on an ephemeral port until
+/// `shutdown`, once it serves: a client of it.
+pub(crate) async fn run_archive(
+    config: archive_svc::Config,
+    shutdown: &CancellationToken,
+) -> CallServiceClient<Channel> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(archive_svc::run(config, listener, shutdown.clone()));
+    archive_common::host::wait_serving(&url, Duration::from_secs(10))
+        .await
+        .unwrap();
+    CallServiceClient::connect(url).await.unwrap()
+}
+
+/// The caller archive-svc's identity token on `request` names, checked as a
+/// service receiving it (a stand-in media-svc) checks it.
+pub(crate) fn verified<T>(request: &Request<T>) -> Result<Caller, Status> {
+    let token = request
+        .metadata()
+        .get("x-archive-identity")
+        .expect("identity forwarded")
+        .to_str()
+        .unwrap();
+    Ok(KEYS.trust().verify(token, None, chrono::Utc::now())?)
 }
