@@ -298,112 +298,50 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
         page_size,
         page_token: String::new(),
     };
+    // A page of 10, newest first, of the filter `edit` makes.
+    let filtered = |edit: &dyn Fn(&mut pb::CallFilter)| {
+        let mut filter = pb::CallFilter::default();
+        edit(&mut filter);
+        search(filter, 0, 10)
+    };
     let ts = |days: i64| Some(timestamp(Utc::now() - TimeDelta::days(days)));
+    let seconds = |seconds: i64| Some(prost_types::Duration { seconds, nanos: 0 });
     let search_cases = [
         (search(Default::default(), 0, 1001), "page_size"),
         (search(Default::default(), 0, -1), "page_size"),
         (search(Default::default(), 7, 10), "order"),
         (
-            search(
-                pb::CallFilter {
-                    start_time_from: ts(1),
-                    start_time_to: ts(2),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| (f.start_time_from, f.start_time_to) = (ts(1), ts(2))),
             "filter.start_time_to",
         ),
         (
-            search(
-                pb::CallFilter {
-                    start_time_from: Some(prost_types::Timestamp {
-                        seconds: -99_999_999_999,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| {
+                let long_ago = prost_types::Timestamp {
+                    seconds: -99_999_999_999,
+                    nanos: 0,
+                };
+                f.start_time_from = Some(long_ago);
+            }),
             "filter.start_time_from",
         ),
         (
-            search(
-                pb::CallFilter {
-                    caller_number: "%' OR 1=1 --".into(),
-                    caller_number_partial: true,
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| {
+                (f.caller_number, f.caller_number_partial) = ("%' OR 1=1 --".into(), true)
+            }),
             "filter.caller_number",
         ),
+        (filtered(&|f| f.agent = "a\u{0}b".into()), "filter.agent"),
+        (filtered(&|f| f.queue = "q".repeat(201)), "filter.queue"),
         (
-            search(
-                pb::CallFilter {
-                    agent: "a\u{0}b".into(),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
-            "filter.agent",
-        ),
-        (
-            search(
-                pb::CallFilter {
-                    queue: "q".repeat(201),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
-            "filter.queue",
-        ),
-        (
-            search(
-                pb::CallFilter {
-                    access_point_number: "main".into(),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| f.access_point_number = "main".into()),
             "filter.access_point_number",
         ),
         (
-            search(
-                pb::CallFilter {
-                    min_speak_time: Some(prost_types::Duration {
-                        seconds: 10,
-                        nanos: 0,
-                    }),
-                    max_speak_time: Some(prost_types::Duration {
-                        seconds: 5,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| (f.min_speak_time, f.max_speak_time) = (seconds(10), seconds(5))),
             "filter.min_speak_time",
         ),
         (
-            search(
-                pb::CallFilter {
-                    min_recording_time: Some(prost_types::Duration {
-                        seconds: -1,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| f.min_recording_time = seconds(-1)),
             "filter.min_recording_time",
         ),
     ];
