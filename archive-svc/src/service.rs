@@ -177,10 +177,9 @@ impl Archive for CallArchive {
     async fn search_calls(
         &self,
         caller: &Caller,
-        request: pb::SearchCallsRequest,
+        req: pb::SearchCallsRequest,
     ) -> Result<pb::SearchCallsResponse, Error> {
         let who = self.admit(caller, &access::SEARCH_CALLS).await?;
-        let req = request;
         let query = call_query(req.filter, req.order)?;
         let size = page_size(req.page_size, "page_size")?;
         let (calls, next_page_token) = self
@@ -239,10 +238,9 @@ impl Archive for CallArchive {
     async fn list_agent_recordings(
         &self,
         caller: &Caller,
-        request: pb::ListAgentRecordingsRequest,
+        req: pb::ListAgentRecordingsRequest,
     ) -> Result<pb::ListAgentRecordingsResponse, Error> {
         let who = self.admit(caller, &access::LIST_AGENT_RECORDINGS).await?;
-        let req = request;
         if req.agent.trim().is_empty() {
             return Err(FieldViolation::missing("agent").into());
         }
@@ -277,10 +275,9 @@ impl Archive for CallArchive {
     async fn mark_recordings_deleted(
         &self,
         caller: &Caller,
-        request: pb::MarkRecordingsDeletedRequest,
+        req: pb::MarkRecordingsDeletedRequest,
     ) -> Result<pb::MarkRecordingsDeletedResponse, Error> {
         let who = self.admit(caller, &access::MARK_RECORDINGS_DELETED).await?;
-        let req = request;
         let ids = recording_ids(&req.recording_ids, "recording_ids", MAX_BATCH)?;
         let change = self.change(who, req.context)?;
         // All or nothing: every id must be the tenant's before any marker is set.
@@ -317,10 +314,9 @@ impl Archive for CallArchive {
     async fn update_tenant_settings(
         &self,
         caller: &Caller,
-        request: pb::UpdateTenantSettingsRequest,
+        req: pb::UpdateTenantSettingsRequest,
     ) -> Result<pb::TenantSettings, Error> {
         let who = self.admit(caller, &access::UPDATE_TENANT_SETTINGS).await?;
-        let req = request;
         let settings = req
             .settings
             .ok_or_else(|| FieldViolation::missing("settings"))
@@ -339,10 +335,9 @@ impl Archive for CallArchive {
     async fn set_legal_hold(
         &self,
         caller: &Caller,
-        request: pb::SetLegalHoldRequest,
+        req: pb::SetLegalHoldRequest,
     ) -> Result<pb::SetLegalHoldResponse, Error> {
         let who = self.admit(caller, &access::SET_LEGAL_HOLD).await?;
-        let req = request;
         let call_id = uuid(&req.call_id, "call_id")?;
         let change = self.change(who, req.context)?;
         let call = self
@@ -359,7 +354,7 @@ impl Archive for CallArchive {
     async fn list_pending_media_deletions(
         &self,
         caller: &Caller,
-        request: pb::ListPendingMediaDeletionsRequest,
+        req: pb::ListPendingMediaDeletionsRequest,
     ) -> Result<pb::ListPendingMediaDeletionsResponse, Error> {
         let who = self
             .admit(caller, &access::LIST_PENDING_MEDIA_DELETIONS)
@@ -367,7 +362,6 @@ impl Archive for CallArchive {
         // Every tenant's deletions are media-svc's business only (its own
         // key, not a principal's name: the gateway may sign any `system:…`).
         let media_svc = caller.holder == "media-svc";
-        let req = request;
         let tenant = if req.all_tenants {
             if !media_svc {
                 return Err(Error::PermissionDenied(
@@ -447,10 +441,9 @@ impl Archive for CallArchive {
     async fn list_pending_recordings(
         &self,
         caller: &Caller,
-        request: pb::ListPendingRecordingsRequest,
+        req: pb::ListPendingRecordingsRequest,
     ) -> Result<pb::ListPendingRecordingsResponse, Error> {
         let who = self.admit(caller, &access::LIST_PENDING_RECORDINGS).await?;
-        let req = request;
         let before = req
             .ingested_before
             .as_ref()

@@ -16,7 +16,7 @@ use archive_proto::v1::{AuditEvent, AuditEventKind};
 use archive_svc::{
     model::{
         CallQuery, Cursor, Deletion, Media, NewCall, NewRecording, Order, PendingCursor,
-        ReasonCode, RecordingMode, RecordingState, Segment, StoredFile, TenantSettings,
+        ReasonCode, RecordingMode, RecordingState, Segment, StoredCall, StoredFile, TenantSettings,
     },
     store::{self, CallStore},
 };
@@ -95,6 +95,15 @@ async fn take_events(store: &dyn CallStore) -> Vec<(String, AuditEvent)> {
     due.into_iter()
         .map(|p| (p.tenant, p.event.expect("a stored event decodes")))
         .collect()
+}
+
+/// The tenant's call `id`, which must be there.
+async fn call_of(store: &dyn CallStore, tenant: &str, id: uuid::Uuid) -> StoredCall {
+    store
+        .get_call(tenant, id)
+        .await
+        .unwrap()
+        .expect("the call is there")
 }
 
 fn kind(e: &AuditEvent) -> AuditEventKind {
@@ -361,11 +370,8 @@ async fn calls(store: Arc<dyn CallStore>) {
         "another tenant's id deletes nothing and records nothing"
     );
     assert_eq!(
-        store
-            .get_call("10009", first.call_id)
+        call_of(store.as_ref(), "10009", first.call_id)
             .await
-            .unwrap()
-            .unwrap()
             .recordings[0]
             .state,
         RecordingState::Available
@@ -412,11 +418,7 @@ async fn calls(store: Arc<dyn CallStore>) {
         take_events(store.as_ref()).await.is_empty(),
         "a recording already deleted records nothing"
     );
-    let reloaded = store
-        .get_call("10009", first.call_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let reloaded = call_of(store.as_ref(), "10009", first.call_id).await;
     assert_eq!(reloaded.recordings[0].deletion.as_ref().unwrap(), &marker);
     assert_eq!(reloaded.recordings[1].state, RecordingState::Available);
 
@@ -627,24 +629,18 @@ async fn retention(store: Arc<dyn CallStore>) {
         e.detail,
         "recording retention 15 days; this sweep expired 1 recording(s)"
     );
-    let old_now = store.get_call(tenant, old.call_id).await.unwrap().unwrap();
+    let old_now = call_of(store.as_ref(), tenant, old.call_id).await;
     assert_eq!(old_now.recordings[0].state, RecordingState::Expired);
     assert_eq!(
-        store
-            .get_call(tenant, held.call_id)
+        call_of(store.as_ref(), tenant, held.call_id)
             .await
-            .unwrap()
-            .unwrap()
             .recordings[0]
             .state,
         RecordingState::Available
     );
     assert_eq!(
-        store
-            .get_call(tenant, recent.call_id)
+        call_of(store.as_ref(), tenant, recent.call_id)
             .await
-            .unwrap()
-            .unwrap()
             .recordings[0]
             .state,
         RecordingState::Available
@@ -1036,7 +1032,7 @@ async fn a_change_whose_event_fails_does_not_happen(url: &str) {
         0,
         "no event was written"
     );
-    let now = store.get_call(tenant, kept.call_id).await.unwrap().unwrap();
+    let now = call_of(store.as_ref(), tenant, kept.call_id).await;
     assert!(!now.legal_hold);
     assert!(
         now.recordings
@@ -1099,7 +1095,7 @@ async fn media_states(store: Arc<dyn CallStore>) {
         .unwrap();
     take_events(store.as_ref()).await;
     // Every ingested recording waits for its file, since its ingest; so it is stored.
-    let read = store.get_call(tenant, a.call_id).await.unwrap().unwrap();
+    let read = call_of(store.as_ref(), tenant, a.call_id).await;
     assert_eq!(read.recordings, a.recordings);
     for r in &read.recordings {
         assert_eq!((&r.media, r.ingested_at), (&Media::Pending, Some(at(10))));
@@ -1244,7 +1240,7 @@ async fn upgrade(url: &str) {
     ids.sort();
     let call_id = common::legacy::old_installation(url, tenant, "before", at(0), &ids).await;
     let store = store::open(url, true).await.unwrap();
-    let call = store.get_call(tenant, call_id).await.unwrap().unwrap();
+    let call = call_of(store.as_ref(), tenant, call_id).await;
     assert_eq!(call.recordings.len(), 3);
     for r in &call.recordings {
         assert_eq!((&r.media, r.ingested_at), (&Media::Unverified, None));
@@ -1279,7 +1275,7 @@ async fn upgrade(url: &str) {
         .await
         .unwrap();
     assert_eq!(changed, 2);
-    let call = store.get_call(tenant, call_id).await.unwrap().unwrap();
+    let call = call_of(store.as_ref(), tenant, call_id).await;
     let media: Vec<_> = call.recordings.iter().map(|r| r.media.clone()).collect();
     assert_eq!(
         media,
