@@ -200,22 +200,13 @@ impl<DB: Database> SqlCallStore<DB> {
 impl<DB> SqlCallStore<DB>
 where
     DB: Database,
-    AnyPool: From<Pool<DB>>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
-    for<'q> bool: Encode<'q, DB> + Type<DB>,
-    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
+    for<'q> Uuid: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
     for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
-    DB::QueryResult: RowsAffected,
-    usize: sqlx::ColumnIndex<DB::Row>,
     for<'r> CallRow: FromRow<'r, DB::Row>,
     for<'r> RecordingRow: FromRow<'r, DB::Row>,
-    for<'r> SettingsRow: FromRow<'r, DB::Row>,
 {
     async fn load_recordings(&self, call_ids: &[Uuid]) -> Result<Vec<RecordingRow>, StoreError> {
         if call_ids.is_empty() {
