@@ -2,8 +2,10 @@
 //! implementations (one generic one, `sql.rs`); the conformance
 //! suite in `tests/store_conformance.rs` holds them to the same behaviour.
 
+mod ingest;
 mod outbox;
 mod rows;
+mod search;
 mod sql;
 mod statement;
 

@@ -9,20 +9,6 @@
 /// Rows per multi-row INSERT: well inside SQLite's and PostgreSQL's bind limits.
 pub(super) const ROWS_PER_STATEMENT: usize = 500;
 
-pub(super) const INSERT_CALLS: &str = "INSERT INTO calls (call_id, tenant_id, session_id, start_us, \
-     access_point_number, access_point_name, caller_number, time_before_answer_ms, speak_time_ms, \
-     recording_ms, recording_count, live_recording_count, queues, agents) ";
-
-/// Ingest is idempotent per (tenant, session id): a known session inserts nothing.
-pub(super) const ON_SESSION_CONFLICT: &str =
-    " ON CONFLICT (tenant_id, session_id) DO NOTHING RETURNING call_id";
-
-pub(super) const INSERT_PARTIES: &str =
-    "INSERT INTO call_parties (call_id, tenant_id, role, name, start_us) ";
-
-pub(super) const INSERT_RECORDINGS: &str = "INSERT INTO recordings (recording_id, call_id, tenant_id, nr, \
-     mode, start_us, finish_us, segments, owner_agent, state, media_state, ingested_at_us) ";
-
 pub(super) const SELECT_SETTINGS: &str = "SELECT time_zone, consult_recording, recording_retention_days, \
      metadata_retention_days, search_audit_disabled, reason_codes FROM tenant_settings WHERE tenant_id = $1";
 
@@ -145,20 +131,6 @@ pub(super) const MEDIA_DELETION_FAILED: &str = "UPDATE media_deletions \
 pub(super) const SET_LEGAL_HOLD: &str =
     "UPDATE calls SET legal_hold = $1 WHERE tenant_id = $2 AND call_id = $3 AND legal_hold <> $1";
 
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-pub(super) fn like_contains(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
-}
-
 use std::collections::{HashMap, HashSet};
 
 use archive_common::db::Pool as AnyPool;
@@ -170,6 +142,7 @@ use uuid::Uuid;
 
 use super::{
     CallStore, MediaDeletion, StoreError,
+    ingest::parties_of,
     outbox::write_events,
     rows::{
         CALL_COLUMNS, CallRow, RECORDING_COLUMNS, RecordingRow, SettingsRow, assemble, to_json,
@@ -179,7 +152,7 @@ use super::{
 use crate::{
     audit,
     model::{
-        CallQuery, Cursor, NewCall, Order, PendingCursor, RecordingState, StoredCall, StoredFile,
+        CallQuery, Cursor, NewCall, PendingCursor, RecordingState, StoredCall, StoredFile,
         StoredRecording, TenantSettings,
     },
 };
@@ -331,26 +304,7 @@ where
         let mut created = HashSet::new();
         let mut tx = self.pool.begin().await?;
         for chunk in planned.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = Statement::<DB>::new(INSERT_CALLS);
-            qb.push_values(chunk, |b, c| {
-                let live = c.recordings.len() as i64;
-                b.push_bind(c.call_id)
-                    .push_bind(tenant.to_owned())
-                    .push_bind(c.session_id.clone())
-                    .push_bind(c.start.timestamp_micros())
-                    .push_bind(c.access_point_number.clone())
-                    .push_bind(c.access_point_name.clone())
-                    .push_bind(c.caller_number.clone())
-                    .push_bind(c.time_before_answer_ms)
-                    .push_bind(c.speak_time_ms)
-                    .push_bind(c.recording_ms)
-                    .push_bind(live)
-                    .push_bind(live)
-                    .push_bind(to_json(&c.queues))
-                    .push_bind(to_json(&c.agents));
-            });
-            qb.push(ON_SESSION_CONFLICT);
-            let (sql, args) = qb.into_parts();
+            let (sql, args) = Statement::insert_calls(tenant, chunk).into_parts();
             let ids: Vec<(Uuid,)> = sqlx::query_as_with(&sql, args).fetch_all(&mut *tx).await?;
             created.extend(ids.into_iter().map(|(id,)| id));
         }
@@ -359,33 +313,9 @@ where
             .zip(calls)
             .filter(|(p, _)| created.contains(&p.call_id))
             .collect();
-        let mut parties: Vec<(Uuid, &str, &str, i64)> = Vec::new();
-        for (stored, call) in &new_calls {
-            let start_us = stored.start.timestamp_micros();
-            for a in &call.agents {
-                parties.push((stored.call_id, "agent", a.as_str(), start_us));
-            }
-            for q in &call.queues {
-                parties.push((stored.call_id, "queue", q.as_str(), start_us));
-            }
-            for r in &call.recordings {
-                for a in &r.linked_agents {
-                    parties.push((stored.call_id, "linked", a.as_str(), start_us));
-                }
-            }
-        }
-        parties.sort_unstable();
-        parties.dedup();
+        let parties = parties_of(&new_calls);
         for chunk in parties.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = Statement::<DB>::new(INSERT_PARTIES);
-            qb.push_values(chunk, |b, (call_id, role, name, start_us)| {
-                b.push_bind(*call_id)
-                    .push_bind(tenant.to_owned())
-                    .push_bind(role.to_string())
-                    .push_bind(name.to_string())
-                    .push_bind(*start_us);
-            });
-            let (sql, args) = qb.into_parts();
+            let (sql, args) = Statement::insert_parties(tenant, chunk).into_parts();
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
         let recordings: Vec<&StoredRecording> = new_calls
@@ -393,22 +323,7 @@ where
             .flat_map(|(s, _)| s.recordings.iter())
             .collect();
         for chunk in recordings.chunks(ROWS_PER_STATEMENT) {
-            let mut qb = Statement::<DB>::new(INSERT_RECORDINGS);
-            qb.push_values(chunk, |b, r| {
-                b.push_bind(r.recording_id)
-                    .push_bind(r.call_id)
-                    .push_bind(tenant.to_owned())
-                    .push_bind(i64::from(r.nr))
-                    .push_bind(i64::from(r.mode.code()))
-                    .push_bind(r.start.timestamp_micros())
-                    .push_bind(r.finish.timestamp_micros())
-                    .push_bind(to_json(&r.segments))
-                    .push_bind(r.owner_agent.clone())
-                    .push_bind(i64::from(r.state.code()))
-                    .push_bind(i64::from(r.media.code()))
-                    .push_bind(r.ingested_at.map(|at| at.timestamp_micros()));
-            });
-            let (sql, args) = qb.into_parts();
+            let (sql, args) = Statement::insert_recordings(tenant, chunk).into_parts();
             sqlx::query_with(&sql, args).execute(&mut *tx).await?;
         }
         // One event per request, not per call: ingest stays one extra row per batch.
@@ -443,102 +358,7 @@ where
         after: Option<Cursor>,
         limit: u32,
     ) -> Result<Vec<StoredCall>, StoreError> {
-        // With a party filter (agent, queue, linked agent) the party
-        // index drives the page: it is ordered by (start, call id)
-        // within one name, so a page is one index range plus PK lookups.
-        let parties = [
-            ("linked", query.linked_agent.as_ref()),
-            ("agent", query.agent.as_ref()),
-            ("queue", query.queue.as_ref()),
-        ];
-        let driver = parties
-            .iter()
-            .find_map(|(role, name)| name.map(|n| (*role, n)));
-        let mut qb = Statement::<DB>::new("SELECT ");
-        qb.push(CALL_COLUMNS);
-        let key = match driver {
-            Some((role, name)) => {
-                qb.push(" FROM call_parties k JOIN calls c ON c.call_id = k.call_id WHERE k.tenant_id = ")
-                            .push_bind(tenant.to_owned())
-                            .push(" AND k.role = ")
-                            .push_bind(role)
-                            .push(" AND k.name = ")
-                            .push_bind(name.clone());
-                "k"
-            }
-            None => {
-                qb.push(" FROM calls c WHERE c.tenant_id = ")
-                    .push_bind(tenant.to_owned());
-                "c"
-            }
-        };
-        if let Some(from) = query.from {
-            qb.push(format!(" AND {key}.start_us >= "))
-                .push_bind(from.timestamp_micros());
-        }
-        if let Some(to) = query.to {
-            qb.push(format!(" AND {key}.start_us < "))
-                .push_bind(to.timestamp_micros());
-        }
-        if let Some(ap) = &query.access_point_number {
-            qb.push(" AND c.access_point_number = ")
-                .push_bind(ap.clone());
-        }
-        if let Some(number) = &query.caller_number {
-            if query.caller_number_partial {
-                qb.push(" AND c.caller_number LIKE ")
-                    .push_bind(like_contains(number))
-                    .push(" ESCAPE '\\'");
-            } else {
-                qb.push(" AND c.caller_number = ").push_bind(number.clone());
-            }
-        }
-        for (role, name) in parties {
-            let Some(name) = name else { continue };
-            if driver.is_some_and(|(r, _)| r == role) {
-                continue;
-            }
-            qb.push(
-                        " AND EXISTS (SELECT 1 FROM call_parties p WHERE p.call_id = c.call_id AND p.role = ",
-                    )
-                    .push_bind(role)
-                    .push(" AND p.name = ")
-                    .push_bind(name.clone())
-                    .push(")");
-        }
-        if query.has_recording {
-            qb.push(if query.include_deleted {
-                " AND c.recording_count > 0"
-            } else {
-                " AND c.live_recording_count > 0"
-            });
-        }
-        for (column, op, bound) in [
-            ("c.recording_ms", ">=", query.min_recording_ms),
-            ("c.recording_ms", "<=", query.max_recording_ms),
-            ("c.speak_time_ms", ">=", query.min_speak_ms),
-            ("c.speak_time_ms", "<=", query.max_speak_ms),
-        ] {
-            if let Some(bound) = bound {
-                qb.push(format!(" AND {column} {op} ")).push_bind(bound);
-            }
-        }
-        let (cmp, dir) = match query.order {
-            Order::NewestFirst => ("<", "DESC"),
-            Order::OldestFirst => (">", "ASC"),
-        };
-        if let Some(cursor) = after {
-            qb.push(format!(" AND ({key}.start_us, {key}.call_id) {cmp} ("))
-                .push_bind(cursor.start_us)
-                .push(", ")
-                .push_bind(cursor.call_id)
-                .push(")");
-        }
-        qb.push(format!(
-            " ORDER BY {key}.start_us {dir}, {key}.call_id {dir} LIMIT "
-        ))
-        .push_bind(i64::from(limit));
-        let (sql, args) = qb.into_parts();
+        let (sql, args) = Statement::search(tenant, query, after, limit).into_parts();
         let rows: Vec<CallRow> = sqlx::query_as_with(&sql, args)
             .fetch_all(&self.pool)
             .await?;
