@@ -55,7 +55,7 @@ pub use crate::{
 
 // Used by the integration tests only.
 #[cfg(test)]
-use {tempfile as _, tokio_stream as _};
+use {tempfile as _, test_support as _, tokio_stream as _};
 
 /// The gRPC name health reports under.
 pub const SERVICE_NAME: &str = "archive.v1.CallService";

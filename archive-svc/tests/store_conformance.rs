@@ -11,7 +11,7 @@ mod common;
 use std::sync::Arc;
 
 // The relay's side of the outbox, read back to check what a change wrote.
-use archive_common::{Principal, convert::timestamp, db::ScratchDatabase};
+use archive_common::{Principal, convert::timestamp};
 use archive_proto::v1::{AuditEvent, AuditEventKind};
 use archive_svc::{
     model::{
@@ -23,6 +23,7 @@ use archive_svc::{
 use audit_svc::outbox::OutboxStore as _;
 use audit_svc::outbox::{Change, Context};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use test_support::postgres::ScratchDatabase;
 
 fn at(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2023, 11, 23, 8, 0, 0).unwrap() + Duration::minutes(minute)
@@ -1326,8 +1327,8 @@ enum Scratch {
 }
 
 impl Scratch {
-    /// A `backend` database for `test`; `None` (said on stderr) when no
-    /// PostgreSQL answers outside CI (`ScratchDatabase` fails the test
+    /// A `backend` database for `test`; `None` when no PostgreSQL answers
+    /// outside CI (`ScratchDatabase` says SKIPPED, and fails the test
     /// instead under ARCHIVE_REQUIRE_POSTGRES=1).
     async fn new(backend: &str, test: &str) -> Option<Self> {
         if backend == "sqlite" {
@@ -1335,13 +1336,7 @@ impl Scratch {
             let url = format!("sqlite://{}", dir.path().join("archive.db").display());
             return Some(Self::Sqlite { _dir: dir, url });
         }
-        let db = ScratchDatabase::create("archive_conf").await;
-        if db.is_none() {
-            let url = std::env::var(archive_common::db::TEST_PG_ENV)
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432 (the default)".into());
-            eprintln!("SKIPPED {test}: no PostgreSQL at {url}");
-        }
-        db.map(Self::Postgres)
+        ScratchDatabase::create(test).await.map(Self::Postgres)
     }
 
     fn url(&self) -> &str {
@@ -1353,12 +1348,6 @@ impl Scratch {
 
     async fn store(&self) -> Arc<dyn CallStore> {
         store::open(self.url(), true).await.unwrap()
-    }
-
-    async fn finish(self) {
-        if let Self::Postgres(db) = self {
-            db.drop_database().await;
-        }
     }
 }
 
@@ -1377,19 +1366,17 @@ macro_rules! conformance_suite {
             $(
                 #[tokio::test]
                 async fn $store() {
-                    let test = concat!(stringify!($backend), "::", stringify!($store));
+                    let test = concat!("archive_", stringify!($store));
                     let Some(db) = Scratch::new(stringify!($backend), test).await else { return };
                     super::$store(db.store().await).await;
-                    db.finish().await;
                 }
             )*
             $(
                 #[tokio::test]
                 async fn $url() {
-                    let test = concat!(stringify!($backend), "::", stringify!($url));
+                    let test = concat!("archive_", stringify!($url));
                     let Some(db) = Scratch::new(stringify!($backend), test).await else { return };
                     super::$url(db.url()).await;
-                    db.finish().await;
                 }
             )*
         }

@@ -11,7 +11,7 @@ use std::{sync::LazyLock, time::Duration};
 
 use archive_common::{
     Principal,
-    identity::{Caller, IdentityConfig, IdentityKey, PlatformCredential, testing::TestKeys},
+    identity::{Caller, IdentityConfig, IdentityKey, PlatformCredential},
     shutdown::CancellationToken,
 };
 use archive_proto::v1::call_service_client::CallServiceClient;
@@ -21,20 +21,16 @@ use tonic::{Request, Status, service::Routes, transport::Channel};
 /// The tenants the tests' recording platform ingests for.
 pub(crate) const PLATFORM_TENANTS: [&str; 3] = ["10009", "20001", "20002"];
 
-/// Kept for the whole test binary: the servers read these files.
-static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
-/// Loaded once, so it reuses its tokens as the gateway does.
-static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.gateway());
-static PLATFORM: LazyLock<PlatformCredential> =
-    LazyLock::new(|| KEYS.platform("recording-platform", &PLATFORM_TENANTS));
+pub(crate) use test_support::keys;
 
-pub(crate) fn keys() -> &'static TestKeys {
-    &KEYS
-}
+/// Loaded once, so it reuses its tokens as the gateway does.
+static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| keys().gateway());
+static PLATFORM: LazyLock<PlatformCredential> =
+    LazyLock::new(|| keys().platform("recording-platform", &PLATFORM_TENANTS));
 
 /// `holder`'s key file and the trust file (a service's `Config`).
 pub(crate) fn identity(holder: &str) -> IdentityConfig {
-    KEYS.config(holder)
+    keys().config(holder)
 }
 
 /// What signs users: the gateway's key.
@@ -100,5 +96,5 @@ pub(crate) fn verified<T>(request: &Request<T>) -> Result<Caller, Status> {
         .expect("identity forwarded")
         .to_str()
         .unwrap();
-    Ok(KEYS.trust().verify(token, None, chrono::Utc::now())?)
+    Ok(keys().trust().verify(token, None, chrono::Utc::now())?)
 }
