@@ -446,19 +446,7 @@ async fn tenants_never_see_each_other_and_page_tokens_are_bound() {
             .code(),
         Code::NotFound
     );
-    let still = h
-        .client
-        .get_call(as_user(
-            "10009",
-            pb::GetCallRequest {
-                call_id: mine.call_id.clone(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .call
-        .unwrap();
+    let still = common::call_of(&mut h.client, mine.call_id.clone()).await;
     assert_eq!(
         still.recordings[0].state,
         pb::RecordingState::Available as i32
@@ -619,19 +607,7 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
         .expect("RETENTION_EXPIRED delivered");
     assert_eq!(expiry.actor_id, "system:retention");
     assert_eq!(expiry.kind, AuditEventKind::RetentionExpired as i32);
-    let old_now = h
-        .client
-        .get_call(as_user(
-            "10009",
-            pb::GetCallRequest {
-                call_id: old.call_id,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .call
-        .unwrap();
+    let old_now = common::call_of(&mut h.client, old.call_id).await;
     assert_eq!(
         old_now.recordings[0].state,
         pb::RecordingState::Expired as i32,
@@ -913,19 +889,7 @@ async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-    let untouched = h
-        .client
-        .get_call(as_user(
-            "10009",
-            pb::GetCallRequest {
-                call_id: recordings[0].0.clone(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .call
-        .unwrap();
+    let untouched = common::call_of(&mut h.client, recordings[0].0.clone()).await;
     assert_eq!(
         untouched.recordings[0].state,
         pb::RecordingState::Available as i32
@@ -1172,19 +1136,7 @@ async fn the_recording_platform_may_only_ingest_for_its_tenants() {
 
     // Nothing was ingested for 10010 nor deleted in 10009.
     assert_eq!(count(&mut h, "10010").await, 0);
-    let still = h
-        .client
-        .get_call(as_user(
-            "10009",
-            pb::GetCallRequest {
-                call_id: call.call_id.clone(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner()
-        .call
-        .unwrap();
+    let still = common::call_of(&mut h.client, call.call_id.clone()).await;
     assert_eq!(
         still.recordings[0].state,
         pb::RecordingState::Available as i32

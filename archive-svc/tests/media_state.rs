@@ -509,19 +509,7 @@ async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
     let mut h = start_in(dir, media).await;
     let mut states = Vec::new();
     for _ in 0..400 {
-        let call = h
-            .client
-            .get_call(as_user(
-                "10009",
-                pb::GetCallRequest {
-                    call_id: call_id.to_string(),
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .call
-            .unwrap();
+        let call = common::call_of(&mut h.client, call_id.to_string()).await;
         states = call.recordings.iter().map(media_state).collect();
         if !states[..2].contains(&pb::MediaState::Unverified) {
             let file = call.recordings[0].file.clone().unwrap();

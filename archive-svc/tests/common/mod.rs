@@ -98,3 +98,15 @@ pub(crate) fn verified<T>(request: &Request<T>) -> Result<Caller, Status> {
         .unwrap();
     Ok(keys().trust().verify(token, None, chrono::Utc::now())?)
 }
+
+/// Call `call_id` of tenant 10009, as Paal reads it.
+pub(crate) async fn call_of(
+    client: &mut CallServiceClient<Channel>,
+    call_id: impl Into<String>,
+) -> archive_proto::v1::Call {
+    let request = archive_proto::v1::GetCallRequest {
+        call_id: call_id.into(),
+    };
+    let found = client.get_call(as_user("10009", request)).await.unwrap();
+    found.into_inner().call.unwrap()
+}
