@@ -65,7 +65,16 @@ impl Gate {
         request: &'r Request<T>,
         rule: &Rule,
     ) -> Result<&'r Principal, Status> {
-        let caller = Caller::of(request)?;
+        self.admit_caller(Caller::of(request)?, rule).await
+    }
+
+    /// The caller's principal if `rule` admits `caller` (a service's core,
+    /// given the caller without the request).
+    pub async fn admit_caller<'c>(
+        &self,
+        caller: &'c Caller,
+        rule: &Rule,
+    ) -> Result<&'c Principal, Status> {
         match rule.check(caller) {
             Ok(()) => Ok(&caller.principal),
             Err(refusal) => Err(self.refuse(refusal).await),
