@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use archive_common::{db::ScratchDatabase, identity::KeySet, shutdown::CancellationToken};
+use archive_common::{identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, archive_service_client::ArchiveServiceClient};
 use common::{
     audit_events_where, authed,
@@ -27,6 +27,7 @@ use common::{
 };
 use gateway::suite::Suite;
 use sqlx::{Connection, PgConnection};
+use test_support::postgres::ScratchDatabase;
 use tonic::{Code, transport::Channel};
 
 /// `service|database url|listen|keys directory|audit url|media url`.

@@ -27,7 +27,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use archive_common::{db::ScratchDatabase, identity::KeySet, shutdown::CancellationToken};
+use archive_common::{identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, call_service_client::CallServiceClient};
 use common::{
     authed,
@@ -38,6 +38,7 @@ use common::{
     tcp_proxy::{TcpProxy, address_of},
 };
 use gateway::suite::Suite;
+use test_support::postgres::ScratchDatabase;
 use tonic::Code;
 
 /// `database url|listen|keys directory|audit url` of the archive-svc child.

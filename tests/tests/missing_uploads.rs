@@ -14,19 +14,16 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{Principal, identity::KeySet, shutdown::CancellationToken};
+use archive_common::{identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1::{
     self as pb, call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
 };
 use common::{authed, client, http::post_json, http::request, recordings, start_suite};
+use test_support::principals::paal;
 use tokio::net::TcpListener;
 use tonic::Code;
 
 /// What reads the archive as a user: the demo admin, through the gateway.
-fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
-}
-
 /// The recording ids the tenant's platform owes files for (first page of 1000).
 async fn owed(archive_url: &str, keys: &KeySet) -> Vec<(String, String)> {
     let mut archive = CallServiceClient::connect(archive_url.to_owned())

@@ -31,16 +31,13 @@ use archive_proto::v1::{
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use common::{audit_events_where, client, keys, start_suite};
 use gateway::suite::Suite;
+use test_support::principals::paal;
 use tonic::{Code, Request, metadata::MetadataValue, transport::Channel};
 
 async fn archive(suite: &Suite) -> CallServiceClient<Channel> {
     CallServiceClient::connect(format!("http://{}", suite.endpoints.archive))
         .await
         .unwrap()
-}
-
-fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
 }
 
 /// `request` with `token` as its identity (and the tenant header, if any).

@@ -18,11 +18,12 @@ use std::{
     time::Duration,
 };
 
-use archive_common::{db::ScratchDatabase, identity::PlatformCredential};
+use archive_common::identity::PlatformCredential;
 use archive_proto::v1::{
     self as pb, call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
 };
 use common::{child::free_port, http, recordings};
+use test_support::postgres::ScratchDatabase;
 
 /// A binary of the workspace, beside this test's own (`target/<profile>/`).
 fn bin(name: &str) -> PathBuf {

@@ -1,13 +1,14 @@
 //! Helpers shared by the end-to-end tests.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub(crate) mod child;
 pub(crate) mod extra_gateway;
-pub(crate) mod http;
 pub(crate) mod keys;
 pub(crate) mod recordings;
 pub(crate) mod tcp_proxy;
+
+pub(crate) use test_support::http;
 
 use std::{net::SocketAddr, path::Path};
 

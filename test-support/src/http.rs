@@ -3,14 +3,14 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-pub(crate) struct HttpResponse {
-    pub(crate) status: u16,
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
 impl HttpResponse {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -19,12 +19,12 @@ impl HttpResponse {
 }
 
 /// `method url` with extra headers; `url` is `http://host:port/path?query`.
-pub(crate) async fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> HttpResponse {
+pub async fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> HttpResponse {
     send(method, url, headers, None).await
 }
 
 /// `POST url` with a JSON body.
-pub(crate) async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+pub async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
     send("POST", url, headers, Some(body)).await
 }
 

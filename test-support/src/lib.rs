@@ -1,0 +1,22 @@
+//! What the workspace's tests share, once: throw-away PostgreSQL databases
+//! and roles that are dropped even when a test fails ([`postgres`]), the
+//! demo tenant's principals ([`principals`]), a service started on an
+//! ephemeral port and awaited until SERVING ([`server`]), a raw HTTP/1.1
+//! client that sends exactly what a test writes ([`http`]), and one key set
+//! per test binary ([`keys`]).
+
+pub mod http;
+pub mod postgres;
+pub mod principals;
+pub mod server;
+
+use std::sync::LazyLock;
+
+pub use archive_common::identity::testing::TestKeys;
+
+/// The test binary's keys and trust file: every server and caller in it
+/// shares them, as a deployed suite shares one trust file.
+pub fn keys() -> &'static TestKeys {
+    static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
+    &KEYS
+}
