@@ -48,6 +48,8 @@ use tonic::{server::NamedService, service::Routes};
 #[cfg(test)]
 use tempfile as _;
 #[cfg(test)]
+use test_support as _;
+#[cfg(test)]
 use tonic_health as _;
 
 pub use config::{Config, S3Config, S3Playback, StoreKind};

@@ -10,7 +10,7 @@ use std::{
 
 use archive_common::{
     Principal,
-    identity::{IdentityConfig, IdentityKey, PlatformCredential, testing::TestKeys},
+    identity::{IdentityConfig, IdentityKey, PlatformCredential},
     shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
@@ -19,26 +19,25 @@ use object_store::{ObjectStore, memory::InMemory};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tonic::{Request, transport::Channel};
 
+pub use test_support::keys;
+// Not every test binary reads as a user.
+#[allow(unused_imports)]
+pub use test_support::principals::paal;
+
 pub const PLAYBACK_KEY: &str = "test playback key";
 
 /// The tenants the tests' recording platform uploads for.
 pub const PLATFORM_TENANTS: [&str; 2] = ["10009", "10010"];
 
-/// Kept for the whole test binary: the servers read these files.
-static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
 /// Loaded once each, so they reuse their tokens as the real callers do.
-static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.gateway());
-static ARCHIVE: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.signer("archive-svc"));
+static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| keys().gateway());
+static ARCHIVE: LazyLock<IdentityKey> = LazyLock::new(|| keys().signer("archive-svc"));
 static PLATFORM: LazyLock<PlatformCredential> =
-    LazyLock::new(|| KEYS.platform("recording-platform", &PLATFORM_TENANTS));
-
-pub fn keys() -> &'static TestKeys {
-    &KEYS
-}
+    LazyLock::new(|| keys().platform("recording-platform", &PLATFORM_TENANTS));
 
 /// media-svc's key and the trust file.
 pub fn identity() -> IdentityConfig {
-    KEYS.config("media-svc")
+    keys().config("media-svc")
 }
 
 /// `who`, a user through the gateway (reads and media info).
@@ -55,11 +54,6 @@ pub fn as_platform<T>(message: T, tenant: &str) -> Request<T> {
 /// caller that may delete media.
 pub fn as_archive<T>(message: T, tenant: &str) -> Request<T> {
     ARCHIVE.request(message, &Principal::system(tenant, "retention"))
-}
-
-/// The user the tests read as.
-pub fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
 }
 
 pub struct Server {
