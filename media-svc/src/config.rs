@@ -19,8 +19,8 @@ pub enum StoreKind {
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum S3Playback {
     /// media-svc sends the bytes, streamed through object_store's client as
-    /// they arrive (a ranged GET). `relay`, the name of a former private S3
-    /// client's mode, means the same: that client measured no faster.
+    /// they arrive (a ranged GET). `relay`, the mode of a private S3 client
+    /// removed for measuring no faster, means the same.
     #[default]
     #[value(alias = "relay")]
     Stream,
