@@ -39,27 +39,27 @@ fn main() {
 
     // Fresh: a new principal each time (no reuse possible).
     let hs_sign = per_op(|i| {
-        std::hint::black_box(shared.sign(&users[i as usize]));
+        std::hint::black_box(shared.sign(&users[i as usize], now));
     });
     // Distinct principals: every one misses the signer's token reuse.
     let fresh = keys.gateway();
     let ed_sign = per_op(|i| {
         std::hint::black_box(fresh.sign(&users[i as usize]));
     });
-    let hs_tokens: Vec<String> = users.iter().map(|u| shared.sign(u)).collect();
+    let hs_tokens: Vec<String> = users.iter().map(|u| shared.sign(u, now)).collect();
     let ed_tokens: Vec<String> = users.iter().map(|u| gateway.sign(u).to_string()).collect();
     let hs_verify = per_op(|i| {
-        std::hint::black_box(shared.verify(&hs_tokens[i as usize]).unwrap());
+        std::hint::black_box(shared.verify(&hs_tokens[i as usize], now).unwrap());
     });
     let ed_verify = per_op(|i| {
         // Each token once: nothing remembered yet.
         std::hint::black_box(trust.verify(&ed_tokens[i as usize], None, now).unwrap());
     });
     // As the suite runs: one user's token, signed and verified again and again.
-    let hs_token = shared.sign(&paal);
+    let hs_token = shared.sign(&paal, now);
     let hs_repeat = per_op(|_| {
-        std::hint::black_box(shared.sign(&paal));
-        std::hint::black_box(shared.verify(&hs_token).unwrap());
+        std::hint::black_box(shared.sign(&paal, now));
+        std::hint::black_box(shared.verify(&hs_token, now).unwrap());
     });
     let ed_repeat = per_op(|_| {
         let token = gateway.sign(&paal);

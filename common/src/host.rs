@@ -12,7 +12,9 @@ use tonic::{
 pub use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use tower::Layer as _;
+use http::Response;
+use tonic::body::Body;
+use tower::{Layer as _, util::MapResponseLayer};
 
 use crate::{
     shutdown::CancellationToken,
@@ -52,21 +54,7 @@ impl Host {
         health
             .set_service_status(LIVENESS, ServingStatus::Serving)
             .await;
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(archive_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .expect("descriptor sets are valid");
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(archive_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .expect("descriptor sets are valid");
-        let routes = routes
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
-        let services = names
+        let services: Vec<String> = names
             .iter()
             .map(|n| (*n).to_owned())
             .chain(
@@ -78,6 +66,10 @@ impl Host {
                 .map(str::to_owned),
             )
             .collect();
+        let routes = routes
+            .add_service(health_service)
+            .add_service(reflection(&services).build_v1().expect(DESCRIPTORS))
+            .add_service(reflection(&services).build_v1alpha().expect(DESCRIPTORS));
         Self {
             health,
             routes,
@@ -94,7 +86,7 @@ impl Host {
     /// gets from [`Host::serve`], without the socket.
     pub fn in_process(&self, timeout: Duration) -> TracedChannel {
         client::in_process(
-            Observe::grpc(&self.services).layer(self.routes.clone()),
+            Observe::grpc(&self.services).layer(UNDECODABLE_IS_INVALID.layer(self.routes.clone())),
             timeout,
         )
     }
@@ -109,7 +101,11 @@ impl Host {
         tracing::info!(?addr, "gRPC server listening");
         let result = Server::builder()
             // Traces, logs and request metrics for every call (telemetry::server).
-            .layer(Observe::grpc(&self.services))
+            .layer(
+                tower::ServiceBuilder::new()
+                    .layer(Observe::grpc(&self.services))
+                    .layer(UNDECODABLE_IS_INVALID),
+            )
             .add_routes(self.routes)
             // Without TCP_NODELAY small responses wait for delayed ACKs (~40 ms).
             .serve_with_incoming_shutdown(
@@ -120,6 +116,45 @@ impl Host {
         tracing::info!(?addr, "gRPC server stopped");
         result
     }
+}
+
+const DESCRIPTORS: &str = "descriptor sets are valid";
+
+/// Reflection over the whole API's descriptors that lists only `services`:
+/// a port lists what it serves, not every service of the suite.
+fn reflection(services: &[String]) -> tonic_reflection::server::Builder<'static> {
+    services.iter().fold(
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(archive_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET),
+        |builder, name| builder.with_service_name(name),
+    )
+}
+
+/// The layer every server runs inside its telemetry (which so counts the
+/// corrected code): see [`undecodable_is_invalid`].
+const UNDECODABLE_IS_INVALID: MapResponseLayer<fn(Response<Body>) -> Response<Body>> =
+    MapResponseLayer::new(undecodable_is_invalid as fn(_) -> _);
+
+/// tonic answers a request body that is not the method's message INTERNAL
+/// (prost's decode error); that is the caller's mistake, so INVALID_ARGUMENT.
+/// A decode failure is always answered before the handler runs, so it is in
+/// the headers of a trailers-only response.
+fn undecodable_is_invalid(mut response: Response<Body>) -> Response<Body> {
+    if let Some(status) = tonic::Status::from_header_map(response.headers())
+        && status.code() == tonic::Code::Internal
+        && status
+            .message()
+            .starts_with("failed to decode Protobuf message")
+    {
+        let invalid = tonic::Status::invalid_argument(format!(
+            "the request is not the method's message: {}",
+            status.message()
+        ));
+        // Only a header value that cannot be built fails; the old status stays then.
+        let _ = invalid.add_header(response.headers_mut());
+    }
+    response
 }
 
 /// How long one readiness check may take: a dependency that does not answer

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use archive_common::{
+    FieldViolation,
     convert::timestamp,
     error::{is_reason_required, retry_after, violated_field},
 };
@@ -17,13 +18,15 @@ use std::net::SocketAddr;
 
 use axum::{
     Json, Router,
-    extract::{ConnectInfo, FromRequestParts, Path, Query, State},
+    extract::{
+        ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequest, Path, Request, State,
+    },
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use tonic::{Code, Status};
 
@@ -121,6 +124,12 @@ impl From<Status> for ApiError {
     }
 }
 
+impl From<FieldViolation> for ApiError {
+    fn from(v: FieldViolation) -> Self {
+        Self(v.into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let s = self.0;
@@ -151,6 +160,63 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(header::RETRY_AFTER, header);
         }
         response
+    }
+}
+
+/// axum's `Query`, refusing a query string it cannot read as the API's
+/// other errors are refused: 400 `{"error": …}` naming the field.
+struct Query<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::from_request_parts(parts, state)
+            .await
+            .map(|q| Self(q.0))
+            .map_err(|r| refused(&r.body_text()))
+    }
+}
+
+/// axum's `Json` request body, refused like [`Query`].
+struct JsonBody<T>(T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        <Json<T> as FromRequest<S>>::from_request(request, state)
+            .await
+            .map(|j| Self(j.0))
+            .map_err(|r| refused(&r.body_text()))
+    }
+}
+
+/// A body that may be left out (no `Content-Type`): `Option<JsonBody<T>>`.
+impl<T: DeserializeOwned, S: Send + Sync> OptionalFromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Option<Self>, ApiError> {
+        <Json<T> as OptionalFromRequest<S>>::from_request(request, state)
+            .await
+            .map(|j| j.map(|j| Self(j.0)))
+            .map_err(|r| refused(&r.body_text()))
+    }
+}
+
+/// INVALID_ARGUMENT for axum's words on a query string or body, naming the
+/// field when they do: `<what failed>: <field path>: <why>` (serde's path),
+/// or ``missing field `name` `` at the top.
+fn refused(text: &str) -> ApiError {
+    let why = text.split_once(": ").map_or(text, |(_, why)| why);
+    let path = why.split_once(": ").map(|(path, _)| path).filter(|path| {
+        path.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+    });
+    let named = || why.split('`').nth(1).filter(|_| why.contains(" field `"));
+    match path.or_else(named) {
+        Some(field) => FieldViolation::new(field, text).into(),
+        None => Status::invalid_argument(text).into(),
     }
 }
 
@@ -321,12 +387,7 @@ fn rfc3339(
         .map(|v| {
             DateTime::parse_from_rfc3339(v)
                 .map(|t| timestamp(t.with_timezone(&Utc)))
-                .map_err(|_| {
-                    ApiError(
-                        archive_common::FieldViolation::new(field, "must be an RFC 3339 time")
-                            .into(),
-                    )
-                })
+                .map_err(|_| FieldViolation::new(field, "must be an RFC 3339 time").into())
         })
         .transpose()
 }
@@ -340,9 +401,7 @@ async fn search(
         None | Some("") | Some("newest") => pb::SortOrder::StartTimeDesc as i32,
         Some("oldest") => pb::SortOrder::StartTimeAsc as i32,
         Some(_) => {
-            return Err(ApiError(
-                archive_common::FieldViolation::new("order", "must be newest or oldest").into(),
-            ));
+            return Err(FieldViolation::new("order", "must be newest or oldest").into());
         }
     };
     let filter = pb::CallFilter {
@@ -426,7 +485,7 @@ async fn playback(
     State(state): State<ApiState>,
     incoming: Incoming,
     Path(recording_id): Path<String>,
-    body: Option<Json<ReasonBody>>,
+    body: Option<JsonBody<ReasonBody>>,
 ) -> ApiResult {
     let body = body.map(|b| b.0).unwrap_or_default();
     let request = state.request(
@@ -460,7 +519,7 @@ struct RenewBody {
 async fn renew_playback(
     State(state): State<ApiState>,
     incoming: Incoming,
-    Json(body): Json<RenewBody>,
+    JsonBody(body): JsonBody<RenewBody>,
 ) -> ApiResult {
     let request = state.request(
         &incoming,
@@ -491,7 +550,7 @@ struct SelectionBody {
 async fn export(
     State(state): State<ApiState>,
     incoming: Incoming,
-    Json(body): Json<SelectionBody>,
+    JsonBody(body): JsonBody<SelectionBody>,
 ) -> ApiResult {
     let request = state.request(
         &incoming,
@@ -517,7 +576,7 @@ async fn export(
 async fn delete(
     State(state): State<ApiState>,
     incoming: Incoming,
-    Json(body): Json<SelectionBody>,
+    JsonBody(body): JsonBody<SelectionBody>,
 ) -> ApiResult {
     let request = state.request(
         &incoming,
@@ -560,12 +619,7 @@ fn kind_number(name: Option<&str>) -> Result<i32, ApiError> {
     pb::AuditEventKind::from_str_name(&format!("AUDIT_EVENT_KIND_{}", name.to_uppercase()))
         .filter(|k| *k != pb::AuditEventKind::Unspecified)
         .map(|k| k as i32)
-        .ok_or_else(|| {
-            ApiError(
-                archive_common::FieldViolation::new("kind", format!("unknown event kind {name:?}"))
-                    .into(),
-            )
-        })
+        .ok_or_else(|| FieldViolation::new("kind", format!("unknown event kind {name:?}")).into())
 }
 
 fn kind_name(kind: i32) -> String {
@@ -636,11 +690,8 @@ fn parsed<T: std::str::FromStr>(
     value
         .filter(|v| !v.is_empty())
         .map(|v| {
-            v.parse().map_err(|_| {
-                ApiError(
-                    archive_common::FieldViolation::new(field, format!("must be {what}")).into(),
-                )
-            })
+            v.parse()
+                .map_err(|_| FieldViolation::new(field, format!("must be {what}")).into())
         })
         .transpose()
 }
@@ -782,5 +833,63 @@ mod tests {
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
         let response = ApiError(Status::not_found("x")).into_response();
         assert!(response.headers().get(header::RETRY_AFTER).is_none());
+    }
+
+    /// The JSON error of a refused request, and its HTTP status.
+    async fn error_of(refusal: ApiError) -> (StatusCode, Value) {
+        let response = refusal.into_response();
+        let status = response.status();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice::<Value>(&body).unwrap()["error"].clone(),
+        )
+    }
+
+    #[tokio::test]
+    async fn unreadable_queries_and_bodies_are_json_errors_naming_the_field() {
+        let uri = "/api/v1/my/calls?page_size=many";
+        let (mut parts, ()) = axum::http::Request::get(uri).body(()).unwrap().into_parts();
+        let Err(refusal) = Query::<PageQuery>::from_request_parts(&mut parts, &()).await else {
+            panic!("{uri} was read");
+        };
+        let (status, error) = error_of(refusal).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error["code"], "InvalidArgument");
+        assert_eq!(error["field"], "page_size", "{error}");
+
+        let body = |json: &'static str| async move {
+            let request = axum::http::Request::post("/api/v1/exports")
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(axum::body::Body::from(json))
+                .unwrap();
+            match <JsonBody<SelectionBody> as FromRequest<()>>::from_request(request, &()).await {
+                Ok(_) => panic!("{json} was read"),
+                Err(refusal) => error_of(refusal).await,
+            }
+        };
+        let (status, error) = body(r#"{"recording_ids": 5}"#).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error["field"], "recording_ids", "{error}");
+        let (_, error) = body(r#"{"reason": "x"}"#).await;
+        assert_eq!(error["field"], "recording_ids", "{error}");
+        let (status, error) = body("{").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(error["code"], "InvalidArgument", "{error}");
+        let untyped = axum::http::Request::post("/").body(axum::body::Body::from("{}"));
+        let request = untyped.unwrap();
+        let Err(refusal) =
+            <JsonBody<RenewBody> as FromRequest<()>>::from_request(request, &()).await
+        else {
+            panic!("a body without Content-Type was read");
+        };
+        let (status, error) = error_of(refusal).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            error["message"].as_str().unwrap().contains("Content-Type"),
+            "{error}"
+        );
     }
 }

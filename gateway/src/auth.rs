@@ -11,7 +11,7 @@ use std::{
 };
 
 use archive_common::{
-    Principal,
+    Clock, Principal, SystemClock,
     identity::{Algorithm, DecodingKey, SharedKey, Verified, jwk::JwkSet, verify_jwt},
 };
 use tonic::{Request, Status, service::Interceptor};
@@ -20,11 +20,13 @@ use tonic::{Request, Status, service::Interceptor};
 pub const AUDIENCE: &str = "archive";
 
 /// Verifies users' bearer tokens.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Authenticate {
     key: SharedKey,
     jwks: Option<Arc<JwkSet>>,
     verified: VerifiedTokens,
+    /// Issue and expiry times.
+    clock: Arc<dyn Clock>,
 }
 
 /// Tokens verified already, each remembered until its `exp`: a browser sends
@@ -70,7 +72,13 @@ impl Authenticate {
             key: SharedKey::new(secret, AUDIENCE, 12 * 3600),
             jwks: None,
             verified: VerifiedTokens::default(),
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// Issues and checks expiry on `clock` instead of the system's.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
     }
 
     /// Also accepts RS256 / ES256 tokens signed by a key of `jwks` (found by `kid`).
@@ -89,7 +97,7 @@ impl Authenticate {
 
     /// Issues an HS256 token (embedded mode's demo users, tests).
     pub fn issue(&self, principal: &Principal, ttl_seconds: i64) -> String {
-        self.key.sign_for(principal, ttl_seconds)
+        self.key.sign_for(principal, ttl_seconds, self.clock.now())
     }
 
     pub fn verify_bearer(&self, header: Option<&str>) -> Result<Principal, Status> {
@@ -99,16 +107,17 @@ impl Authenticate {
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| Status::unauthenticated("authorization must be a Bearer token"))?
             .trim();
+        let now = self.clock.now();
         self.verified
-            .verify(token, chrono::Utc::now().timestamp(), |t| self.verify(t))
+            .verify(token, now.timestamp(), |t| self.verify(t, now))
             .map_err(Status::unauthenticated)
     }
 
-    fn verify(&self, token: &str) -> Result<Verified, String> {
+    fn verify(&self, token: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Verified, String> {
         let header =
             jsonwebtoken::decode_header(token).map_err(|e| format!("invalid token: {e}"))?;
         match header.alg {
-            Algorithm::HS256 => self.key.verify(token).map_err(|e| e.to_string()),
+            Algorithm::HS256 => self.key.verify(token, now).map_err(|e| e.to_string()),
             Algorithm::RS256 | Algorithm::ES256 => {
                 let jwks = self
                     .jwks
@@ -122,7 +131,7 @@ impl Authenticate {
                 .ok_or("the token's key (kid) is not in the JWKS")?;
                 let key =
                     DecodingKey::from_jwk(jwk).map_err(|e| format!("unusable JWKS key: {e}"))?;
-                verify_jwt(token, &key, header.alg, AUDIENCE).map_err(|e| e.to_string())
+                verify_jwt(token, &key, header.alg, AUDIENCE, now).map_err(|e| e.to_string())
             }
             other => Err(format!("token algorithm {other:?} is not accepted")),
         }
@@ -148,12 +157,9 @@ impl Interceptor for Authenticate {
 #[cfg(test)]
 mod tests {
     use archive_common::identity::{EncodingKey, Header, jwk::Jwk, sign_jwt};
+    use test_support::principals::paal;
 
     use super::*;
-
-    fn paal() -> Principal {
-        Principal::new("10009", "paal", "Paal Admin")
-    }
 
     #[test]
     fn hs256_bearer_tokens() {
@@ -178,6 +184,18 @@ mod tests {
             auth.verify_bearer(Some(&format!("Bearer {other}")))
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_token_expires_on_the_gateways_clock_remembered_or_not() {
+        let clock = Arc::new(archive_common::ManualClock::new(chrono::Utc::now()));
+        let auth = Authenticate::hs256(b"jwt").with_clock(clock.clone());
+        let bearer = format!("Bearer {}", auth.issue(&paal(), 60));
+        assert_eq!(auth.verify_bearer(Some(&bearer)).unwrap(), paal());
+        clock.advance(chrono::Duration::seconds(59));
+        assert_eq!(auth.verify_bearer(Some(&bearer)).unwrap(), paal());
+        clock.advance(chrono::Duration::seconds(10));
+        assert!(auth.verify_bearer(Some(&bearer)).is_err(), "expired");
     }
 
     #[test]
@@ -258,7 +276,11 @@ mod tests {
     ) -> String {
         let mut header = Header::new(alg);
         header.kid = kid.map(str::to_owned);
-        format!("Bearer {}", sign_jwt(&paal(), audience, ttl, &header, key))
+        let now = chrono::Utc::now();
+        format!(
+            "Bearer {}",
+            sign_jwt(&paal(), audience, ttl, &header, key, now)
+        )
     }
 
     #[test]

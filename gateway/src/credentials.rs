@@ -131,7 +131,10 @@ pub fn run(command: &Credentials, data_dir: &std::path::Path) -> Result<String, 
                 user_id,
                 name.clone().unwrap_or_else(|| user_id.clone()),
             );
-            Ok(SharedKey::new(secret.as_bytes(), crate::auth::AUDIENCE, *ttl).sign(&principal))
+            Ok(
+                SharedKey::new(secret.as_bytes(), crate::auth::AUDIENCE, *ttl)
+                    .sign(&principal, chrono::Utc::now()),
+            )
         }
         Credentials::Rotate {
             holder,

@@ -8,10 +8,10 @@ pub mod auth;
 mod config;
 pub mod credentials;
 pub mod demo;
+pub mod download;
 mod error;
 pub mod flows;
 pub mod format;
-pub mod http;
 mod metrics;
 pub mod origin;
 mod postgres;
@@ -40,7 +40,7 @@ pub use crate::{
     error::Error,
     secrets::Secrets,
     seed::SeedReport,
-    service::{Gateway, GatewayParts},
+    service::Gateway,
 };
 
 // Used by the export benchmark only.
@@ -80,7 +80,7 @@ pub async fn run_with(
         .key;
     let audit =
         audit_svc::client::AuditClient::new(channels.audit_append.clone(), identity.clone());
-    let upstreams = upstream::Upstreams::new(channels, identity);
+    let upstreams = upstream::Upstreams::new(channels, identity, clock.clone());
     let playback = flows::playback::PlaybackSettings {
         key: config.playback_key.clone().into_bytes(),
         public_url: config.media_public_url.clone(),
@@ -94,7 +94,7 @@ pub async fn run_with(
     };
     let proxies = origin::TrustedProxies::parse(&config.trusted_proxies).map_err(Error::Config)?;
     let searches = flows::searches::SearchAudit::start(audit.clone(), shutdown.clone());
-    let gateway = Arc::new(Gateway::new(GatewayParts {
+    let gateway = Arc::new(Gateway {
         upstreams: upstreams.clone(),
         audit: audit.clone(),
         searches,
@@ -102,8 +102,9 @@ pub async fn run_with(
         exports: exports.clone(),
         proxies: proxies.clone(),
         clock: clock.clone(),
-    }));
-    let mut authenticate = auth::Authenticate::hs256(config.jwt_secret.as_bytes());
+    });
+    let mut authenticate =
+        auth::Authenticate::hs256(config.jwt_secret.as_bytes()).with_clock(clock.clone());
     if let Some(path) = &config.jwks_file {
         authenticate =
             authenticate.with_jwks(auth::Authenticate::load_jwks(path).map_err(Error::Config)?);
@@ -125,7 +126,7 @@ pub async fn run_with(
             async move { upstream::check_all(&urls).await }
         },
     );
-    let app = http::router(http::HttpState {
+    let app = download::router(download::DownloadState {
         upstreams,
         exports,
         clock,

@@ -172,7 +172,10 @@ fn seed_rows() -> Vec<pb::IngestCallRequest> {
             "98214836",
             "Sales",
             true,
-            &[leg("paal-agent", 6, 74)],
+            // Back in the queue for 17 s between two conversations: the
+            // help page's Recording Time 1:14 (first to last recorded
+            // second) against Speak Time 0:57.
+            &[leg("paal-agent", 6, 30), leg("paal-agent", 17, 27)],
         ),
         queued_call(
             "seed-transfer-20231124-0930".into(),

@@ -1,10 +1,13 @@
 //! `archive.v1.ArchiveService`: the product's flows composed from the
 //! services behind the gateway.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
+use archive_common::telemetry::client::TracedChannel;
 use archive_common::{Clock, FieldViolation, Principal};
-use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
+use archive_proto::v1::{
+    self as pb, archive_service_server::ArchiveService, audit_service_client::AuditServiceClient,
+};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -20,18 +23,8 @@ use crate::{
     upstream::Upstreams,
 };
 
+/// The product's flows and what they are configured with.
 pub struct Gateway {
-    upstreams: Upstreams,
-    audit: audit_svc::client::AuditClient,
-    searches: SearchAudit,
-    playback: PlaybackSettings,
-    exports: ExportSettings,
-    proxies: TrustedProxies,
-    clock: Arc<dyn Clock>,
-}
-
-/// What the gateway's flows are configured with.
-pub struct GatewayParts {
     pub upstreams: Upstreams,
     pub audit: audit_svc::client::AuditClient,
     pub searches: SearchAudit,
@@ -42,27 +35,6 @@ pub struct GatewayParts {
 }
 
 impl Gateway {
-    pub fn new(parts: GatewayParts) -> Self {
-        let GatewayParts {
-            upstreams,
-            audit,
-            searches,
-            playback,
-            exports,
-            proxies,
-            clock,
-        } = parts;
-        Self {
-            upstreams,
-            audit,
-            searches,
-            playback,
-            exports,
-            proxies,
-            clock,
-        }
-    }
-
     fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
         Principal::of(request).cloned()
     }
@@ -96,18 +68,51 @@ impl Gateway {
         Ok(who)
     }
 
+    /// `request` passed on to audit-svc's `method` as its caller, who must be
+    /// allowed to view the Archive Audit log.
+    async fn to_audit<Req, Res, Answer>(
+        &self,
+        request: Request<Req>,
+        method: impl FnOnce(AuditServiceClient<TracedChannel>, Request<Req>) -> Answer,
+    ) -> Result<Response<Res>, Status>
+    where
+        Answer: Future<Output = Result<Response<Res>, Status>>,
+    {
+        let who = self.auditor(&request).await?;
+        let forwarded = self.upstreams.on_behalf(&who, request.into_inner());
+        Ok(method(self.upstreams.audit.clone(), forwarded)
+            .await
+            .map_err(Error::upstream("audit-svc"))?)
+    }
+
     fn actor<T>(&self, request: &Request<T>, request_id: &str) -> Result<Actor, Status> {
         Actor::of(request, &self.proxies, request_id, self.clock.now())
     }
 
     /// The user's verdicts for the row actions, and whether they may search at all.
     async fn verdicts(&self, who: &Principal) -> Result<Verdicts, Error> {
-        let actions = [
-            pb::Action::Search,
-            pb::Action::Play,
-            pb::Action::Download,
-            pb::Action::Delete,
-        ];
+        use pb::Action::{Delete, Download, Play, Search};
+        let decided = self.decide(who, [Search, Play, Download, Delete]).await?;
+        let (search, why) = decided(Search);
+        if search != pb::Verdict::Allow {
+            return Err(Error::PermissionDenied(format!(
+                "may not search the archive: {why}"
+            )));
+        }
+        Ok(Verdicts {
+            play: decided(Play).0,
+            download: decided(Download).0,
+            delete: decided(Delete).0,
+        })
+    }
+
+    /// authz-svc's verdict (and why) on each of `actions`, on no recording in
+    /// particular, read back by action; one it did not answer is denied.
+    async fn decide<const N: usize>(
+        &self,
+        who: &Principal,
+        actions: [pb::Action; N],
+    ) -> Result<impl Fn(pb::Action) -> (pb::Verdict, String), Error> {
         let requests = actions
             .iter()
             .map(|a| pb::DecideRequest {
@@ -120,25 +125,15 @@ impl Gateway {
             .batch_decide(who, pb::BatchDecideRequest { requests })
             .await?
             .decisions;
-        let verdict = |i: usize| {
-            decisions
-                .get(i)
-                .and_then(|d| pb::Verdict::try_from(d.verdict).ok())
-                .unwrap_or(pb::Verdict::Deny)
-        };
-        if verdict(0) != pb::Verdict::Allow {
-            let why = decisions
-                .first()
-                .map(|d| d.reason.clone())
-                .unwrap_or_default();
-            return Err(Error::PermissionDenied(format!(
-                "may not search the archive: {why}"
-            )));
-        }
-        Ok(Verdicts {
-            play: verdict(1),
-            download: verdict(2),
-            delete: verdict(3),
+        // BatchDecide answers in the order asked.
+        let by_action: HashMap<pb::Action, pb::Decision> =
+            actions.into_iter().zip(decisions).collect();
+        Ok(move |action| match by_action.get(&action) {
+            Some(d) => (
+                pb::Verdict::try_from(d.verdict).unwrap_or(pb::Verdict::Deny),
+                d.reason.clone(),
+            ),
+            None => (pb::Verdict::Deny, String::new()),
         })
     }
 
@@ -336,60 +331,35 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let who = self.auditor(&request).await?;
-        let events = self
-            .upstreams
-            .audit
-            .clone()
-            .list_events(self.upstreams.on_behalf(&who, request.into_inner()))
+        self.to_audit(request, |mut c, r| async move { c.list_events(r).await })
             .await
-            .map_err(Error::upstream("audit-svc"))?;
-        Ok(events)
     }
 
     async fn get_audit_checkpoint(
         &self,
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::Checkpoint>, Status> {
-        let who = self.auditor(&request).await?;
-        Ok(self
-            .upstreams
-            .audit
-            .clone()
-            .get_checkpoint(self.upstreams.on_behalf(&who, request.into_inner()))
+        self.to_audit(request, |mut c, r| async move { c.get_checkpoint(r).await })
             .await
-            .map_err(Error::upstream("audit-svc"))?)
     }
 
     type ExportAuditTrailStream = tonic::Streaming<pb::ExportTrailChunk>;
 
+    /// audit-svc's stream passes through as it comes: the gateway holds one
+    /// chunk at a time, whatever the trail's size.
     async fn export_audit_trail(
         &self,
         request: Request<pb::ExportTrailRequest>,
     ) -> Result<Response<Self::ExportAuditTrailStream>, Status> {
-        let who = self.auditor(&request).await?;
-        // audit-svc's stream passes through as it comes: the gateway holds
-        // one chunk at a time, whatever the trail's size.
-        Ok(self
-            .upstreams
-            .audit
-            .clone()
-            .export_trail(self.upstreams.on_behalf(&who, request.into_inner()))
+        self.to_audit(request, |mut c, r| async move { c.export_trail(r).await })
             .await
-            .map_err(Error::upstream("audit-svc"))?)
     }
 
     async fn verify_audit_trail(
         &self,
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        let who = self.auditor(&request).await?;
-        Ok(self
-            .upstreams
-            .audit
-            .clone()
-            .verify_chain(self.upstreams.on_behalf(&who, request.into_inner()))
+        self.to_audit(request, |mut c, r| async move { c.verify_chain(r).await })
             .await
-            .map_err(Error::upstream("audit-svc"))?)
     }
 }

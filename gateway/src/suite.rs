@@ -303,7 +303,8 @@ impl Suite {
             None
         } else {
             let gateway_key = keys.config("gateway").load().map_err(identity_error)?.key;
-            let upstreams = Upstreams::new(channels.clone(), gateway_key);
+            let clock = std::sync::Arc::new(archive_common::SystemClock);
+            let upstreams = Upstreams::new(channels.clone(), gateway_key, clock);
             let report = seed::run(&upstreams, &platform, chrono::Utc::now()).await?;
             std::fs::write(config.data_dir.join("seeded"), SEED_VERSION)?;
             Some(report)

@@ -9,7 +9,7 @@ use std::{
 };
 
 use archive_common::telemetry::client::{self, TracedChannel};
-use archive_common::{IdentityKey, Principal};
+use archive_common::{Clock, IdentityKey, Principal};
 use archive_proto::v1::{
     self as pb, audit_service_client::AuditServiceClient, authz_service_client::AuthzServiceClient,
     authz_service_server::AuthzService, call_service_client::CallServiceClient,
@@ -109,10 +109,11 @@ pub struct Upstreams {
     direct: Option<Direct>,
     identity: IdentityKey,
     tenants: Arc<Mutex<HashMap<String, Remembered>>>,
+    clock: Arc<dyn Clock>,
 }
 
 /// A tenant's settings and when they were read.
-type Remembered = (Arc<Tenant>, std::time::Instant);
+type Remembered = (Arc<Tenant>, chrono::DateTime<chrono::Utc>);
 
 /// What the flows need of a tenant's settings, remembered for a minute.
 #[derive(Debug, Clone)]
@@ -124,7 +125,7 @@ pub struct Tenant {
     pub search_audit: bool,
 }
 
-const TENANT_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+const TENANT_TTL: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 /// The reads behind every result page, each called directly when the
 /// service runs in this process ([`Direct`]), else over gRPC
@@ -170,7 +171,7 @@ page_reads! {
 }
 
 impl Upstreams {
-    pub fn new(channels: Channels, identity: IdentityKey) -> Self {
+    pub fn new(channels: Channels, identity: IdentityKey, clock: Arc<dyn Clock>) -> Self {
         Self {
             archive: CallServiceClient::new(channels.archive),
             media: MediaServiceClient::new(channels.media),
@@ -179,6 +180,7 @@ impl Upstreams {
             direct: channels.direct,
             identity,
             tenants: Arc::default(),
+            clock,
         }
     }
 
@@ -187,7 +189,7 @@ impl Upstreams {
     /// result page needs the time zone.
     pub async fn tenant(&self, who: &Principal) -> Result<Arc<Tenant>, crate::Error> {
         if let Some((tenant, at)) = self.tenants.lock().expect("lock").get(&who.tenant)
-            && at.elapsed() < TENANT_TTL
+            && self.clock.now() - *at < TENANT_TTL
         {
             return Ok(tenant.clone());
         }
@@ -202,10 +204,12 @@ impl Upstreams {
             reason_codes: settings.reason_codes,
             search_audit: !settings.search_audit_disabled,
         });
-        self.tenants.lock().expect("lock").insert(
-            who.tenant.clone(),
-            (tenant.clone(), std::time::Instant::now()),
-        );
+        let read_at = self.clock.now();
+        let remembered = (tenant.clone(), read_at);
+        self.tenants
+            .lock()
+            .expect("lock")
+            .insert(who.tenant.clone(), remembered);
         Ok(tenant)
     }
 

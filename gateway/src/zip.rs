@@ -298,6 +298,80 @@ mod tests {
         assert_eq!(&whole[..4], &LOCAL_HEADER.to_le_bytes());
     }
 
+    /// What a reader finds: each entry's name, size, CRC-32, local header
+    /// offset and bytes, read from the central directory the end record
+    /// points to and checked against the local header it points to.
+    fn read_back(zip: &[u8]) -> Vec<(String, u64, u32, u64, Vec<u8>)> {
+        let u16_at = |at: usize| u16::from_le_bytes(zip[at..at + 2].try_into().unwrap());
+        let u32_at = |at: usize| u32::from_le_bytes(zip[at..at + 4].try_into().unwrap());
+        let end = zip.len() - 22;
+        assert_eq!(u32_at(end), END_OF_CENTRAL_DIRECTORY);
+        let count = usize::from(u16_at(end + 10));
+        let (central_size, mut at) = (u32_at(end + 12) as usize, u32_at(end + 16) as usize);
+        assert_eq!(
+            at + central_size,
+            end,
+            "the directory ends where the end record starts"
+        );
+        let mut found = Vec::new();
+        for _ in 0..count {
+            assert_eq!(u32_at(at), CENTRAL_HEADER);
+            let (crc, size) = (u32_at(at + 16), u32_at(at + 24));
+            assert_eq!(u32_at(at + 20), size, "stored: compressed size is the size");
+            let name_len = usize::from(u16_at(at + 28));
+            let skip = name_len + usize::from(u16_at(at + 30)) + usize::from(u16_at(at + 32));
+            let local = u32_at(at + 42) as usize;
+            let name = &zip[at + 46..at + 46 + name_len];
+            assert_eq!(u32_at(local), LOCAL_HEADER);
+            assert_eq!(u16_at(local + 6), UTF8_NAMES);
+            assert_eq!((u32_at(local + 14), u32_at(local + 18)), (crc, size));
+            assert_eq!(u32_at(local + 22), size);
+            assert_eq!(&zip[local + 30..local + 30 + name_len], name);
+            let data = local + 30 + name_len + usize::from(u16_at(local + 28));
+            let bytes = zip[data..data + size as usize].to_vec();
+            assert_eq!(crc32fast::hash(&bytes), crc);
+            let name = String::from_utf8(name.to_vec()).unwrap();
+            found.push((name, u64::from(size), crc, local as u64, bytes));
+            at += 46 + skip;
+        }
+        assert_eq!(at, end);
+        found
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any names and sizes: a reader finds every entry where the layout
+        /// put it, with its name, size, CRC and bytes; any range is a slice.
+        #[test]
+        fn any_archive_reads_back_as_written(
+            files in proptest::collection::vec(
+                ("[a-zA-Z0-9 ._æøå/-]{1,40}", proptest::collection::vec(proptest::num::u8::ANY, 0..300)),
+                0..8,
+            ),
+            cut in (0.0..1.0f64, 0.0..1.0f64),
+        ) {
+            let entries: Vec<Entry> = files.iter().map(|(name, data)| entry(name, data)).collect();
+            let data: Vec<&[u8]> = files.iter().map(|(_, data)| data.as_slice()).collect();
+            let layout = Layout::new(&entries);
+            let whole = render(&layout, &data, 0..layout.size());
+            proptest::prop_assert_eq!(whole.len() as u64, layout.size());
+            let found = read_back(&whole);
+            proptest::prop_assert_eq!(found.len(), entries.len());
+            for ((name, size, crc, offset, bytes), (i, e)) in found.into_iter().zip(entries.iter().enumerate()) {
+                proptest::prop_assert_eq!((&name, size, crc), (&e.name, e.size, e.crc32));
+                proptest::prop_assert_eq!(offset, layout.parts[2 * i].0);
+                proptest::prop_assert_eq!(bytes.as_slice(), data[i]);
+            }
+            let (a, b) = ((cut.0 * whole.len() as f64) as u64, (cut.1 * whole.len() as f64) as u64);
+            let range = a.min(b)..a.max(b);
+            proptest::prop_assert_eq!(
+                render(&layout, &data, range.clone()),
+                &whole[range.start as usize..range.end as usize]
+            );
+        }
+    }
+
     #[test]
     fn zip64_only_when_needed() {
         let small = Layout::new(&[entry("a", b"x")]);

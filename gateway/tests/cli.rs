@@ -61,7 +61,7 @@ fn token_takes_the_data_dir_anywhere_and_names_what_is_missing() {
     ] {
         let (ok, token, err) = gateway(&args);
         assert!(ok, "{args:?}: {err}");
-        let verified = key.verify(&token).unwrap();
+        let verified = key.verify(&token, chrono::Utc::now()).unwrap();
         assert_eq!(verified.principal.user_id, "paal", "{args:?}");
     }
     let (ok, _, err) = gateway(&["token", "boss", "--data-dir", path(dir.path())]);
@@ -129,7 +129,7 @@ fn an_operator_issues_platform_and_user_credentials_and_rotates_keys() {
     ]);
     assert!(ok, "{err}");
     let verified = SharedKey::new(b"s3cret", gateway::auth::AUDIENCE, 60)
-        .verify(&token)
+        .verify(&token, chrono::Utc::now())
         .unwrap();
     assert_eq!(
         verified.principal,

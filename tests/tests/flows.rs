@@ -114,6 +114,22 @@ async fn play_download_and_delete() {
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 
+    // A malformed id is refused naming this request's own field.
+    let err = client(&suite)
+        .await
+        .start_playback(authed(
+            &suite,
+            "paal",
+            pb::StartPlaybackRequest {
+                recording_id: "not-a-uuid".into(),
+                ..Default::default()
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert_eq!(violated_field(&err).as_deref(), Some("recording_id"));
+
     // A user who must give a reason: asked first, then the reason is stored verbatim.
     let err = client(&suite)
         .await

@@ -218,5 +218,16 @@ async fn the_demo_tenant_reads_as_snapshotted() {
         ".rows[].call_id" => "[call id]",
         ".rows[].recordings[].recording_id" => "[recording id]",
         ".next_page_token" => "[token]",
+        ".rows[].deletion_text" => insta::dynamic_redaction(deleted_at),
+        ".rows[].recordings[].deletion_text" => insta::dynamic_redaction(deleted_at),
     });
+}
+
+/// The demo's deletion happens when the seed runs: its time is the run's.
+fn deleted_at(value: insta::internals::Content, _: insta::internals::ContentPath<'_>) -> String {
+    let text = value.as_str().unwrap_or_default();
+    match text.rsplit_once(", on ") {
+        Some((who, _)) => format!("{who}, on [seed time]"),
+        None => text.to_owned(),
+    }
 }

@@ -126,3 +126,65 @@ async fn a_dependency_check_that_hangs_is_not_serving_within_its_timeout() {
     assert!(hung.elapsed() >= super::CHECK_TIMEOUT - Duration::from_millis(200));
     stop.cancel();
 }
+
+#[tokio::test]
+async fn a_body_that_is_not_the_message_is_invalid_argument() {
+    use tower::ServiceExt as _;
+    let host = Host::new(Routes::default(), &[]).await;
+    // Field 1 of HealthCheckRequest is a string; a varint there cannot be decoded.
+    let message = [0x08, 0x01];
+    let mut frame = vec![0];
+    frame.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    frame.extend_from_slice(&message);
+    let request = http::Request::post("http://in-process/grpc.health.v1.Health/Check")
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .body(Body::new(http_body_util::Full::new(bytes::Bytes::from(
+            frame,
+        ))))
+        .unwrap();
+    let response = host
+        .in_process(Duration::from_secs(5))
+        .oneshot(request)
+        .await
+        .unwrap();
+    let status = tonic::Status::from_header_map(response.headers()).expect("trailers-only");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+}
+
+#[tokio::test]
+async fn reflection_lists_only_the_services_served_there() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
+    };
+    let host = Host::new(Routes::default(), &["archive.v1.AuditService"]).await;
+    let mut client = ServerReflectionClient::new(host.in_process(Duration::from_secs(5)));
+    let request = ServerReflectionRequest {
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let answer = client
+        .server_reflection_info(tonic::codegen::tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner()
+        .message()
+        .await
+        .unwrap()
+        .unwrap();
+    let Some(MessageResponse::ListServicesResponse(list)) = answer.message_response else {
+        panic!("unexpected reflection answer {answer:?}");
+    };
+    let mut listed: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "archive.v1.AuditService",
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]
+    );
+}

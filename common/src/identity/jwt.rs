@@ -3,7 +3,7 @@
 //! ([`SharedKey`], embedded mode and `gateway credentials user`) or an
 //! identity provider's RS256 / ES256 keys ([`verify_jwt`] with its key).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -54,34 +54,40 @@ impl SharedKey {
         }
     }
 
-    pub fn sign(&self, principal: &Principal) -> String {
-        self.sign_for(principal, self.ttl_seconds)
+    /// A token issued at `now`, valid for the key's time to live.
+    pub fn sign(&self, principal: &Principal, now: DateTime<Utc>) -> String {
+        self.sign_for(principal, self.ttl_seconds, now)
     }
 
-    pub fn sign_for(&self, principal: &Principal, ttl_seconds: i64) -> String {
+    pub fn sign_for(&self, principal: &Principal, ttl_seconds: i64, now: DateTime<Utc>) -> String {
+        let header = Header::new(Algorithm::HS256);
         sign_jwt(
             principal,
             &self.audience,
             ttl_seconds,
-            &Header::new(Algorithm::HS256),
+            &header,
             &self.encoding,
+            now,
         )
     }
 
-    pub fn verify(&self, token: &str) -> Result<Verified, IdentityError> {
-        verify_jwt(token, &self.decoding, Algorithm::HS256, &self.audience)
+    /// Verifies `token` as of `now`.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Result<Verified, IdentityError> {
+        verify_jwt(token, &self.decoding, Algorithm::HS256, &self.audience, now)
     }
 }
 
-/// A JWT for `principal` with the claims [`verify_jwt`] reads (issuers, tests).
+/// A JWT for `principal` issued at `now` with the claims [`verify_jwt`]
+/// reads (issuers, tests).
 pub fn sign_jwt(
     principal: &Principal,
     audience: &str,
     ttl_seconds: i64,
     header: &Header,
     key: &EncodingKey,
+    now: DateTime<Utc>,
 ) -> String {
-    let now = Utc::now().timestamp();
+    let now = now.timestamp();
     let claims = Claims {
         sub: principal.user_id.clone(),
         tenant: principal.tenant.clone(),
@@ -94,21 +100,26 @@ pub fn sign_jwt(
 }
 
 /// Verifies a JWT signed with `key` using `algorithm`, for `audience`, with
-/// its expiry checked, and reads the principal from its claims (`tenant`,
-/// `sub`, `name`).
+/// its expiry checked against `now` (5 s of leeway), and reads the principal
+/// from its claims (`tenant`, `sub`, `name`).
 pub fn verify_jwt(
     token: &str,
     key: &DecodingKey,
     algorithm: Algorithm,
     audience: &str,
+    now: DateTime<Utc>,
 ) -> Result<Verified, IdentityError> {
     let mut validation = Validation::new(algorithm);
     validation.set_audience(&[audience]);
     validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-    validation.leeway = 5;
+    // jsonwebtoken would read the system clock; the caller's clock decides.
+    validation.validate_exp = false;
     let data = jsonwebtoken::decode::<Claims>(token, key, &validation)
         .map_err(|e| IdentityError::Invalid(e.to_string()))?;
     let c = data.claims;
+    if now.timestamp() > c.exp + 5 {
+        return Err(IdentityError::Invalid("ExpiredSignature".into()));
+    }
     if c.tenant.is_empty() || c.sub.is_empty() {
         return Err(IdentityError::Invalid("tenant and sub are required".into()));
     }
@@ -128,15 +139,21 @@ mod tests {
 
     #[test]
     fn another_secret_audience_or_expired_is_refused() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let key = SharedKey::new(b"secret", "archive", 60);
-        assert_eq!(key.verify(&key.sign(&paal())).unwrap().principal, paal());
-        let token = key.sign(&paal());
+        let token = key.sign(&paal(), now);
+        assert_eq!(key.verify(&token, now).unwrap().principal, paal());
+        let other = SharedKey::new(b"other", "archive", 60);
+        assert!(other.verify(&token, now).is_err());
         assert!(
-            SharedKey::new(b"other", "archive", 60)
-                .verify(&token)
+            SharedKey::new(b"secret", "x", 60)
+                .verify(&token, now)
                 .is_err()
         );
-        assert!(SharedKey::new(b"secret", "x", 60).verify(&token).is_err());
-        assert!(key.verify(&key.sign_for(&paal(), -60)).is_err());
+        // Expiry is the given time's, with 5 s of leeway.
+        let late = |s| now + chrono::Duration::seconds(s);
+        assert!(key.verify(&token, late(65)).is_ok());
+        assert!(key.verify(&token, late(66)).is_err());
+        assert!(key.verify(&key.sign_for(&paal(), -60, now), now).is_err());
     }
 }

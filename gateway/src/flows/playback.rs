@@ -96,13 +96,12 @@ pub async fn start(
         &request.case_id,
         &tenant,
     )?;
-    let selected = upstreams
-        .selected(who, std::slice::from_ref(&request.recording_id))
-        .await?;
-    let recording = selected
-        .first()
-        .ok_or_else(|| Error::Status(Status::not_found("recording not found")))?;
-    refuse_without_file(recording)?;
+    // Checked here, not by archive-svc's batch read, so the error names
+    // this request's field rather than `recording_ids[0]`.
+    uuid::Uuid::parse_str(&request.recording_id)
+        .map_err(|_| FieldViolation::new("recording_id", "must be a UUID"))?;
+    let selected = playable(upstreams, who, &request.recording_id).await?;
+    let recording = &selected[0];
     upstreams
         .authorize(actor, pb::Action::Play, &selected, &reason, &tenant, audit)
         .await?;
@@ -162,13 +161,7 @@ pub async fn renew(
             "this playback has ended: press Play to start it again",
         )));
     };
-    let selected = upstreams
-        .selected(who, std::slice::from_ref(&granted.recording_id))
-        .await?;
-    let recording = selected
-        .first()
-        .ok_or_else(|| Error::Status(Status::not_found("recording not found")))?;
-    refuse_without_file(recording)?;
+    let selected = playable(upstreams, who, &granted.recording_id).await?;
     upstreams
         .authorize_again(actor, pb::Action::Play, &selected, audit)
         .await?;
@@ -179,6 +172,21 @@ pub async fn renew(
 fn token_of(url: &str) -> Option<&str> {
     let (_, query) = url.split_once('?')?;
     query.split('&').find_map(|p| p.strip_prefix("token="))
+}
+
+/// The recording `id` with its call (alone in the list, for the authz
+/// check), refused unless it has a file to play.
+async fn playable(
+    upstreams: &Upstreams,
+    who: &archive_common::Principal,
+    id: &str,
+) -> Result<Vec<super::Selected>, Error> {
+    let selected = upstreams.selected(who, &[id.to_owned()]).await?;
+    let recording = selected
+        .first()
+        .ok_or_else(|| Error::Status(Status::not_found("recording not found")))?;
+    refuse_without_file(recording)?;
+    Ok(selected)
 }
 
 /// FAILED_PRECONDITION for a recording that has no file any more.
@@ -212,7 +220,7 @@ mod tests {
             ttl: Duration::minutes(60),
             link_ttl: link_ttl(60),
         };
-        let who = archive_common::Principal::new("10009", "paal", "Paal Admin");
+        let who = test_support::principals::paal();
         let now = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let id = "0b7e6a8c-3f0e-4c1a-9d2e-5b6a7c8d9e0f";
         let answer = settings.link(&who, id, now, now + Duration::minutes(60));

@@ -1,4 +1,4 @@
-//! The gateway's HTTP side: zip downloads (`GET`/`HEAD /exports/{id}.zip`)
+//! Zip downloads (`GET`/`HEAD /exports/{id}.zip`)
 //! with an exact Content-Length and Range support so a broken download
 //! resumes. Bytes stream from media-svc through a small bounded channel:
 //! memory stays flat whatever the export's size, and a client that goes away
@@ -42,7 +42,7 @@ use crate::{
 };
 
 #[derive(Clone)]
-pub struct HttpState {
+pub struct DownloadState {
     pub upstreams: Upstreams,
     pub exports: ExportSettings,
     pub clock: Arc<dyn Clock>,
@@ -55,7 +55,7 @@ pub struct HttpState {
 /// How often a download under way asks authz-svc again.
 pub const RECHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
-pub fn router(state: HttpState) -> Router {
+pub fn router(state: DownloadState) -> Router {
     Router::new()
         .route("/exports/{file}", get(download).head(download))
         .with_state(state)
@@ -76,7 +76,7 @@ fn plain(status: StatusCode, message: &str) -> Response {
 }
 
 async fn download(
-    State(state): State<HttpState>,
+    State(state): State<DownloadState>,
     Path(file): Path<String>,
     Query(query): Query<TokenQuery>,
     method: Method,
@@ -142,35 +142,31 @@ async fn download(
         ))
     };
     *response.status_mut() = status;
+    let text = |value: String| HeaderValue::from_str(&value).expect("ascii");
+    let disposition = format!("attachment; filename=\"{}\"", prepared.file_name);
     let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/zip"),
-    );
-    h.insert(
-        header::CONTENT_LENGTH,
-        HeaderValue::from(range.end - range.start),
-    );
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{}\"", prepared.file_name))
-            .expect("ascii"),
-    );
-    h.insert(
-        header::ETAG,
-        HeaderValue::from_str(&format!("\"{}\"", token.export_id)).expect("ascii"),
-    );
+    for (name, value) in [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/zip"),
+        ),
+        (
+            header::CONTENT_LENGTH,
+            HeaderValue::from(range.end - range.start),
+        ),
+        (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        ),
+        (header::CONTENT_DISPOSITION, text(disposition)),
+        (header::ETAG, text(format!("\"{}\"", token.export_id))),
+    ] {
+        h.insert(name, value);
+    }
     if status == StatusCode::PARTIAL_CONTENT {
-        h.insert(
-            header::CONTENT_RANGE,
-            HeaderValue::from_str(&format!("bytes {}-{}/{size}", range.start, range.end - 1))
-                .expect("ascii"),
-        );
+        let content_range = format!("bytes {}-{}/{size}", range.start, range.end - 1);
+        h.insert(header::CONTENT_RANGE, text(content_range));
     }
     response
 }

@@ -1,0 +1,163 @@
+//! Which recordings a flow acts on, and whether the user may: the selected
+//! recordings loaded with their calls (another tenant's ids are NOT_FOUND at
+//! archive-svc), then authz-svc asked about every one of them, a refusal
+//! recorded in the audit trail, and a reason asked for where one is needed.
+
+use archive_common::{Principal, error::reason_required};
+use archive_proto::v1 as pb;
+
+use super::{Actor, Reason};
+use crate::{
+    Error,
+    upstream::{Tenant, Upstreams},
+};
+
+/// A selected recording with its call.
+#[derive(Debug, Clone)]
+pub struct Selected {
+    pub recording: pb::Recording,
+    pub call: pb::Call,
+}
+
+impl Selected {
+    pub fn state(&self) -> pb::RecordingState {
+        pb::RecordingState::try_from(self.recording.state).unwrap_or_default()
+    }
+}
+
+impl Upstreams {
+    /// The selected recordings with their calls, in request order.
+    pub async fn selected(&self, who: &Principal, ids: &[String]) -> Result<Vec<Selected>, Error> {
+        let found = self
+            .archive
+            .clone()
+            .batch_get_recordings(self.on_behalf(
+                who,
+                pb::BatchGetRecordingsRequest {
+                    recording_ids: ids.to_vec(),
+                },
+            ))
+            .await
+            .map_err(Error::upstream("archive-svc"))?
+            .into_inner()
+            .recordings;
+        Ok(found
+            .into_iter()
+            .filter_map(|r| {
+                Some(Selected {
+                    recording: r.recording?,
+                    call: r.call?,
+                })
+            })
+            .collect())
+    }
+
+    /// Asks authz-svc about `action` on every selected recording. A refusal
+    /// is recorded in the audit trail (once per user action: a retry with the
+    /// same request id names the same event) and answered PERMISSION_DENIED
+    /// naming the recording; a missing reason is answered FAILED_PRECONDITION
+    /// with the REASON_REQUIRED detail (naming `reason_code` when the tenant
+    /// has codes).
+    pub async fn authorize(
+        &self,
+        actor: &Actor,
+        action: pb::Action,
+        selected: &[Selected],
+        reason: &Reason,
+        tenant: &Tenant,
+        audit: &audit_svc::client::AuditClient,
+    ) -> Result<(), Error> {
+        let reason_needed = self
+            .decide_all(actor, action, selected, reason, audit)
+            .await?;
+        if reason_needed && !reason.satisfies(tenant) {
+            return Err(Error::Status(reason_required(
+                if tenant.reason_codes.is_empty() {
+                    "a reason is required before this action starts"
+                } else {
+                    "a reason code (and optionally a text and a case id) is required before this action starts"
+                },
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`Upstreams::authorize`] for an action that goes on under an earlier
+    /// grant (a playback link renewed, a download resumed): the reason was
+    /// given, and recorded, when it started, so a verdict that asks for one
+    /// allows it; a refusal is recorded and answered as there.
+    pub async fn authorize_again(
+        &self,
+        actor: &Actor,
+        action: pb::Action,
+        selected: &[Selected],
+        audit: &audit_svc::client::AuditClient,
+    ) -> Result<(), Error> {
+        self.decide_all(actor, action, selected, &Reason::default(), audit)
+            .await
+            .map(|_| ())
+    }
+
+    /// authz-svc's verdicts on `action` for every selected recording: a
+    /// refusal recorded and answered PERMISSION_DENIED; else whether any
+    /// asks for a reason.
+    async fn decide_all(
+        &self,
+        actor: &Actor,
+        action: pb::Action,
+        selected: &[Selected],
+        reason: &Reason,
+        audit: &audit_svc::client::AuditClient,
+    ) -> Result<bool, Error> {
+        let requests = selected
+            .iter()
+            .map(|s| pb::DecideRequest {
+                action: action as i32,
+                resource: Some(pb::ResourceAttributes {
+                    recording_id: s.recording.recording_id.clone(),
+                    owner_agent: s.recording.owner_agent.clone(),
+                }),
+            })
+            .collect();
+        let decisions = self
+            .authz
+            .clone()
+            .batch_decide(self.on_behalf(&actor.principal, pb::BatchDecideRequest { requests }))
+            .await
+            .map_err(Error::upstream("authz-svc"))?
+            .into_inner()
+            .decisions;
+        let mut reason_needed = false;
+        for (s, d) in selected.iter().zip(&decisions) {
+            match pb::Verdict::try_from(d.verdict).unwrap_or(pb::Verdict::Deny) {
+                pb::Verdict::Allow => {}
+                pb::Verdict::ReasonRequired => reason_needed = true,
+                _ => {
+                    let event = actor.event(
+                        pb::AuditEventKind::AccessDenied,
+                        actor.event_id(
+                            "access-denied",
+                            &[action.as_str_name(), &s.recording.recording_id],
+                        ),
+                        Some(s),
+                        reason,
+                        format!("{}: {}", action.as_str_name(), d.reason),
+                    );
+                    if let Err(e) = audit.append(&actor.principal, event).await {
+                        tracing::warn!(status = %e, "could not record a refused action");
+                    }
+                    return Err(Error::PermissionDenied(format!(
+                        "recording {}: {}",
+                        s.recording.recording_id, d.reason
+                    )));
+                }
+            }
+        }
+        if decisions.len() != selected.len() {
+            return Err(Error::PermissionDenied(
+                "authz-svc answered for fewer recordings".into(),
+            ));
+        }
+        Ok(reason_needed)
+    }
+}
