@@ -26,7 +26,12 @@ fn skip(reason: String) -> Option<S3Server> {
     if std::env::var(REQUIRE_S3_ENV).is_ok_and(|v| v == "1") {
         panic!("{REQUIRE_S3_ENV}=1 but no S3-compatible server: {reason}");
     }
-    eprintln!("S3 half SKIPPED: {reason} (install with `pip install 'moto[server]'`)");
+    // The test's own name: libtest names the thread a test runs on.
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("an S3 test")
+        .to_owned();
+    eprintln!("SKIPPED {test}: {reason} (install with `pip install 'moto[server]'`)");
     None
 }
 
@@ -99,7 +104,7 @@ impl S3Server {
             region: "us-east-1".into(),
             path_style: true,
             allow_http: true,
-            playback: S3Playback::Relay,
+            playback: S3Playback::Stream,
             access_key_id: Some("testing".into()),
             secret_access_key: Some("testing".into()),
             session_token: None,

@@ -10,35 +10,34 @@ use std::{
 
 use archive_common::{
     Principal,
-    identity::{IdentityConfig, IdentityKey, PlatformCredential, testing::TestKeys},
+    identity::{IdentityConfig, IdentityKey, PlatformCredential},
     shutdown::CancellationToken,
 };
-use archive_proto::v1::media_service_client::MediaServiceClient;
+use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
 use media_svc::{Config, PlaybackToken};
 use object_store::{ObjectStore, memory::InMemory};
 use tokio::{net::TcpListener, task::JoinHandle};
 use tonic::{Request, transport::Channel};
+
+pub use test_support::keys;
+// Not every test binary reads as a user.
+#[allow(unused_imports)]
+pub use test_support::principals::paal;
 
 pub const PLAYBACK_KEY: &str = "test playback key";
 
 /// The tenants the tests' recording platform uploads for.
 pub const PLATFORM_TENANTS: [&str; 2] = ["10009", "10010"];
 
-/// Kept for the whole test binary: the servers read these files.
-static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
 /// Loaded once each, so they reuse their tokens as the real callers do.
-static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.gateway());
-static ARCHIVE: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.signer("archive-svc"));
+static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| keys().gateway());
+static ARCHIVE: LazyLock<IdentityKey> = LazyLock::new(|| keys().signer("archive-svc"));
 static PLATFORM: LazyLock<PlatformCredential> =
-    LazyLock::new(|| KEYS.platform("recording-platform", &PLATFORM_TENANTS));
-
-pub fn keys() -> &'static TestKeys {
-    &KEYS
-}
+    LazyLock::new(|| keys().platform("recording-platform", &PLATFORM_TENANTS));
 
 /// media-svc's key and the trust file.
 pub fn identity() -> IdentityConfig {
-    KEYS.config("media-svc")
+    keys().config("media-svc")
 }
 
 /// `who`, a user through the gateway (reads and media info).
@@ -119,6 +118,34 @@ impl Server {
         }
         .sign(PLAYBACK_KEY.as_bytes());
         format!("/media/{recording_id}?token={token}")
+    }
+
+    /// Uploads `bytes` as a new recording of `tenant`, as the recording platform; its id.
+    pub async fn upload(&self, tenant: &str, bytes: &[u8]) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let messages = pb::UploadRecordingRequest::stream_of(&id, bytes, 256 * 1024);
+        let response = self
+            .client()
+            .await
+            .upload_recording(as_platform(futures::stream::iter(messages), tenant))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(response.created);
+        id
+    }
+
+    /// Deletes recording `id` of tenant 10009, as archive-svc: whether there was anything.
+    pub async fn delete(&self, id: &str) -> Result<bool, tonic::Status> {
+        let request = pb::DeleteRecordingMediaRequest {
+            recording_id: id.to_owned(),
+        };
+        let response = self
+            .client()
+            .await
+            .delete_recording_media(as_archive(request, "10009"))
+            .await?;
+        Ok(response.into_inner().deleted)
     }
 
     pub async fn stop(self) {
