@@ -15,8 +15,7 @@ use std::{
 };
 
 use archive_common::{
-    Principal, convert::timestamp, db::ScratchDatabase, identity::testing::TestKeys,
-    shutdown::CancellationToken,
+    Principal, convert::timestamp, identity::testing::TestKeys, shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, call_event::Kind, call_service_client::CallServiceClient};
 use archive_svc::{
@@ -24,6 +23,7 @@ use archive_svc::{
     store,
 };
 use chrono::{DateTime, TimeDelta, Utc};
+use test_support::postgres::ScratchDatabase;
 use tonic::transport::Channel;
 
 const TENANTS: usize = 50;

@@ -3,14 +3,14 @@
 //! (`<service> migrate` as the owner role, then a runtime role with only the
 //! grants it needs; a service that does not migrate checks the schema is
 //! current), which failures mean "the database is down" ([`is_unavailable`],
-//! the one test every service's error mapping uses), and scratch PostgreSQL
-//! databases for the conformance suites.
+//! the one test every service's error mapping uses). Scratch databases for
+//! tests are the `test-support` crate's.
 
 use std::{str::FromStr, time::Duration};
 
 use sqlx::{
-    Connection, Executor, PgPool, SqlitePool,
-    postgres::{PgConnection, PgPoolOptions},
+    Executor, PgPool, SqlitePool,
+    postgres::PgPoolOptions,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
@@ -198,135 +198,6 @@ pub async fn grant_runtime_role(
     Ok(())
 }
 
-/// Environment variable naming the PostgreSQL server the conformance suites use.
-pub const TEST_PG_ENV: &str = "ARCHIVE_TEST_POSTGRES_URL";
-/// When set to `1`, a missing PostgreSQL fails the suites instead of skipping them (CI).
-pub const REQUIRE_PG_ENV: &str = "ARCHIVE_REQUIRE_POSTGRES";
-const DEFAULT_TEST_PG: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// A throw-away PostgreSQL database, created for one test and dropped by [`ScratchDatabase::drop_database`].
-#[derive(Debug)]
-pub struct ScratchDatabase {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl ScratchDatabase {
-    /// Creates a fresh database, or returns `None` (and says so) when no
-    /// PostgreSQL answers and `ARCHIVE_REQUIRE_POSTGRES` is not `1`.
-    pub async fn create(prefix: &str) -> Option<Self> {
-        let admin_url = std::env::var(TEST_PG_ENV).unwrap_or_else(|_| DEFAULT_TEST_PG.to_owned());
-        let required = std::env::var(REQUIRE_PG_ENV).is_ok_and(|v| v == "1");
-        let mut admin = match PgConnection::connect(&admin_url).await {
-            Ok(c) => c,
-            Err(e) if !required => {
-                eprintln!("PostgreSQL half SKIPPED: cannot connect to {admin_url}: {e}");
-                return None;
-            }
-            Err(e) => {
-                panic!("{REQUIRE_PG_ENV}=1 but PostgreSQL at {admin_url} is unreachable: {e}")
-            }
-        };
-        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-        admin
-            .execute(format!("CREATE DATABASE \"{name}\"").as_str())
-            .await
-            .expect("create scratch database");
-        let url = with_database(&admin_url, &name);
-        Some(Self {
-            admin_url,
-            name,
-            url,
-        })
-    }
-
-    pub async fn drop_database(self) {
-        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
-            let _ = admin
-                .execute(format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name).as_str())
-                .await;
-        }
-    }
-}
-
-/// A throw-away LOGIN role on the test server, for the tests of a service's
-/// runtime role: roles belong to the server, so it is created and dropped
-/// from the admin database ([`ScratchRole::drop_role`]).
-#[derive(Debug)]
-pub struct ScratchRole {
-    admin_url: String,
-    pub name: String,
-}
-
-impl ScratchRole {
-    /// Creates `<prefix>_<random>` with LOGIN and no other right.
-    pub async fn create(prefix: &str) -> Self {
-        let admin_url = std::env::var(TEST_PG_ENV).unwrap_or_else(|_| DEFAULT_TEST_PG.to_owned());
-        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(&admin_url)
-            .await
-            .expect("connect to the test PostgreSQL");
-        admin
-            .execute(format!("CREATE ROLE \"{name}\" LOGIN").as_str())
-            .await
-            .expect("create a scratch role");
-        Self { admin_url, name }
-    }
-
-    /// `url` (any database of the server) connecting as this role.
-    pub fn url_for(&self, url: &str) -> String {
-        as_user(url, &self.name)
-    }
-
-    /// Runs every one of `statements` as this role on `url`'s database and
-    /// panics unless each is refused for want of a privilege.
-    pub async fn assert_refused(&self, url: &str, statements: &[&str]) {
-        let mut conn = PgConnection::connect(&self.url_for(url))
-            .await
-            .expect("connect as the scratch role");
-        for sql in statements {
-            let err = conn.execute(*sql).await.expect_err(sql).to_string();
-            assert!(
-                err.contains("permission denied") || err.contains("must be owner"),
-                "{sql}: {err}"
-            );
-        }
-    }
-
-    pub async fn drop_role(self) {
-        if let Ok(mut admin) = PgConnection::connect(&self.admin_url).await {
-            let _ = admin
-                .execute(format!("DROP ROLE IF EXISTS \"{}\"", self.name).as_str())
-                .await;
-        }
-    }
-}
-
-/// `scheme://user@host/db` with the user replaced by `user` (any password dropped).
-fn as_user(url: &str, user: &str) -> String {
-    let (scheme, rest) = url.split_once("://").expect("a URL");
-    let host = rest.split_once('@').map_or(rest, |(_, host)| host);
-    format!("{scheme}://{user}@{host}")
-}
-
-/// `postgres://u@h:p/old?x=y` with the database replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let authority_end = base.find("://").map_or(0, |i| i + 3);
-    let prefix = match base[authority_end..].find('/') {
-        Some(slash) => &base[..authority_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{prefix}/{name}?{q}"),
-        None => format!("{prefix}/{name}"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::{borrow::Cow, error::Error as StdError, fmt};
@@ -396,33 +267,5 @@ mod tests {
         ] {
             assert!(!super::is_unavailable(&mistake), "{mistake}");
         }
-    }
-
-    #[test]
-    fn user_is_replaced() {
-        assert_eq!(
-            super::as_user("postgres://postgres:pw@127.0.0.1:5432/db", "rt"),
-            "postgres://rt@127.0.0.1:5432/db"
-        );
-        assert_eq!(
-            super::as_user("postgres://h/db", "rt"),
-            "postgres://rt@h/db"
-        );
-    }
-
-    #[test]
-    fn database_is_replaced() {
-        assert_eq!(
-            super::with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
-            "postgres://postgres@127.0.0.1:5432/t1"
-        );
-        assert_eq!(
-            super::with_database("postgres://h/db?sslmode=disable", "t2"),
-            "postgres://h/t2?sslmode=disable"
-        );
-        assert_eq!(
-            super::with_database("postgres://h", "t3"),
-            "postgres://h/t3"
-        );
     }
 }
