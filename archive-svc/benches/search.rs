@@ -425,6 +425,6 @@ async fn main() {
     if std::env::args().any(|a| a == "--keep") {
         println!("\nkept the database for inspection: {}", db.url);
     } else {
-        db.drop_database().await;
+        drop(db);
     }
 }

@@ -18,99 +18,20 @@ use archive_common::{
     Principal,
     convert::timestamp,
     error::violated_field,
-    identity::{CallerKind, IdentityKey, PlatformCredential, Role},
+    identity::{IdentityKey, PlatformCredential, Role},
     shutdown::CancellationToken,
 };
 use archive_proto::v1::{
-    self as pb, AuditEventKind,
-    call_event::Kind,
-    call_service_client::CallServiceClient,
-    media_service_server::{MediaService, MediaServiceServer},
+    self as pb, AuditEventKind, call_event::Kind, call_service_client::CallServiceClient,
 };
 use audit_svc::testing::FakeTrail;
 use chrono::{Duration as TimeDelta, Utc};
-use common::{as_platform, as_user, gateway, identity, keys};
-use tonic::{Code, Request, Response, Status, service::Routes, transport::Channel};
-
-/// media-svc stand-in: refuses any caller but archive-svc's own key (as
-/// media-svc does), fails the first `fail_first` deletions, records the rest;
-/// each answer takes `delay` (a media-svc that hangs).
-#[derive(Clone, Default)]
-struct RecordingDeletions {
-    fail_first: Arc<Mutex<u32>>,
-    delay: Arc<Mutex<Duration>>,
-    deleted: Arc<Mutex<Vec<(String, String)>>>,
-    /// Who was refused: `holder as user_id`.
-    refused: Arc<Mutex<Vec<String>>>,
-}
-
-type Stream = std::pin::Pin<
-    Box<dyn tokio_stream::Stream<Item = Result<pb::ReadRecordingResponse, Status>> + Send>,
->;
-
-#[tonic::async_trait]
-impl MediaService for RecordingDeletions {
-    type ReadRecordingStream = Stream;
-
-    async fn upload_recording(
-        &self,
-        _: Request<tonic::Streaming<pb::UploadRecordingRequest>>,
-    ) -> Result<Response<pb::UploadRecordingResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn read_recording(
-        &self,
-        _: Request<pb::ReadRecordingRequest>,
-    ) -> Result<Response<Stream>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn get_media_info(
-        &self,
-        _: Request<pb::GetMediaInfoRequest>,
-    ) -> Result<Response<pb::GetMediaInfoResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn batch_get_media_info(
-        &self,
-        _: Request<pb::BatchGetMediaInfoRequest>,
-    ) -> Result<Response<pb::BatchGetMediaInfoResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn delete_recording_media(
-        &self,
-        request: Request<pb::DeleteRecordingMediaRequest>,
-    ) -> Result<Response<pb::DeleteRecordingMediaResponse>, Status> {
-        let caller = common::verified(&request)?;
-        if caller.kind != CallerKind::Service || caller.holder != "archive-svc" {
-            self.refused
-                .lock()
-                .unwrap()
-                .push(format!("{} as {}", caller.holder, caller.principal.user_id));
-            return Err(Status::permission_denied("only archive-svc deletes"));
-        }
-        let who = caller.principal;
-        let delay = *self.delay.lock().unwrap();
-        tokio::time::sleep(delay).await;
-        {
-            let mut fail = self.fail_first.lock().unwrap();
-            if *fail > 0 {
-                *fail -= 1;
-                return Err(Status::unavailable("media store down"));
-            }
-        }
-        self.deleted
-            .lock()
-            .unwrap()
-            .push((who.tenant, request.into_inner().recording_id));
-        Ok(Response::new(pb::DeleteRecordingMediaResponse {
-            deleted: true,
-        }))
-    }
-}
+use common::{as_platform, as_user, gateway, identity, keys, media::StandInMedia};
+use tonic::{Code, Request, Status, transport::Channel};
 
 struct Harness {
     client: CallServiceClient<Channel>,
-    media: RecordingDeletions,
+    media: StandInMedia,
     trail: FakeTrail,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
@@ -122,16 +43,12 @@ async fn start() -> Harness {
 
 /// A harness whose media-svc fails its first `fail_first` deletions.
 async fn start_failing(fail_first: u32) -> Harness {
-    let media = RecordingDeletions {
+    let media = StandInMedia {
         fail_first: Arc::new(Mutex::new(fail_first)),
         ..Default::default()
     };
     let shutdown = CancellationToken::new();
-    let media_url = common::serve(
-        Routes::new(MediaServiceServer::new(media.clone())),
-        &shutdown,
-    )
-    .await;
+    let media_url = media.serve(&shutdown).await;
     let trail = FakeTrail::default();
     let trail_url = trail.serve(keys().trust(), shutdown.clone()).await;
 

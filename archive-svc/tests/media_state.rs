@@ -9,96 +9,19 @@
 
 mod common;
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use archive_common::{
     Principal, convert::timestamp, error::violated_field, shutdown::CancellationToken,
 };
-use archive_proto::v1::{
-    self as pb,
-    call_event::Kind,
-    call_service_client::CallServiceClient,
-    media_service_server::{MediaService, MediaServiceServer},
-};
+use archive_proto::v1::{self as pb, call_event::Kind, call_service_client::CallServiceClient};
 use chrono::{Duration as TimeDelta, Utc};
-use common::{as_platform, as_user, identity, keys};
-use tonic::{Code, Request, Response, Status, service::Routes, transport::Channel};
-
-/// media-svc stand-in: the files a test put there (by tenant and id), and
-/// the deletions it was asked for.
-#[derive(Clone, Default)]
-struct FakeMedia {
-    files: Arc<Mutex<HashMap<(String, String), pb::MediaInfo>>>,
-    deleted: Arc<Mutex<Vec<(String, String)>>>,
-}
-
-type Stream = std::pin::Pin<
-    Box<dyn tokio_stream::Stream<Item = Result<pb::ReadRecordingResponse, Status>> + Send>,
->;
-
-fn caller<T>(request: &Request<T>) -> Principal {
-    let caller = common::verified(request).expect("signed identity");
-    // As media-svc admits them: only archive-svc's own key reads and deletes here.
-    assert_eq!(caller.holder, "archive-svc", "{caller:?}");
-    caller.principal
-}
-
-#[tonic::async_trait]
-impl MediaService for FakeMedia {
-    type ReadRecordingStream = Stream;
-
-    async fn upload_recording(
-        &self,
-        _: Request<tonic::Streaming<pb::UploadRecordingRequest>>,
-    ) -> Result<Response<pb::UploadRecordingResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn read_recording(
-        &self,
-        _: Request<pb::ReadRecordingRequest>,
-    ) -> Result<Response<Stream>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn get_media_info(
-        &self,
-        _: Request<pb::GetMediaInfoRequest>,
-    ) -> Result<Response<pb::GetMediaInfoResponse>, Status> {
-        Err(Status::unimplemented("stand-in"))
-    }
-    async fn batch_get_media_info(
-        &self,
-        request: Request<pb::BatchGetMediaInfoRequest>,
-    ) -> Result<Response<pb::BatchGetMediaInfoResponse>, Status> {
-        let tenant = caller(&request).tenant;
-        let files = self.files.lock().unwrap();
-        let media = request
-            .into_inner()
-            .recording_ids
-            .into_iter()
-            .filter_map(|id| files.get(&(tenant.clone(), id)).cloned())
-            .collect();
-        Ok(Response::new(pb::BatchGetMediaInfoResponse { media }))
-    }
-    async fn delete_recording_media(
-        &self,
-        request: Request<pb::DeleteRecordingMediaRequest>,
-    ) -> Result<Response<pb::DeleteRecordingMediaResponse>, Status> {
-        let tenant = caller(&request).tenant;
-        let id = request.into_inner().recording_id;
-        self.deleted.lock().unwrap().push((tenant, id));
-        Ok(Response::new(pb::DeleteRecordingMediaResponse {
-            deleted: true,
-        }))
-    }
-}
+use common::{as_platform, as_user, identity, keys, media::StandInMedia};
+use tonic::{Code, Request, Status, transport::Channel};
 
 struct Harness {
     client: CallServiceClient<Channel>,
-    media: FakeMedia,
+    media: StandInMedia,
     shutdown: CancellationToken,
     _dir: tempfile::TempDir,
 }
@@ -110,13 +33,9 @@ impl Drop for Harness {
 }
 
 /// archive-svc over `dir`'s `a.db` (prepared by the test, or new) and `media`.
-async fn start_in(dir: tempfile::TempDir, media: FakeMedia) -> Harness {
+async fn start_in(dir: tempfile::TempDir, media: StandInMedia) -> Harness {
     let shutdown = CancellationToken::new();
-    let media_url = common::serve(
-        Routes::new(MediaServiceServer::new(media.clone())),
-        &shutdown,
-    )
-    .await;
+    let media_url = media.serve(&shutdown).await;
     let mut config = archive_svc::Config::new(db_url(&dir), identity("archive-svc"));
     config.media_url = Some(media_url);
     config.outbox_interval = Duration::from_millis(50);
@@ -129,7 +48,7 @@ async fn start_in(dir: tempfile::TempDir, media: FakeMedia) -> Harness {
 }
 
 async fn start() -> Harness {
-    start_in(tempfile::tempdir().unwrap(), FakeMedia::default()).await
+    start_in(tempfile::tempdir().unwrap(), StandInMedia::default()).await
 }
 
 fn db_url(dir: &tempfile::TempDir) -> String {
@@ -459,7 +378,7 @@ async fn a_file_that_arrives_after_its_recording_was_deleted_is_deleted_again() 
 }
 
 /// Waits (10 s at most) until media-svc was asked `n` times to delete `id`'s file.
-async fn wait_for_deletions(media: &FakeMedia, id: &str, n: usize) {
+async fn wait_for_deletions(media: &StandInMedia, id: &str, n: usize) {
     for _ in 0..400 {
         let asked = media
             .deleted
@@ -491,7 +410,7 @@ async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
     let start = Utc::now() - TimeDelta::days(3);
     let call_id =
         common::legacy::old_installation(&db_url(&dir), "10009", "upgraded", start, &ids).await;
-    let media = FakeMedia::default();
+    let media = StandInMedia::default();
     let stored = info(&ids[0].to_string(), "d");
     let odd = pb::MediaInfo {
         duration: None,

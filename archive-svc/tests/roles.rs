@@ -188,6 +188,6 @@ async fn the_runtime_role_serves_without_ddl_rights() {
         )
         .await;
     drop(owner);
-    db.drop_database().await;
-    scratch.drop_role().await;
+    drop(db);
+    drop(scratch);
 }

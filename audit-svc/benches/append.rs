@@ -159,7 +159,7 @@ async fn main() {
             for writers in [1, 64] {
                 rows.push(measure(&keys, "PostgreSQL", &db.url, writers, seconds).await);
             }
-            db.drop_database().await;
+            drop(db);
         }
         None => eprintln!("PostgreSQL rows skipped: no server"),
     }

@@ -195,5 +195,5 @@ async fn main() {
         }
     }
     drop(store);
-    db.drop_database().await;
+    drop(db);
 }

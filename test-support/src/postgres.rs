@@ -52,9 +52,6 @@ impl ScratchDatabase {
             url,
         })
     }
-
-    /// Drops the database now (dropping the value does the same, later).
-    pub async fn drop_database(self) {}
 }
 
 impl Drop for ScratchDatabase {
@@ -107,9 +104,6 @@ impl ScratchRole {
             );
         }
     }
-
-    /// Drops the role now (dropping the value does the same, later).
-    pub async fn drop_role(self) {}
 }
 
 impl Drop for ScratchRole {

@@ -232,7 +232,7 @@ async fn a_frozen_audit_svc_leaves_no_event_for_a_playback_the_user_was_told_fai
     stop.cancel();
     drop(audit);
     suite.stop().await.unwrap();
-    db.drop_database().await;
+    drop(db);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,5 +375,5 @@ async fn archive_svc_killed_mid_delete_leaves_no_event_and_the_retry_leaves_one(
     drop(archive);
     suite.stop().await.unwrap();
     holder.close().await.unwrap();
-    db.drop_database().await;
+    drop(db);
 }

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod legacy;
+pub(crate) mod media;
 
 use std::{sync::LazyLock, time::Duration};
 
