@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use archive_common::error::{is_reason_required, violated_field};
 use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
-use common::{audit_events, authed, client, http::request, start_suite};
+use common::{audit_events, authed, client, http::request, play, start_suite};
 use gateway::suite::Suite;
 use tonic::Code;
 
@@ -68,22 +68,7 @@ async fn play_download_and_delete() {
     let recording = recording_of(&main, "23.11.2023 08:46").recording_id.clone();
 
     // Play: a signed media-svc URL; the bytes come with Range support.
-    let started = client(&suite)
-        .await
-        .start_playback(authed(
-            &suite,
-            "paal",
-            pb::StartPlaybackRequest {
-                case_id: Default::default(),
-                reason_code: Default::default(),
-                request_id: Default::default(),
-                recording_id: recording.clone(),
-                reason: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let started = play(&suite, "paal", &recording, "").await.unwrap();
     let whole = request("GET", &started.playback_url, &[]).await;
     assert_eq!(whole.status, 200);
     assert_eq!(whole.header("content-type"), Some("audio/mpeg"));
@@ -97,21 +82,7 @@ async fn play_download_and_delete() {
     assert_eq!(request("GET", &forged, &[]).await.status, 403);
 
     // No play permission: refused, and the refusal is in the audit log.
-    let err = client(&suite)
-        .await
-        .start_playback(authed(
-            &suite,
-            "nils",
-            pb::StartPlaybackRequest {
-                case_id: Default::default(),
-                reason_code: Default::default(),
-                request_id: Default::default(),
-                recording_id: recording.clone(),
-                reason: String::new(),
-            },
-        ))
-        .await
-        .unwrap_err();
+    let err = play(&suite, "nils", &recording, "").await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
 
     // A malformed id is refused naming this request's own field.
@@ -131,21 +102,7 @@ async fn play_download_and_delete() {
     assert_eq!(violated_field(&err).as_deref(), Some("recording_id"));
 
     // A user who must give a reason: asked first, then the reason is stored verbatim.
-    let err = client(&suite)
-        .await
-        .start_playback(authed(
-            &suite,
-            "rita",
-            pb::StartPlaybackRequest {
-                case_id: Default::default(),
-                reason_code: Default::default(),
-                request_id: Default::default(),
-                recording_id: recording.clone(),
-                reason: "  ".into(),
-            },
-        ))
-        .await
-        .unwrap_err();
+    let err = play(&suite, "rita", &recording, "  ").await.unwrap_err();
     assert!(is_reason_required(&err), "{err:?}");
     let reason = "Customer complaint, ticket #4711\nasked by the customer";
     client(&suite)
@@ -154,28 +111,15 @@ async fn play_download_and_delete() {
             &suite,
             "rita",
             pb::StartPlaybackRequest {
-                case_id: Default::default(),
                 reason_code: "COMPLAINT".into(),
-                request_id: Default::default(),
                 recording_id: recording.clone(),
                 reason: reason.into(),
+                ..Default::default()
             },
         ))
         .await
         .unwrap();
-    let err = client(&suite)
-        .await
-        .start_playback(authed(
-            &suite,
-            "rita",
-            pb::StartPlaybackRequest {
-                case_id: Default::default(),
-                reason_code: Default::default(),
-                request_id: Default::default(),
-                recording_id: recording.clone(),
-                reason: "r".repeat(1001),
-            },
-        ))
+    let err = play(&suite, "rita", &recording, &"r".repeat(1001))
         .await
         .unwrap_err();
     assert_eq!(violated_field(&err).as_deref(), Some("reason"));
@@ -224,11 +168,8 @@ async fn play_download_and_delete() {
             &suite,
             "paal",
             pb::CreateExportRequest {
-                case_id: Default::default(),
-                reason_code: Default::default(),
-                request_id: Default::default(),
                 recording_ids: selection.clone(),
-                reason: String::new(),
+                ..Default::default()
             },
         ))
         .await
@@ -341,11 +282,8 @@ async fn play_download_and_delete() {
                 &suite,
                 "paal",
                 pb::CreateExportRequest {
-                    case_id: Default::default(),
-                    reason_code: Default::default(),
-                    request_id: Default::default(),
                     recording_ids: ids,
-                    reason: String::new(),
+                    ..Default::default()
                 },
             ))
             .await
@@ -365,12 +303,9 @@ async fn play_download_and_delete() {
                     suite,
                     user,
                     pb::DeleteRecordingsRequest {
-                        case_id: Default::default(),
-                        reason_code: Default::default(),
-                        request_id: Default::default(),
                         recording_ids: vec![recording],
-                        reason: String::new(),
                         confirmed,
+                        ..Default::default()
                     },
                 ))
                 .await
@@ -429,21 +364,7 @@ async fn play_download_and_delete() {
         );
     }
     assert_eq!(request("GET", &started.playback_url, &[]).await.status, 404);
-    let err = client(&suite)
-        .await
-        .start_playback(authed(
-            &suite,
-            "paal",
-            pb::StartPlaybackRequest {
-                case_id: Default::default(),
-                reason_code: Default::default(),
-                request_id: Default::default(),
-                recording_id: recording.clone(),
-                reason: String::new(),
-            },
-        ))
-        .await
-        .unwrap_err();
+    let err = play(&suite, "paal", &recording, "").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(
         audit_events(client(&suite).await, &suite, &recording)

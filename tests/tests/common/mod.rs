@@ -46,6 +46,25 @@ pub(crate) fn authed<T>(suite: &Suite, user: &str, message: T) -> Request<T> {
     request
 }
 
+/// `user` asks the suite's gateway to play `recording`, giving `reason` (empty: none).
+pub(crate) async fn play(
+    suite: &Suite,
+    user: &str,
+    recording: &str,
+    reason: &str,
+) -> Result<pb::StartPlaybackResponse, tonic::Status> {
+    let request = pb::StartPlaybackRequest {
+        recording_id: recording.into(),
+        reason: reason.into(),
+        ..Default::default()
+    };
+    client(suite)
+        .await
+        .start_playback(authed(suite, user, request))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 /// The audit trail of one recording, read by the admin through `gateway`.
 pub(crate) async fn audit_events(
     gateway: ArchiveServiceClient<Channel>,
