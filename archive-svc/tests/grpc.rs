@@ -27,6 +27,7 @@ use archive_proto::v1::{
 use audit_svc::testing::FakeTrail;
 use chrono::{Duration as TimeDelta, Utc};
 use common::{as_platform, as_user, gateway, identity, keys, media::StandInMedia};
+use test_support::calls::recorded_call;
 use tonic::{Code, Request, Status, transport::Channel};
 
 struct Harness {
@@ -67,47 +68,6 @@ async fn start_failing(fail_first: u32) -> Harness {
         trail,
         shutdown,
         _dir: dir,
-    }
-}
-
-fn forced_call(session: &str, days_ago: i64, caller: &str) -> pb::IngestCallRequest {
-    let start = Utc::now() - TimeDelta::days(days_ago);
-    let event = |s: i64, kind| pb::CallEvent {
-        time: Some(timestamp(start + TimeDelta::seconds(s))),
-        kind: Some(kind),
-    };
-    pb::IngestCallRequest {
-        session_id: session.into(),
-        start_time: Some(timestamp(start)),
-        access_point: Some(pb::AccessPoint {
-            number: "81511569".into(),
-            name: "Main Demo Number".into(),
-        }),
-        caller_number: caller.into(),
-        events: vec![
-            event(
-                0,
-                Kind::QueueEntered(pb::QueueEntered {
-                    queue: "Sales".into(),
-                    forced_recording: true,
-                    pending_recording: false,
-                }),
-            ),
-            event(
-                7,
-                Kind::AgentConnected(pb::AgentConnected {
-                    agent: "Andreas Wallin".into(),
-                    forced_recording: false,
-                }),
-            ),
-            event(
-                164,
-                Kind::AgentDisconnected(pb::AgentDisconnected {
-                    agent: "Andreas Wallin".into(),
-                }),
-            ),
-        ],
-        ..Default::default()
     }
 }
 
@@ -1101,4 +1061,9 @@ async fn the_recording_platform_may_only_ingest_for_its_tenants() {
     assert!(named("MarkRecordingsDeleted", "10009"), "{summary:#?}");
     assert!(named("GetCall", "10009"), "{summary:#?}");
     h.shutdown.cancel();
+}
+
+/// A recorded call of `days_ago` days ago.
+fn forced_call(session: &str, days_ago: i64, caller: &str) -> pb::IngestCallRequest {
+    recorded_call(session, caller, Utc::now() - TimeDelta::days(days_ago))
 }

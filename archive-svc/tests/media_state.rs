@@ -11,12 +11,11 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{
-    Principal, convert::timestamp, error::violated_field, shutdown::CancellationToken,
-};
-use archive_proto::v1::{self as pb, call_event::Kind, call_service_client::CallServiceClient};
+use archive_common::{Principal, error::violated_field, shutdown::CancellationToken};
+use archive_proto::v1::{self as pb, call_service_client::CallServiceClient};
 use chrono::{Duration as TimeDelta, Utc};
 use common::{as_platform, as_user, identity, keys, media::StandInMedia};
+use test_support::calls::recorded_call;
 use tonic::{Code, Request, Status, transport::Channel};
 
 struct Harness {
@@ -62,47 +61,6 @@ fn as_media_svc<T>(tenant: &str, message: T) -> Request<T> {
         .request(message, &Principal::system(tenant, "media-svc"))
 }
 
-fn recorded_call(session: &str) -> pb::IngestCallRequest {
-    let start = Utc::now() - TimeDelta::hours(1);
-    let event = |s: i64, kind| pb::CallEvent {
-        time: Some(timestamp(start + TimeDelta::seconds(s))),
-        kind: Some(kind),
-    };
-    pb::IngestCallRequest {
-        session_id: session.into(),
-        start_time: Some(timestamp(start)),
-        access_point: Some(pb::AccessPoint {
-            number: "81511569".into(),
-            name: "Main Demo Number".into(),
-        }),
-        caller_number: "95214830".into(),
-        events: vec![
-            event(
-                0,
-                Kind::QueueEntered(pb::QueueEntered {
-                    queue: "Sales".into(),
-                    forced_recording: true,
-                    pending_recording: false,
-                }),
-            ),
-            event(
-                7,
-                Kind::AgentConnected(pb::AgentConnected {
-                    agent: "Andreas Wallin".into(),
-                    forced_recording: false,
-                }),
-            ),
-            event(
-                164,
-                Kind::AgentDisconnected(pb::AgentDisconnected {
-                    agent: "Andreas Wallin".into(),
-                }),
-            ),
-        ],
-        ..Default::default()
-    }
-}
-
 /// What media-svc measures of a stored file.
 fn info(recording_id: &str, sha_digit: &str) -> pb::MediaInfo {
     pb::MediaInfo {
@@ -122,7 +80,10 @@ fn info(recording_id: &str, sha_digit: &str) -> pb::MediaInfo {
 impl Harness {
     async fn ingest(&mut self, tenant: &str, session: &str) -> pb::Recording {
         self.client
-            .ingest_call(as_platform(tenant, recorded_call(session)))
+            .ingest_call(as_platform(
+                tenant,
+                recorded_call(session, "95214830", Utc::now() - TimeDelta::hours(1)),
+            ))
             .await
             .unwrap()
             .into_inner()

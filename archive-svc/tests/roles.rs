@@ -11,51 +11,14 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{Principal, convert::timestamp, shutdown::CancellationToken};
-use archive_proto::v1::{self as pb, call_event::Kind, call_service_client::CallServiceClient};
+use archive_common::{Principal, shutdown::CancellationToken};
+use archive_proto::v1::{self as pb, call_service_client::CallServiceClient};
 use chrono::{TimeDelta, Utc};
 use common::{gateway, identity, platform};
 use sqlx::{Connection, PgConnection};
+use test_support::calls::recorded_call;
 use test_support::postgres::{ScratchDatabase, ScratchRole};
 use tokio::net::TcpListener;
-
-fn old_call(session: &str) -> pb::IngestCallRequest {
-    let start = Utc::now() - TimeDelta::days(3);
-    let at = |s: i64| Some(timestamp(start + TimeDelta::seconds(s)));
-    pb::IngestCallRequest {
-        session_id: session.into(),
-        start_time: at(0),
-        access_point: Some(pb::AccessPoint {
-            number: "81511569".into(),
-            name: "Main".into(),
-        }),
-        caller_number: "95214830".into(),
-        events: vec![
-            pb::CallEvent {
-                time: at(0),
-                kind: Some(Kind::QueueEntered(pb::QueueEntered {
-                    queue: "Sales".into(),
-                    forced_recording: true,
-                    pending_recording: false,
-                })),
-            },
-            pb::CallEvent {
-                time: at(5),
-                kind: Some(Kind::AgentConnected(pb::AgentConnected {
-                    agent: "A".into(),
-                    forced_recording: false,
-                })),
-            },
-            pb::CallEvent {
-                time: at(60),
-                kind: Some(Kind::AgentDisconnected(pb::AgentDisconnected {
-                    agent: "A".into(),
-                })),
-            },
-        ],
-        ..Default::default()
-    }
-}
 
 #[tokio::test]
 async fn the_runtime_role_serves_without_ddl_rights() {
@@ -190,4 +153,9 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     drop(owner);
     drop(db);
     drop(scratch);
+}
+
+/// A recorded call of three days ago.
+fn old_call(session: &str) -> pb::IngestCallRequest {
+    recorded_call(session, "95214830", Utc::now() - TimeDelta::days(3))
 }

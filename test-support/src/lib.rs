@@ -1,10 +1,12 @@
-//! What the workspace's tests share, once: throw-away PostgreSQL databases
+//! What the workspace's tests share, once: the call most of them ingest
+//! ([`calls`]), throw-away PostgreSQL databases
 //! and roles that are dropped even when a test fails ([`postgres`]), the
 //! demo tenant's principals ([`principals`]), a service started on an
 //! ephemeral port and awaited until SERVING ([`server`]), a raw HTTP/1.1
 //! client that sends exactly what a test writes ([`http`]), and one key set
 //! per test binary ([`keys`]).
 
+pub mod calls;
 pub mod http;
 pub mod postgres;
 pub mod principals;

@@ -8,6 +8,7 @@ use archive_proto::v1::{
     media_service_client::MediaServiceClient,
 };
 use chrono::{TimeDelta, Utc};
+pub(crate) use test_support::calls::recorded_call;
 
 /// A real CBR MP3 (media-svc walks its frames on upload).
 const CLIP: &[u8] = include_bytes!("../../../gateway/demo/cbr128-44k.mp3");
@@ -60,49 +61,6 @@ pub(crate) async fn ingest_recorded_calls(
         .into_iter()
         .map(|r| r.call.unwrap().recordings[0].recording_id.clone())
         .collect()
-}
-
-/// A call queued to Sales with forced recording, answered by Andreas Wallin
-/// for two minutes from `start`: one recording.
-pub(crate) fn recorded_call(
-    session: &str,
-    caller: &str,
-    start: chrono::DateTime<Utc>,
-) -> pb::IngestCallRequest {
-    let at = |s: i64| Some(timestamp(start + TimeDelta::seconds(s)));
-    pb::IngestCallRequest {
-        session_id: session.to_owned(),
-        start_time: at(0),
-        access_point: Some(pb::AccessPoint {
-            number: "81511569".into(),
-            name: "Main Demo Number".into(),
-        }),
-        caller_number: caller.to_owned(),
-        events: vec![
-            pb::CallEvent {
-                time: at(0),
-                kind: Some(Kind::QueueEntered(pb::QueueEntered {
-                    queue: "Sales".into(),
-                    forced_recording: true,
-                    pending_recording: false,
-                })),
-            },
-            pb::CallEvent {
-                time: at(5),
-                kind: Some(Kind::AgentConnected(pb::AgentConnected {
-                    agent: "Andreas Wallin".into(),
-                    forced_recording: false,
-                })),
-            },
-            pb::CallEvent {
-                time: at(125),
-                kind: Some(Kind::AgentDisconnected(pb::AgentDisconnected {
-                    agent: "Andreas Wallin".into(),
-                })),
-            },
-        ],
-        ..Default::default()
-    }
 }
 
 /// One recorded call ingested into `suite` (session `{prefix}-0`, caller
