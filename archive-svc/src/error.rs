@@ -1,10 +1,11 @@
-//! archive-svc's errors and their one mapping to gRPC status. A database
-//! that cannot be reached ([`db::is_unavailable`]) is UNAVAILABLE with a
-//! retry hint, logged once per interval however many requests fail on it.
+//! archive-svc's errors and their one mapping to gRPC status. Every failure
+//! of what the service depends on (database, transport, audit-svc client)
+//! goes through [`dependency_failed`]: UNAVAILABLE with a retry hint when the
+//! database cannot be reached, INTERNAL otherwise, never the error's own text.
 
 use archive_common::{
-    FieldViolation, db,
-    log_limit::{EVERY, LogLimit},
+    FieldViolation,
+    error::{Dependency, dependency_failed},
 };
 use tonic::Status;
 
@@ -19,6 +20,9 @@ pub enum Error {
     /// The caller may not make this request (whatever its fields say).
     #[error("{0}")]
     PermissionDenied(String),
+    /// The access check's refusal ([`audit_svc::gate::Gate`]), as it is.
+    #[error("refused: {0}")]
+    Refused(#[from] Status),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("serving: {0}")]
@@ -31,27 +35,27 @@ pub enum Error {
     Identity(#[from] archive_common::IdentityError),
 }
 
-/// Every request fails the same way while the database is down.
-static DATABASE_DOWN: LogLimit = LogLimit::new(EVERY);
-
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {
             Error::InvalidArgument(v) => v.into(),
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
             Error::PermissionDenied(why) => Status::permission_denied(why),
-            Error::Store(StoreError::Database(e)) if db::is_unavailable(&e) => {
-                if let Some(repeated) = DATABASE_DOWN.admit("database") {
-                    tracing::warn!(error = %e, repeated, "call database unavailable");
-                }
-                archive_common::error::unavailable("the call database")
+            Error::Refused(status) => status,
+            Error::Store(StoreError::Database(e)) => {
+                dependency_failed("the call database", &Dependency::Database(&e))
             }
-            Error::Store(e) => {
-                tracing::error!(error = %e, "store failure");
-                Status::internal("the call archive failed to answer")
+            Error::Store(
+                e @ (StoreError::Schema(_)
+                | StoreError::GrantNeedsPostgres
+                | StoreError::Corrupt(_)),
+            ) => dependency_failed("the call archive", &Dependency::Other(&e)),
+            Error::Transport(e) => {
+                dependency_failed("archive-svc's transport", &Dependency::Other(&e))
             }
-            Error::Transport(e) => Status::internal(e.to_string()),
-            Error::AuditClient(e) => Status::internal(e.to_string()),
+            Error::AuditClient(e) => {
+                dependency_failed("the audit-svc client", &Dependency::Other(&e))
+            }
             Error::Identity(e) => e.into(),
         }
     }
@@ -75,5 +79,24 @@ mod tests {
         assert_eq!(corrupt.code(), Code::Internal);
         let missing = Status::from(Error::Store(StoreError::Database(sqlx::Error::RowNotFound)));
         assert_eq!(missing.code(), Code::Internal);
+    }
+
+    #[test]
+    fn no_internal_text_reaches_the_client() {
+        let secret = "password=hunter2 at db.internal:5432";
+        let failures = [
+            Error::Store(StoreError::Database(sqlx::Error::Protocol(secret.into()))),
+            Error::Store(StoreError::Corrupt(secret.into())),
+            Error::AuditClient(audit_svc::Error::Unavailable(secret.into())),
+        ];
+        for failure in failures {
+            let status = Status::from(failure);
+            assert_eq!(status.code(), Code::Internal);
+            assert!(
+                !status.message().contains("hunter2"),
+                "{}",
+                status.message()
+            );
+        }
     }
 }

@@ -11,10 +11,12 @@
 //! media states were kept.
 
 mod access;
+mod archive;
 pub mod audit;
 mod config;
 pub mod convert;
 mod error;
+mod grpc;
 pub mod media_check;
 mod metrics;
 pub mod model;
@@ -43,15 +45,17 @@ use tokio::net::TcpListener;
 use tonic::service::{Routes, interceptor::InterceptedService};
 
 pub use crate::{
+    archive::Archive,
     config::{Cli, Command, Config, MigrateArgs, MigrateCli},
     error::Error,
+    grpc::GrpcServer,
     retention::Retention,
     service::CallArchive,
 };
 
 // Used by the integration tests only.
 #[cfg(test)]
-use {tempfile as _, tokio_stream as _};
+use {tempfile as _, test_support as _, tokio_stream as _};
 
 /// The gRPC name health reports under.
 pub const SERVICE_NAME: &str = "archive.v1.CallService";
@@ -77,7 +81,10 @@ pub struct Started {
     /// The service itself, the same one the host serves: what a caller in
     /// this process that has verified the caller's identity itself (the
     /// embedded gateway's result pages) may call with no encoding at all.
-    pub calls: Arc<CallArchive>,
+    pub calls: Arc<GrpcServer<CallArchive>>,
+    /// The same service without its transport: what the gateway calls in
+    /// this process once it speaks the domain's terms.
+    pub archive: Arc<dyn Archive>,
 }
 
 /// The name the audit relay calls audit-svc as (`system:archive-svc`).
@@ -154,7 +161,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         }),
         clock.clone(),
     );
-    let calls = Arc::new(CallArchive::new(
+    let archive = Arc::new(CallArchive::new(
         store.clone(),
         tokens,
         clock,
@@ -162,6 +169,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         nudge,
         gate,
     ));
+    let calls = Arc::new(GrpcServer(archive.clone()));
     let verify = identity.verifier();
     let routes = Routes::new(InterceptedService::new(
         CallServiceServer::from_arc(calls.clone()),
@@ -178,5 +186,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
             async move { store.ping().await }
         },
     );
-    Ok(Started { host, calls })
+    Ok(Started {
+        host,
+        calls,
+        archive,
+    })
 }

@@ -1,21 +1,27 @@
-//! The `archive.v1.CallService` gRPC service: validates, applies the recording
-//! rules, and delegates to the [`CallStore`]. Each change is made as the
+//! The call archive itself ([`Archive`], the `archive.v1.CallService` RPCs
+//! without their transport): admits the caller, validates, applies the
+//! recording rules, and delegates to the [`CallStore`]. Each change is made as the
 //! verified caller (a user through the gateway, or a system principal calling
 //! directly) with the request's `ActionContext`; the store records its audit
 //! event in the same transaction and the audit relay is nudged after commit.
 
 use std::sync::Arc;
 
-use archive_common::{Clock, FieldViolation, Principal, identity::Caller, page_token::PageTokens};
-use archive_proto::v1::{self as pb, call_service_server::CallService};
+use archive_common::{
+    Clock, FieldViolation, Principal,
+    identity::{Caller, Rule},
+    page_token::PageTokens,
+};
+use archive_proto::v1 as pb;
+use async_trait::async_trait;
 use audit_svc::{
     gate::Gate,
     outbox::{Change, Context, Nudge},
 };
-use tonic::{Request, Response, Status};
 
 use crate::{
     Error, access,
+    archive::Archive,
     convert::{self, call_query, page_size, recording, recording_ids, uuid},
     model::{CallQuery, Cursor, PendingCursor, StoredCall, TenantSettings},
     retention::Retention,
@@ -58,6 +64,11 @@ impl CallArchive {
         }
     }
 
+    /// The caller's principal if `rule` admits them (a refusal is recorded).
+    async fn admit<'c>(&self, caller: &'c Caller, rule: &Rule) -> Result<&'c Principal, Error> {
+        Ok(self.gate.admit_caller(caller, rule).await?)
+    }
+
     /// A change by `who` now, with the request's context (validated,
     /// violations naming `context.<field>`).
     fn change(&self, who: &Principal, context: Option<pb::ActionContext>) -> Result<Change, Error> {
@@ -98,83 +109,61 @@ impl CallArchive {
     }
 }
 
-#[tonic::async_trait]
-impl CallService for CallArchive {
+#[async_trait]
+impl Archive for CallArchive {
     async fn ingest_call(
         &self,
-        request: Request<pb::IngestCallRequest>,
-    ) -> Result<Response<pb::IngestCallResponse>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::INGEST_CALL)
-            .await?
-            .clone();
-        let report = CallReport::try_from(request.into_inner()).map_err(Error::from)?;
-        let settings = self
-            .store
-            .settings(&who.tenant)
-            .await
-            .map_err(Error::from)?;
+        caller: &Caller,
+        request: pb::IngestCallRequest,
+    ) -> Result<pb::IngestCallResponse, Error> {
+        let who = self.admit(caller, &access::INGEST_CALL).await?;
+        let report = CallReport::try_from(request)?;
+        let settings = self.store.settings(&who.tenant).await?;
         let call = rules::decide(&report, settings.consult_recording);
-        let change = self.change(&who, None)?;
-        let (stored, created) = self
-            .store
-            .insert_call(&who.tenant, &call, &change)
-            .await
-            .map_err(Error::from)?;
+        let change = self.change(who, None)?;
+        let (stored, created) = self.store.insert_call(&who.tenant, &call, &change).await?;
         if created {
             self.audit.nudge();
         }
         tracing::info!(tenant = %who.tenant, session = %call.session_id, created, recordings = stored.recordings.len(), "call ingested");
-        Ok(Response::new(pb::IngestCallResponse {
+        Ok(pb::IngestCallResponse {
             call: Some(stored.into()),
             created,
-        }))
+        })
     }
 
     async fn batch_ingest_calls(
         &self,
-        request: Request<pb::BatchIngestCallsRequest>,
-    ) -> Result<Response<pb::BatchIngestCallsResponse>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::BATCH_INGEST_CALLS)
-            .await?
-            .clone();
-        let calls = request.into_inner().calls;
+        caller: &Caller,
+        request: pb::BatchIngestCallsRequest,
+    ) -> Result<pb::BatchIngestCallsResponse, Error> {
+        let who = self.admit(caller, &access::BATCH_INGEST_CALLS).await?;
+        let calls = request.calls;
         if calls.is_empty() || calls.len() > MAX_BATCH {
-            return Err(Error::from(FieldViolation::new(
-                "calls",
-                format!("must hold 1 to {MAX_BATCH} calls"),
-            ))
-            .into());
+            return Err(
+                FieldViolation::new("calls", format!("must hold 1 to {MAX_BATCH} calls")).into(),
+            );
         }
         // Validate everything before writing anything.
         let reports = calls
             .into_iter()
             .enumerate()
             .map(|(i, c)| CallReport::try_from(c).map_err(|v| v.within(&format!("calls[{i}]"))))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(Error::from)?;
-        let settings = self
-            .store
-            .settings(&who.tenant)
-            .await
-            .map_err(Error::from)?;
+            .collect::<Result<Vec<_>, _>>()?;
+        let settings = self.store.settings(&who.tenant).await?;
         let decided: Vec<_> = reports
             .iter()
             .map(|r| rules::decide(r, settings.consult_recording))
             .collect();
-        let change = self.change(&who, None)?;
+        let change = self.change(who, None)?;
         let stored = self
             .store
             .insert_calls(&who.tenant, &decided, &change)
-            .await
-            .map_err(Error::from)?;
+            .await?;
         if stored.iter().any(|(_, created)| *created) {
             self.audit.nudge();
         }
-        Ok(Response::new(pb::BatchIngestCallsResponse {
+        Ok(pb::BatchIngestCallsResponse {
             results: stored
                 .into_iter()
                 .map(|(call, created)| pb::IngestCallResponse {
@@ -182,63 +171,54 @@ impl CallService for CallArchive {
                     created,
                 })
                 .collect(),
-        }))
+        })
     }
 
     async fn search_calls(
         &self,
-        request: Request<pb::SearchCallsRequest>,
-    ) -> Result<Response<pb::SearchCallsResponse>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::SEARCH_CALLS)
-            .await?
-            .clone();
-        let req = request.into_inner();
-        let query = call_query(req.filter, req.order).map_err(Error::from)?;
-        let size = page_size(req.page_size, "page_size").map_err(Error::from)?;
+        caller: &Caller,
+        req: pb::SearchCallsRequest,
+    ) -> Result<pb::SearchCallsResponse, Error> {
+        let who = self.admit(caller, &access::SEARCH_CALLS).await?;
+        let query = call_query(req.filter, req.order)?;
+        let size = page_size(req.page_size, "page_size")?;
         let (calls, next_page_token) = self
             .page(&who.tenant, &query, size, &req.page_token)
             .await?;
-        Ok(Response::new(pb::SearchCallsResponse {
+        Ok(pb::SearchCallsResponse {
             calls: calls.into_iter().map(Into::into).collect(),
             next_page_token,
-        }))
+        })
     }
 
     async fn get_call(
         &self,
-        request: Request<pb::GetCallRequest>,
-    ) -> Result<Response<pb::GetCallResponse>, Status> {
-        let who = self.gate.admit(&request, &access::GET_CALL).await?.clone();
-        let call_id = uuid(&request.get_ref().call_id, "call_id").map_err(Error::from)?;
+        caller: &Caller,
+        request: pb::GetCallRequest,
+    ) -> Result<pb::GetCallResponse, Error> {
+        let who = self.admit(caller, &access::GET_CALL).await?;
+        let call_id = uuid(&request.call_id, "call_id")?;
         let call = self
             .store
             .get_call(&who.tenant, call_id)
-            .await
-            .map_err(Error::from)?
+            .await?
             .ok_or_else(|| Error::NotFound(format!("call {call_id}")))?;
-        Ok(Response::new(pb::GetCallResponse {
+        Ok(pb::GetCallResponse {
             call: Some(call.into()),
-        }))
+        })
     }
 
     async fn batch_get_recordings(
         &self,
-        request: Request<pb::BatchGetRecordingsRequest>,
-    ) -> Result<Response<pb::BatchGetRecordingsResponse>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::BATCH_GET_RECORDINGS)
-            .await?
-            .clone();
-        let ids = recording_ids(&request.get_ref().recording_ids, "recording_ids", MAX_BATCH)
-            .map_err(Error::from)?;
+        caller: &Caller,
+        request: pb::BatchGetRecordingsRequest,
+    ) -> Result<pb::BatchGetRecordingsResponse, Error> {
+        let who = self.admit(caller, &access::BATCH_GET_RECORDINGS).await?;
+        let ids = recording_ids(&request.recording_ids, "recording_ids", MAX_BATCH)?;
         let mut found: std::collections::HashMap<_, _> = self
             .store
             .get_recordings(&who.tenant, &ids)
-            .await
-            .map_err(Error::from)?
+            .await?
             .into_iter()
             .map(|(r, c)| (r.recording_id, (r, c)))
             .collect();
@@ -252,25 +232,20 @@ impl CallService for CallArchive {
                 call: Some(c.into()),
             });
         }
-        Ok(Response::new(pb::BatchGetRecordingsResponse { recordings }))
+        Ok(pb::BatchGetRecordingsResponse { recordings })
     }
 
     async fn list_agent_recordings(
         &self,
-        request: Request<pb::ListAgentRecordingsRequest>,
-    ) -> Result<Response<pb::ListAgentRecordingsResponse>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::LIST_AGENT_RECORDINGS)
-            .await?
-            .clone();
-        let req = request.into_inner();
+        caller: &Caller,
+        req: pb::ListAgentRecordingsRequest,
+    ) -> Result<pb::ListAgentRecordingsResponse, Error> {
+        let who = self.admit(caller, &access::LIST_AGENT_RECORDINGS).await?;
         if req.agent.trim().is_empty() {
-            return Err(Error::from(FieldViolation::missing("agent")).into());
+            return Err(FieldViolation::missing("agent").into());
         }
-        archive_common::error::check_text(&req.agent, "agent", convert::MAX_NAME)
-            .map_err(Error::from)?;
-        let size = page_size(req.page_size, "page_size").map_err(Error::from)?;
+        archive_common::error::check_text(&req.agent, "agent", convert::MAX_NAME)?;
+        let size = page_size(req.page_size, "page_size")?;
         let query = CallQuery {
             linked_agent: Some(req.agent.clone()),
             ..CallQuery::default()
@@ -291,141 +266,107 @@ impl CallService for CallArchive {
                 c.into()
             })
             .collect();
-        Ok(Response::new(pb::ListAgentRecordingsResponse {
+        Ok(pb::ListAgentRecordingsResponse {
             calls,
             next_page_token,
-        }))
+        })
     }
 
     async fn mark_recordings_deleted(
         &self,
-        request: Request<pb::MarkRecordingsDeletedRequest>,
-    ) -> Result<Response<pb::MarkRecordingsDeletedResponse>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::MARK_RECORDINGS_DELETED)
-            .await?
-            .clone();
-        let req = request.into_inner();
-        let ids =
-            recording_ids(&req.recording_ids, "recording_ids", MAX_BATCH).map_err(Error::from)?;
-        let change = self.change(&who, req.context)?;
+        caller: &Caller,
+        req: pb::MarkRecordingsDeletedRequest,
+    ) -> Result<pb::MarkRecordingsDeletedResponse, Error> {
+        let who = self.admit(caller, &access::MARK_RECORDINGS_DELETED).await?;
+        let ids = recording_ids(&req.recording_ids, "recording_ids", MAX_BATCH)?;
+        let change = self.change(who, req.context)?;
         // All or nothing: every id must be the tenant's before any marker is set.
-        let known = self
-            .store
-            .get_recordings(&who.tenant, &ids)
-            .await
-            .map_err(Error::from)?;
+        let known = self.store.get_recordings(&who.tenant, &ids).await?;
         if let Some(missing) = ids
             .iter()
             .find(|id| !known.iter().any(|(r, _)| r.recording_id == **id))
         {
-            return Err(Error::NotFound(format!("recording {missing}")).into());
+            return Err(Error::NotFound(format!("recording {missing}")));
         }
-        let recordings = self
-            .store
-            .mark_deleted(&who.tenant, &ids, &change)
-            .await
-            .map_err(Error::from)?;
+        let recordings = self.store.mark_deleted(&who.tenant, &ids, &change).await?;
         self.audit.nudge();
         // The files made unservable before the user is told (bounded; the
         // outbox retries whatever media-svc did not confirm in time).
         self.retention.delete_now(&who.tenant, &ids).await;
-        Ok(Response::new(pb::MarkRecordingsDeletedResponse {
+        Ok(pb::MarkRecordingsDeletedResponse {
             recordings: recordings
                 .into_iter()
                 .map(|r| recording(r, &who.tenant))
                 .collect(),
-        }))
+        })
     }
 
     async fn get_tenant_settings(
         &self,
-        request: Request<pb::GetTenantSettingsRequest>,
-    ) -> Result<Response<pb::TenantSettings>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::GET_TENANT_SETTINGS)
-            .await?
-            .clone();
-        let settings = self
-            .store
-            .settings(&who.tenant)
-            .await
-            .map_err(Error::from)?;
-        Ok(Response::new(settings.into()))
+        caller: &Caller,
+        _request: pb::GetTenantSettingsRequest,
+    ) -> Result<pb::TenantSettings, Error> {
+        let who = self.admit(caller, &access::GET_TENANT_SETTINGS).await?;
+        let settings = self.store.settings(&who.tenant).await?;
+        Ok(settings.into())
     }
 
     async fn update_tenant_settings(
         &self,
-        request: Request<pb::UpdateTenantSettingsRequest>,
-    ) -> Result<Response<pb::TenantSettings>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::UPDATE_TENANT_SETTINGS)
-            .await?
-            .clone();
-        let req = request.into_inner();
+        caller: &Caller,
+        req: pb::UpdateTenantSettingsRequest,
+    ) -> Result<pb::TenantSettings, Error> {
+        let who = self.admit(caller, &access::UPDATE_TENANT_SETTINGS).await?;
         let settings = req
             .settings
             .ok_or_else(|| FieldViolation::missing("settings"))
-            .and_then(TenantSettings::try_from)
-            .map_err(Error::from)?;
-        let change = self.change(&who, req.context)?;
+            .and_then(TenantSettings::try_from)?;
+        let change = self.change(who, req.context)?;
         if self
             .store
             .put_settings(&who.tenant, &settings, &change)
-            .await
-            .map_err(Error::from)?
+            .await?
         {
             self.audit.nudge();
         }
-        Ok(Response::new(settings.into()))
+        Ok(settings.into())
     }
 
     async fn set_legal_hold(
         &self,
-        request: Request<pb::SetLegalHoldRequest>,
-    ) -> Result<Response<pb::SetLegalHoldResponse>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::SET_LEGAL_HOLD)
-            .await?
-            .clone();
-        let req = request.into_inner();
-        let call_id = uuid(&req.call_id, "call_id").map_err(Error::from)?;
-        let change = self.change(&who, req.context)?;
+        caller: &Caller,
+        req: pb::SetLegalHoldRequest,
+    ) -> Result<pb::SetLegalHoldResponse, Error> {
+        let who = self.admit(caller, &access::SET_LEGAL_HOLD).await?;
+        let call_id = uuid(&req.call_id, "call_id")?;
+        let change = self.change(who, req.context)?;
         let call = self
             .store
             .set_legal_hold(&who.tenant, call_id, req.legal_hold, &change)
-            .await
-            .map_err(Error::from)?
+            .await?
             .ok_or_else(|| Error::NotFound(format!("call {call_id}")))?;
         self.audit.nudge();
-        Ok(Response::new(pb::SetLegalHoldResponse {
+        Ok(pb::SetLegalHoldResponse {
             call: Some(call.into()),
-        }))
+        })
     }
 
     async fn list_pending_media_deletions(
         &self,
-        request: Request<pb::ListPendingMediaDeletionsRequest>,
-    ) -> Result<Response<pb::ListPendingMediaDeletionsResponse>, Status> {
+        caller: &Caller,
+        req: pb::ListPendingMediaDeletionsRequest,
+    ) -> Result<pb::ListPendingMediaDeletionsResponse, Error> {
         let who = self
-            .gate
-            .admit(&request, &access::LIST_PENDING_MEDIA_DELETIONS)
-            .await?
-            .clone();
+            .admit(caller, &access::LIST_PENDING_MEDIA_DELETIONS)
+            .await?;
         // Every tenant's deletions are media-svc's business only (its own
         // key, not a principal's name: the gateway may sign any `system:…`).
-        let media_svc = Caller::of(&request)?.holder == "media-svc";
-        let req = request.into_inner();
+        let media_svc = caller.holder == "media-svc";
         let tenant = if req.all_tenants {
             if !media_svc {
                 return Err(Error::PermissionDenied(
                     "all_tenants: only media-svc may list every tenant's deletions".into(),
-                )
-                .into());
+                ));
             }
             None
         } else {
@@ -435,22 +376,21 @@ impl CallService for CallArchive {
             0 => MAX_PENDING_PAGE,
             n if (1..=MAX_PENDING_PAGE as i32).contains(&n) => n as u32,
             _ => {
-                return Err(Error::from(FieldViolation::new(
+                return Err(FieldViolation::new(
                     "page_size",
                     format!("must be 0 to {MAX_PENDING_PAGE}"),
-                ))
+                )
                 .into());
             }
         };
         let after = match req.page_token.as_str() {
             "" => None,
-            token => Some(uuid(token, "page_token").map_err(Error::from)?),
+            token => Some(uuid(token, "page_token")?),
         };
         let mut found = self
             .store
             .pending_media_deletions(tenant, after, size + 1)
-            .await
-            .map_err(Error::from)?;
+            .await?;
         let next_page_token = if found.len() > size as usize {
             found.truncate(size as usize);
             found
@@ -460,7 +400,7 @@ impl CallService for CallArchive {
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListPendingMediaDeletionsResponse {
+        Ok(pb::ListPendingMediaDeletionsResponse {
             deletions: found
                 .into_iter()
                 .map(|d| pb::PendingMediaDeletion {
@@ -472,69 +412,61 @@ impl CallService for CallArchive {
                 })
                 .collect(),
             next_page_token,
-        }))
+        })
     }
 
     async fn mark_recording_media_stored(
         &self,
-        request: Request<pb::MarkRecordingMediaStoredRequest>,
-    ) -> Result<Response<pb::MarkRecordingMediaStoredResponse>, Status> {
+        caller: &Caller,
+        request: pb::MarkRecordingMediaStoredRequest,
+    ) -> Result<pb::MarkRecordingMediaStoredResponse, Error> {
         let who = self
-            .gate
-            .admit(&request, &access::MARK_RECORDING_MEDIA_STORED)
-            .await?
-            .clone();
-        let (id, file) = convert::stored_file(request.into_inner().media, self.clock.now())
-            .map_err(Error::from)?;
+            .admit(caller, &access::MARK_RECORDING_MEDIA_STORED)
+            .await?;
+        let (id, file) = convert::stored_file(request.media, self.clock.now())?;
         let (recording, requeued) = self
             .store
             .mark_media_stored(&who.tenant, id, &file)
-            .await
-            .map_err(Error::from)?
+            .await?
             .ok_or_else(|| Error::NotFound(format!("recording {id}")))?;
         if requeued {
             tracing::info!(tenant = %who.tenant, recording = %id, "a file arrived after its recording was deleted or expired; queued for deletion again");
             self.retention.nudge();
         }
-        Ok(Response::new(pb::MarkRecordingMediaStoredResponse {
+        Ok(pb::MarkRecordingMediaStoredResponse {
             recording: Some(convert::recording(recording, &who.tenant)),
-        }))
+        })
     }
 
     async fn list_pending_recordings(
         &self,
-        request: Request<pb::ListPendingRecordingsRequest>,
-    ) -> Result<Response<pb::ListPendingRecordingsResponse>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::LIST_PENDING_RECORDINGS)
-            .await?
-            .clone();
-        let req = request.into_inner();
+        caller: &Caller,
+        req: pb::ListPendingRecordingsRequest,
+    ) -> Result<pb::ListPendingRecordingsResponse, Error> {
+        let who = self.admit(caller, &access::LIST_PENDING_RECORDINGS).await?;
         let before = req
             .ingested_before
             .as_ref()
             .map(|t| archive_common::convert::from_timestamp(t, "ingested_before"))
-            .transpose()
-            .map_err(Error::from)?;
-        let size = page_size(req.page_size, "page_size").map_err(Error::from)?;
+            .transpose()?;
+        let size = page_size(req.page_size, "page_size")?;
         // The token is bound to the filter: another `ingested_before` starts over.
         let fingerprint =
             format!("pending:{:?}", before.map(|t| t.timestamp_micros())).into_bytes();
         let after = if req.page_token.is_empty() {
             None
         } else {
-            Some(
-                self.tokens
-                    .open::<PendingCursor>(&req.page_token, &who.tenant, &fingerprint, "page_token")
-                    .map_err(Error::from)?,
-            )
+            Some(self.tokens.open::<PendingCursor>(
+                &req.page_token,
+                &who.tenant,
+                &fingerprint,
+                "page_token",
+            )?)
         };
         let mut found = self
             .store
             .pending_recordings(&who.tenant, before, after, size + 1)
-            .await
-            .map_err(Error::from)?;
+            .await?;
         let next_page_token = if found.len() > size as usize {
             found.truncate(size as usize);
             let (last, _) = found.last().expect("a full page has a last row");
@@ -548,7 +480,7 @@ impl CallService for CallArchive {
         } else {
             String::new()
         };
-        Ok(Response::new(pb::ListPendingRecordingsResponse {
+        Ok(pb::ListPendingRecordingsResponse {
             recordings: found
                 .into_iter()
                 .map(|(r, c)| pb::RecordingWithCall {
@@ -557,30 +489,23 @@ impl CallService for CallArchive {
                 })
                 .collect(),
             next_page_token,
-        }))
+        })
     }
 
     async fn run_retention_sweep(
         &self,
-        request: Request<pb::RunRetentionSweepRequest>,
-    ) -> Result<Response<pb::RunRetentionSweepResponse>, Status> {
-        let who = self
-            .gate
-            .admit(&request, &access::RUN_RETENTION_SWEEP)
-            .await?
-            .clone();
+        caller: &Caller,
+        _request: pb::RunRetentionSweepRequest,
+    ) -> Result<pb::RunRetentionSweepResponse, Error> {
+        let who = self.admit(caller, &access::RUN_RETENTION_SWEEP).await?;
         let started = std::time::Instant::now();
-        let report = self
-            .retention
-            .sweep_tenant(&who.tenant)
-            .await
-            .map_err(Error::from)?;
-        Ok(Response::new(pb::RunRetentionSweepResponse {
+        let report = self.retention.sweep_tenant(&who.tenant).await?;
+        Ok(pb::RunRetentionSweepResponse {
             recordings_expired: report.recordings_expired,
             calls_purged: report.calls_purged,
             took: Some(archive_common::convert::duration(
                 chrono::TimeDelta::from_std(started.elapsed()).unwrap_or_default(),
             )),
-        }))
+        })
     }
 }

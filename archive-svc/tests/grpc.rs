@@ -30,8 +30,7 @@ use archive_proto::v1::{
 use audit_svc::testing::FakeTrail;
 use chrono::{Duration as TimeDelta, Utc};
 use common::{as_platform, as_user, gateway, identity, keys};
-use tokio::net::TcpListener;
-use tonic::{Code, Request, Response, Status, transport::Channel};
+use tonic::{Code, Request, Response, Status, service::Routes, transport::Channel};
 
 /// media-svc stand-in: refuses any caller but archive-svc's own key (as
 /// media-svc does), fails the first `fail_first` deletions, records the rest;
@@ -81,16 +80,7 @@ impl MediaService for RecordingDeletions {
         &self,
         request: Request<pb::DeleteRecordingMediaRequest>,
     ) -> Result<Response<pb::DeleteRecordingMediaResponse>, Status> {
-        let token = request
-            .metadata()
-            .get("x-archive-identity")
-            .expect("identity forwarded")
-            .to_str()
-            .unwrap();
-        let caller = keys()
-            .trust()
-            .verify(token, None, Utc::now())
-            .map_err(Status::from)?;
+        let caller = common::verified(&request)?;
         if caller.kind != CallerKind::Service || caller.holder != "archive-svc" {
             self.refused
                 .lock()
@@ -126,28 +116,6 @@ struct Harness {
     _dir: tempfile::TempDir,
 }
 
-/// Serves a tonic service on an ephemeral port until `stop` is cancelled;
-/// evaluates to its URL.
-macro_rules! serve {
-    ($service:expr, $stop:expr) => {{
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let stop = $stop.clone();
-        let service = $service;
-        tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(service)
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    stop.cancelled_owned(),
-                )
-                .await
-                .unwrap();
-        });
-        url
-    }};
-}
-
 async fn start() -> Harness {
     start_failing(2).await
 }
@@ -159,7 +127,11 @@ async fn start_failing(fail_first: u32) -> Harness {
         ..Default::default()
     };
     let shutdown = CancellationToken::new();
-    let media_url = serve!(MediaServiceServer::new(media.clone()), shutdown);
+    let media_url = common::serve(
+        Routes::new(MediaServiceServer::new(media.clone())),
+        &shutdown,
+    )
+    .await;
     let trail = FakeTrail::default();
     let trail_url = trail.serve(keys().trust(), shutdown.clone()).await;
 
@@ -171,15 +143,7 @@ async fn start_failing(fail_first: u32) -> Harness {
     config.media_url = Some(media_url);
     config.audit_url = Some(trail_url);
     config.outbox_interval = Duration::from_millis(50);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(archive_svc::run(config, listener, shutdown.clone()));
-    archive_common::host::wait_serving(&format!("http://{addr}"), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let client = CallServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let client = common::run_archive(config, &shutdown).await;
     Harness {
         client,
         media,
@@ -334,112 +298,50 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
         page_size,
         page_token: String::new(),
     };
+    // A page of 10, newest first, of the filter `edit` makes.
+    let filtered = |edit: &dyn Fn(&mut pb::CallFilter)| {
+        let mut filter = pb::CallFilter::default();
+        edit(&mut filter);
+        search(filter, 0, 10)
+    };
     let ts = |days: i64| Some(timestamp(Utc::now() - TimeDelta::days(days)));
+    let seconds = |seconds: i64| Some(prost_types::Duration { seconds, nanos: 0 });
     let search_cases = [
         (search(Default::default(), 0, 1001), "page_size"),
         (search(Default::default(), 0, -1), "page_size"),
         (search(Default::default(), 7, 10), "order"),
         (
-            search(
-                pb::CallFilter {
-                    start_time_from: ts(1),
-                    start_time_to: ts(2),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| (f.start_time_from, f.start_time_to) = (ts(1), ts(2))),
             "filter.start_time_to",
         ),
         (
-            search(
-                pb::CallFilter {
-                    start_time_from: Some(prost_types::Timestamp {
-                        seconds: -99_999_999_999,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| {
+                let long_ago = prost_types::Timestamp {
+                    seconds: -99_999_999_999,
+                    nanos: 0,
+                };
+                f.start_time_from = Some(long_ago);
+            }),
             "filter.start_time_from",
         ),
         (
-            search(
-                pb::CallFilter {
-                    caller_number: "%' OR 1=1 --".into(),
-                    caller_number_partial: true,
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| {
+                (f.caller_number, f.caller_number_partial) = ("%' OR 1=1 --".into(), true)
+            }),
             "filter.caller_number",
         ),
+        (filtered(&|f| f.agent = "a\u{0}b".into()), "filter.agent"),
+        (filtered(&|f| f.queue = "q".repeat(201)), "filter.queue"),
         (
-            search(
-                pb::CallFilter {
-                    agent: "a\u{0}b".into(),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
-            "filter.agent",
-        ),
-        (
-            search(
-                pb::CallFilter {
-                    queue: "q".repeat(201),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
-            "filter.queue",
-        ),
-        (
-            search(
-                pb::CallFilter {
-                    access_point_number: "main".into(),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| f.access_point_number = "main".into()),
             "filter.access_point_number",
         ),
         (
-            search(
-                pb::CallFilter {
-                    min_speak_time: Some(prost_types::Duration {
-                        seconds: 10,
-                        nanos: 0,
-                    }),
-                    max_speak_time: Some(prost_types::Duration {
-                        seconds: 5,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| (f.min_speak_time, f.max_speak_time) = (seconds(10), seconds(5))),
             "filter.min_speak_time",
         ),
         (
-            search(
-                pb::CallFilter {
-                    min_recording_time: Some(prost_types::Duration {
-                        seconds: -1,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                },
-                0,
-                10,
-            ),
+            filtered(&|f| f.min_recording_time = seconds(-1)),
             "filter.min_recording_time",
         ),
     ];

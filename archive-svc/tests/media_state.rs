@@ -26,8 +26,7 @@ use archive_proto::v1::{
 };
 use chrono::{Duration as TimeDelta, Utc};
 use common::{as_platform, as_user, identity, keys};
-use tokio::net::TcpListener;
-use tonic::{Code, Request, Response, Status, transport::Channel};
+use tonic::{Code, Request, Response, Status, service::Routes, transport::Channel};
 
 /// media-svc stand-in: the files a test put there (by tenant and id), and
 /// the deletions it was asked for.
@@ -42,16 +41,7 @@ type Stream = std::pin::Pin<
 >;
 
 fn caller<T>(request: &Request<T>) -> Principal {
-    let token = request
-        .metadata()
-        .get("x-archive-identity")
-        .expect("identity forwarded")
-        .to_str()
-        .unwrap();
-    let caller = keys()
-        .trust()
-        .verify(token, None, Utc::now())
-        .expect("signed identity");
+    let caller = common::verified(request).expect("signed identity");
     // As media-svc admits them: only archive-svc's own key reads and deletes here.
     assert_eq!(caller.holder, "archive-svc", "{caller:?}");
     caller.principal
@@ -122,33 +112,16 @@ impl Drop for Harness {
 /// archive-svc over `dir`'s `a.db` (prepared by the test, or new) and `media`.
 async fn start_in(dir: tempfile::TempDir, media: FakeMedia) -> Harness {
     let shutdown = CancellationToken::new();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let media_url = format!("http://{}", listener.local_addr().unwrap());
-    let serve_media = MediaServiceServer::new(media.clone());
-    let stop = shutdown.clone();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(serve_media)
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                stop.cancelled_owned(),
-            )
-            .await
-            .unwrap();
-    });
+    let media_url = common::serve(
+        Routes::new(MediaServiceServer::new(media.clone())),
+        &shutdown,
+    )
+    .await;
     let mut config = archive_svc::Config::new(db_url(&dir), identity("archive-svc"));
     config.media_url = Some(media_url);
     config.outbox_interval = Duration::from_millis(50);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(archive_svc::run(config, listener, shutdown.clone()));
-    archive_common::host::wait_serving(&format!("http://{addr}"), Duration::from_secs(10))
-        .await
-        .unwrap();
     Harness {
-        client: CallServiceClient::connect(format!("http://{addr}"))
-            .await
-            .unwrap(),
+        client: common::run_archive(config, &shutdown).await,
         media,
         shutdown,
         _dir: dir,

@@ -11,16 +11,12 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{
-    Principal,
-    convert::timestamp,
-    db::{ScratchDatabase, ScratchRole},
-    shutdown::CancellationToken,
-};
+use archive_common::{Principal, convert::timestamp, shutdown::CancellationToken};
 use archive_proto::v1::{self as pb, call_event::Kind, call_service_client::CallServiceClient};
 use chrono::{TimeDelta, Utc};
 use common::{gateway, identity, platform};
 use sqlx::{Connection, PgConnection};
+use test_support::postgres::{ScratchDatabase, ScratchRole};
 use tokio::net::TcpListener;
 
 fn old_call(session: &str) -> pb::IngestCallRequest {

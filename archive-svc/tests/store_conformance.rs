@@ -11,18 +11,19 @@ mod common;
 use std::sync::Arc;
 
 // The relay's side of the outbox, read back to check what a change wrote.
-use archive_common::{Principal, convert::timestamp, db::ScratchDatabase};
+use archive_common::{Principal, convert::timestamp};
 use archive_proto::v1::{AuditEvent, AuditEventKind};
 use archive_svc::{
     model::{
         CallQuery, Cursor, Deletion, Media, NewCall, NewRecording, Order, PendingCursor,
-        ReasonCode, RecordingMode, RecordingState, Segment, StoredFile, TenantSettings,
+        ReasonCode, RecordingMode, RecordingState, Segment, StoredCall, StoredFile, TenantSettings,
     },
     store::{self, CallStore},
 };
 use audit_svc::outbox::OutboxStore as _;
 use audit_svc::outbox::{Change, Context};
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use test_support::postgres::ScratchDatabase;
 
 fn at(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2023, 11, 23, 8, 0, 0).unwrap() + Duration::minutes(minute)
@@ -97,11 +98,20 @@ async fn take_events(store: &dyn CallStore) -> Vec<(String, AuditEvent)> {
         .collect()
 }
 
+/// The tenant's call `id`, which must be there.
+async fn call_of(store: &dyn CallStore, tenant: &str, id: uuid::Uuid) -> StoredCall {
+    store
+        .get_call(tenant, id)
+        .await
+        .unwrap()
+        .expect("the call is there")
+}
+
 fn kind(e: &AuditEvent) -> AuditEventKind {
     AuditEventKind::try_from(e.kind).unwrap()
 }
 
-async fn conformance(store: Arc<dyn CallStore>) {
+async fn calls(store: Arc<dyn CallStore>) {
     store.ping().await.unwrap();
 
     // Ingest is idempotent per (tenant, session id).
@@ -361,11 +371,8 @@ async fn conformance(store: Arc<dyn CallStore>) {
         "another tenant's id deletes nothing and records nothing"
     );
     assert_eq!(
-        store
-            .get_call("10009", first.call_id)
+        call_of(store.as_ref(), "10009", first.call_id)
             .await
-            .unwrap()
-            .unwrap()
             .recordings[0]
             .state,
         RecordingState::Available
@@ -412,11 +419,7 @@ async fn conformance(store: Arc<dyn CallStore>) {
         take_events(store.as_ref()).await.is_empty(),
         "a recording already deleted records nothing"
     );
-    let reloaded = store
-        .get_call("10009", first.call_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let reloaded = call_of(store.as_ref(), "10009", first.call_id).await;
     assert_eq!(reloaded.recordings[0].deletion.as_ref().unwrap(), &marker);
     assert_eq!(reloaded.recordings[1].state, RecordingState::Available);
 
@@ -510,8 +513,11 @@ async fn conformance(store: Arc<dyn CallStore>) {
             .all(|(_, e)| kind(e) == AuditEventKind::LegalHoldChanged && e.case_id == "CASE-9")
     );
     assert_ne!(events[0].1.event_id, events[1].1.event_id);
+}
 
-    // Settings default until stored.
+/// Tenant settings: the defaults until stored, one TENANT_SETTINGS_CHANGED
+/// (before → after) per change, none for the same settings again.
+async fn settings(store: Arc<dyn CallStore>) {
     assert_eq!(
         store.settings("10009").await.unwrap(),
         TenantSettings::default()
@@ -571,24 +577,8 @@ async fn conformance(store: Arc<dyn CallStore>) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_store_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("archive.db").display());
-    conformance(store::open(&url, true).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn postgres_store_conforms() {
-    let Some(db) = ScratchDatabase::create("archive_conf").await else {
-        return;
-    };
-    conformance(store::open(&db.url, true).await.unwrap()).await;
-    db.drop_database().await;
-}
-
 /// Retention, legal hold and the media-deletion outbox.
-async fn retention_conformance(store: Arc<dyn CallStore>) {
+async fn retention(store: Arc<dyn CallStore>) {
     let tenant = "30003";
     let (old, _) = store
         .insert_call(tenant, &call("old", 0, "1111", "A", 1), &platform(tenant))
@@ -640,24 +630,18 @@ async fn retention_conformance(store: Arc<dyn CallStore>) {
         e.detail,
         "recording retention 15 days; this sweep expired 1 recording(s)"
     );
-    let old_now = store.get_call(tenant, old.call_id).await.unwrap().unwrap();
+    let old_now = call_of(store.as_ref(), tenant, old.call_id).await;
     assert_eq!(old_now.recordings[0].state, RecordingState::Expired);
     assert_eq!(
-        store
-            .get_call(tenant, held.call_id)
+        call_of(store.as_ref(), tenant, held.call_id)
             .await
-            .unwrap()
-            .unwrap()
             .recordings[0]
             .state,
         RecordingState::Available
     );
     assert_eq!(
-        store
-            .get_call(tenant, recent.call_id)
+        call_of(store.as_ref(), tenant, recent.call_id)
             .await
-            .unwrap()
-            .unwrap()
             .recordings[0]
             .state,
         RecordingState::Available
@@ -786,7 +770,7 @@ async fn retention_conformance(store: Arc<dyn CallStore>) {
 }
 
 /// Batch ingest: one transaction, results in order, known sessions unchanged.
-async fn batch_conformance(store: Arc<dyn CallStore>) {
+async fn batches(store: Arc<dyn CallStore>) {
     let tenant = "40004";
     let (existing, _) = store
         .insert_call(tenant, &call("b-1", 0, "1", "A", 1), &platform(tenant))
@@ -841,30 +825,10 @@ async fn batch_conformance(store: Arc<dyn CallStore>) {
     }
 }
 
-#[tokio::test]
-async fn sqlite_retention_and_batches_conform() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("archive.db").display());
-    let store = store::open(&url, true).await.unwrap();
-    retention_conformance(store.clone()).await;
-    batch_conformance(store).await;
-}
-
-#[tokio::test]
-async fn postgres_retention_and_batches_conform() {
-    let Some(db) = ScratchDatabase::create("archive_ret").await else {
-        return;
-    };
-    let store = store::open(&db.url, true).await.unwrap();
-    retention_conformance(store.clone()).await;
-    batch_conformance(store).await;
-    db.drop_database().await;
-}
-
 /// The media-deletion queue as media-svc reads it (ListPendingMediaDeletions)
 /// and as a user's deletion reads what it just queued: by recording id,
 /// paged without skipping or repeating, per tenant or for all.
-async fn pending_deletions_conformance(store: Arc<dyn CallStore>) {
+async fn pending_deletions(store: Arc<dyn CallStore>) {
     let (a, b) = ("50005", "50006");
     assert!(
         store
@@ -985,22 +949,6 @@ async fn pending_deletions_conformance(store: Arc<dyn CallStore>) {
     assert_eq!(now, expected);
 }
 
-#[tokio::test]
-async fn sqlite_pending_deletions_conform() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("archive.db").display());
-    pending_deletions_conformance(store::open(&url, true).await.unwrap()).await;
-}
-
-#[tokio::test]
-async fn postgres_pending_deletions_conform() {
-    let Some(db) = ScratchDatabase::create("archive_pending").await else {
-        return;
-    };
-    pending_deletions_conformance(store::open(&db.url, true).await.unwrap()).await;
-    db.drop_database().await;
-}
-
 /// The tenant whose outbox inserts the sabotage trigger refuses.
 const DOOMED: &str = "66666";
 
@@ -1039,7 +987,8 @@ async fn refuse_outbox_rows(url: &str) {
 
 /// A change whose event cannot be written does not happen: neither the
 /// change nor any outbox row is left (one transaction).
-async fn failure_conformance(store: Arc<dyn CallStore>, url: &str) {
+async fn a_change_whose_event_fails_does_not_happen(url: &str) {
+    let store = store::open(url, true).await.unwrap();
     let tenant = DOOMED;
     let (kept, _) = store
         .insert_call(tenant, &call("kept", 0, "1111", "A", 2), &platform(tenant))
@@ -1084,7 +1033,7 @@ async fn failure_conformance(store: Arc<dyn CallStore>, url: &str) {
         0,
         "no event was written"
     );
-    let now = store.get_call(tenant, kept.call_id).await.unwrap().unwrap();
+    let now = call_of(store.as_ref(), tenant, kept.call_id).await;
     assert!(!now.legal_hold);
     assert!(
         now.recordings
@@ -1118,22 +1067,6 @@ async fn failure_conformance(store: Arc<dyn CallStore>, url: &str) {
     assert_eq!(take_events(store.as_ref()).await.len(), 1);
 }
 
-#[tokio::test]
-async fn sqlite_a_change_whose_event_fails_does_not_happen() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("archive.db").display());
-    failure_conformance(store::open(&url, true).await.unwrap(), &url).await;
-}
-
-#[tokio::test]
-async fn postgres_a_change_whose_event_fails_does_not_happen() {
-    let Some(db) = ScratchDatabase::create("archive_fail").await else {
-        return;
-    };
-    failure_conformance(store::open(&db.url, true).await.unwrap(), &db.url).await;
-    db.drop_database().await;
-}
-
 fn file_at(minute: i64, sha: &str) -> StoredFile {
     StoredFile {
         size_bytes: 16_000,
@@ -1146,7 +1079,7 @@ fn file_at(minute: i64, sha: &str) -> StoredFile {
 /// Media states: pending from ingest, stored once media-svc reports the
 /// file, the list of files the platform owes, and a file that arrives after
 /// its recording was deleted.
-async fn media_state_conformance(store: Arc<dyn CallStore>) {
+async fn media_states(store: Arc<dyn CallStore>) {
     let tenant = "40004";
     let ingest = |minute| Change::by(&Principal::system(tenant, "recording-platform"), at(minute));
     let (a, _) = store
@@ -1163,7 +1096,7 @@ async fn media_state_conformance(store: Arc<dyn CallStore>) {
         .unwrap();
     take_events(store.as_ref()).await;
     // Every ingested recording waits for its file, since its ingest; so it is stored.
-    let read = store.get_call(tenant, a.call_id).await.unwrap().unwrap();
+    let read = call_of(store.as_ref(), tenant, a.call_id).await;
     assert_eq!(read.recordings, a.recordings);
     for r in &read.recordings {
         assert_eq!((&r.media, r.ingested_at), (&Media::Pending, Some(at(10))));
@@ -1302,13 +1235,13 @@ async fn media_state_conformance(store: Arc<dyn CallStore>) {
 /// An upgraded installation: its recordings are unverified (playable as
 /// before) until the media check resolves them; a report from media-svc
 /// that comes first is kept.
-async fn upgrade_conformance(url: &str) {
+async fn upgrade(url: &str) {
     let tenant = "50005";
     let mut ids: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::new_v4()).collect();
     ids.sort();
     let call_id = common::legacy::old_installation(url, tenant, "before", at(0), &ids).await;
     let store = store::open(url, true).await.unwrap();
-    let call = store.get_call(tenant, call_id).await.unwrap().unwrap();
+    let call = call_of(store.as_ref(), tenant, call_id).await;
     assert_eq!(call.recordings.len(), 3);
     for r in &call.recordings {
         assert_eq!((&r.media, r.ingested_at), (&Media::Unverified, None));
@@ -1343,7 +1276,7 @@ async fn upgrade_conformance(url: &str) {
         .await
         .unwrap();
     assert_eq!(changed, 2);
-    let call = store.get_call(tenant, call_id).await.unwrap().unwrap();
+    let call = call_of(store.as_ref(), tenant, call_id).await;
     let media: Vec<_> = call.recordings.iter().map(|r| r.media.clone()).collect();
     assert_eq!(
         media,
@@ -1383,25 +1316,74 @@ async fn upgrade_conformance(url: &str) {
     );
 }
 
-#[tokio::test]
-async fn sqlite_media_states_conform() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("archive.db").display());
-    media_state_conformance(store::open(&url, true).await.unwrap()).await;
-    let upgraded = format!("sqlite://{}", dir.path().join("upgraded.db").display());
-    upgrade_conformance(&upgraded).await;
+/// One scratch database of a backend, for one test.
+enum Scratch {
+    /// The directory goes with the test.
+    Sqlite {
+        _dir: tempfile::TempDir,
+        url: String,
+    },
+    Postgres(ScratchDatabase),
 }
 
-#[tokio::test]
-async fn postgres_media_states_conform() {
-    let Some(db) = ScratchDatabase::create("archive_media").await else {
-        return;
-    };
-    media_state_conformance(store::open(&db.url, true).await.unwrap()).await;
-    db.drop_database().await;
-    let Some(db) = ScratchDatabase::create("archive_upgrade").await else {
-        return;
-    };
-    upgrade_conformance(&db.url).await;
-    db.drop_database().await;
+impl Scratch {
+    /// A `backend` database for `test`; `None` when no PostgreSQL answers
+    /// outside CI (`ScratchDatabase` says SKIPPED, and fails the test
+    /// instead under ARCHIVE_REQUIRE_POSTGRES=1).
+    async fn new(backend: &str, test: &str) -> Option<Self> {
+        if backend == "sqlite" {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("archive.db").display());
+            return Some(Self::Sqlite { _dir: dir, url });
+        }
+        ScratchDatabase::create(test).await.map(Self::Postgres)
+    }
+
+    fn url(&self) -> &str {
+        match self {
+            Self::Sqlite { url, .. } => url,
+            Self::Postgres(db) => &db.url,
+        }
+    }
+
+    async fn store(&self) -> Arc<dyn CallStore> {
+        store::open(self.url(), true).await.unwrap()
+    }
 }
+
+/// One `#[tokio::test]` per scenario and backend (`sqlite::calls`,
+/// `postgres::calls`, …): `stores` scenarios get a migrated store, `urls`
+/// ones the database's URL to set up as they need.
+macro_rules! conformance_suite {
+    (stores: [$($store:ident),* $(,)?], urls: [$($url:ident),* $(,)?] $(,)?) => {
+        conformance_suite!(@backend sqlite, $($store)*; $($url)*);
+        conformance_suite!(@backend postgres, $($store)*; $($url)*);
+    };
+    (@backend $backend:ident, $($store:ident)*; $($url:ident)*) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $store() {
+                    let test = concat!("archive_", stringify!($store));
+                    let Some(db) = Scratch::new(stringify!($backend), test).await else { return };
+                    super::$store(db.store().await).await;
+                }
+            )*
+            $(
+                #[tokio::test]
+                async fn $url() {
+                    let test = concat!("archive_", stringify!($url));
+                    let Some(db) = Scratch::new(stringify!($backend), test).await else { return };
+                    super::$url(db.url()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance_suite!(
+    stores: [calls, settings, retention, batches, pending_deletions, media_states],
+    urls: [a_change_whose_event_fails_does_not_happen, upgrade],
+);

@@ -65,7 +65,15 @@ impl Gate {
         request: &'r Request<T>,
         rule: &Rule,
     ) -> Result<&'r Principal, Status> {
-        let caller = Caller::of(request)?;
+        self.admit_caller(Caller::of(request)?, rule).await
+    }
+
+    /// [`Gate::admit`] for a caller already taken from its request.
+    pub async fn admit_caller<'c>(
+        &self,
+        caller: &'c Caller,
+        rule: &Rule,
+    ) -> Result<&'c Principal, Status> {
         match rule.check(caller) {
             Ok(()) => Ok(&caller.principal),
             Err(refusal) => Err(self.refuse(refusal).await),

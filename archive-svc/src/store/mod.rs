@@ -1,12 +1,13 @@
 //! Where calls live: the [`CallStore`] trait and its SQLite and PostgreSQL
-//! implementations. Both run the same SQL (see `sql.rs`); the conformance
+//! implementations (one generic one, `sql.rs`); the conformance
 //! suite in `tests/store_conformance.rs` holds them to the same behaviour.
 
+mod ingest;
 mod outbox;
-mod postgres;
 mod rows;
+mod search;
 mod sql;
-mod sqlite;
+mod statement;
 
 use archive_common::db::{Pool, grant_runtime_role, prepare_schema};
 use async_trait::async_trait;
@@ -14,7 +15,7 @@ use audit_svc::outbox::{Change, SqlOutbox};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-pub use self::{postgres::PostgresCallStore, sqlite::SqliteCallStore};
+use self::sql::SqlCallStore;
 use crate::model::{
     CallQuery, Cursor, NewCall, PendingCursor, StoredCall, StoredFile, StoredRecording,
     TenantSettings,
@@ -268,11 +269,11 @@ pub async fn open(url: &str, migrate: bool) -> Result<std::sync::Arc<dyn CallSto
     Ok(match pool {
         Pool::Sqlite(ref p) => {
             prepare_schema(&pool, &SQLITE_MIGRATIONS, migrate, SERVICE).await?;
-            std::sync::Arc::new(SqliteCallStore::new(p.clone()))
+            std::sync::Arc::new(SqlCallStore::new(p.clone()))
         }
         Pool::Postgres(ref p) => {
             prepare_schema(&pool, &POSTGRES_MIGRATIONS, migrate, SERVICE).await?;
-            std::sync::Arc::new(PostgresCallStore::new(p.clone()))
+            std::sync::Arc::new(SqlCallStore::new(p.clone()))
         }
     })
 }

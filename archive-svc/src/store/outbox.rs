@@ -1,35 +1,37 @@
 //! The store's audit outbox (`audit_svc::outbox`): writing a change's events
 //! inside the change's transaction (the relay reads them back through
-//! `audit_svc::outbox::SqlOutbox`). [`outbox_impl!`] instantiates it for a
-//! concrete pool type, like `sql.rs` does for the calls.
+//! `audit_svc::outbox::SqlOutbox`).
 
-/// Implements the outbox for `$store` (a struct with a `pool` field of
-/// database `$db`).
-macro_rules! outbox_impl {
-    ($store:ty, $db:ty) => {
-        impl $store {
-            /// Writes `events` of `tenant` to the outbox in `tx`, due at `due`.
-            async fn write_events(
-                tx: &mut sqlx::Transaction<'_, $db>,
-                tenant: &str,
-                events: &[archive_proto::v1::AuditEvent],
-                due: chrono::DateTime<chrono::Utc>,
-            ) -> Result<(), $crate::store::StoreError> {
-                use prost::Message as _;
-                for chunk in events.chunks($crate::store::sql::ROWS_PER_STATEMENT) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(audit_svc::outbox::INSERT_INTO);
-                    qb.push_values(chunk, |mut b, event| {
-                        b.push_bind(tenant.to_owned())
-                            .push_bind(event.encode_to_vec())
-                            .push_bind(0_i64)
-                            .push_bind(due.timestamp_micros());
-                    });
-                    qb.build().execute(&mut **tx).await?;
-                }
-                Ok(())
-            }
-        }
-    };
+use prost::Message as _;
+use sqlx::{Database, Encode, Executor, IntoArguments, Transaction, Type};
+
+use super::{StoreError, sql::ROWS_PER_STATEMENT, statement::Statement};
+
+/// Writes `events` of `tenant` to the outbox in `tx`, due at `due`.
+pub(super) async fn write_events<DB>(
+    tx: &mut Transaction<'_, DB>,
+    tenant: &str,
+    events: &[archive_proto::v1::AuditEvent],
+    due: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
+{
+    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+        let mut qb = Statement::<DB>::new(audit_svc::outbox::INSERT_INTO);
+        qb.push_values(chunk, |b, event| {
+            b.push_bind(tenant.to_owned())
+                .push_bind(event.encode_to_vec())
+                .push_bind(0_i64)
+                .push_bind(due.timestamp_micros());
+        });
+        let (sql, args) = qb.into_parts();
+        sqlx::query_with(&sql, args).execute(&mut **tx).await?;
+    }
+    Ok(())
 }
-
-pub(super) use outbox_impl;

@@ -1,25 +1,13 @@
-//! The SQL both backends run. sqlx accepts `$N` placeholders on SQLite and
-//! PostgreSQL alike and `QueryBuilder` numbers binds for each, so the queries
-//! are written once; [`call_store_impl!`] instantiates them for a concrete
-//! pool type. What differs per backend (migrations, column types) lives in
-//! `sqlite.rs`, `postgres.rs` and `migrations/`.
+//! The SQL both backends run and the one [`CallStore`] implementation,
+//! [`SqlCallStore`], generic over the sqlx database. sqlx accepts `$N`
+//! placeholders on SQLite and PostgreSQL alike and [`Statement`] numbers the
+//! binds of request-shaped SQL for each, so every query is written once; what
+//! differs per backend (column types) lives in `migrations/`. The `where`
+//! clauses list what the SQL needs of a database (Rust does not carry a
+//! trait's where-clauses to its users, so they are spelt out per impl).
 
 /// Rows per multi-row INSERT: well inside SQLite's and PostgreSQL's bind limits.
 pub(super) const ROWS_PER_STATEMENT: usize = 500;
-
-pub(super) const INSERT_CALLS: &str = "INSERT INTO calls (call_id, tenant_id, session_id, start_us, \
-     access_point_number, access_point_name, caller_number, time_before_answer_ms, speak_time_ms, \
-     recording_ms, recording_count, live_recording_count, queues, agents) ";
-
-/// Ingest is idempotent per (tenant, session id): a known session inserts nothing.
-pub(super) const ON_SESSION_CONFLICT: &str =
-    " ON CONFLICT (tenant_id, session_id) DO NOTHING RETURNING call_id";
-
-pub(super) const INSERT_PARTIES: &str =
-    "INSERT INTO call_parties (call_id, tenant_id, role, name, start_us) ";
-
-pub(super) const INSERT_RECORDINGS: &str = "INSERT INTO recordings (recording_id, call_id, tenant_id, nr, \
-     mode, start_us, finish_us, segments, owner_agent, state, media_state, ingested_at_us) ";
 
 pub(super) const SELECT_SETTINGS: &str = "SELECT time_zone, consult_recording, recording_retention_days, \
      metadata_retention_days, search_audit_disabled, reason_codes FROM tenant_settings WHERE tenant_id = $1";
@@ -120,7 +108,7 @@ pub(super) const QUEUED_MEDIA_DELETIONS_OF: &str = "SELECT recording_id, tenant_
      requested_at_us, attempts FROM media_deletions WHERE tenant_id = ";
 
 /// A row of the media-deletion queue as the queries above select it.
-pub(super) type MediaDeletionRow = (uuid::Uuid, String, String, i64, i64);
+pub(super) type MediaDeletionRow = (Uuid, String, String, i64, i64);
 
 pub(super) fn media_deletion(
     (recording_id, tenant, cause, requested_at_us, attempts): MediaDeletionRow,
@@ -143,788 +131,664 @@ pub(super) const MEDIA_DELETION_FAILED: &str = "UPDATE media_deletions \
 pub(super) const SET_LEGAL_HOLD: &str =
     "UPDATE calls SET legal_hold = $1 WHERE tenant_id = $2 AND call_id = $3 AND legal_hold <> $1";
 
-/// Escapes `%`, `_` and `\` for a `LIKE … ESCAPE '\'` pattern.
-pub(super) fn like_contains(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
+use std::collections::{HashMap, HashSet};
+
+use archive_common::db::Pool as AnyPool;
+use async_trait::async_trait;
+use audit_svc::outbox::{Change, SqlOutbox};
+use chrono::{DateTime, Utc};
+use sqlx::{Database, Decode, Encode, Executor, FromRow, IntoArguments, Pool, Type};
+use uuid::Uuid;
+
+use super::{
+    CallStore, MediaDeletion, StoreError,
+    ingest::parties_of,
+    outbox::write_events,
+    rows::{
+        CALL_COLUMNS, CallRow, RECORDING_COLUMNS, RecordingRow, SettingsRow, assemble, to_json,
+    },
+    statement::{RowsAffected, Statement},
+};
+use crate::{
+    audit,
+    model::{
+        CallQuery, Cursor, NewCall, PendingCursor, RecordingState, StoredCall, StoredFile,
+        StoredRecording, TenantSettings,
+    },
+};
+
+/// The calls of one tenant-partitioned archive in a database `DB`.
+#[derive(Debug, Clone)]
+pub(crate) struct SqlCallStore<DB: Database> {
+    pool: Pool<DB>,
+}
+
+impl<DB: Database> SqlCallStore<DB> {
+    /// Wraps `pool`, whose schema is current (see [`super::open`]).
+    pub(crate) fn new(pool: Pool<DB>) -> Self {
+        Self { pool }
     }
-    pattern.push('%');
-    pattern
 }
 
-/// Implements [`super::CallStore`] for `$store` (a struct with a `pool` field
-/// of database `$db`) with the shared SQL above.
-macro_rules! call_store_impl {
-    ($store:ty, $db:ty) => {
-        impl $store {
-            async fn load_recordings(
-                &self,
-                call_ids: &[uuid::Uuid],
-            ) -> Result<Vec<$crate::store::rows::RecordingRow>, $crate::store::StoreError> {
-                if call_ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut qb = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} FROM recordings r WHERE r.call_id IN (",
-                    $crate::store::rows::RECORDING_COLUMNS
-                ));
-                let mut ids = qb.separated(", ");
-                for id in call_ids {
-                    ids.push_bind(*id);
-                }
-                qb.push(")");
-                Ok(qb.build_query_as().fetch_all(&self.pool).await?)
-            }
-
-            /// Each recording with its call (without the call's recordings
-            /// list), in the recordings' order.
-            async fn with_calls(
-                &self,
-                tenant: &str,
-                recordings: Vec<$crate::store::rows::RecordingRow>,
-            ) -> Result<
-                Vec<($crate::model::StoredRecording, $crate::model::StoredCall)>,
-                $crate::store::StoreError,
-            > {
-                let mut call_ids: Vec<uuid::Uuid> = recordings.iter().map(|r| r.call_id).collect();
-                call_ids.sort_unstable();
-                call_ids.dedup();
-                if call_ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut qb = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} FROM calls c WHERE c.tenant_id = ",
-                    $crate::store::rows::CALL_COLUMNS
-                ));
-                qb.push_bind(tenant.to_owned()).push(" AND c.call_id IN (");
-                let mut list = qb.separated(", ");
-                for id in &call_ids {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
-                let calls: Vec<$crate::store::rows::CallRow> =
-                    qb.build_query_as().fetch_all(&self.pool).await?;
-                let calls: std::collections::HashMap<uuid::Uuid, $crate::model::StoredCall> = calls
-                    .into_iter()
-                    .map(|c| c.into_call().map(|c| (c.call_id, c)))
-                    .collect::<Result<_, _>>()?;
-                recordings
-                    .into_iter()
-                    .filter_map(|r| {
-                        let call = calls.get(&r.call_id)?.clone();
-                        Some(r.into_recording().map(|r| (r, call)))
-                    })
-                    .collect()
-            }
-
-            async fn calls_with_recordings(
-                &self,
-                rows: Vec<$crate::store::rows::CallRow>,
-            ) -> Result<Vec<$crate::model::StoredCall>, $crate::store::StoreError> {
-                let ids: Vec<uuid::Uuid> = rows.iter().map(|c| c.call_id).collect();
-                let recordings = self.load_recordings(&ids).await?;
-                $crate::store::rows::assemble(rows, recordings)
-            }
+impl<DB> SqlCallStore<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> Uuid: Encode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> CallRow: FromRow<'r, DB::Row>,
+    for<'r> RecordingRow: FromRow<'r, DB::Row>,
+{
+    async fn load_recordings(&self, call_ids: &[Uuid]) -> Result<Vec<RecordingRow>, StoreError> {
+        if call_ids.is_empty() {
+            return Ok(Vec::new());
         }
+        let mut qb = Statement::<DB>::new(format!(
+            "SELECT {} FROM recordings r WHERE r.call_id IN ",
+            RECORDING_COLUMNS
+        ));
+        qb.push_list(call_ids.iter().copied());
+        let (sql, args) = qb.into_parts();
+        Ok(sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?)
+    }
 
-        #[async_trait::async_trait]
-        impl $crate::store::CallStore for $store {
-            async fn ping(&self) -> Result<(), $crate::store::StoreError> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
-                Ok(())
-            }
+    /// Each recording with its call (without the call's recordings
+    /// list), in the recordings' order.
+    async fn with_calls(
+        &self,
+        tenant: &str,
+        recordings: Vec<RecordingRow>,
+    ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError> {
+        let mut call_ids: Vec<Uuid> = recordings.iter().map(|r| r.call_id).collect();
+        call_ids.sort_unstable();
+        call_ids.dedup();
+        if call_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = Statement::<DB>::new(format!(
+            "SELECT {} FROM calls c WHERE c.tenant_id = ",
+            CALL_COLUMNS
+        ));
+        qb.push_bind(tenant.to_owned()).push(" AND c.call_id IN ");
+        qb.push_list(call_ids.iter().copied());
+        let (sql, args) = qb.into_parts();
+        let calls: Vec<CallRow> = sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?;
+        let calls: HashMap<Uuid, StoredCall> = calls
+            .into_iter()
+            .map(|c| c.into_call().map(|c| (c.call_id, c)))
+            .collect::<Result<_, _>>()?;
+        recordings
+            .into_iter()
+            .filter_map(|r| {
+                let call = calls.get(&r.call_id)?.clone();
+                Some(r.into_recording().map(|r| (r, call)))
+            })
+            .collect()
+    }
 
-            fn outbox(&self) -> audit_svc::outbox::SqlOutbox {
-                audit_svc::outbox::SqlOutbox::new(self.pool.clone().into())
-            }
+    async fn calls_with_recordings(
+        &self,
+        rows: Vec<CallRow>,
+    ) -> Result<Vec<StoredCall>, StoreError> {
+        let ids: Vec<Uuid> = rows.iter().map(|c| c.call_id).collect();
+        let recordings = self.load_recordings(&ids).await?;
+        assemble(rows, recordings)
+    }
 
-            async fn insert_calls(
-                &self,
-                tenant: &str,
-                calls: &[$crate::model::NewCall],
-                change: &audit_svc::outbox::Change,
-            ) -> Result<Vec<($crate::model::StoredCall, bool)>, $crate::store::StoreError> {
-                use $crate::store::{rows::to_json, sql};
-                let planned: Vec<$crate::model::StoredCall> = calls
-                    .iter()
-                    .map(|c| $crate::model::StoredCall::planned(tenant, c, change.at))
-                    .collect();
-                let mut created = std::collections::HashSet::new();
-                let mut tx = self.pool.begin().await?;
-                for chunk in planned.chunks(sql::ROWS_PER_STATEMENT) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(sql::INSERT_CALLS);
-                    qb.push_values(chunk, |mut b, c| {
-                        let live = c.recordings.len() as i64;
-                        b.push_bind(c.call_id)
-                            .push_bind(tenant.to_owned())
-                            .push_bind(c.session_id.clone())
-                            .push_bind(c.start.timestamp_micros())
-                            .push_bind(c.access_point_number.clone())
-                            .push_bind(c.access_point_name.clone())
-                            .push_bind(c.caller_number.clone())
-                            .push_bind(c.time_before_answer_ms)
-                            .push_bind(c.speak_time_ms)
-                            .push_bind(c.recording_ms)
-                            .push_bind(live)
-                            .push_bind(live)
-                            .push_bind(to_json(&c.queues))
-                            .push_bind(to_json(&c.agents));
-                    });
-                    qb.push(sql::ON_SESSION_CONFLICT);
-                    let ids: Vec<(uuid::Uuid,)> = qb.build_query_as().fetch_all(&mut *tx).await?;
-                    created.extend(ids.into_iter().map(|(id,)| id));
-                }
-                let new_calls: Vec<(&$crate::model::StoredCall, &$crate::model::NewCall)> = planned
-                    .iter()
-                    .zip(calls)
-                    .filter(|(p, _)| created.contains(&p.call_id))
-                    .collect();
-                let mut parties: Vec<(uuid::Uuid, &str, &str, i64)> = Vec::new();
-                for (stored, call) in &new_calls {
-                    let start_us = stored.start.timestamp_micros();
-                    for a in &call.agents {
-                        parties.push((stored.call_id, "agent", a.as_str(), start_us));
-                    }
-                    for q in &call.queues {
-                        parties.push((stored.call_id, "queue", q.as_str(), start_us));
-                    }
-                    for r in &call.recordings {
-                        for a in &r.linked_agents {
-                            parties.push((stored.call_id, "linked", a.as_str(), start_us));
-                        }
-                    }
-                }
-                parties.sort_unstable();
-                parties.dedup();
-                for chunk in parties.chunks(sql::ROWS_PER_STATEMENT) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(sql::INSERT_PARTIES);
-                    qb.push_values(chunk, |mut b, (call_id, role, name, start_us)| {
-                        b.push_bind(*call_id)
-                            .push_bind(tenant.to_owned())
-                            .push_bind(role.to_string())
-                            .push_bind(name.to_string())
-                            .push_bind(*start_us);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                let recordings: Vec<&$crate::model::StoredRecording> =
-                    new_calls.iter().flat_map(|(s, _)| s.recordings.iter()).collect();
-                for chunk in recordings.chunks(sql::ROWS_PER_STATEMENT) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(sql::INSERT_RECORDINGS);
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(r.recording_id)
-                            .push_bind(r.call_id)
-                            .push_bind(tenant.to_owned())
-                            .push_bind(i64::from(r.nr))
-                            .push_bind(i64::from(r.mode.code()))
-                            .push_bind(r.start.timestamp_micros())
-                            .push_bind(r.finish.timestamp_micros())
-                            .push_bind(to_json(&r.segments))
-                            .push_bind(r.owner_agent.clone())
-                            .push_bind(i64::from(r.state.code()))
-                            .push_bind(i64::from(r.media.code()))
-                            .push_bind(r.ingested_at.map(|at| at.timestamp_micros()));
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                // One event per request, not per call: ingest stays one extra row per batch.
-                let ingested: Vec<(uuid::Uuid, &str)> = new_calls
-                    .iter()
-                    .map(|(s, _)| (s.call_id, s.session_id.as_str()))
-                    .collect();
-                if let Some(event) = $crate::audit::calls_ingested(change, &ingested) {
-                    Self::write_events(&mut tx, tenant, &[event], change.at).await?;
-                }
-                tx.commit().await?;
+    async fn find_by_session(
+        &self,
+        tenant: &str,
+        session_id: &str,
+    ) -> Result<Option<StoredCall>, StoreError> {
+        let row: Option<CallRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM calls c WHERE c.tenant_id = $1 AND c.session_id = $2",
+            CALL_COLUMNS
+        ))
+        .bind(tenant)
+        .bind(session_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(self
+            .calls_with_recordings(row.into_iter().collect())
+            .await?
+            .pop())
+    }
+}
 
-                let mut results = Vec::with_capacity(calls.len());
-                for stored in planned {
-                    if created.contains(&stored.call_id) {
-                        results.push((stored, true));
-                    } else {
-                        let existing = self
-                            .find_by_session(tenant, &stored.session_id)
-                            .await?
-                            .ok_or_else(|| {
-                                $crate::store::StoreError::Corrupt("session conflict without a row".into())
-                            })?;
-                        results.push((existing, false));
-                    }
-                }
-                Ok(results)
-            }
+#[async_trait]
+impl<DB> CallStore for SqlCallStore<DB>
+where
+    DB: Database,
+    AnyPool: From<Pool<DB>>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> bool: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    DB::QueryResult: RowsAffected,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    for<'r> CallRow: FromRow<'r, DB::Row>,
+    for<'r> RecordingRow: FromRow<'r, DB::Row>,
+    for<'r> SettingsRow: FromRow<'r, DB::Row>,
+{
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
 
-            async fn search(
-                &self,
-                tenant: &str,
-                query: &$crate::model::CallQuery,
-                after: Option<$crate::model::Cursor>,
-                limit: u32,
-            ) -> Result<Vec<$crate::model::StoredCall>, $crate::store::StoreError> {
-                use $crate::model::Order;
-                // With a party filter (agent, queue, linked agent) the party
-                // index drives the page: it is ordered by (start, call id)
-                // within one name, so a page is one index range plus PK lookups.
-                let parties = [
-                    ("linked", query.linked_agent.as_ref()),
-                    ("agent", query.agent.as_ref()),
-                    ("queue", query.queue.as_ref()),
-                ];
-                let driver = parties.iter().find_map(|(role, name)| name.map(|n| (*role, n)));
-                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT ");
-                qb.push($crate::store::rows::CALL_COLUMNS);
-                let key = match driver {
-                    Some((role, name)) => {
-                        qb.push(" FROM call_parties k JOIN calls c ON c.call_id = k.call_id WHERE k.tenant_id = ")
-                            .push_bind(tenant.to_owned())
-                            .push(" AND k.role = ")
-                            .push_bind(role)
-                            .push(" AND k.name = ")
-                            .push_bind(name.clone());
-                        "k"
-                    }
-                    None => {
-                        qb.push(" FROM calls c WHERE c.tenant_id = ").push_bind(tenant.to_owned());
-                        "c"
-                    }
-                };
-                if let Some(from) = query.from {
-                    qb.push(format!(" AND {key}.start_us >= ")).push_bind(from.timestamp_micros());
-                }
-                if let Some(to) = query.to {
-                    qb.push(format!(" AND {key}.start_us < ")).push_bind(to.timestamp_micros());
-                }
-                if let Some(ap) = &query.access_point_number {
-                    qb.push(" AND c.access_point_number = ").push_bind(ap.clone());
-                }
-                if let Some(number) = &query.caller_number {
-                    if query.caller_number_partial {
-                        qb.push(" AND c.caller_number LIKE ")
-                            .push_bind($crate::store::sql::like_contains(number))
-                            .push(" ESCAPE '\\'");
-                    } else {
-                        qb.push(" AND c.caller_number = ").push_bind(number.clone());
-                    }
-                }
-                for (role, name) in parties {
-                    let Some(name) = name else { continue };
-                    if driver.is_some_and(|(r, _)| r == role) {
-                        continue;
-                    }
-                    qb.push(
-                        " AND EXISTS (SELECT 1 FROM call_parties p WHERE p.call_id = c.call_id AND p.role = ",
-                    )
-                    .push_bind(role)
-                    .push(" AND p.name = ")
-                    .push_bind(name.clone())
-                    .push(")");
-                }
-                if query.has_recording {
-                    qb.push(if query.include_deleted {
-                        " AND c.recording_count > 0"
-                    } else {
-                        " AND c.live_recording_count > 0"
-                    });
-                }
-                for (column, op, bound) in [
-                    ("c.recording_ms", ">=", query.min_recording_ms),
-                    ("c.recording_ms", "<=", query.max_recording_ms),
-                    ("c.speak_time_ms", ">=", query.min_speak_ms),
-                    ("c.speak_time_ms", "<=", query.max_speak_ms),
-                ] {
-                    if let Some(bound) = bound {
-                        qb.push(format!(" AND {column} {op} ")).push_bind(bound);
-                    }
-                }
-                let (cmp, dir) = match query.order {
-                    Order::NewestFirst => ("<", "DESC"),
-                    Order::OldestFirst => (">", "ASC"),
-                };
-                if let Some(cursor) = after {
-                    qb.push(format!(" AND ({key}.start_us, {key}.call_id) {cmp} ("))
-                        .push_bind(cursor.start_us)
-                        .push(", ")
-                        .push_bind(cursor.call_id)
-                        .push(")");
-                }
-                qb.push(format!(" ORDER BY {key}.start_us {dir}, {key}.call_id {dir} LIMIT "))
-                    .push_bind(i64::from(limit));
-                let rows: Vec<$crate::store::rows::CallRow> =
-                    qb.build_query_as().fetch_all(&self.pool).await?;
-                self.calls_with_recordings(rows).await
-            }
+    fn outbox(&self) -> SqlOutbox {
+        SqlOutbox::new(self.pool.clone().into())
+    }
 
-            async fn get_call(
-                &self,
-                tenant: &str,
-                call_id: uuid::Uuid,
-            ) -> Result<Option<$crate::model::StoredCall>, $crate::store::StoreError> {
-                let row: Option<$crate::store::rows::CallRow> = sqlx::query_as(&format!(
-                    "SELECT {} FROM calls c WHERE c.tenant_id = $1 AND c.call_id = $2",
-                    $crate::store::rows::CALL_COLUMNS
-                ))
-                .bind(tenant)
-                .bind(call_id)
-                .fetch_optional(&self.pool)
-                .await?;
-                Ok(self.calls_with_recordings(row.into_iter().collect()).await?.pop())
-            }
+    async fn insert_calls(
+        &self,
+        tenant: &str,
+        calls: &[NewCall],
+        change: &Change,
+    ) -> Result<Vec<(StoredCall, bool)>, StoreError> {
+        let planned: Vec<StoredCall> = calls
+            .iter()
+            .map(|c| StoredCall::planned(tenant, c, change.at))
+            .collect();
+        let mut created = HashSet::new();
+        let mut tx = self.pool.begin().await?;
+        for chunk in planned.chunks(ROWS_PER_STATEMENT) {
+            let (sql, args) = Statement::insert_calls(tenant, chunk).into_parts();
+            let ids: Vec<(Uuid,)> = sqlx::query_as_with(&sql, args).fetch_all(&mut *tx).await?;
+            created.extend(ids.into_iter().map(|(id,)| id));
+        }
+        let new_calls: Vec<(&StoredCall, &NewCall)> = planned
+            .iter()
+            .zip(calls)
+            .filter(|(p, _)| created.contains(&p.call_id))
+            .collect();
+        let parties = parties_of(&new_calls);
+        for chunk in parties.chunks(ROWS_PER_STATEMENT) {
+            let (sql, args) = Statement::insert_parties(tenant, chunk).into_parts();
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        let recordings: Vec<&StoredRecording> = new_calls
+            .iter()
+            .flat_map(|(s, _)| s.recordings.iter())
+            .collect();
+        for chunk in recordings.chunks(ROWS_PER_STATEMENT) {
+            let (sql, args) = Statement::insert_recordings(tenant, chunk).into_parts();
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        // One event per request, not per call: ingest stays one extra row per batch.
+        let ingested: Vec<(Uuid, &str)> = new_calls
+            .iter()
+            .map(|(s, _)| (s.call_id, s.session_id.as_str()))
+            .collect();
+        if let Some(event) = audit::calls_ingested(change, &ingested) {
+            write_events(&mut tx, tenant, &[event], change.at).await?;
+        }
+        tx.commit().await?;
 
-            async fn get_recordings(
-                &self,
-                tenant: &str,
-                ids: &[uuid::Uuid],
-            ) -> Result<
-                Vec<($crate::model::StoredRecording, $crate::model::StoredCall)>,
-                $crate::store::StoreError,
-            > {
-                if ids.is_empty() {
-                    return Ok(Vec::new());
-                }
-                let mut qb = sqlx::QueryBuilder::<$db>::new(format!(
-                    "SELECT {} FROM recordings r WHERE r.tenant_id = ",
-                    $crate::store::rows::RECORDING_COLUMNS
-                ));
-                qb.push_bind(tenant.to_owned()).push(" AND r.recording_id IN (");
-                let mut list = qb.separated(", ");
-                for id in ids {
-                    list.push_bind(*id);
-                }
-                qb.push(")");
-                let recordings: Vec<$crate::store::rows::RecordingRow> =
-                    qb.build_query_as().fetch_all(&self.pool).await?;
-                self.with_calls(tenant, recordings).await
-            }
-
-            async fn mark_deleted(
-                &self,
-                tenant: &str,
-                ids: &[uuid::Uuid],
-                change: &audit_svc::outbox::Change,
-            ) -> Result<Vec<$crate::model::StoredRecording>, $crate::store::StoreError> {
-                use $crate::store::sql;
-                let at = change.at.timestamp_micros();
-                let mut events = Vec::new();
-                let mut tx = self.pool.begin().await?;
-                for id in ids {
-                    let marked: Option<(uuid::Uuid,)> = sqlx::query_as(sql::MARK_DELETED)
-                        .bind(i64::from($crate::model::RecordingState::Deleted.code()))
-                        .bind(&change.actor_id)
-                        .bind(&change.actor_display_name)
-                        .bind(at)
-                        .bind(tenant)
-                        .bind(*id)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                    if let Some((call_id,)) = marked {
-                        sqlx::query(sql::QUEUE_MEDIA_DELETION)
-                            .bind(*id)
-                            .bind(tenant)
-                            .bind("deleted")
-                            .bind(at)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query(sql::RECOUNT_LIVE_OF_RECORDING)
-                            .bind(*id)
-                            .execute(&mut *tx)
-                            .await?;
-                        events.push($crate::audit::recording_deleted(change, *id, call_id));
-                    }
-                }
-                Self::write_events(&mut tx, tenant, &events, change.at).await?;
-                tx.commit().await?;
-                let found = self.get_recordings(tenant, ids).await?;
-                Ok(found.into_iter().map(|(r, _)| r).collect())
-            }
-
-            async fn expire_recordings(
-                &self,
-                tenant: &str,
-                cutoff: chrono::DateTime<chrono::Utc>,
-                now: chrono::DateTime<chrono::Utc>,
-                retention_days: u32,
-            ) -> Result<u64, $crate::store::StoreError> {
-                use $crate::{model::RecordingState, store::sql};
-                let mut tx = self.pool.begin().await?;
-                let expired: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(sql::EXPIRE_RECORDINGS)
-                    .bind(i64::from(RecordingState::Expired.code()))
-                    .bind(tenant)
-                    .bind(i64::from(RecordingState::Available.code()))
-                    .bind(cutoff.timestamp_micros())
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for (id, _) in &expired {
-                    sqlx::query(sql::QUEUE_MEDIA_DELETION)
-                        .bind(*id)
-                        .bind(tenant)
-                        .bind("expired")
-                        .bind(now.timestamp_micros())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let sweeper = audit_svc::outbox::Change::system($crate::audit::RETENTION, now);
-                let events: Vec<_> = expired
-                    .iter()
-                    .map(|(id, call_id)| {
-                        $crate::audit::retention_expired(&sweeper, *id, *call_id, retention_days, expired.len())
-                    })
-                    .collect();
-                Self::write_events(&mut tx, tenant, &events, now).await?;
-                tx.commit().await?;
-                Ok(expired.len() as u64)
-            }
-
-            async fn purge_calls(
-                &self,
-                tenant: &str,
-                cutoff: chrono::DateTime<chrono::Utc>,
-                now: chrono::DateTime<chrono::Utc>,
-                metadata_retention_days: u32,
-            ) -> Result<u64, $crate::store::StoreError> {
-                use $crate::{model::RecordingState, store::sql};
-                let mut tx = self.pool.begin().await?;
-                let live: Vec<(uuid::Uuid,)> = sqlx::query_as(sql::LIVE_RECORDINGS_OF_OLD_CALLS)
-                    .bind(tenant)
-                    .bind(cutoff.timestamp_micros())
-                    .bind(i64::from(RecordingState::Available.code()))
-                    .fetch_all(&mut *tx)
-                    .await?;
-                for (id,) in &live {
-                    sqlx::query(sql::QUEUE_MEDIA_DELETION)
-                        .bind(*id)
-                        .bind(tenant)
-                        .bind("purged")
-                        .bind(now.timestamp_micros())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                let purged: Vec<(uuid::Uuid, i64)> = sqlx::query_as(sql::PURGE_CALLS)
-                    .bind(tenant)
-                    .bind(cutoff.timestamp_micros())
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let sweeper = audit_svc::outbox::Change::system($crate::audit::RETENTION, now);
-                let events: Vec<_> = purged
-                    .iter()
-                    .map(|(call_id, recordings)| {
-                        $crate::audit::call_purged(&sweeper, *call_id, *recordings, metadata_retention_days)
-                    })
-                    .collect();
-                Self::write_events(&mut tx, tenant, &events, now).await?;
-                tx.commit().await?;
-                Ok(purged.len() as u64)
-            }
-
-            async fn tenants(&self) -> Result<Vec<String>, $crate::store::StoreError> {
-                let rows: Vec<(String,)> = sqlx::query_as($crate::store::sql::TENANTS)
-                    .fetch_all(&self.pool)
-                    .await?;
-                Ok(rows.into_iter().map(|(t,)| t).collect())
-            }
-
-            async fn due_media_deletions(
-                &self,
-                now: chrono::DateTime<chrono::Utc>,
-                limit: u32,
-            ) -> Result<Vec<$crate::store::MediaDeletion>, $crate::store::StoreError> {
-                let rows: Vec<$crate::store::sql::MediaDeletionRow> =
-                    sqlx::query_as($crate::store::sql::DUE_MEDIA_DELETIONS)
-                        .bind(now.timestamp_micros())
-                        .bind(i64::from(limit))
-                        .fetch_all(&self.pool)
-                        .await?;
-                Ok(rows.into_iter().map($crate::store::sql::media_deletion).collect())
-            }
-
-            async fn pending_media_deletions(
-                &self,
-                tenant: Option<&str>,
-                after: Option<uuid::Uuid>,
-                limit: u32,
-            ) -> Result<Vec<$crate::store::MediaDeletion>, $crate::store::StoreError> {
-                use $crate::store::sql;
-                // The nil UUID sorts before every other (both backends
-                // compare UUIDs byte by byte).
-                let after = after.unwrap_or(uuid::Uuid::nil());
-                let query = match tenant {
-                    Some(tenant) => sqlx::query_as(sql::PENDING_MEDIA_DELETIONS_OF_TENANT)
-                        .bind(tenant.to_owned()),
-                    None => sqlx::query_as(sql::PENDING_MEDIA_DELETIONS),
-                };
-                let rows: Vec<sql::MediaDeletionRow> = query
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?;
-                Ok(rows.into_iter().map(sql::media_deletion).collect())
-            }
-
-            async fn queued_media_deletions(
-                &self,
-                tenant: &str,
-                ids: &[uuid::Uuid],
-            ) -> Result<Vec<$crate::store::MediaDeletion>, $crate::store::StoreError> {
-                use $crate::store::sql;
-                let mut found = Vec::new();
-                for chunk in ids.chunks(sql::ROWS_PER_STATEMENT) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(sql::QUEUED_MEDIA_DELETIONS_OF);
-                    qb.push_bind(tenant.to_owned()).push(" AND recording_id IN (");
-                    let mut list = qb.separated(", ");
-                    for id in chunk {
-                        list.push_bind(*id);
-                    }
-                    qb.push(")");
-                    let rows: Vec<sql::MediaDeletionRow> =
-                        qb.build_query_as().fetch_all(&self.pool).await?;
-                    found.extend(rows.into_iter().map(sql::media_deletion));
-                }
-                Ok(found)
-            }
-
-            async fn media_deletion_done(
-                &self,
-                recording_id: uuid::Uuid,
-            ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query($crate::store::sql::MEDIA_DELETION_DONE)
-                    .bind(recording_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn media_deletion_failed(
-                &self,
-                recording_id: uuid::Uuid,
-                next_attempt: chrono::DateTime<chrono::Utc>,
-                error: &str,
-            ) -> Result<(), $crate::store::StoreError> {
-                sqlx::query($crate::store::sql::MEDIA_DELETION_FAILED)
-                    .bind(recording_id)
-                    .bind(next_attempt.timestamp_micros())
-                    .bind(error)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
-            async fn mark_media_stored(
-                &self,
-                tenant: &str,
-                id: uuid::Uuid,
-                file: &$crate::model::StoredFile,
-            ) -> Result<Option<($crate::model::StoredRecording, bool)>, $crate::store::StoreError> {
-                use $crate::{model::RecordingState, store::sql};
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(sql::MARK_MEDIA_STORED)
-                    .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
-                    .bind(file.duration_us)
-                    .bind(&file.sha256)
-                    .bind(file.stored_at.timestamp_micros())
-                    .bind(tenant)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
-                let state: Option<(i64,)> = sqlx::query_as(sql::RECORDING_STATE)
-                    .bind(tenant)
-                    .bind(id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let Some((state,)) = state else {
-                    return Ok(None);
-                };
-                // A file that arrives after its recording was deleted or
-                // expired goes the way the first one went.
-                let requeued = state != i64::from(RecordingState::Available.code());
-                if requeued {
-                    sqlx::query(sql::QUEUE_MEDIA_DELETION)
-                        .bind(id)
-                        .bind(tenant)
-                        .bind("arrived-after-deletion")
-                        .bind(file.stored_at.timestamp_micros())
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                tx.commit().await?;
-                let recording = self.get_recordings(tenant, &[id]).await?.pop();
-                Ok(recording.map(|(r, _)| (r, requeued)))
-            }
-
-            async fn pending_recordings(
-                &self,
-                tenant: &str,
-                before: Option<chrono::DateTime<chrono::Utc>>,
-                after: Option<$crate::model::PendingCursor>,
-                limit: u32,
-            ) -> Result<
-                Vec<($crate::model::StoredRecording, $crate::model::StoredCall)>,
-                $crate::store::StoreError,
-            > {
-                let mut qb = sqlx::QueryBuilder::<$db>::new("SELECT ");
-                qb.push($crate::store::rows::RECORDING_COLUMNS)
-                    .push($crate::store::sql::PENDING_RECORDINGS)
-                    .push_bind(tenant.to_owned());
-                if let Some(before) = before {
-                    qb.push(" AND r.ingested_at_us < ").push_bind(before.timestamp_micros());
-                }
-                if let Some(cursor) = after {
-                    qb.push(" AND (r.ingested_at_us, r.recording_id) > (")
-                        .push_bind(cursor.ingested_us)
-                        .push(", ")
-                        .push_bind(cursor.recording_id)
-                        .push(")");
-                }
-                qb.push(" ORDER BY r.ingested_at_us, r.recording_id LIMIT ")
-                    .push_bind(i64::from(limit));
-                let recordings: Vec<$crate::store::rows::RecordingRow> =
-                    qb.build_query_as().fetch_all(&self.pool).await?;
-                self.with_calls(tenant, recordings).await
-            }
-
-            async fn unverified_recordings(
-                &self,
-                after: Option<uuid::Uuid>,
-                limit: u32,
-            ) -> Result<Vec<(String, uuid::Uuid)>, $crate::store::StoreError> {
-                Ok(sqlx::query_as($crate::store::sql::UNVERIFIED_RECORDINGS)
-                    .bind(after.unwrap_or(uuid::Uuid::nil()))
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?)
-            }
-
-            async fn resolve_unverified(
-                &self,
-                tenant: &str,
-                found: &[(uuid::Uuid, $crate::model::StoredFile)],
-                missing: &[uuid::Uuid],
-            ) -> Result<u64, $crate::store::StoreError> {
-                use $crate::store::sql;
-                let mut changed = 0;
-                let mut tx = self.pool.begin().await?;
-                for (id, file) in found {
-                    changed += sqlx::query(sql::RESOLVE_FOUND)
-                        .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
-                        .bind(file.duration_us)
-                        .bind(&file.sha256)
-                        .bind(file.stored_at.timestamp_micros())
-                        .bind(tenant)
-                        .bind(*id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                }
-                for id in missing {
-                    changed += sqlx::query(sql::RESOLVE_MISSING)
-                        .bind(tenant)
-                        .bind(*id)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                }
-                tx.commit().await?;
-                Ok(changed)
-            }
-
-            async fn set_legal_hold(
-                &self,
-                tenant: &str,
-                call_id: uuid::Uuid,
-                hold: bool,
-                change: &audit_svc::outbox::Change,
-            ) -> Result<Option<$crate::model::StoredCall>, $crate::store::StoreError> {
-                let mut tx = self.pool.begin().await?;
-                let changed = sqlx::query($crate::store::sql::SET_LEGAL_HOLD)
-                    .bind(hold)
-                    .bind(tenant)
-                    .bind(call_id)
-                    .execute(&mut *tx)
+        let mut results = Vec::with_capacity(calls.len());
+        for stored in planned {
+            if created.contains(&stored.call_id) {
+                results.push((stored, true));
+            } else {
+                let existing = self
+                    .find_by_session(tenant, &stored.session_id)
                     .await?
-                    .rows_affected();
-                if changed > 0 {
-                    let event = $crate::audit::legal_hold_changed(change, call_id, hold);
-                    Self::write_events(&mut tx, tenant, &[event], change.at).await?;
-                }
-                tx.commit().await?;
-                self.get_call(tenant, call_id).await
-            }
-
-            async fn settings(
-                &self,
-                tenant: &str,
-            ) -> Result<$crate::model::TenantSettings, $crate::store::StoreError> {
-                let row: Option<$crate::store::rows::SettingsRow> =
-                    sqlx::query_as($crate::store::sql::SELECT_SETTINGS)
-                        .bind(tenant)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                row.map(|r| r.into_settings())
-                    .transpose()
-                    .map(Option::unwrap_or_default)
-            }
-
-            async fn put_settings(
-                &self,
-                tenant: &str,
-                settings: &$crate::model::TenantSettings,
-                change: &audit_svc::outbox::Change,
-            ) -> Result<bool, $crate::store::StoreError> {
-                use $crate::store::sql;
-                let mut tx = self.pool.begin().await?;
-                sqlx::query(sql::LOCK_SETTINGS)
-                    .bind(tenant)
-                    .execute(&mut *tx)
-                    .await?;
-                let row: Option<$crate::store::rows::SettingsRow> =
-                    sqlx::query_as(sql::SELECT_SETTINGS)
-                        .bind(tenant)
-                        .fetch_optional(&mut *tx)
-                        .await?;
-                let before = row
-                    .map(|r| r.into_settings())
-                    .transpose()?
-                    .unwrap_or_default();
-                let Some(event) = $crate::audit::settings_changed(change, &before, settings) else {
-                    return Ok(false);
-                };
-                sqlx::query(sql::UPSERT_SETTINGS)
-                    .bind(tenant)
-                    .bind(&settings.time_zone)
-                    .bind(settings.consult_recording)
-                    .bind(i64::from(settings.recording_retention_days))
-                    .bind(i64::from(settings.metadata_retention_days))
-                    .bind(settings.search_audit_disabled)
-                    .bind($crate::store::rows::to_json(&settings.reason_codes))
-                    .execute(&mut *tx)
-                    .await?;
-                Self::write_events(&mut tx, tenant, &[event], change.at).await?;
-                tx.commit().await?;
-                Ok(true)
+                    .ok_or_else(|| StoreError::Corrupt("session conflict without a row".into()))?;
+                results.push((existing, false));
             }
         }
+        Ok(results)
+    }
 
-        impl $store {
-            async fn find_by_session(
-                &self,
-                tenant: &str,
-                session_id: &str,
-            ) -> Result<Option<$crate::model::StoredCall>, $crate::store::StoreError> {
-                let row: Option<$crate::store::rows::CallRow> = sqlx::query_as(&format!(
-                    "SELECT {} FROM calls c WHERE c.tenant_id = $1 AND c.session_id = $2",
-                    $crate::store::rows::CALL_COLUMNS
-                ))
+    async fn search(
+        &self,
+        tenant: &str,
+        query: &CallQuery,
+        after: Option<Cursor>,
+        limit: u32,
+    ) -> Result<Vec<StoredCall>, StoreError> {
+        let (sql, args) = Statement::search(tenant, query, after, limit).into_parts();
+        let rows: Vec<CallRow> = sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?;
+        self.calls_with_recordings(rows).await
+    }
+
+    async fn get_call(
+        &self,
+        tenant: &str,
+        call_id: Uuid,
+    ) -> Result<Option<StoredCall>, StoreError> {
+        let row: Option<CallRow> = sqlx::query_as(&format!(
+            "SELECT {} FROM calls c WHERE c.tenant_id = $1 AND c.call_id = $2",
+            CALL_COLUMNS
+        ))
+        .bind(tenant)
+        .bind(call_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(self
+            .calls_with_recordings(row.into_iter().collect())
+            .await?
+            .pop())
+    }
+
+    async fn get_recordings(
+        &self,
+        tenant: &str,
+        ids: &[Uuid],
+    ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut qb = Statement::<DB>::new(format!(
+            "SELECT {} FROM recordings r WHERE r.tenant_id = ",
+            RECORDING_COLUMNS
+        ));
+        qb.push_bind(tenant.to_owned())
+            .push(" AND r.recording_id IN ");
+        qb.push_list(ids.iter().copied());
+        let (sql, args) = qb.into_parts();
+        let recordings: Vec<RecordingRow> = sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?;
+        self.with_calls(tenant, recordings).await
+    }
+
+    async fn mark_deleted(
+        &self,
+        tenant: &str,
+        ids: &[Uuid],
+        change: &Change,
+    ) -> Result<Vec<StoredRecording>, StoreError> {
+        let at = change.at.timestamp_micros();
+        let mut events = Vec::new();
+        let mut tx = self.pool.begin().await?;
+        for id in ids {
+            let marked: Option<(Uuid,)> = sqlx::query_as(MARK_DELETED)
+                .bind(i64::from(RecordingState::Deleted.code()))
+                .bind(&change.actor_id)
+                .bind(&change.actor_display_name)
+                .bind(at)
                 .bind(tenant)
-                .bind(session_id)
-                .fetch_optional(&self.pool)
+                .bind(*id)
+                .fetch_optional(&mut *tx)
                 .await?;
-                Ok(self.calls_with_recordings(row.into_iter().collect()).await?.pop())
+            if let Some((call_id,)) = marked {
+                sqlx::query(QUEUE_MEDIA_DELETION)
+                    .bind(*id)
+                    .bind(tenant)
+                    .bind("deleted")
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(RECOUNT_LIVE_OF_RECORDING)
+                    .bind(*id)
+                    .execute(&mut *tx)
+                    .await?;
+                events.push(audit::recording_deleted(change, *id, call_id));
             }
         }
-    };
-}
+        write_events(&mut tx, tenant, &events, change.at).await?;
+        tx.commit().await?;
+        let found = self.get_recordings(tenant, ids).await?;
+        Ok(found.into_iter().map(|(r, _)| r).collect())
+    }
 
-pub(super) use call_store_impl;
+    async fn expire_recordings(
+        &self,
+        tenant: &str,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+        retention_days: u32,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let expired: Vec<(Uuid, Uuid)> = sqlx::query_as(EXPIRE_RECORDINGS)
+            .bind(i64::from(RecordingState::Expired.code()))
+            .bind(tenant)
+            .bind(i64::from(RecordingState::Available.code()))
+            .bind(cutoff.timestamp_micros())
+            .fetch_all(&mut *tx)
+            .await?;
+        for (id, _) in &expired {
+            sqlx::query(QUEUE_MEDIA_DELETION)
+                .bind(*id)
+                .bind(tenant)
+                .bind("expired")
+                .bind(now.timestamp_micros())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let sweeper = Change::system(audit::RETENTION, now);
+        let events: Vec<_> = expired
+            .iter()
+            .map(|(id, call_id)| {
+                audit::retention_expired(&sweeper, *id, *call_id, retention_days, expired.len())
+            })
+            .collect();
+        write_events(&mut tx, tenant, &events, now).await?;
+        tx.commit().await?;
+        Ok(expired.len() as u64)
+    }
+
+    async fn purge_calls(
+        &self,
+        tenant: &str,
+        cutoff: DateTime<Utc>,
+        now: DateTime<Utc>,
+        metadata_retention_days: u32,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let live: Vec<(Uuid,)> = sqlx::query_as(LIVE_RECORDINGS_OF_OLD_CALLS)
+            .bind(tenant)
+            .bind(cutoff.timestamp_micros())
+            .bind(i64::from(RecordingState::Available.code()))
+            .fetch_all(&mut *tx)
+            .await?;
+        for (id,) in &live {
+            sqlx::query(QUEUE_MEDIA_DELETION)
+                .bind(*id)
+                .bind(tenant)
+                .bind("purged")
+                .bind(now.timestamp_micros())
+                .execute(&mut *tx)
+                .await?;
+        }
+        let purged: Vec<(Uuid, i64)> = sqlx::query_as(PURGE_CALLS)
+            .bind(tenant)
+            .bind(cutoff.timestamp_micros())
+            .fetch_all(&mut *tx)
+            .await?;
+        let sweeper = Change::system(audit::RETENTION, now);
+        let events: Vec<_> = purged
+            .iter()
+            .map(|(call_id, recordings)| {
+                audit::call_purged(&sweeper, *call_id, *recordings, metadata_retention_days)
+            })
+            .collect();
+        write_events(&mut tx, tenant, &events, now).await?;
+        tx.commit().await?;
+        Ok(purged.len() as u64)
+    }
+
+    async fn tenants(&self) -> Result<Vec<String>, StoreError> {
+        let rows: Vec<(String,)> = sqlx::query_as(TENANTS).fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|(t,)| t).collect())
+    }
+
+    async fn due_media_deletions(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<MediaDeletion>, StoreError> {
+        let rows: Vec<MediaDeletionRow> = sqlx::query_as(DUE_MEDIA_DELETIONS)
+            .bind(now.timestamp_micros())
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(media_deletion).collect())
+    }
+
+    async fn pending_media_deletions(
+        &self,
+        tenant: Option<&str>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MediaDeletion>, StoreError> {
+        // The nil UUID sorts before every other (both backends
+        // compare UUIDs byte by byte).
+        let after = after.unwrap_or(Uuid::nil());
+        let query = match tenant {
+            Some(tenant) => {
+                sqlx::query_as(PENDING_MEDIA_DELETIONS_OF_TENANT).bind(tenant.to_owned())
+            }
+            None => sqlx::query_as(PENDING_MEDIA_DELETIONS),
+        };
+        let rows: Vec<MediaDeletionRow> = query
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(media_deletion).collect())
+    }
+
+    async fn queued_media_deletions(
+        &self,
+        tenant: &str,
+        ids: &[Uuid],
+    ) -> Result<Vec<MediaDeletion>, StoreError> {
+        let mut found = Vec::new();
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let mut qb = Statement::<DB>::new(QUEUED_MEDIA_DELETIONS_OF);
+            qb.push_bind(tenant.to_owned())
+                .push(" AND recording_id IN ");
+            qb.push_list(chunk.iter().copied());
+            let (sql, args) = qb.into_parts();
+            let rows: Vec<MediaDeletionRow> = sqlx::query_as_with(&sql, args)
+                .fetch_all(&self.pool)
+                .await?;
+            found.extend(rows.into_iter().map(media_deletion));
+        }
+        Ok(found)
+    }
+
+    async fn media_deletion_done(&self, recording_id: Uuid) -> Result<(), StoreError> {
+        sqlx::query(MEDIA_DELETION_DONE)
+            .bind(recording_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn media_deletion_failed(
+        &self,
+        recording_id: Uuid,
+        next_attempt: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(MEDIA_DELETION_FAILED)
+            .bind(recording_id)
+            .bind(next_attempt.timestamp_micros())
+            .bind(error)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn mark_media_stored(
+        &self,
+        tenant: &str,
+        id: Uuid,
+        file: &StoredFile,
+    ) -> Result<Option<(StoredRecording, bool)>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(MARK_MEDIA_STORED)
+            .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
+            .bind(file.duration_us)
+            .bind(&file.sha256)
+            .bind(file.stored_at.timestamp_micros())
+            .bind(tenant)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let state: Option<(i64,)> = sqlx::query_as(RECORDING_STATE)
+            .bind(tenant)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some((state,)) = state else {
+            return Ok(None);
+        };
+        // A file that arrives after its recording was deleted or
+        // expired goes the way the first one went.
+        let requeued = state != i64::from(RecordingState::Available.code());
+        if requeued {
+            sqlx::query(QUEUE_MEDIA_DELETION)
+                .bind(id)
+                .bind(tenant)
+                .bind("arrived-after-deletion")
+                .bind(file.stored_at.timestamp_micros())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let recording = self.get_recordings(tenant, &[id]).await?.pop();
+        Ok(recording.map(|(r, _)| (r, requeued)))
+    }
+
+    async fn pending_recordings(
+        &self,
+        tenant: &str,
+        before: Option<DateTime<Utc>>,
+        after: Option<PendingCursor>,
+        limit: u32,
+    ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError> {
+        let mut qb = Statement::<DB>::new("SELECT ");
+        qb.push(RECORDING_COLUMNS)
+            .push(PENDING_RECORDINGS)
+            .push_bind(tenant.to_owned());
+        if let Some(before) = before {
+            qb.push(" AND r.ingested_at_us < ")
+                .push_bind(before.timestamp_micros());
+        }
+        if let Some(cursor) = after {
+            qb.push(" AND (r.ingested_at_us, r.recording_id) > (")
+                .push_bind(cursor.ingested_us)
+                .push(", ")
+                .push_bind(cursor.recording_id)
+                .push(")");
+        }
+        qb.push(" ORDER BY r.ingested_at_us, r.recording_id LIMIT ")
+            .push_bind(i64::from(limit));
+        let (sql, args) = qb.into_parts();
+        let recordings: Vec<RecordingRow> = sqlx::query_as_with(&sql, args)
+            .fetch_all(&self.pool)
+            .await?;
+        self.with_calls(tenant, recordings).await
+    }
+
+    async fn unverified_recordings(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<(String, Uuid)>, StoreError> {
+        Ok(sqlx::query_as(UNVERIFIED_RECORDINGS)
+            .bind(after.unwrap_or(Uuid::nil()))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    async fn resolve_unverified(
+        &self,
+        tenant: &str,
+        found: &[(Uuid, StoredFile)],
+        missing: &[Uuid],
+    ) -> Result<u64, StoreError> {
+        let mut changed = 0;
+        let mut tx = self.pool.begin().await?;
+        for (id, file) in found {
+            changed += sqlx::query(RESOLVE_FOUND)
+                .bind(i64::try_from(file.size_bytes).unwrap_or(i64::MAX))
+                .bind(file.duration_us)
+                .bind(&file.sha256)
+                .bind(file.stored_at.timestamp_micros())
+                .bind(tenant)
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?
+                .rows();
+        }
+        for id in missing {
+            changed += sqlx::query(RESOLVE_MISSING)
+                .bind(tenant)
+                .bind(*id)
+                .execute(&mut *tx)
+                .await?
+                .rows();
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+
+    async fn set_legal_hold(
+        &self,
+        tenant: &str,
+        call_id: Uuid,
+        hold: bool,
+        change: &Change,
+    ) -> Result<Option<StoredCall>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query(SET_LEGAL_HOLD)
+            .bind(hold)
+            .bind(tenant)
+            .bind(call_id)
+            .execute(&mut *tx)
+            .await?
+            .rows();
+        if changed > 0 {
+            let event = audit::legal_hold_changed(change, call_id, hold);
+            write_events(&mut tx, tenant, &[event], change.at).await?;
+        }
+        tx.commit().await?;
+        self.get_call(tenant, call_id).await
+    }
+
+    async fn settings(&self, tenant: &str) -> Result<TenantSettings, StoreError> {
+        let row: Option<SettingsRow> = sqlx::query_as(SELECT_SETTINGS)
+            .bind(tenant)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| r.into_settings())
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    async fn put_settings(
+        &self,
+        tenant: &str,
+        settings: &TenantSettings,
+        change: &Change,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(LOCK_SETTINGS)
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await?;
+        let row: Option<SettingsRow> = sqlx::query_as(SELECT_SETTINGS)
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let before = row
+            .map(|r| r.into_settings())
+            .transpose()?
+            .unwrap_or_default();
+        let Some(event) = audit::settings_changed(change, &before, settings) else {
+            return Ok(false);
+        };
+        sqlx::query(UPSERT_SETTINGS)
+            .bind(tenant)
+            .bind(&settings.time_zone)
+            .bind(settings.consult_recording)
+            .bind(i64::from(settings.recording_retention_days))
+            .bind(i64::from(settings.metadata_retention_days))
+            .bind(settings.search_audit_disabled)
+            .bind(to_json(&settings.reason_codes))
+            .execute(&mut *tx)
+            .await?;
+        write_events(&mut tx, tenant, &[event], change.at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+}

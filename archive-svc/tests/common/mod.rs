@@ -7,31 +7,30 @@
 
 pub(crate) mod legacy;
 
-use std::sync::LazyLock;
+use std::{sync::LazyLock, time::Duration};
 
 use archive_common::{
     Principal,
-    identity::{IdentityConfig, IdentityKey, PlatformCredential, testing::TestKeys},
+    identity::{Caller, IdentityConfig, IdentityKey, PlatformCredential},
+    shutdown::CancellationToken,
 };
-use tonic::Request;
+use archive_proto::v1::call_service_client::CallServiceClient;
+use tokio::net::TcpListener;
+use tonic::{Request, Status, service::Routes, transport::Channel};
 
 /// The tenants the tests' recording platform ingests for.
 pub(crate) const PLATFORM_TENANTS: [&str; 3] = ["10009", "20001", "20002"];
 
-/// Kept for the whole test binary: the servers read these files.
-static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
-/// Loaded once, so it reuses its tokens as the gateway does.
-static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.gateway());
-static PLATFORM: LazyLock<PlatformCredential> =
-    LazyLock::new(|| KEYS.platform("recording-platform", &PLATFORM_TENANTS));
+pub(crate) use test_support::keys;
 
-pub(crate) fn keys() -> &'static TestKeys {
-    &KEYS
-}
+/// Loaded once, so it reuses its tokens as the gateway does.
+static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| keys().gateway());
+static PLATFORM: LazyLock<PlatformCredential> =
+    LazyLock::new(|| keys().platform("recording-platform", &PLATFORM_TENANTS));
 
 /// `holder`'s key file and the trust file (a service's `Config`).
 pub(crate) fn identity(holder: &str) -> IdentityConfig {
-    KEYS.config(holder)
+    keys().config(holder)
 }
 
 /// What signs users: the gateway's key.
@@ -52,4 +51,50 @@ pub(crate) fn as_user<T>(tenant: &str, message: T) -> Request<T> {
 /// The recording platform, acting for `tenant`.
 pub(crate) fn as_platform<T>(tenant: &str, message: T) -> Request<T> {
     PLATFORM.request(message, tenant)
+}
+
+/// Serves `routes` (a stand-in service) on an ephemeral port until `stop`
+/// is cancelled; its URL.
+pub(crate) async fn serve(routes: Routes, stop: &CancellationToken) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let stop = stop.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                stop.cancelled_owned(),
+            )
+            .await
+            .unwrap();
+    });
+    url
+}
+
+/// archive-svc from `run` with `config` on an ephemeral port until
+/// `shutdown`, once it serves: a client of it.
+pub(crate) async fn run_archive(
+    config: archive_svc::Config,
+    shutdown: &CancellationToken,
+) -> CallServiceClient<Channel> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(archive_svc::run(config, listener, shutdown.clone()));
+    archive_common::host::wait_serving(&url, Duration::from_secs(10))
+        .await
+        .unwrap();
+    CallServiceClient::connect(url).await.unwrap()
+}
+
+/// The caller archive-svc's identity token on `request` names, checked as a
+/// service receiving it (a stand-in media-svc) checks it.
+pub(crate) fn verified<T>(request: &Request<T>) -> Result<Caller, Status> {
+    let token = request
+        .metadata()
+        .get("x-archive-identity")
+        .expect("identity forwarded")
+        .to_str()
+        .unwrap();
+    Ok(keys().trust().verify(token, None, chrono::Utc::now())?)
 }
