@@ -11,11 +11,11 @@
 //! [`COMMIT_BOUND`] before it reports failure, so "failed" to the user
 //! always means "not in the trail".
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use archive_common::telemetry::client::{self, TracedChannel};
 use archive_common::{
-    IdentityKey, Principal, convert,
+    Clock, IdentityKey, Principal, SystemClock, convert,
     error::retry_later,
     log_limit::{EVERY, LogLimit},
 };
@@ -42,6 +42,8 @@ pub const COMMIT_BOUND: Duration = Duration::from_secs(1);
 pub struct AuditClient {
     client: AuditServiceClient<TracedChannel>,
     key: IdentityKey,
+    /// How long is left until a commit deadline.
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for AuditClient {
@@ -67,7 +69,13 @@ impl AuditClient {
         Self {
             client: AuditServiceClient::new(channel),
             key,
+            clock: Arc::new(SystemClock),
         }
+    }
+
+    /// The same client reading the time from `clock`.
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        Self { clock, ..self }
     }
 
     /// Records `event` as done by `actor`; Ok only once it is durable.
@@ -112,7 +120,7 @@ impl AuditClient {
             caller,
         );
         if let Some(deadline) = deadline {
-            let wait = (deadline - Utc::now()).to_std().unwrap_or_default() + COMMIT_BOUND;
+            let wait = (deadline - self.clock.now()).to_std().unwrap_or_default() + COMMIT_BOUND;
             request.set_timeout(wait);
         }
         match self.client.clone().append_events(request).await {

@@ -1,15 +1,16 @@
-//! The crate's one error type and its one mapping to `tonic::Status`.
-//! Database and transport failures are logged here and answered without
-//! their text, so no SQL reaches a client; a database that cannot be reached
-//! ([`db::is_unavailable`]) is UNAVAILABLE with a retry hint.
+//! The crate's one error type and its one mapping to `tonic::Status`: what
+//! the client got wrong is answered as it is; every failure of a dependency
+//! goes through [`dependency_failed`], so no SQL or path reaches a client and
+//! a database or checkpoint store that cannot be reached is UNAVAILABLE with
+//! a retry hint.
 
 use std::sync::Arc;
 
 use archive_common::{
     FieldViolation,
-    db::{self, SchemaError},
-    error::{retry_later, unavailable},
-    log_limit::{EVERY, LogLimit},
+    db::SchemaError,
+    error::{Dependency, dependency_failed, retry_later},
+    identity::Refusal,
 };
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
@@ -20,6 +21,9 @@ pub enum Error {
     InvalidArgument(#[from] FieldViolation),
     #[error("{0}")]
     PermissionDenied(String),
+    /// The caller is not admitted to the RPC (its ACCESS_DENIED is recorded).
+    #[error("{}", .0.why)]
+    Refused(Refusal),
     /// A dependency (authz-svc, the append workers) cannot answer.
     #[error("{0}")]
     Unavailable(String),
@@ -75,22 +79,19 @@ pub enum Error {
     Identity(#[from] archive_common::IdentityError),
 }
 
-/// Every request fails the same way while the database is down.
-static DATABASE_DOWN: LogLimit = LogLimit::new(EVERY);
+/// What the client reads when the trail's database fails.
+const DATABASE: &str = "the audit database";
 
 fn status(e: &Error) -> Status {
     match e {
         Error::InvalidArgument(v) => v.clone().into(),
         Error::PermissionDenied(m) => Status::permission_denied(m),
+        Error::Refused(r) => r.clone().into(),
         Error::Unavailable(m) => retry_later(m.as_str()),
         Error::Batch(inner) => status(inner),
         Error::FailedPrecondition(m) => Status::failed_precondition(m),
         Error::NotFound(m) => Status::not_found(m),
         Error::DataLoss(m) => Status::data_loss(m),
-        Error::ObjectStore(e) => {
-            tracing::error!(error = %e, "checkpoint store error");
-            unavailable("the checkpoint store")
-        }
         Error::DeadlineExceeded => Status::deadline_exceeded(e.to_string()),
         Error::AlreadyExists(v) => Status::with_error_details(
             Code::AlreadyExists,
@@ -98,19 +99,19 @@ fn status(e: &Error) -> Status {
             ErrorDetails::with_bad_request_violation(v.field.clone(), v.description.clone()),
         ),
         Error::EventIdTaken { .. } => Status::already_exists(e.to_string()),
-        Error::Database(e) if db::is_unavailable(e) => {
-            if let Some(repeated) = DATABASE_DOWN.admit("database") {
-                tracing::warn!(error = %e, repeated, "audit database unavailable");
-            }
-            unavailable("the audit database")
+        Error::Database(e) => dependency_failed(DATABASE, &Dependency::Database(e)),
+        Error::Schema(_) | Error::Migrate(_) => dependency_failed(DATABASE, &Dependency::Other(e)),
+        Error::ObjectStore(e) => {
+            dependency_failed("the checkpoint store", &Dependency::ObjectStore(e))
         }
-        Error::Database(e) => {
-            tracing::error!(error = %e, "database error");
-            Status::internal("internal error")
+        Error::Checkpoints(_) => dependency_failed("the checkpoints", &Dependency::Other(e)),
+        Error::Io(_) | Error::Export(_) => {
+            dependency_failed("the trail's files", &Dependency::Other(e))
         }
-        other => {
-            tracing::error!(error = %other, "internal error");
-            Status::internal("internal error")
+        Error::Serve(_) => dependency_failed("the gRPC server", &Dependency::Other(e)),
+        Error::Identity(_) => dependency_failed("the service identity", &Dependency::Other(e)),
+        Error::Usage(_) | Error::Url { .. } => {
+            dependency_failed("the service's settings", &Dependency::Other(e))
         }
     }
 }
@@ -138,5 +139,20 @@ mod tests {
         assert_eq!(Status::from(batch).code(), Code::Unavailable);
         let status = Status::from(Error::Database(sqlx::Error::RowNotFound));
         assert_eq!(status.code(), Code::Internal);
+    }
+
+    #[test]
+    fn no_internal_text_reaches_the_client() {
+        let secret = "secret: /var/lib/audit";
+        for e in [
+            Error::Database(sqlx::Error::Protocol(secret.into())),
+            Error::Checkpoints(secret.into()),
+            Error::Export(secret.into()),
+            Error::Batch(Arc::new(Error::Usage(secret.into()))),
+        ] {
+            let status = Status::from(e);
+            assert_eq!(status.code(), Code::Internal);
+            assert!(!status.message().contains("secret"), "{}", status.message());
+        }
     }
 }

@@ -65,7 +65,7 @@ impl Gate {
         request: &'r Request<T>,
         rule: &Rule,
     ) -> Result<&'r Principal, Status> {
-        self.admit_caller(Caller::of(request)?, rule).await
+        Ok(self.check(Caller::of(request)?, rule).await?)
     }
 
     /// [`Gate::admit`] for a caller already taken from its request.
@@ -74,27 +74,44 @@ impl Gate {
         caller: &'c Caller,
         rule: &Rule,
     ) -> Result<&'c Principal, Status> {
+        Ok(self.check(caller, rule).await?)
+    }
+
+    /// `caller`'s principal if `rule` admits it; a refusal is recorded
+    /// before it is returned.
+    pub async fn check<'c>(
+        &self,
+        caller: &'c Caller,
+        rule: &Rule,
+    ) -> Result<&'c Principal, Refusal> {
         match rule.check(caller) {
             Ok(()) => Ok(&caller.principal),
             Err(refusal) => Err(self.refuse(refusal).await),
         }
     }
 
-    async fn refuse(&self, refusal: Refusal) -> Status {
+    async fn refuse(&self, refusal: Refusal) -> Refusal {
         tracing::warn!(rpc = refusal.rpc, why = %refusal.why, "caller refused");
-        let tenant = refusal.caller.principal.tenant.clone();
+        let tenant = &refusal.caller.principal.tenant;
         if !tenant.is_empty() {
             let at = self.clock.now();
             if let Err(e) = self
                 .denials
-                .record(&tenant, access_denied(&refusal, at), at)
+                .record(tenant, access_denied(&refusal, at), at)
                 .await
             {
                 tracing::error!(error = %e, rpc = refusal.rpc, "the refusal could not be recorded");
             }
         }
-        refusal.into()
+        refusal
     }
+}
+
+/// The verified caller and the message of `request`: what a service's
+/// domain trait takes, as its tonic adapter hands it on.
+pub fn parts<M>(request: Request<M>) -> Result<(Caller, M), Status> {
+    let caller = Caller::of(&request)?.clone();
+    Ok((caller, request.into_inner()))
 }
 
 /// A service with an audit outbox records refusals in it and wakes its relay.

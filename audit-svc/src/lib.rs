@@ -21,6 +21,7 @@ mod error;
 pub mod event;
 pub mod export;
 pub mod gate;
+mod grpc;
 mod metrics;
 pub mod migrate;
 pub mod outbox;
@@ -28,6 +29,7 @@ mod service;
 pub mod store;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+mod trail;
 pub mod verify;
 
 use std::{sync::Arc, time::Duration};
@@ -45,13 +47,16 @@ use tonic::{server::NamedService, service::Routes};
 
 // Dev-dependencies serve the integration tests in `tests/`.
 #[cfg(test)]
-use {tempfile as _, tonic_health as _};
+use {tempfile as _, test_support as _};
 
 pub use config::Config;
 pub use error::Error;
+pub use grpc::GrpcServer;
+pub use trail::AuditTrail;
 
 /// The gRPC service name this server hosts.
-pub const SERVICE_NAME: &str = <AuditServiceServer<service::Audit> as NamedService>::NAME;
+pub const SERVICE_NAME: &str =
+    <AuditServiceServer<GrpcServer<dyn AuditTrail>> as NamedService>::NAME;
 /// ListEvents answers at most this many events per page.
 pub const MAX_PAGE_SIZE: u32 = service::MAX_PAGE_SIZE;
 
@@ -70,26 +75,43 @@ pub async fn run(
     Ok(())
 }
 
-/// Opens the store (migrating with `config.migrate`, otherwise requiring a
-/// current schema) and starts the committer and readiness (until
-/// `shutdown`); the host then serves on a listener ([`Host::serve`]), in this
-/// process ([`Host::in_process`]), or both.
+/// [`start_trail`]'s host alone.
 pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, Error> {
+    Ok(start_trail(config, shutdown).await?.host)
+}
+
+/// audit-svc with its store open and its committer and readiness running,
+/// before it serves.
+pub struct Started {
+    /// Serves gRPC on a listener ([`Host::serve`]), in this process
+    /// ([`Host::in_process`]), or both.
+    pub host: Host,
+    /// The trail itself, the one the host serves, for a caller in this
+    /// process holding a verified [`archive_common::identity::Caller`].
+    pub trail: Arc<dyn AuditTrail>,
+}
+
+/// Opens the store (migrating with `config.migrate`, otherwise requiring a
+/// current schema) and starts the committer and readiness (until `shutdown`).
+pub async fn start_trail(config: Config, shutdown: CancellationToken) -> Result<Started, Error> {
     let store = store::open(&config.database_url, config.migrate).await?;
     let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
     let identity = config.identity.load_with(clock.clone())?;
     let viewers = authorize::Viewers::new(config.authz_url.as_deref())?;
     // Page tokens get their own key, derived so no second secret is needed.
     let tokens = PageTokens::new(&identity.key.derived_secret("audit-svc page tokens"));
-    let checkpoints = start_checkpoints(&config, &store, &shutdown)?;
+    let checkpoints = start_checkpoints(&config, &store, clock.clone(), &shutdown)?;
     let committer = committer::Committer::start(store.clone(), clock.clone());
     let gate = Gate::new(
         Arc::new(service::TrailDenials(committer.clone())),
         clock.clone(),
     );
-    let audit = service::Audit::new(store.clone(), committer, viewers, tokens, clock, gate)
-        .with_checkpoints(checkpoints);
-    let server = AuditServiceServer::with_interceptor(audit, identity.verifier());
+    let trail: Arc<dyn AuditTrail> = Arc::new(
+        service::Audit::new(store.clone(), committer, viewers, tokens, clock, gate)
+            .with_checkpoints(checkpoints),
+    );
+    let server =
+        AuditServiceServer::with_interceptor(GrpcServer(trail.clone()), identity.verifier());
 
     let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
     watch_readiness(
@@ -102,7 +124,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, 
             async move { store.ping().await }
         },
     );
-    Ok(host)
+    Ok(Started { host, trail })
 }
 
 /// The checkpointer, signing every `checkpoint_interval` until `shutdown`;
@@ -110,10 +132,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Host, 
 fn start_checkpoints(
     config: &Config,
     store: &Arc<dyn store::Store>,
+    clock: Arc<dyn archive_common::Clock>,
     shutdown: &CancellationToken,
 ) -> Result<Option<Arc<checkpoint::Checkpointer>>, Error> {
-    let checkpointer =
-        checkpoint::Checkpointer::from_config(&config.checkpoints, Arc::new(SystemClock))?;
+    let checkpointer = checkpoint::Checkpointer::from_config(&config.checkpoints, clock)?;
     match &checkpointer {
         Some(c) => {
             tracing::info!(

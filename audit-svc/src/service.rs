@@ -1,5 +1,6 @@
-//! The `archive.v1.AuditService` handlers. The tenant always comes from the
-//! verified principal; the actor and the event time as [`crate::append`] says.
+//! The core of audit-svc, implementing [`AuditTrail`]. The tenant always
+//! comes from the verified principal; the actor and the event time as
+//! [`crate::append`] says.
 
 use std::sync::Arc;
 
@@ -9,11 +10,11 @@ use archive_common::{
     identity::{Allow, Caller, Rule},
     page_token::PageTokens,
 };
-use archive_proto::v1::{self as pb, audit_service_server::AuditService};
-use tonic::{Request, Response, Status};
+use archive_proto::v1 as pb;
+use futures::{StreamExt as _, stream::BoxStream};
 
 use crate::{
-    Error,
+    AuditTrail, Error,
     append::{self, Shape},
     authorize::Viewers,
     checkpoint::Checkpointer,
@@ -116,13 +117,77 @@ impl Audit {
             .map_err(|e| append::name_refusal(e, shape))?;
         Ok(receipts.into_iter().map(append::receipt).collect())
     }
+}
 
-    async fn list(
+/// Reads ListEvents' filters; empty strings and UNSPECIFIED mean "any".
+fn filter(request: &pb::ListEventsRequest) -> Result<EventFilter, FieldViolation> {
+    let time = |ts: Option<&prost_types::Timestamp>, field| {
+        ts.map(|ts| convert::from_timestamp(ts, field).map(convert::micros))
+            .transpose()
+    };
+    let text = |value: &str, field, max| -> Result<Option<String>, FieldViolation> {
+        check_text(value, field, max)?;
+        Ok((!value.is_empty()).then(|| value.to_owned()))
+    };
+    let filter = EventFilter {
+        time_from: time(request.event_time_from.as_ref(), "event_time_from")?,
+        time_to: time(request.event_time_to.as_ref(), "event_time_to")?,
+        actor_id: text(&request.actor_id, "actor_id", ID_MAX)?,
+        recording_id: text(&request.recording_id, "recording_id", ID_MAX)?,
+        kind: Some(event::kind(request.kind, "kind", true)?).filter(|k| *k != 0),
+        call_id: text(&request.call_id, "call_id", ID_MAX)?,
+        reason_code: {
+            event::check_reason_code(&request.reason_code, "reason_code")?;
+            (!request.reason_code.is_empty()).then(|| request.reason_code.clone())
+        },
+        case_id: text(&request.case_id, "case_id", CASE_ID_MAX)?,
+        request_id: text(&request.request_id, "request_id", REQUEST_ID_MAX)?,
+    };
+    if let (Some(from), Some(to)) = (filter.time_from, filter.time_to)
+        && to < from
+    {
+        return Err(FieldViolation::new(
+            "event_time_to",
+            "must not be before event_time_from",
+        ));
+    }
+    Ok(filter)
+}
+
+#[async_trait::async_trait]
+impl AuditTrail for Audit {
+    async fn append_event(
         &self,
         caller: &Caller,
-        request: &pb::ListEventsRequest,
+        r: pb::AppendEventRequest,
+    ) -> Result<pb::AppendEventResponse, Error> {
+        let caller = self.admit(caller, &APPEND_EVENT).await?;
+        let event = r.event.ok_or_else(|| FieldViolation::missing("event"))?;
+        let mut receipts = self
+            .append(caller, vec![event], r.commit_deadline.as_ref(), Shape::One)
+            .await?;
+        Ok(receipts.pop().expect("one event, one receipt"))
+    }
+
+    async fn append_events(
+        &self,
+        caller: &Caller,
+        r: pb::AppendEventsRequest,
+    ) -> Result<pb::AppendEventsResponse, Error> {
+        let caller = self.admit(caller, &APPEND_EVENTS).await?;
+        let receipts = self
+            .append(caller, r.events, r.commit_deadline.as_ref(), Shape::Many)
+            .await?;
+        Ok(pb::AppendEventsResponse { receipts })
+    }
+
+    async fn list_events(
+        &self,
+        caller: &Caller,
+        request: pb::ListEventsRequest,
     ) -> Result<pb::ListEventsResponse, Error> {
-        let filter = filter(request)?;
+        self.admit(caller, &LIST_EVENTS).await?;
+        let filter = filter(&request)?;
         let page_size = match u32::try_from(request.page_size) {
             Ok(0) => DEFAULT_PAGE_SIZE,
             Ok(n) if n <= MAX_PAGE_SIZE => n,
@@ -166,148 +231,64 @@ impl Audit {
             next_page_token,
         })
     }
-}
-
-/// Reads ListEvents' filters; empty strings and UNSPECIFIED mean "any".
-fn filter(request: &pb::ListEventsRequest) -> Result<EventFilter, FieldViolation> {
-    let time = |ts: Option<&prost_types::Timestamp>, field| {
-        ts.map(|ts| convert::from_timestamp(ts, field).map(convert::micros))
-            .transpose()
-    };
-    let text = |value: &str, field, max| -> Result<Option<String>, FieldViolation> {
-        check_text(value, field, max)?;
-        Ok((!value.is_empty()).then(|| value.to_owned()))
-    };
-    let filter = EventFilter {
-        time_from: time(request.event_time_from.as_ref(), "event_time_from")?,
-        time_to: time(request.event_time_to.as_ref(), "event_time_to")?,
-        actor_id: text(&request.actor_id, "actor_id", ID_MAX)?,
-        recording_id: text(&request.recording_id, "recording_id", ID_MAX)?,
-        kind: Some(event::kind(request.kind, "kind", true)?).filter(|k| *k != 0),
-        call_id: text(&request.call_id, "call_id", ID_MAX)?,
-        reason_code: {
-            event::check_reason_code(&request.reason_code, "reason_code")?;
-            (!request.reason_code.is_empty()).then(|| request.reason_code.clone())
-        },
-        case_id: text(&request.case_id, "case_id", CASE_ID_MAX)?,
-        request_id: text(&request.request_id, "request_id", REQUEST_ID_MAX)?,
-    };
-    if let (Some(from), Some(to)) = (filter.time_from, filter.time_to)
-        && to < from
-    {
-        return Err(FieldViolation::new(
-            "event_time_to",
-            "must not be before event_time_from",
-        ));
-    }
-    Ok(filter)
-}
-
-#[tonic::async_trait]
-impl AuditService for Audit {
-    async fn append_event(
-        &self,
-        request: Request<pb::AppendEventRequest>,
-    ) -> Result<Response<pb::AppendEventResponse>, Status> {
-        let caller = self.gate.admit(&request, &APPEND_EVENT).await?.clone();
-        let r = request.into_inner();
-        let event = r
-            .event
-            .ok_or_else(|| FieldViolation::missing("event"))
-            .map_err(Error::from)?;
-        let mut receipts = self
-            .append(&caller, vec![event], r.commit_deadline.as_ref(), Shape::One)
-            .await?;
-        Ok(Response::new(
-            receipts.pop().expect("one event, one receipt"),
-        ))
-    }
-
-    async fn list_events(
-        &self,
-        request: Request<pb::ListEventsRequest>,
-    ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        self.gate.admit(&request, &LIST_EVENTS).await?;
-        let caller = Caller::of(&request)?;
-        Ok(Response::new(self.list(caller, request.get_ref()).await?))
-    }
 
     async fn verify_chain(
         &self,
-        request: Request<pb::VerifyChainRequest>,
-    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        self.gate.admit(&request, &VERIFY_CHAIN).await?;
-        self.viewers.require(Caller::of(&request)?).await?;
-        let caller = Principal::of(&request)?;
-        let r = request.get_ref();
+        caller: &Caller,
+        r: pb::VerifyChainRequest,
+    ) -> Result<pb::VerifyChainResponse, Error> {
+        let tenant = self.admit_viewer(caller, &VERIFY_CHAIN).await?;
         let report = verify::verify_with(
             self.store.as_ref(),
-            &caller.tenant,
+            tenant,
             r.from_sequence,
             r.to_sequence,
             &self.trust(),
         )
         .await?;
-        Ok(Response::new(pb::VerifyChainResponse {
+        Ok(pb::VerifyChainResponse {
             intact: report.intact,
             events_checked: report.events_checked,
             first_bad_sequence: report.first_bad_sequence,
             problem: report.problem,
             checkpoints_checked: report.checkpoints_checked,
-        }))
-    }
-
-    async fn append_events(
-        &self,
-        request: Request<pb::AppendEventsRequest>,
-    ) -> Result<Response<pb::AppendEventsResponse>, Status> {
-        let caller = self.gate.admit(&request, &APPEND_EVENTS).await?.clone();
-        let r = request.into_inner();
-        let receipts = self
-            .append(&caller, r.events, r.commit_deadline.as_ref(), Shape::Many)
-            .await?;
-        Ok(Response::new(pb::AppendEventsResponse { receipts }))
+        })
     }
 
     async fn get_checkpoint(
         &self,
-        request: Request<pb::GetCheckpointRequest>,
-    ) -> Result<Response<pb::Checkpoint>, Status> {
-        self.gate.admit(&request, &GET_CHECKPOINT).await?;
-        self.viewers.require(Caller::of(&request)?).await?;
-        let caller = Principal::of(&request)?;
+        caller: &Caller,
+        request: pb::GetCheckpointRequest,
+    ) -> Result<pb::Checkpoint, Error> {
+        let tenant = self.admit_viewer(caller, &GET_CHECKPOINT).await?;
         let checkpointer = self.checkpointer()?;
-        let opened = if request.get_ref().create {
+        let opened = if request.create {
             checkpointer
-                .sign(self.store.as_ref(), &caller.tenant)
+                .sign(self.store.as_ref(), tenant)
                 .await?
                 .ok_or_else(|| Error::NotFound("the trail is empty: nothing to sign".into()))?
         } else {
             checkpointer
-                .latest(&caller.tenant)
+                .latest(tenant)
                 .await?
                 .ok_or_else(|| Error::NotFound("no checkpoint is signed yet".into()))?
         };
-        Ok(Response::new(opened.signed.to_proto(&opened.statement)))
+        Ok(opened.signed.to_proto(&opened.statement))
     }
-
-    type ExportTrailStream = ExportStream;
 
     async fn export_trail(
         &self,
-        request: Request<pb::ExportTrailRequest>,
-    ) -> Result<Response<Self::ExportTrailStream>, Status> {
-        self.gate.admit(&request, &EXPORT_TRAIL).await?;
-        self.viewers.require(Caller::of(&request)?).await?;
-        let caller = Principal::of(&request)?;
-        let r = request.get_ref();
+        caller: &Caller,
+        r: pb::ExportTrailRequest,
+    ) -> Result<BoxStream<'static, Result<pb::ExportTrailChunk, Error>>, Error> {
+        let tenant = self.admit_viewer(caller, &EXPORT_TRAIL).await?;
         let store = self.store.clone();
         let checkpoints = self.checkpoints.as_ref().map(|c| c.store().clone());
         // The range is checked before the stream starts (INVALID_ARGUMENT).
         let export = Export::plan(
             store.as_ref(),
             checkpoints.as_ref(),
-            &caller.tenant,
+            tenant,
             r.from_sequence,
             r.to_sequence,
             self.clock.now(),
@@ -319,22 +300,26 @@ impl AuditService for Audit {
                 let _ = tx.send(Err(e)).await;
             }
         });
-        let stream = tokio_stream::StreamExt::map(
-            tokio_stream::wrappers::ReceiverStream::new(rx),
-            |piece| {
-                piece
-                    .map(|data| pb::ExportTrailChunk { data })
-                    .map_err(Status::from)
-            },
-        );
-        Ok(Response::new(Box::pin(stream)))
+        let chunks = tokio_stream::wrappers::ReceiverStream::new(rx)
+            .map(|piece| piece.map(|data| pb::ExportTrailChunk { data }));
+        Ok(chunks.boxed())
     }
 }
 
-/// ExportTrail's pieces of JSON lines.
-pub(crate) type ExportStream = std::pin::Pin<
-    Box<dyn tokio_stream::Stream<Item = Result<pb::ExportTrailChunk, Status>> + Send>,
->;
+/// The door (see [`Gate`]), and the trail's readers' own check.
+impl Audit {
+    async fn admit<'c>(&self, caller: &'c Caller, rule: &Rule) -> Result<&'c Principal, Error> {
+        self.gate.check(caller, rule).await.map_err(Error::Refused)
+    }
+
+    /// The caller's tenant, if `rule` admits the caller and authz-svc says
+    /// it may view the trail.
+    async fn admit_viewer<'c>(&self, caller: &'c Caller, rule: &Rule) -> Result<&'c str, Error> {
+        self.admit(caller, rule).await?;
+        self.viewers.require(caller).await?;
+        Ok(&caller.principal.tenant)
+    }
+}
 
 /// Checkpoints and the export (GetCheckpoint, ExportTrail, VerifyChain's trust).
 impl Audit {

@@ -11,12 +11,13 @@ mod support;
 
 use std::time::Duration;
 
-use archive_common::{Principal, convert, db::ScratchDatabase, error::violated_field};
+use archive_common::{Principal, convert, error::violated_field};
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
 use audit_svc::client::{AuditClient, COMMIT_BOUND};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
-use support::{Server, event, key, key_for, paal, sqlite_url, verify_chain};
+use support::{Server, client, event, key, key_for, paal, sqlite_url, start, verify_chain};
+use test_support::postgres::ScratchDatabase;
 use tonic::{Code, Status, transport::Channel};
 
 type Client = AuditServiceClient<Channel>;
@@ -94,8 +95,8 @@ fn refusal(result: Result<impl std::fmt::Debug, Status>) -> (Code, Option<String
 #[tokio::test]
 async fn append_events_is_all_or_none_with_receipts_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&sqlite_url(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(&sqlite_url(&dir)).await;
+    let mut c = client(&server).await;
     use AuditEventKind::*;
 
     // An export: its event and one per recording, in one request.
@@ -258,8 +259,8 @@ async fn append_events_is_all_or_none_with_receipts_in_order() {
 #[tokio::test]
 async fn only_system_callers_name_the_actor_and_report_old_actions() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&sqlite_url(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(&sqlite_url(&dir)).await;
+    let mut c = client(&server).await;
     let relay = Principal::system("10009", "archive-outbox");
     let now = Utc::now();
     let at = |t: DateTime<Utc>| Some(convert::timestamp(t));
@@ -337,8 +338,8 @@ async fn only_system_callers_name_the_actor_and_report_old_actions() {
 #[tokio::test]
 async fn a_deadline_already_passed_appends_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&sqlite_url(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(&sqlite_url(&dir)).await;
+    let mut c = client(&server).await;
     let e = with_id(
         event(AuditEventKind::PlaybackStarted, "rec-1", ""),
         "play:req-1",
@@ -403,7 +404,7 @@ async fn blocked_past_the_deadline(
                 .map(|_| ())
         })
     } else {
-        let mut c = server.client().await;
+        let mut c = client(server).await;
         tokio::spawn(async move {
             append_events(&mut c, &paal(), vec![e], Some(deadline))
                 .await
@@ -415,7 +416,7 @@ async fn blocked_past_the_deadline(
     let outcome = pending.await.unwrap().unwrap_err();
     // Give a late commit every chance to show up.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut c = server.client().await;
+    let mut c = client(server).await;
     assert_eq!(count(&mut c).await, 0, "an expired append was committed");
     // The trail works on.
     assert_eq!(
@@ -436,7 +437,7 @@ async fn blocked_past_the_deadline(
 async fn sqlite_a_deadline_passing_while_the_database_is_locked_appends_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(&dir);
-    let server = Server::start(&url).await;
+    let server = start(&url).await;
     let lock = tokio::sync::Mutex::new(SqliteConnection::connect(&url).await.unwrap());
     // Released before the client gives up: audit-svc itself answers.
     let status = blocked_past_the_deadline(
@@ -460,7 +461,7 @@ async fn postgres_a_deadline_passing_while_the_tenant_is_locked_appends_nothing(
     let Some(db) = ScratchDatabase::create("audit_append").await else {
         return;
     };
-    let server = Server::start(&db.url).await;
+    let server = start(&db.url).await;
     let lock = tokio::sync::Mutex::new(PgConnection::connect(&db.url).await.unwrap());
     // The lock audit-svc takes for the tenant's appends.
     let key = audit_svc::store::tenant_lock_key("10009");
@@ -488,5 +489,4 @@ async fn postgres_a_deadline_passing_while_the_tenant_is_locked_appends_nothing(
     .await;
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
     server.stop().await;
-    db.drop_database().await;
 }

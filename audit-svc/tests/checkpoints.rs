@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use archive_common::{ManualClock, db::ScratchDatabase};
+use archive_common::ManualClock;
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
 use audit_svc::{
     Config,
@@ -32,7 +32,9 @@ use audit_svc::{
 use base64::{Engine, engine::general_purpose::STANDARD};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use sqlx::{Executor, PgPool, SqlitePool};
-use support::{Server, append, event, identity, key, paal, verify_chain};
+use support::{
+    Server, append, client, event, identity, key, paal, start, start_with, verify_chain,
+};
 use tempfile::TempDir;
 use tonic::{Code, transport::Channel};
 
@@ -41,7 +43,6 @@ const TENANT: &str = "10009";
 /// One backend's database, a checkpoint key and a checkpoint directory.
 struct Case {
     url: String,
-    pg: Option<ScratchDatabase>,
     _files: TempDir,
     key_file: PathBuf,
     store_dir: PathBuf,
@@ -49,38 +50,25 @@ struct Case {
 }
 
 impl Case {
-    fn files() -> (TempDir, PathBuf, PathBuf, String) {
+    /// A checkpoint key and directory for the database at `url`.
+    fn on(url: &str) -> Self {
         let files = tempfile::tempdir().unwrap();
         let key_file = files.path().join("keys/checkpoint.pem");
         let public = public_key_hex(&generate_key_file(&key_file).unwrap());
-        let store_dir = files.path().join("checkpoint-store");
-        (files, key_file, store_dir, public)
-    }
-
-    async fn sqlite() -> Option<Self> {
-        let (files, key_file, store_dir, public) = Self::files();
-        let url = format!("sqlite://{}", files.path().join("audit.db").display());
-        Some(Self {
-            url,
-            pg: None,
+        Self {
+            url: url.to_owned(),
+            store_dir: files.path().join("checkpoint-store"),
             _files: files,
             key_file,
-            store_dir,
             public,
-        })
+        }
     }
 
-    async fn postgres() -> Option<Self> {
-        let db = ScratchDatabase::create("audit_ckpt").await?;
-        let (files, key_file, store_dir, public) = Self::files();
-        Some(Self {
-            url: db.url.clone(),
-            pg: Some(db),
-            _files: files,
-            key_file,
-            store_dir,
-            public,
-        })
+    /// A case on a fresh SQLite file among its own files.
+    fn sqlite() -> Self {
+        let mut case = Self::on("");
+        case.url = format!("sqlite://{}", case._files.path().join("audit.db").display());
+        case
     }
 
     /// audit-svc with checkpoints; the checkpointer's own round only at start.
@@ -92,7 +80,7 @@ impl Case {
     }
 
     async fn server(&self) -> Server {
-        let server = Server::start_with(self.config()).await;
+        let server = start_with(self.config()).await;
         // The checkpointer's start round runs in a task of its own; on a
         // loaded machine it can start after a test's first appends and sign
         // alongside the test's own GetCheckpoint (seen once in CI). Let it
@@ -132,15 +120,10 @@ impl Case {
     }
 
     async fn owner(&self) -> Owner {
-        match &self.pg {
-            Some(_) => Owner::Pg(PgPool::connect(&self.url).await.unwrap()),
-            None => Owner::Lite(SqlitePool::connect(&self.url).await.unwrap()),
-        }
-    }
-
-    async fn finish(self) {
-        if let Some(db) = self.pg {
-            db.drop_database().await;
+        if self.url.starts_with("sqlite:") {
+            Owner::Lite(SqlitePool::connect(&self.url).await.unwrap())
+        } else {
+            Owner::Pg(PgPool::connect(&self.url).await.unwrap())
         }
     }
 }
@@ -288,31 +271,8 @@ fn tampering_count() -> u64 {
         .map_or(0, |n| n.trim().parse().unwrap())
 }
 
-/// Each scenario on SQLite and on PostgreSQL (skipped without a server
-/// unless ARCHIVE_REQUIRE_POSTGRES=1).
-macro_rules! on_both {
-    ($($scenario:ident),* $(,)?) => {$(
-        mod $scenario {
-            #[tokio::test]
-            async fn sqlite() {
-                let case = super::Case::sqlite().await.unwrap();
-                super::$scenario(&case).await;
-                case.finish().await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let Some(case) = super::Case::postgres().await else {
-                    return;
-                };
-                super::$scenario(&case).await;
-                case.finish().await;
-            }
-        }
-    )*};
-}
-
-on_both!(
+support::backend_suite!(
+    "audit_ckpt";
     a_checkpoint_is_signed_and_verifies,
     deleting_the_newest_events_is_caught,
     a_rewritten_chain_is_caught_at_the_edited_event,
@@ -320,9 +280,10 @@ on_both!(
     an_export_verifies_offline_and_an_edited_line_is_named,
 );
 
-async fn a_checkpoint_is_signed_and_verifies(case: &Case) {
+async fn a_checkpoint_is_signed_and_verifies(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     let no_checkpoint = get_checkpoint(&mut c, false).await.unwrap_err();
     assert_eq!(no_checkpoint.code(), Code::NotFound);
     let empty = get_checkpoint(&mut c, true).await.unwrap_err();
@@ -403,9 +364,10 @@ async fn a_checkpoint_is_signed_and_verifies(case: &Case) {
     server.stop().await;
 }
 
-async fn deleting_the_newest_events_is_caught(case: &Case) {
+async fn deleting_the_newest_events_is_caught(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     append_n(&mut c, 10).await;
     assert_eq!(get_checkpoint(&mut c, true).await.unwrap().sequence, 10);
 
@@ -458,9 +420,10 @@ async fn deleting_the_newest_events_is_caught(case: &Case) {
     server.stop().await;
 }
 
-async fn a_rewritten_chain_is_caught_at_the_edited_event(case: &Case) {
+async fn a_rewritten_chain_is_caught_at_the_edited_event(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     append_n(&mut c, 4).await;
     assert_eq!(get_checkpoint(&mut c, true).await.unwrap().sequence, 4);
     append_n(&mut c, 6).await;
@@ -518,9 +481,10 @@ fn trust(case: &Case) -> Trust {
     )
 }
 
-async fn a_forged_checkpoint_or_another_key_is_reported(case: &Case) {
+async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     append_n(&mut c, 6).await;
     get_checkpoint(&mut c, true).await.unwrap();
     let path = case.object(6);
@@ -587,8 +551,8 @@ async fn a_forged_checkpoint_or_another_key_is_reported(case: &Case) {
     // A service restarted with another key does not trust, nor sign after, the old checkpoints.
     let mut config = case.config();
     config.checkpoints.key_file = Some(other);
-    let server = Server::start_with(config.clone()).await;
-    let mut c = server.client().await;
+    let server = start_with(config.clone()).await;
+    let mut c = client(&server).await;
     let report = verify_chain(&mut c, &paal()).await;
     assert_eq!(report.first_bad_sequence, 6, "{report:?}");
     append_n(&mut c, 1).await;
@@ -599,8 +563,8 @@ async fn a_forged_checkpoint_or_another_key_is_reported(case: &Case) {
     server.stop().await;
     // Unless the old key is still trusted (a rotation): the new key signs on.
     config.checkpoints.trusted_keys = vec![case.public.clone()];
-    let server = Server::start_with(config).await;
-    let mut c = server.client().await;
+    let server = start_with(config).await;
+    let mut c = client(&server).await;
     let rotated = get_checkpoint(&mut c, true).await.unwrap();
     assert_eq!((rotated.sequence, &rotated.public_key), (7, &other_public));
     let report = verify_chain(&mut c, &paal()).await;
@@ -611,9 +575,10 @@ async fn a_forged_checkpoint_or_another_key_is_reported(case: &Case) {
     server.stop().await;
 }
 
-async fn an_export_verifies_offline_and_an_edited_line_is_named(case: &Case) {
+async fn an_export_verifies_offline_and_an_edited_line_is_named(url: &str) {
+    let case = &Case::on(url);
     let server = case.server().await;
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     append_n(&mut c, 8).await;
     get_checkpoint(&mut c, true).await.unwrap();
     append_n(&mut c, 12).await;
@@ -720,8 +685,8 @@ async fn an_export_verifies_offline_and_an_edited_line_is_named(case: &Case) {
 #[tokio::test]
 async fn without_checkpoints_get_checkpoint_says_what_to_configure() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&support::sqlite_url(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(&support::sqlite_url(&dir)).await;
+    let mut c = client(&server).await;
     append_n(&mut c, 2).await;
     let status = get_checkpoint(&mut c, true).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
@@ -751,11 +716,11 @@ async fn without_checkpoints_get_checkpoint_says_what_to_configure() {
 
 #[tokio::test]
 async fn the_checkpointer_signs_on_its_own_and_stops_at_tampering() {
-    let case = Case::sqlite().await.unwrap();
+    let case = Case::sqlite();
     let mut config = case.config();
     config.checkpoints.interval = Duration::from_millis(100);
-    let server = Server::start_with(config).await;
-    let mut c = server.client().await;
+    let server = start_with(config).await;
+    let mut c = client(&server).await;
     append_n(&mut c, 5).await;
     wait_for(|| case.object(5).exists()).await;
     append_n(&mut c, 2).await;
@@ -785,7 +750,7 @@ async fn wait_for(condition: impl Fn() -> bool) {
 /// same head at once leave one checkpoint; all of it verifies.
 #[tokio::test]
 async fn checkpoints_split_long_runs_and_replicas_agree() {
-    let case = Case::sqlite().await.unwrap();
+    let case = Case::sqlite();
     let events: Arc<dyn Store> = store::open(&case.url, true).await.unwrap();
     let body = |i: i64| audit_svc::event::EventBody {
         tenant: TENANT.into(),
@@ -1004,13 +969,13 @@ mod s3 {
         assert!(!objects.put("t-1", 3, "second".into()).await.unwrap());
         assert_eq!(objects.get("t-1", 3).await.unwrap().unwrap(), b"first\n");
 
-        let case = Case::sqlite().await.unwrap();
+        let case = Case::sqlite();
         let events: Arc<dyn Store> = store::open(&case.url, true).await.unwrap();
         let mut config = case.config();
         config.checkpoints.store = Some(location.clone());
         config.checkpoints.s3 = options.clone();
-        let server = Server::start_with(config).await;
-        let mut c = server.client().await;
+        let server = start_with(config).await;
+        let mut c = client(&server).await;
         append_n(&mut c, 7).await;
         assert_eq!(get_checkpoint(&mut c, true).await.unwrap().sequence, 7);
         assert_eq!(objects.list(TENANT, None).await.unwrap(), [7]);

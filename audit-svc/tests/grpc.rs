@@ -17,7 +17,7 @@ use std::{
 use archive_common::{Principal, error::violated_field};
 use archive_proto::v1::{self as pb, AuditEventKind};
 use audit_svc::client::AuditClient;
-use support::{Server, append, event, key, keys, paal, sqlite_url, verify_chain};
+use support::{append, client, event, key, keys, paal, sqlite_url, start, verify_chain};
 use tonic::{Code, Status};
 
 async fn list(
@@ -33,8 +33,8 @@ async fn list(
 #[tokio::test]
 async fn the_service_sets_tenant_actor_time_and_chain() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&sqlite_url(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(&sqlite_url(&dir)).await;
+    let mut c = client(&server).await;
 
     // A (non-system) client cannot choose the tenant, actor, position or
     // hashes; without an event time the service's clock sets it.
@@ -121,8 +121,8 @@ async fn the_service_sets_tenant_actor_time_and_chain() {
 #[tokio::test]
 async fn bad_requests_name_the_field_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&sqlite_url(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(&sqlite_url(&dir)).await;
+    let mut c = client(&server).await;
 
     let unauthenticated = c
         .append_event(pb::AppendEventRequest {
@@ -241,8 +241,8 @@ async fn bad_requests_name_the_field_and_write_nothing() {
 #[tokio::test]
 async fn list_filters_and_pages_newest_first() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&sqlite_url(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(&sqlite_url(&dir)).await;
+    let mut c = client(&server).await;
     let anna = Principal::new("10009", "anna", "Anna");
     for i in 0..25 {
         let (who, kind) = if i % 5 == 0 {
@@ -323,7 +323,7 @@ async fn list_filters_and_pages_newest_first() {
 #[tokio::test]
 async fn concurrent_appends_never_fork_or_lose_a_link() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&sqlite_url(&dir)).await;
+    let server = start(&sqlite_url(&dir)).await;
     let channel = server.channel().await;
     const N: u64 = 200;
     let tasks: Vec<_> = (0..N)
@@ -344,7 +344,7 @@ async fn concurrent_appends_never_fork_or_lose_a_link() {
         assert!(sequences.insert(t.await.unwrap().sequence));
     }
     assert_eq!(sequences, (1..=N).collect::<BTreeSet<_>>());
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     let report = verify_chain(&mut c, &paal()).await;
     assert!(report.intact, "{report:?}");
     assert_eq!(report.events_checked, N);
@@ -379,7 +379,7 @@ async fn the_client_fails_closed() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&sqlite_url(&dir)).await;
+    let server = start(&sqlite_url(&dir)).await;
     let up = AuditClient::connect_lazy(&server.url(), key()).unwrap();
 
     // An event the trail refuses stops the action too, with the trail's reason.
@@ -395,7 +395,7 @@ async fn the_client_fails_closed() {
     assert!(!deleted.load(Ordering::SeqCst));
 
     // With the trail up, the action runs after its event is recorded.
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     let receipt = up
         .record_then(
             &paal(),
@@ -427,8 +427,8 @@ async fn the_client_fails_closed() {
 #[tokio::test]
 async fn only_users_read_and_only_the_suites_recorders_append() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&sqlite_url(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(&sqlite_url(&dir)).await;
+    let mut c = client(&server).await;
     let keys = keys();
     let add = |e: pb::AuditEvent| pb::AppendEventRequest {
         event: Some(e),

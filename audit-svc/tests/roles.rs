@@ -10,14 +10,12 @@
 
 mod support;
 
-use archive_common::{
-    db::{ScratchDatabase, ScratchRole},
-    shutdown::CancellationToken,
-};
+use archive_common::shutdown::CancellationToken;
 use archive_proto::v1::AuditEventKind;
 use audit_svc::Config;
 use sqlx::{Connection, PgConnection};
-use support::{Server, append, event, identity, key, paal};
+use support::{append, client, event, identity, key, paal, start_with};
+use test_support::postgres::{ScratchDatabase, ScratchRole};
 
 #[tokio::test]
 async fn the_runtime_role_reads_and_appends_and_nothing_else() {
@@ -42,9 +40,6 @@ async fn the_runtime_role_reads_and_appends_and_nothing_else() {
         role.assert_refused(&db.url, REFUSED).await;
     }
 
-    db.drop_database().await;
-    fresh.drop_database().await;
-    role.drop_role().await;
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -88,8 +83,8 @@ async fn runtime_role(url: String, role: String, role_url: String, fresh_role_ur
     audit_svc::migrate::run(&url, Some(&role)).await.unwrap();
 
     // audit-svc serves as the role, without migrating.
-    let server = Server::start_with(serving(&role_url)).await;
-    let mut c = server.client().await;
+    let server = start_with(serving(&role_url)).await;
+    let mut c = client(&server).await;
     for i in 1..=3 {
         let e = event(AuditEventKind::PlaybackStarted, &format!("rec-{i}"), "");
         assert_eq!(append(&mut c, &paal(), e).await.sequence, i);

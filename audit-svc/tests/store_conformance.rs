@@ -1,9 +1,11 @@
-//! One conformance suite for the audit store, run on SQLite (a temp file) and
-//! on a real PostgreSQL (a scratch database; skipped with a message when none
-//! answers unless ARCHIVE_REQUIRE_POSTGRES=1).
+//! One conformance suite for the audit store: each scenario a test on SQLite
+//! (a temp file) and one on a real PostgreSQL (a scratch database; skipped
+//! with a message when none answers unless ARCHIVE_REQUIRE_POSTGRES=1).
 
 // Test crates see every dependency of the library; they use only a few.
 #![allow(unused_crate_dependencies)]
+
+mod support;
 
 use std::{
     collections::{BTreeSet, VecDeque},
@@ -11,10 +13,7 @@ use std::{
     time::Duration,
 };
 
-use archive_common::{
-    Clock, SystemClock,
-    db::{self, ScratchDatabase},
-};
+use archive_common::{Clock, SystemClock, db};
 use archive_proto::v1::AuditEventKind;
 use audit_svc::{
     Error,
@@ -24,6 +23,7 @@ use audit_svc::{
     verify::verify,
 };
 use chrono::{DateTime, TimeDelta, Utc};
+use test_support::postgres::ScratchDatabase;
 
 const T0: i64 = 1_700_000_000_000_000;
 
@@ -49,43 +49,18 @@ fn with_id(mut body: EventBody, id: &str) -> EventBody {
     body
 }
 
-/// Runs each scenario on a fresh SQLite file and on a scratch PostgreSQL
-/// database (`mod <name> { sqlite, postgres }`).
-macro_rules! on_both_backends {
-    ($($name:ident => $scenario:ident;)*) => {$(
-        mod $name {
-            use archive_common::db::ScratchDatabase;
+support::backend_suite!(
+    "audit_store";
+    store_conforms,
+    concurrent_appends_take_consecutive_sequences,
+    event_ids_append_at_most_once,
+    deadlines_roll_back_and_rerun,
+    old_rows_verify_after_the_migration,
+    a_disagreeing_chain_head_stops_the_migration,
+    serving_without_migrating_needs_a_current_schema,
+);
 
-            #[tokio::test]
-            async fn sqlite() {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}", dir.path().join("audit.db").display());
-                super::$scenario(&url).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                let Some(db) = ScratchDatabase::create("audit_store").await else {
-                    return;
-                };
-                super::$scenario(&db.url).await;
-                db.drop_database().await;
-            }
-        }
-    )*};
-}
-
-on_both_backends! {
-    store_conforms => conformance;
-    concurrent_appends_take_consecutive_sequences => concurrent_appends;
-    event_ids_append_at_most_once => event_ids;
-    deadlines_roll_back_and_rerun => deadlines;
-    old_rows_verify_after_the_migration => old_rows_after_migration;
-    a_disagreeing_chain_head_stops_the_migration => disagreeing_head;
-    serving_without_migrating_needs_a_current_schema => schema_behind;
-}
-
-async fn conformance(url: &str) {
+async fn store_conforms(url: &str) {
     let store = store::open(url, true).await.unwrap();
     store.ping().await.unwrap();
     let empty = verify(store.as_ref(), "10009", 0, 0).await.unwrap();
@@ -301,7 +276,7 @@ async fn conformance(url: &str) {
 /// N appends at once, each its own transaction, from two separate stores (as
 /// two replicas would): sequences are exactly 1..N and the chain is intact.
 /// Then the same event id from both at once: appended once.
-async fn concurrent_appends(url: &str) {
+async fn concurrent_appends_take_consecutive_sequences(url: &str) {
     let a = store::open(url, true).await.unwrap();
     let b = store::connect_existing(url).await.unwrap();
     const N: u64 = 64;
@@ -364,7 +339,7 @@ async fn concurrent_appends(url: &str) {
     assert_eq!(a.head("race").await.unwrap().unwrap().last_sequence, N + 1);
 }
 
-async fn event_ids(url: &str) {
+async fn event_ids_append_at_most_once(url: &str) {
     let store = store::open(url, true).await.unwrap();
     use AuditEventKind::*;
     let deleted = with_id(
@@ -482,7 +457,7 @@ impl Clock for Steps {
     }
 }
 
-async fn deadlines(url: &str) {
+async fn deadlines_roll_back_and_rerun(url: &str) {
     let store = store::open(url, true).await.unwrap();
     let t = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
     let group = |recording: &str, deadline: Option<DateTime<Utc>>| Group {
@@ -607,7 +582,7 @@ async fn old_database(url: &str, rows: u64, head_sequence: u64) -> db::Pool {
     pool
 }
 
-async fn old_rows_after_migration(url: &str) {
+async fn old_rows_verify_after_the_migration(url: &str) {
     let _old = old_database(url, 3, 3).await;
     let store = store::open(url, true).await.unwrap();
     let old = store.range("old", 1, 3, 10).await.unwrap();
@@ -643,7 +618,7 @@ async fn old_rows_after_migration(url: &str) {
     assert_eq!(report.events_checked, 4);
 }
 
-async fn disagreeing_head(url: &str) {
+async fn a_disagreeing_chain_head_stops_the_migration(url: &str) {
     // The head says 3, but event 3 is gone: the newest event was removed.
     let pool = old_database(url, 2, 2).await;
     let sql = "UPDATE audit_chain_heads SET last_sequence = 3, last_hash = 'x' \
@@ -670,7 +645,7 @@ async fn disagreeing_head(url: &str) {
     assert_eq!(heads, 1);
 }
 
-async fn schema_behind(url: &str) {
+async fn serving_without_migrating_needs_a_current_schema(url: &str) {
     // An empty database: nothing applied.
     drop(db::connect(url).await.unwrap());
     let err = match store::open(url, false).await {
@@ -712,7 +687,6 @@ async fn postgres_aborts_what_a_frozen_process_would_commit_late() {
     assert!(frozen.append_groups(&[group], &SystemClock).await.is_err());
     let store = store::connect_existing(&db.url).await.unwrap();
     assert_eq!(store.head("10009").await.unwrap(), None);
-    db.drop_database().await;
 }
 
 #[tokio::test]

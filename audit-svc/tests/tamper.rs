@@ -9,14 +9,14 @@ mod support;
 
 use std::process::Command;
 
-use archive_common::db::ScratchDatabase;
 use archive_proto::v1::AuditEventKind;
 use sqlx::{Executor, PgPool, SqlitePool};
-use support::{Server, append, event, paal, sqlite_url, verify_chain};
+use support::{Server, append, client, event, paal, sqlite_url, start, verify_chain};
+use test_support::postgres::ScratchDatabase;
 
 /// Appends five events through the service.
 async fn five_events(server: &Server) {
-    let mut c = server.client().await;
+    let mut c = client(server).await;
     for i in 1..=5 {
         let e = event(
             AuditEventKind::PlaybackStarted,
@@ -50,7 +50,7 @@ fn assert_refused(result: Result<sqlx::sqlite::SqliteQueryResult, sqlx::Error>) 
 async fn sqlite_refuses_changes_and_verify_catches_tampering() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(&dir);
-    let server = Server::start(&url).await;
+    let server = start(&url).await;
     five_events(&server).await;
     let raw = SqlitePool::connect(&url).await.unwrap();
 
@@ -62,7 +62,7 @@ async fn sqlite_refuses_changes_and_verify_catches_tampering() {
         raw.execute("DELETE FROM audit_events WHERE sequence = 5")
             .await,
     );
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     let report = verify_chain(&mut c, &paal()).await;
     assert!(report.intact, "{report:?}");
     assert_eq!(report.events_checked, 5);
@@ -96,7 +96,7 @@ async fn postgres_refuses_changes_and_verify_catches_tampering() {
     let Some(db) = ScratchDatabase::create("audit_tamper").await else {
         return;
     };
-    let server = Server::start(&db.url).await;
+    let server = start(&db.url).await;
     five_events(&server).await;
     let raw = PgPool::connect(&db.url).await.unwrap();
 
@@ -108,7 +108,7 @@ async fn postgres_refuses_changes_and_verify_catches_tampering() {
         let err = raw.execute(sql).await.expect_err(sql).to_string();
         assert!(err.contains("append-only"), "{sql}: {err}");
     }
-    let mut c = server.client().await;
+    let mut c = client(&server).await;
     let report = verify_chain(&mut c, &paal()).await;
     assert!(report.intact, "{report:?}");
     let (code, out) = verify_tool(&db.url);
@@ -149,5 +149,4 @@ async fn postgres_refuses_changes_and_verify_catches_tampering() {
 
     raw.close().await;
     server.stop().await;
-    db.drop_database().await;
 }

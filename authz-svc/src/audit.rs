@@ -12,7 +12,7 @@
 use archive_proto::v1::{AuditEvent, AuditEventKind};
 use audit_svc::outbox::{Change, bounded_detail};
 
-use crate::model::{User, UserSpec};
+use crate::model::{self, User, UserSpec};
 
 fn event(change: &Change, detail: String) -> AuditEvent {
     let mut e = change.event(
@@ -31,7 +31,7 @@ pub(crate) fn created(change: &Change, user: &UserSpec) -> AuditEvent {
             user.user_id,
             user.display_name,
             user.agent_name,
-            user.permissions.describe()
+            model::describe(&user.permissions)
         ),
     )
 }
@@ -53,8 +53,8 @@ pub(crate) fn updated(change: &Change, before: &User, after: &UserSpec) -> Optio
             after.display_name,
             before.agent_name,
             after.agent_name,
-            before.permissions.describe(),
-            after.permissions.describe()
+            model::describe(&before.permissions),
+            model::describe(&after.permissions)
         ),
     ))
 }
@@ -66,7 +66,7 @@ pub(crate) fn deleted(change: &Change, before: &User) -> AuditEvent {
             "deleted user {} ({}), permissions: {} -> none",
             before.user_id,
             before.display_name,
-            before.permissions.describe()
+            model::describe(&before.permissions)
         ),
     )
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     Error,
-    model::{Permissions, UserSpec, check_display_name, check_user_id},
+    model::{ALL_PERMISSIONS, UserSpec, check_display_name, check_user_id},
     store::Store,
 };
 
@@ -43,7 +43,7 @@ pub(crate) fn parse(entry: &str) -> Result<Admin, Error> {
             user_id: user_id.to_owned(),
             display_name: display_name.to_owned(),
             agent_name: String::new(),
-            permissions: Permissions::ALL,
+            permissions: ALL_PERMISSIONS,
         },
     })
 }
@@ -85,7 +85,7 @@ mod tests {
         assert_eq!(a.tenant, "10009");
         assert_eq!(a.user.user_id, "paal");
         assert_eq!(a.user.display_name, "Paal Admin");
-        assert_eq!(a.user.permissions, Permissions::ALL);
+        assert_eq!(a.user.permissions, ALL_PERMISSIONS);
         assert_eq!(
             parse("1:x:Name: with colon").unwrap().user.display_name,
             "Name: with colon"

@@ -6,15 +6,19 @@
 //! through another replica takes effect here within `ttl`. A lookup that raced
 //! with a change never re-inserts the old value: every invalidation bumps a
 //! generation, and a fill whose read started before the bump is dropped.
+//! Freshness is judged by the injected clock, so expiry is testable.
 
 use std::{
     collections::HashMap,
     sync::{
-        RwLock,
+        Arc, RwLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
+
+use archive_common::Clock;
+use chrono::{DateTime, Utc};
 
 use crate::model::Permissions;
 
@@ -22,7 +26,7 @@ use crate::model::Permissions;
 const CAPACITY: usize = 100_000;
 
 struct Entry {
-    loaded: Instant,
+    loaded: DateTime<Utc>,
     /// `None`: the tenant has no such user (cached too, so unknown callers are cheap).
     permissions: Option<Permissions>,
 }
@@ -36,6 +40,7 @@ struct Entries {
 
 pub(crate) struct DecisionCache {
     ttl: Duration,
+    clock: Arc<dyn Clock>,
     generation: AtomicU64,
     entries: RwLock<Entries>,
 }
@@ -45,9 +50,10 @@ pub(crate) struct DecisionCache {
 pub(crate) struct Ticket(u64);
 
 impl DecisionCache {
-    pub(crate) fn new(ttl: Duration) -> Self {
+    pub(crate) fn new(ttl: Duration, clock: Arc<dyn Clock>) -> Self {
         Self {
             ttl,
+            clock,
             generation: AtomicU64::new(0),
             entries: RwLock::new(Entries::default()),
         }
@@ -60,7 +66,10 @@ impl DecisionCache {
         }
         let entries = self.entries.read().expect("cache lock");
         let entry = entries.tenants.get(tenant)?.get(user_id)?;
-        (entry.loaded.elapsed() < self.ttl).then_some(entry.permissions)
+        let age = (self.clock.now() - entry.loaded)
+            .to_std()
+            .unwrap_or_default();
+        (age < self.ttl).then_some(entry.permissions)
     }
 
     /// Call before reading the database for [`DecisionCache::fill`].
@@ -87,7 +96,7 @@ impl DecisionCache {
             *entries = Entries::default();
         }
         let entry = Entry {
-            loaded: Instant::now(),
+            loaded: self.clock.now(),
             permissions,
         };
         let previous = entries
@@ -117,6 +126,8 @@ impl DecisionCache {
 
 #[cfg(test)]
 mod tests {
+    use archive_common::{ManualClock, SystemClock};
+
     use super::*;
 
     const PLAYER: Permissions = Permissions {
@@ -130,7 +141,7 @@ mod tests {
 
     #[test]
     fn hits_until_invalidated() {
-        let cache = DecisionCache::new(Duration::from_secs(60));
+        let cache = DecisionCache::new(Duration::from_secs(60), Arc::new(SystemClock));
         assert_eq!(cache.get("10009", "anna"), None);
         cache.fill(cache.ticket(), "10009", "anna", Some(PLAYER));
         cache.fill(cache.ticket(), "10009", "ghost", None);
@@ -143,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_fill_that_raced_with_a_change_is_dropped() {
-        let cache = DecisionCache::new(Duration::from_secs(60));
+        let cache = DecisionCache::new(Duration::from_secs(60), Arc::new(SystemClock));
         let ticket = cache.ticket();
         // …the database is read here, then the user is changed and invalidated…
         cache.invalidate("10009", "anna");
@@ -153,16 +164,18 @@ mod tests {
 
     #[test]
     fn entries_expire_after_the_ttl() {
-        let cache = DecisionCache::new(Duration::from_millis(20));
+        let clock = ManualClock::new(Utc::now());
+        let cache = DecisionCache::new(Duration::from_millis(20), Arc::new(clock.clone()));
         cache.fill(cache.ticket(), "10009", "anna", Some(PLAYER));
+        clock.advance(chrono::Duration::milliseconds(19));
         assert!(cache.get("10009", "anna").is_some());
-        std::thread::sleep(Duration::from_millis(30));
+        clock.advance(chrono::Duration::milliseconds(1));
         assert_eq!(cache.get("10009", "anna"), None);
     }
 
     #[test]
     fn a_zero_ttl_disables_the_cache() {
-        let cache = DecisionCache::new(Duration::ZERO);
+        let cache = DecisionCache::new(Duration::ZERO, Arc::new(SystemClock));
         cache.fill(cache.ticket(), "10009", "anna", Some(PLAYER));
         assert_eq!(cache.get("10009", "anna"), None);
     }

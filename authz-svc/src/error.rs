@@ -1,14 +1,14 @@
-//! The crate's one error type and its one mapping to `tonic::Status`.
-//! Database and transport failures are logged here and answered without
-//! their text, so no SQL reaches a client; a database that cannot be reached
-//! ([`db::is_unavailable`]) is UNAVAILABLE with a retry hint.
+//! The crate's one error type and its one mapping to `tonic::Status`: what
+//! the client got wrong is answered as it is; every failure of a dependency
+//! goes through [`dependency_failed`], so no SQL or path reaches a client and
+//! a database that cannot be reached is UNAVAILABLE with a retry hint.
 
 use archive_common::{
-    FieldViolation, db,
-    error::unavailable,
-    log_limit::{EVERY, LogLimit},
+    FieldViolation,
+    error::{Dependency, dependency_failed},
+    identity::Refusal,
 };
-use tonic::{Code, Status};
+use tonic::Status;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -22,6 +22,9 @@ pub enum Error {
     AlreadyExists(String),
     #[error("{0}")]
     FailedPrecondition(String),
+    /// The caller is not admitted to the RPC (its ACCESS_DENIED is recorded).
+    #[error("{}", .0.why)]
+    Refused(Refusal),
     /// A `--bootstrap-admin` entry that cannot be used.
     #[error("bootstrap admin {entry:?}: {why}")]
     Bootstrap { entry: String, why: String },
@@ -42,8 +45,8 @@ pub enum Error {
     Identity(#[from] archive_common::IdentityError),
 }
 
-/// Every request fails the same way while the database is down.
-static DATABASE_DOWN: LogLimit = LogLimit::new(EVERY);
+/// What the client reads when the users' database fails.
+const DATABASE: &str = "the permissions database";
 
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
@@ -53,19 +56,14 @@ impl From<Error> for Status {
             Error::NotFound(m) => Status::not_found(m),
             Error::AlreadyExists(m) => Status::already_exists(m),
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
-            Error::Database(e) if db::is_unavailable(&e) => {
-                if let Some(repeated) = DATABASE_DOWN.admit("database") {
-                    tracing::warn!(error = %e, repeated, "permissions database unavailable");
-                }
-                unavailable("the permissions database")
-            }
-            Error::Database(e) => {
-                tracing::error!(error = %e, "database error");
-                Status::internal("internal error")
-            }
-            other => {
-                tracing::error!(error = %other, "internal error");
-                Status::new(Code::Internal, "internal error")
+            Error::Refused(r) => r.into(),
+            Error::Database(e) => dependency_failed(DATABASE, &Dependency::Database(&e)),
+            Error::Schema(e) => dependency_failed(DATABASE, &Dependency::Other(&e)),
+            Error::AuditClient(e) => dependency_failed("the audit trail", &Dependency::Other(&e)),
+            Error::Serve(e) => dependency_failed("the gRPC server", &Dependency::Other(&e)),
+            Error::Identity(e) => dependency_failed("the service identity", &Dependency::Other(&e)),
+            Error::Bootstrap { .. } | Error::GrantNeedsPostgres => {
+                dependency_failed("the service's settings", &Dependency::Other(&e))
             }
         }
     }
@@ -73,6 +71,8 @@ impl From<Error> for Status {
 
 #[cfg(test)]
 mod tests {
+    use tonic::Code;
+
     use super::*;
 
     #[test]
@@ -85,5 +85,21 @@ mod tests {
         }
         let status = Status::from(Error::Database(sqlx::Error::RowNotFound));
         assert_eq!(status.code(), Code::Internal);
+    }
+
+    #[test]
+    fn no_internal_text_reaches_the_client() {
+        let secret = "SELECT secret FROM users";
+        for e in [
+            Error::Database(sqlx::Error::Protocol(secret.into())),
+            Error::Bootstrap {
+                entry: secret.into(),
+                why: secret.into(),
+            },
+        ] {
+            let status = Status::from(e);
+            assert_eq!(status.code(), Code::Internal);
+            assert!(!status.message().contains("secret"), "{}", status.message());
+        }
     }
 }

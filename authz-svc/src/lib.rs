@@ -9,10 +9,12 @@
 //! with `audit_url` set, a relay delivers the events to audit-svc.
 
 mod audit;
+mod authz;
 mod bootstrap;
 mod cache;
 mod config;
 mod error;
+mod grpc;
 pub mod model;
 mod policy;
 mod service;
@@ -42,14 +44,16 @@ use tonic::{
 #[cfg(test)]
 use tempfile as _;
 #[cfg(test)]
-use {tokio_stream as _, tonic_health as _};
+use {test_support as _, tokio_stream as _};
 
+pub use authz::Authz;
 pub use config::{Cli, Command, Config, MigrateArgs, MigrateCli};
 pub use error::Error;
+pub use grpc::GrpcServer;
 pub use service::MAX_BATCH;
 
 /// The gRPC service name this server hosts.
-pub const SERVICE_NAME: &str = <AuthzServiceServer<service::Authz> as NamedService>::NAME;
+pub const SERVICE_NAME: &str = <AuthzServiceServer<GrpcServer<dyn Authz>> as NamedService>::NAME;
 
 /// How often readiness re-checks the database.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
@@ -76,6 +80,9 @@ pub struct Started {
     /// embedded gateway, deciding what a result page allows) may call with no
     /// encoding at all.
     pub service: Arc<dyn AuthzService>,
+    /// The same service as Rust, for a caller in this process holding a
+    /// verified [`archive_common::identity::Caller`].
+    pub authz: Arc<dyn Authz>,
 }
 
 /// The name the audit relay calls audit-svc as (`system:authz-svc`).
@@ -97,7 +104,10 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
     let identity = config.identity.load_with(clock.clone())?;
     // Page tokens get their own key, derived so no second secret is needed.
     let tokens = PageTokens::new(&identity.key.derived_secret("authz-svc page tokens"));
-    let cache = cache::DecisionCache::new(Duration::from_millis(config.decision_cache_ttl_ms));
+    let cache = cache::DecisionCache::new(
+        Duration::from_millis(config.decision_cache_ttl_ms),
+        clock.clone(),
+    );
     let audit = config
         .audit_url
         .as_deref()
@@ -119,7 +129,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         }),
         clock.clone(),
     );
-    let authz = Arc::new(service::Authz::new(
+    let authz: Arc<dyn Authz> = Arc::new(service::Authority::new(
         store.clone(),
         cache,
         tokens,
@@ -127,8 +137,9 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         nudge,
         gate,
     ));
+    let grpc = Arc::new(GrpcServer(authz.clone()));
     let server = InterceptedService::new(
-        AuthzServiceServer::from_arc(authz.clone()),
+        AuthzServiceServer::from_arc(grpc.clone()),
         identity.verifier(),
     );
 
@@ -145,6 +156,7 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
     );
     Ok(Started {
         host,
-        service: authz,
+        service: grpc,
+        authz,
     })
 }

@@ -9,28 +9,19 @@ pub const USER_ID_MAX: usize = 64;
 pub const DISPLAY_NAME_MAX: usize = 200;
 pub const AGENT_NAME_MAX: usize = 200;
 
-/// The seed's recording properties plus audit and admin rights.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Permissions {
-    pub play_recordings: bool,
-    pub download_recordings: bool,
-    pub delete_recordings: bool,
-    pub require_reason: bool,
-    pub view_audit_log: bool,
-    pub admin: bool,
-}
+/// The seed's recording properties plus audit and admin rights: the
+/// contract's own message.
+pub use pb::Permissions;
 
-impl Permissions {
-    /// Everything, for bootstrap admins.
-    pub const ALL: Self = Self {
-        play_recordings: true,
-        download_recordings: true,
-        delete_recordings: true,
-        require_reason: false,
-        view_audit_log: true,
-        admin: true,
-    };
-}
+/// Everything, for bootstrap admins.
+pub const ALL_PERMISSIONS: Permissions = Permissions {
+    play_recordings: true,
+    download_recordings: true,
+    delete_recordings: true,
+    require_reason: false,
+    view_audit_log: true,
+    admin: true,
+};
 
 /// A validated user as a request asks it to be (ids and names, not times).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,32 +70,6 @@ pub fn check_display_name(value: &str, field: &str) -> Result<(), FieldViolation
     check_text(value, field, DISPLAY_NAME_MAX)
 }
 
-impl From<pb::Permissions> for Permissions {
-    fn from(p: pb::Permissions) -> Self {
-        Self {
-            play_recordings: p.play_recordings,
-            download_recordings: p.download_recordings,
-            delete_recordings: p.delete_recordings,
-            require_reason: p.require_reason,
-            view_audit_log: p.view_audit_log,
-            admin: p.admin,
-        }
-    }
-}
-
-impl From<Permissions> for pb::Permissions {
-    fn from(p: Permissions) -> Self {
-        Self {
-            play_recordings: p.play_recordings,
-            download_recordings: p.download_recordings,
-            delete_recordings: p.delete_recordings,
-            require_reason: p.require_reason,
-            view_audit_log: p.view_audit_log,
-            admin: p.admin,
-        }
-    }
-}
-
 /// Reads the `user` field of a create/update request. Field names in errors
 /// are relative to the request (`user.user_id`). Missing permissions mean
 /// "none": a new user gets no rights unless they are granted.
@@ -119,7 +84,7 @@ impl TryFrom<pb::User> for UserSpec {
             user_id: u.user_id,
             display_name: u.display_name,
             agent_name: u.agent_name,
-            permissions: u.permissions.map(Permissions::from).unwrap_or_default(),
+            permissions: u.permissions.unwrap_or_default(),
         })
     }
 }
@@ -130,34 +95,32 @@ impl From<User> for pb::User {
             user_id: u.user_id,
             display_name: u.display_name,
             agent_name: u.agent_name,
-            permissions: Some(u.permissions.into()),
+            permissions: Some(u.permissions),
             create_time: Some(convert::timestamp(u.create_time)),
             update_time: Some(convert::timestamp(u.update_time)),
         }
     }
 }
 
-impl Permissions {
-    /// The granted rights as a short list, for audit details.
-    pub fn describe(&self) -> String {
-        let names = [
-            (self.play_recordings, "play"),
-            (self.download_recordings, "download"),
-            (self.delete_recordings, "delete"),
-            (self.require_reason, "require_reason"),
-            (self.view_audit_log, "view_audit_log"),
-            (self.admin, "admin"),
-        ];
-        let granted: Vec<&str> = names
-            .iter()
-            .filter(|(on, _)| *on)
-            .map(|(_, n)| *n)
-            .collect();
-        if granted.is_empty() {
-            "none".to_owned()
-        } else {
-            granted.join(",")
-        }
+/// The granted rights as a short list, for audit details.
+pub fn describe(p: &Permissions) -> String {
+    let names = [
+        (p.play_recordings, "play"),
+        (p.download_recordings, "download"),
+        (p.delete_recordings, "delete"),
+        (p.require_reason, "require_reason"),
+        (p.view_audit_log, "view_audit_log"),
+        (p.admin, "admin"),
+    ];
+    let granted: Vec<&str> = names
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+    if granted.is_empty() {
+        "none".to_owned()
+    } else {
+        granted.join(",")
     }
 }
 
@@ -206,9 +169,9 @@ mod tests {
     fn missing_permissions_grant_nothing() {
         let spec = UserSpec::try_from(proto_user("ola", "Ola")).unwrap();
         assert_eq!(spec.permissions, Permissions::default());
-        assert_eq!(spec.permissions.describe(), "none");
+        assert_eq!(describe(&spec.permissions), "none");
         assert_eq!(
-            Permissions::ALL.describe(),
+            describe(&ALL_PERMISSIONS),
             "play,download,delete,view_audit_log,admin"
         );
     }

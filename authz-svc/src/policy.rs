@@ -80,6 +80,7 @@ pub(crate) fn decide(permissions: Option<&Permissions>, action: Action) -> Decis
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ALL_PERMISSIONS;
 
     fn verdict(p: Option<&Permissions>, a: Action) -> Verdict {
         Verdict::try_from(decide(p, a).verdict).unwrap()
@@ -124,7 +125,7 @@ mod tests {
         };
         assert_eq!(verdict(Some(&auditor), Action::ViewAudit), Verdict::Allow);
         assert_eq!(
-            verdict(Some(&Permissions::ALL), Action::ManageUsers),
+            verdict(Some(&ALL_PERMISSIONS), Action::ManageUsers),
             Verdict::Allow
         );
     }
@@ -133,7 +134,7 @@ mod tests {
     fn require_reason_applies_to_media_actions_only() {
         let p = Permissions {
             require_reason: true,
-            ..Permissions::ALL
+            ..ALL_PERMISSIONS
         };
         for a in [Action::Play, Action::Download, Action::Delete] {
             assert_eq!(verdict(Some(&p), a), Verdict::ReasonRequired, "{a:?}");

@@ -1,25 +1,24 @@
-//! The `archive.v1.AuthzService` handlers: decisions for the calling principal
-//! and user management for the tenant's admins. The tenant is always the
-//! caller's; ids of other tenants are simply not found. A user change is made
-//! as the calling admin with the request's `ActionContext`; the store commits
-//! it with its PERMISSION_CHANGED event (audit outbox), and the relay is
-//! nudged after the commit. A refused change writes nothing.
+//! The core of authz-svc, implementing [`Authz`]: decisions for the calling
+//! principal and user management for the tenant's admins. The tenant is
+//! always the caller's; ids of other tenants are simply not found. A user
+//! change is made as the calling admin with the request's `ActionContext`;
+//! the store commits it with its PERMISSION_CHANGED event (audit outbox), and
+//! the relay is nudged after the commit. A refused change writes nothing.
 
 use std::sync::Arc;
 
-use archive_common::identity::{Allow, Rule};
+use archive_common::identity::{Allow, Caller, Rule};
 use archive_common::{Clock, FieldViolation, Principal, page_token::PageTokens};
-use archive_proto::v1::{self as pb, authz_service_server::AuthzService};
+use archive_proto::v1 as pb;
 use audit_svc::{
     gate::Gate,
     outbox::{Change, Context, Nudge},
 };
-use tonic::{Request, Response, Status};
 
 use crate::{
-    Error,
+    Authz, Error,
     cache::DecisionCache,
-    model::{Permissions, User, UserSpec, check_user_id},
+    model::{self, Permissions, UserSpec, check_user_id},
     policy,
     store::Store,
 };
@@ -43,7 +42,8 @@ const LIST_USERS: Rule = Rule::new("ListUsers", USERS);
 const UPDATE_USER: Rule = Rule::new("UpdateUser", USERS);
 const DELETE_USER: Rule = Rule::new("DeleteUser", USERS);
 
-pub(crate) struct Authz {
+/// The service core: its store, decision cache and door.
+pub(crate) struct Authority {
     store: Arc<dyn Store>,
     cache: DecisionCache,
     tokens: PageTokens,
@@ -53,7 +53,7 @@ pub(crate) struct Authz {
     gate: Gate,
 }
 
-impl Authz {
+impl Authority {
     pub(crate) fn new(
         store: Arc<dyn Store>,
         cache: DecisionCache,
@@ -70,6 +70,11 @@ impl Authz {
             audit,
             gate,
         }
+    }
+
+    /// The caller's principal if `rule` admits it (see [`Gate`]).
+    async fn admit<'c>(&self, caller: &'c Caller, rule: &Rule) -> Result<&'c Principal, Error> {
+        self.gate.check(caller, rule).await.map_err(Error::Refused)
     }
 
     /// A change by `caller` now, with the request's context (validated,
@@ -125,16 +130,74 @@ impl Authz {
             )),
         }
     }
+}
+
+#[async_trait::async_trait]
+impl Authz for Authority {
+    async fn decide(
+        &self,
+        caller: &Caller,
+        request: pb::DecideRequest,
+    ) -> Result<pb::DecideResponse, Error> {
+        let caller = self.admit(caller, &DECIDE).await?;
+        let action = policy::action(request.action, "action")?;
+        let permissions = self.permissions(caller).await?;
+        Ok(pb::DecideResponse {
+            decision: Some(policy::decide(permissions.as_ref(), action)),
+        })
+    }
+
+    async fn batch_decide(
+        &self,
+        caller: &Caller,
+        request: pb::BatchDecideRequest,
+    ) -> Result<pb::BatchDecideResponse, Error> {
+        let caller = self.admit(caller, &BATCH_DECIDE).await?;
+        let requests = &request.requests;
+        if requests.len() > MAX_BATCH {
+            return Err(FieldViolation::new(
+                "requests",
+                format!("must hold at most {MAX_BATCH} requests"),
+            )
+            .into());
+        }
+        let actions = requests
+            .iter()
+            .enumerate()
+            .map(|(i, r)| policy::action(r.action, &format!("requests[{i}].action")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let permissions = self.permissions(caller).await?;
+        Ok(pb::BatchDecideResponse {
+            decisions: actions
+                .into_iter()
+                .map(|a| policy::decide(permissions.as_ref(), a))
+                .collect(),
+        })
+    }
+
+    async fn get_my_permissions(
+        &self,
+        caller: &Caller,
+        _: pb::GetMyPermissionsRequest,
+    ) -> Result<pb::User, Error> {
+        let caller = self.admit(caller, &GET_MY_PERMISSIONS).await?;
+        let user = self
+            .store
+            .get_user(&caller.tenant, &caller.user_id)
+            .await?
+            .ok_or_else(|| Error::NotFound("you are not a user of this tenant".into()))?;
+        Ok(user.into())
+    }
 
     async fn create_user(
         &self,
-        caller: &Principal,
-        user: Option<pb::User>,
-        context: Option<pb::ActionContext>,
-    ) -> Result<User, Error> {
+        caller: &Caller,
+        request: pb::CreateUserRequest,
+    ) -> Result<pb::User, Error> {
+        let caller = self.admit(caller, &CREATE_USER).await?;
         self.require_admin(caller).await?;
-        let spec = Self::user_spec(user)?;
-        let change = self.change(caller, context)?;
+        let spec = Self::user_spec(request.user)?;
+        let change = self.change(caller, request.context)?;
         let taken = || Error::AlreadyExists(format!("user {} already exists", spec.user_id));
         if self
             .store
@@ -152,68 +215,33 @@ impl Authz {
         self.audit.nudge();
         self.cache.invalidate(&caller.tenant, &spec.user_id);
         tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
-            permissions = %spec.permissions.describe(), "user created");
-        Ok(created)
+            permissions = %model::describe(&spec.permissions), "user created");
+        Ok(created.into())
     }
 
-    async fn update_user(
+    async fn get_user(
         &self,
-        caller: &Principal,
-        user: Option<pb::User>,
-        context: Option<pb::ActionContext>,
-    ) -> Result<User, Error> {
+        caller: &Caller,
+        request: pb::GetUserRequest,
+    ) -> Result<pb::User, Error> {
+        let caller = self.admit(caller, &GET_USER).await?;
         self.require_admin(caller).await?;
-        let spec = Self::user_spec(user)?;
-        let change = self.change(caller, context)?;
-        if spec.user_id == caller.user_id && !spec.permissions.admin {
-            return Err(Error::FailedPrecondition(
-                "an admin cannot remove their own admin right".into(),
-            ));
-        }
-        let updated = self
-            .store
-            .update_user(&caller.tenant, &spec, &change)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {} not found", spec.user_id)))?;
-        self.audit.nudge();
-        self.cache.invalidate(&caller.tenant, &spec.user_id);
-        tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
-            permissions = %spec.permissions.describe(), "user updated");
-        Ok(updated)
-    }
-
-    async fn delete_user(
-        &self,
-        caller: &Principal,
-        user_id: &str,
-        context: Option<pb::ActionContext>,
-    ) -> Result<(), Error> {
-        self.require_admin(caller).await?;
+        let user_id = &request.user_id;
         check_user_id(user_id, "user_id")?;
-        let change = self.change(caller, context)?;
-        if user_id == caller.user_id {
-            return Err(Error::FailedPrecondition(
-                "an admin cannot delete themselves".into(),
-            ));
-        }
-        if !self
+        let user = self
             .store
-            .delete_user(&caller.tenant, user_id, &change)
+            .get_user(&caller.tenant, user_id)
             .await?
-        {
-            return Err(Error::NotFound(format!("user {user_id} not found")));
-        }
-        self.audit.nudge();
-        self.cache.invalidate(&caller.tenant, user_id);
-        tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id, "user deleted");
-        Ok(())
+            .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))?;
+        Ok(user.into())
     }
 
     async fn list_users(
         &self,
-        caller: &Principal,
+        caller: &Caller,
         request: pb::ListUsersRequest,
     ) -> Result<pb::ListUsersResponse, Error> {
+        let caller = self.admit(caller, &LIST_USERS).await?;
         self.require_admin(caller).await?;
         let page_size = Self::page_size(request.page_size)?;
         let after: String = if request.page_token.is_empty() {
@@ -243,120 +271,58 @@ impl Authz {
             next_page_token,
         })
     }
-}
-
-#[tonic::async_trait]
-impl AuthzService for Authz {
-    async fn decide(
-        &self,
-        request: Request<pb::DecideRequest>,
-    ) -> Result<Response<pb::DecideResponse>, Status> {
-        let caller = self.gate.admit(&request, &DECIDE).await?;
-        let action = policy::action(request.get_ref().action, "action").map_err(Error::from)?;
-        let permissions = self.permissions(caller).await?;
-        Ok(Response::new(pb::DecideResponse {
-            decision: Some(policy::decide(permissions.as_ref(), action)),
-        }))
-    }
-
-    async fn batch_decide(
-        &self,
-        request: Request<pb::BatchDecideRequest>,
-    ) -> Result<Response<pb::BatchDecideResponse>, Status> {
-        let caller = self.gate.admit(&request, &BATCH_DECIDE).await?;
-        let requests = &request.get_ref().requests;
-        if requests.len() > MAX_BATCH {
-            return Err(FieldViolation::new(
-                "requests",
-                format!("must hold at most {MAX_BATCH} requests"),
-            )
-            .into());
-        }
-        let actions = requests
-            .iter()
-            .enumerate()
-            .map(|(i, r)| policy::action(r.action, &format!("requests[{i}].action")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let permissions = self.permissions(caller).await?;
-        Ok(Response::new(pb::BatchDecideResponse {
-            decisions: actions
-                .into_iter()
-                .map(|a| policy::decide(permissions.as_ref(), a))
-                .collect(),
-        }))
-    }
-
-    async fn get_my_permissions(
-        &self,
-        request: Request<pb::GetMyPermissionsRequest>,
-    ) -> Result<Response<pb::User>, Status> {
-        let caller = self.gate.admit(&request, &GET_MY_PERMISSIONS).await?;
-        let user = self
-            .store
-            .get_user(&caller.tenant, &caller.user_id)
-            .await?
-            .ok_or_else(|| Error::NotFound("you are not a user of this tenant".into()))?;
-        Ok(Response::new(user.into()))
-    }
-
-    async fn create_user(
-        &self,
-        request: Request<pb::CreateUserRequest>,
-    ) -> Result<Response<pb::User>, Status> {
-        let caller = self.gate.admit(&request, &CREATE_USER).await?;
-        let request = request.get_ref();
-        let user = self
-            .create_user(caller, request.user.clone(), request.context.clone())
-            .await?;
-        Ok(Response::new(user.into()))
-    }
-
-    async fn get_user(
-        &self,
-        request: Request<pb::GetUserRequest>,
-    ) -> Result<Response<pb::User>, Status> {
-        let caller = self.gate.admit(&request, &GET_USER).await?;
-        self.require_admin(caller).await?;
-        let user_id = &request.get_ref().user_id;
-        check_user_id(user_id, "user_id").map_err(Error::from)?;
-        let user = self
-            .store
-            .get_user(&caller.tenant, user_id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))?;
-        Ok(Response::new(user.into()))
-    }
-
-    async fn list_users(
-        &self,
-        request: Request<pb::ListUsersRequest>,
-    ) -> Result<Response<pb::ListUsersResponse>, Status> {
-        let caller = self.gate.admit(&request, &LIST_USERS).await?;
-        Ok(Response::new(
-            self.list_users(caller, request.get_ref().clone()).await?,
-        ))
-    }
 
     async fn update_user(
         &self,
-        request: Request<pb::UpdateUserRequest>,
-    ) -> Result<Response<pb::User>, Status> {
-        let caller = self.gate.admit(&request, &UPDATE_USER).await?;
-        let request = request.get_ref();
-        let user = self
-            .update_user(caller, request.user.clone(), request.context.clone())
-            .await?;
-        Ok(Response::new(user.into()))
+        caller: &Caller,
+        request: pb::UpdateUserRequest,
+    ) -> Result<pb::User, Error> {
+        let caller = self.admit(caller, &UPDATE_USER).await?;
+        self.require_admin(caller).await?;
+        let spec = Self::user_spec(request.user)?;
+        let change = self.change(caller, request.context)?;
+        if spec.user_id == caller.user_id && !spec.permissions.admin {
+            return Err(Error::FailedPrecondition(
+                "an admin cannot remove their own admin right".into(),
+            ));
+        }
+        let updated = self
+            .store
+            .update_user(&caller.tenant, &spec, &change)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("user {} not found", spec.user_id)))?;
+        self.audit.nudge();
+        self.cache.invalidate(&caller.tenant, &spec.user_id);
+        tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
+            permissions = %model::describe(&spec.permissions), "user updated");
+        Ok(updated.into())
     }
 
     async fn delete_user(
         &self,
-        request: Request<pb::DeleteUserRequest>,
-    ) -> Result<Response<pb::DeleteUserResponse>, Status> {
-        let caller = self.gate.admit(&request, &DELETE_USER).await?;
-        let request = request.get_ref();
-        self.delete_user(caller, &request.user_id, request.context.clone())
-            .await?;
-        Ok(Response::new(pb::DeleteUserResponse {}))
+        caller: &Caller,
+        request: pb::DeleteUserRequest,
+    ) -> Result<pb::DeleteUserResponse, Error> {
+        let caller = self.admit(caller, &DELETE_USER).await?;
+        let user_id = request.user_id.as_str();
+        self.require_admin(caller).await?;
+        check_user_id(user_id, "user_id")?;
+        let change = self.change(caller, request.context)?;
+        if user_id == caller.user_id {
+            return Err(Error::FailedPrecondition(
+                "an admin cannot delete themselves".into(),
+            ));
+        }
+        if !self
+            .store
+            .delete_user(&caller.tenant, user_id, &change)
+            .await?
+        {
+            return Err(Error::NotFound(format!("user {user_id} not found")));
+        }
+        self.audit.nudge();
+        self.cache.invalidate(&caller.tenant, user_id);
+        tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id, "user deleted");
+        Ok(pb::DeleteUserResponse {})
     }
 }

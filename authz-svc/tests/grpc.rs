@@ -6,82 +6,15 @@
 
 mod common;
 
-use std::{
-    net::SocketAddr,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use archive_common::{
     Principal, error::violated_field, identity::Role, shutdown::CancellationToken,
 };
 use archive_proto::v1::{self as pb, Action, Verdict, authz_service_client::AuthzServiceClient};
 use authz_svc::Config;
-use common::{identity, key, keys};
+use common::{client, identity, key, keys, paal, start};
 use tonic::{Code, transport::Channel};
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
-
-struct Server {
-    addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), authz_svc::Error>>,
-}
-
-impl Server {
-    /// Starts `run` and waits until health says SERVING (the store is open,
-    /// migrated and answering).
-    async fn start(config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(authz_svc::run(config, listener, shutdown.clone()));
-        let server = Self {
-            addr,
-            shutdown,
-            task,
-        };
-        let mut health = HealthClient::new(server.channel().await);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            assert!(
-                !server.task.is_finished(),
-                "the server stopped while starting"
-            );
-            let status = health
-                .check(HealthCheckRequest {
-                    service: authz_svc::SERVICE_NAME.into(),
-                })
-                .await
-                .map(|r| r.into_inner().status);
-            if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never became SERVING: {status:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn channel(&self) -> Channel {
-        Channel::from_shared(format!("http://{}", self.addr))
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    }
-
-    async fn client(&self) -> AuthzServiceClient<Channel> {
-        AuthzServiceClient::new(self.channel().await)
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
-}
 
 fn config(dir: &tempfile::TempDir) -> Config {
     let mut config = Config::new(
@@ -93,10 +26,6 @@ fn config(dir: &tempfile::TempDir) -> Config {
         "10010:olga:Olga Admin".into(),
     ];
     config
-}
-
-fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
 }
 
 fn user(id: &str, name: &str, permissions: pb::Permissions) -> pb::User {
@@ -158,8 +87,8 @@ fn verdict(d: &pb::Decision) -> Verdict {
 #[tokio::test]
 async fn requests_without_a_verified_identity_are_unauthenticated() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     let err = c
         .decide(pb::DecideRequest {
             action: Action::Play as i32,
@@ -193,8 +122,8 @@ async fn requests_without_a_verified_identity_are_unauthenticated() {
 #[tokio::test]
 async fn decisions_follow_the_users_permissions() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     create(
         &mut c,
         &paal(),
@@ -340,8 +269,8 @@ async fn decisions_follow_the_users_permissions() {
 #[tokio::test]
 async fn only_admins_of_the_tenant_manage_users() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     let olga = Principal::new("10010", "olga", "Olga Admin");
     let anna = Principal::new("10009", "anna", "Anna");
     create(&mut c, &paal(), user("anna", "Anna", player_with_reason())).await;
@@ -585,8 +514,8 @@ async fn only_admins_of_the_tenant_manage_users() {
 #[tokio::test]
 async fn list_users_pages_with_sealed_tokens() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     for id in ["e", "a", "d", "b", "c"] {
         create(&mut c, &paal(), user(id, id, Default::default())).await;
     }
@@ -670,10 +599,10 @@ async fn a_revoked_permission_takes_effect_within_the_cache_bound() {
     let mut a_config = config(&dir);
     a_config.decision_cache_ttl_ms = ttl.as_millis() as u64;
     let b_config = a_config.clone();
-    let a = Server::start(a_config).await;
-    let mut ca = a.client().await;
-    let b = Server::start(b_config).await;
-    let mut cb = b.client().await;
+    let a = start(a_config).await;
+    let mut ca = client(&a).await;
+    let b = start(b_config).await;
+    let mut cb = client(&b).await;
     let anna = Principal::new("10009", "anna", "Anna");
     let play = pb::Permissions {
         play_recordings: true,
@@ -740,8 +669,8 @@ async fn a_revoked_permission_takes_effect_within_the_cache_bound() {
 #[tokio::test]
 async fn bootstrap_is_idempotent_and_checked() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     let me = c
         .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &paal()))
         .await
@@ -768,8 +697,8 @@ async fn bootstrap_is_idempotent_and_checked() {
     server.stop().await;
 
     // A restart with the same entries creates nothing and overwrites nothing.
-    let server = Server::start(config(&dir)).await;
-    let mut c = server.client().await;
+    let server = start(config(&dir)).await;
+    let mut c = client(&server).await;
     let me = c
         .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &paal()))
         .await

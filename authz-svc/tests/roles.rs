@@ -9,17 +9,11 @@
 
 mod common;
 
-use std::time::Duration;
-
-use archive_common::{
-    Principal,
-    db::{ScratchDatabase, ScratchRole},
-    shutdown::CancellationToken,
-};
-use archive_proto::v1::{self as pb, authz_service_client::AuthzServiceClient};
-use common::{identity, key};
+use archive_common::shutdown::CancellationToken;
+use archive_proto::v1 as pb;
+use common::{client, identity, key, paal, start};
 use sqlx::{Connection, PgConnection};
-use tokio::net::TcpListener;
+use test_support::postgres::{ScratchDatabase, ScratchRole};
 
 #[tokio::test]
 async fn the_runtime_role_serves_without_ddl_rights() {
@@ -49,18 +43,10 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     .unwrap();
 
     // Serving as the runtime role.
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stop = CancellationToken::new();
-    let server = tokio::spawn(authz_svc::run(config, listener, stop.clone()));
-    archive_common::host::wait_serving(&format!("http://{addr}"), Duration::from_secs(10))
-        .await
-        .unwrap();
-    let mut client = AuthzServiceClient::connect(format!("http://{addr}"))
-        .await
-        .unwrap();
+    let server = start(config).await;
+    let mut client = client(&server).await;
     let key = key();
-    let paal = Principal::new("10009", "paal", "Paal Admin");
+    let paal = paal();
     let anna = pb::User {
         user_id: "anna".into(),
         display_name: "Anna".into(),
@@ -110,8 +96,7 @@ async fn the_runtime_role_serves_without_ddl_rights() {
         ))
         .await
         .unwrap();
-    stop.cancel();
-    server.await.unwrap().unwrap();
+    server.stop().await;
 
     // Every change left its event for the relay (no audit URL: they wait):
     // the bootstrap admin, create, update, delete.
@@ -134,7 +119,4 @@ async fn the_runtime_role_serves_without_ddl_rights() {
             ],
         )
         .await;
-    drop(owner);
-    db.drop_database().await;
-    scratch.drop_role().await;
 }

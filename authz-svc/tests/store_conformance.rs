@@ -1,21 +1,23 @@
-//! One conformance suite for the user store, run on SQLite (a temp file) and on
-//! a real PostgreSQL (a scratch database; skipped with a message when none answers
-//! unless ARCHIVE_REQUIRE_POSTGRES=1). Each change is checked with the audit
-//! outbox row it commits with: one per change, none for a change refused or
-//! changing nothing.
+//! One conformance suite for the user store: each scenario a test on SQLite
+//! (a temp file) and one on a real PostgreSQL (a scratch database; skipped
+//! with a message when none answers unless ARCHIVE_REQUIRE_POSTGRES=1). Each
+//! change is checked with the audit outbox row it commits with: one per
+//! change, none for a change refused or changing nothing.
 
 // Test crates see every dependency of the library; they use only a few.
 #![allow(unused_crate_dependencies)]
 
+mod common;
+
 use std::sync::Arc;
 
 // The relay's side of the outbox, read back to check what a change wrote.
-use archive_common::{Principal, convert::timestamp, db::ScratchDatabase};
+use archive_common::{Principal, convert::timestamp};
 use archive_proto::v1::{AuditEvent, AuditEventKind};
 use audit_svc::outbox::OutboxStore as _;
 use audit_svc::outbox::{Change, Context};
 use authz_svc::{
-    model::{Permissions, UserSpec},
+    model::{ALL_PERMISSIONS, Permissions, User, UserSpec},
     store::{self, Store},
 };
 use chrono::{DateTime, TimeDelta, Utc};
@@ -63,19 +65,50 @@ fn details(events: &[(String, AuditEvent)]) -> Vec<&str> {
     events.iter().map(|(_, e)| e.detail.as_str()).collect()
 }
 
-async fn conformance(store: Arc<dyn Store>) {
-    store.ping().await.unwrap();
-    let player = Permissions {
-        play_recordings: true,
-        require_reason: true,
-        ..Default::default()
-    };
+common::store_test_suite!(
+    "authz_store";
+    inserts_record_their_event_and_never_overwrite,
+    tenants_are_separate,
+    users_list_in_byte_order_of_ids,
+    updates_replace_names_and_permissions,
+    deletes_are_recorded_once,
+    every_permission_column_round_trips,
+    reopening_keeps_the_data,
+);
 
-    // Insert, and a second insert of the same id changes nothing.
+const PLAYER: Permissions = Permissions {
+    play_recordings: true,
+    download_recordings: false,
+    delete_recordings: false,
+    require_reason: true,
+    view_audit_log: false,
+    admin: false,
+};
+
+/// A migrated store holding anna (a player of 10009, created at 0), her
+/// event already taken.
+async fn with_anna(url: &str) -> (Arc<dyn Store>, User) {
+    let store = store::open(url, true).await.unwrap();
     let anna = store
         .insert_user(
             "10009",
-            &spec("anna", "Anna Agent", player),
+            &spec("anna", "Anna Agent", PLAYER),
+            &by_paal(at(0)),
+        )
+        .await
+        .unwrap()
+        .expect("created");
+    take_events(store.as_ref()).await;
+    (store, anna)
+}
+
+async fn inserts_record_their_event_and_never_overwrite(url: &str) {
+    let store = store::open(url, true).await.unwrap();
+    store.ping().await.unwrap();
+    let anna = store
+        .insert_user(
+            "10009",
+            &spec("anna", "Anna Agent", PLAYER),
             &by_paal(at(0)),
         )
         .await
@@ -83,7 +116,7 @@ async fn conformance(store: Arc<dyn Store>) {
         .expect("created");
     assert_eq!(anna.user_id, "anna");
     assert_eq!(anna.agent_name, "Anna Agent (agent)");
-    assert_eq!(anna.permissions, player);
+    assert_eq!(anna.permissions, PLAYER);
     assert_eq!((anna.create_time, anna.update_time), (at(0), at(0)));
     // One PERMISSION_CHANGED, committed with the user, as the admin with the context.
     let events = take_events(store.as_ref()).await;
@@ -108,7 +141,7 @@ async fn conformance(store: Arc<dyn Store>) {
     let again = store
         .insert_user(
             "10009",
-            &spec("anna", "Someone Else", Permissions::ALL),
+            &spec("anna", "Someone Else", ALL_PERMISSIONS),
             &by_paal(at(5)),
         )
         .await
@@ -118,33 +151,54 @@ async fn conformance(store: Arc<dyn Store>) {
         take_events(store.as_ref()).await.is_empty(),
         "a refused insert records nothing"
     );
-    assert_eq!(
-        store.get_user("10009", "anna").await.unwrap(),
-        Some(anna.clone())
-    );
+    assert_eq!(store.get_user("10009", "anna").await.unwrap(), Some(anna));
+}
 
-    // Tenants are separate: the same id in another tenant is another user.
+async fn tenants_are_separate(url: &str) {
+    let (store, anna) = with_anna(url).await;
+    // The same id in another tenant is another user.
     assert_eq!(store.get_user("10010", "anna").await.unwrap(), None);
     store
         .insert_user(
             "10010",
-            &spec("anna", "Other Anna", Permissions::ALL),
+            &spec("anna", "Other Anna", ALL_PERMISSIONS),
             &by_paal(at(1)),
         )
         .await
         .unwrap()
         .expect("same id, other tenant");
+    assert_eq!(store.get_user("10009", "anna").await.unwrap(), Some(anna));
+    let revoked = Permissions::default();
+    store
+        .update_user("10009", &spec("anna", "Anna A.", revoked), &by_paal(at(10)))
+        .await
+        .unwrap()
+        .expect("exists");
+    let other = store.get_user("10010", "anna").await.unwrap().unwrap();
     assert_eq!(
+        other.permissions, ALL_PERMISSIONS,
+        "an update in one tenant leaves the other alone"
+    );
+    assert!(
         store
-            .get_user("10009", "anna")
+            .delete_user("10009", "anna", &by_paal(at(12)))
             .await
             .unwrap()
-            .unwrap()
-            .permissions,
-        player
     );
+    assert_eq!(store.get_user("10010", "anna").await.unwrap(), Some(other));
+}
 
-    // Keyset listing in byte order of ids, one tenant only.
+async fn users_list_in_byte_order_of_ids(url: &str) {
+    let (store, _) = with_anna(url).await;
+    store
+        .insert_user(
+            "10010",
+            &spec("anna", "Other Anna", PLAYER),
+            &by_paal(at(1)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
     for id in ["Zed", "bo", "a.b", "carl", "b@x"] {
         store
             .insert_user(
@@ -156,6 +210,7 @@ async fn conformance(store: Arc<dyn Store>) {
             .unwrap()
             .unwrap();
     }
+    // Keyset pages, one tenant only.
     let mut seen = Vec::new();
     let mut after = String::new();
     loop {
@@ -178,8 +233,11 @@ async fn conformance(store: Arc<dyn Store>) {
         ["10010", "10009", "10009", "10009", "10009", "10009"]
     );
     assert_eq!(store.list_users("10010", "", 100).await.unwrap().len(), 1);
+}
 
-    // Update replaces names and permissions, keeps create_time.
+async fn updates_replace_names_and_permissions(url: &str) {
+    let (store, _) = with_anna(url).await;
+    // Names and permissions replaced, create_time kept.
     let revoked = Permissions::default();
     let updated = store
         .update_user("10009", &spec("anna", "Anna A.", revoked), &by_paal(at(10)))
@@ -215,20 +273,11 @@ async fn conformance(store: Arc<dyn Store>) {
             .unwrap(),
         None
     );
-    assert_eq!(
-        store
-            .get_user("10010", "anna")
-            .await
-            .unwrap()
-            .unwrap()
-            .permissions,
-        Permissions::ALL,
-        "an update in one tenant leaves the other alone"
-    );
-
     assert!(take_events(store.as_ref()).await.is_empty());
+}
 
-    // Delete, recorded once.
+async fn deletes_are_recorded_once(url: &str) {
+    let (store, _) = with_anna(url).await;
     assert!(
         store
             .delete_user("10009", "anna", &by_paal(at(12)))
@@ -244,13 +293,14 @@ async fn conformance(store: Arc<dyn Store>) {
     let events = take_events(store.as_ref()).await;
     assert_eq!(
         details(&events),
-        ["deleted user anna (Anna A.), permissions: none -> none"]
+        ["deleted user anna (Anna Agent), permissions: play,require_reason -> none"]
     );
     assert_eq!(events[0].1.event_time, Some(timestamp(at(12))));
     assert_eq!(store.get_user("10009", "anna").await.unwrap(), None);
-    assert!(store.get_user("10010", "anna").await.unwrap().is_some());
+}
 
-    // Every permission column round-trips on its own.
+async fn every_permission_column_round_trips(url: &str) {
+    let store = store::open(url, true).await.unwrap();
     let flags: [fn(&mut Permissions); 6] = [
         |p| p.play_recordings = true,
         |p| p.download_recordings = true,
@@ -283,28 +333,17 @@ async fn conformance(store: Arc<dyn Store>) {
     }
 }
 
-#[tokio::test]
-async fn sqlite_store_conforms() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("authz.db").display());
-    conformance(store::open(&url, true).await.unwrap()).await;
-    // Re-opening runs the migrations again without harm and keeps the data;
-    // a service that does not migrate opens a current schema.
-    store::open(&url, true).await.unwrap();
-    let reopened = store::open(&url, false).await.unwrap();
-    assert!(reopened.get_user("10010", "anna").await.unwrap().is_some());
-}
-
-#[tokio::test]
-async fn postgres_store_conforms() {
-    let Some(db) = ScratchDatabase::create("authz_store").await else {
-        return;
-    };
-    conformance(store::open(&db.url, true).await.unwrap()).await;
-    let reopened = store::open(&db.url, false).await.unwrap();
-    assert!(reopened.get_user("10010", "anna").await.unwrap().is_some());
-    drop(reopened);
-    db.drop_database().await;
+/// Opening again runs the migrations again without harm and keeps the data;
+/// a service that does not migrate opens a current schema.
+async fn reopening_keeps_the_data(url: &str) {
+    let (store, anna) = with_anna(url).await;
+    drop(store);
+    store::open(url, true).await.unwrap();
+    let reopened = store::open(url, false).await.unwrap();
+    assert_eq!(
+        reopened.get_user("10009", "anna").await.unwrap(),
+        Some(anna)
+    );
 }
 
 #[tokio::test]

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use archive_common::{Principal, error::violated_field, shutdown::CancellationToken};
 use archive_proto::v1::{
@@ -18,28 +18,9 @@ use archive_proto::v1::{
     authz_service_client::AuthzServiceClient,
 };
 use audit_svc::testing::FakeTrail;
-use common::{identity, key, keys};
-use tokio::net::TcpListener;
+use common::{Server, identity, key, keys, paal};
+use test_support::server::Running;
 use tonic::{Code, transport::Channel};
-
-fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
-}
-
-async fn channel(addr: std::net::SocketAddr) -> Channel {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-        {
-            Ok(c) => return c,
-            Err(e) if Instant::now() > deadline => panic!("{addr} did not answer: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-}
 
 fn user(id: &str, name: &str, permissions: pb::Permissions) -> pb::User {
     pb::User {
@@ -59,27 +40,10 @@ fn context(reason: &str) -> Option<pb::ActionContext> {
     })
 }
 
-/// Waits until authz-svc answers a decision (its store is open).
-async fn until_ready(authz: &mut AuthzServiceClient<Channel>) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let request = key().request(
-            pb::DecideRequest {
-                action: Action::Search as i32,
-                resource: None,
-            },
-            &paal(),
-        );
-        match authz.decide(request).await {
-            Ok(_) => return,
-            Err(e) if Instant::now() > deadline => panic!("authz-svc not ready: {e}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
-}
-
 struct Suite {
     authz: AuthzServiceClient<Channel>,
+    /// authz-svc and audit-svc, serving until the test ends.
+    _servers: (Server, Running<audit_svc::Error>),
     audit: AuditServiceClient<Channel>,
     trail: FakeTrail,
     stop: CancellationToken,
@@ -94,12 +58,6 @@ async fn start() -> Suite {
     let trail = FakeTrail::default();
     let trail_url = trail.serve(keys().trust(), stop.clone()).await;
 
-    let authz_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let audit_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (authz_addr, audit_addr) = (
-        authz_listener.local_addr().unwrap(),
-        audit_listener.local_addr().unwrap(),
-    );
     let mut authz_config = authz_svc::Config::new(
         format!("sqlite://{}", dir.path().join("authz.db").display()),
         identity("authz-svc"),
@@ -110,15 +68,13 @@ async fn start() -> Suite {
         format!("sqlite://{}", dir.path().join("audit.db").display()),
         identity("audit-svc"),
     );
-    audit_config.authz_url = Some(format!("http://{authz_addr}"));
-    tokio::spawn(authz_svc::run(authz_config, authz_listener, stop.clone()));
-    tokio::spawn(audit_svc::run(audit_config, audit_listener, stop.clone()));
-    let mut authz = AuthzServiceClient::new(channel(authz_addr).await);
-    let audit = AuditServiceClient::new(channel(audit_addr).await);
-    until_ready(&mut authz).await;
+    let authz = common::start(authz_config).await;
+    audit_config.authz_url = Some(authz.url());
+    let audit = Running::start(|l, stop| audit_svc::run(audit_config, l, stop)).await;
     Suite {
-        authz,
-        audit,
+        authz: common::client(&authz).await,
+        audit: AuditServiceClient::new(audit.channel().await),
+        _servers: (authz, audit),
         trail,
         stop,
         _dir: dir,

@@ -21,15 +21,12 @@ use archive_common::{
     db::{self, grant_runtime_role},
 };
 use sha2::{Digest, Sha256};
-use sqlx::{
-    PgPool,
-    postgres::{PgConnectOptions, PgPoolOptions},
-};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::{
-    Attempt, ChainHead, EventFilter, EventRow, Group, HEAD_SQL, Param, Store, StoredRow,
-    TENANTS_SQL, batch, heads_map, insert_prefix, known_map, list_sql, range_sql, schema,
-    store_impl,
+    Append, Attempt, Group, PostgresStore,
+    appends::{StoredRow, heads_map, insert_prefix, known_map},
+    batch, schema,
 };
 use crate::{Error, client::COMMIT_BOUND, event::Event};
 
@@ -95,14 +92,6 @@ const INSERT_SQL_TAIL: &str = "SELECT * FROM unnest($1::text[], $2::int8[], $3::
      $11::int8[], $12::text[], $13::text[], $14::text[], $15::text[], $16::text[], \
      $17::text[], $18::text[], $19::int2[])";
 
-#[derive(Debug, Clone)]
-pub struct PostgresStore {
-    pool: PgPool,
-    /// Test hook: how long to stall between the deadline check and COMMIT
-    /// (a process frozen at the worst moment).
-    stall_before_commit: Option<Duration>,
-}
-
 impl PostgresStore {
     /// Connects to `postgres://…`; with `migrate`, brings the schema up to
     /// date, otherwise checks that it is.
@@ -120,10 +109,7 @@ impl PostgresStore {
             .connect_with(options)
             .await?;
         schema(db::Pool::Postgres(pool.clone()), migrate).await?;
-        Ok(Self {
-            pool,
-            stall_before_commit: None,
-        })
+        Ok(Self::new(pool))
     }
 
     /// Grants `role` what audit-svc's runtime role needs ([`RUNTIME_GRANTS`]).
@@ -170,12 +156,8 @@ impl PostgresStore {
     }
 }
 
-store_impl!(PostgresStore, {
-    async fn ping(&self) -> Result<(), Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
+#[async_trait::async_trait]
+impl Append for PostgresStore {
     async fn try_append(&self, groups: &[&Group], clock: &dyn Clock) -> Result<Attempt, Error> {
         let tenants = batch::tenants(groups);
         let (id_tenants, ids): (Vec<String>, Vec<String>) =
@@ -216,7 +198,7 @@ store_impl!(PostgresStore, {
     fn writers(&self) -> usize {
         WRITERS
     }
-});
+}
 
 #[cfg(test)]
 mod tests {

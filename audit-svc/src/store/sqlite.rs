@@ -7,14 +7,16 @@ use std::{str::FromStr, time::Duration};
 
 use archive_common::{Clock, db};
 use sqlx::{
-    QueryBuilder, Sqlite, SqliteConnection, SqlitePool,
+    QueryBuilder, Sqlite, SqliteConnection,
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
 };
 
 use super::{
-    Attempt, ChainHead, EventFilter, EventRow, Group, HEAD_SQL, Param, Store, StoredRow,
-    TENANTS_SQL, batch, heads_map, insert_prefix, known_map, list_sql, range_sql, schema,
-    store_impl,
+    Append, Attempt, Group, SqliteStore,
+    appends::{StoredRow, heads_map, insert_prefix, known_map},
+    batch,
+    reads::HEAD_SQL,
+    schema,
 };
 use crate::{Error, event::Event};
 
@@ -22,11 +24,6 @@ use crate::{Error, event::Event};
 const INSERT_CHUNK: usize = 500;
 /// Event ids per lookup.
 const LOOKUP_CHUNK: usize = 500;
-
-#[derive(Debug, Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
-}
 
 impl SqliteStore {
     /// Opens `sqlite://path`; with `migrate`, creates the file if needed and
@@ -44,7 +41,7 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         schema(db::Pool::Sqlite(pool.clone()), migrate).await?;
-        Ok(Self { pool })
+        Ok(Self::new(pool))
     }
 
     /// The stored events of `tenant` among `ids`.
@@ -105,12 +102,8 @@ impl SqliteStore {
     }
 }
 
-store_impl!(SqliteStore, {
-    async fn ping(&self) -> Result<(), Error> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
+#[async_trait::async_trait]
+impl Append for SqliteStore {
     async fn try_append(&self, groups: &[&Group], clock: &dyn Clock) -> Result<Attempt, Error> {
         let ids = batch::event_ids(groups);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
@@ -147,4 +140,4 @@ store_impl!(SqliteStore, {
     fn writers(&self) -> usize {
         1
     }
-});
+}

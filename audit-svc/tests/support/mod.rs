@@ -1,106 +1,42 @@
-//! Starting a real audit-svc for a test and talking to it.
+//! Starting a real audit-svc for a test and talking to it, and running a
+//! scenario on each database backend.
 
 // Each test file uses a different part of this.
 #![allow(dead_code)]
 
-use std::{
-    net::SocketAddr,
-    sync::LazyLock,
-    time::{Duration, Instant},
-};
+use std::sync::LazyLock;
 
-use archive_common::{
-    IdentityKey, Principal,
-    identity::{IdentityConfig, testing::TestKeys},
-    shutdown::CancellationToken,
-};
+use archive_common::{IdentityKey, Principal, identity::IdentityConfig};
 use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditServiceClient};
 use audit_svc::Config;
+use test_support::server::Running;
 use tonic::transport::Channel;
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
 
-/// The suite's keys and trust file, for every server and caller of a test binary.
-static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
+#[allow(unused_imports)]
+pub(crate) use test_support::{keys, principals::paal};
+
 /// The gateway's signer (users' principals), loaded once: it reuses its tokens.
-static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.gateway());
-
-pub(crate) fn keys() -> &'static TestKeys {
-    &KEYS
-}
+static GATEWAY: LazyLock<IdentityKey> = LazyLock::new(|| keys().gateway());
 
 /// audit-svc's own key and the trust file.
 pub(crate) fn identity() -> IdentityConfig {
-    KEYS.config("audit-svc")
+    keys().config("audit-svc")
 }
 
-pub(crate) struct Server {
-    pub(crate) addr: SocketAddr,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), audit_svc::Error>>,
+/// audit-svc under test.
+pub(crate) type Server = Running<audit_svc::Error>;
+
+/// Starts `run` on `database_url` and waits until health says SERVING.
+pub(crate) async fn start(database_url: &str) -> Server {
+    start_with(Config::new(database_url, identity())).await
 }
 
-impl Server {
-    /// Starts `run` and waits until health says SERVING.
-    pub(crate) async fn start(database_url: &str) -> Self {
-        Self::start_with(Config::new(database_url, identity())).await
-    }
+pub(crate) async fn start_with(config: Config) -> Server {
+    Running::start(|listener, shutdown| audit_svc::run(config, listener, shutdown)).await
+}
 
-    pub(crate) async fn start_with(config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(audit_svc::run(config, listener, shutdown.clone()));
-        let server = Self {
-            addr,
-            shutdown,
-            task,
-        };
-        let mut health = HealthClient::new(server.channel().await);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            assert!(
-                !server.task.is_finished(),
-                "the server stopped while starting"
-            );
-            let status = health
-                .check(HealthCheckRequest {
-                    service: audit_svc::SERVICE_NAME.into(),
-                })
-                .await
-                .map(|r| r.into_inner().status);
-            if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
-                return server;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "never became SERVING: {status:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    pub(crate) async fn channel(&self) -> Channel {
-        Channel::from_shared(self.url())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap()
-    }
-
-    pub(crate) async fn client(&self) -> AuditServiceClient<Channel> {
-        AuditServiceClient::new(self.channel().await)
-    }
-
-    pub(crate) async fn stop(self) {
-        self.shutdown.cancel();
-        self.task.await.unwrap().unwrap();
-    }
+pub(crate) async fn client(server: &Server) -> AuditServiceClient<Channel> {
+    AuditServiceClient::new(server.channel().await)
 }
 
 /// What users are signed with: the gateway's key.
@@ -112,16 +48,12 @@ pub(crate) fn key() -> IdentityKey {
 /// `system:…` principal as a service that records what it does
 /// (archive-svc's outbox relay).
 pub(crate) fn key_for(who: &Principal) -> IdentityKey {
-    static RELAY: LazyLock<IdentityKey> = LazyLock::new(|| KEYS.signer("archive-svc"));
+    static RELAY: LazyLock<IdentityKey> = LazyLock::new(|| keys().signer("archive-svc"));
     if who.is_system() {
         RELAY.clone()
     } else {
         key()
     }
-}
-
-pub(crate) fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
 }
 
 pub(crate) fn event(kind: AuditEventKind, recording: &str, reason: &str) -> pb::AuditEvent {
@@ -166,3 +98,36 @@ pub(crate) async fn verify_chain(
 pub(crate) fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("audit.db").display())
 }
+
+/// One `#[tokio::test]` per scenario and backend: `sqlite::<scenario>` on a
+/// fresh file, `postgres::<scenario>` on a scratch database named after
+/// `$prefix` (skipped, saying so, without a server). Each scenario is an
+/// `async fn(url: &str)`.
+#[allow(unused_macros)]
+macro_rules! backend_suite {
+    ($prefix:literal; $($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let dir = tempfile::tempdir().unwrap();
+                    super::$scenario(&crate::support::sqlite_url(&dir)).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let db = test_support::postgres::ScratchDatabase::create($prefix).await;
+                    if let Some(db) = db {
+                        super::$scenario(&db.url).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use backend_suite;

@@ -1,27 +1,22 @@
-//! Where users live: one small trait, one SQLite and one PostgreSQL
-//! implementation sharing the SQL text below (sqlx takes `$n` on both).
-//! Every user change writes its PERMISSION_CHANGED event to the store's
-//! audit outbox in the change's own transaction.
+//! Where users live: one small trait, implemented once for SQLite and
+//! PostgreSQL alike ([`users`]: the SQL is the same text on both), and the
+//! schema step of either backend. Every user change writes its
+//! PERMISSION_CHANGED event to the store's audit outbox in the change's own
+//! transaction.
 
-mod postgres;
-mod shared;
-mod sqlite;
+mod users;
 
 use std::sync::Arc;
 
-use archive_common::{
-    convert,
-    db::{self, grant_runtime_role, prepare_schema},
-};
+use archive_common::db::{self, grant_runtime_role, prepare_schema};
 use async_trait::async_trait;
 use audit_svc::outbox::{Change, SqlOutbox};
 
-pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use users::{PostgresStore, SqlStore, SqliteStore};
 
 use crate::{
     Error,
-    model::{Permissions, User, UserSpec},
+    model::{User, UserSpec},
 };
 
 /// The users of every tenant; every method is scoped to one tenant. A
@@ -83,11 +78,11 @@ pub async fn open(url: &str, migrate: bool) -> Result<Arc<dyn Store>, Error> {
     Ok(match pool {
         db::Pool::Sqlite(ref p) => {
             prepare_schema(&pool, &SQLITE_MIGRATIONS, migrate, SERVICE).await?;
-            Arc::new(SqliteStore::new(p.clone()))
+            Arc::new(SqlStore::new(p.clone()))
         }
         db::Pool::Postgres(ref p) => {
             prepare_schema(&pool, &POSTGRES_MIGRATIONS, migrate, SERVICE).await?;
-            Arc::new(PostgresStore::new(p.clone()))
+            Arc::new(SqlStore::new(p.clone()))
         }
     })
 }
@@ -113,99 +108,3 @@ pub async fn migrate(url: &str, grant_to: Option<&str>) -> Result<(), Error> {
     }
     Ok(())
 }
-
-const COLUMNS: &str = "user_id, display_name, agent_name, play_recordings, download_recordings, \
-     delete_recordings, require_reason, view_audit_log, admin, create_time, update_time";
-
-fn insert_sql() -> String {
-    format!(
-        "INSERT INTO users (tenant, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (tenant, user_id) DO NOTHING RETURNING {COLUMNS}"
-    )
-}
-
-fn select_sql() -> String {
-    format!("SELECT {COLUMNS} FROM users WHERE tenant = $1 AND user_id = $2")
-}
-
-fn list_sql() -> String {
-    format!(
-        "SELECT {COLUMNS} FROM users WHERE tenant = $1 AND user_id > $2 ORDER BY user_id LIMIT $3"
-    )
-}
-
-fn update_sql() -> String {
-    format!(
-        "UPDATE users SET display_name = $3, agent_name = $4, play_recordings = $5, \
-         download_recordings = $6, delete_recordings = $7, require_reason = $8, \
-         view_audit_log = $9, admin = $10, update_time = $11 \
-         WHERE tenant = $1 AND user_id = $2 RETURNING {COLUMNS}"
-    )
-}
-
-fn delete_sql() -> String {
-    format!("DELETE FROM users WHERE tenant = $1 AND user_id = $2 RETURNING {COLUMNS}")
-}
-
-/// Takes the user row's write lock first (a no-op update), so the "before"
-/// an update records is the row it replaces, on both backends (SQLite has no
-/// `FOR UPDATE`, and a read-then-write transaction could not upgrade its lock).
-const LOCK_SQL: &str =
-    "UPDATE users SET update_time = update_time WHERE tenant = $1 AND user_id = $2";
-
-/// A `users` row as both backends return it.
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    user_id: String,
-    display_name: String,
-    agent_name: String,
-    play_recordings: bool,
-    download_recordings: bool,
-    delete_recordings: bool,
-    require_reason: bool,
-    view_audit_log: bool,
-    admin: bool,
-    create_time: i64,
-    update_time: i64,
-}
-
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
-        Self {
-            user_id: r.user_id,
-            display_name: r.display_name,
-            agent_name: r.agent_name,
-            permissions: Permissions {
-                play_recordings: r.play_recordings,
-                download_recordings: r.download_recordings,
-                delete_recordings: r.delete_recordings,
-                require_reason: r.require_reason,
-                view_audit_log: r.view_audit_log,
-                admin: r.admin,
-            },
-            create_time: convert::from_micros(r.create_time),
-            update_time: convert::from_micros(r.update_time),
-        }
-    }
-}
-
-/// Binds the parameters `$1..` of [`insert_sql`] / `$1..$11` of [`update_sql`]
-/// the same way on both backends.
-macro_rules! bind_user {
-    ($query:expr, $tenant:expr, $user:expr, $now:expr) => {{
-        let p = &$user.permissions;
-        $query
-            .bind($tenant)
-            .bind(&$user.user_id)
-            .bind(&$user.display_name)
-            .bind(&$user.agent_name)
-            .bind(p.play_recordings)
-            .bind(p.download_recordings)
-            .bind(p.delete_recordings)
-            .bind(p.require_reason)
-            .bind(p.view_audit_log)
-            .bind(p.admin)
-            .bind($now)
-    }};
-}
-use bind_user;
