@@ -69,6 +69,7 @@ s3_port=$(free_port); nginx_port=$(free_port)
 fs_grpc=$(free_port); fs_http=$(free_port); s3_grpc=$(free_port); s3_http=$(free_port)
 fs_metrics=$(free_port); s3_metrics=$(free_port)
 redirect_grpc=$(free_port); redirect_http=$(free_port); redirect_metrics=$(free_port)
+stream_grpc=$(free_port); stream_http=$(free_port); stream_metrics=$(free_port)
 # The suite's keys: each media-svc serves with media-svc's own, the load
 # generator issues itself a platform credential and signs users as the gateway.
 "$gateway_bin" credentials init --keys-dir "$work/keys" >/dev/null
@@ -97,6 +98,13 @@ RUST_LOG=warn MEDIA_STORE=s3 MEDIA_S3_BUCKET=$bucket MEDIA_S3_ENDPOINT="http://1
     MEDIA_LISTEN="127.0.0.1:$redirect_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$redirect_http" METRICS_LISTEN="127.0.0.1:$redirect_metrics" \
     "$media_svc_bin" >"$work/media-s3-redirect.log" 2>&1 &
 redirect_pid=$!; pids+=($redirect_pid)
+# The same bucket, playback streamed through object_store (MEDIA_S3_PLAYBACK=stream).
+RUST_LOG=warn MEDIA_STORE=s3 MEDIA_S3_BUCKET=$bucket MEDIA_S3_ENDPOINT="http://127.0.0.1:$s3_port" \
+    MEDIA_S3_PATH_STYLE=true MEDIA_S3_ALLOW_HTTP=true AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+    MEDIA_S3_PLAYBACK=stream \
+    MEDIA_LISTEN="127.0.0.1:$stream_grpc" MEDIA_HTTP_LISTEN="127.0.0.1:$stream_http" METRICS_LISTEN="127.0.0.1:$stream_metrics" \
+    "$media_svc_bin" >"$work/media-s3-stream.log" 2>&1 &
+stream_pid=$!; pids+=($stream_pid)
 
 say "starting nginx on 127.0.0.1:$nginx_port"
 cat >"$work/nginx/nginx.conf" <<CONF
@@ -129,7 +137,7 @@ CONF
 nginx_pid=$!; pids+=($nginx_pid)
 
 wait_port "$s3_port" moto; wait_port "$fs_http" "media-svc fs"; wait_port "$s3_http" "media-svc S3"
-wait_port "$redirect_http" "media-svc S3 redirect"
+wait_port "$redirect_http" "media-svc S3 redirect"; wait_port "$stream_http" "media-svc S3 stream"
 wait_port "$nginx_port" nginx
 
 say "running the load generator"
@@ -139,5 +147,6 @@ cargo bench -p media-svc --bench playback -- \
     --nginx "127.0.0.1:$nginx_port" --nginx-pid "$nginx_pid" \
     --media-s3-grpc "127.0.0.1:$s3_grpc" --media-s3-http "127.0.0.1:$s3_http" --media-s3-pid "$s3_pid" \
     --media-s3-redirect-http "127.0.0.1:$redirect_http" --media-s3-redirect-pid "$redirect_pid" \
+    --media-s3-stream-http "127.0.0.1:$stream_http" --media-s3-stream-pid "$stream_pid" \
     --s3-endpoint "127.0.0.1:$s3_port" --s3-pid "$moto_pid" --s3-bucket "$bucket" \
     "$@"

@@ -18,13 +18,11 @@ pub enum StoreKind {
 /// How playback GETs of recordings on S3 are answered.
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum S3Playback {
-    /// media-svc sends the bytes: on a plain-HTTP endpoint over its own
-    /// connections, spliced to the player (`storage::s3_relay`); on TLS
-    /// endpoints through object_store's client.
+    /// media-svc sends the bytes, streamed through object_store's client as
+    /// they arrive (a ranged GET). `relay`, the name of a former private S3
+    /// client's mode, means the same: that client measured no faster.
     #[default]
-    Relay,
-    /// media-svc sends the bytes, always through object_store's client
-    /// (every byte copied through user space).
+    #[value(alias = "relay")]
     Stream,
     /// After the token check, `307` to a URL presigned for the audio object
     /// (valid while the token is, at most 60 s): the player fetches the
@@ -156,7 +154,7 @@ pub struct S3Config {
         long = "s3-playback",
         env = "MEDIA_S3_PLAYBACK",
         value_enum,
-        default_value = "relay"
+        default_value = "stream"
     )]
     pub playback: S3Playback,
 
@@ -235,7 +233,7 @@ impl Default for S3Config {
             region: "us-east-1".into(),
             path_style: false,
             allow_http: false,
-            playback: S3Playback::Relay,
+            playback: S3Playback::Stream,
             connect_timeout_secs: 2,
             read_timeout_secs: 4,
             timeout_secs: 0,
@@ -311,8 +309,8 @@ mod tests {
         // A hung store fails a request within ~10 s: the last retry starts
         // before the retry timeout and waits at most the read timeout.
         assert!(c.s3.retry_timeout_secs + c.s3.read_timeout_secs <= 10);
-        assert_eq!(c.s3.playback, S3Playback::Relay);
-        assert_eq!(built.s3.playback, S3Playback::Relay);
+        assert_eq!(c.s3.playback, S3Playback::Stream);
+        assert_eq!(built.s3.playback, S3Playback::Stream);
         assert_eq!(c.archive_url, None);
         assert_eq!(
             built.pending_deletions_interval_secs,
@@ -338,7 +336,7 @@ mod tests {
         };
         assert_eq!(parse("redirect").unwrap(), S3Playback::Redirect);
         assert_eq!(parse("stream").unwrap(), S3Playback::Stream);
-        assert_eq!(parse("relay").unwrap(), S3Playback::Relay);
+        assert_eq!(parse("relay").unwrap(), S3Playback::Stream);
         let refused = parse("proxy").unwrap_err().to_string();
         assert!(refused.contains("--s3-playback"), "{refused}");
     }

@@ -1,12 +1,12 @@
-//! The crate's one error type and its one mapping to `tonic::Status`. Store
-//! and I/O failures are logged here and answered without their details; an
-//! object store that fails is UNAVAILABLE with a retry hint, logged once per
-//! interval however many requests fail alike.
+//! The crate's one error type and its one mapping to `tonic::Status`. Store,
+//! I/O and transport failures go through the suite's one rule
+//! (`dependency_failed`): an object store that fails is UNAVAILABLE with a
+//! retry hint, the rest INTERNAL, logged once per interval however many
+//! requests fail alike, and never answered with their own text.
 
 use archive_common::{
     FieldViolation,
-    error::unavailable,
-    log_limit::{EVERY, LogLimit},
+    error::{Dependency, dependency_failed},
 };
 use tonic::Status;
 
@@ -41,6 +41,14 @@ pub enum Error {
     UploadInProgress(String),
     #[error("the upload stream failed: {0}")]
     Client(Status),
+    /// An answer decided elsewhere and passed on as it is: the access
+    /// gate's refusal, audit-svc's or archive-svc's failure to record.
+    #[error("{0}")]
+    Passed(Status),
+    #[error(
+        "recording {0} is not in the archive (ingest its call first: IngestCall names the recordings to upload); the file was not kept"
+    )]
+    NotInArchive(String),
     #[error("metadata of recording {id} is unreadable: {reason}")]
     CorruptSidecar { id: String, reason: String },
     #[error("object store: {0}")]
@@ -61,9 +69,6 @@ impl From<object_store::Error> for Error {
     }
 }
 
-/// While the store is down every request fails alike (the metrics count each).
-static STORE_FAILED: LogLimit = LogLimit::new(EVERY);
-
 impl From<Error> for Status {
     fn from(e: Error) -> Self {
         match e {
@@ -71,25 +76,28 @@ impl From<Error> for Status {
             Error::NotMp3(m) => {
                 FieldViolation::new("chunk", format!("not MPEG audio Layer III: {m}")).into()
             }
-            Error::NotFound(_) | Error::Revoked => Status::not_found(e.to_string()),
+            Error::NotFound(_) | Error::Revoked | Error::NotInArchive(_) => {
+                Status::not_found(e.to_string())
+            }
             Error::Deleted(_) => Status::failed_precondition(e.to_string()),
             Error::Unsettled => Status::unavailable(e.to_string()),
             Error::AlreadyExists(_) => Status::already_exists(e.to_string()),
             Error::TooLarge { .. } => Status::resource_exhausted(e.to_string()),
             Error::OutOfRange(m) => Status::out_of_range(m),
             Error::UploadInProgress(_) => Status::aborted(e.to_string()),
-            Error::Client(status) => status,
+            Error::Client(status) | Error::Passed(status) => status,
             Error::CorruptSidecar { .. } => {
                 tracing::error!(error = %e, "corrupt recording metadata");
                 Status::internal("recording metadata is unreadable")
             }
-            Error::Store(ref inner) => {
-                if let Some(repeated) = STORE_FAILED.admit("store") {
-                    tracing::error!(error = %inner, repeated, "object store request failed");
-                }
-                unavailable("the object store")
+            Error::Store(inner) => {
+                dependency_failed("the object store", &Dependency::ObjectStore(&inner))
             }
-            Error::Config(_) | Error::Io(_) | Error::Transport(_) => {
+            Error::Io(inner) => dependency_failed("file I/O", &Dependency::Other(&inner)),
+            Error::Transport(inner) => {
+                dependency_failed("a gRPC transport", &Dependency::Other(&inner))
+            }
+            Error::Config(_) => {
                 tracing::error!(error = %e, "internal error");
                 Status::internal("internal error")
             }
@@ -137,11 +145,39 @@ mod tests {
         let s = Status::from(Error::from(store));
         assert_eq!(s.code(), Code::Unavailable);
         assert!(!s.message().contains("10.0.0.3"));
+        assert_eq!(
+            archive_common::error::retry_after(&s),
+            Some(archive_common::error::RETRY_AFTER)
+        );
         // Counted on the way, by kind.
         assert!(
             archive_common::metrics::render()
                 .lines()
                 .any(|l| l.starts_with("archive_object_store_errors_total{kind=\"generic\"}")),
         );
+    }
+
+    #[test]
+    fn no_internal_text_reaches_the_client() {
+        let secret = "/var/lib/media/tenants/10009 at 10.0.0.3";
+        let failures = [
+            Error::from(object_store::Error::Generic {
+                store: "S3",
+                source: secret.into(),
+            }),
+            Error::Io(std::io::Error::other(secret)),
+            Error::Config(secret.into()),
+            Error::CorruptSidecar {
+                id: "x".into(),
+                reason: secret.into(),
+            },
+        ];
+        for e in failures {
+            let s = Status::from(e);
+            assert!(!s.message().contains("10.0.0.3"), "{s:?}");
+            assert!(!s.message().contains("/var/lib"), "{s:?}");
+        }
+        let s = Status::from(Error::Io(std::io::Error::other(secret)));
+        assert_eq!(s.code(), Code::Internal);
     }
 }

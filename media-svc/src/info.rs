@@ -3,7 +3,7 @@
 //! zip entries, duration) without opening the audio.
 
 use archive_proto::v1 as proto;
-use chrono::{TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::{keys::RecordingId, mp3::Mp3Info};
@@ -34,6 +34,7 @@ impl MediaInfo {
         size_bytes: u64,
         sha256: [u8; 32],
         crc32: u32,
+        stored_at: DateTime<Utc>,
     ) -> Self {
         Self {
             format: FORMAT,
@@ -45,7 +46,7 @@ impl MediaInfo {
             sample_rate_hz: mp3.sample_rate_hz,
             bitrate_kbps: mp3.bitrate_kbps,
             channels: mp3.channels,
-            stored_at_micros: Utc::now().timestamp_micros(),
+            stored_at_micros: stored_at.timestamp_micros(),
         }
     }
 
@@ -100,7 +101,7 @@ mod tests {
             variable_bitrate: false,
             vbr_header: None,
         };
-        let info = MediaInfo::new(id, &mp3, 18_000, [0xab; 32], 0xdead_beef);
+        let info = MediaInfo::new(id, &mp3, 18_000, [0xab; 32], 0xdead_beef, Utc::now());
         assert_eq!(MediaInfo::from_json(&info.to_json()).unwrap(), info);
         assert!(info.same_content(18_000, &"ab".repeat(32)));
         assert!(!info.same_content(18_001, &"ab".repeat(32)));

@@ -15,9 +15,11 @@ mod audit;
 mod chunks;
 mod config;
 mod error;
+mod grpc;
 pub mod http;
 pub mod info;
 pub mod keys;
+mod media;
 mod metrics;
 pub mod mp3;
 mod pending;
@@ -50,12 +52,14 @@ use tonic_health as _;
 
 pub use config::{Config, S3Config, S3Playback, StoreKind};
 pub use error::Error;
+pub use grpc::GrpcServer;
+pub use media::{Media, MessageStream};
 pub use pending::PRINCIPAL_NAME;
 pub use service::{MAX_BATCH, READ_CHUNK_BYTES};
 pub use token::{PlaybackToken, TokenError};
 
 /// The gRPC service name this server hosts.
-pub const SERVICE_NAME: &str = <MediaServiceServer<service::Media> as NamedService>::NAME;
+pub const SERVICE_NAME: &str = <MediaServiceServer<GrpcServer<dyn Media>> as NamedService>::NAME;
 
 /// How often readiness re-checks the object store.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
@@ -79,7 +83,7 @@ pub async fn run(
 
 /// [`run`] over an object store built by the caller (tests keep a handle on
 /// it to look at what was stored). `config.store` and the S3 settings serve
-/// only how playback reaches S3 (`storage::relay`, `storage::redirect`),
+/// only how playback reaches S3 (`storage::redirect`),
 /// when they name S3.
 pub async fn run_with_store(
     config: Config,
@@ -98,6 +102,8 @@ pub async fn run_with_store(
 /// gRPC on a listener or in this process ([`MediaServer::in_process`]), and
 /// HTTP playback on a listener.
 pub struct MediaServer {
+    /// The service itself, for callers in this process without gRPC.
+    pub media: Arc<dyn Media>,
     host: Host,
     playback: axum::Router,
     /// Either server stopping (or failing) stops the other.
@@ -117,12 +123,11 @@ impl MediaServer {
         objects: Arc<dyn ObjectStore>,
         shutdown: CancellationToken,
     ) -> Result<Self, Error> {
-        let store = storage::MediaStore::new(objects, storage::UploadLimits::from_config(&config));
-        #[cfg(feature = "s3")]
-        let store = store
-            .with_relay(storage::relay(&config)?)
-            .with_redirect(storage::redirect(&config)?);
         let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
+        let limits = storage::UploadLimits::from_config(&config);
+        let store = storage::MediaStore::with_clock(objects, limits, clock.clone());
+        #[cfg(feature = "s3")]
+        let store = store.with_redirect(storage::redirect(&config)?);
         let identity = config
             .identity
             .load_with(clock.clone())
@@ -140,13 +145,17 @@ impl MediaServer {
             .transpose()
             .map_err(|e| Error::Config(e.to_string()))?;
         let audit = audit::MediaAudit::new(audit, clock.clone());
-        let gate = Gate::new(Arc::new(audit.clone()), clock);
+        let gate = Gate::new(Arc::new(audit.clone()), clock.clone());
         let archive =
             archive::ArchiveReports::new(config.archive_url.as_deref(), identity.key.clone())?;
-        let server = MediaServiceServer::with_interceptor(
-            service::Media::new(store.clone(), audit.clone(), gate, archive),
-            identity.verifier(),
-        );
+        let media = Arc::new(service::MediaCore::new(
+            store.clone(),
+            audit.clone(),
+            gate,
+            archive,
+        ));
+        let server =
+            MediaServiceServer::with_interceptor(GrpcServer(media.clone()), identity.verifier());
         let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
         let stop = shutdown.child_token();
         store.spawn_recheck(stop.clone());
@@ -196,10 +205,11 @@ impl MediaServer {
                 playback_key: config.playback_key.into_bytes(),
                 cors_origin: config.cors_origin,
                 cache_max_age_secs: config.cache_max_age_secs,
-                clock: Arc::new(SystemClock),
+                clock,
             },
         );
         Ok(Self {
+            media,
             host,
             playback,
             stop,
@@ -222,6 +232,7 @@ impl MediaServer {
             host,
             playback,
             stop,
+            ..
         } = self;
         let http_addr = http_listener.local_addr().ok();
         tracing::info!(addr = ?http_addr, "HTTP playback endpoint listening");

@@ -1,20 +1,19 @@
-//! `archive.v1.MediaService`: upload, read, metadata and delete of recording
-//! bytes. The tenant always comes from the verified identity, so another
-//! tenant's recording is simply not found.
+//! The core of the media service ([`Media`]): upload, read, metadata and
+//! delete of recording bytes, each behind its access rule. The tenant always
+//! comes from the verified identity, so another tenant's recording is simply
+//! not found.
 
 use archive_common::{
     FieldViolation, Principal,
-    identity::{Allow, Rule},
+    identity::{Allow, Caller, Rule},
 };
 use archive_proto::v1::{
-    self as proto, BatchGetMediaInfoRequest, BatchGetMediaInfoResponse,
-    DeleteRecordingMediaRequest, DeleteRecordingMediaResponse, GetMediaInfoRequest,
-    GetMediaInfoResponse, ReadRecordingRequest, ReadRecordingResponse, UploadRecordingRequest,
-    UploadRecordingResponse,
+    BatchGetMediaInfoRequest, BatchGetMediaInfoResponse, DeleteRecordingMediaRequest,
+    DeleteRecordingMediaResponse, GetMediaInfoRequest, GetMediaInfoResponse, ReadRecordingRequest,
+    ReadRecordingResponse, UploadRecordingRequest, UploadRecordingResponse,
 };
 use audit_svc::gate::Gate;
-use futures::{StreamExt, TryStreamExt, stream::BoxStream};
-use tonic::{Request, Response, Status, Streaming};
+use futures::{StreamExt, TryStreamExt};
 
 use crate::{
     Error,
@@ -22,6 +21,7 @@ use crate::{
     audit::MediaAudit,
     chunks::rechunk,
     keys::{RecordingId, RecordingKeys},
+    media::{Media, MessageStream},
     storage::MediaStore,
     tombstones::Unservable,
 };
@@ -49,14 +49,14 @@ const DELETE_RECORDING_MEDIA: Rule =
     Rule::new("DeleteRecordingMedia", &[Allow::Service("archive-svc")]);
 
 #[derive(Debug, Clone)]
-pub(crate) struct Media {
+pub(crate) struct MediaCore {
     store: MediaStore,
     audit: MediaAudit,
     gate: Gate,
     archive: ArchiveReports,
 }
 
-impl Media {
+impl MediaCore {
     pub(crate) fn new(
         store: MediaStore,
         audit: MediaAudit,
@@ -71,21 +71,27 @@ impl Media {
         }
     }
 
+    /// The caller's principal, if `rule` admits the caller (a refusal is
+    /// recorded as ACCESS_DENIED).
+    async fn admit<'c>(&self, caller: &'c Caller, rule: &Rule) -> Result<&'c Principal, Error> {
+        self.gate
+            .admit_caller(caller, rule)
+            .await
+            .map_err(Error::Passed)
+    }
+
     /// The keys of recording `id` of the caller's tenant, if `rule` admits the caller.
-    async fn keys_of<T>(
+    async fn keys_of(
         &self,
-        request: &Request<T>,
+        caller: &Caller,
         rule: &Rule,
         id: &str,
-        field: &str,
-    ) -> Result<RecordingKeys, Status> {
-        let tenant = &self.gate.admit(request, rule).await?.tenant;
-        let id = RecordingId::parse(id, field)?;
+    ) -> Result<RecordingKeys, Error> {
+        let tenant = &self.admit(caller, rule).await?.tenant;
+        let id = RecordingId::parse(id, "recording_id")?;
         Ok(RecordingKeys::new(tenant, id))
     }
-}
 
-impl Media {
     /// NOT_FOUND for a recording being deleted, UNAVAILABLE while the
     /// deletions queued at archive-svc are not known yet (see `tombstones`).
     fn servable(&self, keys: &RecordingKeys) -> Result<(), Error> {
@@ -96,30 +102,31 @@ impl Media {
     }
 }
 
-#[tonic::async_trait]
-impl proto::media_service_server::MediaService for Media {
+#[async_trait::async_trait]
+impl Media for MediaCore {
     async fn upload_recording(
         &self,
-        request: Request<Streaming<UploadRecordingRequest>>,
-    ) -> Result<Response<UploadRecordingResponse>, Status> {
-        let who = self.gate.admit(&request, &UPLOAD_RECORDING).await?.clone();
+        caller: &Caller,
+        mut messages: MessageStream<UploadRecordingRequest>,
+    ) -> Result<UploadRecordingResponse, Error> {
+        let who = self.admit(caller, &UPLOAD_RECORDING).await?;
         let tenant = who.tenant.clone();
-        let mut messages = request.into_inner();
         let first = messages
-            .message()
-            .await?
+            .next()
+            .await
+            .transpose()?
             .ok_or_else(|| FieldViolation::missing("recording_id"))?;
         let id = RecordingId::parse(&first.recording_id, "recording_id")?;
         // A recording being deleted does not come back (its deletion may
         // not be known yet while unsettled: it is applied after this then).
         let keys = RecordingKeys::new(&tenant, id);
         if self.store.tombstones().check(&keys) == Err(Unservable::Deleted) {
-            return Err(Error::Deleted(id.to_string()).into());
+            return Err(Error::Deleted(id.to_string()));
         }
         let mut upload = self.store.begin_upload(keys).await?;
         let received = async {
             upload.write(&first.chunk).await?;
-            while let Some(message) = messages.message().await.map_err(Error::Client)? {
+            while let Some(message) = messages.next().await.transpose()? {
                 upload.write(&message.chunk).await?;
             }
             Ok::<_, Error>(())
@@ -127,7 +134,7 @@ impl proto::media_service_server::MediaService for Media {
         .await;
         if let Err(e) = received {
             upload.abort().await;
-            return Err(e.into());
+            return Err(e);
         }
         let uploaded = upload.finish().await?;
         tracing::info!(
@@ -138,42 +145,39 @@ impl proto::media_service_server::MediaService for Media {
             "recording uploaded"
         );
         // Answered only once recorded: a caller told otherwise uploads again.
-        self.audit.stored(&who, &uploaded.info).await?;
+        self.audit
+            .stored(who, &uploaded.info)
+            .await
+            .map_err(Error::Passed)?;
         // And once the archive knows the file arrived (the recording turns
         // playable). A file of a recording the archive does not have would
         // be unreachable forever: it goes again.
-        if self.archive.stored(&tenant, &uploaded.info).await? == Reported::UnknownRecording {
+        let reported = self.archive.stored(&tenant, &uploaded.info).await;
+        if reported.map_err(Error::Passed)? == Reported::UnknownRecording {
             let keys = RecordingKeys::new(&tenant, id);
             let deleted = self.store.delete(&keys).await?;
             self.audit
-                .file_deleted(&who, &first.recording_id, deleted)
-                .await?;
+                .file_deleted(who, &first.recording_id, deleted)
+                .await
+                .map_err(Error::Passed)?;
             tracing::warn!(tenant, recording_id = %id, "upload of a recording the archive does not have: file removed");
-            return Err(Status::not_found(format!(
-                "recording {id} is not in the archive (ingest its call first: IngestCall names the recordings to upload); the file was not kept"
-            )));
+            return Err(Error::NotInArchive(id.to_string()));
         }
-        Ok(Response::new(UploadRecordingResponse {
+        Ok(UploadRecordingResponse {
             media: Some(uploaded.info.into()),
             created: uploaded.created,
-        }))
+        })
     }
-
-    type ReadRecordingStream = BoxStream<'static, Result<ReadRecordingResponse, Status>>;
 
     async fn read_recording(
         &self,
-        request: Request<ReadRecordingRequest>,
-    ) -> Result<Response<Self::ReadRecordingStream>, Status> {
+        caller: &Caller,
+        request: ReadRecordingRequest,
+    ) -> Result<MessageStream<ReadRecordingResponse>, Error> {
         let keys = self
-            .keys_of(
-                &request,
-                &READ_RECORDING,
-                &request.get_ref().recording_id,
-                "recording_id",
-            )
+            .keys_of(caller, &READ_RECORDING, &request.recording_id)
             .await?;
-        let ReadRecordingRequest { offset, length, .. } = request.into_inner();
+        let ReadRecordingRequest { offset, length, .. } = request;
         // Asked again before every chunk: a deletion stops the read (the
         // gateway's zip download of an earlier export, say) where it is.
         let revocation = self.store.watch(&keys).map_err(|u| u.error(&keys))?;
@@ -181,8 +185,7 @@ impl proto::media_service_server::MediaService for Media {
         if offset >= size {
             return Err(Error::OutOfRange(format!(
                 "offset {offset} is at or past the end of the recording ({size} bytes)"
-            ))
-            .into());
+            )));
         }
         // Like a file read, a length running past the end stops at the end.
         let end = match length {
@@ -190,46 +193,36 @@ impl proto::media_service_server::MediaService for Media {
             n => offset.saturating_add(n).min(size),
         };
         let bytes = self.store.read(&keys, offset..end).await?;
-        let stream = revocation
+        Ok(revocation
             .guard(rechunk(bytes, READ_CHUNK_BYTES))
             .map_ok(|chunk| ReadRecordingResponse {
                 chunk: chunk.to_vec(),
             })
-            .map_err(Status::from)
-            .boxed();
-        Ok(Response::new(stream))
+            .boxed())
     }
 
     async fn get_media_info(
         &self,
-        request: Request<GetMediaInfoRequest>,
-    ) -> Result<Response<GetMediaInfoResponse>, Status> {
+        caller: &Caller,
+        request: GetMediaInfoRequest,
+    ) -> Result<GetMediaInfoResponse, Error> {
         let keys = self
-            .keys_of(
-                &request,
-                &GET_MEDIA_INFO,
-                &request.get_ref().recording_id,
-                "recording_id",
-            )
+            .keys_of(caller, &GET_MEDIA_INFO, &request.recording_id)
             .await?;
         self.servable(&keys)?;
         let info = self.store.require_info(&keys).await?;
-        Ok(Response::new(GetMediaInfoResponse {
+        Ok(GetMediaInfoResponse {
             media: Some(info.into()),
-        }))
+        })
     }
 
     async fn batch_get_media_info(
         &self,
-        request: Request<BatchGetMediaInfoRequest>,
-    ) -> Result<Response<BatchGetMediaInfoResponse>, Status> {
-        let tenant = self
-            .gate
-            .admit(&request, &BATCH_GET_MEDIA_INFO)
-            .await?
-            .tenant
-            .clone();
-        let ids = &request.get_ref().recording_ids;
+        caller: &Caller,
+        request: BatchGetMediaInfoRequest,
+    ) -> Result<BatchGetMediaInfoResponse, Error> {
+        let tenant = &self.admit(caller, &BATCH_GET_MEDIA_INFO).await?.tenant;
+        let ids = &request.recording_ids;
         if ids.len() > MAX_BATCH {
             return Err(FieldViolation::new(
                 "recording_ids",
@@ -241,7 +234,7 @@ impl proto::media_service_server::MediaService for Media {
         for (i, id) in ids.iter().enumerate() {
             let id = RecordingId::parse(id, &format!("recording_ids[{i}]"))?;
             if !keys.iter().any(|k| k.id() == id) {
-                keys.push(RecordingKeys::new(&tenant, id));
+                keys.push(RecordingKeys::new(tenant, id));
             }
         }
         let found: Vec<_> = futures::stream::iter(keys.into_iter().map(|k| {
@@ -258,34 +251,27 @@ impl proto::media_service_server::MediaService for Media {
         .buffered(BATCH_CONCURRENCY)
         .try_collect()
         .await?;
-        Ok(Response::new(BatchGetMediaInfoResponse {
+        Ok(BatchGetMediaInfoResponse {
             media: found.into_iter().flatten().map(Into::into).collect(),
-        }))
+        })
     }
 
     async fn delete_recording_media(
         &self,
-        request: Request<DeleteRecordingMediaRequest>,
-    ) -> Result<Response<DeleteRecordingMediaResponse>, Status> {
+        caller: &Caller,
+        request: DeleteRecordingMediaRequest,
+    ) -> Result<DeleteRecordingMediaResponse, Error> {
         let keys = self
-            .keys_of(
-                &request,
-                &DELETE_RECORDING_MEDIA,
-                &request.get_ref().recording_id,
-                "recording_id",
-            )
+            .keys_of(caller, &DELETE_RECORDING_MEDIA, &request.recording_id)
             .await?;
         let deleted = self.store.delete(&keys).await?;
         tracing::info!(key = %keys.audio, deleted, "recording media deleted");
         // Answered only once recorded: the caller's retry finds the file gone
         // and records the same event id, so the trail says it once.
         self.audit
-            .file_deleted(
-                Principal::of(&request)?,
-                &request.get_ref().recording_id,
-                deleted,
-            )
-            .await?;
-        Ok(Response::new(DeleteRecordingMediaResponse { deleted }))
+            .file_deleted(&caller.principal, &request.recording_id, deleted)
+            .await
+            .map_err(Error::Passed)?;
+        Ok(DeleteRecordingMediaResponse { deleted })
     }
 }

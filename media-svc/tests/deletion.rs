@@ -18,14 +18,13 @@ use std::{
     time::Duration as StdDuration,
 };
 
-use archive_common::Principal;
 use archive_proto::v1 as pb;
 use async_trait::async_trait;
 use chrono::Duration;
 use common::{
     Backend, fixture,
     http_client::send,
-    server::{Server, as_archive, as_platform, as_user, config},
+    server::{Server, as_platform, as_user, config, paal},
 };
 use futures::stream::BoxStream;
 use object_store::{
@@ -35,41 +34,10 @@ use object_store::{
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::Code;
-use uuid::Uuid;
-
-fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
-}
 
 /// A valid MP3 of about 18 MB: far more than loopback socket buffers hold.
 fn big_recording() -> Vec<u8> {
     fixture("tel-8k-cbr16-mono.mp3").repeat(1000)
-}
-
-async fn upload(server: &Server, bytes: &[u8]) -> String {
-    let id = Uuid::new_v4().to_string();
-    let messages = pb::UploadRecordingRequest::stream_of(&id, bytes, 1 << 20);
-    server
-        .client()
-        .await
-        .upload_recording(as_platform(futures::stream::iter(messages), "10009"))
-        .await
-        .unwrap();
-    id
-}
-
-async fn delete(server: &Server, id: &str) -> Result<bool, tonic::Status> {
-    server
-        .client()
-        .await
-        .delete_recording_media(as_archive(
-            pb::DeleteRecordingMediaRequest {
-                recording_id: id.to_owned(),
-            },
-            "10009",
-        ))
-        .await
-        .map(|r| r.into_inner().deleted)
 }
 
 /// A GET whose body is read only as far as `first` bytes; then the rest
@@ -130,10 +98,10 @@ async fn read_with_a_pause<F: Future<Output = ()>>(
 
 async fn a_body_on_its_way_stops_when_the_recording_is_deleted(server: Server) {
     let bytes = big_recording();
-    let id = upload(&server, &bytes).await;
+    let id = server.upload("10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(600));
     let (status, length, received) = read_with_a_pause(&server, &path, 64 * 1024, async {
-        assert!(delete(&server, &id).await.unwrap());
+        assert!(server.delete(&id).await.unwrap());
     })
     .await;
     assert_eq!((status, length), (200, bytes.len() as u64));
@@ -176,7 +144,7 @@ async fn a_body_stops_when_its_link_expires() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_with(config(), Backend::local(dir.path()).objects).await;
     let bytes = big_recording();
-    let id = upload(&server, &bytes).await;
+    let id = server.upload("10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(2));
     let (status, _, received) = read_with_a_pause(&server, &path, 64 * 1024, async {
         tokio::time::sleep(StdDuration::from_millis(2500)).await;
@@ -195,7 +163,7 @@ async fn a_body_stops_when_its_link_expires() {
 async fn a_grpc_read_stops_when_the_recording_is_deleted() {
     let server = Server::start(config()).await;
     let bytes = big_recording();
-    let id = upload(&server, &bytes).await;
+    let id = server.upload("10009", &bytes).await;
     let mut chunks = server
         .client()
         .await
@@ -211,7 +179,7 @@ async fn a_grpc_read_stops_when_the_recording_is_deleted() {
         .unwrap()
         .into_inner();
     let mut received = chunks.message().await.unwrap().unwrap().chunk.len();
-    assert!(delete(&server, &id).await.unwrap());
+    assert!(server.delete(&id).await.unwrap());
     let end = loop {
         match chunks.message().await {
             Ok(Some(m)) => received += m.chunk.len(),
@@ -298,13 +266,13 @@ async fn a_deletion_the_store_fails_leaves_the_recording_unservable() {
     let objects = Arc::new(FailingDeletes::default());
     let server = Server::start_with(config(), objects.clone()).await;
     let bytes = fixture("tel-8k-cbr16-mono.mp3").repeat(20);
-    let id = upload(&server, &bytes).await;
-    let other = upload(&server, &bytes[..bytes.len() / 2]).await;
+    let id = server.upload("10009", &bytes).await;
+    let other = server.upload("10009", &bytes[..bytes.len() / 2]).await;
     let path = server.playback_path("10009", &id, Duration::seconds(600));
     assert_eq!(send(server.http, "GET", &path, &[]).await.status, 200);
 
     objects.failing.store(true, Ordering::SeqCst);
-    let failed = delete(&server, &id).await.unwrap_err();
+    let failed = server.delete(&id).await.unwrap_err();
     assert_eq!(failed.code(), Code::Unavailable, "the caller retries");
     // The files are still in the store, and none of it is served.
     let r = send(server.http, "GET", &path, &[("Range", "bytes=100-")]).await;
@@ -363,7 +331,7 @@ async fn a_deletion_the_store_fails_leaves_the_recording_unservable() {
 
     // The store is back: the retry deletes it, and the store says 404.
     objects.failing.store(false, Ordering::SeqCst);
-    assert!(delete(&server, &id).await.unwrap());
+    assert!(server.delete(&id).await.unwrap());
     assert_eq!(send(server.http, "GET", &path, &[]).await.status, 404);
     server.stop().await;
 }

@@ -23,12 +23,8 @@ use uuid::Uuid;
 
 use common::{
     fixture,
-    server::{Server, as_archive, as_platform, as_user, config, identity, keys},
+    server::{Server, as_archive, as_platform, as_user, config, identity, keys, paal},
 };
-
-fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
-}
 
 fn other_tenant() -> Principal {
     Principal::new("10010", "eve", "Eve Elsewhere")
@@ -250,7 +246,7 @@ async fn a_client_that_goes_away_half_way_leaves_nothing() {
     // Let the server take the bytes in, then vanish mid-upload.
     let mut staged = Vec::new();
     for _ in 0..100 {
-        staged = walk(dir.path());
+        staged = common::walk(dir.path());
         if !staged.is_empty() {
             break;
         }
@@ -263,7 +259,7 @@ async fn a_client_that_goes_away_half_way_leaves_nothing() {
     let mut client = server.client().await;
     let mut files = Vec::new();
     for _ in 0..100 {
-        files = walk(dir.path());
+        files = common::walk(dir.path());
         if files.is_empty() {
             break;
         }
@@ -279,19 +275,6 @@ fn tokio_stream_from(
     mut rx: tokio::sync::mpsc::Receiver<UploadRecordingRequest>,
 ) -> impl futures::Stream<Item = UploadRecordingRequest> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path.display().to_string());
-        }
-    }
-    files
 }
 
 #[tokio::test]

@@ -9,17 +9,15 @@ mod common;
 
 use std::{net::SocketAddr, time::Duration};
 
-use archive_proto::v1::UploadRecordingRequest;
 use media_svc::{Config, storage};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
 };
-use uuid::Uuid;
 
 use common::{
     fixture,
-    server::{Server, as_platform, config},
+    server::{Server, config},
 };
 
 /// media-svc over the local filesystem store in `dir`.
@@ -30,17 +28,6 @@ async fn fs_server(dir: &std::path::Path) -> Server {
     };
     let objects = storage::open(&config).unwrap();
     Server::start_with(config, objects).await
-}
-
-async fn upload(server: &Server, bytes: &[u8]) -> String {
-    let id = Uuid::new_v4().to_string();
-    let messages = UploadRecordingRequest::stream_of(&id, bytes, 256 * 1024);
-    let mut client = server.client().await;
-    client
-        .upload_recording(as_platform(futures::stream::iter(messages), "10009"))
-        .await
-        .unwrap();
-    id
 }
 
 /// One response read off a keep-alive connection, framed by its Content-Length.
@@ -138,7 +125,7 @@ async fn local_files_are_sent_byte_exact_on_one_connection() {
     let server = fs_server(dir.path()).await;
     let bytes = recording();
     let size = bytes.len();
-    let id = upload(&server, &bytes).await;
+    let id = server.upload("10009", &bytes).await;
     let path = server.playback_path("10009", &id, chrono::Duration::seconds(60));
     let mut client = Client::connect(server.http).await;
 
@@ -219,7 +206,7 @@ async fn a_client_that_leaves_mid_body_costs_nothing_but_its_connection() {
     // Larger than loopback's socket buffers (4 MiB each way at most), so the
     // server is still sending when the client goes.
     let bytes = fixture("tel-8k-cbr16-mono.mp3").repeat(700);
-    let id = upload(&server, &bytes).await;
+    let id = server.upload("10009", &bytes).await;
     let path = server.playback_path("10009", &id, chrono::Duration::seconds(60));
 
     for _ in 0..3 {
@@ -246,7 +233,7 @@ async fn http_10_and_connection_close() {
     let dir = tempfile::tempdir().unwrap();
     let server = fs_server(dir.path()).await;
     let bytes = fixture("cbr128-44k.mp3");
-    let id = upload(&server, &bytes).await;
+    let id = server.upload("10009", &bytes).await;
     let path = server.playback_path("10009", &id, chrono::Duration::seconds(60));
 
     let mut client = Client::connect(server.http).await;

@@ -11,13 +11,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use archive_common::Principal;
-use archive_proto::v1::{GetMediaInfoRequest, UploadRecordingRequest};
+use archive_proto::v1::GetMediaInfoRequest;
 use common::{
     fixture,
     http_client::{HttpResponse, send},
     s3::S3Server,
-    server::{Server, as_platform, as_user, config},
+    server::{Server, as_user, config, paal},
 };
 use tonic::Code;
 use tonic_health::pb::{
@@ -26,10 +25,6 @@ use tonic_health::pb::{
 
 /// What is promised is ~10 s; asserted with room for a loaded machine.
 const BOUND: Duration = Duration::from_secs(15);
-
-fn paal() -> Principal {
-    Principal::new("10009", "paal", "Paal Admin")
-}
 
 /// media-svc over a fresh bucket holding one recording that played once.
 struct Playing {
@@ -50,15 +45,9 @@ async fn playing() -> Option<Playing> {
     let config = s3.config(config());
     let objects = media_svc::storage::open(&config).unwrap();
     let server = Server::start_with(config, objects).await;
-    let id = uuid::Uuid::new_v4().to_string();
-    let bytes = fixture("tel-8k-cbr16-mono.mp3");
-    let messages = UploadRecordingRequest::stream_of(&id, &bytes, 64 * 1024);
-    server
-        .client()
-        .await
-        .upload_recording(as_platform(futures::stream::iter(messages), "10009"))
-        .await
-        .unwrap();
+    let id = server
+        .upload("10009", &fixture("tel-8k-cbr16-mono.mp3"))
+        .await;
     let path = server.playback_path("10009", &id, chrono::Duration::seconds(600));
     assert_eq!(get(&server, &path).await.status, 200);
     wait_for(&server, ServingStatus::Serving, BOUND).await;

@@ -1,7 +1,8 @@
 //! One conformance suite for the recording store over every object-store
 //! backend: in-memory, the local filesystem (a temp dir) and — when an
 //! S3-compatible server is reachable — S3 (see `common/s3.rs`). Each scenario
-//! uses its own tenant, so "nothing stored" can be checked by listing it.
+//! uses its own tenant, so "nothing stored" can be checked by listing it,
+//! and runs as a test of its own on each backend.
 
 #![allow(unused_crate_dependencies)]
 
@@ -334,38 +335,52 @@ async fn concurrent_uploads_of_one_recording(backend: &Backend) {
     assert_eq!(objects_of(&backend.objects, &t).await.len(), 2);
 }
 
-async fn suite(backend: Backend) {
-    stores_a_valid_upload(&backend).await;
-    reupload_is_idempotent_or_conflicts(&backend).await;
-    invalid_uploads_store_nothing(&backend).await;
-    oversized_uploads_store_nothing(&backend).await;
-    an_upload_that_stops_half_way_leaves_nothing(&backend).await;
-    delete_is_idempotent(&backend).await;
-    leftover_of_a_crashed_upload(&backend).await;
-    concurrent_uploads_of_one_recording(&backend).await;
-}
-
-#[tokio::test]
-async fn in_memory() {
-    suite(Backend {
+fn in_memory() -> Backend {
+    Backend {
         name: "memory".into(),
         objects: Arc::new(InMemory::new()),
         raw_files: Box::new(Vec::new),
         part_bytes: 16 * 1024,
-    })
-    .await;
+    }
 }
 
-#[tokio::test]
-async fn local_filesystem() {
-    let dir = tempfile::tempdir().unwrap();
-    suite(Backend::local(dir.path())).await;
-}
-
-#[tokio::test]
-async fn s3() {
-    let Some(server) = common::s3::S3Server::start_or_skip().await else {
-        return;
+/// One `#[tokio::test]` per scenario and backend (`s3::delete_is_idempotent`
+/// fails or is skipped on its own); S3 runs when a server can be had (see
+/// `common::s3`).
+macro_rules! conformance {
+    ($($scenario:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test]
+            async fn $scenario() {
+                super::$scenario(&super::in_memory()).await;
+            })*
+        }
+        mod local_filesystem {
+            $(#[tokio::test]
+            async fn $scenario() {
+                let dir = tempfile::tempdir().unwrap();
+                super::$scenario(&super::common::Backend::local(dir.path())).await;
+            })*
+        }
+        mod s3 {
+            $(#[tokio::test]
+            async fn $scenario() {
+                let Some(server) = super::common::s3::S3Server::start_or_skip().await else {
+                    return;
+                };
+                super::$scenario(&server.backend()).await;
+            })*
+        }
     };
-    suite(server.backend()).await;
 }
+
+conformance!(
+    stores_a_valid_upload,
+    reupload_is_idempotent_or_conflicts,
+    invalid_uploads_store_nothing,
+    oversized_uploads_store_nothing,
+    an_upload_that_stops_half_way_leaves_nothing,
+    delete_is_idempotent,
+    leftover_of_a_crashed_upload,
+    concurrent_uploads_of_one_recording,
+);

@@ -90,6 +90,12 @@ struct Args {
     media_s3_redirect_http: Option<SocketAddr>,
     #[arg(long)]
     media_s3_redirect_pid: Option<u32>,
+    /// A media-svc on the same S3 store that streams playback through
+    /// object_store (`MEDIA_S3_PLAYBACK=stream`); measured against the direct GET too.
+    #[arg(long)]
+    media_s3_stream_http: Option<SocketAddr>,
+    #[arg(long)]
+    media_s3_stream_pid: Option<u32>,
     /// The S3-compatible server (moto) media-svc's S3 store uses.
     #[arg(long)]
     s3_endpoint: Option<SocketAddr>,
@@ -139,6 +145,7 @@ fn loopback_only(args: &Args) {
         args.media_s3_grpc,
         args.media_s3_http,
         args.media_s3_redirect_http,
+        args.media_s3_stream_http,
         args.s3_endpoint,
     ];
     for addr in addrs.into_iter().flatten() {
@@ -266,6 +273,19 @@ async fn main() {
                 },
                 // Measured again, in rounds alternating with this pair's.
                 direct("S3 direct (2)"),
+            ));
+        }
+        if let Some(streaming) = args.media_s3_stream_http {
+            pairs.push((
+                Target {
+                    name: "media-svc (S3, stream)",
+                    addr: streaming,
+                    redirects_to: None,
+                    paths: targets::media_paths(&recordings, media_key),
+                    pid: args.media_s3_stream_pid,
+                    cpu: stack_cpu(args.media_s3_stream_pid),
+                },
+                direct("S3 direct (3)"),
             ));
         }
     }

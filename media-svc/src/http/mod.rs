@@ -9,9 +9,9 @@
 //! never copied on the way.
 
 mod grants;
+#[cfg(test)]
+mod properties;
 mod range;
-#[cfg(feature = "s3")]
-mod relay;
 mod sendfile;
 mod server;
 pub(crate) mod wire;
@@ -371,13 +371,10 @@ async fn body_response(
         match app.store.read_playback(keys, playback, bytes).await {
             // Every body stops at its next piece once the recording is buried.
             Ok(PlaybackBytes::Bytes(stream)) => Body::from_stream(revocation.clone().guard(stream)),
-            Ok(PlaybackBytes::File(range)) => {
-                send_out_of_band(OutOfBand::File(range, revocation.clone()))
-            }
-            #[cfg(feature = "s3")]
-            Ok(PlaybackBytes::Relayed(handle)) => {
-                send_out_of_band(OutOfBand::Relayed(handle, revocation.clone()))
-            }
+            Ok(PlaybackBytes::File(file)) => send_out_of_band(OutOfBand {
+                file,
+                revocation: revocation.clone(),
+            }),
             Ok(PlaybackBytes::Changed) => return Answer::LookAfresh,
             Err(Error::NotFound(_)) => {
                 return Answer::Done(plain(StatusCode::NOT_FOUND, "recording not found"));
@@ -452,7 +449,11 @@ mod tests {
         let mut file = tempfile::tempfile().unwrap();
         std::io::Write::write_all(&mut file, b"0123456789").unwrap();
         let range = crate::storage::FileRange::new(file, 2..7);
-        let body = OutOfBand::File(range, Revocation::never()).fallback_body();
+        let body = OutOfBand {
+            file: range,
+            revocation: Revocation::never(),
+        }
+        .fallback_body();
         let body = axum::body::to_bytes(body, 100).await.unwrap();
         assert_eq!(&body[..], b"23456");
     }

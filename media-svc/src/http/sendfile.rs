@@ -22,68 +22,39 @@
 use std::{fs::File, io, ops::Range};
 
 use axum::body::Body;
-use futures::StreamExt as _;
 use rustix::net::SendFlags;
 use tokio::{io::Interest, net::TcpStream};
 
 use crate::{storage::FileRange, tombstones::Revocation};
 
-/// A body the handler leaves in the response's extensions for the server to
-/// send itself, never polling the response's own body; that body reads the
-/// same bytes for whoever else drives the router (`fallback_body`).
+/// A file body (sent with `sendfile(2)`) the handler leaves in the
+/// response's extensions for the server to send itself, never polling the
+/// response's own body; that body reads the same bytes for whoever else
+/// drives the router (`fallback_body`).
 #[derive(Debug, Clone)]
-pub(crate) enum OutOfBand {
-    /// Sent with `sendfile(2)`.
-    File(FileRange, Revocation),
-    /// Spliced from the S3 server's socket (`relay`).
-    #[cfg(feature = "s3")]
-    Relayed(crate::storage::RelayHandle, Revocation),
+pub(crate) struct OutOfBand {
+    pub(crate) file: FileRange,
+    pub(crate) revocation: Revocation,
 }
 
 impl OutOfBand {
     pub(crate) fn len(&self) -> u64 {
-        match self {
-            Self::File(file, _) => file.range().end - file.range().start,
-            #[cfg(feature = "s3")]
-            Self::Relayed(handle, _) => handle.len(),
-        }
+        self.file.range().end - self.file.range().start
     }
 
     /// The bytes as a body, built only if polled (the server never polls it).
     pub(crate) fn fallback_body(&self) -> Body {
-        let this = self.clone();
-        let stream = futures::stream::once(async move {
-            match this {
-                Self::File(file, revocation) => revocation.guard(file.stream()),
-                // Empty if the server took the answer (it never polls this then).
-                #[cfg(feature = "s3")]
-                Self::Relayed(handle, revocation) => match handle.take() {
-                    Some(body) => revocation.guard(
-                        body.into_stream()
-                            .map(|r| r.map_err(crate::Error::Io))
-                            .boxed(),
-                    ),
-                    None => futures::stream::empty().boxed(),
-                },
-            }
-        })
-        .flatten();
-        Body::from_stream(stream)
+        Body::from_stream(self.revocation.clone().guard(self.file.stream()))
     }
 
     pub(crate) async fn send(self, stream: &TcpStream) -> io::Result<()> {
-        match self {
-            Self::File(file, revocation) => {
-                send_file(stream, file.file(), file.range(), &revocation).await
-            }
-            #[cfg(feature = "s3")]
-            Self::Relayed(handle, revocation) => match handle.take() {
-                Some(body) => super::relay::relay(stream, body, &revocation).await,
-                None => Err(io::Error::other(
-                    "the relayed body was read by someone else",
-                )),
-            },
-        }
+        send_file(
+            stream,
+            self.file.file(),
+            self.file.range(),
+            &self.revocation,
+        )
+        .await
     }
 }
 

@@ -2,9 +2,8 @@
 //! request heads (`wire`), calls the axum [`Router`] for every request (so
 //! routing, handlers and any tower layers work as under `axum::serve`) and
 //! writes the answer itself. It exists for one reason: a response carrying a
-//! `storage::FileRange` (a local recording) is sent with `sendfile(2)`, one
-//! carrying a `storage::RelayHandle` (an S3 answer still in its socket) with
-//! `splice(2)` (see `sendfile`, `relay`), which hyper cannot do; every other body is written from
+//! `storage::FileRange` (a local recording) is sent with `sendfile(2)` (see
+//! `sendfile`), which hyper cannot do; every other body is written from
 //! memory as hyper would, frame by frame, never buffered whole. A tower
 //! layer that wraps response bodies (to count bytes, say) sees a sendfile
 //! answer's body dropped unread: count those from the `SentOutOfBand`

@@ -1,8 +1,7 @@
 //! HTTP/1.1 message heads on the wire (RFC 9112) for the playback server
-//! (see `server`) and the S3 relay's GETs (`storage::s3_relay`): parsing a
-//! request or response head with `httparse`, deciding how its body is
-//! framed and whether the connection stays open, and writing a response
-//! head. No I/O here, so every rule is tested on bytes.
+//! (see `server`): parsing a request head with `httparse`, deciding how its
+//! body is framed and whether the connection stays open, and writing a
+//! response head. No I/O here, so every rule is tested on bytes.
 
 use std::{cell::RefCell, time::SystemTime};
 
@@ -90,55 +89,6 @@ pub(crate) fn parse_request(buf: &[u8]) -> Result<Option<(RequestHead, usize)>, 
         body,
         keep_alive,
         expects_continue,
-    };
-    Ok(Some((head, len)))
-}
-
-#[cfg(feature = "s3")]
-/// A parsed response head (of the S3 server the relay asks).
-#[derive(Debug)]
-pub(crate) struct ResponseHead {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: ResponseBody,
-    /// Whether the server keeps the connection open after this answer.
-    pub(crate) keep_alive: bool,
-}
-
-#[cfg(feature = "s3")]
-/// How a response's body is delimited (RFC 9112 §6.3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ResponseBody {
-    Length(u64),
-    /// `Transfer-Encoding`.
-    Encoded,
-    /// Neither: the body ends when the connection closes.
-    UntilClose,
-}
-
-#[cfg(feature = "s3")]
-/// Parses the response head at the start of `buf`: `Ok(None)` while it is
-/// incomplete, else the head and its length in bytes.
-pub(crate) fn parse_response(buf: &[u8]) -> Result<Option<(ResponseHead, usize)>, HeadError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut parsed = httparse::Response::new(&mut headers);
-    let Some(len) = head_length(parsed.parse(buf), buf.len())? else {
-        return Ok(None);
-    };
-    let status =
-        StatusCode::from_u16(parsed.code.unwrap_or_default()).map_err(|_| HeadError::Malformed)?;
-    let version = version(parsed.version);
-    let map = header_map(parsed.headers)?;
-    let body = if map.contains_key(header::TRANSFER_ENCODING) {
-        ResponseBody::Encoded
-    } else {
-        content_length(&map)?.map_or(ResponseBody::UntilClose, ResponseBody::Length)
-    };
-    let head = ResponseHead {
-        status,
-        keep_alive: keep_alive(version, &map),
-        headers: map,
-        body,
     };
     Ok(Some((head, len)))
 }
@@ -449,50 +399,6 @@ mod tests {
         let head = String::from_utf8(out).unwrap();
         assert!(head.contains("\r\ncontent-length: 99\r\n"), "{head}");
         assert!(head.contains("\r\nconnection: keep-alive\r\n"), "{head}");
-    }
-
-    #[cfg(feature = "s3")]
-    #[test]
-    fn response_heads_read_by_the_relay() {
-        let raw = b"HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\nContent-Range: bytes 10-19/100\r\nETag: \"v1\"\r\n\r\nBODY";
-        let (head, len) = parse_response(raw).unwrap().unwrap();
-        assert_eq!(&raw[len..], b"BODY");
-        assert_eq!(head.status, StatusCode::PARTIAL_CONTENT);
-        assert_eq!(head.body, ResponseBody::Length(10));
-        assert_eq!(head.headers["etag"], "\"v1\"");
-        assert!(head.keep_alive);
-        assert!(
-            parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n")
-                .unwrap()
-                .is_none()
-        );
-
-        let head = |raw: &str| parse_response(raw.as_bytes()).map(|h| h.unwrap().0);
-        let old = head("HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\n").unwrap();
-        assert!(!old.keep_alive, "HTTP/1.0 without keep-alive");
-        let closing =
-            head("HTTP/1.1 200 OK\r\ncontent-length: 5\r\nConnection: keep-alive, Close\r\n\r\n")
-                .unwrap();
-        assert_eq!(
-            (closing.body, closing.keep_alive),
-            (ResponseBody::Length(5), false)
-        );
-        let chunked =
-            head("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n")
-                .unwrap();
-        assert_eq!(chunked.body, ResponseBody::Encoded);
-        assert_eq!(
-            head("HTTP/1.1 200 OK\r\n\r\n").unwrap().body,
-            ResponseBody::UntilClose
-        );
-        for bad in [
-            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
-            "HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
-            "HTTP/1.1 2000 Odd\r\n\r\n",
-            "NOT HTTP\r\n\r\n",
-        ] {
-            assert_eq!(head(bad).unwrap_err(), HeadError::Malformed, "{bad}");
-        }
     }
 
     #[test]

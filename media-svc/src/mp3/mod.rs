@@ -60,4 +60,6 @@ pub fn analyze(bytes: &[u8]) -> Result<Mp3Info, Mp3Error> {
 }
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;

@@ -31,25 +31,6 @@ fn s3(config: &crate::S3Config) -> Result<Arc<dyn ObjectStore>, Error> {
     Ok(Arc::new(s3_client(config)?))
 }
 
-/// The playback relay for `config`'s S3 store, when it is on a plain-HTTP
-/// endpoint and playback is relayed (see `s3_relay`).
-#[cfg(feature = "s3")]
-pub fn relay(config: &Config) -> Result<Option<super::S3Relay>, Error> {
-    let s3 = &config.s3;
-    if config.store != StoreKind::S3 || s3.playback != crate::S3Playback::Relay {
-        return Ok(None);
-    }
-    let timeouts = super::s3_relay::Timeouts {
-        connect: std::time::Duration::from_secs(s3.connect_timeout_secs.max(1)),
-        read: std::time::Duration::from_secs(s3.read_timeout_secs.max(1)),
-    };
-    Ok(super::S3Relay::new(
-        Arc::new(s3_client(s3)?),
-        s3.endpoint.as_deref(),
-        timeouts,
-    ))
-}
-
 /// The signer of playback redirects, when `config` sends players to its S3
 /// store (see [`super::MediaStore::playback_redirect`]).
 #[cfg(feature = "s3")]

@@ -10,9 +10,12 @@
 
 use std::{
     collections::HashMap,
-    sync::{Mutex, PoisonError},
-    time::{Duration, Instant},
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
 };
+
+use archive_common::Clock;
+use chrono::{DateTime, Utc};
 
 use crate::info::MediaInfo;
 
@@ -29,24 +32,31 @@ pub(crate) struct Remembered {
 }
 
 pub(crate) struct InfoCache {
-    entries: Mutex<HashMap<String, (Remembered, Instant)>>,
+    entries: Mutex<HashMap<String, (Remembered, DateTime<Utc>)>>,
     ttl: Duration,
     max_entries: usize,
+    clock: Arc<dyn Clock>,
 }
 
 impl InfoCache {
-    pub(crate) fn new(ttl: Duration, max_entries: usize) -> Self {
+    pub(crate) fn new(ttl: Duration, max_entries: usize, clock: Arc<dyn Clock>) -> Self {
         Self {
             entries: Mutex::new(HashMap::new()),
             ttl,
             max_entries: max_entries.max(1),
+            clock,
         }
+    }
+
+    /// Whether an entry remembered `at` is still fresh.
+    fn fresh(&self, at: DateTime<Utc>) -> bool {
+        (self.clock.now() - at).to_std().unwrap_or(Duration::ZERO) < self.ttl
     }
 
     pub(crate) fn get(&self, key: &str) -> Option<Remembered> {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         match entries.get(key) {
-            Some((remembered, at)) if at.elapsed() < self.ttl => Some(remembered.clone()),
+            Some((remembered, at)) if self.fresh(*at) => Some(remembered.clone()),
             Some(_) => {
                 entries.remove(key);
                 None
@@ -58,14 +68,13 @@ impl InfoCache {
     pub(crate) fn put(&self, key: &str, remembered: Remembered) {
         let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         if entries.len() >= self.max_entries && !entries.contains_key(key) {
-            let ttl = self.ttl;
-            entries.retain(|_, (_, at)| at.elapsed() < ttl);
+            entries.retain(|_, (_, at)| self.fresh(*at));
             if entries.len() >= self.max_entries {
                 // Still full of live entries: start over rather than track recency.
                 entries.clear();
             }
         }
-        entries.insert(key.to_owned(), (remembered, Instant::now()));
+        entries.insert(key.to_owned(), (remembered, self.clock.now()));
     }
 
     pub(crate) fn forget(&self, key: &str) {
@@ -102,27 +111,32 @@ mod tests {
             vbr_header: None,
         };
         Remembered {
-            info: MediaInfo::new(id, &mp3, 4180, [1; 32], 7),
+            info: MediaInfo::new(id, &mp3, 4180, [1; 32], 7, Utc::now()),
             version: version.into(),
         }
     }
 
     #[test]
     fn entries_expire_and_are_forgotten() {
-        let cache = InfoCache::new(Duration::from_millis(50), 10);
+        let clock = Arc::new(archive_common::ManualClock::new(Utc::now()));
+        let cache = InfoCache::new(Duration::from_millis(50), 10, clock.clone());
         cache.put("a", remembered("v1"));
         assert_eq!(cache.get("a").unwrap().version, "v1");
         cache.forget("a");
         assert!(cache.get("a").is_none());
         cache.put("a", remembered("v2"));
-        std::thread::sleep(Duration::from_millis(60));
+        clock.advance(chrono::Duration::milliseconds(60));
         assert!(cache.get("a").is_none());
         assert_eq!(cache.len(), 0, "an expired entry is dropped when met");
     }
 
     #[test]
     fn size_is_bounded() {
-        let cache = InfoCache::new(Duration::from_secs(60), 3);
+        let cache = InfoCache::new(
+            Duration::from_secs(60),
+            3,
+            Arc::new(archive_common::SystemClock),
+        );
         for key in ["a", "b", "c", "d", "e"] {
             cache.put(key, remembered(key));
             assert!(cache.len() <= 3);

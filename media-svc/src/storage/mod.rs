@@ -12,26 +12,18 @@ mod open_files;
 mod playback_tests;
 #[cfg(feature = "s3")]
 mod s3_http;
-#[cfg(feature = "s3")]
-mod s3_relay;
 mod upload;
 
 use std::{ops::Range, sync::Arc, time::Duration};
 
+use archive_common::{Clock, SystemClock};
 use bytes::Bytes;
 use futures::{StreamExt, stream::BoxStream};
 use object_store::{GetOptions, GetRange, GetResultPayload, ObjectStore, path::Path};
 
 pub use backend::open;
 #[cfg(feature = "s3")]
-pub use backend::{redirect, relay};
-#[cfg(feature = "s3")]
-pub use s3_relay::{RelayHandle, RelayedBody, S3Relay};
-/// The fake S3 server of the relay's tests, for the HTTP side's tests.
-#[cfg(all(test, feature = "s3"))]
-pub(crate) mod s3_relay_tests {
-    pub(crate) use super::s3_relay::{Answer, tests::*};
-}
+pub use backend::redirect;
 pub use file_read::{FILE_PIECE_BYTES, FileRange};
 pub use info_cache::{INFO_CACHE_ENTRIES, INFO_TTL};
 pub use upload::{Upload, Uploaded};
@@ -49,11 +41,6 @@ use crate::{
 pub const RECHECK_EVERY: Duration = Duration::from_secs(10);
 /// Objects asked about at once then.
 const RECHECK_CONCURRENCY: usize = 8;
-
-/// A store that is down fails every relayed read alike: one line per interval.
-#[cfg(feature = "s3")]
-static RELAY_FELL_BACK: archive_common::log_limit::LogLimit =
-    archive_common::log_limit::LogLimit::new(archive_common::log_limit::EVERY);
 
 /// The smallest part S3 accepts in a multipart upload (but for the last).
 pub const S3_MIN_PART_BYTES: usize = 5 * 1024 * 1024;
@@ -93,9 +80,9 @@ pub struct MediaStore {
     tombstones: Arc<Tombstones>,
     /// How often a body on its way makes sure its recording still exists.
     recheck_every: Duration,
-    /// Playback GETs on media-svc's own connections (plain-HTTP S3 only).
-    #[cfg(feature = "s3")]
-    relay: Option<Arc<S3Relay>>,
+    /// Decides stored-at times, the age of a crashed upload and how long
+    /// metadata is remembered.
+    clock: Arc<dyn Clock>,
     /// Signs the URLs playback GETs are redirected to (S3 redirect mode).
     #[cfg(feature = "s3")]
     redirect: Option<Arc<dyn object_store::signer::Signer>>,
@@ -134,16 +121,12 @@ pub enum PlaybackBytes {
     /// The range of a local file, open and checked, not read yet (the HTTP
     /// endpoint sends it with `sendfile(2)`).
     File(FileRange),
-    /// An S3 answer whose body is still in the socket (the HTTP endpoint
-    /// moves it with `splice(2)`).
-    #[cfg(feature = "s3")]
-    Relayed(RelayHandle),
     /// The audio object is no longer the one the remembered metadata
     /// describes: look the metadata up afresh.
     Changed,
 }
 
-/// What reading the audio object found, from object_store or the relay.
+/// What reading the audio object found.
 enum AudioRead {
     Found {
         /// The bytes of the object the answer holds.
@@ -168,14 +151,21 @@ fn byte_stream(found: object_store::GetResult) -> ByteStream {
 
 impl MediaStore {
     pub fn new(objects: Arc<dyn ObjectStore>, limits: UploadLimits) -> Self {
+        Self::with_clock(objects, limits, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(
+        objects: Arc<dyn ObjectStore>,
+        limits: UploadLimits,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             objects,
             limits,
-            playback: Arc::new(InfoCache::new(INFO_TTL, INFO_CACHE_ENTRIES)),
+            playback: Arc::new(InfoCache::new(INFO_TTL, INFO_CACHE_ENTRIES, clock.clone())),
             tombstones: Arc::new(Tombstones::settled()),
             recheck_every: RECHECK_EVERY,
-            #[cfg(feature = "s3")]
-            relay: None,
+            clock,
             #[cfg(feature = "s3")]
             redirect: None,
         }
@@ -240,13 +230,6 @@ impl MediaStore {
                     .await;
             }
         });
-    }
-
-    /// Playback reads go through `relay` first (see `s3_relay`).
-    #[cfg(feature = "s3")]
-    pub fn with_relay(mut self, relay: Option<S3Relay>) -> Self {
-        self.relay = relay.map(Arc::new);
-        self
     }
 
     /// Playback GETs are answered with a redirect to a URL `signer` signs.
@@ -379,30 +362,24 @@ impl MediaStore {
         };
         // The local store answers with the open file; others ignore this.
         options.extensions.insert(local::HandOverFile);
-        #[cfg(feature = "s3")]
-        let relayed = self.read_relayed(keys, playback, whole, &range).await;
-        #[cfg(not(feature = "s3"))]
-        let relayed = None;
-        let read = match relayed {
-            Some(read) => read?,
-            None => match self.objects.get_opts(&keys.audio, options).await {
-                Ok(found) => AudioRead::Found {
-                    range: found.range.clone(),
-                    size: found.meta.size,
-                    version: found.meta.e_tag.clone(),
-                    bytes: match found.payload {
-                        GetResultPayload::File(file, _) => {
-                            PlaybackBytes::File(FileRange::new(file, found.range))
-                        }
-                        GetResultPayload::Stream(stream) => {
-                            PlaybackBytes::Bytes(stream.map(|r| r.map_err(Error::from)).boxed())
-                        }
-                    },
+        let read = match self.objects.get_opts(&keys.audio, options).await {
+            Ok(found) => AudioRead::Found {
+                range: found.range.clone(),
+                size: found.meta.size,
+                version: found.meta.e_tag.clone(),
+                bytes: match found.payload {
+                    GetResultPayload::File(file, _) => {
+                        PlaybackBytes::File(FileRange::new(file, found.range))
+                    }
+                    // S3 and memory: the body streamed as it arrives.
+                    GetResultPayload::Stream(stream) => {
+                        PlaybackBytes::Bytes(stream.map(|r| r.map_err(Error::from)).boxed())
+                    }
                 },
-                Err(object_store::Error::Precondition { .. }) => AudioRead::Changed,
-                Err(object_store::Error::NotFound { .. }) => AudioRead::NotFound,
-                Err(e) => return Err(e.into()),
             },
+            Err(object_store::Error::Precondition { .. }) => AudioRead::Changed,
+            Err(object_store::Error::NotFound { .. }) => AudioRead::NotFound,
+            Err(e) => return Err(e.into()),
         };
         let key = keys.audio.as_ref();
         match read {
@@ -428,53 +405,6 @@ impl MediaStore {
             AudioRead::NotFound => {
                 self.playback.forget(key);
                 Err(Error::NotFound(keys.id().to_string()))
-            }
-        }
-    }
-
-    /// The read through the S3 relay, when there is one and it answered, or
-    /// the store did not answer in time (object_store would wait once more);
-    /// `None` sends the read to object_store (with its retries) instead.
-    #[cfg(feature = "s3")]
-    async fn read_relayed(
-        &self,
-        keys: &RecordingKeys,
-        playback: &PlaybackInfo,
-        whole: bool,
-        range: &Range<u64>,
-    ) -> Option<Result<AudioRead, Error>> {
-        use crate::metrics::{METRICS, RelayOutcome};
-        let relay = self.relay.as_ref()?;
-        let asked = (!whole).then(|| range.clone());
-        match relay
-            .get(&keys.audio, asked, playback.version.as_deref())
-            .await
-        {
-            Ok(answer) => {
-                METRICS.s3_relay_read(RelayOutcome::Relayed);
-                Some(Ok(match answer {
-                    s3_relay::Answer::Body(body) => AudioRead::Found {
-                        range: body.range.clone(),
-                        size: body.total,
-                        version: body.e_tag.clone(),
-                        bytes: PlaybackBytes::Relayed(RelayHandle::new(body)),
-                    },
-                    s3_relay::Answer::Changed => AudioRead::Changed,
-                    s3_relay::Answer::NotFound => AudioRead::NotFound,
-                }))
-            }
-            Err(e @ s3_relay::RelayError::Timeout(_)) => {
-                Some(Err(Error::from(object_store::Error::Generic {
-                    store: "S3",
-                    source: Box::new(e),
-                })))
-            }
-            Err(e) => {
-                METRICS.s3_relay_read(RelayOutcome::FellBack);
-                if let Some(repeated) = RELAY_FELL_BACK.admit("relay") {
-                    tracing::warn!(error = %e, repeated, "relayed S3 read failed; reading through object_store");
-                }
-                None
             }
         }
     }

@@ -42,12 +42,6 @@ async fn read(store: &MediaStore, keys: &RecordingKeys, p: &PlaybackInfo) -> Opt
             let pieces: Vec<bytes::Bytes> = f.stream().try_collect().await.unwrap();
             Some(pieces.concat())
         }
-        #[cfg(feature = "s3")]
-        PlaybackBytes::Relayed(handle) => {
-            let body = handle.take().expect("not taken yet");
-            let pieces: Vec<bytes::Bytes> = body.into_stream().try_collect().await.unwrap();
-            Some(pieces.concat())
-        }
         PlaybackBytes::Changed => None,
     }
 }
@@ -121,56 +115,6 @@ async fn deleting_here_forgets_at_once() {
     read(&s, &keys, &fresh).await.unwrap();
     assert!(s.delete(&keys).await.unwrap());
     assert!(s.playback_info(&keys, true).await.unwrap().is_none());
-}
-
-/// The relay's answers are used as they are; when it fails before an
-/// answer, object_store reads the recording instead.
-#[cfg(feature = "s3")]
-#[tokio::test]
-async fn a_failing_relay_falls_back_to_object_store() {
-    use crate::storage::s3_relay_tests::{Script, answer, fake_s3, relay_at};
-
-    let first = fixture("tel-8k-cbr16-mono.mp3");
-    let relayed: Vec<u8> = first[..100].to_vec();
-    let fake = fake_s3(vec![
-        // A relayed answer (the fake's bytes: the relay was asked).
-        Script {
-            pieces: vec![answer(
-                "206 Partial Content",
-                &[
-                    "Content-Length: 100",
-                    &format!("Content-Range: bytes 0-99/{}", first.len()),
-                    "ETag: \"e1\"",
-                ],
-                &relayed.iter().map(|b| b ^ 0xff).collect::<Vec<u8>>(),
-            )],
-            close: true,
-        },
-        // The server's trouble: object_store answers.
-        Script {
-            pieces: vec![answer("503 Slow Down", &["Content-Length: 0"], &[])],
-            close: true,
-        },
-    ])
-    .await;
-    let objects: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-    let store = store(objects).with_relay(Some(relay_at(&fake.endpoint)));
-    let id = RecordingId::parse("0b7e6a8c-3f0e-4c1a-9d2e-5b6a7c8d9e0f", "r").unwrap();
-    let keys = RecordingKeys::new("10009", id);
-    upload(&store, &keys, &first).await;
-
-    let info = store.playback_info(&keys, false).await.unwrap().unwrap();
-    let through_relay = read(&store, &keys, &info).await.unwrap();
-    assert_eq!(
-        through_relay,
-        relayed.iter().map(|b| b ^ 0xff).collect::<Vec<u8>>()
-    );
-    let fell_back = read(&store, &keys, &info).await.unwrap();
-    assert_eq!(
-        fell_back,
-        first[..100],
-        "object_store's bytes after the relay failed"
-    );
 }
 
 #[tokio::test]

@@ -152,7 +152,7 @@ impl Upload {
         };
         writer.finish().await?;
         self.staged = true;
-        let info = MediaInfo::new(id, &mp3, size, sha256, crc32);
+        let info = MediaInfo::new(id, &mp3, size, sha256, crc32, self.store.clock.now());
         let outcome = commit(&self.store, &self.keys, &staging, info).await;
         if delete_quietly(&self.store.objects, &staging).await {
             self.staged = false;
@@ -203,7 +203,7 @@ async fn commit(
             Err(object_store::Error::NotFound { .. }) => continue,
             Err(e) => return Err(e.into()),
         };
-        let age = chrono::Utc::now() - meta.last_modified;
+        let age = store.clock.now() - meta.last_modified;
         if age.to_std().unwrap_or(Duration::ZERO) < store.limits.stale_after {
             return Err(Error::UploadInProgress(info.recording_id));
         }

@@ -47,7 +47,8 @@ pub fn unused_identity() -> IdentityConfig {
     IdentityConfig::new("unused.pem", "unused.json")
 }
 
-fn walk(dir: &Path) -> Vec<String> {
+/// Every file under `dir`, none when it is not there.
+pub fn walk(dir: &Path) -> Vec<String> {
     let mut files = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return files;

@@ -99,7 +99,7 @@ impl S3Server {
             region: "us-east-1".into(),
             path_style: true,
             allow_http: true,
-            playback: S3Playback::Relay,
+            playback: S3Playback::Stream,
             access_key_id: Some("testing".into()),
             secret_access_key: Some("testing".into()),
             session_token: None,

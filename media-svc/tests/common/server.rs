@@ -13,7 +13,7 @@ use archive_common::{
     identity::{IdentityConfig, IdentityKey, PlatformCredential, testing::TestKeys},
     shutdown::CancellationToken,
 };
-use archive_proto::v1::media_service_client::MediaServiceClient;
+use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
 use media_svc::{Config, PlaybackToken};
 use object_store::{ObjectStore, memory::InMemory};
 use tokio::{net::TcpListener, task::JoinHandle};
@@ -55,6 +55,11 @@ pub fn as_platform<T>(message: T, tenant: &str) -> Request<T> {
 /// caller that may delete media.
 pub fn as_archive<T>(message: T, tenant: &str) -> Request<T> {
     ARCHIVE.request(message, &Principal::system(tenant, "retention"))
+}
+
+/// The user the tests read as.
+pub fn paal() -> Principal {
+    Principal::new("10009", "paal", "Paal Admin")
 }
 
 pub struct Server {
@@ -119,6 +124,34 @@ impl Server {
         }
         .sign(PLAYBACK_KEY.as_bytes());
         format!("/media/{recording_id}?token={token}")
+    }
+
+    /// Uploads `bytes` as a new recording of `tenant`, as the recording platform; its id.
+    pub async fn upload(&self, tenant: &str, bytes: &[u8]) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        let messages = pb::UploadRecordingRequest::stream_of(&id, bytes, 256 * 1024);
+        let response = self
+            .client()
+            .await
+            .upload_recording(as_platform(futures::stream::iter(messages), tenant))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(response.created);
+        id
+    }
+
+    /// Deletes recording `id` of tenant 10009, as archive-svc: whether there was anything.
+    pub async fn delete(&self, id: &str) -> Result<bool, tonic::Status> {
+        let request = pb::DeleteRecordingMediaRequest {
+            recording_id: id.to_owned(),
+        };
+        let response = self
+            .client()
+            .await
+            .delete_recording_media(as_archive(request, "10009"))
+            .await?;
+        Ok(response.into_inner().deleted)
     }
 
     pub async fn stop(self) {
