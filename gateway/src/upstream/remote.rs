@@ -100,20 +100,55 @@ impl<C> Remote<C> {
         Self { client, key }
     }
 
-    fn sign<T>(&self, caller: &Caller, message: T) -> Request<T> {
-        self.key.request(message, &caller.principal)
+    /// A client and `message` signed as sent for `caller`.
+    fn signed<T>(&self, caller: &Caller, message: T) -> (C, Request<T>)
+    where
+        C: Clone,
+    {
+        let request = self.key.request(message, &caller.principal);
+        (self.client.clone(), request)
     }
 }
 
 /// audit-svc's channels: appends are bounded tighter than reads.
+#[derive(Clone)]
 struct AuditClients {
     reads: AuditServiceClient<TracedChannel>,
     appends: AuditServiceClient<TracedChannel>,
 }
 
 /// The message of an answer, or its status as the service's error.
-fn answer<T, E>(answer: Result<Response<T>, Status>, upstream: fn(Status) -> E) -> Result<T, E> {
-    answer.map(Response::into_inner).map_err(upstream)
+fn answer<T, E: Upstream>(answer: Result<Response<T>, Status>) -> Result<T, E> {
+    answer.map(Response::into_inner).map_err(E::upstream)
+}
+
+/// A service's error for the status its gRPC server answered.
+trait Upstream {
+    fn upstream(status: Status) -> Self;
+}
+
+impl Upstream for archive_svc::Error {
+    fn upstream(status: Status) -> Self {
+        Self::Upstream(status)
+    }
+}
+
+impl Upstream for authz_svc::Error {
+    fn upstream(status: Status) -> Self {
+        Self::Upstream(status)
+    }
+}
+
+impl Upstream for media_svc::Error {
+    fn upstream(status: Status) -> Self {
+        Self::Passed(status)
+    }
+}
+
+impl Upstream for audit_svc::Error {
+    fn upstream(status: Status) -> Self {
+        Self::Upstream(status)
+    }
 }
 
 #[async_trait::async_trait]
@@ -123,13 +158,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::IngestCallRequest,
     ) -> Result<pb::IngestCallResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .ingest_call(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.ingest_call(r).await)
     }
 
     async fn batch_ingest_calls(
@@ -137,13 +167,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::BatchIngestCallsRequest,
     ) -> Result<pb::BatchIngestCallsResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .batch_ingest_calls(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.batch_ingest_calls(r).await)
     }
 
     async fn search_calls(
@@ -151,13 +176,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::SearchCallsRequest,
     ) -> Result<pb::SearchCallsResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .search_calls(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.search_calls(r).await)
     }
 
     async fn get_call(
@@ -165,13 +185,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetCallRequest,
     ) -> Result<pb::GetCallResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .get_call(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.get_call(r).await)
     }
 
     async fn batch_get_recordings(
@@ -179,13 +194,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::BatchGetRecordingsRequest,
     ) -> Result<pb::BatchGetRecordingsResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .batch_get_recordings(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.batch_get_recordings(r).await)
     }
 
     async fn list_agent_recordings(
@@ -193,13 +203,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::ListAgentRecordingsRequest,
     ) -> Result<pb::ListAgentRecordingsResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .list_agent_recordings(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.list_agent_recordings(r).await)
     }
 
     async fn mark_recordings_deleted(
@@ -207,13 +212,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::MarkRecordingsDeletedRequest,
     ) -> Result<pb::MarkRecordingsDeletedResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .mark_recordings_deleted(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.mark_recordings_deleted(r).await)
     }
 
     async fn get_tenant_settings(
@@ -221,13 +221,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetTenantSettingsRequest,
     ) -> Result<pb::TenantSettings, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .get_tenant_settings(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.get_tenant_settings(r).await)
     }
 
     async fn update_tenant_settings(
@@ -235,13 +230,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::UpdateTenantSettingsRequest,
     ) -> Result<pb::TenantSettings, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .update_tenant_settings(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.update_tenant_settings(r).await)
     }
 
     async fn set_legal_hold(
@@ -249,13 +239,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::SetLegalHoldRequest,
     ) -> Result<pb::SetLegalHoldResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .set_legal_hold(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.set_legal_hold(r).await)
     }
 
     async fn list_pending_media_deletions(
@@ -263,13 +248,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::ListPendingMediaDeletionsRequest,
     ) -> Result<pb::ListPendingMediaDeletionsResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .list_pending_media_deletions(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.list_pending_media_deletions(r).await)
     }
 
     async fn mark_recording_media_stored(
@@ -277,13 +257,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::MarkRecordingMediaStoredRequest,
     ) -> Result<pb::MarkRecordingMediaStoredResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .mark_recording_media_stored(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.mark_recording_media_stored(r).await)
     }
 
     async fn list_pending_recordings(
@@ -291,13 +266,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::ListPendingRecordingsRequest,
     ) -> Result<pb::ListPendingRecordingsResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .list_pending_recordings(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.list_pending_recordings(r).await)
     }
 
     async fn run_retention_sweep(
@@ -305,13 +275,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::RunRetentionSweepRequest,
     ) -> Result<pb::RunRetentionSweepResponse, archive_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .run_retention_sweep(self.sign(caller, request))
-                .await,
-            archive_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.run_retention_sweep(r).await)
     }
 }
 
@@ -322,10 +287,8 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::DecideRequest,
     ) -> Result<pb::DecideResponse, authz_svc::Error> {
-        answer(
-            self.client.clone().decide(self.sign(caller, request)).await,
-            authz_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.decide(r).await)
     }
 
     async fn batch_decide(
@@ -333,13 +296,8 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::BatchDecideRequest,
     ) -> Result<pb::BatchDecideResponse, authz_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .batch_decide(self.sign(caller, request))
-                .await,
-            authz_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.batch_decide(r).await)
     }
 
     async fn get_my_permissions(
@@ -347,13 +305,8 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetMyPermissionsRequest,
     ) -> Result<pb::User, authz_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .get_my_permissions(self.sign(caller, request))
-                .await,
-            authz_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.get_my_permissions(r).await)
     }
 
     async fn create_user(
@@ -361,13 +314,8 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::CreateUserRequest,
     ) -> Result<pb::User, authz_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .create_user(self.sign(caller, request))
-                .await,
-            authz_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.create_user(r).await)
     }
 
     async fn get_user(
@@ -375,13 +323,8 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetUserRequest,
     ) -> Result<pb::User, authz_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .get_user(self.sign(caller, request))
-                .await,
-            authz_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.get_user(r).await)
     }
 
     async fn list_users(
@@ -389,13 +332,8 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::ListUsersRequest,
     ) -> Result<pb::ListUsersResponse, authz_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .list_users(self.sign(caller, request))
-                .await,
-            authz_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.list_users(r).await)
     }
 
     async fn update_user(
@@ -403,13 +341,8 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::UpdateUserRequest,
     ) -> Result<pb::User, authz_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .update_user(self.sign(caller, request))
-                .await,
-            authz_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.update_user(r).await)
     }
 
     async fn delete_user(
@@ -417,13 +350,8 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::DeleteUserRequest,
     ) -> Result<pb::DeleteUserResponse, authz_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .delete_user(self.sign(caller, request))
-                .await,
-            authz_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.delete_user(r).await)
     }
 }
 
@@ -437,9 +365,9 @@ impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
         // Gathered first: the gateway uploads nothing itself, and a source's
         // failure then stops the upload before it starts.
         let messages: Vec<_> = messages.try_collect().await?;
-        let request = self.sign(caller, tokio_stream::iter(messages));
-        let uploaded = self.client.clone().upload_recording(request).await;
-        answer(uploaded, media_svc::Error::Passed)
+        let (mut c, r) = self.signed(caller, tokio_stream::iter(messages));
+        let uploaded = c.upload_recording(r).await;
+        answer(uploaded)
     }
 
     async fn read_recording(
@@ -450,14 +378,9 @@ impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
         BoxStream<'static, Result<pb::ReadRecordingResponse, media_svc::Error>>,
         media_svc::Error,
     > {
-        let chunks = answer(
-            self.client
-                .clone()
-                .read_recording(self.sign(caller, request))
-                .await,
-            media_svc::Error::Passed,
-        )?;
-        Ok(chunks.map_err(media_svc::Error::Passed).boxed())
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.read_recording(r).await)
+            .map(|chunks: tonic::Streaming<_>| chunks.map_err(Upstream::upstream).boxed())
     }
 
     async fn get_media_info(
@@ -465,13 +388,8 @@ impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetMediaInfoRequest,
     ) -> Result<pb::GetMediaInfoResponse, media_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .get_media_info(self.sign(caller, request))
-                .await,
-            media_svc::Error::Passed,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.get_media_info(r).await)
     }
 
     async fn batch_get_media_info(
@@ -479,13 +397,8 @@ impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::BatchGetMediaInfoRequest,
     ) -> Result<pb::BatchGetMediaInfoResponse, media_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .batch_get_media_info(self.sign(caller, request))
-                .await,
-            media_svc::Error::Passed,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.batch_get_media_info(r).await)
     }
 
     async fn delete_recording_media(
@@ -493,13 +406,8 @@ impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::DeleteRecordingMediaRequest,
     ) -> Result<pb::DeleteRecordingMediaResponse, media_svc::Error> {
-        answer(
-            self.client
-                .clone()
-                .delete_recording_media(self.sign(caller, request))
-                .await,
-            media_svc::Error::Passed,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.delete_recording_media(r).await)
     }
 }
 
@@ -510,14 +418,8 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         caller: &Caller,
         request: pb::AppendEventRequest,
     ) -> Result<pb::AppendEventResponse, audit_svc::Error> {
-        answer(
-            self.client
-                .appends
-                .clone()
-                .append_event(self.sign(caller, request))
-                .await,
-            audit_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.appends.append_event(r).await)
     }
 
     async fn append_events(
@@ -525,14 +427,8 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         caller: &Caller,
         request: pb::AppendEventsRequest,
     ) -> Result<pb::AppendEventsResponse, audit_svc::Error> {
-        answer(
-            self.client
-                .appends
-                .clone()
-                .append_events(self.sign(caller, request))
-                .await,
-            audit_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.appends.append_events(r).await)
     }
 
     async fn list_events(
@@ -540,14 +436,8 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         caller: &Caller,
         request: pb::ListEventsRequest,
     ) -> Result<pb::ListEventsResponse, audit_svc::Error> {
-        answer(
-            self.client
-                .reads
-                .clone()
-                .list_events(self.sign(caller, request))
-                .await,
-            audit_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.reads.list_events(r).await)
     }
 
     async fn verify_chain(
@@ -555,14 +445,8 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         caller: &Caller,
         request: pb::VerifyChainRequest,
     ) -> Result<pb::VerifyChainResponse, audit_svc::Error> {
-        answer(
-            self.client
-                .reads
-                .clone()
-                .verify_chain(self.sign(caller, request))
-                .await,
-            audit_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.reads.verify_chain(r).await)
     }
 
     async fn get_checkpoint(
@@ -570,14 +454,8 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         caller: &Caller,
         request: pb::GetCheckpointRequest,
     ) -> Result<pb::Checkpoint, audit_svc::Error> {
-        answer(
-            self.client
-                .reads
-                .clone()
-                .get_checkpoint(self.sign(caller, request))
-                .await,
-            audit_svc::Error::Upstream,
-        )
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.reads.get_checkpoint(r).await)
     }
 
     async fn export_trail(
@@ -586,15 +464,9 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         request: pb::ExportTrailRequest,
     ) -> Result<BoxStream<'static, Result<pb::ExportTrailChunk, audit_svc::Error>>, audit_svc::Error>
     {
-        let chunks = answer(
-            self.client
-                .reads
-                .clone()
-                .export_trail(self.sign(caller, request))
-                .await,
-            audit_svc::Error::Upstream,
-        )?;
-        Ok(chunks.map_err(audit_svc::Error::Upstream).boxed())
+        let (mut c, r) = self.signed(caller, request);
+        answer(c.reads.export_trail(r).await)
+            .map(|chunks: tonic::Streaming<_>| chunks.map_err(Upstream::upstream).boxed())
     }
 }
 
