@@ -58,6 +58,8 @@ fn recording(id: &str) -> pb::RecordingWithCall {
     }
 }
 
+// The methods the flows never call, one line each.
+#[rustfmt::skip]
 #[async_trait::async_trait]
 impl archive_svc::Archive for Calls {
     async fn batch_get_recordings(
@@ -90,85 +92,21 @@ impl archive_svc::Archive for Calls {
             ..Default::default()
         })
     }
-    async fn ingest_call(
-        &self,
-        _: &Caller,
-        _: pb::IngestCallRequest,
-    ) -> Result<pb::IngestCallResponse, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn batch_ingest_calls(
-        &self,
-        _: &Caller,
-        _: pb::BatchIngestCallsRequest,
-    ) -> Result<pb::BatchIngestCallsResponse, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn search_calls(
-        &self,
-        _: &Caller,
-        _: pb::SearchCallsRequest,
-    ) -> Result<pb::SearchCallsResponse, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn get_call(
-        &self,
-        _: &Caller,
-        _: pb::GetCallRequest,
-    ) -> Result<pb::GetCallResponse, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn list_agent_recordings(
-        &self,
-        _: &Caller,
-        _: pb::ListAgentRecordingsRequest,
-    ) -> Result<pb::ListAgentRecordingsResponse, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn update_tenant_settings(
-        &self,
-        _: &Caller,
-        _: pb::UpdateTenantSettingsRequest,
-    ) -> Result<pb::TenantSettings, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn set_legal_hold(
-        &self,
-        _: &Caller,
-        _: pb::SetLegalHoldRequest,
-    ) -> Result<pb::SetLegalHoldResponse, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn list_pending_media_deletions(
-        &self,
-        _: &Caller,
-        _: pb::ListPendingMediaDeletionsRequest,
-    ) -> Result<pb::ListPendingMediaDeletionsResponse, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn mark_recording_media_stored(
-        &self,
-        _: &Caller,
-        _: pb::MarkRecordingMediaStoredRequest,
-    ) -> Result<pb::MarkRecordingMediaStoredResponse, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn list_pending_recordings(
-        &self,
-        _: &Caller,
-        _: pb::ListPendingRecordingsRequest,
-    ) -> Result<pb::ListPendingRecordingsResponse, archive_svc::Error> {
-        unreachable!()
-    }
-    async fn run_retention_sweep(
-        &self,
-        _: &Caller,
-        _: pb::RunRetentionSweepRequest,
-    ) -> Result<pb::RunRetentionSweepResponse, archive_svc::Error> {
-        unreachable!()
-    }
+    async fn ingest_call(&self, _: &Caller, _: pb::IngestCallRequest) -> Result<pb::IngestCallResponse, archive_svc::Error> { unreachable!() }
+    async fn batch_ingest_calls(&self, _: &Caller, _: pb::BatchIngestCallsRequest) -> Result<pb::BatchIngestCallsResponse, archive_svc::Error> { unreachable!() }
+    async fn search_calls(&self, _: &Caller, _: pb::SearchCallsRequest) -> Result<pb::SearchCallsResponse, archive_svc::Error> { unreachable!() }
+    async fn get_call(&self, _: &Caller, _: pb::GetCallRequest) -> Result<pb::GetCallResponse, archive_svc::Error> { unreachable!() }
+    async fn list_agent_recordings(&self, _: &Caller, _: pb::ListAgentRecordingsRequest) -> Result<pb::ListAgentRecordingsResponse, archive_svc::Error> { unreachable!() }
+    async fn update_tenant_settings(&self, _: &Caller, _: pb::UpdateTenantSettingsRequest) -> Result<pb::TenantSettings, archive_svc::Error> { unreachable!() }
+    async fn set_legal_hold(&self, _: &Caller, _: pb::SetLegalHoldRequest) -> Result<pb::SetLegalHoldResponse, archive_svc::Error> { unreachable!() }
+    async fn list_pending_media_deletions(&self, _: &Caller, _: pb::ListPendingMediaDeletionsRequest) -> Result<pb::ListPendingMediaDeletionsResponse, archive_svc::Error> { unreachable!() }
+    async fn mark_recording_media_stored(&self, _: &Caller, _: pb::MarkRecordingMediaStoredRequest) -> Result<pb::MarkRecordingMediaStoredResponse, archive_svc::Error> { unreachable!() }
+    async fn list_pending_recordings(&self, _: &Caller, _: pb::ListPendingRecordingsRequest) -> Result<pb::ListPendingRecordingsResponse, archive_svc::Error> { unreachable!() }
+    async fn run_retention_sweep(&self, _: &Caller, _: pb::RunRetentionSweepRequest) -> Result<pb::RunRetentionSweepResponse, archive_svc::Error> { unreachable!() }
 }
 
+// The methods the flows never call, one line each.
+#[rustfmt::skip]
 #[async_trait::async_trait]
 impl authz_svc::Authz for Verdicts {
     async fn batch_decide(
@@ -185,57 +123,17 @@ impl authz_svc::Authz for Verdicts {
             decisions: decisions.collect(),
         })
     }
-    async fn decide(
-        &self,
-        _: &Caller,
-        _: pb::DecideRequest,
-    ) -> Result<pb::DecideResponse, authz_svc::Error> {
-        unreachable!()
-    }
-    async fn get_my_permissions(
-        &self,
-        _: &Caller,
-        _: pb::GetMyPermissionsRequest,
-    ) -> Result<pb::User, authz_svc::Error> {
-        unreachable!()
-    }
-    async fn create_user(
-        &self,
-        _: &Caller,
-        _: pb::CreateUserRequest,
-    ) -> Result<pb::User, authz_svc::Error> {
-        unreachable!()
-    }
-    async fn get_user(
-        &self,
-        _: &Caller,
-        _: pb::GetUserRequest,
-    ) -> Result<pb::User, authz_svc::Error> {
-        unreachable!()
-    }
-    async fn list_users(
-        &self,
-        _: &Caller,
-        _: pb::ListUsersRequest,
-    ) -> Result<pb::ListUsersResponse, authz_svc::Error> {
-        unreachable!()
-    }
-    async fn update_user(
-        &self,
-        _: &Caller,
-        _: pb::UpdateUserRequest,
-    ) -> Result<pb::User, authz_svc::Error> {
-        unreachable!()
-    }
-    async fn delete_user(
-        &self,
-        _: &Caller,
-        _: pb::DeleteUserRequest,
-    ) -> Result<pb::DeleteUserResponse, authz_svc::Error> {
-        unreachable!()
-    }
+    async fn decide(&self, _: &Caller, _: pb::DecideRequest) -> Result<pb::DecideResponse, authz_svc::Error> { unreachable!() }
+    async fn get_my_permissions(&self, _: &Caller, _: pb::GetMyPermissionsRequest) -> Result<pb::User, authz_svc::Error> { unreachable!() }
+    async fn create_user(&self, _: &Caller, _: pb::CreateUserRequest) -> Result<pb::User, authz_svc::Error> { unreachable!() }
+    async fn get_user(&self, _: &Caller, _: pb::GetUserRequest) -> Result<pb::User, authz_svc::Error> { unreachable!() }
+    async fn list_users(&self, _: &Caller, _: pb::ListUsersRequest) -> Result<pb::ListUsersResponse, authz_svc::Error> { unreachable!() }
+    async fn update_user(&self, _: &Caller, _: pb::UpdateUserRequest) -> Result<pb::User, authz_svc::Error> { unreachable!() }
+    async fn delete_user(&self, _: &Caller, _: pb::DeleteUserRequest) -> Result<pb::DeleteUserResponse, authz_svc::Error> { unreachable!() }
 }
 
+// The methods the flows never call, one line each.
+#[rustfmt::skip]
 #[async_trait::async_trait]
 impl media_svc::Media for Files {
     async fn get_media_info(
@@ -256,27 +154,9 @@ impl media_svc::Media for Files {
             media: request.recording_ids.iter().map(|id| info(id)).collect(),
         })
     }
-    async fn upload_recording(
-        &self,
-        _: &Caller,
-        _: media_svc::MessageStream<pb::UploadRecordingRequest>,
-    ) -> Result<pb::UploadRecordingResponse, media_svc::Error> {
-        unreachable!()
-    }
-    async fn read_recording(
-        &self,
-        _: &Caller,
-        _: pb::ReadRecordingRequest,
-    ) -> Result<media_svc::MessageStream<pb::ReadRecordingResponse>, media_svc::Error> {
-        unreachable!()
-    }
-    async fn delete_recording_media(
-        &self,
-        _: &Caller,
-        _: pb::DeleteRecordingMediaRequest,
-    ) -> Result<pb::DeleteRecordingMediaResponse, media_svc::Error> {
-        unreachable!()
-    }
+    async fn upload_recording(&self, _: &Caller, _: media_svc::MessageStream<pb::UploadRecordingRequest>) -> Result<pb::UploadRecordingResponse, media_svc::Error> { unreachable!() }
+    async fn read_recording(&self, _: &Caller, _: pb::ReadRecordingRequest) -> Result<media_svc::MessageStream<pb::ReadRecordingResponse>, media_svc::Error> { unreachable!() }
+    async fn delete_recording_media(&self, _: &Caller, _: pb::DeleteRecordingMediaRequest) -> Result<pb::DeleteRecordingMediaResponse, media_svc::Error> { unreachable!() }
 }
 
 fn info(id: &str) -> pb::MediaInfo {
@@ -288,6 +168,8 @@ fn info(id: &str) -> pb::MediaInfo {
     }
 }
 
+// The methods the flows never call, one line each.
+#[rustfmt::skip]
 #[async_trait::async_trait]
 impl audit_svc::AuditTrail for Trail {
     async fn append_event(
@@ -307,35 +189,10 @@ impl audit_svc::AuditTrail for Trail {
         self.appended.lock().unwrap().push(request);
         Ok(pb::AppendEventsResponse { receipts })
     }
-    async fn list_events(
-        &self,
-        _: &Caller,
-        _: pb::ListEventsRequest,
-    ) -> Result<pb::ListEventsResponse, audit_svc::Error> {
-        unreachable!()
-    }
-    async fn verify_chain(
-        &self,
-        _: &Caller,
-        _: pb::VerifyChainRequest,
-    ) -> Result<pb::VerifyChainResponse, audit_svc::Error> {
-        unreachable!()
-    }
-    async fn get_checkpoint(
-        &self,
-        _: &Caller,
-        _: pb::GetCheckpointRequest,
-    ) -> Result<pb::Checkpoint, audit_svc::Error> {
-        unreachable!()
-    }
-    async fn export_trail(
-        &self,
-        _: &Caller,
-        _: pb::ExportTrailRequest,
-    ) -> Result<BoxStream<'static, Result<pb::ExportTrailChunk, audit_svc::Error>>, audit_svc::Error>
-    {
-        unreachable!()
-    }
+    async fn list_events(&self, _: &Caller, _: pb::ListEventsRequest) -> Result<pb::ListEventsResponse, audit_svc::Error> { unreachable!() }
+    async fn verify_chain(&self, _: &Caller, _: pb::VerifyChainRequest) -> Result<pb::VerifyChainResponse, audit_svc::Error> { unreachable!() }
+    async fn get_checkpoint(&self, _: &Caller, _: pb::GetCheckpointRequest) -> Result<pb::Checkpoint, audit_svc::Error> { unreachable!() }
+    async fn export_trail(&self, _: &Caller, _: pb::ExportTrailRequest) -> Result<BoxStream<'static, Result<pb::ExportTrailChunk, audit_svc::Error>>, audit_svc::Error> { unreachable!() }
 }
 
 /// The flows' world: paal's tenant owns the recordings.
