@@ -2,7 +2,8 @@
 //! gRPC server on its own loopback port, and the services talk gRPC to each
 //! other over those ports exactly as they would as separate pods. The gateway,
 //! which composes them on every request, calls their cores in this process
-//! with nothing encoded ([`Upstreams::in_process`]).
+//! with nothing encoded ([`Upstreams::in_process`]), audit-svc through its
+//! gRPC stack in-process (`Host::in_process`: no HTTP/2 in between).
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
@@ -22,7 +23,7 @@ use crate::{
     demo,
     secrets::Secrets,
     seed,
-    upstream::{CALL_TIMEOUT, Upstreams},
+    upstream::{self, CALL_TIMEOUT, Upstreams},
 };
 
 /// Bumped when the demo data changes, so an old data directory is topped up.
@@ -223,7 +224,7 @@ impl Suite {
         );
         // Only users allowed to view the Archive Audit log may read it, checked by audit-svc too.
         audit.authz_url = Some(url(endpoints.authz));
-        let audit = audit_svc::start_trail(audit, audit_token.clone())
+        let audit = audit_svc::start(audit, audit_token.clone())
             .await
             .map_err(could_not_start("audit-svc"))?;
 
@@ -246,13 +247,19 @@ impl Suite {
 
         // In one process the gateway calls the services' cores, nothing
         // encoded (their calls to each other stay on their ports, as in a
-        // cluster); the recording platform of the demo seed calls their gRPC
-        // stacks in-process.
+        // cluster), but audit-svc's gRPC stack in-process (see
+        // `upstream::remote::audit`); so does the demo seed's recording
+        // platform, which is no user the gateway vouches for.
+        let gateway_key = keys.config("gateway").load().map_err(identity_error)?.key;
         let upstreams = Upstreams::in_process(
             archive.archive,
             authz.authz,
             media.media.clone(),
-            audit.trail,
+            upstream::remote::audit(
+                audit.in_process(CALL_TIMEOUT),
+                audit.in_process(audit_svc::client::DEFAULT_TIMEOUT),
+                &gateway_key,
+            ),
             std::sync::Arc::new(archive_common::SystemClock),
         );
         let seeder = seed::Platform {
@@ -265,10 +272,7 @@ impl Suite {
             archive.host.serve(archive_l, archive_token),
         ));
         tasks.spawn(supervise("media-svc", media.serve(media_l, media_http_l)));
-        tasks.spawn(supervise(
-            "audit-svc",
-            audit.host.serve(audit_l, audit_token),
-        ));
+        tasks.spawn(supervise("audit-svc", audit.serve(audit_l, audit_token)));
         tasks.spawn(supervise(
             "authz-svc",
             authz.host.serve(authz_l, authz_token),

@@ -73,19 +73,30 @@ impl Channels {
 impl super::Upstreams {
     /// The services over gRPC at `channels`, each caller signed with `key`.
     pub fn remote(channels: Channels, key: IdentityKey, clock: Arc<dyn Clock>) -> Self {
-        let audit = AuditClients {
-            reads: AuditServiceClient::new(channels.audit),
-            appends: AuditServiceClient::new(channels.audit_append),
-        };
         Self::with(
             Arc::new(Remote::new(CallServiceClient::new(channels.archive), &key)),
             Arc::new(Remote::new(AuthzServiceClient::new(channels.authz), &key)),
             Arc::new(Remote::new(MediaServiceClient::new(channels.media), &key)),
-            Arc::new(Remote::new(audit, &key)),
+            audit(channels.audit, channels.audit_append, &key),
             false,
             clock,
         )
     }
+}
+
+/// audit-svc over gRPC, in embedded mode too (its in-process stack): its
+/// access check passes the user's signed identity on to authz-svc, which a
+/// call with nothing encoded does not carry.
+pub fn audit(
+    reads: TracedChannel,
+    appends: TracedChannel,
+    key: &IdentityKey,
+) -> Arc<dyn audit_svc::AuditTrail> {
+    let clients = AuditClients {
+        reads: AuditServiceClient::new(reads),
+        appends: AuditServiceClient::new(appends),
+    };
+    Arc::new(Remote::new(clients, key))
 }
 
 /// A service's gRPC client, signing each caller with the gateway's key.
