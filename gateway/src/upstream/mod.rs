@@ -128,9 +128,10 @@ impl Upstreams {
             .map_err(|e| crate::Error::upstream(service.name)(e))
     }
 
-    /// In embedded mode, `answer` bounded by [`CALL_TIMEOUT`] in a span of
-    /// its own: there is no gRPC client or server span (no transport) to keep
-    /// the step, and which service took it, in the trace.
+    /// In embedded mode, `answer` bounded by [`CALL_TIMEOUT`] in the spans a
+    /// gRPC hop has (the caller's client span, the service's server span
+    /// under it): with no transport to make them, the trace still shows
+    /// which service took the step.
     async fn traced<T, E>(
         &self,
         service: &Service,
@@ -143,14 +144,20 @@ impl Upstreams {
         if !self.in_process {
             return answer.await.map_err(Status::from);
         }
-        let span = tracing::info_span!(
-            "in_process",
-            otel.name = %format_args!("{}/{method}", service.grpc),
-            otel.kind = "internal",
-            rpc.service = service.grpc,
-            rpc.method = method,
-        );
-        match tokio::time::timeout(CALL_TIMEOUT, answer.instrument(span)).await {
+        let side = |kind: &'static str, parent: Option<&tracing::Span>| {
+            tracing::info_span!(
+                parent: parent.map_or_else(tracing::Span::current, Clone::clone),
+                "in_process",
+                otel.name = %format_args!("{}/{method}", service.grpc),
+                otel.kind = kind,
+                rpc.service = service.grpc,
+                rpc.method = method,
+            )
+        };
+        let client = side("client", None);
+        let server = side("server", Some(&client));
+        let answer = tokio::time::timeout(CALL_TIMEOUT, answer.instrument(server));
+        match answer.instrument(client).await {
             Ok(answer) => answer.map_err(Status::from),
             Err(_) => Err(Status::deadline_exceeded(format!(
                 "{} did not answer in time",
