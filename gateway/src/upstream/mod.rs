@@ -1,5 +1,5 @@
-//! The services behind the gateway, as their domain traits: the cores
-//! themselves in embedded mode (called as the gateway in this process), or
+//! The services behind the gateway, as their domain traits: in embedded
+//! mode the cores themselves (called as the gateway in this process), else
 //! over gRPC with the caller's identity forwarded signed ([`remote`]).
 
 pub mod remote;
@@ -76,7 +76,8 @@ pub struct Tenant {
 const TENANT_TTL: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 impl Upstreams {
-    /// The services' cores in this process, called with nothing encoded.
+    /// The services in this process: their cores, called with nothing
+    /// encoded (audit-svc: its in-process gRPC stack, see [`remote::audit`]).
     pub fn in_process(
         archive: Arc<dyn Archive>,
         authz: Arc<dyn Authz>,
