@@ -23,6 +23,9 @@ pub enum Error {
     /// The access check's refusal ([`audit_svc::gate::Gate`]), as it is.
     #[error("refused: {0}")]
     Refused(#[from] Status),
+    /// Another process's answer to this one's gRPC call, passed on as it is.
+    #[error("upstream: {0}")]
+    Upstream(Status),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("serving: {0}")]
@@ -41,7 +44,7 @@ impl From<Error> for Status {
             Error::InvalidArgument(v) => v.into(),
             Error::NotFound(what) => Status::not_found(format!("{what} not found")),
             Error::PermissionDenied(why) => Status::permission_denied(why),
-            Error::Refused(status) => status,
+            Error::Refused(status) | Error::Upstream(status) => status,
             Error::Store(StoreError::Database(e)) => {
                 dependency_failed("the call database", &Dependency::Database(&e))
             }

@@ -92,11 +92,10 @@ impl AuditClient {
             },
             actor,
         );
-        match self.client.clone().append_event(request).await {
-            Ok(response) => Ok(response.into_inner()),
-            Err(s) if is_refusal(&s) => Err(s),
-            Err(s) => Err(not_recorded(&s)),
-        }
+        let answer = self.client.clone().append_event(request).await;
+        answer
+            .map(tonic::Response::into_inner)
+            .map_err(append_failed)
     }
 
     /// Appends `events` (all of `caller`'s tenant) in one transaction: all or
@@ -123,11 +122,10 @@ impl AuditClient {
             let wait = (deadline - self.clock.now()).to_std().unwrap_or_default() + COMMIT_BOUND;
             request.set_timeout(wait);
         }
-        match self.client.clone().append_events(request).await {
-            Ok(response) => Ok(response.into_inner().receipts),
-            Err(s) if is_refusal(&s) => Err(s),
-            Err(s) => Err(not_recorded(&s)),
-        }
+        let answer = self.client.clone().append_events(request).await;
+        answer
+            .map(|r| r.into_inner().receipts)
+            .map_err(append_failed)
     }
 
     /// Records `event`, then runs `action` with the receipt. If the event is
@@ -146,6 +144,12 @@ impl AuditClient {
         let receipt = self.append(actor, event).await?;
         action(receipt).await
     }
+}
+
+/// An append's failure as the acting caller sees it: the trail's own
+/// refusal as it is, anything else "not recorded" (see [`not_recorded`]).
+pub fn append_failed(s: Status) -> Status {
+    if is_refusal(&s) { s } else { not_recorded(&s) }
 }
 
 /// Every caller's appends fail alike while audit-svc is down.

@@ -77,6 +77,9 @@ pub enum Error {
     /// This service's key or the trust file.
     #[error("identity: {0}")]
     Identity(#[from] archive_common::IdentityError),
+    /// Another process's answer to this one's gRPC call, passed on as it is.
+    #[error("upstream: {0}")]
+    Upstream(Status),
 }
 
 /// What the client reads when the trail's database fails.
@@ -87,6 +90,7 @@ fn status(e: &Error) -> Status {
         Error::InvalidArgument(v) => v.clone().into(),
         Error::PermissionDenied(m) => Status::permission_denied(m),
         Error::Refused(r) => r.clone().into(),
+        Error::Upstream(status) => status.clone(),
         Error::Unavailable(m) => retry_later(m.as_str()),
         Error::Batch(inner) => status(inner),
         Error::FailedPrecondition(m) => Status::failed_precondition(m),

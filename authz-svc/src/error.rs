@@ -40,6 +40,9 @@ pub enum Error {
     GrantNeedsPostgres,
     #[error("gRPC server: {0}")]
     Serve(#[from] tonic::transport::Error),
+    /// Another process's answer to this one's gRPC call, passed on as it is.
+    #[error("upstream: {0}")]
+    Upstream(tonic::Status),
     /// This service's key or the trust file.
     #[error("identity: {0}")]
     Identity(#[from] archive_common::IdentityError),
@@ -57,6 +60,7 @@ impl From<Error> for Status {
             Error::AlreadyExists(m) => Status::already_exists(m),
             Error::FailedPrecondition(m) => Status::failed_precondition(m),
             Error::Refused(r) => r.into(),
+            Error::Upstream(status) => status,
             Error::Database(e) => dependency_failed(DATABASE, &Dependency::Database(&e)),
             Error::Schema(e) => dependency_failed(DATABASE, &Dependency::Other(&e)),
             Error::AuditClient(e) => dependency_failed("the audit trail", &Dependency::Other(&e)),

@@ -30,6 +30,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use tokio_stream::{StreamExt, wrappers::ReceiverStream};
 
+use tonic::Status;
 use tracing::Instrument as _;
 
 use crate::{
@@ -37,7 +38,7 @@ use crate::{
     flows::export::{ExportSettings, ExportToken, Prepared, reopen},
     metrics::{DownloadEnd, METRICS},
     origin::TrustedProxies,
-    upstream::Upstreams,
+    upstream::{MEDIA, Upstreams},
     zip::Piece,
 };
 
@@ -46,8 +47,6 @@ pub struct DownloadState {
     pub upstreams: Upstreams,
     pub exports: ExportSettings,
     pub clock: Arc<dyn Clock>,
-    /// Where a refused download is recorded.
-    pub audit: audit_svc::client::AuditClient,
     /// Whose `X-Forwarded-For` is believed for the client's address.
     pub proxies: TrustedProxies,
 }
@@ -101,12 +100,7 @@ async fn download(
         let prepared = reopen(&state.upstreams, &token).await?;
         state
             .upstreams
-            .authorize_again(
-                &actor,
-                pb::Action::Download,
-                &prepared.selected,
-                &state.audit,
-            )
+            .authorize_again(&actor, pb::Action::Download, &prepared.selected)
             .await?;
         Ok::<_, crate::Error>(prepared)
     };
@@ -134,7 +128,6 @@ async fn download(
         Response::new(stream(
             Recheck {
                 upstreams: state.upstreams.clone(),
-                audit: state.audit.clone(),
                 actor,
             },
             prepared.clone(),
@@ -190,7 +183,6 @@ fn refused(status: tonic::Status) -> Response {
 /// What a download under way asks authz-svc again with.
 struct Recheck {
     upstreams: Upstreams,
-    audit: audit_svc::client::AuditClient,
     actor: crate::flows::Actor,
 }
 
@@ -198,12 +190,7 @@ impl Recheck {
     /// Whether the user may still download the archive's recordings.
     async fn allowed(&self, prepared: &Prepared) -> Result<(), Stop> {
         self.upstreams
-            .authorize_again(
-                &self.actor,
-                pb::Action::Download,
-                &prepared.selected,
-                &self.audit,
-            )
+            .authorize_again(&self.actor, pb::Action::Download, &prepared.selected)
             .await
             .map_err(|e| Stop::Failed(format!("asked again: {}", tonic::Status::from(e).message())))
     }
@@ -258,18 +245,21 @@ async fn produce(
                     offset: range.start,
                     length: range.end - range.start,
                 };
+                let caller = Upstreams::caller(&prepared.principal);
+                let answer = upstreams.media.read_recording(&caller, request);
                 let mut chunks = upstreams
-                    .media
-                    .clone()
-                    .read_recording(upstreams.on_behalf(&prepared.principal, request))
+                    .call(&MEDIA, "ReadRecording", answer)
                     .await
-                    .map_err(|s| Stop::Failed(format!("media-svc: {}", s.message())))?
-                    .into_inner();
+                    .map_err(|e| {
+                        Stop::Failed(format!("media-svc: {}", Status::from(e).message()))
+                    })?;
                 let mut crc = crc32fast::Hasher::new();
                 let mut sent = 0u64;
                 while let Some(chunk) = chunks.next().await {
                     let chunk = chunk
-                        .map_err(|s| Stop::Failed(format!("media-svc: {}", s.message())))?
+                        .map_err(|e| {
+                            Stop::Failed(format!("media-svc: {}", Status::from(e).message()))
+                        })?
                         .chunk;
                     sent += chunk.len() as u64;
                     if sent > range.end - range.start {

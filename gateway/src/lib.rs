@@ -59,28 +59,27 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), Error> {
     let channels = upstream::Channels::connect(&config.upstreams(), config.upstream_timeout())?;
-    run_with(config, channels, grpc, http, shutdown).await
-}
-
-/// [`run`] reaching the services through `channels` (embedded mode passes
-/// the services in this process). `config`'s URLs still serve the readiness
-/// checks.
-pub async fn run_with(
-    config: GatewayConfig,
-    channels: upstream::Channels,
-    grpc: TcpListener,
-    http: TcpListener,
-    shutdown: CancellationToken,
-) -> Result<(), Error> {
     let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
     let identity = config
         .identity
         .load_with(clock.clone())
         .map_err(|e| Error::Config(e.to_string()))?
         .key;
-    let audit =
-        audit_svc::client::AuditClient::new(channels.audit_append.clone(), identity.clone());
-    let upstreams = upstream::Upstreams::new(channels, identity, clock.clone());
+    let upstreams = upstream::Upstreams::remote(channels, identity, clock);
+    run_with(config, upstreams, grpc, http, shutdown).await
+}
+
+/// [`run`] reaching the services as `upstreams` (embedded mode passes the
+/// services in this process). `config`'s URLs still serve the readiness
+/// checks.
+pub async fn run_with(
+    config: GatewayConfig,
+    upstreams: upstream::Upstreams,
+    grpc: TcpListener,
+    http: TcpListener,
+    shutdown: CancellationToken,
+) -> Result<(), Error> {
+    let clock: Arc<dyn archive_common::Clock> = Arc::new(SystemClock);
     let playback = flows::playback::PlaybackSettings {
         key: config.playback_key.clone().into_bytes(),
         public_url: config.media_public_url.clone(),
@@ -93,10 +92,9 @@ pub async fn run_with(
         ttl: chrono::Duration::minutes(config.export_ttl_minutes.max(1)),
     };
     let proxies = origin::TrustedProxies::parse(&config.trusted_proxies).map_err(Error::Config)?;
-    let searches = flows::searches::SearchAudit::start(audit.clone(), shutdown.clone());
+    let searches = flows::searches::SearchAudit::start(upstreams.clone(), shutdown.clone());
     let gateway = Arc::new(Gateway {
         upstreams: upstreams.clone(),
-        audit: audit.clone(),
         searches,
         playback,
         exports: exports.clone(),
@@ -130,7 +128,6 @@ pub async fn run_with(
         upstreams,
         exports,
         clock,
-        audit,
         proxies: proxies.clone(),
     })
     .merge(web::router(authenticate.clone(), config.demo_sign_in))

@@ -3,8 +3,13 @@
 //! recording platform and an admin would. Every step is idempotent: a second
 //! start finds the users, sessions and files already there and changes nothing.
 
-use archive_common::{convert::timestamp, identity::PlatformCredential};
-use archive_proto::v1::{self as pb, call_event::Kind};
+use archive_common::{
+    convert::timestamp, identity::PlatformCredential, telemetry::client::TracedChannel,
+};
+use archive_proto::v1::{
+    self as pb, call_event::Kind, call_service_client::CallServiceClient,
+    media_service_client::MediaServiceClient,
+};
 use chrono::{DateTime, Duration, TimeZone, Timelike, Utc};
 use chrono_tz::Europe::Oslo;
 use tonic::Code;
@@ -12,8 +17,16 @@ use tonic::Code;
 use crate::{
     Error,
     demo::{self, CLIPS, TENANT},
-    upstream::Upstreams,
+    upstream::{ARCHIVE, AUTHZ, Upstreams},
 };
+
+/// The recording platform's way in: its credential and the gRPC services it
+/// calls (it is no user the gateway vouches for).
+pub(crate) struct Platform {
+    pub credential: PlatformCredential,
+    pub archive: CallServiceClient<TracedChannel>,
+    pub media: MediaServiceClient<TracedChannel>,
+}
 
 /// How many generated calls fill the last weeks (for paging and filters).
 const GENERATED_CALLS: u32 = 120;
@@ -300,13 +313,14 @@ fn generated(now: DateTime<Utc>) -> Vec<pb::IngestCallRequest> {
 /// Seeds the demo tenant. Safe to run again.
 pub(crate) async fn run(
     upstreams: &Upstreams,
-    platform: &PlatformCredential,
+    platform: &Platform,
     now: DateTime<Utc>,
 ) -> Result<SeedReport, Error> {
     let admin = demo::user(demo::ADMIN)
         .expect("admin is a demo user")
         .principal();
     let mut report = SeedReport::default();
+    let caller = Upstreams::caller(&admin);
 
     for user in demo::users() {
         let request = pb::CreateUserRequest {
@@ -319,55 +333,44 @@ pub(crate) async fn run(
                 ..Default::default()
             }),
         };
-        match upstreams
-            .authz
-            .clone()
-            .create_user(upstreams.on_behalf(&admin, request))
-            .await
-        {
+        let answer = upstreams.authz.create_user(&caller, request);
+        match upstreams.call(&AUTHZ, "CreateUser", answer).await {
             Ok(_) => report.users_created += 1,
-            Err(s) if s.code() == Code::AlreadyExists => {}
-            Err(s) => return Err(Error::upstream("authz-svc")(s)),
+            Err(Error::Upstream { status, .. }) if status.code() == Code::AlreadyExists => {}
+            Err(e) => return Err(e),
         }
     }
 
     // The demo tenant's reason codes, once (a second start changes nothing,
     // so the audit trail records one settings change).
+    let answer = (upstreams.archive).get_tenant_settings(&caller, pb::GetTenantSettingsRequest {});
     let settings = upstreams
-        .archive
-        .clone()
-        .get_tenant_settings(upstreams.on_behalf(&admin, pb::GetTenantSettingsRequest {}))
-        .await
-        .map_err(Error::upstream("archive-svc"))?
-        .into_inner();
+        .call(&ARCHIVE, "GetTenantSettings", answer)
+        .await?;
     if settings.reason_codes.is_empty() {
+        let request = pb::UpdateTenantSettingsRequest {
+            settings: Some(pb::TenantSettings {
+                reason_codes: demo::reason_codes(),
+                ..settings
+            }),
+            context: Some(pb::ActionContext {
+                reason: "demo tenant set up".into(),
+                ..Default::default()
+            }),
+        };
+        let answer = upstreams.archive.update_tenant_settings(&caller, request);
         upstreams
-            .archive
-            .clone()
-            .update_tenant_settings(upstreams.on_behalf(
-                &admin,
-                pb::UpdateTenantSettingsRequest {
-                    settings: Some(pb::TenantSettings {
-                        reason_codes: demo::reason_codes(),
-                        ..settings
-                    }),
-                    context: Some(pb::ActionContext {
-                        reason: "demo tenant set up".into(),
-                        ..Default::default()
-                    }),
-                },
-            ))
-            .await
-            .map_err(Error::upstream("archive-svc"))?;
+            .call(&ARCHIVE, "UpdateTenantSettings", answer)
+            .await?;
     }
 
     let mut deleted = Vec::new();
     for (i, call) in seed_rows().into_iter().chain(generated(now)).enumerate() {
         let session = call.session_id.clone();
-        let response = upstreams
+        let response = platform
             .archive
             .clone()
-            .ingest_call(platform.request(call, TENANT))
+            .ingest_call(platform.credential.request(call, TENANT))
             .await
             .map_err(Error::upstream("archive-svc"))?
             .into_inner();
@@ -381,7 +384,7 @@ pub(crate) async fn run(
             }
             let clip = CLIPS[(i + j) % CLIPS.len()];
             report.files_uploaded +=
-                u32::from(upload(upstreams, platform, &recording.recording_id, clip).await?);
+                u32::from(upload(platform, &recording.recording_id, clip).await?);
             if session == DELETED_SESSION {
                 deleted.push(recording.recording_id);
             }
@@ -389,21 +392,17 @@ pub(crate) async fn run(
     }
 
     if !deleted.is_empty() {
+        let request = pb::MarkRecordingsDeletedRequest {
+            recording_ids: deleted.clone(),
+            context: Some(pb::ActionContext {
+                reason: "demo: a deleted recording, as on the help page".into(),
+                ..Default::default()
+            }),
+        };
+        let answer = upstreams.archive.mark_recordings_deleted(&caller, request);
         upstreams
-            .archive
-            .clone()
-            .mark_recordings_deleted(upstreams.on_behalf(
-                &admin,
-                pb::MarkRecordingsDeletedRequest {
-                    recording_ids: deleted.clone(),
-                    context: Some(pb::ActionContext {
-                        reason: "demo: a deleted recording, as on the help page".into(),
-                        ..Default::default()
-                    }),
-                },
-            ))
-            .await
-            .map_err(Error::upstream("archive-svc"))?;
+            .call(&ARCHIVE, "MarkRecordingsDeleted", answer)
+            .await?;
         // archive-svc's deletion outbox deletes the files (only it may).
     }
     Ok(report)
@@ -411,16 +410,19 @@ pub(crate) async fn run(
 
 /// Uploads one file; false when the same bytes were there already.
 async fn upload(
-    upstreams: &Upstreams,
-    platform: &PlatformCredential,
+    platform: &Platform,
     recording_id: &str,
     bytes: &'static [u8],
 ) -> Result<bool, Error> {
     let messages = pb::UploadRecordingRequest::stream_of(recording_id, bytes, 64 * 1024);
-    let response = upstreams
+    let response = platform
         .media
         .clone()
-        .upload_recording(platform.request(tokio_stream::iter(messages), TENANT))
+        .upload_recording(
+            platform
+                .credential
+                .request(tokio_stream::iter(messages), TENANT),
+        )
         .await
         .map_err(Error::upstream("media-svc"))?;
     Ok(response.into_inner().created)

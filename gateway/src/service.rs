@@ -3,11 +3,9 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use archive_common::telemetry::client::TracedChannel;
 use archive_common::{Clock, FieldViolation, Principal};
-use archive_proto::v1::{
-    self as pb, archive_service_server::ArchiveService, audit_service_client::AuditServiceClient,
-};
+use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
+use futures::{TryStreamExt as _, stream::BoxStream};
 use tonic::{Request, Response, Status};
 
 use crate::{
@@ -20,13 +18,12 @@ use crate::{
     },
     origin::TrustedProxies,
     rows::{Verdicts, call_row},
-    upstream::Upstreams,
+    upstream::{ARCHIVE, AUDIT, AUTHZ, Upstreams},
 };
 
 /// The product's flows and what they are configured with.
 pub struct Gateway {
     pub upstreams: Upstreams,
-    pub audit: audit_svc::client::AuditClient,
     pub searches: SearchAudit,
     pub playback: PlaybackSettings,
     pub exports: ExportSettings,
@@ -42,22 +39,15 @@ impl Gateway {
     /// The caller, if they may view the Archive Audit log (PERMISSION_DENIED otherwise).
     async fn auditor<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
         let who = Self::principal(request)?;
-        let decision = self
-            .upstreams
-            .authz
-            .clone()
-            .decide(self.upstreams.on_behalf(
-                &who,
-                pb::DecideRequest {
-                    action: pb::Action::ViewAudit as i32,
-                    resource: None,
-                },
-            ))
-            .await
-            .map_err(Error::upstream("authz-svc"))?
-            .into_inner()
-            .decision
-            .unwrap_or_default();
+        let request = pb::DecideRequest {
+            action: pb::Action::ViewAudit as i32,
+            resource: None,
+        };
+        let caller = Upstreams::caller(&who);
+        let answer = (self.upstreams.authz).decide(&caller, request);
+        let up = &self.upstreams;
+        let decision = up.call(&AUTHZ, "Decide", answer).await?;
+        let decision = decision.decision.unwrap_or_default();
         if decision.verdict != pb::Verdict::Allow as i32 {
             return Err(Error::PermissionDenied(format!(
                 "may not view the Archive Audit log: {}",
@@ -68,21 +58,13 @@ impl Gateway {
         Ok(who)
     }
 
-    /// `request` passed on to audit-svc's `method` as its caller, who must be
-    /// allowed to view the Archive Audit log.
-    async fn to_audit<Req, Res, Answer>(
+    /// The caller, who must be allowed to view the Archive Audit log, as
+    /// audit-svc's caller.
+    async fn auditor_caller<T>(
         &self,
-        request: Request<Req>,
-        method: impl FnOnce(AuditServiceClient<TracedChannel>, Request<Req>) -> Answer,
-    ) -> Result<Response<Res>, Status>
-    where
-        Answer: Future<Output = Result<Response<Res>, Status>>,
-    {
-        let who = self.auditor(&request).await?;
-        let forwarded = self.upstreams.on_behalf(&who, request.into_inner());
-        Ok(method(self.upstreams.audit.clone(), forwarded)
-            .await
-            .map_err(Error::upstream("audit-svc"))?)
+        request: &Request<T>,
+    ) -> Result<archive_common::identity::Caller, Status> {
+        Ok(Upstreams::caller(&self.auditor(request).await?))
     }
 
     fn actor<T>(&self, request: &Request<T>, request_id: &str) -> Result<Actor, Status> {
@@ -120,11 +102,10 @@ impl Gateway {
                 resource: None,
             })
             .collect();
-        let decisions = self
-            .upstreams
-            .batch_decide(who, pb::BatchDecideRequest { requests })
-            .await?
-            .decisions;
+        let up = &self.upstreams;
+        let caller = Upstreams::caller(who);
+        let answer = (up.authz).batch_decide(&caller, pb::BatchDecideRequest { requests });
+        let decisions = up.call(&AUTHZ, "BatchDecide", answer).await?.decisions;
         // BatchDecide answers in the order asked.
         let by_action: HashMap<pb::Action, pb::Decision> =
             actions.into_iter().zip(decisions).collect();
@@ -138,9 +119,10 @@ impl Gateway {
     }
 
     async fn my_permissions(&self, who: &Principal) -> Result<pb::User, Error> {
-        self.upstreams
-            .get_my_permissions(who, pb::GetMyPermissionsRequest {})
-            .await
+        let up = &self.upstreams;
+        let caller = Upstreams::caller(who);
+        let answer = (up.authz).get_my_permissions(&caller, pb::GetMyPermissionsRequest {});
+        up.call(&AUTHZ, "GetMyPermissions", answer).await
     }
 
     async fn rows(&self, who: &Principal, calls: Vec<pb::Call>) -> Result<Vec<pb::CallRow>, Error> {
@@ -180,14 +162,18 @@ impl ArchiveService for Gateway {
         let req = request.into_inner();
         // The three answers are independent: ask for them at once. A user who
         // may not search gets PERMISSION_DENIED and none of the rows.
-        let search = self.upstreams.search_calls(
-            who,
-            pb::SearchCallsRequest {
-                filter: req.filter.clone(),
-                order: req.order,
-                page_size: req.page_size,
-                page_token: req.page_token.clone(),
-            },
+        let caller = Upstreams::caller(who);
+        let search = pb::SearchCallsRequest {
+            filter: req.filter.clone(),
+            order: req.order,
+            page_size: req.page_size,
+            page_token: req.page_token.clone(),
+        };
+        let up = &self.upstreams;
+        let search = up.call(
+            &ARCHIVE,
+            "SearchCalls",
+            up.archive.search_calls(&caller, search),
         );
         let (verdicts, tenant, found) =
             tokio::try_join!(self.verdicts(who), self.upstreams.tenant(who), search)?;
@@ -216,9 +202,11 @@ impl ArchiveService for Gateway {
     ) -> Result<Response<pb::GetCallRowResponse>, Status> {
         let who = Self::principal(&request)?;
         let call_id = request.into_inner().call_id;
-        let call = self
-            .upstreams
-            .get_call(&who, pb::GetCallRequest { call_id })
+        let up = &self.upstreams;
+        let caller = Upstreams::caller(&who);
+        let answer = (up.archive).get_call(&caller, pb::GetCallRequest { call_id });
+        let call = up
+            .call(&ARCHIVE, "GetCall", answer)
             .await?
             .call
             .ok_or_else(|| Status::internal("archive-svc answered without a call"))?;
@@ -242,17 +230,15 @@ impl ArchiveService for Gateway {
             ))
             .into());
         }
-        let found = self
-            .upstreams
-            .list_agent_recordings(
-                &who,
-                pb::ListAgentRecordingsRequest {
-                    agent: me.agent_name,
-                    page_size: req.page_size,
-                    page_token: req.page_token,
-                },
-            )
-            .await?;
+        let mine = pb::ListAgentRecordingsRequest {
+            agent: me.agent_name,
+            page_size: req.page_size,
+            page_token: req.page_token,
+        };
+        let up = &self.upstreams;
+        let caller = Upstreams::caller(&who);
+        let answer = (up.archive).list_agent_recordings(&caller, mine);
+        let found = up.call(&ARCHIVE, "ListAgentRecordings", answer).await?;
         if self.upstreams.tenant(&who).await?.search_audit {
             self.searches.record(&actor, None, 0, next_page)?;
         }
@@ -269,7 +255,6 @@ impl ArchiveService for Gateway {
         let actor = self.actor(&request, &request.get_ref().request_id)?;
         let started = playback::start(
             &self.upstreams,
-            &self.audit,
             &self.playback,
             &actor,
             request.into_inner(),
@@ -285,7 +270,6 @@ impl ArchiveService for Gateway {
         let actor = self.actor(&request, "")?;
         let renewed = playback::renew(
             &self.upstreams,
-            &self.audit,
             &self.playback,
             &actor,
             request.into_inner(),
@@ -299,14 +283,8 @@ impl ArchiveService for Gateway {
         request: Request<pb::CreateExportRequest>,
     ) -> Result<Response<pb::CreateExportResponse>, Status> {
         let actor = self.actor(&request, &request.get_ref().request_id)?;
-        let created = export::create(
-            &self.upstreams,
-            &self.audit,
-            &self.exports,
-            &actor,
-            request.into_inner(),
-        )
-        .await?;
+        let created =
+            export::create(&self.upstreams, &self.exports, &actor, request.into_inner()).await?;
         Ok(Response::new(created))
     }
 
@@ -316,8 +294,7 @@ impl ArchiveService for Gateway {
     ) -> Result<Response<pb::DeleteRecordingsResponse>, Status> {
         let actor = self.actor(&request, &request.get_ref().request_id)?;
         let who = actor.principal.clone();
-        let recordings =
-            deletion::delete(&self.upstreams, &self.audit, &actor, request.into_inner()).await?;
+        let recordings = deletion::delete(&self.upstreams, &actor, request.into_inner()).await?;
         let (verdicts, tz) = tokio::try_join!(self.verdicts(&who), self.upstreams.time_zone(&who))?;
         Ok(Response::new(pb::DeleteRecordingsResponse {
             recordings: recordings
@@ -331,19 +308,23 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        self.to_audit(request, |mut c, r| async move { c.list_events(r).await })
-            .await
+        let caller = self.auditor_caller(&request).await?;
+        let answer = (self.upstreams.audit).list_events(&caller, request.into_inner());
+        let events = self.upstreams.call(&AUDIT, "ListEvents", answer).await?;
+        Ok(Response::new(events))
     }
 
     async fn get_audit_checkpoint(
         &self,
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::Checkpoint>, Status> {
-        self.to_audit(request, |mut c, r| async move { c.get_checkpoint(r).await })
-            .await
+        let caller = self.auditor_caller(&request).await?;
+        let answer = (self.upstreams.audit).get_checkpoint(&caller, request.into_inner());
+        let checkpoint = self.upstreams.call(&AUDIT, "GetCheckpoint", answer).await?;
+        Ok(Response::new(checkpoint))
     }
 
-    type ExportAuditTrailStream = tonic::Streaming<pb::ExportTrailChunk>;
+    type ExportAuditTrailStream = BoxStream<'static, Result<pb::ExportTrailChunk, Status>>;
 
     /// audit-svc's stream passes through as it comes: the gateway holds one
     /// chunk at a time, whatever the trail's size.
@@ -351,15 +332,19 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ExportTrailRequest>,
     ) -> Result<Response<Self::ExportAuditTrailStream>, Status> {
-        self.to_audit(request, |mut c, r| async move { c.export_trail(r).await })
-            .await
+        let caller = self.auditor_caller(&request).await?;
+        let answer = (self.upstreams.audit).export_trail(&caller, request.into_inner());
+        let chunks = self.upstreams.call(&AUDIT, "ExportTrail", answer).await?;
+        Ok(Response::new(Box::pin(chunks.map_err(Status::from))))
     }
 
     async fn verify_audit_trail(
         &self,
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        self.to_audit(request, |mut c, r| async move { c.verify_chain(r).await })
-            .await
+        let caller = self.auditor_caller(&request).await?;
+        let answer = (self.upstreams.audit).verify_chain(&caller, request.into_inner());
+        let verified = self.upstreams.call(&AUDIT, "VerifyChain", answer).await?;
+        Ok(Response::new(verified))
     }
 }

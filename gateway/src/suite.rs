@@ -1,18 +1,18 @@
 //! Embedded mode: the whole suite in one process. Each service runs its own
 //! gRPC server on its own loopback port, and the services talk gRPC to each
 //! other over those ports exactly as they would as separate pods. The gateway,
-//! which composes them on every request, reaches them without a socket: their
-//! gRPC stacks in-process (`Host::in_process`: the same generated clients and
-//! servers, identity check and telemetry, without HTTP/2 in between), and for
-//! the calls every result page makes (archive-svc's search, authz-svc's
-//! verdicts) the services themselves, with nothing encoded
-//! ([`crate::upstream::Direct`]).
+//! which composes them on every request, calls their cores in this process
+//! with nothing encoded ([`Upstreams::in_process`]), audit-svc through its
+//! gRPC stack in-process (`Host::in_process`: no HTTP/2 in between).
 
 use std::{net::SocketAddr, path::Path, time::Duration};
 
 use archive_common::{
     identity::{KeySet, PlatformCredential},
     shutdown::CancellationToken,
+};
+use archive_proto::v1::{
+    call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
 };
 use tokio::{net::TcpListener, task::JoinSet};
 
@@ -23,7 +23,7 @@ use crate::{
     demo,
     secrets::Secrets,
     seed,
-    upstream::{CALL_TIMEOUT, Channels, Direct, Upstreams},
+    upstream::{self, CALL_TIMEOUT, Upstreams},
 };
 
 /// Bumped when the demo data changes, so an old data directory is topped up.
@@ -245,19 +245,27 @@ impl Suite {
             .await
             .map_err(could_not_start("authz-svc"))?;
 
-        // In one process the gateway needs no socket to reach the services
-        // (their calls to each other stay on their ports, as in a cluster).
-        let channels = Channels {
-            archive: archive.host.in_process(CALL_TIMEOUT),
-            media: media.in_process(CALL_TIMEOUT),
-            authz: authz.host.in_process(CALL_TIMEOUT),
-            audit: audit.in_process(CALL_TIMEOUT),
-            audit_append: audit.in_process(audit_svc::client::DEFAULT_TIMEOUT),
-            // Result pages skip even the in-process encoding.
-            direct: Some(Direct {
-                archive: archive.calls,
-                authz: authz.service,
-            }),
+        // In one process the gateway calls the services' cores, nothing
+        // encoded (their calls to each other stay on their ports, as in a
+        // cluster), but audit-svc's gRPC stack in-process (see
+        // `upstream::remote::audit`); so does the demo seed's recording
+        // platform, which is no user the gateway vouches for.
+        let gateway_key = keys.config("gateway").load().map_err(identity_error)?.key;
+        let upstreams = Upstreams::in_process(
+            archive.archive,
+            authz.authz,
+            media.media.clone(),
+            upstream::remote::audit(
+                audit.in_process(CALL_TIMEOUT),
+                audit.in_process(audit_svc::client::DEFAULT_TIMEOUT),
+                &gateway_key,
+            ),
+            std::sync::Arc::new(archive_common::SystemClock),
+        );
+        let seeder = seed::Platform {
+            credential: platform.clone(),
+            archive: CallServiceClient::new(archive.host.in_process(CALL_TIMEOUT)),
+            media: MediaServiceClient::new(media.in_process(CALL_TIMEOUT)),
         };
         tasks.spawn(supervise(
             "archive-svc",
@@ -302,10 +310,7 @@ impl Suite {
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None
         } else {
-            let gateway_key = keys.config("gateway").load().map_err(identity_error)?.key;
-            let clock = std::sync::Arc::new(archive_common::SystemClock);
-            let upstreams = Upstreams::new(channels.clone(), gateway_key, clock);
-            let report = seed::run(&upstreams, &platform, chrono::Utc::now()).await?;
+            let report = seed::run(&upstreams, &seeder, chrono::Utc::now()).await?;
             std::fs::write(config.data_dir.join("seeded"), SEED_VERSION)?;
             Some(report)
         };
@@ -313,7 +318,7 @@ impl Suite {
             "gateway",
             crate::run_with(
                 gateway,
-                channels,
+                upstreams,
                 gateway_l,
                 gateway_http_l,
                 shutdown.child_token(),

@@ -55,7 +55,7 @@ impl Caller {
     }
 
     /// The gateway calling in its own process (no token on the wire).
-    pub(crate) fn in_process_gateway(principal: Principal) -> Self {
+    pub fn in_process_gateway(principal: Principal) -> Self {
         let kind = if principal.is_system() {
             CallerKind::Service
         } else {

@@ -9,7 +9,7 @@ use archive_proto::v1 as pb;
 use super::{Actor, Reason};
 use crate::{
     Error,
-    upstream::{Tenant, Upstreams},
+    upstream::{ARCHIVE, AUTHZ, Tenant, Upstreams},
 };
 
 /// A selected recording with its call.
@@ -28,18 +28,14 @@ impl Selected {
 impl Upstreams {
     /// The selected recordings with their calls, in request order.
     pub async fn selected(&self, who: &Principal, ids: &[String]) -> Result<Vec<Selected>, Error> {
+        let request = pb::BatchGetRecordingsRequest {
+            recording_ids: ids.to_vec(),
+        };
+        let caller = Self::caller(who);
+        let answer = self.archive.batch_get_recordings(&caller, request);
         let found = self
-            .archive
-            .clone()
-            .batch_get_recordings(self.on_behalf(
-                who,
-                pb::BatchGetRecordingsRequest {
-                    recording_ids: ids.to_vec(),
-                },
-            ))
-            .await
-            .map_err(Error::upstream("archive-svc"))?
-            .into_inner()
+            .call(&ARCHIVE, "BatchGetRecordings", answer)
+            .await?
             .recordings;
         Ok(found
             .into_iter()
@@ -65,11 +61,8 @@ impl Upstreams {
         selected: &[Selected],
         reason: &Reason,
         tenant: &Tenant,
-        audit: &audit_svc::client::AuditClient,
     ) -> Result<(), Error> {
-        let reason_needed = self
-            .decide_all(actor, action, selected, reason, audit)
-            .await?;
+        let reason_needed = self.decide_all(actor, action, selected, reason).await?;
         if reason_needed && !reason.satisfies(tenant) {
             return Err(Error::Status(reason_required(
                 if tenant.reason_codes.is_empty() {
@@ -91,9 +84,8 @@ impl Upstreams {
         actor: &Actor,
         action: pb::Action,
         selected: &[Selected],
-        audit: &audit_svc::client::AuditClient,
     ) -> Result<(), Error> {
-        self.decide_all(actor, action, selected, &Reason::default(), audit)
+        self.decide_all(actor, action, selected, &Reason::default())
             .await
             .map(|_| ())
     }
@@ -107,7 +99,6 @@ impl Upstreams {
         action: pb::Action,
         selected: &[Selected],
         reason: &Reason,
-        audit: &audit_svc::client::AuditClient,
     ) -> Result<bool, Error> {
         let requests = selected
             .iter()
@@ -119,14 +110,11 @@ impl Upstreams {
                 }),
             })
             .collect();
-        let decisions = self
+        let caller = Self::caller(&actor.principal);
+        let answer = self
             .authz
-            .clone()
-            .batch_decide(self.on_behalf(&actor.principal, pb::BatchDecideRequest { requests }))
-            .await
-            .map_err(Error::upstream("authz-svc"))?
-            .into_inner()
-            .decisions;
+            .batch_decide(&caller, pb::BatchDecideRequest { requests });
+        let decisions = self.call(&AUTHZ, "BatchDecide", answer).await?.decisions;
         let mut reason_needed = false;
         for (s, d) in selected.iter().zip(&decisions) {
             match pb::Verdict::try_from(d.verdict).unwrap_or(pb::Verdict::Deny) {
@@ -143,7 +131,7 @@ impl Upstreams {
                         reason,
                         format!("{}: {}", action.as_str_name(), d.reason),
                     );
-                    if let Err(e) = audit.append(&actor.principal, event).await {
+                    if let Err(e) = self.append(&actor.principal, event).await {
                         tracing::warn!(status = %e, "could not record a refused action");
                     }
                     return Err(Error::PermissionDenied(format!(

@@ -10,11 +10,13 @@ use archive_common::FieldViolation;
 use archive_proto::v1 as pb;
 
 use super::{Actor, Reason};
-use crate::{Error, upstream::Upstreams};
+use crate::{
+    Error,
+    upstream::{ARCHIVE, Upstreams},
+};
 
 pub async fn delete(
     upstreams: &Upstreams,
-    audit: &audit_svc::client::AuditClient,
     actor: &Actor,
     request: pb::DeleteRecordingsRequest,
 ) -> Result<Vec<pb::Recording>, Error> {
@@ -34,37 +36,25 @@ pub async fn delete(
     )?;
     let selected = upstreams.selected(who, &request.recording_ids).await?;
     upstreams
-        .authorize(
-            actor,
-            pb::Action::Delete,
-            &selected,
-            &reason,
-            &tenant,
-            audit,
-        )
+        .authorize(actor, pb::Action::Delete, &selected, &reason, &tenant)
         .await?;
     let pending: Vec<_> = selected
         .into_iter()
         .filter(|s| s.state() != pb::RecordingState::Deleted)
         .collect();
     if !pending.is_empty() {
+        let request = pb::MarkRecordingsDeletedRequest {
+            recording_ids: pending
+                .iter()
+                .map(|s| s.recording.recording_id.clone())
+                .collect(),
+            context: Some(actor.context(&reason)),
+        };
+        let caller = Upstreams::caller(who);
+        let answer = (upstreams.archive).mark_recordings_deleted(&caller, request);
         upstreams
-            .archive
-            .clone()
-            .mark_recordings_deleted(
-                upstreams.on_behalf(
-                    who,
-                    pb::MarkRecordingsDeletedRequest {
-                        recording_ids: pending
-                            .iter()
-                            .map(|s| s.recording.recording_id.clone())
-                            .collect(),
-                        context: Some(actor.context(&reason)),
-                    },
-                ),
-            )
-            .await
-            .map_err(Error::upstream("archive-svc"))?;
+            .call(&ARCHIVE, "MarkRecordingsDeleted", answer)
+            .await?;
     }
     // Everything as stored now, deleted ones with their markers.
     Ok(upstreams

@@ -28,7 +28,7 @@ use uuid::Uuid;
 use super::{Actor, Reason, Selected};
 use crate::{
     Error,
-    upstream::Upstreams,
+    upstream::{MEDIA, Upstreams},
     zip::{Entry, Layout, dos_time},
 };
 
@@ -198,18 +198,14 @@ async fn prepare(
             _ => {}
         }
     }
+    let request = pb::BatchGetMediaInfoRequest {
+        recording_ids: ids.to_vec(),
+    };
+    let caller = Upstreams::caller(who);
+    let answer = (upstreams.media).batch_get_media_info(&caller, request);
     let media = upstreams
-        .media
-        .clone()
-        .batch_get_media_info(upstreams.on_behalf(
-            who,
-            pb::BatchGetMediaInfoRequest {
-                recording_ids: ids.to_vec(),
-            },
-        ))
-        .await
-        .map_err(Error::upstream("media-svc"))?
-        .into_inner()
+        .call(&MEDIA, "BatchGetMediaInfo", answer)
+        .await?
         .media;
     let tz = upstreams.time_zone(who).await?;
     let names = unique_names(&selected, tz);
@@ -252,7 +248,6 @@ async fn prepare(
 
 pub async fn create(
     upstreams: &Upstreams,
-    audit: &audit_svc::client::AuditClient,
     settings: &ExportSettings,
     actor: &Actor,
     request: pb::CreateExportRequest,
@@ -286,14 +281,7 @@ pub async fn create(
     let prepared = prepare(upstreams, who, export_id, ids).await?;
     let selected = &prepared.selected;
     upstreams
-        .authorize(
-            actor,
-            pb::Action::Download,
-            selected,
-            &reason,
-            &tenant,
-            audit,
-        )
+        .authorize(actor, pb::Action::Download, selected, &reason, &tenant)
         .await?;
     let detail = format!(
         "export {export_id}: {} recordings, {} bytes",
@@ -319,7 +307,7 @@ pub async fn create(
         ));
     }
     // All N+1 or none, committed by the deadline or not at all.
-    audit
+    upstreams
         .append_events(who, events, Some(actor.commit_deadline()))
         .await
         .map_err(Error::Status)?;

@@ -252,3 +252,6 @@ impl Reason {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

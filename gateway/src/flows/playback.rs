@@ -20,7 +20,10 @@ use media_svc::PlaybackToken;
 use tonic::Status;
 
 use super::{Actor, Reason};
-use crate::{Error, upstream::Upstreams};
+use crate::{
+    Error,
+    upstream::{MEDIA, Upstreams},
+};
 
 /// Where and how playback URLs are minted.
 #[derive(Clone)]
@@ -83,7 +86,6 @@ pub fn not_available(recording_id: &str) -> String {
 
 pub async fn start(
     upstreams: &Upstreams,
-    audit: &audit_svc::client::AuditClient,
     settings: &PlaybackSettings,
     actor: &Actor,
     request: pb::StartPlaybackRequest,
@@ -103,19 +105,14 @@ pub async fn start(
     let selected = playable(upstreams, who, &request.recording_id).await?;
     let recording = &selected[0];
     upstreams
-        .authorize(actor, pb::Action::Play, &selected, &reason, &tenant, audit)
+        .authorize(actor, pb::Action::Play, &selected, &reason, &tenant)
         .await?;
-    upstreams
-        .media
-        .clone()
-        .get_media_info(upstreams.on_behalf(
-            who,
-            pb::GetMediaInfoRequest {
-                recording_id: request.recording_id.clone(),
-            },
-        ))
-        .await
-        .map_err(Error::upstream("media-svc"))?;
+    let info = pb::GetMediaInfoRequest {
+        recording_id: request.recording_id.clone(),
+    };
+    let caller = Upstreams::caller(who);
+    let answer = upstreams.media.get_media_info(&caller, info);
+    upstreams.call(&MEDIA, "GetMediaInfo", answer).await?;
     let event = actor.event(
         pb::AuditEventKind::PlaybackStarted,
         actor.event_id("playback", &[&request.recording_id]),
@@ -123,7 +120,7 @@ pub async fn start(
         &reason,
         String::new(),
     );
-    audit
+    upstreams
         .append_events(who, vec![event], Some(actor.commit_deadline()))
         .await
         .map_err(Error::Status)?;
@@ -140,7 +137,6 @@ pub async fn start(
 /// issued for (see the module's doc).
 pub async fn renew(
     upstreams: &Upstreams,
-    audit: &audit_svc::client::AuditClient,
     settings: &PlaybackSettings,
     actor: &Actor,
     request: pb::RenewPlaybackRequest,
@@ -163,7 +159,7 @@ pub async fn renew(
     };
     let selected = playable(upstreams, who, &granted.recording_id).await?;
     upstreams
-        .authorize_again(actor, pb::Action::Play, &selected, audit)
+        .authorize_again(actor, pb::Action::Play, &selected)
         .await?;
     Ok(settings.link(who, &granted.recording_id, actor.at, renewable_until))
 }

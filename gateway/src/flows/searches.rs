@@ -13,12 +13,11 @@ use std::{collections::BTreeMap, time::Duration};
 
 use archive_common::{Principal, shutdown::CancellationToken};
 use archive_proto::v1 as pb;
-use audit_svc::client::AuditClient;
 use serde_json::{Map, Value, json};
 use tokio::sync::mpsc;
 
 use super::Actor;
-use crate::Error;
+use crate::{Error, upstream::Upstreams};
 
 /// Searches waiting to be recorded, at most.
 const QUEUE: usize = 20_000;
@@ -40,7 +39,7 @@ pub struct SearchAudit {
 impl SearchAudit {
     /// Starts the worker; it appends what is queued until `shutdown`, then
     /// what is left.
-    pub fn start(audit: AuditClient, shutdown: CancellationToken) -> Self {
+    pub fn start(audit: Upstreams, shutdown: CancellationToken) -> Self {
         let (queue, events) = mpsc::channel(QUEUE);
         tokio::spawn(work(audit, events, shutdown));
         Self { queue }
@@ -126,7 +125,7 @@ fn describe(f: &pb::CallFilter, order: i32) -> Value {
 }
 
 async fn work(
-    audit: AuditClient,
+    audit: Upstreams,
     mut queue: mpsc::Receiver<pb::AuditEvent>,
     shutdown: CancellationToken,
 ) {
@@ -176,7 +175,7 @@ async fn work(
 /// (the events' ids make a retry after an unknown outcome harmless), or
 /// until shutdown, when it gives up after one more try.
 async fn append(
-    audit: &AuditClient,
+    audit: &Upstreams,
     tenant: &str,
     events: Vec<pb::AuditEvent>,
     shutdown: &CancellationToken,
