@@ -271,7 +271,7 @@ fn tampering_count() -> u64 {
         .map_or(0, |n| n.trim().parse().unwrap())
 }
 
-support::backend_suite!(
+test_support::backend_suite!(
     "audit_ckpt";
     a_checkpoint_is_signed_and_verifies,
     deleting_the_newest_events_is_caught,

@@ -49,7 +49,7 @@ fn with_id(mut body: EventBody, id: &str) -> EventBody {
     body
 }
 
-support::backend_suite!(
+test_support::backend_suite!(
     "audit_store";
     store_conforms,
     concurrent_appends_take_consecutive_sequences,

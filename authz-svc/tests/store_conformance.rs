@@ -65,7 +65,7 @@ fn details(events: &[(String, AuditEvent)]) -> Vec<&str> {
     events.iter().map(|(_, e)| e.detail.as_str()).collect()
 }
 
-common::store_test_suite!(
+test_support::backend_suite!(
     "authz_store";
     inserts_record_their_event_and_never_overwrite,
     tenants_are_separate,

@@ -22,3 +22,36 @@ pub fn keys() -> &'static TestKeys {
     static KEYS: LazyLock<TestKeys> = LazyLock::new(TestKeys::new);
     &KEYS
 }
+
+/// One `#[tokio::test]` per scenario and backend: `sqlite::<scenario>` on a
+/// fresh file, `postgres::<scenario>` on a scratch database named after
+/// `$prefix` (skipped, saying so, without a server; failing instead under
+/// `ARCHIVE_REQUIRE_POSTGRES=1`). Each scenario is an `async fn(url: &str)`
+/// beside the macro's call.
+#[macro_export]
+macro_rules! backend_suite {
+    ($prefix:literal; $($scenario:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+                    super::$scenario(&url).await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $scenario() {
+                    let db = $crate::postgres::ScratchDatabase::create($prefix).await;
+                    if let Some(db) = db {
+                        super::$scenario(&db.url).await;
+                    }
+                }
+            )*
+        }
+    };
+}

@@ -98,36 +98,3 @@ pub(crate) async fn verify_chain(
 pub(crate) fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("audit.db").display())
 }
-
-/// One `#[tokio::test]` per scenario and backend: `sqlite::<scenario>` on a
-/// fresh file, `postgres::<scenario>` on a scratch database named after
-/// `$prefix` (skipped, saying so, without a server). Each scenario is an
-/// `async fn(url: &str)`.
-#[allow(unused_macros)]
-macro_rules! backend_suite {
-    ($prefix:literal; $($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let dir = tempfile::tempdir().unwrap();
-                    super::$scenario(&crate::support::sqlite_url(&dir)).await;
-                }
-            )*
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let db = test_support::postgres::ScratchDatabase::create($prefix).await;
-                    if let Some(db) = db {
-                        super::$scenario(&db.url).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use backend_suite;

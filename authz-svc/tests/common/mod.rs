@@ -42,37 +42,3 @@ pub(crate) async fn start(config: Config) -> Server {
 pub(crate) async fn client(server: &Server) -> AuthzServiceClient<Channel> {
     AuthzServiceClient::new(server.channel().await)
 }
-
-/// One `#[tokio::test]` per scenario and backend: `sqlite::<scenario>` on a
-/// fresh file, `postgres::<scenario>` on a scratch database named after
-/// `$prefix` (skipped, saying so, without a server). Each scenario is an
-/// `async fn(url: &str)`.
-#[allow(unused_macros)]
-macro_rules! store_test_suite {
-    ($prefix:literal; $($scenario:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let dir = tempfile::tempdir().unwrap();
-                    let url = format!("sqlite://{}", dir.path().join("store.db").display());
-                    super::$scenario(&url).await;
-                }
-            )*
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    let db = test_support::postgres::ScratchDatabase::create($prefix).await;
-                    if let Some(db) = db {
-                        super::$scenario(&db.url).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use store_test_suite;
