@@ -18,7 +18,6 @@ use archive_proto::v1::{
     self as pb, AuditEvent,
     audit_service_server::{AuditService, AuditServiceServer},
 };
-use tokio::net::TcpListener;
 use tonic::{Request, Response, Status};
 
 #[derive(Default)]
@@ -38,23 +37,11 @@ impl FakeTrail {
     /// Serves it on 127.0.0.1:0, verifying callers with `trust`, until
     /// `stop`; its URL.
     pub async fn serve(&self, trust: Trust, stop: CancellationToken) -> String {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let server = AuditServiceServer::with_interceptor(
             self.clone(),
             VerifyIdentity::new(trust, Arc::new(SystemClock)),
         );
-        tokio::spawn(async move {
-            tonic::transport::Server::builder()
-                .add_service(server)
-                .serve_with_incoming_shutdown(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    stop.cancelled_owned(),
-                )
-                .await
-                .unwrap();
-        });
-        url
+        test_support::server::serve_routes(tonic::service::Routes::new(server), stop).await
     }
 
     /// The events appended, each with the verified caller that sent it.

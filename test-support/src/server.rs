@@ -66,3 +66,21 @@ impl<E: Debug + Send + 'static> Running<E> {
             .expect("the service stopped cleanly");
     }
 }
+
+/// Serves `routes` (a stand-in service) on `127.0.0.1:0` until `stop` is
+/// cancelled; its URL.
+pub async fn serve_routes(routes: tonic::service::Routes, stop: CancellationToken) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_routes(routes)
+            .serve_with_incoming_shutdown(
+                tokio_stream::wrappers::TcpListenerStream::new(listener),
+                stop.cancelled_owned(),
+            )
+            .await
+            .expect("the stand-in service");
+    });
+    url
+}

@@ -54,23 +54,9 @@ pub(crate) fn as_platform<T>(tenant: &str, message: T) -> Request<T> {
     PLATFORM.request(message, tenant)
 }
 
-/// Serves `routes` (a stand-in service) on an ephemeral port until `stop`
-/// is cancelled; its URL.
+/// Serves `routes` (a stand-in service) until `stop` is cancelled; its URL.
 pub(crate) async fn serve(routes: Routes, stop: &CancellationToken) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let stop = stop.clone();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_routes(routes)
-            .serve_with_incoming_shutdown(
-                tokio_stream::wrappers::TcpListenerStream::new(listener),
-                stop.cancelled_owned(),
-            )
-            .await
-            .unwrap();
-    });
-    url
+    test_support::server::serve_routes(routes, stop.clone()).await
 }
 
 /// archive-svc from `run` with `config` on an ephemeral port until
