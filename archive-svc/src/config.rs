@@ -1,69 +1,25 @@
 //! archive-svc's configuration, from flags or the environment: serving
-//! ([`Config`]) or the schema step (`archive-svc migrate`, [`MigrateArgs`]).
+//! ([`Config`]) or the schema step (`archive-svc migrate`, [`SCHEMA_STEP`]).
 
 use std::{net::SocketAddr, time::Duration};
 
-use archive_common::identity::IdentityConfig;
+use archive_common::{identity::IdentityConfig, schema_step::SchemaStepOf};
 
-/// The command line: `archive-svc [serve flags]` or `archive-svc migrate …`.
+/// `archive-svc migrate`: the URL from `--database-url` or `ARCHIVE_DATABASE_URL`.
+pub const SCHEMA_STEP: SchemaStepOf = SchemaStepOf {
+    service: "archive-svc",
+    url_env: "ARCHIVE_DATABASE_URL",
+    default_url: "sqlite://archive.db",
+};
+
+/// Serving, from flags or the environment; `archive-svc migrate …` is parsed
+/// apart, by [`SCHEMA_STEP`], so it needs none of these settings.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "archive-svc",
     about = "Call metadata: ingest, search, deletion markers, retention",
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    after_help = "The schema step: `archive-svc migrate [--database-url URL] [--grant-to ROLE]`."
 )]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// The serving settings. (`migrate` is parsed by [`MigrateCli`]; a
-    /// struct with flattened parts, as this one, cannot be an `Option` in
-    /// clap: it would always be `None`.)
-    #[command(flatten)]
-    pub serve: Config,
-}
-
-/// The command line of the schema step alone: parsed apart from [`Cli`] so
-/// the serving settings are not required for it, however the database URL
-/// is given (`ARCHIVE_DATABASE_URL` in the environment would otherwise
-/// make clap ask for them).
-#[derive(clap::Parser, Debug, Clone)]
-#[command(name = "archive-svc")]
-pub struct MigrateCli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-impl MigrateCli {
-    /// Whether the command line asks for the schema step rather than serving.
-    pub fn requested(args: &[std::ffi::OsString]) -> bool {
-        args.get(1).is_some_and(|a| a == "migrate")
-    }
-}
-
-#[derive(clap::Subcommand, Debug, Clone)]
-pub enum Command {
-    /// Applies the migrations as the database owner and grants a runtime
-    /// role what the service needs (rows of its tables, no DDL), then exits.
-    Migrate(MigrateArgs),
-}
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct MigrateArgs {
-    /// `sqlite://path` or `postgres://…`, connecting as the schema's owner.
-    #[arg(
-        long,
-        env = "ARCHIVE_DATABASE_URL",
-        default_value = "sqlite://archive.db"
-    )]
-    pub database_url: String,
-    /// The role the service runs as (PostgreSQL): granted SELECT, INSERT,
-    /// UPDATE, DELETE on its tables and USAGE on their sequences.
-    #[arg(long)]
-    pub grant_to: Option<String>,
-}
-
-#[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// gRPC listen address.
     #[arg(long, env = "ARCHIVE_LISTEN", default_value = "127.0.0.1:50051")]
@@ -153,25 +109,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn migrate_needs_no_serving_settings_and_serving_does_not_migrate_by_default() {
-        let cli = MigrateCli::try_parse_from([
-            "archive-svc",
-            "migrate",
-            "--database-url",
-            "postgres://owner@db/calls",
-            "--grant-to",
-            "archive_rt",
-        ])
-        .unwrap();
-        let Command::Migrate(args) = cli.command;
-        assert_eq!(args.database_url, "postgres://owner@db/calls");
-        assert_eq!(args.grant_to.as_deref(), Some("archive_rt"));
-
+    fn serving_needs_its_key_and_does_not_migrate_by_default() {
         let id = ["--identity-key-file", "k.pem", "--trust-file", "t.json"];
         let identity = IdentityConfig::new("k.pem", "t.json");
-        let cli = Cli::try_parse_from([&["archive-svc"][..], &id].concat()).unwrap();
-        assert!(cli.command.is_none());
-        let serve = cli.serve;
+        let serve = Config::try_parse_from([&["archive-svc"][..], &id].concat()).unwrap();
         assert!(!serve.migrate);
         assert!(serve.audit_url.is_none());
         assert_eq!(serve.identity, identity);
@@ -181,8 +122,7 @@ mod tests {
             "--audit-url",
             "http://audit:50054",
         ];
-        let cli = Cli::try_parse_from([&args[..], &id].concat()).unwrap();
-        let serve = cli.serve;
+        let serve = Config::try_parse_from([&args[..], &id].concat()).unwrap();
         assert!(serve.migrate);
         assert_eq!(serve.audit_url.as_deref(), Some("http://audit:50054"));
         assert!(
@@ -190,7 +130,7 @@ mod tests {
             "in code it migrates"
         );
         // Serving needs its key and the trust file.
-        let err = Cli::try_parse_from(["archive-svc", "--trust-file", "t.json"]).unwrap_err();
+        let err = Config::try_parse_from(["archive-svc", "--trust-file", "t.json"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }

@@ -31,6 +31,7 @@ use archive_common::{
     SystemClock,
     host::{Host, watch_readiness},
     page_token::PageTokens,
+    schema_step::SchemaStep,
     shutdown::CancellationToken,
 };
 use archive_proto::v1::{
@@ -46,7 +47,7 @@ use tonic::service::{Routes, interceptor::InterceptedService};
 
 pub use crate::{
     archive::Archive,
-    config::{Cli, Command, Config, MigrateArgs, MigrateCli},
+    config::{Config, SCHEMA_STEP},
     error::Error,
     grpc::GrpcServer,
     retention::Retention,
@@ -91,7 +92,7 @@ pub struct Started {
 pub const AUDIT_PRINCIPAL: &str = "archive-svc";
 
 /// `archive-svc migrate`: the schema step, as the database owner.
-pub async fn migrate(args: &MigrateArgs) -> Result<(), Error> {
+pub async fn migrate(args: &SchemaStep) -> Result<(), Error> {
     store::migrate(&args.database_url, args.grant_to.as_deref()).await?;
     Ok(())
 }

@@ -5,18 +5,16 @@
 
 use std::process::ExitCode;
 
-use archive_common::{metrics, shutdown, telemetry};
-use archive_svc::{Cli, Command, Config, MigrateCli};
+use archive_common::{metrics, schema_step::SchemaStep, shutdown, telemetry};
+use archive_svc::{Config, SCHEMA_STEP};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<_> = std::env::args_os().collect();
-    let command = if MigrateCli::requested(&args) {
-        Err(MigrateCli::parse_from(args).command)
-    } else {
-        Ok(Cli::parse_from(args).serve)
-    };
+    let command = SCHEMA_STEP
+        .requested(&args)
+        .ok_or_else(|| Config::parse_from(args));
     let _telemetry = telemetry::init("archive-svc");
     match run(command).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -28,15 +26,15 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Serves with `config`, or runs the schema step.
-async fn run(command: Result<Config, Command>) -> Result<(), Box<dyn std::error::Error>> {
+/// Runs the schema step, or serves with the configuration.
+async fn run(command: Result<SchemaStep, Config>) -> Result<(), Box<dyn std::error::Error>> {
     let config = match command {
-        Ok(config) => config,
-        Err(Command::Migrate(args)) => {
-            archive_svc::migrate(&args).await?;
-            tracing::info!(grant_to = ?args.grant_to, "archive-svc schema is current");
+        Ok(step) => {
+            archive_svc::migrate(&step).await?;
+            tracing::info!(grant_to = ?step.grant_to, "archive-svc schema is current");
             return Ok(());
         }
+        Err(config) => config,
     };
     let shutdown = shutdown::on_signal();
     metrics::spawn(config.metrics_listen, shutdown.clone()).await?;

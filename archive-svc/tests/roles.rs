@@ -39,7 +39,7 @@ async fn the_runtime_role_serves_without_ddl_rights() {
         .expect("a schema that is behind is refused");
     assert!(err.to_string().contains("archive-svc migrate"), "{err}");
 
-    archive_svc::migrate(&archive_svc::MigrateArgs {
+    archive_svc::migrate(&archive_common::schema_step::SchemaStep {
         database_url: db.url.clone(),
         grant_to: Some(role.clone()),
     })

@@ -33,11 +33,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         return Ok(());
     }
     let args: Vec<_> = std::env::args_os().collect();
-    if migrate::requested(&args) {
-        let cli = migrate::Cli::parse_from(args);
+    if let Some(step) = migrate::SCHEMA_STEP.requested(&args) {
         let _telemetry = telemetry::init("audit-svc");
-        let migrate::Command::Migrate { grant_to } = cli.command;
-        migrate::run(&cli.database_url, grant_to.as_deref()).await?;
+        migrate::run(&step.database_url, step.grant_to.as_deref()).await?;
         tracing::info!("audit-svc schema is up to date");
         return Ok(());
     }

@@ -8,70 +8,51 @@
 
 mod support;
 
-use std::process::{Command, Output};
-
 use support::{identity, sqlite_url};
+use test_support::schema_step::ServiceBinary;
 
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_audit-svc"));
-    command
-        .args(args)
-        .env_remove("ARCHIVE_IDENTITY_KEY_FILE")
-        .env_remove("ARCHIVE_TRUST_FILE")
-        .env_remove("AUDIT_DATABASE_URL")
-        .env_remove("AUDIT_MIGRATE");
-    command
-}
+const AUDIT_SVC: ServiceBinary = ServiceBinary {
+    path: env!("CARGO_BIN_EXE_audit-svc"),
+    env_prefix: "AUDIT",
+};
 
-fn audit_svc(args: &[&str]) -> Output {
-    command(args).output().expect("run audit-svc")
+#[test]
+fn migrate_takes_the_url_from_the_environment_and_needs_no_serving_settings() {
+    AUDIT_SVC.check_schema_step(&sqlite_url(&tempfile::tempdir().unwrap()));
 }
 
 #[tokio::test]
-async fn migrate_needs_no_identity_and_takes_the_url_anywhere() {
+async fn migrate_takes_the_url_before_or_after_the_subcommand() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(&dir);
-    let out = audit_svc(&["migrate", "--database-url", &url]);
+    let out = AUDIT_SVC.run(&["migrate", "--database-url", &url]);
     assert!(out.status.success(), "{out:?}");
     audit_svc::store::open(&url, false).await.unwrap();
 
     let other = tempfile::tempdir().unwrap();
     let url = sqlite_url(&other);
-    let out = audit_svc(&["--database-url", &url, "migrate"]);
+    let out = AUDIT_SVC.run(&["--database-url", &url, "migrate"]);
     assert!(out.status.success(), "{out:?}");
     audit_svc::store::connect_existing(&url).await.unwrap();
-
-    let out = audit_svc(&["migrate", "--database-url", &url, "--grant-to", "audit_rt"]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("--grant-to needs PostgreSQL"), "{stderr}");
-
-    // Serving still needs its key and the trust file.
-    let out = audit_svc(&["--database-url", &url]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("--identity-key-file") && stderr.contains("--trust-file"),
-        "{stderr}"
-    );
 
     // Serving without --migrate on an empty database: the message says what to do.
     let empty = tempfile::tempdir().unwrap();
     let url = sqlite_url(&empty);
     drop(archive_common::db::connect(&url).await.unwrap());
     let identity = identity();
-    let out = command(&[
-        "--database-url",
-        &url,
-        "--listen",
-        "127.0.0.1:0",
-        "--metrics-listen",
-        "127.0.0.1:0",
-    ])
-    .env("ARCHIVE_IDENTITY_KEY_FILE", &identity.key_file)
-    .env("ARCHIVE_TRUST_FILE", &identity.trust_file)
-    .output()
-    .unwrap();
+    let out = AUDIT_SVC
+        .command(&[
+            "--database-url",
+            &url,
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics-listen",
+            "127.0.0.1:0",
+        ])
+        .env("ARCHIVE_IDENTITY_KEY_FILE", &identity.key_file)
+        .env("ARCHIVE_TRUST_FILE", &identity.trust_file)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

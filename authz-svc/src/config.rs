@@ -1,66 +1,26 @@
 //! authz-svc's configuration: command-line flags with environment fallbacks,
 //! for serving ([`Config`]) or the schema step (`authz-svc migrate`,
-//! [`MigrateArgs`]). The gateway's embedded mode builds it in code (see
+//! [`SCHEMA_STEP`]). The gateway's embedded mode builds it in code (see
 //! [`Config::new`]).
 
-use archive_common::identity::IdentityConfig;
+use archive_common::{identity::IdentityConfig, schema_step::SchemaStepOf};
 use std::net::SocketAddr;
 
-/// The command line: `authz-svc [serve flags]` or `authz-svc migrate …`.
+/// `authz-svc migrate`: the URL from `--database-url` or `AUTHZ_DATABASE_URL`.
+pub const SCHEMA_STEP: SchemaStepOf = SchemaStepOf {
+    service: "authz-svc",
+    url_env: "AUTHZ_DATABASE_URL",
+    default_url: "sqlite://authz.db",
+};
+
+/// Serving, from flags or the environment; `authz-svc migrate …` is parsed
+/// apart, by [`SCHEMA_STEP`], so it needs none of these settings.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "authz-svc",
     about = "Users' permissions per tenant and policy decisions",
-    args_conflicts_with_subcommands = true,
-    subcommand_negates_reqs = true
+    after_help = "The schema step: `authz-svc migrate [--database-url URL] [--grant-to ROLE]`."
 )]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    /// The serving settings. (`migrate` is parsed by [`MigrateCli`]; a
-    /// struct with flattened parts, as this one, cannot be an `Option` in
-    /// clap: it would always be `None`.)
-    #[command(flatten)]
-    pub serve: Config,
-}
-
-/// The command line of the schema step alone: parsed apart from [`Cli`] so
-/// the serving settings are not required for it, however the database URL
-/// is given (`AUTHZ_DATABASE_URL` in the environment would otherwise
-/// make clap ask for them).
-#[derive(clap::Parser, Debug, Clone)]
-#[command(name = "authz-svc")]
-pub struct MigrateCli {
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-impl MigrateCli {
-    /// Whether the command line asks for the schema step rather than serving.
-    pub fn requested(args: &[std::ffi::OsString]) -> bool {
-        args.get(1).is_some_and(|a| a == "migrate")
-    }
-}
-
-#[derive(clap::Subcommand, Debug, Clone)]
-pub enum Command {
-    /// Applies the migrations as the database owner and grants a runtime
-    /// role what the service needs (rows of its tables, no DDL), then exits.
-    Migrate(MigrateArgs),
-}
-
-#[derive(clap::Args, Debug, Clone)]
-pub struct MigrateArgs {
-    /// `sqlite://path` or `postgres://…`, connecting as the schema's owner.
-    #[arg(long, env = "AUTHZ_DATABASE_URL", default_value = "sqlite://authz.db")]
-    pub database_url: String,
-    /// The role the service runs as (PostgreSQL): granted SELECT, INSERT,
-    /// UPDATE, DELETE on its tables and USAGE on their sequences.
-    #[arg(long)]
-    pub grant_to: Option<String>,
-}
-
-#[derive(clap::Args, Debug, Clone)]
 pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "AUTHZ_LISTEN", default_value = "127.0.0.1:50053")]
@@ -129,37 +89,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn migrate_needs_no_serving_settings_and_serving_does_not_migrate_by_default() {
-        let cli = MigrateCli::try_parse_from([
-            "authz-svc",
-            "migrate",
-            "--database-url",
-            "postgres://owner@db/authz",
-            "--grant-to",
-            "authz_rt",
-        ])
-        .unwrap();
-        let Command::Migrate(args) = cli.command;
-        assert_eq!(args.database_url, "postgres://owner@db/authz");
-        assert_eq!(args.grant_to.as_deref(), Some("authz_rt"));
-
+    fn serving_needs_its_key_and_does_not_migrate_by_default() {
         let id = ["--identity-key-file", "k.pem", "--trust-file", "t.json"];
         let identity = IdentityConfig::new("k.pem", "t.json");
-        let cli = Cli::try_parse_from([&["authz-svc"][..], &id].concat()).unwrap();
-        assert!(cli.command.is_none());
-        let serve = cli.serve;
+        let serve = Config::try_parse_from([&["authz-svc"][..], &id].concat()).unwrap();
         assert!(!serve.migrate);
         assert_eq!(serve.identity, identity);
-        let cli = Cli::try_parse_from([&["authz-svc", "--migrate"][..], &id].concat()).unwrap();
-        assert!(cli.serve.migrate);
+        let serve =
+            Config::try_parse_from([&["authz-svc", "--migrate"][..], &id].concat()).unwrap();
+        assert!(serve.migrate);
         assert!(
             Config::new("sqlite://x.db", identity).migrate,
             "in code it migrates"
         );
         // Serving still needs its key and the trust file.
-        let err = Cli::try_parse_from(["authz-svc"]).unwrap_err();
+        let err = Config::try_parse_from(["authz-svc"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
-        let err = Cli::try_parse_from(["authz-svc", "--identity-key-file", "k.pem"]).unwrap_err();
+        let err =
+            Config::try_parse_from(["authz-svc", "--identity-key-file", "k.pem"]).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::MissingRequiredArgument);
     }
 }

@@ -26,6 +26,7 @@ use archive_common::{
     Clock, SystemClock,
     host::{Host, watch_readiness},
     page_token::PageTokens,
+    schema_step::SchemaStep,
     shutdown::CancellationToken,
 };
 use archive_proto::v1::authz_service_server::{AuthzService, AuthzServiceServer};
@@ -47,7 +48,7 @@ use tempfile as _;
 use {test_support as _, tokio_stream as _};
 
 pub use authz::Authz;
-pub use config::{Cli, Command, Config, MigrateArgs, MigrateCli};
+pub use config::{Config, SCHEMA_STEP};
 pub use error::Error;
 pub use grpc::GrpcServer;
 pub use service::MAX_BATCH;
@@ -89,7 +90,7 @@ pub struct Started {
 pub const AUDIT_PRINCIPAL: &str = "authz-svc";
 
 /// `authz-svc migrate`: the schema step, as the database owner.
-pub async fn migrate(args: &MigrateArgs) -> Result<(), Error> {
+pub async fn migrate(args: &SchemaStep) -> Result<(), Error> {
     store::migrate(&args.database_url, args.grant_to.as_deref()).await
 }
 

@@ -35,7 +35,7 @@ async fn the_runtime_role_serves_without_ddl_rights() {
         .expect("a schema that is behind is refused");
     assert!(err.to_string().contains("authz-svc migrate"), "{err}");
 
-    authz_svc::migrate(&authz_svc::MigrateArgs {
+    authz_svc::migrate(&archive_common::schema_step::SchemaStep {
         database_url: db.url.clone(),
         grant_to: Some(role.clone()),
     })

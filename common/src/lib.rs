@@ -2,7 +2,8 @@
 //! carried in request metadata, the gRPC host (health, reflection, graceful
 //! shutdown), telemetry, the error-to-`Status` helpers, what a call without an
 //! answer is called (`call_errors`), limited repeated log lines, time
-//! conversions, the injected clock and signed page tokens.
+//! conversions, the injected clock, signed page tokens and the services'
+//! schema step (`<service> migrate`).
 
 pub mod call_errors;
 pub mod clock;
@@ -15,6 +16,7 @@ pub mod identity;
 pub mod log_limit;
 pub mod metrics;
 pub mod page_token;
+pub mod schema_step;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -32,7 +32,7 @@ use object_store::{
     PutMultipartOptions, PutOptions, PutPayload, PutResult, Result as StoreResult,
     memory::InMemory, path::Path,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use test_support::http::{PausedRead, get_with_a_pause};
 use tonic::Code;
 
 /// A valid MP3 of about 18 MB: far more than loopback socket buffers hold.
@@ -40,73 +40,22 @@ fn big_recording() -> Vec<u8> {
     fixture("tel-8k-cbr16-mono.mp3").repeat(1000)
 }
 
-/// A GET whose body is read only as far as `first` bytes; then the rest
-/// once `between` has run. How many body bytes came, and the status.
-async fn read_with_a_pause<F: Future<Output = ()>>(
-    server: &Server,
-    path: &str,
-    first: usize,
-    between: F,
-) -> (u16, u64, usize) {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    // A small receive buffer: what is in flight at the pause stays small.
-    socket.set_recv_buffer_size(16 * 1024).unwrap();
-    let mut stream = socket.connect(server.http).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: media\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    let mut buf = vec![0; 8192];
-    let head_end = loop {
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed before the head");
-        raw.extend_from_slice(&buf[..n]);
-        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).to_string();
-    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let length: u64 = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap())
-        })
-        .unwrap();
-    let mut body = raw.len() - head_end;
-    while body < first {
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "the body ended before the pause");
-        body += n;
-    }
-    between.await;
-    // The rest: until the server closes (or a generous timeout says it hangs).
-    let rest = tokio::time::timeout(StdDuration::from_secs(20), async {
-        let mut rest = 0;
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return rest,
-                Ok(n) => rest += n,
-            }
-        }
-    })
-    .await
-    .expect("the answer ends");
-    (status, length, body + rest)
-}
-
 async fn a_body_on_its_way_stops_when_the_recording_is_deleted(server: Server) {
     let bytes = big_recording();
     let id = server.upload("10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(600));
-    let (status, length, received) = read_with_a_pause(&server, &path, 64 * 1024, async {
+    let url = format!("http://{}{path}", server.http);
+    let PausedRead {
+        status,
+        length,
+        received,
+    } = get_with_a_pause(&url, 64 * 1024, async {
         assert!(server.delete(&id).await.unwrap());
     })
     .await;
     assert_eq!((status, length), (200, bytes.len() as u64));
     assert!(
-        received < bytes.len() / 2,
+        received < bytes.len() as u64 / 2,
         "{received} of {} bytes went out after the deletion started",
         bytes.len()
     );
@@ -146,13 +95,16 @@ async fn a_body_stops_when_its_link_expires() {
     let bytes = big_recording();
     let id = server.upload("10009", &bytes).await;
     let path = server.playback_path("10009", &id, Duration::seconds(2));
-    let (status, _, received) = read_with_a_pause(&server, &path, 64 * 1024, async {
+    let url = format!("http://{}{path}", server.http);
+    let PausedRead {
+        status, received, ..
+    } = get_with_a_pause(&url, 64 * 1024, async {
         tokio::time::sleep(StdDuration::from_millis(2500)).await;
     })
     .await;
     assert_eq!(status, 200);
     assert!(
-        received < bytes.len() / 2,
+        received < bytes.len() as u64 / 2,
         "{received} of {} bytes went out after the link expired",
         bytes.len()
     );

@@ -104,3 +104,70 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[size + 2..];
     }
 }
+
+/// What [`get_with_a_pause`] saw: the status, the declared length and how
+/// many body bytes came in all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PausedRead {
+    pub status: u16,
+    pub length: u64,
+    pub received: u64,
+}
+
+/// `GET url`, its body read only as far as `first` bytes; then, once
+/// `between` has run, to its end (or a generous timeout, which fails the
+/// test: the answer hangs). The receive buffer is small, so little is in
+/// flight at the pause.
+pub async fn get_with_a_pause(
+    url: &str,
+    first: u64,
+    between: impl std::future::Future<Output = ()>,
+) -> PausedRead {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(16 * 1024).unwrap();
+    let mut stream = socket.connect(host.parse().unwrap()).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = vec![0; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "closed before the head");
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break p + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map(|v| v.trim().parse().unwrap())
+        .expect("a Content-Length");
+    let mut received = (raw.len() - head_end) as u64;
+    while received < first {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(n > 0, "the body ended before the pause");
+        received += n as u64;
+    }
+    between.await;
+    let rest = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut rest = 0;
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return rest,
+                Ok(n) => rest += n as u64,
+            }
+        }
+    })
+    .await
+    .expect("the answer ends");
+    PausedRead {
+        status,
+        length,
+        received: received + rest,
+    }
+}

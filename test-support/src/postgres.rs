@@ -26,7 +26,7 @@ pub struct ScratchDatabase {
 
 impl ScratchDatabase {
     /// Creates `<prefix>_<random>`, or returns `None` after printing
-    /// `SKIPPED <prefix>: …` when no PostgreSQL answers and
+    /// `SKIPPED <test name>: …` when no PostgreSQL answers and
     /// `ARCHIVE_REQUIRE_POSTGRES` is not `1`.
     pub async fn create(prefix: &str) -> Option<Self> {
         let admin_url = admin_url();
@@ -36,7 +36,10 @@ impl ScratchDatabase {
                 panic!("{REQUIRE_PG_ENV}=1 but PostgreSQL at {admin_url} is unreachable: {e}")
             }
             Err(e) => {
-                eprintln!("SKIPPED {prefix}: no PostgreSQL at {admin_url}: {e}");
+                // The test harness names each test's thread after the test.
+                let thread = std::thread::current();
+                let test = thread.name().unwrap_or(prefix);
+                eprintln!("SKIPPED {test}: no PostgreSQL at {admin_url}: {e}");
                 return None;
             }
         };

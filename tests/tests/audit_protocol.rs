@@ -19,7 +19,7 @@ use common::{
     audit_events_where, authed, client, client_at,
     extra_gateway::{self, Overrides},
     http::post_json,
-    start_suite,
+    rows_from, start_suite,
 };
 use gateway::suite::Suite;
 use tonic::{Code, Request, metadata::MetadataValue};
@@ -55,25 +55,9 @@ async fn settled(suite: &Suite, filter: pb::ListEventsRequest, n: usize) -> Vec<
 
 /// Recording ids of the demo calls from caller `number` that can be played.
 async fn playable(suite: &Suite, user: &str, number: &str) -> Vec<String> {
-    client(suite)
-        .await
-        .search_call_rows(authed(
-            suite,
-            user,
-            pb::SearchCallRowsRequest {
-                filter: Some(pb::CallFilter {
-                    caller_number: number.into(),
-                    has_recording: true,
-                    ..Default::default()
-                }),
-                page_size: 100,
-                ..Default::default()
-            },
-        ))
+    rows_from(client(suite).await, suite, user, number)
         .await
         .unwrap()
-        .into_inner()
-        .rows
         .into_iter()
         .flat_map(|r| r.recordings)
         .filter(|r| r.play_state == pb::PlayState::Enabled as i32)

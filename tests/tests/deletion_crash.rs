@@ -20,9 +20,9 @@ use std::{
 use archive_common::{identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1 as pb;
 use common::{
-    audit_events, authed,
+    audit_events,
     child::{ChildService, free_port, settings},
-    client_at, extra_gateway, recordings, start_suite,
+    client_at, delete, extra_gateway, recordings, rows_from, start_suite,
 };
 use tonic::Code;
 
@@ -114,23 +114,7 @@ async fn deletion_survives_a_crash() {
 
     let search = |user: &'static str| {
         let suite = &suite;
-        async move {
-            client_at(gw.grpc)
-                .await
-                .search_call_rows(authed(
-                    suite,
-                    user,
-                    pb::SearchCallRowsRequest {
-                        filter: Some(pb::CallFilter {
-                            caller_number: "47900000".into(),
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    },
-                ))
-                .await
-                .map(|r| r.into_inner().rows)
-        }
+        async move { rows_from(client_at(gw.grpc).await, suite, user, "47900000").await }
     };
     let rows = search("paal").await.unwrap();
     assert_eq!(rows.len(), 1);
@@ -140,23 +124,7 @@ async fn deletion_survives_a_crash() {
     );
 
     // Step one: the marker (and the outbox row, in the same transaction).
-    let deleted = client_at(gw.grpc)
-        .await
-        .delete_recordings(authed(
-            &suite,
-            "paal",
-            pb::DeleteRecordingsRequest {
-                case_id: Default::default(),
-                reason_code: Default::default(),
-                request_id: Default::default(),
-                recording_ids: vec![recording.clone()],
-                reason: String::new(),
-                confirmed: true,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let deleted = delete(client_at(gw.grpc).await, &suite, "paal", &recording).await;
     let text = deleted.recordings[0].deletion_text.clone();
     assert!(
         text.starts_with(
@@ -240,23 +208,7 @@ async fn deletion_survives_a_crash() {
         );
         assert_eq!(marker_of(&rows), marker, "{user}");
     }
-    let again = client_at(gw.grpc)
-        .await
-        .delete_recordings(authed(
-            &suite,
-            "paal",
-            pb::DeleteRecordingsRequest {
-                case_id: Default::default(),
-                reason_code: Default::default(),
-                request_id: Default::default(),
-                recording_ids: vec![recording.clone()],
-                reason: String::new(),
-                confirmed: true,
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = delete(client_at(gw.grpc).await, &suite, "paal", &recording).await;
     assert_eq!(again.recordings[0].deletion_text, text);
     assert_eq!(marker_of(&search("paal").await.unwrap()), marker);
     assert_eq!(

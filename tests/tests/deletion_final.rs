@@ -30,6 +30,7 @@ use common::{
     http, recordings, start_suite,
 };
 use gateway::suite::Suite;
+use test_support::http::{PausedRead, get_with_a_pause};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// `media root|gRPC listen|HTTP listen|keys directory|playback key|archive url|audit url`.
@@ -225,60 +226,6 @@ impl World {
     }
 }
 
-/// A GET of `url` read as far as `first` body bytes, then, once `between`
-/// has run, to its end. The status, the declared length and how many body
-/// bytes came.
-async fn read_with_a_pause(
-    url: &str,
-    first: usize,
-    between: impl Future<Output = ()>,
-) -> (u16, u64, u64) {
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    // A small receive buffer: little is in flight at the pause.
-    socket.set_recv_buffer_size(16 * 1024).unwrap();
-    let mut stream = socket.connect(host.parse().unwrap()).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    let mut buf = vec![0; 8192];
-    let head_end = loop {
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "closed before the head");
-        raw.extend_from_slice(&buf[..n]);
-        if let Some(p) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
-            break p + 4;
-        }
-    };
-    let head = String::from_utf8_lossy(&raw[..head_end]).to_lowercase();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("content-length:"))
-        .map(|v| v.trim().parse().unwrap())
-        .expect("a Content-Length");
-    let mut body = (raw.len() - head_end) as u64;
-    while body < first as u64 {
-        let n = stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "the body ended before the pause");
-        body += n as u64;
-    }
-    between.await;
-    let rest = tokio::time::timeout(Duration::from_secs(30), async {
-        let mut rest = 0;
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return rest,
-                Ok(n) => rest += n as u64,
-            }
-        }
-    })
-    .await
-    .expect("the answer ends");
-    (status, length, body + rest)
-}
-
 fn is_gone(status: u16) -> bool {
     status == 404 || status == 410
 }
@@ -294,7 +241,11 @@ async fn an_issued_link_stops_serving_the_moment_the_delete_is_confirmed() {
     assert_eq!(seek.status, 206, "the link plays before the delete");
 
     // The player streams; the user deletes meanwhile.
-    let (status, length, received) = read_with_a_pause(&url, 64 * 1024, w.delete(&recording)).await;
+    let PausedRead {
+        status,
+        length,
+        received,
+    } = get_with_a_pause(&url, 64 * 1024, w.delete(&recording)).await;
     assert_eq!(status, 200);
     assert!(length >= size as u64);
     assert!(
@@ -505,8 +456,11 @@ async fn an_export_made_before_a_delete_does_not_download_the_deleted_recording(
 
     // A download under way when the first recording is deleted stops short
     // of the rest of it (the zip is broken off, not completed).
-    let (status, length, received) =
-        read_with_a_pause(&export.download_url, 64 * 1024, w.delete(&ids[0])).await;
+    let PausedRead {
+        status,
+        length,
+        received,
+    } = get_with_a_pause(&export.download_url, 64 * 1024, w.delete(&ids[0])).await;
     assert_eq!(status, 200);
     assert_eq!(length, export.size_bytes);
     assert!(

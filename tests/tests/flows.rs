@@ -10,29 +10,14 @@ use std::time::Duration;
 
 use archive_common::error::{is_reason_required, violated_field};
 use archive_proto::v1::{self as pb, media_service_client::MediaServiceClient};
-use common::{audit_events, authed, client, http::request, play, start_suite};
+use common::{audit_events, authed, client, http::request, play, rows_from, start_suite};
 use gateway::suite::Suite;
 use tonic::Code;
 
 async fn rows(suite: &Suite, user: &str, caller: &str) -> Vec<pb::CallRow> {
-    client(suite)
-        .await
-        .search_call_rows(authed(
-            suite,
-            user,
-            pb::SearchCallRowsRequest {
-                filter: Some(pb::CallFilter {
-                    caller_number: caller.into(),
-                    ..Default::default()
-                }),
-                page_size: 100,
-                ..Default::default()
-            },
-        ))
+    rows_from(client(suite).await, suite, user, caller)
         .await
         .unwrap()
-        .into_inner()
-        .rows
 }
 
 fn recording_of<'a>(rows: &'a [pb::CallRow], start: &str) -> &'a pb::RecordingRow {

@@ -18,7 +18,9 @@ use archive_common::{identity::KeySet, shutdown::CancellationToken};
 use archive_proto::v1::{
     self as pb, call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
 };
-use common::{authed, client, http::post_json, http::request, recordings, start_suite};
+use common::{
+    authed, client, http::post_json, http::request, play, recordings, rows_from, start_suite,
+};
 use test_support::principals::paal;
 use tokio::net::TcpListener;
 use tonic::Code;
@@ -68,22 +70,9 @@ async fn a_recording_whose_upload_never_arrived_is_not_available_until_it_does()
     let mut gateway = client(&suite).await;
 
     // The row: no Play, "not available", also for GetCallRow.
-    let rows = gateway
-        .search_call_rows(authed(
-            &suite,
-            "paal",
-            pb::SearchCallRowsRequest {
-                filter: Some(pb::CallFilter {
-                    caller_number: "47980000".into(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            },
-        ))
+    let rows = rows_from(gateway.clone(), &suite, "paal", "47980000")
         .await
-        .unwrap()
-        .into_inner()
-        .rows;
+        .unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].recordings[0].recording_id, id);
     assert_eq!(play_state(&rows[0]), pb::PlayState::NotAvailable);
@@ -119,17 +108,7 @@ async fn a_recording_whose_upload_never_arrived_is_not_available_until_it_does()
     );
 
     // Playback and download: FAILED_PRECONDITION naming it, not NOT_FOUND.
-    let err = gateway
-        .start_playback(authed(
-            &suite,
-            "paal",
-            pb::StartPlaybackRequest {
-                recording_id: id.clone(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap_err();
+    let err = play(&suite, "paal", &id, "").await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert!(err.message().contains("not available yet"), "{err:?}");
     assert!(err.message().contains(&id), "{err:?}");
@@ -192,17 +171,7 @@ async fn a_recording_whose_upload_never_arrived_is_not_available_until_it_does()
     // It uploads again: the row plays, and the list no longer names it.
     recordings::upload(&media_url, &secret, &id, &recordings::mp3_of(50_000)).await;
     assert_eq!(play_state(&get_row("paal").await), pb::PlayState::Enabled);
-    gateway
-        .start_playback(authed(
-            &suite,
-            "paal",
-            pb::StartPlaybackRequest {
-                recording_id: id.clone(),
-                ..Default::default()
-            },
-        ))
-        .await
-        .unwrap();
+    play(&suite, "paal", &id, "").await.unwrap();
     assert!(
         !owed(&archive_url, &secret)
             .await

@@ -16,10 +16,10 @@ use std::{
     collections::HashMap,
     path::{Path, PathBuf},
     sync::{Arc, Mutex, RwLock},
-    time::{Duration, Instant, SystemTime},
+    time::SystemTime,
 };
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::VerifyingKey;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 
@@ -29,7 +29,7 @@ use super::{
 };
 
 /// How often the trust file's modification time is looked at.
-const RELOAD_EVERY: Duration = Duration::from_secs(2);
+const RELOAD_EVERY: Duration = Duration::seconds(2);
 /// Seconds of clock difference tolerated on `exp`.
 const LEEWAY: i64 = 5;
 /// Verified tokens remembered at most; past it the expired ones go, then all.
@@ -57,7 +57,9 @@ struct Remembered {
 struct Inner {
     path: Option<PathBuf>,
     loaded: RwLock<Arc<Loaded>>,
-    checked: Mutex<Instant>,
+    /// When the file's modification time was last looked at (the verifying
+    /// call's `now`, so tests move it with their clock).
+    checked: Mutex<DateTime<Utc>>,
     verified: Mutex<HashMap<Arc<str>, Arc<Remembered>>>,
 }
 
@@ -109,7 +111,7 @@ impl Trust {
         Ok(Self(Arc::new(Inner {
             path: Some(path.to_owned()),
             loaded: RwLock::new(Arc::new(load(file, stamp))),
-            checked: Mutex::new(Instant::now()),
+            checked: Mutex::new(DateTime::<Utc>::UNIX_EPOCH),
             verified: Mutex::default(),
         })))
     }
@@ -119,42 +121,54 @@ impl Trust {
         Self(Arc::new(Inner {
             path: None,
             loaded: RwLock::new(Arc::new(load(file, None))),
-            checked: Mutex::new(Instant::now()),
+            checked: Mutex::new(DateTime::<Utc>::UNIX_EPOCH),
             verified: Mutex::default(),
         }))
     }
 
-    fn current(&self) -> Arc<Loaded> {
+    /// The keys as of `now`, the file re-read first when it changed and was
+    /// last looked at [`RELOAD_EVERY`] ago.
+    fn current(&self, now: DateTime<Utc>) -> Arc<Loaded> {
         if let Some(path) = &self.0.path {
             let due = {
                 let mut checked = self.0.checked.lock().expect("trust");
-                let due = checked.elapsed() >= RELOAD_EVERY;
+                // A clock set back must not stop the reloads until it catches up.
+                let due = now - *checked >= RELOAD_EVERY || now < *checked;
                 if due {
-                    *checked = Instant::now();
+                    *checked = now;
                 }
                 due
             };
             if due {
-                let stamp = modified(path);
-                let known = self.0.loaded.read().expect("trust").modified;
-                if stamp != known {
-                    match TrustFile::read(path) {
-                        Ok(file) => {
-                            tracing::info!(path = %path.display(), keys = file.keys.len(), "trust file reloaded");
-                            *self.0.loaded.write().expect("trust") = Arc::new(load(file, stamp));
-                        }
-                        // Keep what verified so far; a half-edited file must not lock everyone out.
-                        Err(e) => tracing::warn!(error = %e, "trust file not reloaded"),
-                    }
-                }
+                self.reload_if_changed(path);
             }
         }
         self.0.loaded.read().expect("trust").clone()
     }
 
-    /// The trusted entry of `key`.
+    fn reload_if_changed(&self, path: &Path) {
+        let stamp = modified(path);
+        let known = self.0.loaded.read().expect("trust").modified;
+        if stamp != known {
+            match TrustFile::read(path) {
+                Ok(file) => {
+                    tracing::info!(path = %path.display(), keys = file.keys.len(), "trust file reloaded");
+                    *self.0.loaded.write().expect("trust") = Arc::new(load(file, stamp));
+                }
+                // Keep what verified so far; a half-edited file must not lock everyone out.
+                Err(e) => tracing::warn!(error = %e, "trust file not reloaded"),
+            }
+        }
+    }
+
+    /// The trusted entry of `key` in the file as it is now (a process asks
+    /// this of its own key when it starts signing).
     pub fn entry_of(&self, key: &VerifyingKey) -> Option<TrustedKey> {
-        self.current().file.entry_of(key).cloned()
+        if let Some(path) = &self.0.path {
+            self.reload_if_changed(path);
+        }
+        let loaded = self.0.loaded.read().expect("trust").clone();
+        loaded.file.entry_of(key).cloned()
     }
 
     /// Verifies `token` at `now`; `tenant` is the `x-archive-tenant` header
@@ -165,7 +179,7 @@ impl Trust {
         tenant: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Caller, IdentityError> {
-        let loaded = self.current();
+        let loaded = self.current(now);
         let remembered = self.0.verified.lock().expect("tokens").get(token).cloned();
         let remembered = match remembered {
             Some(r) => r,

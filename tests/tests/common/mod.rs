@@ -103,3 +103,42 @@ pub(crate) async fn audit_events_where(
         .into_inner()
         .events
 }
+
+/// The rows `user` sees, through `gateway`, of the calls from
+/// `caller_number` (up to 100).
+pub(crate) async fn rows_from(
+    mut gateway: ArchiveServiceClient<Channel>,
+    suite: &Suite,
+    user: &str,
+    caller_number: &str,
+) -> Result<Vec<pb::CallRow>, tonic::Status> {
+    let filter = pb::CallFilter {
+        caller_number: caller_number.into(),
+        ..Default::default()
+    };
+    let request = pb::SearchCallRowsRequest {
+        filter: Some(filter),
+        page_size: 100,
+        ..Default::default()
+    };
+    let rows = gateway.search_call_rows(authed(suite, user, request)).await;
+    rows.map(|r| r.into_inner().rows)
+}
+
+/// `user` deletes `recording` through `gateway`, confirmed, with no reason.
+pub(crate) async fn delete(
+    mut gateway: ArchiveServiceClient<Channel>,
+    suite: &Suite,
+    user: &str,
+    recording: &str,
+) -> pb::DeleteRecordingsResponse {
+    let request = pb::DeleteRecordingsRequest {
+        recording_ids: vec![recording.into()],
+        confirmed: true,
+        ..Default::default()
+    };
+    let response = gateway
+        .delete_recordings(authed(suite, user, request))
+        .await;
+    response.unwrap().into_inner()
+}
