@@ -16,7 +16,9 @@ use archive_proto::v1::{self as pb, AuditEventKind, audit_service_client::AuditS
 use audit_svc::client::{AuditClient, COMMIT_BOUND};
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::{Connection, Executor, PgConnection, SqliteConnection};
-use support::{Server, client, event, key, key_for, paal, sqlite_url, start, verify_chain};
+use support::{
+    Server, client, event, key, key_for, on_sqlite, paal, sqlite_url, start, verify_chain,
+};
 use test_support::postgres::ScratchDatabase;
 use tonic::{Code, Status, transport::Channel};
 
@@ -94,9 +96,7 @@ fn refusal(result: Result<impl std::fmt::Debug, Status>) -> (Code, Option<String
 
 #[tokio::test]
 async fn append_events_is_all_or_none_with_receipts_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
     use AuditEventKind::*;
 
     // An export: its event and one per recording, in one request.
@@ -244,9 +244,7 @@ async fn append_events_is_all_or_none_with_receipts_in_order() {
 
 #[tokio::test]
 async fn only_system_callers_name_the_actor_and_report_old_actions() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
     let relay = Principal::system("10009", "archive-outbox");
     let now = Utc::now();
     let at = |t: DateTime<Utc>| Some(convert::timestamp(t));
@@ -323,9 +321,7 @@ async fn only_system_callers_name_the_actor_and_report_old_actions() {
 
 #[tokio::test]
 async fn a_deadline_already_passed_appends_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
     let e = with_id(
         event(AuditEventKind::PlaybackStarted, "rec-1", ""),
         "play:req-1",

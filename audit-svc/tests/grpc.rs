@@ -17,7 +17,7 @@ use std::{
 use archive_common::{Principal, error::violated_field};
 use archive_proto::v1::{self as pb, AuditEventKind};
 use audit_svc::client::AuditClient;
-use support::{append, client, event, key, keys, paal, sqlite_url, start, verify_chain};
+use support::{append, client, event, key, keys, on_sqlite, paal, sqlite_url, start, verify_chain};
 use tonic::{Code, Status};
 
 async fn list(
@@ -40,9 +40,7 @@ async fn newest(
 
 #[tokio::test]
 async fn the_service_sets_tenant_actor_time_and_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
 
     // A (non-system) client cannot choose the tenant, actor, position or
     // hashes; without an event time the service's clock sets it.
@@ -116,9 +114,7 @@ async fn the_service_sets_tenant_actor_time_and_chain() {
 
 #[tokio::test]
 async fn bad_requests_name_the_field_and_write_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
 
     let unauthenticated = c
         .append_event(pb::AppendEventRequest {
@@ -205,9 +201,7 @@ async fn bad_requests_name_the_field_and_write_nothing() {
 
 #[tokio::test]
 async fn list_filters_and_pages_newest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
     let anna = Principal::new("10009", "anna", "Anna");
     for i in 0..25 {
         let (who, kind) = if i % 5 == 0 {
@@ -388,9 +382,7 @@ async fn the_client_fails_closed() {
 
 #[tokio::test]
 async fn only_users_read_and_only_the_suites_recorders_append() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
     let keys = keys();
     let add = |e: pb::AuditEvent| pb::AppendEventRequest {
         event: Some(e),
