@@ -66,7 +66,10 @@ impl CallArchive {
 
     /// The caller's principal if `rule` admits them (a refusal is recorded).
     async fn admit<'c>(&self, caller: &'c Caller, rule: &Rule) -> Result<&'c Principal, Error> {
-        Ok(self.gate.admit_caller(caller, rule).await?)
+        self.gate
+            .check(caller, rule)
+            .await
+            .map_err(|refusal| Error::Refused(refusal.into()))
     }
 
     /// A change by `who` now, with the request's context (validated,

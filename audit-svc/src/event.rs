@@ -19,7 +19,9 @@ pub const CASE_ID_MAX: usize = 64;
 pub const DISPLAY_NAME_MAX: usize = 256;
 
 /// An event's content, everything the hash covers apart from its position.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Its fields are `audit_events`' columns of the same names (the store reads
+/// it from a row).
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct EventBody {
     pub tenant: String,
     /// An [`AuditEventKind`] number (never UNSPECIFIED).

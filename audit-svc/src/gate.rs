@@ -59,24 +59,6 @@ impl Gate {
         Self { denials, clock }
     }
 
-    /// The caller's principal if `rule` admits the caller of `request`.
-    pub async fn admit<'r, T>(
-        &self,
-        request: &'r Request<T>,
-        rule: &Rule,
-    ) -> Result<&'r Principal, Status> {
-        Ok(self.check(Caller::of(request)?, rule).await?)
-    }
-
-    /// [`Gate::admit`] for a caller already taken from its request.
-    pub async fn admit_caller<'c>(
-        &self,
-        caller: &'c Caller,
-        rule: &Rule,
-    ) -> Result<&'c Principal, Status> {
-        Ok(self.check(caller, rule).await?)
-    }
-
     /// `caller`'s principal if `rule` admits it; a refusal is recorded
     /// before it is returned.
     pub async fn check<'c>(

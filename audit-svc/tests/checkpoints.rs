@@ -79,14 +79,16 @@ impl Case {
         config
     }
 
-    async fn server(&self) -> Server {
+    /// The server and a client of it.
+    async fn server(&self) -> (Server, AuditServiceClient<Channel>) {
         let server = start_with(self.config()).await;
         // The checkpointer's start round runs in a task of its own; on a
         // loaded machine it can start after a test's first appends and sign
         // alongside the test's own GetCheckpoint (seen once in CI). Let it
         // finish on the empty trail first.
         tokio::time::sleep(Duration::from_millis(300)).await;
-        server
+        let c = client(&server).await;
+        (server, c)
     }
 
     fn object(&self, sequence: u64) -> PathBuf {
@@ -96,15 +98,21 @@ impl Case {
 
     /// `audit-verify` on the database, against the checkpoints.
     fn tool(&self) -> (i32, String) {
+        self.tool_trusting(&self.public)
+    }
+
+    /// [`Case::tool`] trusting the public keys `keys` (comma-separated).
+    fn tool_trusting(&self, keys: &str) -> (i32, String) {
+        let store_dir = self.store_dir.to_str().unwrap();
         run_tool(&[
             "--database-url",
             &self.url,
             "--tenant",
             TENANT,
             "--checkpoints",
-            self.store_dir.to_str().unwrap(),
+            store_dir,
             "--public-key",
-            &self.public,
+            keys,
         ])
     }
 
@@ -143,6 +151,21 @@ fn run_tool(args: &[&str]) -> (i32, String) {
             String::from_utf8_lossy(&out.stderr)
         ),
     )
+}
+
+/// `audit-verify`'s exit code was `code` and its output says each of `says`.
+fn assert_tool((code, out): (i32, String), expected: i32, says: &[&str]) {
+    assert_eq!(code, expected, "{out}");
+    for said in says {
+        assert!(out.contains(said), "{said:?} not in {out}");
+    }
+}
+
+/// The report finds the chain broken at `at`, with a problem saying `says`.
+fn assert_broken(report: &pb::VerifyChainResponse, at: u64, says: &str) {
+    assert!(!report.intact, "{report:?}");
+    assert_eq!(report.first_bad_sequence, at, "{report:?}");
+    assert!(report.problem.contains(says), "{}", report.problem);
 }
 
 /// The database owner, who can switch the append-only guards off.
@@ -282,8 +305,7 @@ test_support::backend_suite!(
 
 async fn a_checkpoint_is_signed_and_verifies(url: &str) {
     let case = &Case::on(url);
-    let server = case.server().await;
-    let mut c = client(&server).await;
+    let (server, mut c) = case.server().await;
     let no_checkpoint = get_checkpoint(&mut c, false).await.unwrap_err();
     assert_eq!(no_checkpoint.code(), Code::NotFound);
     let empty = get_checkpoint(&mut c, true).await.unwrap_err();
@@ -347,12 +369,8 @@ async fn a_checkpoint_is_signed_and_verifies(url: &str) {
     let report = verify_chain(&mut c, &paal()).await;
     assert!(report.intact, "{report:?}");
     assert_eq!((report.events_checked, report.checkpoints_checked), (15, 2));
-    let (code, out) = case.tool();
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("chain intact, 15 events checked") && out.contains("against 2 signed"),
-        "{out}"
-    );
+    let said = ["chain intact, 15 events checked", "against 2 signed"];
+    assert_tool(case.tool(), 0, &said);
 
     // Another tenant has none, and an empty trail has nothing to sign.
     let olga = archive_common::Principal::new("10010", "olga", "Olga");
@@ -366,8 +384,7 @@ async fn a_checkpoint_is_signed_and_verifies(url: &str) {
 
 async fn deleting_the_newest_events_is_caught(url: &str) {
     let case = &Case::on(url);
-    let server = case.server().await;
-    let mut c = client(&server).await;
+    let (server, mut c) = case.server().await;
     append_n(&mut c, 10).await;
     assert_eq!(get_checkpoint(&mut c, true).await.unwrap().sequence, 10);
 
@@ -376,24 +393,14 @@ async fn deleting_the_newest_events_is_caught(url: &str) {
     let plain = case.chain_only().await;
     assert!(plain.intact, "the chain alone cannot tell: {plain:?}");
     assert_eq!(plain.events_checked, 7);
-    let (code, out) = case.chain_only_tool();
-    assert_eq!(code, 0, "{out}");
+    assert_tool(case.chain_only_tool(), 0, &[]);
 
     let report = verify_chain(&mut c, &paal()).await;
-    assert!(!report.intact);
-    assert_eq!(report.first_bad_sequence, 8, "{report:?}");
+    let missing = "event 8 is missing: checkpoint 10 signed the trail up to 10";
+    assert_broken(&report, 8, missing);
     assert_eq!(report.events_checked, 7);
     assert_eq!(report.checkpoints_checked, 1);
-    assert!(
-        report
-            .problem
-            .contains("event 8 is missing: checkpoint 10 signed the trail up to 10"),
-        "{}",
-        report.problem
-    );
-    let (code, out) = case.tool();
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("BROKEN at sequence 8"), "{out}");
+    assert_tool(case.tool(), 1, &["BROKEN at sequence 8"]);
 
     // The checkpointer refuses to sign over it, and says so.
     let before = tampering_count();
@@ -408,22 +415,14 @@ async fn deleting_the_newest_events_is_caught(url: &str) {
     // New events in the gap do not hide it: they are not what was signed.
     append_n(&mut c, 3).await;
     let report = verify_chain(&mut c, &paal()).await;
-    assert_eq!(report.first_bad_sequence, 8, "{report:?}");
-    assert!(
-        report
-            .problem
-            .contains("differs from the one checkpoint 10 signed"),
-        "{}",
-        report.problem
-    );
+    assert_broken(&report, 8, "differs from the one checkpoint 10 signed");
     assert!(!case.object(11).exists());
     server.stop().await;
 }
 
 async fn a_rewritten_chain_is_caught_at_the_edited_event(url: &str) {
     let case = &Case::on(url);
-    let server = case.server().await;
-    let mut c = client(&server).await;
+    let (server, mut c) = case.server().await;
     append_n(&mut c, 4).await;
     assert_eq!(get_checkpoint(&mut c, true).await.unwrap().sequence, 4);
     append_n(&mut c, 6).await;
@@ -435,19 +434,10 @@ async fn a_rewritten_chain_is_caught_at_the_edited_event(url: &str) {
         .await;
     assert!(case.chain_only().await.intact, "a consistent rewrite");
     let report = verify_chain(&mut c, &paal()).await;
-    assert!(!report.intact);
-    assert_eq!(report.first_bad_sequence, 5, "{report:?}");
+    let differs = "event 5's hash differs from the one checkpoint 10 signed";
+    assert_broken(&report, 5, differs);
     assert_eq!(report.events_checked, 4);
-    assert!(
-        report
-            .problem
-            .contains("event 5's hash differs from the one checkpoint 10 signed"),
-        "{}",
-        report.problem
-    );
-    let (code, out) = case.tool();
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("BROKEN at sequence 5"), "{out}");
+    assert_tool(case.tool(), 1, &["BROKEN at sequence 5"]);
 
     // A range starting after the edit is caught too, at its first event.
     let ranged = c
@@ -483,8 +473,7 @@ fn trust(case: &Case) -> Trust {
 
 async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
     let case = &Case::on(url);
-    let server = case.server().await;
-    let mut c = client(&server).await;
+    let (server, mut c) = case.server().await;
     append_n(&mut c, 6).await;
     get_checkpoint(&mut c, true).await.unwrap();
     let path = case.object(6);
@@ -497,16 +486,13 @@ async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
     )
     .unwrap();
     let report = verify_chain(&mut c, &paal()).await;
-    assert!(!report.intact);
-    assert_eq!(report.first_bad_sequence, 6, "{report:?}");
+    assert_broken(&report, 6, "checkpoint 6: bad signature");
     assert_eq!(report.problem, "checkpoint 6: bad signature");
     assert_eq!(
         get_checkpoint(&mut c, false).await.unwrap_err().code(),
         Code::DataLoss
     );
-    let (code, out) = case.tool();
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("checkpoint 6: bad signature"), "{out}");
+    assert_tool(case.tool(), 1, &["checkpoint 6: bad signature"]);
     // Any other garbage is named too.
     std::fs::write(&path, "{not json").unwrap();
     let report = verify_chain(&mut c, &paal()).await;
@@ -521,33 +507,11 @@ async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
     // Verifying with another key than the one that signed.
     let other = case.key_file.with_file_name("other.pem");
     let other_public = public_key_hex(&generate_key_file(&other).unwrap());
-    let (code, out) = run_tool(&[
-        "--database-url",
-        &case.url,
-        "--tenant",
-        TENANT,
-        "--checkpoints",
-        case.store_dir.to_str().unwrap(),
-        "--public-key",
-        &other_public,
-    ]);
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("checkpoint 6: bad signature (its statement names another key"),
-        "{out}"
-    );
+    let another = "checkpoint 6: bad signature (its statement names another key";
+    assert_tool(case.tool_trusting(&other_public), 1, &[another]);
     // Both keys trusted (a rotation): intact.
-    let (code, out) = run_tool(&[
-        "--database-url",
-        &case.url,
-        "--tenant",
-        TENANT,
-        "--checkpoints",
-        case.store_dir.to_str().unwrap(),
-        "--public-key",
-        &format!("{other_public},{}", case.public),
-    ]);
-    assert_eq!(code, 0, "{out}");
+    let both = format!("{other_public},{}", case.public);
+    assert_tool(case.tool_trusting(&both), 0, &[]);
     // A service restarted with another key does not trust, nor sign after, the old checkpoints.
     let mut config = case.config();
     config.checkpoints.key_file = Some(other);
@@ -577,8 +541,7 @@ async fn a_forged_checkpoint_or_another_key_is_reported(url: &str) {
 
 async fn an_export_verifies_offline_and_an_edited_line_is_named(url: &str) {
     let case = &Case::on(url);
-    let server = case.server().await;
-    let mut c = client(&server).await;
+    let (server, mut c) = case.server().await;
     append_n(&mut c, 8).await;
     get_checkpoint(&mut c, true).await.unwrap();
     append_n(&mut c, 12).await;
@@ -606,26 +569,19 @@ async fn an_export_verifies_offline_and_an_edited_line_is_named(url: &str) {
             &case.public,
         ])
     };
-    let (code, out) = verify_file(&file);
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("tenant 10009: chain intact, 23 events checked"),
-        "{out}"
-    );
-    assert!(out.contains("against 2 signed checkpoints"), "{out}");
-    assert!(
-        out.contains("events 21..=23 are newer than the newest checkpoint"),
-        "{out}"
-    );
+    let said = [
+        "tenant 10009: chain intact, 23 events checked",
+        "against 2 signed checkpoints",
+        "events 21..=23 are newer than the newest checkpoint",
+    ];
+    assert_tool(verify_file(&file), 0, &said);
 
     // One line edited: named by its sequence.
     let edited = text.replacen("Quality review 4\"", "Quality review 4 (edited)\"", 1);
     assert_ne!(edited, text);
     let tampered = dir.path().join("edited.jsonl");
     std::fs::write(&tampered, &edited).unwrap();
-    let (code, out) = verify_file(&tampered);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("BROKEN at sequence 5"), "{out}");
+    assert_tool(verify_file(&tampered), 1, &["BROKEN at sequence 5"]);
     // The newest events removed from the file: the checkpoint names the gap.
     let cut: String = lines
         .iter()
@@ -634,17 +590,12 @@ async fn an_export_verifies_offline_and_an_edited_line_is_named(url: &str) {
         .map(|(_, l)| format!("{l}\n"))
         .collect();
     std::fs::write(&tampered, cut).unwrap();
-    let (code, out) = verify_file(&tampered);
-    assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("BROKEN at sequence 18: event 18 is missing: checkpoint 20 signed"),
-        "{out}"
-    );
+    let gap = "BROKEN at sequence 18: event 18 is missing: checkpoint 20 signed";
+    assert_tool(verify_file(&tampered), 1, &[gap]);
     // Another key: the export's checkpoints are bad.
     let other = public_key_hex(&generate_key_file(&dir.path().join("other.pem")).unwrap());
-    let (code, out) = run_tool(&["--export", file.to_str().unwrap(), "--public-key", &other]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("bad signature"), "{out}");
+    let with_other = run_tool(&["--export", file.to_str().unwrap(), "--public-key", &other]);
+    assert_tool(with_other, 1, &["bad signature"]);
     // No key: the tool refuses to run (exit 2).
     let (code, _) = run_tool(&["--export", file.to_str().unwrap()]);
     assert_eq!(code, 2);
@@ -653,12 +604,11 @@ async fn an_export_verifies_offline_and_an_edited_line_is_named(url: &str) {
     let bytes = export(&mut c, 5, 12).await;
     let range = dir.path().join("range.jsonl");
     std::fs::write(&range, &bytes).unwrap();
-    let (code, out) = verify_file(&range);
-    assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("chain intact, 8 events checked (5..=12)") && out.contains("against 2 signed"),
-        "{out}"
-    );
+    let said = [
+        "chain intact, 8 events checked (5..=12)",
+        "against 2 signed",
+    ];
+    assert_tool(verify_file(&range), 0, &said);
     let (tenant, report) = verify::verify_export(&range, Some(TENANT), &trust(case))
         .await
         .unwrap();

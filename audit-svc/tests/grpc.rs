@@ -17,7 +17,7 @@ use std::{
 use archive_common::{Principal, error::violated_field};
 use archive_proto::v1::{self as pb, AuditEventKind};
 use audit_svc::client::AuditClient;
-use support::{append, client, event, key, keys, paal, sqlite_url, start, verify_chain};
+use support::{append, client, event, key, keys, on_sqlite, paal, sqlite_url, start, verify_chain};
 use tonic::{Code, Status};
 
 async fn list(
@@ -30,11 +30,17 @@ async fn list(
         .map(|r| r.into_inner())
 }
 
+/// The newest page of events `as_` may read.
+async fn newest(
+    c: &mut pb::audit_service_client::AuditServiceClient<tonic::transport::Channel>,
+    as_: &Principal,
+) -> Vec<pb::AuditEvent> {
+    list(c, as_, Default::default()).await.unwrap().events
+}
+
 #[tokio::test]
 async fn the_service_sets_tenant_actor_time_and_chain() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
 
     // A (non-system) client cannot choose the tenant, actor, position or
     // hashes; without an event time the service's clock sets it.
@@ -61,10 +67,7 @@ async fn the_service_sets_tenant_actor_time_and_chain() {
     .await;
     assert_eq!(second.sequence, 2);
 
-    let events = list(&mut c, &paal(), Default::default())
-        .await
-        .unwrap()
-        .events;
+    let events = newest(&mut c, &paal()).await;
     assert_eq!(events.len(), 2);
     let e = &events[1];
     assert_eq!(e.sequence, 1);
@@ -90,21 +93,12 @@ async fn the_service_sets_tenant_actor_time_and_chain() {
             .sequence,
         3
     );
-    let newest = list(&mut c, &paal(), Default::default())
-        .await
-        .unwrap()
-        .events;
-    assert_eq!(newest[0].actor_display_name, "Od\u{FFFD}d");
+    let latest = newest(&mut c, &paal()).await;
+    assert_eq!(latest[0].actor_display_name, "Od\u{FFFD}d");
 
     // Another tenant has its own chain and sees nothing of this one.
     let olga = Principal::new("10010", "olga", "Olga");
-    assert!(
-        list(&mut c, &olga, Default::default())
-            .await
-            .unwrap()
-            .events
-            .is_empty()
-    );
+    assert!(newest(&mut c, &olga).await.is_empty());
     let theirs = append(
         &mut c,
         &olga,
@@ -120,9 +114,7 @@ async fn the_service_sets_tenant_actor_time_and_chain() {
 
 #[tokio::test]
 async fn bad_requests_name_the_field_and_write_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
 
     let unauthenticated = c
         .append_event(pb::AppendEventRequest {
@@ -168,58 +160,27 @@ async fn bad_requests_name_the_field_and_write_nothing() {
         "only valid events were written"
     );
 
-    let bad_lists = [
+    fn at(seconds: i64) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp { seconds, nanos: 0 })
+    }
+    type Bad = fn(&mut pb::ListEventsRequest);
+    let bad_lists: [(Bad, &str); 6] = [
+        (|r| r.page_size = 1001, "page_size"),
+        (|r| r.page_size = -1, "page_size"),
+        (|r| r.kind = 77, "kind"),
+        (|r| r.actor_id = "a\u{0}".into(), "actor_id"),
+        (|r| r.page_token = "forged".into(), "page_token"),
         (
-            pb::ListEventsRequest {
-                page_size: 1001,
-                ..Default::default()
-            },
-            "page_size",
-        ),
-        (
-            pb::ListEventsRequest {
-                page_size: -1,
-                ..Default::default()
-            },
-            "page_size",
-        ),
-        (
-            pb::ListEventsRequest {
-                kind: 77,
-                ..Default::default()
-            },
-            "kind",
-        ),
-        (
-            pb::ListEventsRequest {
-                actor_id: "a\u{0}".into(),
-                ..Default::default()
-            },
-            "actor_id",
-        ),
-        (
-            pb::ListEventsRequest {
-                page_token: "forged".into(),
-                ..Default::default()
-            },
-            "page_token",
-        ),
-        (
-            pb::ListEventsRequest {
-                event_time_from: Some(prost_types::Timestamp {
-                    seconds: 10,
-                    nanos: 0,
-                }),
-                event_time_to: Some(prost_types::Timestamp {
-                    seconds: 5,
-                    nanos: 0,
-                }),
-                ..Default::default()
+            |r| {
+                r.event_time_from = at(10);
+                r.event_time_to = at(5);
             },
             "event_time_to",
         ),
     ];
-    for (request, field) in bad_lists {
+    for (bad, field) in bad_lists {
+        let mut request = pb::ListEventsRequest::default();
+        bad(&mut request);
         let err = list(&mut c, &paal(), request).await.unwrap_err();
         assert_eq!(err.code(), Code::InvalidArgument);
         assert_eq!(violated_field(&err).as_deref(), Some(field));
@@ -240,9 +201,7 @@ async fn bad_requests_name_the_field_and_write_nothing() {
 
 #[tokio::test]
 async fn list_filters_and_pages_newest_first() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
     let anna = Principal::new("10009", "anna", "Anna");
     for i in 0..25 {
         let (who, kind) = if i % 5 == 0 {
@@ -415,10 +374,7 @@ async fn the_client_fails_closed() {
         .unwrap();
     assert!(deleted.load(Ordering::SeqCst));
     assert_eq!(receipt.sequence, 1);
-    let events = list(&mut c, &paal(), Default::default())
-        .await
-        .unwrap()
-        .events;
+    let events = newest(&mut c, &paal()).await;
     assert_eq!(events[0].reason, "GDPR request");
     assert_eq!(events[0].hash, receipt.hash);
     server.stop().await;
@@ -426,9 +382,7 @@ async fn the_client_fails_closed() {
 
 #[tokio::test]
 async fn only_users_read_and_only_the_suites_recorders_append() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(&sqlite_url(&dir)).await;
-    let mut c = client(&server).await;
+    let (_dir, server, mut c) = on_sqlite().await;
     let keys = keys();
     let add = |e: pb::AuditEvent| pb::AppendEventRequest {
         event: Some(e),
@@ -479,10 +433,7 @@ async fn only_users_read_and_only_the_suites_recorders_append() {
 
     // In the trail: the service's event, then each refusal as ACCESS_DENIED
     // with the refused caller as the actor and the RPC named.
-    let mut events = list(&mut c, &paal(), Default::default())
-        .await
-        .unwrap()
-        .events;
+    let mut events = newest(&mut c, &paal()).await;
     events.reverse();
     let summary: Vec<(AuditEventKind, &str)> = events
         .iter()

@@ -132,7 +132,11 @@ async fn store_conforms(url: &str) {
         page.iter().map(|e| e.sequence).collect::<Vec<_>>(),
         [7, 6, 5]
     );
-    let by = |filter: EventFilter| {
+    type Filter = fn(&mut EventFilter);
+    // The sequences listed with the filter `set` makes.
+    let by = |set: Filter| {
+        let mut filter = EventFilter::default();
+        set(&mut filter);
         let store = store.clone();
         async move {
             store
@@ -144,58 +148,28 @@ async fn store_conforms(url: &str) {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(
-        by(EventFilter {
-            actor_id: Some("paal".into()),
-            ..Default::default()
-        })
-        .await,
-        [3, 1]
-    );
-    assert_eq!(
-        by(EventFilter {
-            recording_id: Some("r2".into()),
-            ..Default::default()
-        })
-        .await,
-        [6, 3, 2]
-    );
-    assert_eq!(
-        by(EventFilter {
-            call_id: Some("call-r2".into()),
-            ..Default::default()
-        })
-        .await,
-        [6, 3, 2]
-    );
-    assert_eq!(
-        by(EventFilter {
-            kind: Some(AccessDenied as i32),
-            ..Default::default()
-        })
-        .await,
-        [9, 7, 5]
-    );
-    assert_eq!(
-        by(EventFilter {
-            time_from: Some(T0 + 2),
-            time_to: Some(T0 + 12),
-            ..Default::default()
-        })
-        .await,
-        [5, 4, 3, 2],
-        "from inclusive, to exclusive"
-    );
-    assert_eq!(
-        by(EventFilter {
-            actor_id: Some("anna".into()),
-            kind: Some(PlaybackStarted as i32),
-            time_from: Some(T0 + 12),
-            ..Default::default()
-        })
-        .await,
-        [10, 8, 6]
-    );
+    let filters: [(Filter, &[u64]); 6] = [
+        (|f| f.actor_id = Some("paal".into()), &[3, 1]),
+        (|f| f.recording_id = Some("r2".into()), &[6, 3, 2]),
+        (|f| f.call_id = Some("call-r2".into()), &[6, 3, 2]),
+        (|f| f.kind = Some(AccessDenied as i32), &[9, 7, 5]),
+        // From inclusive, to exclusive.
+        (
+            |f| (f.time_from, f.time_to) = (Some(T0 + 2), Some(T0 + 12)),
+            &[5, 4, 3, 2],
+        ),
+        (
+            |f| {
+                f.actor_id = Some("anna".into());
+                f.kind = Some(PlaybackStarted as i32);
+                f.time_from = Some(T0 + 12);
+            },
+            &[10, 8, 6],
+        ),
+    ];
+    for (filter, expected) in filters {
+        assert_eq!(by(filter).await, expected);
+    }
     let other = store
         .list("10010", &EventFilter::default(), None, 100)
         .await
@@ -230,31 +204,17 @@ async fn store_conforms(url: &str) {
         Some(stored[0].hash.clone()),
         chain::hash(2, 11, &export, &stored[0].previous_hash)
     );
-    assert_eq!(
-        by(EventFilter {
-            request_id: Some("req-42".into()),
-            ..Default::default()
-        })
-        .await,
-        [12, 11]
-    );
-    assert_eq!(
-        by(EventFilter {
-            reason_code: Some("GDPR".into()),
-            case_id: Some("CASE-7".into()),
-            ..Default::default()
-        })
-        .await,
-        [11]
-    );
-    assert!(
-        by(EventFilter {
-            case_id: Some("CASE-8".into()),
-            ..Default::default()
-        })
-        .await
-        .is_empty()
-    );
+    let filters: [(Filter, &[u64]); 3] = [
+        (|f| f.request_id = Some("req-42".into()), &[12, 11]),
+        (
+            |f| (f.reason_code, f.case_id) = (Some("GDPR".into()), Some("CASE-7".into())),
+            &[11],
+        ),
+        (|f| f.case_id = Some("CASE-8".into()), &[]),
+    ];
+    for (filter, expected) in filters {
+        assert_eq!(by(filter).await, expected);
+    }
 
     // Verification: whole chain, a middle range, bad ranges.
     let report = verify(store.as_ref(), "10009", 0, 0).await.unwrap();

@@ -104,11 +104,17 @@ impl Authority {
         Ok(found)
     }
 
-    /// User management reads the database, not the cache: a demoted admin
-    /// loses it at once on every replica.
-    async fn require_admin(&self, caller: &Principal) -> Result<(), Error> {
+    /// The caller's principal if `rule` admits it and it is an admin of its
+    /// tenant. User management reads the database, not the cache: a demoted
+    /// admin loses it at once on every replica.
+    async fn admit_admin<'c>(
+        &self,
+        caller: &'c Caller,
+        rule: &Rule,
+    ) -> Result<&'c Principal, Error> {
+        let caller = self.admit(caller, rule).await?;
         match self.store.get_user(&caller.tenant, &caller.user_id).await? {
-            Some(u) if u.permissions.admin => Ok(()),
+            Some(u) if u.permissions.admin => Ok(caller),
             _ => Err(Error::PermissionDenied(
                 "only admins of the tenant may manage its users".into(),
             )),
@@ -194,8 +200,7 @@ impl Authz for Authority {
         caller: &Caller,
         request: pb::CreateUserRequest,
     ) -> Result<pb::User, Error> {
-        let caller = self.admit(caller, &CREATE_USER).await?;
-        self.require_admin(caller).await?;
+        let caller = self.admit_admin(caller, &CREATE_USER).await?;
         let spec = Self::user_spec(request.user)?;
         let change = self.change(caller, request.context)?;
         let taken = || Error::AlreadyExists(format!("user {} already exists", spec.user_id));
@@ -224,8 +229,7 @@ impl Authz for Authority {
         caller: &Caller,
         request: pb::GetUserRequest,
     ) -> Result<pb::User, Error> {
-        let caller = self.admit(caller, &GET_USER).await?;
-        self.require_admin(caller).await?;
+        let caller = self.admit_admin(caller, &GET_USER).await?;
         let user_id = &request.user_id;
         check_user_id(user_id, "user_id")?;
         let user = self
@@ -241,8 +245,7 @@ impl Authz for Authority {
         caller: &Caller,
         request: pb::ListUsersRequest,
     ) -> Result<pb::ListUsersResponse, Error> {
-        let caller = self.admit(caller, &LIST_USERS).await?;
-        self.require_admin(caller).await?;
+        let caller = self.admit_admin(caller, &LIST_USERS).await?;
         let page_size = Self::page_size(request.page_size)?;
         let after: String = if request.page_token.is_empty() {
             String::new()
@@ -277,8 +280,7 @@ impl Authz for Authority {
         caller: &Caller,
         request: pb::UpdateUserRequest,
     ) -> Result<pb::User, Error> {
-        let caller = self.admit(caller, &UPDATE_USER).await?;
-        self.require_admin(caller).await?;
+        let caller = self.admit_admin(caller, &UPDATE_USER).await?;
         let spec = Self::user_spec(request.user)?;
         let change = self.change(caller, request.context)?;
         if spec.user_id == caller.user_id && !spec.permissions.admin {
@@ -303,9 +305,8 @@ impl Authz for Authority {
         caller: &Caller,
         request: pb::DeleteUserRequest,
     ) -> Result<pb::DeleteUserResponse, Error> {
-        let caller = self.admit(caller, &DELETE_USER).await?;
+        let caller = self.admit_admin(caller, &DELETE_USER).await?;
         let user_id = request.user_id.as_str();
-        self.require_admin(caller).await?;
         check_user_id(user_id, "user_id")?;
         let change = self.change(caller, request.context)?;
         if user_id == caller.user_id {

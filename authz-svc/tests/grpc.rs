@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use archive_common::{
     Principal, error::violated_field, identity::Role, shutdown::CancellationToken,
 };
-use archive_proto::v1::{self as pb, Action, Verdict, authz_service_client::AuthzServiceClient};
+use archive_proto::v1::{self as pb, Action, Verdict};
 use authz_svc::Config;
-use common::{client, identity, key, keys, paal, start};
-use tonic::{Code, transport::Channel};
+use common::{Api, client, identity, key, keys, paal, start};
+use tonic::Code;
 
 fn config(dir: &tempfile::TempDir) -> Config {
     let mut config = Config::new(
@@ -47,24 +47,12 @@ fn player_with_reason() -> pb::Permissions {
     }
 }
 
-async fn create(c: &mut AuthzServiceClient<Channel>, as_: &Principal, u: pb::User) -> pb::User {
-    c.create_user(key().request(
-        pb::CreateUserRequest {
-            context: Default::default(),
-            user: Some(u),
-        },
-        as_,
-    ))
-    .await
-    .unwrap()
-    .into_inner()
+/// Creates `u` as the admin paal.
+async fn create(c: &Api, u: pb::User) -> pb::User {
+    c.create(&paal(), u, None).await.unwrap()
 }
 
-async fn decide(
-    c: &mut AuthzServiceClient<Channel>,
-    as_: &Principal,
-    action: Action,
-) -> pb::Decision {
+async fn decide(c: &Api, as_: &Principal, action: Action) -> pb::Decision {
     let request = pb::DecideRequest {
         action: action as i32,
         resource: Some(pb::ResourceAttributes {
@@ -72,7 +60,8 @@ async fn decide(
             owner_agent: "Andreas Wallin".into(),
         }),
     };
-    c.decide(key().request(request, as_))
+    c.0.clone()
+        .decide(key().request(request, as_))
         .await
         .unwrap()
         .into_inner()
@@ -84,11 +73,21 @@ fn verdict(d: &pb::Decision) -> Verdict {
     Verdict::try_from(d.verdict).unwrap()
 }
 
+/// The code of a refused call, and the field it names if any.
+fn refused<T: std::fmt::Debug>(answer: Result<T, tonic::Status>) -> (Code, Option<String>) {
+    let err = answer.unwrap_err();
+    (err.code(), violated_field(&err))
+}
+
+fn invalid(field: &str) -> (Code, Option<String>) {
+    (Code::InvalidArgument, Some(field.into()))
+}
+
 #[tokio::test]
 async fn requests_without_a_verified_identity_are_unauthenticated() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(config(&dir)).await;
-    let mut c = client(&server).await;
+    let mut c = client(&server).await.0;
     let err = c
         .decide(pb::DecideRequest {
             action: Action::Play as i32,
@@ -123,45 +122,31 @@ async fn requests_without_a_verified_identity_are_unauthenticated() {
 async fn decisions_follow_the_users_permissions() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(config(&dir)).await;
-    let mut c = client(&server).await;
-    create(
-        &mut c,
-        &paal(),
-        user("anna", "Anna Reason", player_with_reason()),
-    )
-    .await;
-    create(
-        &mut c,
-        &paal(),
-        user("ola", "Ola Noplay", pb::Permissions::default()),
-    )
-    .await;
+    let c = client(&server).await;
+    create(&c, user("anna", "Anna Reason", player_with_reason())).await;
+    create(&c, user("ola", "Ola Noplay", pb::Permissions::default())).await;
     let anna = Principal::new("10009", "anna", "Anna Reason");
     let ola = Principal::new("10009", "ola", "Ola Noplay");
 
-    let d = decide(&mut c, &anna, Action::Play).await;
+    let d = decide(&c, &anna, Action::Play).await;
     assert_eq!(verdict(&d), Verdict::ReasonRequired);
     assert!(d.reason.contains("reason"), "{}", d.reason);
-    assert_eq!(
-        verdict(&decide(&mut c, &anna, Action::Delete).await),
-        Verdict::Deny
-    );
-    assert_eq!(
-        verdict(&decide(&mut c, &anna, Action::Search).await),
-        Verdict::Allow
-    );
-    let d = decide(&mut c, &ola, Action::Play).await;
+    for (as_, action, expected) in [
+        (&anna, Action::Delete, Verdict::Deny),
+        (&anna, Action::Search, Verdict::Allow),
+        (&paal(), Action::ManageUsers, Verdict::Allow),
+        (&paal(), Action::Play, Verdict::Allow),
+    ] {
+        assert_eq!(
+            verdict(&decide(&c, as_, action).await),
+            expected,
+            "{action:?}"
+        );
+    }
+    let d = decide(&c, &ola, Action::Play).await;
     assert_eq!(
         (verdict(&d), d.reason.as_str()),
         (Verdict::Deny, "not allowed to play recordings")
-    );
-    assert_eq!(
-        verdict(&decide(&mut c, &paal(), Action::ManageUsers).await),
-        Verdict::Allow
-    );
-    assert_eq!(
-        verdict(&decide(&mut c, &paal(), Action::Play).await),
-        Verdict::Allow
     );
 
     // Unknown users, and the same id in another tenant, are denied.
@@ -169,7 +154,7 @@ async fn decisions_follow_the_users_permissions() {
         Principal::new("10009", "nobody", "Nobody"),
         Principal::new("10010", "anna", "Anna elsewhere"),
     ] {
-        let d = decide(&mut c, &stranger, Action::Search).await;
+        let d = decide(&c, &stranger, Action::Search).await;
         assert_eq!(
             (verdict(&d), d.reason.as_str()),
             (Verdict::Deny, "unknown user")
@@ -177,6 +162,15 @@ async fn decisions_follow_the_users_permissions() {
     }
 
     // The batch form answers in request order.
+    let bad = |action: i32| pb::DecideRequest {
+        action,
+        resource: None,
+    };
+    let batch = |requests: Vec<pb::DecideRequest>| {
+        let request = key().request(pb::BatchDecideRequest { requests }, &anna);
+        let mut c = c.0.clone();
+        async move { Ok::<_, tonic::Status>(c.batch_decide(request).await?.into_inner().decisions) }
+    };
     let actions = [
         Action::Search,
         Action::Play,
@@ -184,19 +178,9 @@ async fn decisions_follow_the_users_permissions() {
         Action::Delete,
         Action::Play,
     ];
-    let requests = actions
-        .iter()
-        .map(|a| pb::DecideRequest {
-            action: *a as i32,
-            resource: None,
-        })
-        .collect();
-    let decisions = c
-        .batch_decide(key().request(pb::BatchDecideRequest { requests }, &anna))
+    let decisions = batch(actions.iter().map(|a| bad(*a as i32)).collect())
         .await
-        .unwrap()
-        .into_inner()
-        .decisions;
+        .unwrap();
     let verdicts: Vec<Verdict> = decisions.iter().map(verdict).collect();
     assert_eq!(
         verdicts,
@@ -210,59 +194,28 @@ async fn decisions_follow_the_users_permissions() {
     );
 
     // Bad input names the field.
-    let bad = |action: i32| pb::DecideRequest {
-        action,
-        resource: None,
-    };
-    let err = c
-        .decide(key().request(bad(Action::Unspecified as i32), &anna))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(violated_field(&err).as_deref(), Some("action"));
-    let err = c
-        .batch_decide(key().request(
-            pb::BatchDecideRequest {
-                requests: vec![bad(1), bad(42)],
-            },
-            &anna,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(violated_field(&err).as_deref(), Some("requests[1].action"));
-    let full = pb::BatchDecideRequest {
-        requests: vec![bad(1); authz_svc::MAX_BATCH],
-    };
-    let answered = c
-        .batch_decide(key().request(full.clone(), &anna))
-        .await
-        .unwrap();
-    assert_eq!(answered.into_inner().decisions.len(), authz_svc::MAX_BATCH);
+    let err =
+        c.0.clone()
+            .decide(key().request(bad(Action::Unspecified as i32), &anna))
+            .await;
+    assert_eq!(refused(err), invalid("action"));
+    assert_eq!(
+        refused(batch(vec![bad(1), bad(42)]).await),
+        invalid("requests[1].action")
+    );
+    let full = vec![bad(1); authz_svc::MAX_BATCH];
+    let answered = batch(full.clone()).await.unwrap();
+    assert_eq!(answered.len(), authz_svc::MAX_BATCH);
     let mut over = full;
-    over.requests.push(bad(1));
-    let err = c
-        .batch_decide(key().request(over, &anna))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::InvalidArgument);
-    assert_eq!(violated_field(&err).as_deref(), Some("requests"));
+    over.push(bad(1));
+    assert_eq!(refused(batch(over).await), invalid("requests"));
 
     // Users read their own permissions; strangers are not found.
-    let mine = c
-        .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &anna))
-        .await
-        .unwrap()
-        .into_inner();
+    let mine = c.mine(&anna).await.unwrap();
     assert_eq!(mine.permissions, Some(player_with_reason()));
     assert_eq!(mine.agent_name, "Anna Reason");
-    let err = c
-        .get_my_permissions(key().request(
-            pb::GetMyPermissionsRequest {},
-            &Principal::new("10010", "anna", "A"),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
+    let err = c.mine(&Principal::new("10010", "anna", "A")).await;
+    assert_eq!(refused(err), (Code::NotFound, None));
     server.stop().await;
 }
 
@@ -270,122 +223,48 @@ async fn decisions_follow_the_users_permissions() {
 async fn only_admins_of_the_tenant_manage_users() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(config(&dir)).await;
-    let mut c = client(&server).await;
+    let c = client(&server).await;
     let olga = Principal::new("10010", "olga", "Olga Admin");
     let anna = Principal::new("10009", "anna", "Anna");
-    create(&mut c, &paal(), user("anna", "Anna", player_with_reason())).await;
+    let paal = paal();
+    create(&c, user("anna", "Anna", player_with_reason())).await;
 
     // A non-admin is refused every management call.
-    let k = key();
+    let admin = pb::Permissions {
+        admin: true,
+        ..Default::default()
+    };
     let denied = [
-        c.create_user(k.request(
-            pb::CreateUserRequest {
-                context: Default::default(),
-                user: Some(user("x", "X", Default::default())),
-            },
-            &anna,
-        ))
-        .await
-        .map(drop),
-        c.get_user(k.request(
-            pb::GetUserRequest {
-                user_id: "paal".into(),
-            },
-            &anna,
-        ))
-        .await
-        .map(drop),
-        c.list_users(k.request(pb::ListUsersRequest::default(), &anna))
+        c.create(&anna, user("x", "X", Default::default()), None)
             .await
             .map(drop),
-        c.update_user(k.request(
-            pb::UpdateUserRequest {
-                context: Default::default(),
-                user: Some(user(
-                    "anna",
-                    "A",
-                    pb::Permissions {
-                        admin: true,
-                        ..Default::default()
-                    },
-                )),
-            },
-            &anna,
-        ))
-        .await
-        .map(drop),
-        c.delete_user(k.request(
-            pb::DeleteUserRequest {
-                context: Default::default(),
-                user_id: "paal".into(),
-            },
-            &anna,
-        ))
-        .await
-        .map(drop),
+        c.get(&anna, "paal").await.map(drop),
+        c.list(&anna, 0, "").await.map(drop),
+        c.update(&anna, user("anna", "A", admin), None)
+            .await
+            .map(drop),
+        c.delete(&anna, "paal", None).await,
     ];
     for result in denied {
-        assert_eq!(result.unwrap_err().code(), Code::PermissionDenied);
+        assert_eq!(refused(result), (Code::PermissionDenied, None));
     }
     // The escalation attempt above changed nothing.
-    let got = c
-        .get_user(k.request(
-            pb::GetUserRequest {
-                user_id: "anna".into(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let got = c.get(&paal, "anna").await.unwrap();
     assert_eq!(got.permissions, Some(player_with_reason()));
 
     // An admin of another tenant sees none of this tenant's users.
-    let err = c
-        .get_user(k.request(
-            pb::GetUserRequest {
-                user_id: "anna".into(),
-            },
-            &olga,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
-    let err = c
-        .delete_user(k.request(
-            pb::DeleteUserRequest {
-                context: Default::default(),
-                user_id: "anna".into(),
-            },
-            &olga,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
-    let theirs = c
-        .list_users(k.request(pb::ListUsersRequest::default(), &olga))
-        .await
-        .unwrap();
-    let ids: Vec<String> = theirs
-        .into_inner()
-        .users
-        .into_iter()
-        .map(|u| u.user_id)
-        .collect();
-    assert_eq!(ids, ["olga"]);
+    assert_eq!(refused(c.get(&olga, "anna").await), (Code::NotFound, None));
+    assert_eq!(
+        refused(c.delete(&olga, "anna", None).await),
+        (Code::NotFound, None)
+    );
+    assert_eq!(c.ids(&olga).await.unwrap(), ["olga"]);
 
     // Duplicates and bad fields.
     let err = c
-        .create_user(k.request(
-            pb::CreateUserRequest {
-                context: Default::default(),
-                user: Some(user("anna", "Again", Default::default())),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::AlreadyExists);
+        .create(&paal, user("anna", "Again", Default::default()), None)
+        .await;
+    assert_eq!(refused(err), (Code::AlreadyExists, None));
     for (bad, field) in [
         (user("bad id", "Bad", Default::default()), "user.user_id"),
         (
@@ -398,115 +277,45 @@ async fn only_admins_of_the_tenant_manage_users() {
             "user.display_name",
         ),
     ] {
-        let err = c
-            .create_user(k.request(
-                pb::CreateUserRequest {
-                    context: Default::default(),
-                    user: Some(bad),
-                },
-                &paal(),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), Code::InvalidArgument);
-        assert_eq!(violated_field(&err).as_deref(), Some(field));
+        assert_eq!(refused(c.create(&paal, bad, None).await), invalid(field));
     }
-    let err = c
-        .create_user(k.request(
-            pb::CreateUserRequest {
-                context: Default::default(),
-                user: None,
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(violated_field(&err).as_deref(), Some("user"));
-    let err = c
-        .get_user(k.request(
-            pb::GetUserRequest {
-                user_id: String::new(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(violated_field(&err).as_deref(), Some("user_id"));
-    let listed = c
-        .list_users(k.request(pb::ListUsersRequest::default(), &paal()))
-        .await
-        .unwrap();
-    let ids: Vec<String> = listed
-        .into_inner()
-        .users
-        .into_iter()
-        .map(|u| u.user_id)
-        .collect();
+    let err = c.create(&paal, None, None).await;
+    assert_eq!(refused(err).1.as_deref(), Some("user"));
     assert_eq!(
-        ids,
+        refused(c.get(&paal, "").await).1.as_deref(),
+        Some("user_id")
+    );
+    assert_eq!(
+        c.ids(&paal).await.unwrap(),
         ["anna", "paal"],
         "nothing was written by the refused requests"
     );
 
     // Admins may not lock themselves out.
     let err = c
-        .update_user(k.request(
-            pb::UpdateUserRequest {
-                context: Default::default(),
-                user: Some(user("paal", "Paal", player_with_reason())),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
-    let err = c
-        .delete_user(k.request(
-            pb::DeleteUserRequest {
-                context: Default::default(),
-                user_id: "paal".into(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition);
+        .update(&paal, user("paal", "Paal", player_with_reason()), None)
+        .await;
+    assert_eq!(refused(err), (Code::FailedPrecondition, None));
+    let err = c.delete(&paal, "paal", None).await;
+    assert_eq!(refused(err), (Code::FailedPrecondition, None));
 
     // Update and delete.
     let updated = c
-        .update_user(k.request(
-            pb::UpdateUserRequest {
-                context: Default::default(),
-                user: Some(user("anna", "Anna Updated", Default::default())),
-            },
-            &paal(),
-        ))
+        .update(
+            &paal,
+            user("anna", "Anna Updated", Default::default()),
+            None,
+        )
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(updated.display_name, "Anna Updated");
     assert!(updated.update_time.unwrap().seconds >= updated.create_time.unwrap().seconds);
     let err = c
-        .update_user(k.request(
-            pb::UpdateUserRequest {
-                context: Default::default(),
-                user: Some(user("ghost", "G", Default::default())),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::NotFound);
-    c.delete_user(k.request(
-        pb::DeleteUserRequest {
-            context: Default::default(),
-            user_id: "anna".into(),
-        },
-        &paal(),
-    ))
-    .await
-    .unwrap();
-    let d = decide(&mut c, &anna, Action::Search).await;
+        .update(&paal, user("ghost", "G", Default::default()), None)
+        .await;
+    assert_eq!(refused(err), (Code::NotFound, None));
+    c.delete(&paal, "anna", None).await.unwrap();
+    let d = decide(&c, &anna, Action::Search).await;
     assert_eq!(d.reason, "unknown user", "a deleted user is denied at once");
     server.stop().await;
 }
@@ -515,25 +324,15 @@ async fn only_admins_of_the_tenant_manage_users() {
 async fn list_users_pages_with_sealed_tokens() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(config(&dir)).await;
-    let mut c = client(&server).await;
+    let c = client(&server).await;
     for id in ["e", "a", "d", "b", "c"] {
-        create(&mut c, &paal(), user(id, id, Default::default())).await;
+        create(&c, user(id, id, Default::default())).await;
     }
     let mut ids = Vec::new();
     let mut token = String::new();
     let mut pages = 0;
     loop {
-        let page = c
-            .list_users(key().request(
-                pb::ListUsersRequest {
-                    page_size: 2,
-                    page_token: token.clone(),
-                },
-                &paal(),
-            ))
-            .await
-            .unwrap()
-            .into_inner();
+        let page = c.list(&paal(), 2, &token).await.unwrap();
         pages += 1;
         assert!(page.users.len() <= 2);
         ids.extend(page.users.into_iter().map(|u| u.user_id));
@@ -546,46 +345,18 @@ async fn list_users_pages_with_sealed_tokens() {
     assert_eq!(pages, 3);
 
     // A token is bound to its tenant and cannot be forged.
-    let first = c
-        .list_users(key().request(
-            pb::ListUsersRequest {
-                page_size: 1,
-                page_token: String::new(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let first = c.list(&paal(), 1, "").await.unwrap();
     let olga = Principal::new("10010", "olga", "Olga Admin");
     for (as_, token) in [
-        (&olga, first.next_page_token.clone()),
-        (&paal(), "bm90LWEtdG9rZW4".to_owned()),
+        (&olga, first.next_page_token.as_str()),
+        (&paal(), "bm90LWEtdG9rZW4"),
     ] {
-        let err = c
-            .list_users(key().request(
-                pb::ListUsersRequest {
-                    page_size: 1,
-                    page_token: token,
-                },
-                as_,
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(violated_field(&err).as_deref(), Some("page_token"));
+        let err = c.list(as_, 1, token).await;
+        assert_eq!(refused(err).1.as_deref(), Some("page_token"));
     }
     for size in [-1, 1001] {
-        let err = c
-            .list_users(key().request(
-                pb::ListUsersRequest {
-                    page_size: size,
-                    page_token: String::new(),
-                },
-                &paal(),
-            ))
-            .await
-            .unwrap_err();
-        assert_eq!(violated_field(&err).as_deref(), Some("page_size"));
+        let err = c.list(&paal(), size, "").await;
+        assert_eq!(refused(err).1.as_deref(), Some("page_size"));
     }
     server.stop().await;
 }
@@ -600,38 +371,32 @@ async fn a_revoked_permission_takes_effect_within_the_cache_bound() {
     a_config.decision_cache_ttl_ms = ttl.as_millis() as u64;
     let b_config = a_config.clone();
     let a = start(a_config).await;
-    let mut ca = client(&a).await;
+    let ca = client(&a).await;
     let b = start(b_config).await;
-    let mut cb = client(&b).await;
+    let cb = client(&b).await;
     let anna = Principal::new("10009", "anna", "Anna");
     let play = pb::Permissions {
         play_recordings: true,
         ..Default::default()
     };
-    create(&mut ca, &paal(), user("anna", "Anna", play)).await;
+    create(&ca, user("anna", "Anna", play)).await;
     // Both instances now hold anna's permissions in their caches.
     assert_eq!(
-        verdict(&decide(&mut ca, &anna, Action::Play).await),
+        verdict(&decide(&ca, &anna, Action::Play).await),
         Verdict::Allow
     );
     assert_eq!(
-        verdict(&decide(&mut cb, &anna, Action::Play).await),
+        verdict(&decide(&cb, &anna, Action::Play).await),
         Verdict::Allow
     );
     let b_filled = Instant::now();
 
-    ca.update_user(key().request(
-        pb::UpdateUserRequest {
-            context: Default::default(),
-            user: Some(user("anna", "Anna", pb::Permissions::default())),
-        },
-        &paal(),
-    ))
-    .await
-    .unwrap();
+    ca.update(&paal(), user("anna", "Anna", Default::default()), None)
+        .await
+        .unwrap();
     let revoked = Instant::now();
     assert_eq!(
-        verdict(&decide(&mut ca, &anna, Action::Play).await),
+        verdict(&decide(&ca, &anna, Action::Play).await),
         Verdict::Deny,
         "the instance that made the change denies at once"
     );
@@ -641,7 +406,7 @@ async fn a_revoked_permission_takes_effect_within_the_cache_bound() {
     let mut stale_answers = 0;
     loop {
         let asked = revoked.elapsed();
-        match verdict(&decide(&mut cb, &anna, Action::Play).await) {
+        match verdict(&decide(&cb, &anna, Action::Play).await) {
             Verdict::Deny => break,
             Verdict::Allow => {
                 assert!(
@@ -670,12 +435,8 @@ async fn a_revoked_permission_takes_effect_within_the_cache_bound() {
 async fn bootstrap_is_idempotent_and_checked() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(config(&dir)).await;
-    let mut c = client(&server).await;
-    let me = c
-        .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &paal()))
-        .await
-        .unwrap()
-        .into_inner();
+    let c = client(&server).await;
+    let me = c.mine(&paal()).await.unwrap();
     assert_eq!(me.display_name, "Paal Admin");
     let p = me.permissions.unwrap();
     assert!(
@@ -685,25 +446,14 @@ async fn bootstrap_is_idempotent_and_checked() {
             && p.delete_recordings
             && p.view_audit_log
     );
-    c.update_user(key().request(
-        pb::UpdateUserRequest {
-            context: Default::default(),
-            user: Some(user("paal", "Paal Renamed", p)),
-        },
-        &paal(),
-    ))
-    .await
-    .unwrap();
+    c.update(&paal(), user("paal", "Paal Renamed", p), None)
+        .await
+        .unwrap();
     server.stop().await;
 
     // A restart with the same entries creates nothing and overwrites nothing.
     let server = start(config(&dir)).await;
-    let mut c = client(&server).await;
-    let me = c
-        .get_my_permissions(key().request(pb::GetMyPermissionsRequest {}, &paal()))
-        .await
-        .unwrap()
-        .into_inner();
+    let me = client(&server).await.mine(&paal()).await.unwrap();
     assert_eq!(me.display_name, "Paal Renamed");
     server.stop().await;
 

@@ -11,7 +11,7 @@ mod common;
 
 use archive_common::shutdown::CancellationToken;
 use archive_proto::v1 as pb;
-use common::{client, identity, key, paal, start};
+use common::{client, identity, paal, start};
 use sqlx::{Connection, PgConnection};
 use test_support::postgres::{ScratchDatabase, ScratchRole};
 
@@ -44,8 +44,7 @@ async fn the_runtime_role_serves_without_ddl_rights() {
 
     // Serving as the runtime role.
     let server = start(config).await;
-    let mut client = client(&server).await;
-    let key = key();
+    let client = client(&server).await;
     let paal = paal();
     let anna = pb::User {
         user_id: "anna".into(),
@@ -56,46 +55,14 @@ async fn the_runtime_role_serves_without_ddl_rights() {
         }),
         ..Default::default()
     };
-    client
-        .create_user(key.request(
-            pb::CreateUserRequest {
-                user: Some(anna.clone()),
-                context: None,
-            },
-            &paal,
-        ))
-        .await
-        .unwrap();
-    client
-        .update_user(key.request(
-            pb::UpdateUserRequest {
-                user: Some(pb::User {
-                    permissions: None,
-                    ..anna
-                }),
-                context: None,
-            },
-            &paal,
-        ))
-        .await
-        .unwrap();
-    let listed = client
-        .list_users(key.request(pb::ListUsersRequest::default(), &paal))
-        .await
-        .unwrap()
-        .into_inner()
-        .users;
-    assert_eq!(listed.len(), 2);
-    client
-        .delete_user(key.request(
-            pb::DeleteUserRequest {
-                user_id: "anna".into(),
-                context: None,
-            },
-            &paal,
-        ))
-        .await
-        .unwrap();
+    client.create(&paal, anna.clone(), None).await.unwrap();
+    let revoked = pb::User {
+        permissions: None,
+        ..anna
+    };
+    client.update(&paal, revoked, None).await.unwrap();
+    assert_eq!(client.ids(&paal).await.unwrap().len(), 2);
+    client.delete(&paal, "anna", None).await.unwrap();
     server.stop().await;
 
     // Every change left its event for the relay (no audit URL: they wait):

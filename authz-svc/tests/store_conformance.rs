@@ -46,6 +46,30 @@ fn by_paal(t: DateTime<Utc>) -> Change {
     })
 }
 
+/// `user` inserted in `tenant` by paal at `at(t)`; `None`: the id is taken.
+async fn insert(store: &Arc<dyn Store>, tenant: &str, user: UserSpec, t: i64) -> Option<User> {
+    store
+        .insert_user(tenant, &user, &by_paal(at(t)))
+        .await
+        .unwrap()
+}
+
+/// `user` of 10009 updated by paal at `at(t)`; `None`: no such user.
+async fn update(store: &Arc<dyn Store>, user: UserSpec, t: i64) -> Option<User> {
+    store
+        .update_user("10009", &user, &by_paal(at(t)))
+        .await
+        .unwrap()
+}
+
+/// User `id` of 10009 deleted by paal at `at(t)`; `false`: no such user.
+async fn delete(store: &Arc<dyn Store>, id: &str, t: i64) -> bool {
+    store
+        .delete_user("10009", id, &by_paal(at(t)))
+        .await
+        .unwrap()
+}
+
 /// The events waiting in the outbox, oldest first, taken out of it.
 async fn take_events(store: &dyn Store) -> Vec<(String, AuditEvent)> {
     let due = store
@@ -89,14 +113,8 @@ const PLAYER: Permissions = Permissions {
 /// event already taken.
 async fn with_anna(url: &str) -> (Arc<dyn Store>, User) {
     let store = store::open(url, true).await.unwrap();
-    let anna = store
-        .insert_user(
-            "10009",
-            &spec("anna", "Anna Agent", PLAYER),
-            &by_paal(at(0)),
-        )
+    let anna = insert(&store, "10009", spec("anna", "Anna Agent", PLAYER), 0)
         .await
-        .unwrap()
         .expect("created");
     take_events(store.as_ref()).await;
     (store, anna)
@@ -105,14 +123,8 @@ async fn with_anna(url: &str) -> (Arc<dyn Store>, User) {
 async fn inserts_record_their_event_and_never_overwrite(url: &str) {
     let store = store::open(url, true).await.unwrap();
     store.ping().await.unwrap();
-    let anna = store
-        .insert_user(
-            "10009",
-            &spec("anna", "Anna Agent", PLAYER),
-            &by_paal(at(0)),
-        )
+    let anna = insert(&store, "10009", spec("anna", "Anna Agent", PLAYER), 0)
         .await
-        .unwrap()
         .expect("created");
     assert_eq!(anna.user_id, "anna");
     assert_eq!(anna.agent_name, "Anna Agent (agent)");
@@ -138,14 +150,13 @@ async fn inserts_record_their_event_and_never_overwrite(url: &str) {
     );
     assert_eq!(e.event_time, Some(timestamp(at(0))));
     assert!(e.event_id.starts_with("permission-changed:"));
-    let again = store
-        .insert_user(
-            "10009",
-            &spec("anna", "Someone Else", ALL_PERMISSIONS),
-            &by_paal(at(5)),
-        )
-        .await
-        .unwrap();
+    let again = insert(
+        &store,
+        "10009",
+        spec("anna", "Someone Else", ALL_PERMISSIONS),
+        5,
+    )
+    .await;
     assert!(again.is_none(), "an existing id is not overwritten");
     assert!(
         take_events(store.as_ref()).await.is_empty(),
@@ -158,56 +169,36 @@ async fn tenants_are_separate(url: &str) {
     let (store, anna) = with_anna(url).await;
     // The same id in another tenant is another user.
     assert_eq!(store.get_user("10010", "anna").await.unwrap(), None);
-    store
-        .insert_user(
-            "10010",
-            &spec("anna", "Other Anna", ALL_PERMISSIONS),
-            &by_paal(at(1)),
-        )
-        .await
-        .unwrap()
-        .expect("same id, other tenant");
+    insert(
+        &store,
+        "10010",
+        spec("anna", "Other Anna", ALL_PERMISSIONS),
+        1,
+    )
+    .await
+    .expect("same id, other tenant");
     assert_eq!(store.get_user("10009", "anna").await.unwrap(), Some(anna));
     let revoked = Permissions::default();
-    store
-        .update_user("10009", &spec("anna", "Anna A.", revoked), &by_paal(at(10)))
+    update(&store, spec("anna", "Anna A.", revoked), 10)
         .await
-        .unwrap()
         .expect("exists");
     let other = store.get_user("10010", "anna").await.unwrap().unwrap();
     assert_eq!(
         other.permissions, ALL_PERMISSIONS,
         "an update in one tenant leaves the other alone"
     );
-    assert!(
-        store
-            .delete_user("10009", "anna", &by_paal(at(12)))
-            .await
-            .unwrap()
-    );
+    assert!(delete(&store, "anna", 12).await);
     assert_eq!(store.get_user("10010", "anna").await.unwrap(), Some(other));
 }
 
 async fn users_list_in_byte_order_of_ids(url: &str) {
     let (store, _) = with_anna(url).await;
-    store
-        .insert_user(
-            "10010",
-            &spec("anna", "Other Anna", PLAYER),
-            &by_paal(at(1)),
-        )
+    insert(&store, "10010", spec("anna", "Other Anna", PLAYER), 1)
         .await
-        .unwrap()
         .unwrap();
     for id in ["Zed", "bo", "a.b", "carl", "b@x"] {
-        store
-            .insert_user(
-                "10009",
-                &spec(id, id, Permissions::default()),
-                &by_paal(at(2)),
-            )
+        insert(&store, "10009", spec(id, id, Permissions::default()), 2)
             .await
-            .unwrap()
             .unwrap();
     }
     // Keyset pages, one tenant only.
@@ -239,10 +230,8 @@ async fn updates_replace_names_and_permissions(url: &str) {
     let (store, _) = with_anna(url).await;
     // Names and permissions replaced, create_time kept.
     let revoked = Permissions::default();
-    let updated = store
-        .update_user("10009", &spec("anna", "Anna A.", revoked), &by_paal(at(10)))
+    let updated = update(&store, spec("anna", "Anna A.", revoked), 10)
         .await
-        .unwrap()
         .expect("exists");
     assert_eq!(updated.display_name, "Anna A.");
     assert_eq!(updated.permissions, revoked);
@@ -253,10 +242,8 @@ async fn updates_replace_names_and_permissions(url: &str) {
         Some(updated.clone())
     );
     // Before → after; the same update again changes and records nothing.
-    let again = store
-        .update_user("10009", &spec("anna", "Anna A.", revoked), &by_paal(at(11)))
+    let again = update(&store, spec("anna", "Anna A.", revoked), 11)
         .await
-        .unwrap()
         .unwrap();
     assert_eq!(again.permissions, revoked);
     let events = take_events(store.as_ref()).await;
@@ -266,30 +253,14 @@ async fn updates_replace_names_and_permissions(url: &str) {
             "updated user anna: display name \"Anna Agent\" -> \"Anna A.\", agent \"Anna Agent (agent)\" -> \"Anna A. (agent)\", permissions: play,require_reason -> none"
         ]
     );
-    assert_eq!(
-        store
-            .update_user("10009", &spec("nobody", "N", revoked), &by_paal(at(10)))
-            .await
-            .unwrap(),
-        None
-    );
+    assert_eq!(update(&store, spec("nobody", "N", revoked), 10).await, None);
     assert!(take_events(store.as_ref()).await.is_empty());
 }
 
 async fn deletes_are_recorded_once(url: &str) {
     let (store, _) = with_anna(url).await;
-    assert!(
-        store
-            .delete_user("10009", "anna", &by_paal(at(12)))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .delete_user("10009", "anna", &by_paal(at(13)))
-            .await
-            .unwrap()
-    );
+    assert!(delete(&store, "anna", 12).await);
+    assert!(!delete(&store, "anna", 13).await);
     let events = take_events(store.as_ref()).await;
     assert_eq!(
         details(&events),
@@ -313,14 +284,7 @@ async fn every_permission_column_round_trips(url: &str) {
         let mut p = Permissions::default();
         set(&mut p);
         let id = format!("flag{i}");
-        store
-            .insert_user(
-                "10011",
-                &spec(&id, "F", p),
-                &by_paal(at(0) + TimeDelta::seconds(i as i64)),
-            )
-            .await
-            .unwrap();
+        insert(&store, "10011", spec(&id, "F", p), i as i64).await;
         assert_eq!(
             store
                 .get_user("10011", &id)

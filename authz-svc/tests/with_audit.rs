@@ -15,10 +15,9 @@ use std::time::Duration;
 use archive_common::{Principal, error::violated_field, shutdown::CancellationToken};
 use archive_proto::v1::{
     self as pb, Action, AuditEventKind, Verdict, audit_service_client::AuditServiceClient,
-    authz_service_client::AuthzServiceClient,
 };
 use audit_svc::testing::FakeTrail;
-use common::{Server, identity, key, keys, paal};
+use common::{Api, Server, identity, key, keys, paal};
 use test_support::server::Running;
 use tonic::{Code, transport::Channel};
 
@@ -32,6 +31,13 @@ fn user(id: &str, name: &str, permissions: pb::Permissions) -> pb::User {
     }
 }
 
+fn play() -> pb::Permissions {
+    pb::Permissions {
+        play_recordings: true,
+        ..Default::default()
+    }
+}
+
 fn context(reason: &str) -> Option<pb::ActionContext> {
     Some(pb::ActionContext {
         request_id: format!("req-{reason}"),
@@ -41,7 +47,7 @@ fn context(reason: &str) -> Option<pb::ActionContext> {
 }
 
 struct Suite {
-    authz: AuthzServiceClient<Channel>,
+    authz: Api,
     /// authz-svc and audit-svc, serving until the test ends.
     _servers: (Server, Running<audit_svc::Error>),
     audit: AuditServiceClient<Channel>,
@@ -84,71 +90,27 @@ async fn start() -> Suite {
 #[tokio::test]
 async fn each_user_change_reaches_the_trail_once_and_a_refused_one_not_at_all() {
     let mut s = start().await;
-    let play = pb::Permissions {
-        play_recordings: true,
-        ..Default::default()
-    };
-    s.authz
-        .create_user(key().request(
-            pb::CreateUserRequest {
-                user: Some(user("anna", "Anna", play)),
-                context: context("new agent"),
-            },
-            &paal(),
-        ))
+    let paal = paal();
+    let c = &s.authz;
+    c.create(&paal, user("anna", "Anna", play()), context("new agent"))
         .await
         .unwrap();
-    s.authz
-        .update_user(key().request(
-            pb::UpdateUserRequest {
-                user: Some(user("anna", "Anna", pb::Permissions::default())),
-                context: context("left the team"),
-            },
-            &paal(),
-        ))
+    let revoked = user("anna", "Anna", Default::default());
+    c.update(&paal, revoked, context("left the team"))
         .await
         .unwrap();
 
     // Refused: already exists, not an admin, a bad context. None is recorded.
-    let err = s
-        .authz
-        .create_user(key().request(
-            pb::CreateUserRequest {
-                user: Some(user("anna", "Dup", play)),
-                context: None,
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::AlreadyExists);
+    let err = c.create(&paal, user("anna", "Dup", play()), None).await;
+    assert_eq!(err.unwrap_err().code(), Code::AlreadyExists);
     let anna = Principal::new("10009", "anna", "Anna");
-    let err = s
-        .authz
-        .create_user(key().request(
-            pb::CreateUserRequest {
-                user: Some(user("bo", "Bo", play)),
-                context: None,
-            },
-            &anna,
-        ))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code(), Code::PermissionDenied);
-    let err = s
-        .authz
-        .delete_user(key().request(
-            pb::DeleteUserRequest {
-                user_id: "anna".into(),
-                context: Some(pb::ActionContext {
-                    reason: "bell\u{7}".into(),
-                    ..Default::default()
-                }),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
+    let err = c.create(&anna, user("bo", "Bo", play()), None).await;
+    assert_eq!(err.unwrap_err().code(), Code::PermissionDenied);
+    let bell = Some(pb::ActionContext {
+        reason: "bell\u{7}".into(),
+        ..Default::default()
+    });
+    let err = c.delete(&paal, "anna", bell).await.unwrap_err();
     assert_eq!(violated_field(&err).as_deref(), Some("context.reason"));
 
     let events = s.trail.wait_for(3).await;
@@ -206,7 +168,7 @@ async fn each_user_change_reaches_the_trail_once_and_a_refused_one_not_at_all() 
     assert_eq!(err.code(), Code::PermissionDenied);
     let report = s
         .audit
-        .verify_chain(key().request(pb::VerifyChainRequest::default(), &paal()))
+        .verify_chain(key().request(pb::VerifyChainRequest::default(), &paal))
         .await
         .unwrap()
         .into_inner();
@@ -219,44 +181,17 @@ async fn a_trail_that_is_down_delays_the_event_not_the_change() {
     let mut s = start().await;
     s.trail.wait_for(1).await; // the bootstrap admin
     s.trail.set_down(true);
-    let play = pb::Permissions {
-        play_recordings: true,
-        ..Default::default()
-    };
-    s.authz
-        .create_user(key().request(
-            pb::CreateUserRequest {
-                user: Some(user("bo", "Bo", play)),
-                context: None,
-            },
-            &paal(),
-        ))
+    let c = &s.authz;
+    c.create(&paal(), user("bo", "Bo", play()), None)
         .await
         .expect("the change does not wait for the trail");
-    s.authz
-        .delete_user(key().request(
-            pb::DeleteUserRequest {
-                user_id: "bo".into(),
-                context: context("mistake"),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap();
-    let err = s
-        .authz
-        .get_user(key().request(
-            pb::GetUserRequest {
-                user_id: "bo".into(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
+    c.delete(&paal(), "bo", context("mistake")).await.unwrap();
+    let err = c.get(&paal(), "bo").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
     // Decisions answer as ever.
     let decision = s
         .authz
+        .0
         .decide(key().request(
             pb::DecideRequest {
                 action: Action::Play as i32,
@@ -296,18 +231,15 @@ async fn a_trail_that_is_down_delays_the_event_not_the_change() {
 async fn callers_that_are_not_users_are_refused_and_the_refusal_recorded() {
     let mut s = start().await;
     s.trail.wait_for(1).await; // the bootstrap admin
-    let play = pb::Permissions {
-        play_recordings: true,
-        ..Default::default()
-    };
     // A service acting as itself (archive-svc's retention sweeper) may not
     // manage users…
     let retention = Principal::system("10009", "retention");
     let err = s
         .authz
+        .0
         .create_user(keys().signer("archive-svc").request(
             pb::CreateUserRequest {
-                user: Some(user("bo", "Bo", play)),
+                user: Some(user("bo", "Bo", play())),
                 context: None,
             },
             &retention,
@@ -319,6 +251,7 @@ async fn callers_that_are_not_users_are_refused_and_the_refusal_recorded() {
     let platform = keys().platform("recording-platform", &["10009"]);
     let err = s
         .authz
+        .0
         .decide(platform.request(
             pb::DecideRequest {
                 action: Action::Play as i32,
@@ -330,16 +263,7 @@ async fn callers_that_are_not_users_are_refused_and_the_refusal_recorded() {
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
     // Nothing was created.
-    let err = s
-        .authz
-        .get_user(key().request(
-            pb::GetUserRequest {
-                user_id: "bo".into(),
-            },
-            &paal(),
-        ))
-        .await
-        .unwrap_err();
+    let err = s.authz.get(&paal(), "bo").await.unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
 
     // Each refusal reaches the trail as ACCESS_DENIED, in the caller's

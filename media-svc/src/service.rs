@@ -75,9 +75,9 @@ impl MediaCore {
     /// recorded as ACCESS_DENIED).
     async fn admit<'c>(&self, caller: &'c Caller, rule: &Rule) -> Result<&'c Principal, Error> {
         self.gate
-            .admit_caller(caller, rule)
+            .check(caller, rule)
             .await
-            .map_err(Error::Passed)
+            .map_err(|refusal| Error::Passed(refusal.into()))
     }
 
     /// The keys of recording `id` of the caller's tenant, if `rule` admits the caller.

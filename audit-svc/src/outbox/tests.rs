@@ -357,65 +357,36 @@ fn the_context_is_checked_to_the_trails_bounds_naming_the_field() {
         Context::from_proto(None, "context").unwrap(),
         Context::default()
     );
-    let cases: Vec<(pb::ActionContext, &str)> = vec![
+    // Each case makes one field of `ok` just too long or unprintable.
+    type Bad = fn(&mut pb::ActionContext);
+    let cases: [(Bad, &str); 8] = [
+        (|c| c.reason = "r".repeat(REASON_MAX + 1), "context.reason"),
+        (|c| c.reason = "nul\0".into(), "context.reason"),
         (
-            pb::ActionContext {
-                reason: "r".repeat(REASON_MAX + 1),
-                ..ok.clone()
-            },
-            "context.reason",
-        ),
-        (
-            pb::ActionContext {
-                reason: "nul\0".into(),
-                ..ok.clone()
-            },
-            "context.reason",
-        ),
-        (
-            pb::ActionContext {
-                reason_code: "has space".into(),
-                ..ok.clone()
-            },
+            |c| c.reason_code = "has space".into(),
             "context.reason_code",
         ),
         (
-            pb::ActionContext {
-                reason_code: "x".repeat(REASON_CODE_MAX + 1),
-                ..ok.clone()
-            },
+            |c| c.reason_code = "x".repeat(REASON_CODE_MAX + 1),
             "context.reason_code",
         ),
         (
-            pb::ActionContext {
-                case_id: "c".repeat(CASE_ID_MAX + 1),
-                ..ok.clone()
-            },
+            |c| c.case_id = "c".repeat(CASE_ID_MAX + 1),
             "context.case_id",
         ),
         (
-            pb::ActionContext {
-                request_id: "q".repeat(REQUEST_ID_MAX + 1),
-                ..ok.clone()
-            },
+            |c| c.request_id = "q".repeat(REQUEST_ID_MAX + 1),
             "context.request_id",
         ),
         (
-            pb::ActionContext {
-                client_address: "a".repeat(CLIENT_ADDRESS_MAX + 1),
-                ..ok.clone()
-            },
+            |c| c.client_address = "a".repeat(CLIENT_ADDRESS_MAX + 1),
             "context.client_address",
         ),
-        (
-            pb::ActionContext {
-                user_agent: "ua\n".into(),
-                ..ok.clone()
-            },
-            "context.user_agent",
-        ),
+        (|c| c.user_agent = "ua\n".into(), "context.user_agent"),
     ];
-    for (context, want) in cases {
+    for (bad, want) in cases {
+        let mut context = ok.clone();
+        bad(&mut context);
         assert_eq!(field(context), want);
     }
     // Exactly at the bounds is fine.

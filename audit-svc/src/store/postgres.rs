@@ -25,7 +25,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use super::{
     Append, Attempt, Group, PostgresStore,
-    appends::{StoredRow, heads_map, insert_prefix, known_map},
+    appends::{StoredRow, finish, heads_map, insert_prefix, known_map},
     batch, schema,
 };
 use crate::{Error, client::COMMIT_BOUND, event::Event};
@@ -179,20 +179,7 @@ impl Append for PostgresStore {
         if !plan.rows.is_empty() {
             Self::insert(&mut tx, &plan.rows).await?;
         }
-        let expired = batch::expired(groups, clock.now());
-        if !expired.is_empty() {
-            // Not committing is all that matters; a failed rollback ends
-            // the connection's transaction as surely.
-            if let Err(e) = tx.rollback().await {
-                tracing::warn!(error = %e, "rollback of an expired append failed");
-            }
-            return Ok(Attempt::Expired(expired));
-        }
-        if let Some(stall) = self.stall_before_commit {
-            tokio::time::sleep(stall).await;
-        }
-        tx.commit().await?;
-        Ok(Attempt::Committed(plan.outcomes))
+        finish(tx, groups, clock, plan.outcomes, self.stall_before_commit).await
     }
 
     fn writers(&self) -> usize {

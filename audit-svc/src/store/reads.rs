@@ -96,24 +96,11 @@ fn list_sql(
 /// An `audit_events` row as both backends return it.
 #[derive(sqlx::FromRow)]
 struct EventRow {
-    tenant: String,
     sequence: i64,
-    kind: i32,
-    actor_id: String,
-    actor_display_name: String,
-    call_id: String,
-    recording_id: String,
-    reason: String,
-    client_address: String,
-    user_agent: String,
-    event_time: i64,
-    detail: String,
+    #[sqlx(flatten)]
+    body: EventBody,
     previous_hash: String,
     hash: String,
-    event_id: String,
-    request_id: String,
-    reason_code: String,
-    case_id: String,
     hash_version: i16,
 }
 
@@ -121,23 +108,7 @@ impl From<EventRow> for Event {
     fn from(r: EventRow) -> Self {
         Self {
             sequence: r.sequence as u64,
-            body: EventBody {
-                tenant: r.tenant,
-                kind: r.kind,
-                actor_id: r.actor_id,
-                actor_display_name: r.actor_display_name,
-                call_id: r.call_id,
-                recording_id: r.recording_id,
-                reason: r.reason,
-                client_address: r.client_address,
-                user_agent: r.user_agent,
-                event_time: r.event_time,
-                detail: r.detail,
-                event_id: r.event_id,
-                request_id: r.request_id,
-                reason_code: r.reason_code,
-                case_id: r.case_id,
-            },
+            body: r.body,
             previous_hash: r.previous_hash,
             hash: r.hash,
             // A negative version is no version this build knows, like any other.

@@ -13,7 +13,7 @@ use sqlx::{
 
 use super::{
     Append, Attempt, Group, SqliteStore,
-    appends::{StoredRow, heads_map, insert_prefix, known_map},
+    appends::{StoredRow, finish, heads_map, insert_prefix, known_map},
     batch,
     reads::HEAD_SQL,
     schema,
@@ -126,15 +126,7 @@ impl Append for SqliteStore {
         }
         let plan = batch::plan(groups, heads_map(heads), known_map(known));
         Self::insert(&mut tx, &plan.rows).await?;
-        let expired = batch::expired(groups, clock.now());
-        if !expired.is_empty() {
-            if let Err(e) = tx.rollback().await {
-                tracing::warn!(error = %e, "rollback of an expired append failed");
-            }
-            return Ok(Attempt::Expired(expired));
-        }
-        tx.commit().await?;
-        Ok(Attempt::Committed(plan.outcomes))
+        finish(tx, groups, clock, plan.outcomes, None).await
     }
 
     fn writers(&self) -> usize {

@@ -95,6 +95,15 @@ pub(crate) async fn verify_chain(
         .into_inner()
 }
 
+/// audit-svc on a fresh SQLite file (kept until the directory is dropped),
+/// and a client of it.
+pub(crate) async fn on_sqlite() -> (tempfile::TempDir, Server, AuditServiceClient<Channel>) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&sqlite_url(&dir)).await;
+    let c = client(&server).await;
+    (dir, server, c)
+}
+
 pub(crate) fn sqlite_url(dir: &tempfile::TempDir) -> String {
     format!("sqlite://{}", dir.path().join("audit.db").display())
 }
