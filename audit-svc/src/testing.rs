@@ -12,13 +12,15 @@ use std::{
 };
 
 use archive_common::{
-    Principal, SystemClock, VerifyIdentity, identity::Trust, shutdown::CancellationToken,
+    FieldViolation, Principal, SystemClock, VerifyIdentity,
+    identity::{Caller, Trust},
+    shutdown::CancellationToken,
 };
-use archive_proto::v1::{
-    self as pb, AuditEvent,
-    audit_service_server::{AuditService, AuditServiceServer},
-};
-use tonic::{Request, Response, Status};
+use archive_proto::v1::{self as pb, AuditEvent, audit_service_server::AuditServiceServer};
+use futures::stream::BoxStream;
+use tonic::Status;
+
+use crate::{AuditTrail, Error, GrpcServer};
 
 #[derive(Default)]
 struct State {
@@ -38,7 +40,7 @@ impl FakeTrail {
     /// `stop`; its URL.
     pub async fn serve(&self, trust: Trust, stop: CancellationToken) -> String {
         let server = AuditServiceServer::with_interceptor(
-            self.clone(),
+            GrpcServer(Arc::new(self.clone())),
             VerifyIdentity::new(trust, Arc::new(SystemClock)),
         );
         test_support::server::serve_routes(tonic::service::Routes::new(server), stop).await
@@ -86,37 +88,38 @@ impl FakeTrail {
     }
 }
 
-type ExportStream = std::pin::Pin<
-    Box<dyn tokio_stream::Stream<Item = Result<pb::ExportTrailChunk, Status>> + Send>,
->;
+/// What the stand-in answers to the RPCs it does not take.
+fn appends_only<T>() -> Result<T, Error> {
+    Err(Error::Upstream(Status::unimplemented(
+        "the stand-in trail takes AppendEvents",
+    )))
+}
 
-#[tonic::async_trait]
-impl AuditService for FakeTrail {
-    type ExportTrailStream = ExportStream;
-
+#[async_trait::async_trait]
+impl AuditTrail for FakeTrail {
     async fn append_events(
         &self,
-        request: Request<pb::AppendEventsRequest>,
-    ) -> Result<Response<pb::AppendEventsResponse>, Status> {
-        let caller = Principal::of(&request)?.clone();
-        let events = request.into_inner().events;
+        caller: &Caller,
+        request: pb::AppendEventsRequest,
+    ) -> Result<pb::AppendEventsResponse, Error> {
+        let caller = caller.principal.clone();
+        let events = request.events;
         let mut state = self.0.lock().unwrap();
         state.calls.push((caller.clone(), events.clone()));
         if state.down {
-            return Err(Status::unavailable("the trail is down"));
+            return Err(Error::Unavailable("the trail is down".into()));
         }
         if state.fail_next > 0 {
             state.fail_next -= 1;
-            return Err(Status::unavailable(
-                "trail down (a failure the test asked for)",
+            return Err(Error::Unavailable(
+                "trail down (a failure the test asked for)".into(),
             ));
         }
         if let Some(refused) = state.refused_id.as_deref()
             && let Some(i) = events.iter().position(|e| e.event_id == refused)
         {
-            return Err(Status::invalid_argument(format!(
-                "events[{i}].event_time: too far ahead"
-            )));
+            let field = format!("events[{i}].event_time");
+            return Err(FieldViolation::new(field, "too far ahead").into());
         }
         let receipts = events
             .into_iter()
@@ -137,51 +140,46 @@ impl AuditService for FakeTrail {
                 }
             })
             .collect();
-        Ok(Response::new(pb::AppendEventsResponse { receipts }))
+        Ok(pb::AppendEventsResponse { receipts })
     }
 
     async fn append_event(
         &self,
-        _: Request<pb::AppendEventRequest>,
-    ) -> Result<Response<pb::AppendEventResponse>, Status> {
-        Err(Status::unimplemented(
-            "the stand-in trail takes AppendEvents",
-        ))
+        _: &Caller,
+        _: pb::AppendEventRequest,
+    ) -> Result<pb::AppendEventResponse, Error> {
+        appends_only()
     }
 
     async fn list_events(
         &self,
-        _: Request<pb::ListEventsRequest>,
-    ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        Err(Status::unimplemented(
-            "the stand-in trail takes AppendEvents",
-        ))
+        _: &Caller,
+        _: pb::ListEventsRequest,
+    ) -> Result<pb::ListEventsResponse, Error> {
+        appends_only()
     }
 
     async fn verify_chain(
         &self,
-        _: Request<pb::VerifyChainRequest>,
-    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        Err(Status::unimplemented(
-            "the stand-in trail takes AppendEvents",
-        ))
+        _: &Caller,
+        _: pb::VerifyChainRequest,
+    ) -> Result<pb::VerifyChainResponse, Error> {
+        appends_only()
     }
 
     async fn get_checkpoint(
         &self,
-        _: Request<pb::GetCheckpointRequest>,
-    ) -> Result<Response<pb::Checkpoint>, Status> {
-        Err(Status::unimplemented(
-            "the stand-in trail takes AppendEvents",
-        ))
+        _: &Caller,
+        _: pb::GetCheckpointRequest,
+    ) -> Result<pb::Checkpoint, Error> {
+        appends_only()
     }
 
     async fn export_trail(
         &self,
-        _: Request<pb::ExportTrailRequest>,
-    ) -> Result<Response<ExportStream>, Status> {
-        Err(Status::unimplemented(
-            "the stand-in trail takes AppendEvents",
-        ))
+        _: &Caller,
+        _: pb::ExportTrailRequest,
+    ) -> Result<BoxStream<'static, Result<pb::ExportTrailChunk, Error>>, Error> {
+        appends_only()
     }
 }
