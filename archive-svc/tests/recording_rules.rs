@@ -257,12 +257,12 @@ fn every_rule() {
             &report(case.initiator, &case.events),
             case.consult_recording,
         );
-        let got: Vec<(RecordingMode, i64, i64, Vec<&str>, Vec<&str>)> = call
+        let got: Vec<_> = call
             .recordings
             .iter()
             .map(|r| {
-                let agents = r.segments.iter().map(|s| s.agent.as_str()).collect();
-                let linked = r.linked_agents.iter().map(String::as_str).collect();
+                let agents: Vec<&str> = r.segments.iter().map(|s| s.agent.as_str()).collect();
+                let linked: Vec<&str> = r.linked_agents.iter().map(String::as_str).collect();
                 (r.mode, seconds(r.start), seconds(r.finish), agents, linked)
             })
             .collect();

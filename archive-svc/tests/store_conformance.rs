@@ -161,8 +161,11 @@ async fn seed(store: &dyn CallStore) -> StoredCall {
     first
 }
 
+/// A change to the default query.
+type Edit = fn(&mut CallQuery);
+
 /// A query of the default one as `edit` changes it.
-fn query(edit: fn(&mut CallQuery)) -> CallQuery {
+fn query(edit: Edit) -> CallQuery {
     let mut query = CallQuery::default();
     edit(&mut query);
     query
@@ -266,7 +269,7 @@ async fn searches_are_ordered_and_tenant_bound(url: &str) {
 async fn search_filters(url: &str) {
     let store = &*open(url).await;
     seed(store).await;
-    let cases: [(&str, fn(&mut CallQuery), usize); 15] = [
+    let cases: [(&str, Edit, usize); 15] = [
         ("caller", |q| q.caller_number = Some("98214836".into()), 2),
         (
             "caller part",
