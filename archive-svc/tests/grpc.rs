@@ -255,10 +255,8 @@ async fn tenants_never_see_each_other_and_page_tokens_are_bound() {
         call_id: call_id.clone(),
         legal_hold: true,
     };
-    assert_eq!(
-        code(h.client.set_legal_hold(other(hold)).await),
-        Code::NotFound
-    );
+    let held = h.client.set_legal_hold(other(hold)).await;
+    assert_eq!(code(held), Code::NotFound);
     let still = common::call_of(&mut h.client, call_id).await;
     assert_eq!(
         still.recordings[0].state,
@@ -348,12 +346,9 @@ async fn deletions_and_expiry_reach_media_svc_despite_failures() {
     let expiry = delivered(&h).expect("RETENTION_EXPIRED delivered");
     assert_eq!(expiry.actor_id, "system:retention");
     assert_eq!(expiry.kind, AuditEventKind::RetentionExpired as i32);
-    let old_now = common::call_of(&mut h.client, old.call_id).await;
-    assert_eq!(
-        old_now.recordings[0].state,
-        pb::RecordingState::Expired as i32,
-        "the row stays, without its file"
-    );
+    let old_now = first_state(&mut h, old.call_id).await;
+    let expired = pb::RecordingState::Expired;
+    assert_eq!(old_now, expired, "the row stays, without its file");
 
     // Metadata retention shorter than recording retention is refused.
     let err = update_settings(&mut h, retention(30, 10), None).await;
@@ -552,10 +547,9 @@ async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-    let untouched = common::call_of(&mut h.client, recordings[0].0.clone()).await;
     assert_eq!(
-        untouched.recordings[0].state,
-        pb::RecordingState::Available as i32
+        first_state(&mut h, recordings[0].0.clone()).await,
+        pb::RecordingState::Available
     );
     let (first, second, third) = (&recordings[0].1, &recordings[1].1, &recordings[2].1);
     // A user through the gateway is the actor, with the action's context…
@@ -573,10 +567,8 @@ async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
     let err = h.delete("10009", &[third], bad).await.unwrap_err();
     assert_eq!(violated_field(&err).as_deref(), Some("context.reason_code"));
     let not_mine = context("not mine", "req-x");
-    assert_eq!(
-        code(h.delete("20001", &[third], not_mine).await),
-        Code::NotFound
-    );
+    let err = h.delete("20001", &[third], not_mine).await;
+    assert_eq!(code(err), Code::NotFound);
     let twice = settings(vec![("QA", "Quality"), ("QA", "Again")]);
     let err = update_settings(&mut h, twice, None).await.unwrap_err();
     assert_eq!(
@@ -589,25 +581,20 @@ async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
         let new_codes = settings(vec![("QA", "Quality review")]);
         let changed = update_settings(&mut h, new_codes, context("new codes", "req-settings"));
         changed.await.unwrap();
+        let hold = pb::SetLegalHoldRequest {
+            call_id: recordings[2].0.clone(),
+            legal_hold: true,
+            context: context("litigation", "req-hold"),
+        };
         h.client
-            .set_legal_hold(as_user(
-                "10009",
-                pb::SetLegalHoldRequest {
-                    call_id: recordings[2].0.clone(),
-                    legal_hold: true,
-                    context: context("litigation", "req-hold"),
-                },
-            ))
+            .set_legal_hold(as_user("10009", hold))
             .await
             .unwrap();
     }
 
     // Delivered in commit order; nothing for what changed nothing or was
     // refused as a bad request, ACCESS_DENIED for the caller refused at the door.
-    h.trail.wait_for(8).await;
-    // Time for anything that should not be there to arrive too.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let delivered = h.trail.events();
+    let delivered = settled_trail(&h, 8).await;
     assert!(
         delivered
             .iter()
@@ -725,25 +712,20 @@ async fn the_recording_platform_may_only_ingest_for_its_tenants() {
     // A service's own key cannot vouch for a user.
     let paal = Principal::new("10009", "paal", "Paal Admin");
     let vouched = keys.signer("media-svc").request(get(), &paal);
-    assert_eq!(
-        code(h.client.get_call(vouched).await),
-        Code::Unauthenticated
-    );
+    let err = h.client.get_call(vouched).await;
+    assert_eq!(code(err), Code::Unauthenticated);
 
     // Nothing was ingested for 10010 nor deleted in 10009.
     assert_eq!(count(&mut h, "10010").await, 0);
-    let still = common::call_of(&mut h.client, call.call_id.clone()).await;
     assert_eq!(
-        still.recordings[0].state,
-        pb::RecordingState::Available as i32
+        first_state(&mut h, call.call_id.clone()).await,
+        pb::RecordingState::Available
     );
 
     // The ingest and each refusal at the door reach the trail, in the
     // tenant the platform acted for, with the platform as the actor; the
     // tokens that did not verify named nobody and reach nothing.
-    h.trail.wait_for(4).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let delivered = h.trail.events();
+    let delivered = settled_trail(&h, 4).await;
     let mut summary: Vec<(String, AuditEventKind, String)> = delivered
         .iter()
         .map(|(caller, e)| {
@@ -779,6 +761,20 @@ async fn the_recording_platform_may_only_ingest_for_its_tenants() {
     assert!(named("IngestCall", "10010"), "{summary:#?}");
     assert!(named("MarkRecordingsDeleted", "10009"), "{summary:#?}");
     assert!(named("GetCall", "10009"), "{summary:#?}");
+}
+
+/// The trail once `n` events arrived and anything more had time to.
+async fn settled_trail(h: &Harness, n: usize) -> Vec<(Principal, pb::AuditEvent)> {
+    h.trail.wait_for(n).await;
+    // Time for anything that should not be there to arrive too.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    h.trail.events()
+}
+
+/// The state of the first recording of 10009's call `call_id`.
+async fn first_state(h: &mut Harness, call_id: String) -> pb::RecordingState {
+    let call = common::call_of(&mut h.client, call_id).await;
+    pb::RecordingState::try_from(call.recordings[0].state).unwrap()
 }
 
 /// A recorded call of `days_ago` days ago.

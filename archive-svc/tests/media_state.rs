@@ -54,20 +54,12 @@ impl Harness {
     }
 
     async fn recording(&mut self, tenant: &str, id: &str) -> pb::Recording {
-        self.client
-            .batch_get_recordings(as_user(
-                tenant,
-                pb::BatchGetRecordingsRequest {
-                    recording_ids: vec![id.to_owned()],
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .recordings
-            .remove(0)
-            .recording
-            .unwrap()
+        let request = pb::BatchGetRecordingsRequest {
+            recording_ids: vec![id.to_owned()],
+        };
+        let found = self.client.batch_get_recordings(as_user(tenant, request));
+        let mut found = found.await.unwrap().into_inner().recordings;
+        found.remove(0).recording.unwrap()
     }
 
     async fn report(
@@ -75,13 +67,11 @@ impl Harness {
         tenant: &str,
         media: pb::MediaInfo,
     ) -> Result<pb::Recording, Status> {
-        self.client
-            .mark_recording_media_stored(as_media_svc(
-                tenant,
-                pb::MarkRecordingMediaStoredRequest { media: Some(media) },
-            ))
-            .await
-            .map(|r| r.into_inner().recording.unwrap())
+        let request = pb::MarkRecordingMediaStoredRequest { media: Some(media) };
+        let stored = self
+            .client
+            .mark_recording_media_stored(as_media_svc(tenant, request));
+        stored.await.map(|r| r.into_inner().recording.unwrap())
     }
 
     async fn owed(
@@ -96,14 +86,15 @@ impl Harness {
     }
 
     async fn owed_ids(&mut self, tenant: &str) -> Vec<String> {
-        self.owed(tenant, pb::ListPendingRecordingsRequest::default())
-            .await
-            .unwrap()
-            .recordings
-            .into_iter()
-            .map(|r| r.recording.unwrap().recording_id)
-            .collect()
+        let owed = self.owed(tenant, Default::default()).await.unwrap();
+        ids_of(&owed.recordings)
     }
+}
+
+/// The ids of the owed recordings.
+fn ids_of(owed: &[pb::RecordingWithCall]) -> Vec<String> {
+    let recordings = owed.iter().map(|r| r.recording.as_ref().unwrap());
+    recordings.map(|r| r.recording_id.clone()).collect()
 }
 
 fn media_state(r: &pb::Recording) -> pb::MediaState {
@@ -206,36 +197,21 @@ async fn the_platform_pages_its_owed_files_oldest_first_bounded_by_ingest_time()
     };
     let first = h.owed("10009", page(String::new(), None)).await.unwrap();
     assert!(!first.next_page_token.is_empty());
-    let second = h
-        .owed("10009", page(first.next_page_token.clone(), None))
-        .await
-        .unwrap();
+    let second = h.owed("10009", page(first.next_page_token.clone(), None));
+    let second = second.await.unwrap();
     assert!(second.next_page_token.is_empty(), "the last page");
-    let paged: Vec<_> = first
-        .recordings
-        .iter()
-        .chain(&second.recordings)
-        .map(|r| r.recording.as_ref().unwrap().recording_id.clone())
-        .collect();
-    assert_eq!(paged, ids);
+    assert_eq!(
+        [ids_of(&first.recordings), ids_of(&second.recordings)].concat(),
+        ids
+    );
 
     // Only those ingested before a time (e.g. uploads that should be done by now).
-    let bounded = h
-        .owed(
-            "10009",
-            pb::ListPendingRecordingsRequest {
-                ingested_before: Some(ingested_at[2]),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let bounded: Vec<_> = bounded
-        .recordings
-        .iter()
-        .map(|r| r.recording.as_ref().unwrap().recording_id.clone())
-        .collect();
-    assert_eq!(bounded, ids[..2]);
+    let before = pb::ListPendingRecordingsRequest {
+        ingested_before: Some(ingested_at[2]),
+        ..Default::default()
+    };
+    let bounded = h.owed("10009", before).await.unwrap();
+    assert_eq!(ids_of(&bounded.recordings), ids[..2]);
     // A token belongs to its query and tenant.
     for (tenant, request) in [
         (
@@ -247,16 +223,11 @@ async fn the_platform_pages_its_owed_files_oldest_first_bounded_by_ingest_time()
         let err = h.owed(tenant, request).await.unwrap_err();
         assert_eq!(violated_field(&err).as_deref(), Some("page_token"));
     }
-    let err = h
-        .owed(
-            "10009",
-            pb::ListPendingRecordingsRequest {
-                page_size: 1001,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let too_many = pb::ListPendingRecordingsRequest {
+        page_size: 1001,
+        ..Default::default()
+    };
+    let err = h.owed("10009", too_many).await.unwrap_err();
     assert_eq!(violated_field(&err).as_deref(), Some("page_size"));
 
     // A deleted recording is owed no file; a reported one neither.
