@@ -97,6 +97,11 @@ async fn take_events(store: &dyn CallStore) -> Vec<(String, AuditEvent)> {
         .collect()
 }
 
+/// Whether the tenant has call `id`.
+async fn has_call(store: &dyn CallStore, tenant: &str, id: uuid::Uuid) -> bool {
+    store.get_call(tenant, id).await.unwrap().is_some()
+}
+
 /// The tenant's call `id`, which must be there.
 async fn call_of(store: &dyn CallStore, tenant: &str, id: uuid::Uuid) -> StoredCall {
     store
@@ -185,14 +190,12 @@ async fn count(store: &dyn CallStore, query: CallQuery) -> usize {
 async fn ingest_is_idempotent_per_tenant_and_session(url: &str) {
     let store = &*open(url).await;
     store.ping().await.unwrap();
-    let (first, created) = store
-        .insert_call(
-            "10009",
-            &call("s-1", 0, "95214830", "Andreas Wallin", 2),
-            &platform("10009"),
-        )
-        .await
-        .unwrap();
+    // Created (true) or not, as the platform ingests `new` for `tenant`.
+    let insert = |tenant, new: NewCall| async move {
+        let change = platform(tenant);
+        store.insert_call(tenant, &new, &change).await.unwrap()
+    };
+    let (first, created) = insert("10009", call("s-1", 0, "95214830", "Andreas Wallin", 2)).await;
     assert!(created);
     // One CALLS_INGESTED for the request, by the platform, with its id fixed by the call.
     let events = take_events(store).await;
@@ -211,14 +214,7 @@ async fn ingest_is_idempotent_per_tenant_and_session(url: &str) {
         vec![1, 2]
     );
     assert_eq!(first.recording_ms, 60_000);
-    let (again, created) = store
-        .insert_call(
-            "10009",
-            &call("s-1", 5, "1", "Other", 0),
-            &platform("10009"),
-        )
-        .await
-        .unwrap();
+    let (again, created) = insert("10009", call("s-1", 5, "1", "Other", 0)).await;
     assert!(!created, "a retry must not create a second call");
     assert_eq!(again, first, "a retry must change nothing");
     assert!(
@@ -227,14 +223,7 @@ async fn ingest_is_idempotent_per_tenant_and_session(url: &str) {
     );
 
     // The same session id in another tenant is another call.
-    let (other, created) = store
-        .insert_call(
-            "20001",
-            &call("s-1", 0, "95214830", "Andreas Wallin", 1),
-            &platform("20001"),
-        )
-        .await
-        .unwrap();
+    let (other, created) = insert("20001", call("s-1", 0, "95214830", "Andreas Wallin", 1)).await;
     assert!(created);
     assert_ne!(other.call_id, first.call_id);
     ingest_s2_to_s4(store).await;
@@ -369,20 +358,9 @@ async fn another_tenants_ids_are_invisible(url: &str) {
     let store = &*open(url).await;
     let first = seed(store).await;
     let rec = first.recordings[0].recording_id;
-    assert!(
-        store
-            .get_call("20001", first.call_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .get_recordings("20001", &[rec])
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(!has_call(store, "20001", first.call_id).await);
+    let found = store.get_recordings("20001", &[rec]).await;
+    assert!(found.unwrap().is_empty());
     let deleted = store
         .mark_deleted("20001", &[rec], &paal(100))
         .await
@@ -673,11 +651,8 @@ async fn retention(url: &str) {
     let retried = later.iter().find(|d| d.recording_id == id).unwrap();
     assert_eq!(retried.attempts, 1);
     store.media_deletion_done(id).await.unwrap();
-    assert!(
-        !due_files(store, now + Duration::days(1))
-            .await
-            .contains(&id)
-    );
+    let tomorrow = due_files(store, now + Duration::days(1)).await;
+    assert!(!tomorrow.contains(&id));
 
     // A deletion marker queues the file in the same transaction.
     let recent_rec = recent.recordings[0].recording_id;
@@ -707,14 +682,8 @@ async fn retention(url: &str) {
         e.detail,
         "metadata retention 400 days; 1 recording(s) went with the call"
     );
-    assert!(store.get_call(tenant, old.call_id).await.unwrap().is_none());
-    assert!(
-        store
-            .get_call(tenant, held.call_id)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(!has_call(store, tenant, old.call_id).await);
+    assert!(has_call(store, tenant, held.call_id).await);
     // Lifting the hold lets the next sweep take it, file first.
     store
         .set_legal_hold(tenant, held.call_id, false, &paal(60 * 24 * 20))
@@ -731,11 +700,8 @@ async fn retention(url: &str) {
         kinds,
         vec![AuditEventKind::LegalHoldChanged, AuditEventKind::CallPurged]
     );
-    assert!(
-        due_files(store, now)
-            .await
-            .contains(&held.recordings[0].recording_id)
-    );
+    let due = due_files(store, now).await;
+    assert!(due.contains(&held.recordings[0].recording_id));
     assert!(store.tenants().await.unwrap().contains(&tenant.to_owned()));
 }
 
@@ -863,13 +829,8 @@ async fn pending_deletions(url: &str) {
     let mut queued = ids(store.queued_media_deletions(a, &asked).await.unwrap());
     queued.sort();
     assert_eq!(queued, expected_a);
-    assert!(
-        store
-            .queued_media_deletions(a, &[])
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let none = store.queued_media_deletions(a, &[]).await;
+    assert!(none.unwrap().is_empty());
 
     // A failed attempt is counted; a confirmed one leaves the list.
     store
