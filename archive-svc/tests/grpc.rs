@@ -123,12 +123,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
         (edited("e", |c| c.events.swap(1, 2)), "events[2].time"),
         (edited("f", |c| c.events[0].kind = None), "events[0].kind"),
         (
-            edited("g", |c| {
-                c.start_time = Some(prost_types::Timestamp {
-                    seconds: 253_402_300_800 * 2,
-                    nanos: 0,
-                })
-            }),
+            edited("g", |c| c.start_time = epoch_plus(253_402_300_800 * 2)),
             "start_time",
         ),
         (edited("h", |c| c.access_point = None), "access_point"),
@@ -144,11 +139,8 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
             forced_call("batch-bad", 1, "x"),
         ],
     };
-    let err = h
-        .client
-        .batch_ingest_calls(as_platform("10009", batch))
-        .await;
-    assert_invalid(&err.unwrap_err(), "calls[1].caller_number");
+    let err = h.client.batch_ingest_calls(as_platform("10009", batch));
+    assert_invalid(&err.await.unwrap_err(), "calls[1].caller_number");
     assert_eq!(count(&mut h, "10009").await, 1, "nothing was written");
 
     let search_of = |filter: pb::CallFilter, order: i32, page_size: i32| pb::SearchCallsRequest {
@@ -174,13 +166,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
             "filter.start_time_to",
         ),
         (
-            filtered(&|f| {
-                let long_ago = prost_types::Timestamp {
-                    seconds: -99_999_999_999,
-                    nanos: 0,
-                };
-                f.start_time_from = Some(long_ago);
-            }),
+            filtered(&|f| f.start_time_from = epoch_plus(-99_999_999_999)),
             "filter.start_time_from",
         ),
         (
@@ -226,12 +212,8 @@ async fn tenants_never_see_each_other_and_page_tokens_are_bound() {
             .await;
     }
     // The same session id in another tenant is another call.
-    let theirs = h
-        .client
-        .ingest_call(as_platform("20002", forced_call("t-1", 1, "95214830")))
-        .await
-        .unwrap()
-        .into_inner();
+    let theirs = as_platform("20002", forced_call("t-1", 1, "95214830"));
+    let theirs = h.client.ingest_call(theirs).await.unwrap().into_inner();
     assert!(theirs.created);
     assert_eq!(count(&mut h, "20002").await, 1);
 
@@ -454,21 +436,14 @@ async fn a_deletion_reaches_media_svc_before_the_user_is_answered() {
     assert_eq!(listed(own), [("20001".to_owned(), b.clone())]);
     let refused = pending(&mut h, &gateway(), &paal, all_tenants(0)).await;
     assert_eq!(code(refused), Code::PermissionDenied);
+    let listing = |page_size, page_token: &str| pb::ListPendingMediaDeletionsRequest {
+        page_size,
+        page_token: page_token.into(),
+        ..Default::default()
+    };
     for (request, field) in [
-        (
-            pb::ListPendingMediaDeletionsRequest {
-                page_size: 1001,
-                ..Default::default()
-            },
-            "page_size",
-        ),
-        (
-            pb::ListPendingMediaDeletionsRequest {
-                page_token: "not a token".into(),
-                ..Default::default()
-            },
-            "page_token",
-        ),
+        (listing(1001, ""), "page_size"),
+        (listing(0, "not a token"), "page_token"),
     ] {
         let err = pending(&mut h, &gateway(), &paal, request).await;
         assert_invalid(&err.unwrap_err(), field);
@@ -658,12 +633,8 @@ async fn the_recording_platform_may_only_ingest_for_its_tenants() {
     let platform = keys.platform("recording-platform", &["10009"]);
 
     // For a tenant its credential names, it ingests.
-    let call = h
-        .client
-        .ingest_call(platform.request(forced_call("p-1", 1, "95214830"), "10009"))
-        .await
-        .unwrap()
-        .into_inner();
+    let own = platform.request(forced_call("p-1", 1, "95214830"), "10009");
+    let call = h.client.ingest_call(own).await.unwrap().into_inner();
     assert!(call.created);
     let call = call.call.unwrap();
 
@@ -775,6 +746,11 @@ async fn settled_trail(h: &Harness, n: usize) -> Vec<(Principal, pb::AuditEvent)
 async fn first_state(h: &mut Harness, call_id: String) -> pb::RecordingState {
     let call = common::call_of(&mut h.client, call_id).await;
     pb::RecordingState::try_from(call.recordings[0].state).unwrap()
+}
+
+/// The time `seconds` after the epoch.
+fn epoch_plus(seconds: i64) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp { seconds, nanos: 0 })
 }
 
 /// A recorded call of `days_ago` days ago.

@@ -254,14 +254,9 @@ async fn a_file_that_arrives_after_its_recording_was_deleted_is_deleted_again() 
 /// Waits (10 s at most) until media-svc was asked `n` times to delete `id`'s file.
 async fn wait_for_deletions(media: &StandInMedia, id: &str, n: usize) {
     for _ in 0..400 {
-        let asked = media
-            .deleted
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(t, r)| t == "10009" && r == id)
-            .count();
-        if asked >= n {
+        let deleted = media.deleted.lock().unwrap().clone();
+        let asked = deleted.iter().filter(|(t, r)| t == "10009" && r == id);
+        if asked.count() >= n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -275,11 +270,7 @@ async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
     // media-svc has the first's file, not the second's, and describes the
     // third's in a way the archive cannot record (no duration).
     let dir = tempfile::tempdir().unwrap();
-    let mut ids = [
-        uuid::Uuid::new_v4(),
-        uuid::Uuid::new_v4(),
-        uuid::Uuid::new_v4(),
-    ];
+    let mut ids: [uuid::Uuid; 3] = std::array::from_fn(|_| uuid::Uuid::new_v4());
     ids.sort();
     let start = Utc::now() - TimeDelta::days(3);
     let call_id =

@@ -102,6 +102,13 @@ async fn has_call(store: &dyn CallStore, tenant: &str, id: uuid::Uuid) -> bool {
     store.get_call(tenant, id).await.unwrap().is_some()
 }
 
+/// The one event waiting in the outbox (there must be exactly one), taken out of it.
+async fn only_event(store: &dyn CallStore) -> (String, AuditEvent) {
+    let mut events = take_events(store).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    events.remove(0)
+}
+
 /// The tenant's call `id`, which must be there.
 async fn call_of(store: &dyn CallStore, tenant: &str, id: uuid::Uuid) -> StoredCall {
     store
@@ -198,9 +205,7 @@ async fn ingest_is_idempotent_per_tenant_and_session(url: &str) {
     let (first, created) = insert("10009", call("s-1", 0, "95214830", "Andreas Wallin", 2)).await;
     assert!(created);
     // One CALLS_INGESTED for the request, by the platform, with its id fixed by the call.
-    let events = take_events(store).await;
-    assert_eq!(events.len(), 1);
-    let (tenant, e) = &events[0];
+    let (tenant, e) = &only_event(store).await;
     assert_eq!(tenant, "10009");
     assert_eq!(kind(e), AuditEventKind::CallsIngested);
     assert_eq!(e.event_id, format!("calls-ingested:{}", first.call_id));
@@ -389,9 +394,7 @@ async fn deletion_markers_stay_and_are_recorded_once(url: &str) {
     assert_eq!(deleted[0].state, RecordingState::Deleted);
     assert_eq!(deleted[0].deletion.as_ref().unwrap(), &marker);
     // Exactly one RECORDING_DELETED, with the marker's actor and time and the request's context.
-    let events = take_events(store).await;
-    assert_eq!(events.len(), 1);
-    let (tenant, e) = &events[0];
+    let (tenant, e) = &only_event(store).await;
     assert_eq!(tenant, "10009");
     assert_eq!(kind(e), AuditEventKind::RecordingDeleted);
     assert_eq!(e.event_id, format!("recording-deleted:{rec}"));
@@ -458,9 +461,8 @@ async fn deleting_several_records_the_new_ones(url: &str) {
         .mark_deleted("10009", &[rec, s2_rec], &paal(100))
         .await
         .unwrap();
-    let events = take_events(store).await;
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].1.event_id, format!("recording-deleted:{s2_rec}"));
+    let (_, e) = only_event(store).await;
+    assert_eq!(e.event_id, format!("recording-deleted:{s2_rec}"));
     assert_eq!(count(store, query(|q| q.has_recording = true)).await, 2);
     let with_deleted = query(|q| (q.has_recording, q.include_deleted) = (true, true));
     assert_eq!(count(store, with_deleted).await, 3);
@@ -551,9 +553,7 @@ async fn settings(url: &str) {
     assert_eq!(&store.settings("10009").await.unwrap(), settings);
     // Before → after, once; the same settings again change and record nothing.
     assert!(!put(121).await);
-    let events = take_events(store).await;
-    assert_eq!(events.len(), 1);
-    let e = &events[0].1;
+    let (_, e) = &only_event(store).await;
     assert_eq!(kind(e), AuditEventKind::TenantSettingsChanged);
     assert_eq!(e.actor_id, "paal");
     assert!(
@@ -596,9 +596,7 @@ async fn retention(url: &str) {
         .unwrap();
     assert_eq!(expired, 1);
     // One RETENTION_EXPIRED per expired recording, by the sweeper.
-    let events = take_events(store).await;
-    assert_eq!(events.len(), 1);
-    let (t, e) = &events[0];
+    let (t, e) = &only_event(store).await;
     let old_rec = old.recordings[0].recording_id;
     assert_eq!(t, tenant);
     assert_eq!(kind(e), AuditEventKind::RetentionExpired);
@@ -671,9 +669,7 @@ async fn retention(url: &str) {
         .unwrap();
     assert_eq!(purged, 1);
     // One CALL_PURGED per purged call, saying how many recordings went with it.
-    let events = take_events(store).await;
-    assert_eq!(events.len(), 1);
-    let e = &events[0].1;
+    let (_, e) = &only_event(store).await;
     assert_eq!(kind(e), AuditEventKind::CallPurged);
     assert_eq!(e.event_id, format!("call-purged:{}", old.call_id));
     assert_eq!(e.call_id, old.call_id.to_string());
@@ -719,9 +715,7 @@ async fn batches(url: &str) {
         .await
         .unwrap();
     // One event for the whole batch, not one per call.
-    let events = take_events(store).await;
-    assert_eq!(events.len(), 1);
-    let e = &events[0].1;
+    let (_, e) = &only_event(store).await;
     assert_eq!(kind(e), AuditEventKind::CallsIngested);
     assert_eq!(
         e.event_id,

@@ -293,16 +293,19 @@ const SERVICE: &str = "archive-svc";
 /// checks the schema is current and fails naming the command.
 pub async fn open(url: &str, migrate: bool) -> Result<std::sync::Arc<dyn CallStore>, StoreError> {
     let pool = archive_common::db::connect(url).await?;
+    prepare_schema(&pool, migrations(&pool), migrate, SERVICE).await?;
     Ok(match pool {
-        Pool::Sqlite(ref p) => {
-            prepare_schema(&pool, &SQLITE_MIGRATIONS, migrate, SERVICE).await?;
-            std::sync::Arc::new(SqlCallStore::new(p.clone()))
-        }
-        Pool::Postgres(ref p) => {
-            prepare_schema(&pool, &POSTGRES_MIGRATIONS, migrate, SERVICE).await?;
-            std::sync::Arc::new(SqlCallStore::new(p.clone()))
-        }
+        Pool::Sqlite(p) => std::sync::Arc::new(SqlCallStore::new(p)),
+        Pool::Postgres(p) => std::sync::Arc::new(SqlCallStore::new(p)),
     })
+}
+
+/// The migrations of `pool`'s backend.
+fn migrations(pool: &Pool) -> &'static sqlx::migrate::Migrator {
+    match pool {
+        Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+        Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+    }
 }
 
 /// `archive-svc migrate`: applies the migrations as the database owner and,
@@ -310,19 +313,12 @@ pub async fn open(url: &str, migrate: bool) -> Result<std::sync::Arc<dyn CallSto
 /// ([`RUNTIME_GRANTS`]; PostgreSQL only).
 pub async fn migrate(url: &str, grant_to: Option<&str>) -> Result<(), StoreError> {
     let pool = archive_common::db::connect(url).await?;
-    match &pool {
-        Pool::Sqlite(_) => {
-            if grant_to.is_some() {
-                return Err(StoreError::GrantNeedsPostgres);
-            }
-            prepare_schema(&pool, &SQLITE_MIGRATIONS, true, SERVICE).await?;
-        }
-        Pool::Postgres(p) => {
-            prepare_schema(&pool, &POSTGRES_MIGRATIONS, true, SERVICE).await?;
-            if let Some(role) = grant_to {
-                grant_runtime_role(p, role, RUNTIME_GRANTS).await?;
-            }
-        }
+    if grant_to.is_some() && matches!(pool, Pool::Sqlite(_)) {
+        return Err(StoreError::GrantNeedsPostgres);
+    }
+    prepare_schema(&pool, migrations(&pool), true, SERVICE).await?;
+    if let (Pool::Postgres(p), Some(role)) = (&pool, grant_to) {
+        grant_runtime_role(p, role, RUNTIME_GRANTS).await?;
     }
     Ok(())
 }

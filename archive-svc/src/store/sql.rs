@@ -55,10 +55,8 @@ where
         if call_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = Statement::<DB>::new(format!(
-            "SELECT {} FROM recordings r WHERE r.call_id IN ",
-            RECORDING_COLUMNS
-        ));
+        let select = format!("SELECT {RECORDING_COLUMNS} FROM recordings r WHERE r.call_id IN ");
+        let mut qb = Statement::<DB>::new(select);
         qb.push_list(call_ids.iter().copied());
         let (sql, args) = qb.into_parts();
         Ok(sqlx::query_as_with(&sql, args)
@@ -79,10 +77,8 @@ where
         if call_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = Statement::<DB>::new(format!(
-            "SELECT {} FROM calls c WHERE c.tenant_id = ",
-            CALL_COLUMNS
-        ));
+        let select = format!("SELECT {CALL_COLUMNS} FROM calls c WHERE c.tenant_id = ");
+        let mut qb = Statement::<DB>::new(select);
         qb.push_bind(tenant.to_owned()).push(" AND c.call_id IN ");
         qb.push_list(call_ids.iter().copied());
         let (sql, args) = qb.into_parts();
@@ -145,10 +141,8 @@ where
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut qb = Statement::<DB>::new(format!(
-            "SELECT {} FROM recordings r WHERE r.tenant_id = ",
-            RECORDING_COLUMNS
-        ));
+        let select = format!("SELECT {RECORDING_COLUMNS} FROM recordings r WHERE r.tenant_id = ");
+        let mut qb = Statement::<DB>::new(select);
         qb.push_bind(tenant.to_owned())
             .push(" AND r.recording_id IN ");
         qb.push_list(ids.iter().copied());
