@@ -80,37 +80,6 @@ pub fn settings_changed(
     before: &TenantSettings,
     after: &TenantSettings,
 ) -> Option<AuditEvent> {
-    let mut changes = Vec::new();
-    let mut field = |name: &str, b: String, a: String| {
-        if b != a {
-            changes.push(format!("{name}: {b} -> {a}"));
-        }
-    };
-    field(
-        "time_zone",
-        format!("{:?}", before.time_zone),
-        format!("{:?}", after.time_zone),
-    );
-    field(
-        "consult_recording",
-        before.consult_recording.to_string(),
-        after.consult_recording.to_string(),
-    );
-    field(
-        "recording_retention_days",
-        before.recording_retention_days.to_string(),
-        after.recording_retention_days.to_string(),
-    );
-    field(
-        "metadata_retention_days",
-        before.metadata_retention_days.to_string(),
-        after.metadata_retention_days.to_string(),
-    );
-    field(
-        "search_audit_disabled",
-        before.search_audit_disabled.to_string(),
-        after.search_audit_disabled.to_string(),
-    );
     let codes = |s: &TenantSettings| {
         let listed: Vec<String> = s
             .reason_codes
@@ -119,7 +88,29 @@ pub fn settings_changed(
             .collect();
         format!("[{}]", listed.join(", "))
     };
-    field("reason_codes", codes(before), codes(after));
+    // Each field's name and how it is written.
+    type Written = fn(&TenantSettings) -> String;
+    let fields: [(&str, Written); 6] = [
+        ("time_zone", |s| format!("{:?}", s.time_zone)),
+        ("consult_recording", |s| s.consult_recording.to_string()),
+        ("recording_retention_days", |s| {
+            s.recording_retention_days.to_string()
+        }),
+        ("metadata_retention_days", |s| {
+            s.metadata_retention_days.to_string()
+        }),
+        ("search_audit_disabled", |s| {
+            s.search_audit_disabled.to_string()
+        }),
+        ("reason_codes", codes),
+    ];
+    let changes: Vec<String> = fields
+        .iter()
+        .filter_map(|(name, written)| {
+            let (b, a) = (written(before), written(after));
+            (b != a).then(|| format!("{name}: {b} -> {a}"))
+        })
+        .collect();
     if changes.is_empty() {
         return None;
     }

@@ -138,6 +138,11 @@ impl Walk {
         self.queue.as_ref().map(|q| q.0.clone()).unwrap_or_default()
     }
 
+    /// A recording of `agent` in the current queue, from `at`.
+    fn open(&self, mode: RecordingMode, at: DateTime<Utc>, agent: &str) -> Option<OpenRecording> {
+        Some(OpenRecording::new(mode, at, &self.queue_name(), agent))
+    }
+
     fn close_main(&mut self, at: DateTime<Utc>) {
         if let Some(r) = self.main.take() {
             self.done.extend(r.finish(at));
@@ -182,22 +187,10 @@ pub fn decide(report: &CallReport, consult_recording: bool) -> NewCall {
                 let recorded_agent = a2a.map_or(agent.as_str(), |i| i.agent.as_str());
                 match (&mut w.main, forced) {
                     (Some(open), true) => open.resume(*at, &queue, recorded_agent),
-                    (None, true) => {
-                        w.main = Some(OpenRecording::new(
-                            RecordingMode::Forced,
-                            *at,
-                            &queue,
-                            recorded_agent,
-                        ))
-                    }
+                    (None, true) => w.main = w.open(RecordingMode::Forced, *at, recorded_agent),
                     (Some(_), false) => w.close_main(*at),
                     (None, false) if queue_pending && a2a.is_none() => {
-                        w.main = Some(OpenRecording::new(
-                            RecordingMode::Pending,
-                            *at,
-                            &queue,
-                            agent,
-                        ))
+                        w.main = w.open(RecordingMode::Pending, *at, agent)
                     }
                     (None, false) => {}
                 }
@@ -205,13 +198,7 @@ pub fn decide(report: &CallReport, consult_recording: bool) -> NewCall {
             Event::ManualRecordingStarted { agent } => {
                 let allowed = a2a.is_none_or(|i| &i.agent == agent);
                 if allowed && w.main.is_none() {
-                    let queue = w.queue_name();
-                    w.main = Some(OpenRecording::new(
-                        RecordingMode::Manual,
-                        *at,
-                        &queue,
-                        agent,
-                    ));
+                    w.main = w.open(RecordingMode::Manual, *at, agent);
                 }
             }
             Event::PendingRecordingDecided { keep, .. } => {
@@ -225,13 +212,7 @@ pub fn decide(report: &CallReport, consult_recording: bool) -> NewCall {
                 if let Some(open) = w.main.as_mut() {
                     open.pause(*at);
                     if consult_recording {
-                        let queue = w.queue_name();
-                        w.consult = Some(OpenRecording::new(
-                            RecordingMode::Consult,
-                            *at,
-                            &queue,
-                            consulted_agent,
-                        ));
+                        w.consult = w.open(RecordingMode::Consult, *at, consulted_agent);
                     }
                 }
             }

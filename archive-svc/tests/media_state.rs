@@ -11,47 +11,15 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{Principal, error::violated_field, shutdown::CancellationToken};
-use archive_proto::v1::{self as pb, call_service_client::CallServiceClient};
+use archive_common::{Principal, error::violated_field};
+use archive_proto::v1 as pb;
 use chrono::{Duration as TimeDelta, Utc};
-use common::{as_platform, as_user, identity, keys, media::StandInMedia};
+use common::{Harness, as_platform, as_user, keys, media::StandInMedia};
 use test_support::calls::recorded_call;
-use tonic::{Code, Request, Status, transport::Channel};
-
-struct Harness {
-    client: CallServiceClient<Channel>,
-    media: StandInMedia,
-    shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
-}
-
-/// archive-svc over `dir`'s `a.db` (prepared by the test, or new) and `media`.
-async fn start_in(dir: tempfile::TempDir, media: StandInMedia) -> Harness {
-    let shutdown = CancellationToken::new();
-    let media_url = media.serve(&shutdown).await;
-    let mut config = archive_svc::Config::new(db_url(&dir), identity("archive-svc"));
-    config.media_url = Some(media_url);
-    config.outbox_interval = Duration::from_millis(50);
-    Harness {
-        client: common::run_archive(config, &shutdown).await,
-        media,
-        shutdown,
-        _dir: dir,
-    }
-}
+use tonic::{Code, Request, Status};
 
 async fn start() -> Harness {
-    start_in(tempfile::tempdir().unwrap(), StandInMedia::default()).await
-}
-
-fn db_url(dir: &tempfile::TempDir) -> String {
-    format!("sqlite://{}", dir.path().join("a.db").display())
+    Harness::start_in(tempfile::tempdir().unwrap(), StandInMedia::default()).await
 }
 
 /// media-svc, reporting a stored file of `tenant`.
@@ -78,36 +46,20 @@ fn info(recording_id: &str, sha_digit: &str) -> pb::MediaInfo {
 }
 
 impl Harness {
-    async fn ingest(&mut self, tenant: &str, session: &str) -> pb::Recording {
-        self.client
-            .ingest_call(as_platform(
-                tenant,
-                recorded_call(session, "95214830", Utc::now() - TimeDelta::hours(1)),
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .call
-            .unwrap()
-            .recordings
-            .remove(0)
+    /// A recorded call of an hour ago ingested for `tenant`: its recording.
+    async fn ingest_recording(&mut self, tenant: &str, session: &str) -> pb::Recording {
+        let start = Utc::now() - TimeDelta::hours(1);
+        let call = self.ingest(tenant, recorded_call(session, "95214830", start));
+        call.await.recordings.remove(0)
     }
 
     async fn recording(&mut self, tenant: &str, id: &str) -> pb::Recording {
-        self.client
-            .batch_get_recordings(as_user(
-                tenant,
-                pb::BatchGetRecordingsRequest {
-                    recording_ids: vec![id.to_owned()],
-                },
-            ))
-            .await
-            .unwrap()
-            .into_inner()
-            .recordings
-            .remove(0)
-            .recording
-            .unwrap()
+        let request = pb::BatchGetRecordingsRequest {
+            recording_ids: vec![id.to_owned()],
+        };
+        let found = self.client.batch_get_recordings(as_user(tenant, request));
+        let mut found = found.await.unwrap().into_inner().recordings;
+        found.remove(0).recording.unwrap()
     }
 
     async fn report(
@@ -115,13 +67,11 @@ impl Harness {
         tenant: &str,
         media: pb::MediaInfo,
     ) -> Result<pb::Recording, Status> {
-        self.client
-            .mark_recording_media_stored(as_media_svc(
-                tenant,
-                pb::MarkRecordingMediaStoredRequest { media: Some(media) },
-            ))
-            .await
-            .map(|r| r.into_inner().recording.unwrap())
+        let request = pb::MarkRecordingMediaStoredRequest { media: Some(media) };
+        let stored = self
+            .client
+            .mark_recording_media_stored(as_media_svc(tenant, request));
+        stored.await.map(|r| r.into_inner().recording.unwrap())
     }
 
     async fn owed(
@@ -136,14 +86,15 @@ impl Harness {
     }
 
     async fn owed_ids(&mut self, tenant: &str) -> Vec<String> {
-        self.owed(tenant, pb::ListPendingRecordingsRequest::default())
-            .await
-            .unwrap()
-            .recordings
-            .into_iter()
-            .map(|r| r.recording.unwrap().recording_id)
-            .collect()
+        let owed = self.owed(tenant, Default::default()).await.unwrap();
+        ids_of(&owed.recordings)
     }
+}
+
+/// The ids of the owed recordings.
+fn ids_of(owed: &[pb::RecordingWithCall]) -> Vec<String> {
+    let recordings = owed.iter().map(|r| r.recording.as_ref().unwrap());
+    recordings.map(|r| r.recording_id.clone()).collect()
 }
 
 fn media_state(r: &pb::Recording) -> pb::MediaState {
@@ -154,7 +105,7 @@ fn media_state(r: &pb::Recording) -> pb::MediaState {
 async fn an_ingested_recording_is_pending_until_media_svc_reports_its_file() {
     let mut h = start().await;
     let before = Utc::now();
-    let ingested = h.ingest("10009", "never-uploaded").await;
+    let ingested = h.ingest_recording("10009", "never-uploaded").await;
     let id = ingested.recording_id.clone();
     // Ingested, no upload yet: pending, since its ingest.
     assert_eq!(media_state(&ingested), pb::MediaState::Pending);
@@ -230,7 +181,7 @@ async fn the_platform_pages_its_owed_files_oldest_first_bounded_by_ingest_time()
     let mut ids = Vec::new();
     let mut ingested_at = Vec::new();
     for i in 0..4 {
-        let r = h.ingest("10009", &format!("owed-{i}")).await;
+        let r = h.ingest_recording("10009", &format!("owed-{i}")).await;
         ingested_at.push(r.ingest_time.unwrap());
         ids.push(r.recording_id);
         // Distinct ingest times.
@@ -246,36 +197,21 @@ async fn the_platform_pages_its_owed_files_oldest_first_bounded_by_ingest_time()
     };
     let first = h.owed("10009", page(String::new(), None)).await.unwrap();
     assert!(!first.next_page_token.is_empty());
-    let second = h
-        .owed("10009", page(first.next_page_token.clone(), None))
-        .await
-        .unwrap();
+    let second = h.owed("10009", page(first.next_page_token.clone(), None));
+    let second = second.await.unwrap();
     assert!(second.next_page_token.is_empty(), "the last page");
-    let paged: Vec<_> = first
-        .recordings
-        .iter()
-        .chain(&second.recordings)
-        .map(|r| r.recording.as_ref().unwrap().recording_id.clone())
-        .collect();
-    assert_eq!(paged, ids);
+    assert_eq!(
+        [ids_of(&first.recordings), ids_of(&second.recordings)].concat(),
+        ids
+    );
 
     // Only those ingested before a time (e.g. uploads that should be done by now).
-    let bounded = h
-        .owed(
-            "10009",
-            pb::ListPendingRecordingsRequest {
-                ingested_before: Some(ingested_at[2]),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let bounded: Vec<_> = bounded
-        .recordings
-        .iter()
-        .map(|r| r.recording.as_ref().unwrap().recording_id.clone())
-        .collect();
-    assert_eq!(bounded, ids[..2]);
+    let before = pb::ListPendingRecordingsRequest {
+        ingested_before: Some(ingested_at[2]),
+        ..Default::default()
+    };
+    let bounded = h.owed("10009", before).await.unwrap();
+    assert_eq!(ids_of(&bounded.recordings), ids[..2]);
     // A token belongs to its query and tenant.
     for (tenant, request) in [
         (
@@ -287,29 +223,15 @@ async fn the_platform_pages_its_owed_files_oldest_first_bounded_by_ingest_time()
         let err = h.owed(tenant, request).await.unwrap_err();
         assert_eq!(violated_field(&err).as_deref(), Some("page_token"));
     }
-    let err = h
-        .owed(
-            "10009",
-            pb::ListPendingRecordingsRequest {
-                page_size: 1001,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap_err();
+    let too_many = pb::ListPendingRecordingsRequest {
+        page_size: 1001,
+        ..Default::default()
+    };
+    let err = h.owed("10009", too_many).await.unwrap_err();
     assert_eq!(violated_field(&err).as_deref(), Some("page_size"));
 
     // A deleted recording is owed no file; a reported one neither.
-    h.client
-        .mark_recordings_deleted(as_user(
-            "10009",
-            pb::MarkRecordingsDeletedRequest {
-                recording_ids: vec![ids[0].clone()],
-                context: None,
-            },
-        ))
-        .await
-        .unwrap();
+    h.delete("10009", &[&ids[0]], None).await.unwrap();
     h.report("10009", info(&ids[1], "b")).await.unwrap();
     assert_eq!(h.owed_ids("10009").await, ids[2..]);
 }
@@ -317,17 +239,8 @@ async fn the_platform_pages_its_owed_files_oldest_first_bounded_by_ingest_time()
 #[tokio::test]
 async fn a_file_that_arrives_after_its_recording_was_deleted_is_deleted_again() {
     let mut h = start().await;
-    let id = h.ingest("10009", "late").await.recording_id;
-    h.client
-        .mark_recordings_deleted(as_user(
-            "10009",
-            pb::MarkRecordingsDeletedRequest {
-                recording_ids: vec![id.clone()],
-                context: None,
-            },
-        ))
-        .await
-        .unwrap();
+    let id = h.ingest_recording("10009", "late").await.recording_id;
+    h.delete("10009", &[&id], None).await.unwrap();
     wait_for_deletions(&h.media, &id, 1).await;
     // The platform's upload arrives now: recorded, and the file goes again.
     let late = h.report("10009", info(&id, "c")).await.unwrap();
@@ -341,14 +254,9 @@ async fn a_file_that_arrives_after_its_recording_was_deleted_is_deleted_again() 
 /// Waits (10 s at most) until media-svc was asked `n` times to delete `id`'s file.
 async fn wait_for_deletions(media: &StandInMedia, id: &str, n: usize) {
     for _ in 0..400 {
-        let asked = media
-            .deleted
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(t, r)| t == "10009" && r == id)
-            .count();
-        if asked >= n {
+        let deleted = media.deleted.lock().unwrap().clone();
+        let asked = deleted.iter().filter(|(t, r)| t == "10009" && r == id);
+        if asked.count() >= n {
             return;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
@@ -362,15 +270,12 @@ async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
     // media-svc has the first's file, not the second's, and describes the
     // third's in a way the archive cannot record (no duration).
     let dir = tempfile::tempdir().unwrap();
-    let mut ids = [
-        uuid::Uuid::new_v4(),
-        uuid::Uuid::new_v4(),
-        uuid::Uuid::new_v4(),
-    ];
+    let mut ids: [uuid::Uuid; 3] = std::array::from_fn(|_| uuid::Uuid::new_v4());
     ids.sort();
     let start = Utc::now() - TimeDelta::days(3);
     let call_id =
-        common::legacy::old_installation(&db_url(&dir), "10009", "upgraded", start, &ids).await;
+        common::legacy::old_installation(&common::db_url(&dir), "10009", "upgraded", start, &ids)
+            .await;
     let media = StandInMedia::default();
     let stored = info(&ids[0].to_string(), "d");
     let odd = pb::MediaInfo {
@@ -386,7 +291,7 @@ async fn recordings_from_before_the_upgrade_are_looked_up_at_media_svc_once() {
     }
 
     // The upgraded service checks them with media-svc by itself.
-    let mut h = start_in(dir, media).await;
+    let mut h = Harness::start_in(dir, media).await;
     let mut states = Vec::new();
     for _ in 0..400 {
         let call = common::call_of(&mut h.client, call_id.to_string()).await;

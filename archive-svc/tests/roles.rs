@@ -11,10 +11,10 @@ mod common;
 
 use std::time::Duration;
 
-use archive_common::{Principal, shutdown::CancellationToken};
+use archive_common::shutdown::CancellationToken;
 use archive_proto::v1::{self as pb, call_service_client::CallServiceClient};
 use chrono::{TimeDelta, Utc};
-use common::{gateway, identity, platform};
+use common::{as_platform, as_user, identity};
 use sqlx::{Connection, PgConnection};
 use test_support::calls::recorded_call;
 use test_support::postgres::{ScratchDatabase, ScratchRole};
@@ -57,74 +57,49 @@ async fn the_runtime_role_serves_without_ddl_rights() {
     let mut client = CallServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap();
-    // The recording platform ingests; a user through the gateway does the rest.
-    let platform = platform();
-    let key = gateway();
-    let paal = Principal::new("10009", "paal", "Paal Admin");
-    let call = client
-        .ingest_call(platform.request(old_call("r-1"), "10009"))
-        .await
-        .unwrap()
-        .into_inner()
-        .call
-        .unwrap();
+    // The recording platform ingests; a user through the gateway (Paal) does the rest.
+    let call = client.ingest_call(as_platform("10009", old_call("r-1")));
+    let call = call.await.unwrap().into_inner().call.unwrap();
+    let batch = pb::BatchIngestCallsRequest {
+        calls: vec![old_call("r-2"), old_call("r-3")],
+    };
     client
-        .batch_ingest_calls(platform.request(
-            pb::BatchIngestCallsRequest {
-                calls: vec![old_call("r-2"), old_call("r-3")],
-            },
-            "10009",
-        ))
+        .batch_ingest_calls(as_platform("10009", batch))
         .await
         .unwrap();
+    let delete = pb::MarkRecordingsDeletedRequest {
+        recording_ids: vec![call.recordings[0].recording_id.clone()],
+        context: None,
+    };
     client
-        .mark_recordings_deleted(key.request(
-            pb::MarkRecordingsDeletedRequest {
-                recording_ids: vec![call.recordings[0].recording_id.clone()],
-                context: None,
-            },
-            &paal,
-        ))
+        .mark_recordings_deleted(as_user("10009", delete))
         .await
         .unwrap();
+    let hold = pb::SetLegalHoldRequest {
+        call_id: call.call_id.clone(),
+        legal_hold: true,
+        context: None,
+    };
+    client.set_legal_hold(as_user("10009", hold)).await.unwrap();
+    let settings = pb::TenantSettings {
+        time_zone: "Europe/Oslo".into(),
+        recording_retention_days: 1,
+        metadata_retention_days: 2,
+        ..Default::default()
+    };
+    let update = pb::UpdateTenantSettingsRequest {
+        settings: Some(settings),
+        context: None,
+    };
     client
-        .set_legal_hold(key.request(
-            pb::SetLegalHoldRequest {
-                call_id: call.call_id.clone(),
-                legal_hold: true,
-                context: None,
-            },
-            &paal,
-        ))
+        .update_tenant_settings(as_user("10009", update))
         .await
         .unwrap();
-    client
-        .update_tenant_settings(key.request(
-            pb::UpdateTenantSettingsRequest {
-                settings: Some(pb::TenantSettings {
-                    time_zone: "Europe/Oslo".into(),
-                    recording_retention_days: 1,
-                    metadata_retention_days: 2,
-                    ..Default::default()
-                }),
-                context: None,
-            },
-            &paal,
-        ))
-        .await
-        .unwrap();
-    let swept = client
-        .run_retention_sweep(key.request(pb::RunRetentionSweepRequest {}, &paal))
-        .await
-        .unwrap()
-        .into_inner();
+    let swept = client.run_retention_sweep(as_user("10009", pb::RunRetentionSweepRequest {}));
+    let swept = swept.await.unwrap().into_inner();
     assert_eq!((swept.recordings_expired, swept.calls_purged), (2, 2));
-    let found = client
-        .search_calls(key.request(pb::SearchCallsRequest::default(), &paal))
-        .await
-        .unwrap()
-        .into_inner()
-        .calls;
+    let found = client.search_calls(as_user("10009", pb::SearchCallsRequest::default()));
+    let found = found.await.unwrap().into_inner().calls;
     assert_eq!(found.len(), 1, "the held call stays");
     stop.cancel();
     server.await.unwrap().unwrap();

@@ -18,12 +18,11 @@ use archive_svc::{
         CallQuery, Cursor, Deletion, Media, NewCall, NewRecording, Order, PendingCursor,
         ReasonCode, RecordingMode, RecordingState, Segment, StoredCall, StoredFile, TenantSettings,
     },
-    store::{self, CallStore},
+    store::{self, CallStore, MediaDeletion},
 };
 use audit_svc::outbox::OutboxStore as _;
 use audit_svc::outbox::{Change, Context};
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use test_support::postgres::ScratchDatabase;
 
 fn at(minute: i64) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2023, 11, 23, 8, 0, 0).unwrap() + Duration::minutes(minute)
@@ -98,6 +97,18 @@ async fn take_events(store: &dyn CallStore) -> Vec<(String, AuditEvent)> {
         .collect()
 }
 
+/// Whether the tenant has call `id`.
+async fn has_call(store: &dyn CallStore, tenant: &str, id: uuid::Uuid) -> bool {
+    store.get_call(tenant, id).await.unwrap().is_some()
+}
+
+/// The one event waiting in the outbox (there must be exactly one), taken out of it.
+async fn only_event(store: &dyn CallStore) -> (String, AuditEvent) {
+    let mut events = take_events(store).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    events.remove(0)
+}
+
 /// The tenant's call `id`, which must be there.
 async fn call_of(store: &dyn CallStore, tenant: &str, id: uuid::Uuid) -> StoredCall {
     store
@@ -107,27 +118,94 @@ async fn call_of(store: &dyn CallStore, tenant: &str, id: uuid::Uuid) -> StoredC
         .expect("the call is there")
 }
 
+/// The recordings whose files are due for deletion at `at`.
+async fn due_files(store: &dyn CallStore, at: DateTime<Utc>) -> Vec<uuid::Uuid> {
+    let due = store.due_media_deletions(at, 1000).await.unwrap();
+    due.into_iter().map(|d| d.recording_id).collect()
+}
+
 fn kind(e: &AuditEvent) -> AuditEventKind {
     AuditEventKind::try_from(e.kind).unwrap()
 }
 
-async fn calls(store: Arc<dyn CallStore>) {
-    store.ping().await.unwrap();
+/// A migrated store on `url`.
+async fn open(url: &str) -> Arc<dyn CallStore> {
+    store::open(url, true).await.unwrap()
+}
 
-    // Ingest is idempotent per (tenant, session id).
-    let (first, created) = store
-        .insert_call(
-            "10009",
-            &call("s-1", 0, "95214830", "Andreas Wallin", 2),
-            &platform("10009"),
-        )
+/// `call` as the recording platform ingests it for `tenant`.
+async fn ingest(store: &dyn CallStore, tenant: &str, call: NewCall) -> StoredCall {
+    let change = platform(tenant);
+    store.insert_call(tenant, &call, &change).await.unwrap().0
+}
+
+/// 10009's calls s-2 to s-4, ten minutes apart after s-1.
+async fn ingest_s2_to_s4(store: &dyn CallStore) {
+    let more = [
+        ("98214836", "paal-agent", 1),
+        ("957211", "Andreas Wallin", 0),
+        ("98214836", "paal-agent", 1),
+    ];
+    for (i, (caller, agent, recs)) in more.into_iter().enumerate() {
+        let session = format!("s-{}", i + 2);
+        let minute = 10 * (i as i64 + 1);
+        ingest(store, "10009", call(&session, minute, caller, agent, recs)).await;
+    }
+}
+
+/// What most scenarios search: 10009's s-1 (two recordings, Andreas
+/// Wallin's) to s-4 and 20001's own s-1, their events taken; 10009's s-1.
+async fn seed(store: &dyn CallStore) -> StoredCall {
+    let first = ingest(
+        store,
+        "10009",
+        call("s-1", 0, "95214830", "Andreas Wallin", 2),
+    )
+    .await;
+    ingest(
+        store,
+        "20001",
+        call("s-1", 0, "95214830", "Andreas Wallin", 1),
+    )
+    .await;
+    ingest_s2_to_s4(store).await;
+    take_events(store).await;
+    first
+}
+
+/// A change to the default query.
+type Edit = fn(&mut CallQuery);
+
+/// A query of the default one as `edit` changes it.
+fn query(edit: Edit) -> CallQuery {
+    let mut query = CallQuery::default();
+    edit(&mut query);
+    query
+}
+
+/// How many of 10009's calls `query` finds.
+async fn count(store: &dyn CallStore, query: CallQuery) -> usize {
+    store
+        .search("10009", &query, None, 100)
         .await
-        .unwrap();
+        .unwrap()
+        .len()
+}
+
+/// Ingest is idempotent per (tenant, session id), with one CALLS_INGESTED
+/// per request that created any call.
+async fn ingest_is_idempotent_per_tenant_and_session(url: &str) {
+    let store = &*open(url).await;
+    store.ping().await.unwrap();
+    // Created (true) or not, as the platform ingests `new` for `tenant`.
+    let insert = |tenant, new: NewCall| async move {
+        let change = platform(tenant);
+        store.insert_call(tenant, &new, &change).await.unwrap()
+    };
+    let (first, created) = insert("10009", call("s-1", 0, "95214830", "Andreas Wallin", 2)).await;
     assert!(created);
     // One CALLS_INGESTED for the request, by the platform, with its id fixed by the call.
-    let events = take_events(store.as_ref()).await;
-    assert_eq!(events.len(), 1);
-    let (tenant, e) = &events[0];
+    let (tenant, e) = &only_event(store).await;
     assert_eq!(tenant, "10009");
     assert_eq!(kind(e), AuditEventKind::CallsIngested);
     assert_eq!(e.event_id, format!("calls-ingested:{}", first.call_id));
@@ -141,64 +219,31 @@ async fn calls(store: Arc<dyn CallStore>) {
         vec![1, 2]
     );
     assert_eq!(first.recording_ms, 60_000);
-    let (again, created) = store
-        .insert_call(
-            "10009",
-            &call("s-1", 5, "1", "Other", 0),
-            &platform("10009"),
-        )
-        .await
-        .unwrap();
+    let (again, created) = insert("10009", call("s-1", 5, "1", "Other", 0)).await;
     assert!(!created, "a retry must not create a second call");
     assert_eq!(again, first, "a retry must change nothing");
     assert!(
-        take_events(store.as_ref()).await.is_empty(),
+        take_events(store).await.is_empty(),
         "a retry records nothing"
     );
 
     // The same session id in another tenant is another call.
-    let (other, created) = store
-        .insert_call(
-            "20001",
-            &call("s-1", 0, "95214830", "Andreas Wallin", 1),
-            &platform("20001"),
-        )
-        .await
-        .unwrap();
+    let (other, created) = insert("20001", call("s-1", 0, "95214830", "Andreas Wallin", 1)).await;
     assert!(created);
     assert_ne!(other.call_id, first.call_id);
-
-    for (i, (caller, agent, recs)) in [
-        ("98214836", "paal-agent", 1),
-        ("957211", "Andreas Wallin", 0),
-        ("98214836", "paal-agent", 1),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        store
-            .insert_call(
-                "10009",
-                &call(
-                    &format!("s-{}", i + 2),
-                    10 * (i as i64 + 1),
-                    caller,
-                    agent,
-                    recs,
-                ),
-                &platform("10009"),
-            )
-            .await
-            .unwrap();
-    }
-    let tenants: Vec<String> = take_events(store.as_ref())
+    ingest_s2_to_s4(store).await;
+    let tenants: Vec<String> = take_events(store)
         .await
         .into_iter()
         .map(|(t, _)| t)
         .collect();
     assert_eq!(tenants, vec!["20001", "10009", "10009", "10009"]);
+}
 
-    // Newest first by default; tenant isolation.
+/// Newest first by default, oldest first when asked; one tenant's only.
+async fn searches_are_ordered_and_tenant_bound(url: &str) {
+    let store = &*open(url).await;
+    seed(store).await;
     let all = store
         .search("10009", &CallQuery::default(), None, 100)
         .await
@@ -206,103 +251,73 @@ async fn calls(store: Arc<dyn CallStore>) {
     let sessions: Vec<_> = all.iter().map(|c| c.session_id.as_str()).collect();
     assert_eq!(sessions, vec!["s-4", "s-3", "s-2", "s-1"]);
     assert!(all.iter().all(|c| c.tenant == "10009"));
-
-    let oldest_first = CallQuery {
-        order: Order::OldestFirst,
-        ..Default::default()
-    };
+    let oldest_first = query(|q| q.order = Order::OldestFirst);
     let asc = store
         .search("10009", &oldest_first, None, 100)
         .await
         .unwrap();
     assert_eq!(asc.first().unwrap().session_id, "s-1");
+}
 
-    // Filters.
-    let q = |f: fn(&mut CallQuery)| {
-        let mut q = CallQuery::default();
-        f(&mut q);
-        q
-    };
-    let count = |query: CallQuery| {
-        let store = store.clone();
-        async move {
-            store
-                .search("10009", &query, None, 100)
-                .await
-                .unwrap()
-                .len()
-        }
-    };
-    assert_eq!(
-        count(q(|q| q.caller_number = Some("98214836".into()))).await,
-        2
-    );
-    assert_eq!(
-        count(q(|q| {
-            q.caller_number = Some("2148".into());
-            q.caller_number_partial = true
-        }))
-        .await,
-        3
-    );
-    assert_eq!(
-        count(q(|q| {
-            q.caller_number = Some("%".into());
-            q.caller_number_partial = true
-        }))
-        .await,
-        0,
-        "LIKE metacharacters are literal"
-    );
-    assert_eq!(count(q(|q| q.agent = Some("paal-agent".into()))).await, 2);
-    assert_eq!(count(q(|q| q.queue = Some("Sales".into()))).await, 4);
-    assert_eq!(count(q(|q| q.queue = Some("Support".into()))).await, 0);
-    assert_eq!(count(q(|q| q.has_recording = true)).await, 3);
-    assert_eq!(
-        count(q(|q| q.linked_agent = Some("Andreas Wallin".into()))).await,
-        1
-    );
-    assert_eq!(
-        count(q(|q| {
-            q.from = Some(at(10));
-            q.to = Some(at(30))
-        }))
-        .await,
-        2
-    );
-    assert_eq!(
-        count(q(|q| q.access_point_number = Some("81511569".into()))).await,
-        4
-    );
-    assert_eq!(count(q(|q| q.min_recording_ms = Some(31_000))).await, 1);
-    assert_eq!(count(q(|q| q.max_speak_ms = Some(1_000))).await, 0);
+/// Each filter, and a party filter combined with another.
+async fn search_filters(url: &str) {
+    let store = &*open(url).await;
+    seed(store).await;
+    let cases: [(&str, Edit, usize); 15] = [
+        ("caller", |q| q.caller_number = Some("98214836".into()), 2),
+        (
+            "caller part",
+            |q| (q.caller_number, q.caller_number_partial) = (Some("2148".into()), true),
+            3,
+        ),
+        (
+            "LIKE metacharacters are literal",
+            |q| (q.caller_number, q.caller_number_partial) = (Some("%".into()), true),
+            0,
+        ),
+        ("agent", |q| q.agent = Some("paal-agent".into()), 2),
+        ("queue", |q| q.queue = Some("Sales".into()), 4),
+        ("no such queue", |q| q.queue = Some("Support".into()), 0),
+        ("has recording", |q| q.has_recording = true, 3),
+        (
+            "linked",
+            |q| q.linked_agent = Some("Andreas Wallin".into()),
+            1,
+        ),
+        ("time", |q| (q.from, q.to) = (Some(at(10)), Some(at(30))), 2),
+        (
+            "access point",
+            |q| q.access_point_number = Some("81511569".into()),
+            4,
+        ),
+        ("min recording", |q| q.min_recording_ms = Some(31_000), 1),
+        ("max speak", |q| q.max_speak_ms = Some(1_000), 0),
+        (
+            "agent and queue",
+            |q| (q.agent, q.queue) = (Some("paal-agent".into()), Some("Sales".into())),
+            2,
+        ),
+        (
+            "agent, no such queue",
+            |q| (q.agent, q.queue) = (Some("paal-agent".into()), Some("Support".into())),
+            0,
+        ),
+        (
+            "agent and time",
+            |q| (q.agent, q.from) = (Some("paal-agent".into()), Some(at(25))),
+            1,
+        ),
+    ];
+    for (name, edit, expected) in cases {
+        assert_eq!(count(store, query(edit)).await, expected, "{name}");
+    }
+}
 
-    // A party filter combined with another, and paged by its own keyset.
-    assert_eq!(
-        count(q(|q| {
-            q.agent = Some("paal-agent".into());
-            q.queue = Some("Sales".into())
-        }))
-        .await,
-        2
-    );
-    assert_eq!(
-        count(q(|q| {
-            q.agent = Some("paal-agent".into());
-            q.queue = Some("Support".into())
-        }))
-        .await,
-        0
-    );
-    assert_eq!(
-        count(q(|q| {
-            q.agent = Some("paal-agent".into());
-            q.from = Some(at(25))
-        }))
-        .await,
-        1
-    );
-    let by_agent = q(|q| q.agent = Some("paal-agent".into()));
+/// A party filter's pages follow its own keyset.
+async fn a_party_filter_pages_by_its_keyset(url: &str) {
+    let store = &*open(url).await;
+    seed(store).await;
+    let by_agent = query(|q| q.agent = Some("paal-agent".into()));
     let page1 = store.search("10009", &by_agent, None, 1).await.unwrap();
     let cursor = Cursor {
         start_us: page1[0].start.timestamp_micros(),
@@ -320,8 +335,12 @@ async fn calls(store: Arc<dyn CallStore>) {
         ),
         ("s-4", 1, "s-2")
     );
+}
 
-    // Keyset pagination walks every row once.
+/// Keyset pagination walks every row once.
+async fn keyset_pagination_walks_every_row_once(url: &str) {
+    let store = &*open(url).await;
+    seed(store).await;
     let mut seen = Vec::new();
     let mut after: Option<Cursor> = None;
     loop {
@@ -329,10 +348,7 @@ async fn calls(store: Arc<dyn CallStore>) {
             .search("10009", &CallQuery::default(), after, 3)
             .await
             .unwrap();
-        if page.is_empty() {
-            break;
-        }
-        let last = page.last().unwrap();
+        let Some(last) = page.last() else { break };
         after = Some(Cursor {
             start_us: last.start.timestamp_micros(),
             call_id: last.call_id,
@@ -340,45 +356,37 @@ async fn calls(store: Arc<dyn CallStore>) {
         seen.extend(page.into_iter().map(|c| c.session_id));
     }
     assert_eq!(seen, vec!["s-4", "s-3", "s-2", "s-1"]);
+}
 
-    // Another tenant's ids are invisible.
-    assert!(
-        store
-            .get_call("20001", first.call_id)
-            .await
-            .unwrap()
-            .is_none()
-    );
+/// Another tenant's ids are invisible: not read, not deleted, not recorded.
+async fn another_tenants_ids_are_invisible(url: &str) {
+    let store = &*open(url).await;
+    let first = seed(store).await;
     let rec = first.recordings[0].recording_id;
+    assert!(!has_call(store, "20001", first.call_id).await);
+    let found = store.get_recordings("20001", &[rec]).await;
+    assert!(found.unwrap().is_empty());
+    let deleted = store
+        .mark_deleted("20001", &[rec], &paal(100))
+        .await
+        .unwrap();
+    assert!(deleted.is_empty());
     assert!(
-        store
-            .get_recordings("20001", &[rec])
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let deleting = paal(100);
-    let marker = marker_of(&deleting);
-    assert!(
-        store
-            .mark_deleted("20001", &[rec], &deleting)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        take_events(store.as_ref()).await.is_empty(),
+        take_events(store).await.is_empty(),
         "another tenant's id deletes nothing and records nothing"
     );
-    assert_eq!(
-        call_of(store.as_ref(), "10009", first.call_id)
-            .await
-            .recordings[0]
-            .state,
-        RecordingState::Available
-    );
+    let call = call_of(store, "10009", first.call_id).await;
+    assert_eq!(call.recordings[0].state, RecordingState::Available);
+}
 
-    // Deletion markers stay; a second deletion keeps the first marker.
+/// Deletion markers stay: a second deletion keeps the first marker and
+/// records nothing; the first records exactly one RECORDING_DELETED.
+async fn deletion_markers_stay_and_are_recorded_once(url: &str) {
+    let store = &*open(url).await;
+    let first = seed(store).await;
+    let rec = first.recordings[0].recording_id;
+    let deleting = paal(100);
+    let marker = marker_of(&deleting);
     let deleted = store
         .mark_deleted("10009", &[rec], &deleting)
         .await
@@ -386,9 +394,7 @@ async fn calls(store: Arc<dyn CallStore>) {
     assert_eq!(deleted[0].state, RecordingState::Deleted);
     assert_eq!(deleted[0].deletion.as_ref().unwrap(), &marker);
     // Exactly one RECORDING_DELETED, with the marker's actor and time and the request's context.
-    let events = take_events(store.as_ref()).await;
-    assert_eq!(events.len(), 1);
-    let (tenant, e) = &events[0];
+    let (tenant, e) = &only_event(store).await;
     assert_eq!(tenant, "10009");
     assert_eq!(kind(e), AuditEventKind::RecordingDeleted);
     assert_eq!(e.event_id, format!("recording-deleted:{rec}"));
@@ -416,18 +422,30 @@ async fn calls(store: Arc<dyn CallStore>) {
     let again = store.mark_deleted("10009", &[rec], &later).await.unwrap();
     assert_eq!(again[0].deletion.as_ref().unwrap(), &marker);
     assert!(
-        take_events(store.as_ref()).await.is_empty(),
+        take_events(store).await.is_empty(),
         "a recording already deleted records nothing"
     );
-    let reloaded = call_of(store.as_ref(), "10009", first.call_id).await;
+    let reloaded = call_of(store, "10009", first.call_id).await;
     assert_eq!(reloaded.recordings[0].deletion.as_ref().unwrap(), &marker);
     assert_eq!(reloaded.recordings[1].state, RecordingState::Available);
+}
 
-    // has_recording counts live recordings unless deleted ones are included.
+/// Of several recordings deleted, only the newly deleted ones are recorded;
+/// `has_recording` counts live recordings unless deleted ones are included;
+/// recordings are read with their calls.
+async fn deleting_several_records_the_new_ones(url: &str) {
+    let store = &*open(url).await;
+    let first = seed(store).await;
+    let rec = first.recordings[0].recording_id;
+    store
+        .mark_deleted("10009", &[rec], &paal(100))
+        .await
+        .unwrap();
+    take_events(store).await;
     let s2 = store
         .search(
             "10009",
-            &q(|q| q.caller_number = Some("98214836".into())),
+            &query(|q| q.caller_number = Some("98214836".into())),
             None,
             10,
         )
@@ -439,23 +457,15 @@ async fn calls(store: Arc<dyn CallStore>) {
         .unwrap()
         .recordings[0]
         .recording_id;
-    // Of several, only the newly deleted ones are recorded.
     store
-        .mark_deleted("10009", &[rec, s2_rec], &deleting)
+        .mark_deleted("10009", &[rec, s2_rec], &paal(100))
         .await
         .unwrap();
-    let events = take_events(store.as_ref()).await;
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].1.event_id, format!("recording-deleted:{s2_rec}"));
-    assert_eq!(count(q(|q| q.has_recording = true)).await, 2);
-    assert_eq!(
-        count(q(|q| {
-            q.has_recording = true;
-            q.include_deleted = true
-        }))
-        .await,
-        3
-    );
+    let (_, e) = only_event(store).await;
+    assert_eq!(e.event_id, format!("recording-deleted:{s2_rec}"));
+    assert_eq!(count(store, query(|q| q.has_recording = true)).await, 2);
+    let with_deleted = query(|q| (q.has_recording, q.include_deleted) = (true, true));
+    assert_eq!(count(store, with_deleted).await, 3);
 
     // Recordings with their calls.
     let found = store.get_recordings("10009", &[rec, s2_rec]).await.unwrap();
@@ -465,36 +475,27 @@ async fn calls(store: Arc<dyn CallStore>) {
             .iter()
             .any(|(r, c)| r.recording_id == rec && c.session_id == "s-1")
     );
+}
 
-    // Legal hold: recorded when the flag changes, not when it is set again.
-    let held = store
-        .set_legal_hold("10009", first.call_id, true, &paal(110))
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(held.legal_hold);
-    assert!(
+/// Legal hold: recorded when the flag changes, not when it is set again;
+/// another tenant's call is not there.
+async fn legal_hold_is_recorded_when_it_changes(url: &str) {
+    let store = &*open(url).await;
+    let first = seed(store).await;
+    let call_id = first.call_id;
+    let hold = |tenant, on, minute| async move {
+        let change = paal(minute);
         store
-            .set_legal_hold("20001", first.call_id, true, &paal(110))
+            .set_legal_hold(tenant, call_id, on, &change)
             .await
             .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .set_legal_hold("10009", first.call_id, true, &paal(111))
-            .await
-            .unwrap()
-            .unwrap()
-            .legal_hold
-    );
-    let released = store
-        .set_legal_hold("10009", first.call_id, false, &paal(112))
-        .await
-        .unwrap()
-        .unwrap();
+    };
+    assert!(hold("10009", true, 110).await.unwrap().legal_hold);
+    assert!(hold("20001", true, 110).await.is_none());
+    assert!(hold("10009", true, 111).await.unwrap().legal_hold);
+    let released = hold("10009", false, 112).await.unwrap();
     assert!(!released.legal_hold);
-    let events = take_events(store.as_ref()).await;
+    let events = take_events(store).await;
     let holds: Vec<(&str, &str, String)> = events
         .iter()
         .map(|(_, e)| (e.detail.as_str(), e.actor_id.as_str(), e.call_id.clone()))
@@ -517,7 +518,8 @@ async fn calls(store: Arc<dyn CallStore>) {
 
 /// Tenant settings: the defaults until stored, one TENANT_SETTINGS_CHANGED
 /// (before → after) per change, none for the same settings again.
-async fn settings(store: Arc<dyn CallStore>) {
+async fn settings(url: &str) {
+    let store = &*open(url).await;
     assert_eq!(
         store.settings("10009").await.unwrap(),
         TenantSettings::default()
@@ -539,23 +541,19 @@ async fn settings(store: Arc<dyn CallStore>) {
             },
         ],
     };
-    assert!(
+    let settings = &settings;
+    let put = |minute| async move {
+        let change = paal(minute);
         store
-            .put_settings("10009", &settings, &paal(120))
+            .put_settings("10009", settings, &change)
             .await
             .unwrap()
-    );
-    assert_eq!(store.settings("10009").await.unwrap(), settings);
+    };
+    assert!(put(120).await);
+    assert_eq!(&store.settings("10009").await.unwrap(), settings);
     // Before → after, once; the same settings again change and record nothing.
-    assert!(
-        !store
-            .put_settings("10009", &settings, &paal(121))
-            .await
-            .unwrap()
-    );
-    let events = take_events(store.as_ref()).await;
-    assert_eq!(events.len(), 1);
-    let e = &events[0].1;
+    assert!(!put(121).await);
+    let (_, e) = &only_event(store).await;
     assert_eq!(kind(e), AuditEventKind::TenantSettingsChanged);
     assert_eq!(e.actor_id, "paal");
     assert!(
@@ -578,29 +576,17 @@ async fn settings(store: Arc<dyn CallStore>) {
 }
 
 /// Retention, legal hold and the media-deletion outbox.
-async fn retention(store: Arc<dyn CallStore>) {
+async fn retention(url: &str) {
+    let store = &*open(url).await;
     let tenant = "30003";
-    let (old, _) = store
-        .insert_call(tenant, &call("old", 0, "1111", "A", 1), &platform(tenant))
-        .await
-        .unwrap();
-    let (held, _) = store
-        .insert_call(tenant, &call("held", 1, "2222", "A", 1), &platform(tenant))
-        .await
-        .unwrap();
-    let (recent, _) = store
-        .insert_call(
-            tenant,
-            &call("recent", 60 * 24 * 10, "3333", "A", 1),
-            &platform(tenant),
-        )
-        .await
-        .unwrap();
+    let old = ingest(store, tenant, call("old", 0, "1111", "A", 1)).await;
+    let held = ingest(store, tenant, call("held", 1, "2222", "A", 1)).await;
+    let recent = ingest(store, tenant, call("recent", 60 * 24 * 10, "3333", "A", 1)).await;
     store
         .set_legal_hold(tenant, held.call_id, true, &paal(2))
         .await
         .unwrap();
-    assert_eq!(take_events(store.as_ref()).await.len(), 4);
+    assert_eq!(take_events(store).await.len(), 4);
     let now = at(60 * 24 * 20);
 
     // Expire recordings that started before day 5: "old" only (held is on legal hold).
@@ -610,9 +596,7 @@ async fn retention(store: Arc<dyn CallStore>) {
         .unwrap();
     assert_eq!(expired, 1);
     // One RETENTION_EXPIRED per expired recording, by the sweeper.
-    let events = take_events(store.as_ref()).await;
-    assert_eq!(events.len(), 1);
-    let (t, e) = &events[0];
+    let (t, e) = &only_event(store).await;
     let old_rec = old.recordings[0].recording_id;
     assert_eq!(t, tenant);
     assert_eq!(kind(e), AuditEventKind::RetentionExpired);
@@ -630,31 +614,20 @@ async fn retention(store: Arc<dyn CallStore>) {
         e.detail,
         "recording retention 15 days; this sweep expired 1 recording(s)"
     );
-    let old_now = call_of(store.as_ref(), tenant, old.call_id).await;
+    let old_now = call_of(store, tenant, old.call_id).await;
     assert_eq!(old_now.recordings[0].state, RecordingState::Expired);
     assert_eq!(
-        call_of(store.as_ref(), tenant, held.call_id)
-            .await
-            .recordings[0]
-            .state,
+        call_of(store, tenant, held.call_id).await.recordings[0].state,
         RecordingState::Available
     );
     assert_eq!(
-        call_of(store.as_ref(), tenant, recent.call_id)
-            .await
-            .recordings[0]
-            .state,
+        call_of(store, tenant, recent.call_id).await.recordings[0].state,
         RecordingState::Available
     );
     // Expiring again changes and records nothing.
-    assert_eq!(
-        store
-            .expire_recordings(tenant, at(60 * 24 * 5), now, 15)
-            .await
-            .unwrap(),
-        0
-    );
-    assert!(take_events(store.as_ref()).await.is_empty());
+    let again = store.expire_recordings(tenant, at(60 * 24 * 5), now, 15);
+    assert_eq!(again.await.unwrap(), 0);
+    assert!(take_events(store).await.is_empty());
 
     // The expired file is queued for deletion, once.
     let due = store.due_media_deletions(now, 100).await.unwrap();
@@ -668,14 +641,7 @@ async fn retention(store: Arc<dyn CallStore>) {
         .media_deletion_failed(id, now + Duration::seconds(30), "media-svc unavailable")
         .await
         .unwrap();
-    assert!(
-        store
-            .due_media_deletions(now, 100)
-            .await
-            .unwrap()
-            .iter()
-            .all(|d| d.recording_id != id)
-    );
+    assert!(!due_files(store, now).await.contains(&id));
     let later = store
         .due_media_deletions(now + Duration::seconds(31), 100)
         .await
@@ -683,33 +649,18 @@ async fn retention(store: Arc<dyn CallStore>) {
     let retried = later.iter().find(|d| d.recording_id == id).unwrap();
     assert_eq!(retried.attempts, 1);
     store.media_deletion_done(id).await.unwrap();
-    assert!(
-        store
-            .due_media_deletions(now + Duration::days(1), 100)
-            .await
-            .unwrap()
-            .iter()
-            .all(|d| d.recording_id != id)
-    );
+    let tomorrow = due_files(store, now + Duration::days(1)).await;
+    assert!(!tomorrow.contains(&id));
 
     // A deletion marker queues the file in the same transaction.
+    let recent_rec = recent.recordings[0].recording_id;
+    let deleting = paal(60 * 24 * 20);
     store
-        .mark_deleted(
-            tenant,
-            &[recent.recordings[0].recording_id],
-            &paal(60 * 24 * 20),
-        )
+        .mark_deleted(tenant, &[recent_rec], &deleting)
         .await
         .unwrap();
-    assert_eq!(take_events(store.as_ref()).await.len(), 1);
-    assert!(
-        store
-            .due_media_deletions(now, 100)
-            .await
-            .unwrap()
-            .iter()
-            .any(|d| d.recording_id == recent.recordings[0].recording_id)
-    );
+    assert_eq!(take_events(store).await.len(), 1);
+    assert!(due_files(store, now).await.contains(&recent_rec));
 
     // Purge metadata before day 5: "old" goes, "held" stays on legal hold, the marker of "recent" stays.
     let purged = store
@@ -718,9 +669,7 @@ async fn retention(store: Arc<dyn CallStore>) {
         .unwrap();
     assert_eq!(purged, 1);
     // One CALL_PURGED per purged call, saying how many recordings went with it.
-    let events = take_events(store.as_ref()).await;
-    assert_eq!(events.len(), 1);
-    let e = &events[0].1;
+    let (_, e) = &only_event(store).await;
     assert_eq!(kind(e), AuditEventKind::CallPurged);
     assert_eq!(e.event_id, format!("call-purged:{}", old.call_id));
     assert_eq!(e.call_id, old.call_id.to_string());
@@ -729,27 +678,16 @@ async fn retention(store: Arc<dyn CallStore>) {
         e.detail,
         "metadata retention 400 days; 1 recording(s) went with the call"
     );
-    assert!(store.get_call(tenant, old.call_id).await.unwrap().is_none());
-    assert!(
-        store
-            .get_call(tenant, held.call_id)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(!has_call(store, tenant, old.call_id).await);
+    assert!(has_call(store, tenant, held.call_id).await);
     // Lifting the hold lets the next sweep take it, file first.
     store
         .set_legal_hold(tenant, held.call_id, false, &paal(60 * 24 * 20))
         .await
         .unwrap();
-    assert_eq!(
-        store
-            .purge_calls(tenant, at(60 * 24 * 5), now, 400)
-            .await
-            .unwrap(),
-        1
-    );
-    let kinds: Vec<AuditEventKind> = take_events(store.as_ref())
+    let purged = store.purge_calls(tenant, at(60 * 24 * 5), now, 400);
+    assert_eq!(purged.await.unwrap(), 1);
+    let kinds: Vec<AuditEventKind> = take_events(store)
         .await
         .iter()
         .map(|(_, e)| kind(e))
@@ -758,25 +696,17 @@ async fn retention(store: Arc<dyn CallStore>) {
         kinds,
         vec![AuditEventKind::LegalHoldChanged, AuditEventKind::CallPurged]
     );
-    assert!(
-        store
-            .due_media_deletions(now, 100)
-            .await
-            .unwrap()
-            .iter()
-            .any(|d| d.recording_id == held.recordings[0].recording_id)
-    );
+    let due = due_files(store, now).await;
+    assert!(due.contains(&held.recordings[0].recording_id));
     assert!(store.tenants().await.unwrap().contains(&tenant.to_owned()));
 }
 
 /// Batch ingest: one transaction, results in order, known sessions unchanged.
-async fn batches(store: Arc<dyn CallStore>) {
+async fn batches(url: &str) {
+    let store = &*open(url).await;
     let tenant = "40004";
-    let (existing, _) = store
-        .insert_call(tenant, &call("b-1", 0, "1", "A", 1), &platform(tenant))
-        .await
-        .unwrap();
-    take_events(store.as_ref()).await;
+    let existing = ingest(store, tenant, call("b-1", 0, "1", "A", 1)).await;
+    take_events(store).await;
     let batch: Vec<NewCall> = (0..1200)
         .map(|i| call(&format!("b-{i}"), i, "5550000", "B", (i % 3) as usize))
         .collect();
@@ -785,9 +715,7 @@ async fn batches(store: Arc<dyn CallStore>) {
         .await
         .unwrap();
     // One event for the whole batch, not one per call.
-    let events = take_events(store.as_ref()).await;
-    assert_eq!(events.len(), 1);
-    let e = &events[0].1;
+    let (_, e) = &only_event(store).await;
     assert_eq!(kind(e), AuditEventKind::CallsIngested);
     assert_eq!(
         e.event_id,
@@ -803,7 +731,7 @@ async fn batches(store: Arc<dyn CallStore>) {
         .await
         .unwrap();
     assert!(again.iter().all(|(_, created)| !created));
-    assert!(take_events(store.as_ref()).await.is_empty());
+    assert!(take_events(store).await.is_empty());
     assert_eq!(results.len(), 1200);
     assert_eq!(
         results[1].0, existing,
@@ -814,37 +742,27 @@ async fn batches(store: Arc<dyn CallStore>) {
     for (i, (stored, _)) in results.iter().enumerate().filter(|(i, _)| *i != 1) {
         assert_eq!(stored.session_id, format!("b-{i}"));
         assert_eq!(stored.recordings.len(), i % 3);
-        assert_eq!(
-            store
-                .get_call(tenant, stored.call_id)
-                .await
-                .unwrap()
-                .as_ref(),
-            Some(stored)
-        );
+        let read = store.get_call(tenant, stored.call_id).await.unwrap();
+        assert_eq!(read.as_ref(), Some(stored));
     }
 }
 
 /// The media-deletion queue as media-svc reads it (ListPendingMediaDeletions)
 /// and as a user's deletion reads what it just queued: by recording id,
 /// paged without skipping or repeating, per tenant or for all.
-async fn pending_deletions(store: Arc<dyn CallStore>) {
+async fn pending_deletions(url: &str) {
+    let store = &*open(url).await;
     let (a, b) = ("50005", "50006");
-    assert!(
-        store
-            .pending_media_deletions(None, None, 100)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let (calls_a, _) = store
-        .insert_call(a, &call("p-a", 0, "1", "A", 3), &platform(a))
-        .await
-        .unwrap();
-    let (old_b, _) = store
-        .insert_call(b, &call("p-b", 0, "2", "B", 1), &platform(b))
-        .await
-        .unwrap();
+    let pending = |tenant, after, limit| async move {
+        let pending = store.pending_media_deletions(tenant, after, limit).await;
+        pending.unwrap()
+    };
+    let ids = |pending: Vec<MediaDeletion>| -> Vec<_> {
+        pending.into_iter().map(|d| d.recording_id).collect()
+    };
+    assert!(pending(None, None, 100).await.is_empty());
+    let calls_a = ingest(store, a, call("p-a", 0, "1", "A", 3)).await;
+    let old_b = ingest(store, b, call("p-b", 0, "2", "B", 1)).await;
     let ids_a: Vec<_> = calls_a.recordings.iter().map(|r| r.recording_id).collect();
     let id_b = old_b.recordings[0].recording_id;
     // Two of A's recordings deleted by a user, B's expired by retention.
@@ -854,17 +772,18 @@ async fn pending_deletions(store: Arc<dyn CallStore>) {
         store.expire_recordings(b, at(60), at(90), 1).await.unwrap(),
         1
     );
-    take_events(store.as_ref()).await;
+    take_events(store).await;
 
-    let all = store
-        .pending_media_deletions(None, None, 100)
-        .await
-        .unwrap();
+    let all = pending(None, None, 100).await;
     let mut expected: Vec<_> = vec![ids_a[0], ids_a[1], id_b];
     expected.sort();
-    let listed: Vec<_> = all.iter().map(|d| d.recording_id).collect();
-    assert_eq!(listed, expected, "every tenant's, by recording id");
-    let of_b = all.iter().find(|d| d.recording_id == id_b).unwrap();
+    let of_b = all.iter().find(|d| d.recording_id == id_b).unwrap().clone();
+    let of_a = all
+        .iter()
+        .find(|d| d.recording_id == ids_a[0])
+        .unwrap()
+        .clone();
+    assert_eq!(ids(all), expected, "every tenant's, by recording id");
     assert_eq!(
         (
             of_b.tenant.as_str(),
@@ -874,7 +793,6 @@ async fn pending_deletions(store: Arc<dyn CallStore>) {
         ),
         (b, "expired", at(90), 0)
     );
-    let of_a = all.iter().find(|d| d.recording_id == ids_a[0]).unwrap();
     assert_eq!(
         (of_a.tenant.as_str(), of_a.cause.as_str(), of_a.requested_at),
         (a, "deleted", deleting.at)
@@ -884,7 +802,7 @@ async fn pending_deletions(store: Arc<dyn CallStore>) {
     let mut paged = Vec::new();
     let mut after = None;
     loop {
-        let page = store.pending_media_deletions(None, after, 1).await.unwrap();
+        let page = pending(None, after, 1).await;
         let Some(last) = page.last() else { break };
         assert_eq!(page.len(), 1);
         after = Some(last.recording_id);
@@ -893,43 +811,20 @@ async fn pending_deletions(store: Arc<dyn CallStore>) {
     assert_eq!(paged, expected);
 
     // One tenant's only.
-    let only_a: Vec<_> = store
-        .pending_media_deletions(Some(a), None, 100)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.recording_id)
-        .collect();
+    let only_a = ids(pending(Some(a), None, 100).await);
     let mut expected_a = ids_a[..2].to_vec();
     expected_a.sort();
     assert_eq!(only_a, expected_a);
-    assert!(
-        store
-            .pending_media_deletions(Some("50007"), None, 100)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(pending(Some("50007"), None, 100).await.is_empty());
 
     // What a deletion just queued: the tenant's queued ones among the ids
     // (not the live recording, not another tenant's, not an unknown id).
     let asked = [ids_a[0], ids_a[1], ids_a[2], id_b, uuid::Uuid::new_v4()];
-    let mut queued: Vec<_> = store
-        .queued_media_deletions(a, &asked)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|d| d.recording_id)
-        .collect();
+    let mut queued = ids(store.queued_media_deletions(a, &asked).await.unwrap());
     queued.sort();
     assert_eq!(queued, expected_a);
-    assert!(
-        store
-            .queued_media_deletions(a, &[])
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    let none = store.queued_media_deletions(a, &[]).await;
+    assert!(none.unwrap().is_empty());
 
     // A failed attempt is counted; a confirmed one leaves the list.
     store
@@ -937,10 +832,8 @@ async fn pending_deletions(store: Arc<dyn CallStore>) {
         .await
         .unwrap();
     store.media_deletion_done(id_b).await.unwrap();
-    let now: Vec<_> = store
-        .pending_media_deletions(None, None, 100)
+    let now: Vec<_> = pending(None, None, 100)
         .await
-        .unwrap()
         .into_iter()
         .map(|d| (d.recording_id, d.attempts))
         .collect();
@@ -988,52 +881,36 @@ async fn refuse_outbox_rows(url: &str) {
 /// A change whose event cannot be written does not happen: neither the
 /// change nor any outbox row is left (one transaction).
 async fn a_change_whose_event_fails_does_not_happen(url: &str) {
-    let store = store::open(url, true).await.unwrap();
+    let store = &*open(url).await;
     let tenant = DOOMED;
-    let (kept, _) = store
-        .insert_call(tenant, &call("kept", 0, "1111", "A", 2), &platform(tenant))
-        .await
-        .unwrap();
-    take_events(store.as_ref()).await;
+    let kept = ingest(store, tenant, call("kept", 0, "1111", "A", 2)).await;
+    take_events(store).await;
     refuse_outbox_rows(url).await;
     let rec = kept.recordings[0].recording_id;
 
-    store
-        .mark_deleted(tenant, &[rec], &paal(10))
-        .await
-        .unwrap_err();
-    store
-        .set_legal_hold(tenant, kept.call_id, true, &paal(10))
-        .await
-        .unwrap_err();
+    let (change, lost) = (paal(10), call("lost", 5, "2222", "A", 1));
     let settings = TenantSettings {
         recording_retention_days: 1,
         metadata_retention_days: 1,
         ..TenantSettings::default()
     };
-    store
-        .put_settings(tenant, &settings, &paal(10))
-        .await
-        .unwrap_err();
-    store
-        .expire_recordings(tenant, at(60), at(60), 1)
-        .await
-        .unwrap_err();
-    store
-        .purge_calls(tenant, at(60), at(60), 1)
-        .await
-        .unwrap_err();
-    store
-        .insert_call(tenant, &call("lost", 5, "2222", "A", 1), &platform(tenant))
-        .await
-        .unwrap_err();
+    let deleted = store.mark_deleted(tenant, &[rec], &change).await;
+    let held = store
+        .set_legal_hold(tenant, kept.call_id, true, &change)
+        .await;
+    let configured = store.put_settings(tenant, &settings, &change).await;
+    let expired = store.expire_recordings(tenant, at(60), at(60), 1).await;
+    let purged = store.purge_calls(tenant, at(60), at(60), 1).await;
+    let ingested = store.insert_call(tenant, &lost, &platform(tenant)).await;
+    assert!(deleted.is_err() && held.is_err() && configured.is_err());
+    assert!(expired.is_err() && purged.is_err() && ingested.is_err());
 
     assert_eq!(
         store.outbox().pending().await.unwrap(),
         0,
         "no event was written"
     );
-    let now = call_of(store.as_ref(), tenant, kept.call_id).await;
+    let now = call_of(store, tenant, kept.call_id).await;
     assert!(!now.legal_hold);
     assert!(
         now.recordings
@@ -1050,21 +927,14 @@ async fn a_change_whose_event_fails_does_not_happen(url: &str) {
         .await
         .unwrap();
     assert_eq!(calls.len(), 1, "neither purged nor ingested");
+    let due = store.due_media_deletions(at(60 * 24 * 365 * 10), 100).await;
     assert!(
-        store
-            .due_media_deletions(at(60 * 24 * 365 * 10), 100)
-            .await
-            .unwrap()
-            .iter()
-            .all(|d| d.tenant != tenant),
+        due.unwrap().iter().all(|d| d.tenant != tenant),
         "no file was queued for deletion"
     );
     // Other tenants are unaffected.
-    store
-        .insert_call("10009", &call("fine", 0, "1", "A", 0), &platform("10009"))
-        .await
-        .unwrap();
-    assert_eq!(take_events(store.as_ref()).await.len(), 1);
+    ingest(store, "10009", call("fine", 0, "1", "A", 0)).await;
+    assert_eq!(take_events(store).await.len(), 1);
 }
 
 fn file_at(minute: i64, sha: &str) -> StoredFile {
@@ -1079,24 +949,20 @@ fn file_at(minute: i64, sha: &str) -> StoredFile {
 /// Media states: pending from ingest, stored once media-svc reports the
 /// file, the list of files the platform owes, and a file that arrives after
 /// its recording was deleted.
-async fn media_states(store: Arc<dyn CallStore>) {
+async fn media_states(url: &str) {
+    let store = &*open(url).await;
     let tenant = "40004";
-    let ingest = |minute| Change::by(&Principal::system(tenant, "recording-platform"), at(minute));
-    let (a, _) = store
-        .insert_call(tenant, &call("m-a", 0, "1", "A", 2), &ingest(10))
-        .await
-        .unwrap();
-    let (b, _) = store
-        .insert_call(tenant, &call("m-b", 1, "2", "A", 1), &ingest(20))
-        .await
-        .unwrap();
-    let (c, _) = store
-        .insert_call(tenant, &call("m-c", 2, "3", "A", 1), &ingest(30))
-        .await
-        .unwrap();
-    take_events(store.as_ref()).await;
+    // Ingested at `minute`.
+    let ingest_at = |minute, new: NewCall| async move {
+        let change = Change::by(&Principal::system(tenant, "recording-platform"), at(minute));
+        store.insert_call(tenant, &new, &change).await.unwrap().0
+    };
+    let a = ingest_at(10, call("m-a", 0, "1", "A", 2)).await;
+    let b = ingest_at(20, call("m-b", 1, "2", "A", 1)).await;
+    let c = ingest_at(30, call("m-c", 2, "3", "A", 1)).await;
+    take_events(store).await;
     // Every ingested recording waits for its file, since its ingest; so it is stored.
-    let read = call_of(store.as_ref(), tenant, a.call_id).await;
+    let read = call_of(store, tenant, a.call_id).await;
     assert_eq!(read.recordings, a.recordings);
     for r in &read.recordings {
         assert_eq!((&r.media, r.ingested_at), (&Media::Pending, Some(at(10))));
@@ -1107,21 +973,18 @@ async fn media_states(store: Arc<dyn CallStore>) {
     a_ids.sort();
 
     // Owed files: oldest ingest first (then by id), each with its call.
-    let owed = |before, after, limit| {
-        let store = store.clone();
-        async move {
-            store
-                .pending_recordings(tenant, before, after, limit)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|(r, call)| {
-                    assert_eq!(r.call_id, call.call_id);
-                    assert!(call.recordings.is_empty(), "the call without its list");
-                    r.recording_id
-                })
-                .collect::<Vec<_>>()
-        }
+    let owed = |before, after, limit| async move {
+        store
+            .pending_recordings(tenant, before, after, limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(r, call)| {
+                assert_eq!(r.call_id, call.call_id);
+                assert!(call.recordings.is_empty(), "the call without its list");
+                r.recording_id
+            })
+            .collect::<Vec<_>>()
     };
     let all = owed(None, None, 100).await;
     assert_eq!(all, [a_ids[0], a_ids[1], rec(&b, 0), rec(&c, 0)]);
@@ -1150,37 +1013,21 @@ async fn media_states(store: Arc<dyn CallStore>) {
     );
 
     // media-svc reports a file: stored, with what it measured; no longer owed.
+    let report = |tenant, id, file: StoredFile| async move {
+        store.mark_media_stored(tenant, id, &file).await.unwrap()
+    };
     let file = file_at(40, "ab");
-    let (stored, requeued) = store
-        .mark_media_stored(tenant, a_ids[0], &file)
-        .await
-        .unwrap()
-        .unwrap();
+    let (stored, requeued) = report(tenant, a_ids[0], file.clone()).await.unwrap();
     assert_eq!(stored.media, Media::Stored(file.clone()));
     assert!(!requeued && !stored.awaits_upload());
     assert_eq!(stored.ingested_at, Some(at(10)), "its ingest time stays");
     // The same file reported again (a retried upload) changes nothing.
-    let (again, _) = store
-        .mark_media_stored(tenant, a_ids[0], &file_at(50, "ab"))
-        .await
-        .unwrap()
-        .unwrap();
+    let (again, _) = report(tenant, a_ids[0], file_at(50, "ab")).await.unwrap();
     assert_eq!(again.media, Media::Stored(file.clone()));
     // Another tenant's report, or an unknown recording: nothing there.
-    assert!(
-        store
-            .mark_media_stored("40005", a_ids[1], &file)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .mark_media_stored(tenant, uuid::Uuid::new_v4(), &file)
-            .await
-            .unwrap()
-            .is_none()
-    );
+    assert!(report("40005", a_ids[1], file.clone()).await.is_none());
+    let unknown = uuid::Uuid::new_v4();
+    assert!(report(tenant, unknown, file.clone()).await.is_none());
     assert_eq!(owed(None, None, 100).await, all[1..]);
     // Searches carry the state (no second look-up per row).
     let found = store
@@ -1204,28 +1051,19 @@ async fn media_states(store: Arc<dyn CallStore>) {
         .unwrap();
     assert_eq!(owed(None, None, 100).await, [a_ids[1], rec(&c, 0)]);
     let deleted = rec(&b, 0);
-    let queued = |store: Arc<dyn CallStore>| async move {
-        store
-            .due_media_deletions(at(60 * 24 * 365), 1000)
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|d| d.recording_id == deleted)
-            .count()
+    let queued = || async move {
+        let due = due_files(store, at(60 * 24 * 365)).await;
+        due.into_iter().filter(|id| *id == deleted).count()
     };
-    assert_eq!(queued(store.clone()).await, 1);
+    assert_eq!(queued().await, 1);
     store.media_deletion_done(rec(&b, 0)).await.unwrap();
-    let (late, requeued) = store
-        .mark_media_stored(tenant, rec(&b, 0), &file_at(70, "cd"))
-        .await
-        .unwrap()
-        .unwrap();
+    let (late, requeued) = report(tenant, rec(&b, 0), file_at(70, "cd")).await.unwrap();
     assert!(requeued);
     assert_eq!(late.state, RecordingState::Deleted);
-    assert_eq!(queued(store.clone()).await, 1, "its file goes again");
+    assert_eq!(queued().await, 1, "its file goes again");
     // Media states are no audit event (media-svc records RECORDING_STORED);
     // the deletion is the only one.
-    let events = take_events(store.as_ref()).await;
+    let events = take_events(store).await;
     assert_eq!(
         events.iter().map(|(_, e)| kind(e)).collect::<Vec<_>>(),
         [AuditEventKind::RecordingDeleted]
@@ -1240,8 +1078,8 @@ async fn upgrade(url: &str) {
     let mut ids: Vec<uuid::Uuid> = (0..3).map(|_| uuid::Uuid::new_v4()).collect();
     ids.sort();
     let call_id = common::legacy::old_installation(url, tenant, "before", at(0), &ids).await;
-    let store = store::open(url, true).await.unwrap();
-    let call = call_of(store.as_ref(), tenant, call_id).await;
+    let store = &*open(url).await;
+    let call = call_of(store, tenant, call_id).await;
     assert_eq!(call.recordings.len(), 3);
     for r in &call.recordings {
         assert_eq!((&r.media, r.ingested_at), (&Media::Unverified, None));
@@ -1265,18 +1103,13 @@ async fn upgrade(url: &str) {
     assert_eq!(rest, [(tenant.to_owned(), ids[2])]);
     // media-svc reports the third before the check looks at it.
     let reported = file_at(5, "ef");
-    store
-        .mark_media_stored(tenant, ids[2], &reported)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = store.mark_media_stored(tenant, ids[2], &reported).await;
+    assert!(stored.unwrap().is_some());
     let found = file_at(6, "ab");
-    let changed = store
-        .resolve_unverified(tenant, &[(ids[0], found.clone())], &[ids[1], ids[2]])
-        .await
-        .unwrap();
-    assert_eq!(changed, 2);
-    let call = call_of(store.as_ref(), tenant, call_id).await;
+    let resolved = [(ids[0], found.clone())];
+    let changed = store.resolve_unverified(tenant, &resolved, &ids[1..]).await;
+    assert_eq!(changed.unwrap(), 2);
+    let call = call_of(store, tenant, call_id).await;
     let media: Vec<_> = call.recordings.iter().map(|r| r.media.clone()).collect();
     assert_eq!(
         media,
@@ -1306,84 +1139,26 @@ async fn upgrade(url: &str) {
             .unwrap()
             .is_empty()
     );
-    assert_eq!(
-        store
-            .resolve_unverified(tenant, &[], &[ids[0], ids[1], ids[2]])
-            .await
-            .unwrap(),
-        0,
-        "nothing is resolved twice"
-    );
+    let again = store.resolve_unverified(tenant, &[], &ids).await;
+    assert_eq!(again.unwrap(), 0, "nothing is resolved twice");
 }
 
-/// One scratch database of a backend, for one test.
-enum Scratch {
-    /// The directory goes with the test.
-    Sqlite {
-        _dir: tempfile::TempDir,
-        url: String,
-    },
-    Postgres(ScratchDatabase),
-}
-
-impl Scratch {
-    /// A `backend` database for `test`; `None` when no PostgreSQL answers
-    /// outside CI (`ScratchDatabase` says SKIPPED, and fails the test
-    /// instead under ARCHIVE_REQUIRE_POSTGRES=1).
-    async fn new(backend: &str, test: &str) -> Option<Self> {
-        if backend == "sqlite" {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("archive.db").display());
-            return Some(Self::Sqlite { _dir: dir, url });
-        }
-        ScratchDatabase::create(test).await.map(Self::Postgres)
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Self::Sqlite { url, .. } => url,
-            Self::Postgres(db) => &db.url,
-        }
-    }
-
-    async fn store(&self) -> Arc<dyn CallStore> {
-        store::open(self.url(), true).await.unwrap()
-    }
-}
-
-/// One `#[tokio::test]` per scenario and backend (`sqlite::calls`,
-/// `postgres::calls`, …): `stores` scenarios get a migrated store, `urls`
-/// ones the database's URL to set up as they need.
-macro_rules! conformance_suite {
-    (stores: [$($store:ident),* $(,)?], urls: [$($url:ident),* $(,)?] $(,)?) => {
-        conformance_suite!(@backend sqlite, $($store)*; $($url)*);
-        conformance_suite!(@backend postgres, $($store)*; $($url)*);
-    };
-    (@backend $backend:ident, $($store:ident)*; $($url:ident)*) => {
-        mod $backend {
-            #[allow(unused_imports)]
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $store() {
-                    let test = concat!("archive_", stringify!($store));
-                    let Some(db) = Scratch::new(stringify!($backend), test).await else { return };
-                    super::$store(db.store().await).await;
-                }
-            )*
-            $(
-                #[tokio::test]
-                async fn $url() {
-                    let test = concat!("archive_", stringify!($url));
-                    let Some(db) = Scratch::new(stringify!($backend), test).await else { return };
-                    super::$url(db.url()).await;
-                }
-            )*
-        }
-    };
-}
-
-conformance_suite!(
-    stores: [calls, settings, retention, batches, pending_deletions, media_states],
-    urls: [a_change_whose_event_fails_does_not_happen, upgrade],
+test_support::backend_suite!(
+    "archive_store";
+    ingest_is_idempotent_per_tenant_and_session,
+    searches_are_ordered_and_tenant_bound,
+    search_filters,
+    a_party_filter_pages_by_its_keyset,
+    keyset_pagination_walks_every_row_once,
+    another_tenants_ids_are_invisible,
+    deletion_markers_stay_and_are_recorded_once,
+    deleting_several_records_the_new_ones,
+    legal_hold_is_recorded_when_it_changes,
+    settings,
+    retention,
+    batches,
+    pending_deletions,
+    media_states,
+    a_change_whose_event_fails_does_not_happen,
+    upgrade,
 );

@@ -1,11 +1,24 @@
 //! Ingest: the multi-row statements that store new calls, their parties
-//! (the names search is driven by) and their recordings.
+//! (the names search is driven by) and their recordings, and the one
+//! transaction that runs them with the request's CALLS_INGESTED event.
 
-use sqlx::{Database, Encode, Type};
+use std::collections::HashSet;
+
+use audit_svc::outbox::Change;
+use sqlx::{Database, Decode, Encode, Executor, FromRow, IntoArguments, Type};
 use uuid::Uuid;
 
-use super::{rows::to_json, statement::Statement};
-use crate::model::{NewCall, StoredCall, StoredRecording};
+use super::{
+    StoreError,
+    outbox::write_events,
+    rows::{CallRow, RecordingRow, to_json},
+    sql::{ROWS_PER_STATEMENT, SqlCallStore},
+    statement::Statement,
+};
+use crate::{
+    audit,
+    model::{NewCall, StoredCall, StoredRecording},
+};
 
 const INSERT_CALLS: &str = "INSERT INTO calls (call_id, tenant_id, session_id, start_us, \
      access_point_number, access_point_name, caller_number, time_before_answer_ms, speak_time_ms, \
@@ -24,7 +37,7 @@ const INSERT_RECORDINGS: &str = "INSERT INTO recordings (recording_id, call_id, 
 pub(super) type Party<'c> = (Uuid, &'c str, &'c str, i64);
 
 /// The parties of the new calls, each once.
-pub(super) fn parties_of<'c>(new_calls: &[(&'c StoredCall, &'c NewCall)]) -> Vec<Party<'c>> {
+fn parties_of<'c>(new_calls: &[(&'c StoredCall, &'c NewCall)]) -> Vec<Party<'c>> {
     let mut parties: Vec<Party<'c>> = Vec::new();
     for (stored, call) in new_calls {
         let start_us = stored.start.timestamp_micros();
@@ -109,5 +122,83 @@ where
                 .push_bind(r.ingested_at.map(|at| at.timestamp_micros()));
         });
         qb
+    }
+}
+
+impl<DB> SqlCallStore<DB>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> Uuid: Encode<'q, DB> + Decode<'q, DB> + Type<DB>,
+    for<'q> String: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Vec<u8>: Encode<'q, DB> + Type<DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<String>: Encode<'q, DB> + Type<DB>,
+    usize: sqlx::ColumnIndex<DB::Row>,
+    for<'r> CallRow: FromRow<'r, DB::Row>,
+    for<'r> RecordingRow: FromRow<'r, DB::Row>,
+{
+    pub(super) async fn ingest(
+        &self,
+        tenant: &str,
+        calls: &[NewCall],
+        change: &Change,
+    ) -> Result<Vec<(StoredCall, bool)>, StoreError> {
+        let planned: Vec<StoredCall> = calls
+            .iter()
+            .map(|c| StoredCall::planned(tenant, c, change.at))
+            .collect();
+        let mut created = HashSet::new();
+        let mut tx = self.pool.begin().await?;
+        for chunk in planned.chunks(ROWS_PER_STATEMENT) {
+            let (sql, args) = Statement::insert_calls(tenant, chunk).into_parts();
+            let ids: Vec<(Uuid,)> = sqlx::query_as_with(&sql, args).fetch_all(&mut *tx).await?;
+            created.extend(ids.into_iter().map(|(id,)| id));
+        }
+        let new_calls: Vec<(&StoredCall, &NewCall)> = planned
+            .iter()
+            .zip(calls)
+            .filter(|(p, _)| created.contains(&p.call_id))
+            .collect();
+        let parties = parties_of(&new_calls);
+        for chunk in parties.chunks(ROWS_PER_STATEMENT) {
+            let (sql, args) = Statement::insert_parties(tenant, chunk).into_parts();
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        let recordings: Vec<&StoredRecording> = new_calls
+            .iter()
+            .flat_map(|(s, _)| s.recordings.iter())
+            .collect();
+        for chunk in recordings.chunks(ROWS_PER_STATEMENT) {
+            let (sql, args) = Statement::insert_recordings(tenant, chunk).into_parts();
+            sqlx::query_with(&sql, args).execute(&mut *tx).await?;
+        }
+        // One event per request, not per call: ingest stays one extra row per batch.
+        let ingested: Vec<(Uuid, &str)> = new_calls
+            .iter()
+            .map(|(s, _)| (s.call_id, s.session_id.as_str()))
+            .collect();
+        if let Some(event) = audit::calls_ingested(change, &ingested) {
+            write_events(&mut tx, tenant, &[event], change.at).await?;
+        }
+        tx.commit().await?;
+
+        let mut results = Vec::with_capacity(calls.len());
+        for stored in planned {
+            if created.contains(&stored.call_id) {
+                results.push((stored, true));
+            } else {
+                let session = stored.session_id.clone();
+                let existing = self
+                    .call_where(tenant, "session_id", session)
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt("session conflict without a row".into()))?;
+                results.push((existing, false));
+            }
+        }
+        Ok(results)
     }
 }

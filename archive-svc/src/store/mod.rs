@@ -2,10 +2,14 @@
 //! implementations (one generic one, `sql.rs`); the conformance
 //! suite in `tests/store_conformance.rs` holds them to the same behaviour.
 
+mod deletions;
 mod ingest;
+mod media;
 mod outbox;
+mod retention;
 mod rows;
 mod search;
+mod settings;
 mod sql;
 mod statement;
 
@@ -47,9 +51,10 @@ pub enum StoreError {
 /// Persistence of one tenant-partitioned call archive. Every method takes the
 /// tenant; nothing crosses tenants. Every change that the audit trail records
 /// writes its events to the store's audit outbox in the change's own
-/// transaction ([`CallStore::outbox`] is how the relay drains them).
+/// transaction ([`CallStore::outbox`] is how the relay drains them). Its
+/// methods beyond ingest and reads are grouped by concern in its supertraits.
 #[async_trait]
-pub trait CallStore: Send + Sync + 'static {
+pub trait CallStore: Deletions + MediaStates + Retention + Settings + 'static {
     /// Answers when the database does (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 
@@ -101,7 +106,13 @@ pub trait CallStore: Send + Sync + 'static {
         tenant: &str,
         ids: &[Uuid],
     ) -> Result<Vec<(StoredRecording, StoredCall)>, StoreError>;
+}
 
+/// Deletion ([`CallStore`]'s, in `deletions.rs`): users' deletion markers and the
+/// queue of recording files to delete from media-svc, which every way a file
+/// must go (a marker, retention, a file that arrived too late) fills.
+#[async_trait]
+pub trait Deletions: Send + Sync {
     /// Sets the deletion marker (`change`'s actor and time) of the tenant's
     /// recordings among `ids` that do not have one yet (an existing marker is
     /// never overwritten), queues their files for deletion and writes one
@@ -114,6 +125,48 @@ pub trait CallStore: Send + Sync + 'static {
         change: &Change,
     ) -> Result<Vec<StoredRecording>, StoreError>;
 
+    /// Up to `limit` queued file deletions due at `now`.
+    async fn due_media_deletions(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<MediaDeletion>, StoreError>;
+
+    /// The queued file deletions of `tenant` (of every tenant when `None`)
+    /// whose recording id comes after `after`, by recording id, at most
+    /// `limit`: what media-svc must not serve (ListPendingMediaDeletions).
+    async fn pending_media_deletions(
+        &self,
+        tenant: Option<&str>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<MediaDeletion>, StoreError>;
+
+    /// The queued file deletions of the tenant's recordings among `ids`
+    /// (what a deletion just queued, to be attempted at once).
+    async fn queued_media_deletions(
+        &self,
+        tenant: &str,
+        ids: &[Uuid],
+    ) -> Result<Vec<MediaDeletion>, StoreError>;
+
+    /// media-svc confirmed the deletion: dequeue it.
+    async fn media_deletion_done(&self, recording_id: Uuid) -> Result<(), StoreError>;
+
+    /// The deletion failed: try again at `next_attempt`.
+    async fn media_deletion_failed(
+        &self,
+        recording_id: Uuid,
+        next_attempt: DateTime<Utc>,
+        error: &str,
+    ) -> Result<(), StoreError>;
+}
+
+/// Media states ([`CallStore`]'s, in `media.rs`): whether each recording's
+/// file is stored at media-svc, still owed by the recording platform, or
+/// not yet verified (recordings from before media states were kept).
+#[async_trait]
+pub trait MediaStates: Send + Sync {
     /// Records that media-svc stored the file of the tenant's recording `id`
     /// (`file`: what it measured; the same file reported again changes
     /// nothing). When the recording was deleted or expired meanwhile, its
@@ -158,17 +211,12 @@ pub trait CallStore: Send + Sync + 'static {
         found: &[(Uuid, StoredFile)],
         missing: &[Uuid],
     ) -> Result<u64, StoreError>;
+}
 
-    /// Sets or releases the call's legal hold, with a LEGAL_HOLD_CHANGED event
-    /// when the flag changes; `None` when the tenant has no such call.
-    async fn set_legal_hold(
-        &self,
-        tenant: &str,
-        call_id: Uuid,
-        hold: bool,
-        change: &Change,
-    ) -> Result<Option<StoredCall>, StoreError>;
-
+/// Retention ([`CallStore`]'s, in `retention.rs`): what the retention
+/// sweeper changes, as the system's RETENTION actor.
+#[async_trait]
+pub trait Retention: Send + Sync {
     /// Marks the tenant's available recordings that started before `cutoff`
     /// expired (calls on legal hold excepted), queues their files for
     /// deletion and writes a RETENTION_EXPIRED event for each (the sweeper's,
@@ -195,43 +243,12 @@ pub trait CallStore: Send + Sync + 'static {
 
     /// Every tenant that has calls.
     async fn tenants(&self) -> Result<Vec<String>, StoreError>;
+}
 
-    /// Up to `limit` queued file deletions due at `now`.
-    async fn due_media_deletions(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<MediaDeletion>, StoreError>;
-
-    /// The queued file deletions of `tenant` (of every tenant when `None`)
-    /// whose recording id comes after `after`, by recording id, at most
-    /// `limit`: what media-svc must not serve (ListPendingMediaDeletions).
-    async fn pending_media_deletions(
-        &self,
-        tenant: Option<&str>,
-        after: Option<Uuid>,
-        limit: u32,
-    ) -> Result<Vec<MediaDeletion>, StoreError>;
-
-    /// The queued file deletions of the tenant's recordings among `ids`
-    /// (what a deletion just queued, to be attempted at once).
-    async fn queued_media_deletions(
-        &self,
-        tenant: &str,
-        ids: &[Uuid],
-    ) -> Result<Vec<MediaDeletion>, StoreError>;
-
-    /// media-svc confirmed the deletion: dequeue it.
-    async fn media_deletion_done(&self, recording_id: Uuid) -> Result<(), StoreError>;
-
-    /// The deletion failed: try again at `next_attempt`.
-    async fn media_deletion_failed(
-        &self,
-        recording_id: Uuid,
-        next_attempt: DateTime<Utc>,
-        error: &str,
-    ) -> Result<(), StoreError>;
-
+/// Settings ([`CallStore`]'s, in `settings.rs`): a tenant's settings and a
+/// call's legal hold, an admin's changes of what is kept and how.
+#[async_trait]
+pub trait Settings: Send + Sync {
     /// The tenant's settings, or the defaults when none were stored.
     async fn settings(&self, tenant: &str) -> Result<TenantSettings, StoreError>;
 
@@ -244,6 +261,16 @@ pub trait CallStore: Send + Sync + 'static {
         settings: &TenantSettings,
         change: &Change,
     ) -> Result<bool, StoreError>;
+
+    /// Sets or releases the call's legal hold, with a LEGAL_HOLD_CHANGED event
+    /// when the flag changes; `None` when the tenant has no such call.
+    async fn set_legal_hold(
+        &self,
+        tenant: &str,
+        call_id: Uuid,
+        hold: bool,
+        change: &Change,
+    ) -> Result<Option<StoredCall>, StoreError>;
 }
 
 /// What archive-svc's runtime database role is granted by `archive-svc
@@ -266,16 +293,19 @@ const SERVICE: &str = "archive-svc";
 /// checks the schema is current and fails naming the command.
 pub async fn open(url: &str, migrate: bool) -> Result<std::sync::Arc<dyn CallStore>, StoreError> {
     let pool = archive_common::db::connect(url).await?;
+    prepare_schema(&pool, migrations(&pool), migrate, SERVICE).await?;
     Ok(match pool {
-        Pool::Sqlite(ref p) => {
-            prepare_schema(&pool, &SQLITE_MIGRATIONS, migrate, SERVICE).await?;
-            std::sync::Arc::new(SqlCallStore::new(p.clone()))
-        }
-        Pool::Postgres(ref p) => {
-            prepare_schema(&pool, &POSTGRES_MIGRATIONS, migrate, SERVICE).await?;
-            std::sync::Arc::new(SqlCallStore::new(p.clone()))
-        }
+        Pool::Sqlite(p) => std::sync::Arc::new(SqlCallStore::new(p)),
+        Pool::Postgres(p) => std::sync::Arc::new(SqlCallStore::new(p)),
     })
+}
+
+/// The migrations of `pool`'s backend.
+fn migrations(pool: &Pool) -> &'static sqlx::migrate::Migrator {
+    match pool {
+        Pool::Sqlite(_) => &SQLITE_MIGRATIONS,
+        Pool::Postgres(_) => &POSTGRES_MIGRATIONS,
+    }
 }
 
 /// `archive-svc migrate`: applies the migrations as the database owner and,
@@ -283,19 +313,12 @@ pub async fn open(url: &str, migrate: bool) -> Result<std::sync::Arc<dyn CallSto
 /// ([`RUNTIME_GRANTS`]; PostgreSQL only).
 pub async fn migrate(url: &str, grant_to: Option<&str>) -> Result<(), StoreError> {
     let pool = archive_common::db::connect(url).await?;
-    match &pool {
-        Pool::Sqlite(_) => {
-            if grant_to.is_some() {
-                return Err(StoreError::GrantNeedsPostgres);
-            }
-            prepare_schema(&pool, &SQLITE_MIGRATIONS, true, SERVICE).await?;
-        }
-        Pool::Postgres(p) => {
-            prepare_schema(&pool, &POSTGRES_MIGRATIONS, true, SERVICE).await?;
-            if let Some(role) = grant_to {
-                grant_runtime_role(p, role, RUNTIME_GRANTS).await?;
-            }
-        }
+    if grant_to.is_some() && matches!(pool, Pool::Sqlite(_)) {
+        return Err(StoreError::GrantNeedsPostgres);
+    }
+    prepare_schema(&pool, migrations(&pool), true, SERVICE).await?;
+    if let (Pool::Postgres(p), Some(role)) = (&pool, grant_to) {
+        grant_runtime_role(p, role, RUNTIME_GRANTS).await?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The suite's keys for a test binary and the callers archive-svc admits:
 //! users through the gateway (signed with its key) and the recording
-//! platform (with a credential from the operator's authority).
+//! platform (with a credential from the operator's authority); the
+//! [`Harness`] of the tests over real gRPC.
 
 // Each test file uses a different part of this.
 #![allow(dead_code)]
@@ -15,9 +16,12 @@ use archive_common::{
     identity::{Caller, IdentityConfig, IdentityKey, PlatformCredential},
     shutdown::CancellationToken,
 };
-use archive_proto::v1::call_service_client::CallServiceClient;
+use archive_proto::v1::{self as pb, call_service_client::CallServiceClient};
+use audit_svc::testing::FakeTrail;
 use tokio::net::TcpListener;
-use tonic::{Request, Status, service::Routes, transport::Channel};
+use tonic::{Request, Response, Status, service::Routes, transport::Channel};
+
+use self::media::StandInMedia;
 
 /// The tenants the tests' recording platform ingests for.
 pub(crate) const PLATFORM_TENANTS: [&str; 3] = ["10009", "20001", "20002"];
@@ -96,4 +100,71 @@ pub(crate) async fn call_of(
     };
     let found = client.get_call(as_user("10009", request)).await.unwrap();
     found.into_inner().call.unwrap()
+}
+
+/// archive-svc from `run` over a SQLite file, with a stand-in media-svc and
+/// a stand-in audit-svc its audit relay delivers to; stopped when dropped.
+pub(crate) struct Harness {
+    pub(crate) client: CallServiceClient<Channel>,
+    pub(crate) media: StandInMedia,
+    pub(crate) trail: FakeTrail,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The URL of `dir`'s database `a.db`.
+pub(crate) fn db_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("a.db").display())
+}
+
+impl Harness {
+    /// archive-svc over `dir`'s `a.db` (prepared by the test, or new) and `media`.
+    pub(crate) async fn start_in(dir: tempfile::TempDir, media: StandInMedia) -> Self {
+        let shutdown = CancellationToken::new();
+        let trail = FakeTrail::default();
+        let mut config = archive_svc::Config::new(db_url(&dir), identity("archive-svc"));
+        config.media_url = Some(media.serve(&shutdown).await);
+        config.audit_url = Some(trail.serve(keys().trust(), shutdown.clone()).await);
+        config.outbox_interval = Duration::from_millis(50);
+        Self {
+            client: run_archive(config, &shutdown).await,
+            media,
+            trail,
+            shutdown,
+            _dir: dir,
+        }
+    }
+
+    /// `request` ingested by the recording platform for `tenant`: the call.
+    pub(crate) async fn ingest(
+        &mut self,
+        tenant: &str,
+        request: pb::IngestCallRequest,
+    ) -> pb::Call {
+        let response = self.client.ingest_call(as_platform(tenant, request));
+        response.await.unwrap().into_inner().call.unwrap()
+    }
+
+    /// Paal of `tenant` deleting the recordings `ids`, with `context`.
+    pub(crate) async fn delete(
+        &mut self,
+        tenant: &str,
+        ids: &[&str],
+        context: Option<pb::ActionContext>,
+    ) -> Result<pb::MarkRecordingsDeletedResponse, Status> {
+        let request = pb::MarkRecordingsDeletedRequest {
+            recording_ids: ids.iter().map(|id| id.to_string()).collect(),
+            context,
+        };
+        let response = self
+            .client
+            .mark_recordings_deleted(as_user(tenant, request));
+        response.await.map(Response::into_inner)
+    }
 }
