@@ -268,13 +268,8 @@ pub async fn create(
         .into());
     }
     let who = &actor.principal;
-    let tenant = upstreams.tenant(who).await?;
-    let reason = Reason::new(
-        &request.reason,
-        &request.reason_code,
-        &request.case_id,
-        &tenant,
-    )?;
+    let given = [&request.reason, &request.reason_code, &request.case_id];
+    let (tenant, reason) = Reason::given(upstreams, who, given).await?;
     let mut selection: Vec<&str> = vec!["export"];
     selection.extend(ids.iter().map(String::as_str));
     let export_id = actor.stable_uuid(&selection);
