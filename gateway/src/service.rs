@@ -253,14 +253,9 @@ impl ArchiveService for Gateway {
         request: Request<pb::StartPlaybackRequest>,
     ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
         let actor = self.actor(&request, &request.get_ref().request_id)?;
-        let started = playback::start(
-            &self.upstreams,
-            &self.playback,
-            &actor,
-            request.into_inner(),
-        )
-        .await?;
-        Ok(Response::new(started))
+        let request = request.into_inner();
+        let started = playback::start(&self.upstreams, &self.playback, &actor, request);
+        Ok(Response::new(started.await?))
     }
 
     async fn renew_playback(
@@ -268,14 +263,9 @@ impl ArchiveService for Gateway {
         request: Request<pb::RenewPlaybackRequest>,
     ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
         let actor = self.actor(&request, "")?;
-        let renewed = playback::renew(
-            &self.upstreams,
-            &self.playback,
-            &actor,
-            request.into_inner(),
-        )
-        .await?;
-        Ok(Response::new(renewed))
+        let request = request.into_inner();
+        let renewed = playback::renew(&self.upstreams, &self.playback, &actor, request);
+        Ok(Response::new(renewed.await?))
     }
 
     async fn create_export(
