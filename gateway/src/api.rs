@@ -53,6 +53,13 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The client's address: the peer, or the first untrusted
+    /// `X-Forwarded-For` hop.
+    fn client_address(&self, proxies: &TrustedProxies) -> String {
+        let forwarded = self.headers.get_all("x-forwarded-for").iter();
+        proxies.client_address(self.peer, forwarded.filter_map(|v| v.to_str().ok()))
+    }
+
     /// Who acts in a request the HTTP side serves itself (a download):
     /// `principal` (from the link), from where this request came, at `at`.
     pub(crate) fn actor(
@@ -61,21 +68,14 @@ impl Incoming {
         principal: archive_common::Principal,
         at: DateTime<Utc>,
     ) -> crate::flows::Actor {
-        let header = |name: &str| {
-            self.headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-        };
+        let mut user_agents = self.headers.get_all("user-agent").iter();
+        let user_agent = user_agents
+            .find_map(|v| v.to_str().ok())
+            .unwrap_or_default();
         crate::flows::Actor {
             principal,
-            client_address: proxies.client_address(self.peer, header("x-forwarded-for")),
-            user_agent: header("user-agent")
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect(),
+            client_address: self.client_address(proxies),
+            user_agent: user_agent.chars().take(300).collect(),
             request_id: String::new(),
             at,
         }
@@ -253,8 +253,7 @@ impl Api {
     }
 
     /// A gRPC-shaped request carrying the verified principal, the client's
-    /// address (the peer, or the first untrusted `X-Forwarded-For` hop), the
-    /// user agent and the idempotency key (`Idempotency-Key` or
+    /// address ([`Incoming::client_address`]), the user agent and the idempotency key (`Idempotency-Key` or
     /// `X-Request-Id`, for bodies without a `request_id`).
     fn request<T>(&self, message: T) -> Result<tonic::Request<T>, ApiError> {
         let headers = &self.incoming.headers;
@@ -263,13 +262,7 @@ impl Api {
         let mut request = tonic::Request::new(message);
         request.extensions_mut().insert(principal);
         request.extensions_mut().insert(ClientOrigin {
-            client_address: self.state.proxies.client_address(
-                self.incoming.peer,
-                headers
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()),
-            ),
+            client_address: self.incoming.client_address(&self.state.proxies),
         });
         let copy = |request: &mut tonic::Request<T>, from: &str, to: &'static str| {
             if let Some(value) = headers
@@ -379,18 +372,16 @@ async fn session(api: Api) -> ApiResult {
 
 /// Search parameters as query-string fields; times are RFC 3339.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct SearchQuery {
     from: Option<String>,
     to: Option<String>,
     access_point: Option<String>,
     caller_number: Option<String>,
-    #[serde(default)]
     partial: bool,
     agent: Option<String>,
     queue: Option<String>,
-    #[serde(default)]
     has_recording: bool,
-    #[serde(default)]
     include_deleted: bool,
     /// `newest` (default) or `oldest`.
     order: Option<String>,
@@ -465,14 +456,11 @@ async fn my_calls(api: Api, Query(q): Query<PageQuery>) -> ApiResult {
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct ReasonBody {
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     reason_code: String,
-    #[serde(default)]
     case_id: String,
-    #[serde(default)]
     request_id: String,
 }
 
