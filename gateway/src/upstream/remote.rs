@@ -125,7 +125,7 @@ impl<C: Clone> Remote<C> {
     ) -> Result<R, E> {
         let request = self.key.request(message, &caller.principal);
         let answer = method(&mut self.client.clone(), request).await;
-        answer.map(Response::into_inner).map_err(E::upstream)
+        answer.map(Response::into_inner).map_err(E::UPSTREAM)
     }
 }
 
@@ -139,36 +139,28 @@ struct Audit {
 fn streamed<T: Send + 'static, E: Upstream>(
     chunks: tonic::Streaming<T>,
 ) -> BoxStream<'static, Result<T, E>> {
-    chunks.map_err(E::upstream).boxed()
+    chunks.map_err(E::UPSTREAM).boxed()
 }
 
 /// A service's error for the status its gRPC server answered.
 trait Upstream: Send + 'static {
-    fn upstream(status: Status) -> Self;
+    const UPSTREAM: fn(Status) -> Self;
 }
 
 impl Upstream for archive_svc::Error {
-    fn upstream(status: Status) -> Self {
-        Self::Upstream(status)
-    }
+    const UPSTREAM: fn(Status) -> Self = Self::Upstream;
 }
 
 impl Upstream for authz_svc::Error {
-    fn upstream(status: Status) -> Self {
-        Self::Upstream(status)
-    }
+    const UPSTREAM: fn(Status) -> Self = Self::Upstream;
 }
 
 impl Upstream for media_svc::Error {
-    fn upstream(status: Status) -> Self {
-        Self::Passed(status)
-    }
+    const UPSTREAM: fn(Status) -> Self = Self::Passed;
 }
 
 impl Upstream for audit_svc::Error {
-    fn upstream(status: Status) -> Self {
-        Self::Upstream(status)
-    }
+    const UPSTREAM: fn(Status) -> Self = Self::Upstream;
 }
 
 #[async_trait::async_trait]
