@@ -497,3 +497,87 @@ pub async fn check_all(urls: &UpstreamUrls) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use archive_common::{identity::testing::TestKeys, shutdown::CancellationToken};
+    use archive_proto::v1::media_service_server::{MediaService, MediaServiceServer};
+    use media_svc::Media as _;
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// media-svc as an upload reaches it: the chunks so far, and whether
+    /// the stream ended (`Some(true)`: cleanly; `Some(false)`: broken off).
+    #[derive(Default, Clone)]
+    struct Received(Arc<Mutex<(usize, Option<bool>)>>, Arc<Notify>);
+
+    // The methods the upload never calls, one line each.
+    #[rustfmt::skip]
+    #[tonic::async_trait]
+    impl MediaService for Received {
+        async fn upload_recording(
+            &self,
+            request: Request<tonic::Streaming<pb::UploadRecordingRequest>>,
+        ) -> Result<Response<pb::UploadRecordingResponse>, Status> {
+            let mut chunks = request.into_inner();
+            let ended = loop {
+                match chunks.message().await {
+                    Ok(Some(_)) => self.0.lock().unwrap().0 += 1,
+                    Ok(None) => break true,
+                    Err(_) => break false,
+                }
+                self.1.notify_one();
+            };
+            self.0.lock().unwrap().1 = Some(ended);
+            Ok(Response::new(pb::UploadRecordingResponse::default()))
+        }
+        type ReadRecordingStream = BoxStream<'static, Result<pb::ReadRecordingResponse, Status>>;
+        async fn read_recording(&self, _: Request<pb::ReadRecordingRequest>) -> Result<Response<Self::ReadRecordingStream>, Status> { unreachable!() }
+        async fn get_media_info(&self, _: Request<pb::GetMediaInfoRequest>) -> Result<Response<pb::GetMediaInfoResponse>, Status> { unreachable!() }
+        async fn batch_get_media_info(&self, _: Request<pb::BatchGetMediaInfoRequest>) -> Result<Response<pb::BatchGetMediaInfoResponse>, Status> { unreachable!() }
+        async fn delete_recording_media(&self, _: Request<pb::DeleteRecordingMediaRequest>) -> Result<Response<pb::DeleteRecordingMediaResponse>, Status> { unreachable!() }
+    }
+
+    /// An upload is passed on chunk by chunk as its source yields them, and
+    /// a source that fails leaves it broken off, never ended as if whole.
+    #[tokio::test]
+    async fn uploads_stream_and_a_failed_source_breaks_the_upload_off() {
+        let received = Received::default();
+        let stop = CancellationToken::new();
+        let routes = tonic::service::Routes::new(MediaServiceServer::new(received.clone()));
+        let url = test_support::server::serve_routes(routes, stop.clone()).await;
+        let channel = client::channel(&url, CONNECT_TIMEOUT, CALL_TIMEOUT).unwrap();
+        let media = Remote::new(Files::new(channel), &TestKeys::new().gateway());
+        let caller = Caller::in_process_gateway(test_support::principals::paal());
+        let chunk = || pb::UploadRecordingRequest::default();
+
+        // The second chunk is made only once the first has arrived.
+        let arrived = received.1.clone();
+        let second = async move {
+            arrived.notified().await;
+            Ok(chunk())
+        };
+        let source = futures::stream::iter([Ok(chunk())]).chain(futures::stream::once(second));
+        media
+            .upload_recording(&caller, source.boxed())
+            .await
+            .unwrap();
+        assert_eq!(*received.0.lock().unwrap(), (2, Some(true)));
+
+        *received.0.lock().unwrap() = (0, None);
+        let failed = media_svc::Error::Passed(Status::data_loss("the source broke"));
+        let source = futures::stream::iter([Ok(chunk()), Err(failed)]);
+        let refused = media.upload_recording(&caller, source.boxed()).await;
+        assert_eq!(
+            Status::from(refused.unwrap_err()).message(),
+            "the source broke"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (chunks, ended) = *received.0.lock().unwrap();
+        assert!(chunks <= 1 && ended != Some(true), "{chunks} {ended:?}");
+        stop.cancel();
+    }
+}
