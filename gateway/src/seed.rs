@@ -55,20 +55,22 @@ struct Leg {
 }
 
 /// `session`, started at `start`: `caller` on access point `ap` waits in
-/// `queue` (which may force recording), then talks in `legs`.
+/// `queue` (which may force recording; empty: the call reaches an agent
+/// directly), then talks in `legs`.
 fn queued_call(
     (session, start): (&str, DateTime<Utc>),
     (ap, caller, queue, queue_forced): ((&str, &str), &str, &str, bool),
     legs: &[Leg],
 ) -> pb::IngestCallRequest {
-    let mut events = vec![event(
-        start,
-        Kind::QueueEntered(pb::QueueEntered {
+    let mut events = Vec::new();
+    if !queue.is_empty() {
+        let entered = pb::QueueEntered {
             queue: queue.into(),
             forced_recording: queue_forced,
             pending_recording: false,
-        }),
-    )];
+        };
+        events.push(event(start, Kind::QueueEntered(entered)));
+    }
     let mut t = start;
     for leg in legs {
         t += Duration::seconds(leg.after_s);
@@ -126,7 +128,7 @@ fn leg(agent: &'static str, after_s: i64, talk_s: i64) -> Leg {
 /// The calls of the seed's tables, plus a transfer, two calls whose files
 /// never arrived and an agent-to-agent call.
 fn seed_rows() -> Vec<pb::IngestCallRequest> {
-    let mut calls = vec![
+    vec![
         queued_call(
             ("seed-20210208-1209", oslo(2021, 2, 8, 12, 9, 0)),
             (MAIN, "957211", "Sales", true),
@@ -180,39 +182,17 @@ fn seed_rows() -> Vec<pb::IngestCallRequest> {
             (MOBILE, "4791122335", "Billing", true),
             &[leg("Ola Hansen", 14, 63)],
         ),
-    ];
-    let start = oslo(2023, 11, 24, 10, 15, 0);
-    calls.push(pb::IngestCallRequest {
-        session_id: "seed-a2a-20231124-1015".into(),
-        start_time: Some(timestamp(start)),
-        access_point: Some(pb::AccessPoint {
-            number: "1001".into(),
-            name: "Andreas Wallin (internal)".into(),
-        }),
-        caller_number: "1001".into(),
-        initiating_agent: "Andreas Wallin".into(),
-        initiating_agent_forced_recording: true,
-        events: vec![
-            event(
-                start + Duration::seconds(4),
-                Kind::AgentConnected(pb::AgentConnected {
-                    agent: "paal-agent".into(),
-                    forced_recording: false,
-                }),
-            ),
-            event(
-                start + Duration::seconds(70),
-                Kind::AgentDisconnected(pb::AgentDisconnected {
-                    agent: "paal-agent".into(),
-                }),
-            ),
-            event(
-                start + Duration::seconds(70),
-                Kind::CallEnded(pb::CallEnded {}),
-            ),
-        ],
-    });
-    calls
+        // An agent-to-agent call (Andreas Wallin's recording is forced).
+        pb::IngestCallRequest {
+            initiating_agent: "Andreas Wallin".into(),
+            initiating_agent_forced_recording: true,
+            ..queued_call(
+                ("seed-a2a-20231124-1015", oslo(2023, 11, 24, 10, 15, 0)),
+                (("1001", "Andreas Wallin (internal)"), "1001", "", false),
+                &[leg("paal-agent", 4, 66)],
+            )
+        },
+    ]
 }
 
 /// Seed sessions whose files are never uploaded (their rows say so).
