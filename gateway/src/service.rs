@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use archive_common::{Clock, FieldViolation, Principal};
+use archive_common::{Clock, FieldViolation, Principal, identity::Caller};
 use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
 use futures::{TryStreamExt as _, stream::BoxStream};
 use tonic::{Request, Response, Status};
@@ -36,17 +36,16 @@ impl Gateway {
         Principal::of(request).cloned()
     }
 
-    /// The caller, if they may view the Archive Audit log (PERMISSION_DENIED otherwise).
-    async fn auditor<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
-        let who = Self::principal(request)?;
+    /// The caller, if they may view the Archive Audit log (PERMISSION_DENIED
+    /// otherwise), as audit-svc's caller.
+    async fn auditor<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        let caller = Upstreams::caller(&Self::principal(request)?);
         let request = pb::DecideRequest {
             action: pb::Action::ViewAudit as i32,
             resource: None,
         };
-        let caller = Upstreams::caller(&who);
         let answer = (self.upstreams.authz).decide(&caller, request);
-        let up = &self.upstreams;
-        let decision = up.call(&AUTHZ, "Decide", answer).await?;
+        let decision = self.upstreams.call(&AUTHZ, "Decide", answer).await?;
         let decision = decision.decision.unwrap_or_default();
         if decision.verdict != pb::Verdict::Allow as i32 {
             return Err(Error::PermissionDenied(format!(
@@ -55,16 +54,7 @@ impl Gateway {
             ))
             .into());
         }
-        Ok(who)
-    }
-
-    /// The caller, who must be allowed to view the Archive Audit log, as
-    /// audit-svc's caller.
-    async fn auditor_caller<T>(
-        &self,
-        request: &Request<T>,
-    ) -> Result<archive_common::identity::Caller, Status> {
-        Ok(Upstreams::caller(&self.auditor(request).await?))
+        Ok(caller)
     }
 
     fn actor<T>(&self, request: &Request<T>, request_id: &str) -> Result<Actor, Status> {
@@ -298,7 +288,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let caller = self.auditor_caller(&request).await?;
+        let caller = self.auditor(&request).await?;
         let answer = (self.upstreams.audit).list_events(&caller, request.into_inner());
         let events = self.upstreams.call(&AUDIT, "ListEvents", answer).await?;
         Ok(Response::new(events))
@@ -308,7 +298,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::Checkpoint>, Status> {
-        let caller = self.auditor_caller(&request).await?;
+        let caller = self.auditor(&request).await?;
         let answer = (self.upstreams.audit).get_checkpoint(&caller, request.into_inner());
         let checkpoint = self.upstreams.call(&AUDIT, "GetCheckpoint", answer).await?;
         Ok(Response::new(checkpoint))
@@ -322,7 +312,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ExportTrailRequest>,
     ) -> Result<Response<Self::ExportAuditTrailStream>, Status> {
-        let caller = self.auditor_caller(&request).await?;
+        let caller = self.auditor(&request).await?;
         let answer = (self.upstreams.audit).export_trail(&caller, request.into_inner());
         let chunks = self.upstreams.call(&AUDIT, "ExportTrail", answer).await?;
         Ok(Response::new(Box::pin(chunks.map_err(Status::from))))
@@ -332,7 +322,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        let caller = self.auditor_caller(&request).await?;
+        let caller = self.auditor(&request).await?;
         let answer = (self.upstreams.audit).verify_chain(&caller, request.into_inner());
         let verified = self.upstreams.call(&AUDIT, "VerifyChain", answer).await?;
         Ok(Response::new(verified))
