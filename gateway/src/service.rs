@@ -117,11 +117,15 @@ impl Gateway {
 
     async fn rows(&self, who: &Principal, calls: Vec<pb::Call>) -> Result<Vec<pb::CallRow>, Error> {
         let (verdicts, tz) = tokio::try_join!(self.verdicts(who), self.upstreams.time_zone(who))?;
-        Ok(calls
-            .into_iter()
-            .map(|c| call_row(c, verdicts, tz))
-            .collect())
+        Ok(call_rows(calls, verdicts, tz))
     }
+}
+
+fn call_rows(calls: Vec<pb::Call>, verdicts: Verdicts, tz: chrono_tz::Tz) -> Vec<pb::CallRow> {
+    calls
+        .into_iter()
+        .map(|c| call_row(c, verdicts, tz))
+        .collect()
 }
 
 #[tonic::async_trait]
@@ -159,12 +163,8 @@ impl ArchiveService for Gateway {
             page_size: req.page_size,
             page_token: req.page_token.clone(),
         };
-        let up = &self.upstreams;
-        let search = up.call(
-            &ARCHIVE,
-            "SearchCalls",
-            up.archive.search_calls(&caller, search),
-        );
+        let answer = self.upstreams.archive.search_calls(&caller, search);
+        let search = self.upstreams.call(&ARCHIVE, "SearchCalls", answer);
         let (verdicts, tenant, found) =
             tokio::try_join!(self.verdicts(who), self.upstreams.tenant(who), search)?;
         if tenant.search_audit {
@@ -175,13 +175,8 @@ impl ArchiveService for Gateway {
                 !req.page_token.is_empty(),
             )?;
         }
-        let tz = tenant.time_zone;
         Ok(Response::new(pb::SearchCallRowsResponse {
-            rows: found
-                .calls
-                .into_iter()
-                .map(|c| call_row(c, verdicts, tz))
-                .collect(),
+            rows: call_rows(found.calls, verdicts, tenant.time_zone),
             next_page_token: found.next_page_token,
         }))
     }

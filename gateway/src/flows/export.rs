@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use archive_common::{
-    Principal,
+    FieldViolation, Principal,
     convert::{from_timestamp, timestamp},
 };
 use archive_proto::v1 as pb;
@@ -254,14 +254,10 @@ pub async fn create(
 ) -> Result<pb::CreateExportResponse, Error> {
     let ids = &request.recording_ids;
     if ids.is_empty() {
-        return Err(archive_common::FieldViolation::new(
-            "recording_ids",
-            "select at least one recording",
-        )
-        .into());
+        return Err(FieldViolation::new("recording_ids", "select at least one recording").into());
     }
     if ids.len() > MAX_EXPORT {
-        return Err(archive_common::FieldViolation::new(
+        return Err(FieldViolation::new(
             "recording_ids",
             format!("one download holds at most {MAX_EXPORT} recordings"),
         )
