@@ -287,15 +287,15 @@ fn verdict(v: i32) -> &'static str {
     }
 }
 
-fn play_state(v: i32) -> &'static str {
-    match pb::PlayState::try_from(v).unwrap_or_default() {
-        pb::PlayState::Enabled => "enabled",
-        pb::PlayState::Disabled => "disabled",
-        pb::PlayState::Expired => "expired",
-        pb::PlayState::Deleted => "deleted",
-        pb::PlayState::NotAvailable => "not_available",
-        pb::PlayState::Unspecified => "unspecified",
-    }
+/// An enum value's name in the contract, without its type's prefix, in
+/// lower case: `PLAY_STATE_NOT_AVAILABLE` → `not_available`.
+fn snake_name(name: &str, prefix: &str) -> String {
+    name.trim_start_matches(prefix).to_lowercase()
+}
+
+fn play_state(v: i32) -> String {
+    let state = pb::PlayState::try_from(v).unwrap_or_default();
+    snake_name(state.as_str_name(), "PLAY_STATE_")
 }
 
 fn recording_json(r: &pb::RecordingRow) -> Value {
@@ -581,11 +581,7 @@ fn kind_number(name: Option<&str>) -> Result<i32, ApiError> {
 
 fn kind_name(kind: i32) -> String {
     pb::AuditEventKind::try_from(kind)
-        .map(|k| {
-            k.as_str_name()
-                .trim_start_matches("AUDIT_EVENT_KIND_")
-                .to_lowercase()
-        })
+        .map(|k| snake_name(k.as_str_name(), "AUDIT_EVENT_KIND_"))
         .unwrap_or_default()
 }
 
