@@ -203,15 +203,12 @@ async fn prepare(
     };
     let caller = Upstreams::caller(who);
     let answer = (upstreams.media).batch_get_media_info(&caller, request);
-    let media = upstreams
-        .call(&MEDIA, "BatchGetMediaInfo", answer)
-        .await?
-        .media;
+    let files = upstreams.call(&MEDIA, "BatchGetMediaInfo", answer).await?;
     let tz = upstreams.time_zone(who).await?;
     let names = unique_names(&selected, tz);
     let mut entries = Vec::with_capacity(selected.len());
     for (s, name) in selected.iter().zip(names) {
-        let info = media
+        let info = (files.media)
             .iter()
             .find(|m| m.recording_id == s.recording.recording_id)
             .ok_or_else(|| {

@@ -79,23 +79,12 @@ impl Upstreams {
         audit: Arc<dyn AuditTrail>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self::with(archive, authz, media, audit, true, clock)
-    }
-
-    fn with(
-        archive: Arc<dyn Archive>,
-        authz: Arc<dyn Authz>,
-        media: Arc<dyn Media>,
-        audit: Arc<dyn AuditTrail>,
-        in_process: bool,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
         Self {
             archive,
             authz,
             media,
             audit,
-            in_process,
+            in_process: true,
             tenants: Arc::default(),
             clock,
         }

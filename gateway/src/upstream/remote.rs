@@ -78,14 +78,18 @@ type Trail = AuditServiceClient<TracedChannel>;
 impl super::Upstreams {
     /// The services over gRPC at `channels`, each caller signed with `key`.
     pub fn remote(channels: Channels, key: IdentityKey, clock: Arc<dyn Clock>) -> Self {
-        Self::with(
+        let in_process = Self::in_process(
             Arc::new(Remote::new(Calls::new(channels.archive), &key)),
             Arc::new(Remote::new(Users::new(channels.authz), &key)),
             Arc::new(Remote::new(Files::new(channels.media), &key)),
             audit(channels.audit, channels.audit_append, &key),
-            false,
             clock,
-        )
+        );
+        // Calls over gRPC: the transport bounds and traces them.
+        Self {
+            in_process: false,
+            ..in_process
+        }
     }
 }
 
