@@ -18,9 +18,7 @@ use std::net::SocketAddr;
 
 use axum::{
     Json, Router,
-    extract::{
-        ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequest, Path, Request, State,
-    },
+    extract::{ConnectInfo, FromRequest, FromRequestParts, OptionalFromRequest, Path, Request},
     http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -55,6 +53,13 @@ pub struct Incoming {
 }
 
 impl Incoming {
+    /// The client's address: the peer, or the first untrusted
+    /// `X-Forwarded-For` hop.
+    fn client_address(&self, proxies: &TrustedProxies) -> String {
+        let forwarded = self.headers.get_all("x-forwarded-for").iter();
+        proxies.client_address(self.peer, forwarded.filter_map(|v| v.to_str().ok()))
+    }
+
     /// Who acts in a request the HTTP side serves itself (a download):
     /// `principal` (from the link), from where this request came, at `at`.
     pub(crate) fn actor(
@@ -63,21 +68,14 @@ impl Incoming {
         principal: archive_common::Principal,
         at: DateTime<Utc>,
     ) -> crate::flows::Actor {
-        let header = |name: &str| {
-            self.headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-        };
+        let mut user_agents = self.headers.get_all("user-agent").iter();
+        let user_agent = user_agents
+            .find_map(|v| v.to_str().ok())
+            .unwrap_or_default();
         crate::flows::Actor {
             principal,
-            client_address: proxies.client_address(self.peer, header("x-forwarded-for")),
-            user_agent: header("user-agent")
-                .next()
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect(),
+            client_address: self.client_address(proxies),
+            user_agent: user_agent.chars().take(300).collect(),
             request_id: String::new(),
             at,
         }
@@ -230,25 +228,41 @@ pub fn retry_after_header(status: &Status) -> Option<HeaderValue> {
 
 type ApiResult = Result<Json<Value>, ApiError>;
 
-impl ApiState {
+/// What every handler starts from: the state and the request's [`Incoming`].
+struct Api {
+    state: ApiState,
+    incoming: Incoming,
+}
+
+impl FromRequestParts<ApiState> for Api {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        let incoming = Incoming::from_request_parts(parts, state).await?;
+        let state = state.clone();
+        Ok(Self { state, incoming })
+    }
+}
+
+impl Api {
+    fn gateway(&self) -> &Gateway {
+        &self.state.gateway
+    }
+
     /// A gRPC-shaped request carrying the verified principal, the client's
-    /// address (the peer, or the first untrusted `X-Forwarded-For` hop), the
-    /// user agent and the idempotency key (`Idempotency-Key` or
+    /// address ([`Incoming::client_address`]), the user agent and the idempotency key (`Idempotency-Key` or
     /// `X-Request-Id`, for bodies without a `request_id`).
-    fn request<T>(&self, incoming: &Incoming, message: T) -> Result<tonic::Request<T>, ApiError> {
-        let headers = &incoming.headers;
+    fn request<T>(&self, message: T) -> Result<tonic::Request<T>, ApiError> {
+        let headers = &self.incoming.headers;
         let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
-        let principal = self.auth.verify_bearer(bearer)?;
+        let principal = self.state.auth.verify_bearer(bearer)?;
         let mut request = tonic::Request::new(message);
         request.extensions_mut().insert(principal);
         request.extensions_mut().insert(ClientOrigin {
-            client_address: self.proxies.client_address(
-                incoming.peer,
-                headers
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()),
-            ),
+            client_address: self.incoming.client_address(&self.state.proxies),
         });
         let copy = |request: &mut tonic::Request<T>, from: &str, to: &'static str| {
             if let Some(value) = headers
@@ -273,15 +287,15 @@ fn verdict(v: i32) -> &'static str {
     }
 }
 
-fn play_state(v: i32) -> &'static str {
-    match pb::PlayState::try_from(v).unwrap_or_default() {
-        pb::PlayState::Enabled => "enabled",
-        pb::PlayState::Disabled => "disabled",
-        pb::PlayState::Expired => "expired",
-        pb::PlayState::Deleted => "deleted",
-        pb::PlayState::NotAvailable => "not_available",
-        pb::PlayState::Unspecified => "unspecified",
-    }
+/// An enum value's name in the contract, without its type's prefix, in
+/// lower case: `PLAY_STATE_NOT_AVAILABLE` → `not_available`.
+fn snake_name(name: &str, prefix: &str) -> String {
+    name.trim_start_matches(prefix).to_lowercase()
+}
+
+fn play_state(v: i32) -> String {
+    let state = pb::PlayState::try_from(v).unwrap_or_default();
+    snake_name(state.as_str_name(), "PLAY_STATE_")
 }
 
 fn recording_json(r: &pb::RecordingRow) -> Value {
@@ -335,9 +349,9 @@ fn rows_json(response: pb::SearchCallRowsResponse) -> Value {
     })
 }
 
-async fn session(State(state): State<ApiState>, incoming: Incoming) -> ApiResult {
-    let request = state.request(&incoming, pb::GetSessionRequest {})?;
-    let s = state.gateway.get_session(request).await?.into_inner();
+async fn session(api: Api) -> ApiResult {
+    let request = api.request(pb::GetSessionRequest {})?;
+    let s = api.gateway().get_session(request).await?.into_inner();
     let p = s.permissions.unwrap_or_default();
     Ok(Json(json!({
         "customer": s.customer,
@@ -358,18 +372,16 @@ async fn session(State(state): State<ApiState>, incoming: Incoming) -> ApiResult
 
 /// Search parameters as query-string fields; times are RFC 3339.
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct SearchQuery {
     from: Option<String>,
     to: Option<String>,
     access_point: Option<String>,
     caller_number: Option<String>,
-    #[serde(default)]
     partial: bool,
     agent: Option<String>,
     queue: Option<String>,
-    #[serde(default)]
     has_recording: bool,
-    #[serde(default)]
     include_deleted: bool,
     /// `newest` (default) or `oldest`.
     order: Option<String>,
@@ -392,11 +404,7 @@ fn rfc3339(
         .transpose()
 }
 
-async fn search(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    Query(q): Query<SearchQuery>,
-) -> ApiResult {
+async fn search(api: Api, Query(q): Query<SearchQuery>) -> ApiResult {
     let order = match q.order.as_deref() {
         None | Some("") | Some("newest") => pb::SortOrder::StartTimeDesc as i32,
         Some("oldest") => pb::SortOrder::StartTimeAsc as i32,
@@ -416,34 +424,20 @@ async fn search(
         include_deleted: q.include_deleted,
         ..Default::default()
     };
-    let request = state.request(
-        &incoming,
-        pb::SearchCallRowsRequest {
-            filter: Some(filter),
-            order,
-            page_size: q.page_size.unwrap_or(0),
-            page_token: q.page_token.unwrap_or_default(),
-        },
-    )?;
-    Ok(Json(rows_json(
-        state.gateway.search_call_rows(request).await?.into_inner(),
-    )))
+    let request = api.request(pb::SearchCallRowsRequest {
+        filter: Some(filter),
+        order,
+        page_size: q.page_size.unwrap_or(0),
+        page_token: q.page_token.unwrap_or_default(),
+    })?;
+    let rows = api.gateway().search_call_rows(request).await?;
+    Ok(Json(rows_json(rows.into_inner())))
 }
 
-async fn call(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    Path(call_id): Path<String>,
-) -> ApiResult {
-    let request = state.request(&incoming, pb::GetCallRowRequest { call_id })?;
-    let row = state
-        .gateway
-        .get_call_row(request)
-        .await?
-        .into_inner()
-        .row
-        .unwrap_or_default();
-    Ok(Json(row_json(&row)))
+async fn call(api: Api, Path(call_id): Path<String>) -> ApiResult {
+    let request = api.request(pb::GetCallRowRequest { call_id })?;
+    let row = api.gateway().get_call_row(request).await?.into_inner().row;
+    Ok(Json(row_json(&row.unwrap_or_default())))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -452,53 +446,38 @@ struct PageQuery {
     page_token: Option<String>,
 }
 
-async fn my_calls(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    Query(q): Query<PageQuery>,
-) -> ApiResult {
-    let request = state.request(
-        &incoming,
-        pb::ListMyCallRowsRequest {
-            page_size: q.page_size.unwrap_or(0),
-            page_token: q.page_token.unwrap_or_default(),
-        },
-    )?;
-    Ok(Json(rows_json(
-        state.gateway.list_my_call_rows(request).await?.into_inner(),
-    )))
+async fn my_calls(api: Api, Query(q): Query<PageQuery>) -> ApiResult {
+    let request = api.request(pb::ListMyCallRowsRequest {
+        page_size: q.page_size.unwrap_or(0),
+        page_token: q.page_token.unwrap_or_default(),
+    })?;
+    let rows = api.gateway().list_my_call_rows(request).await?;
+    Ok(Json(rows_json(rows.into_inner())))
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 struct ReasonBody {
-    #[serde(default)]
     reason: String,
-    #[serde(default)]
     reason_code: String,
-    #[serde(default)]
     case_id: String,
-    #[serde(default)]
     request_id: String,
 }
 
 async fn playback(
-    State(state): State<ApiState>,
-    incoming: Incoming,
+    api: Api,
     Path(recording_id): Path<String>,
     body: Option<JsonBody<ReasonBody>>,
 ) -> ApiResult {
     let body = body.map(|b| b.0).unwrap_or_default();
-    let request = state.request(
-        &incoming,
-        pb::StartPlaybackRequest {
-            recording_id,
-            reason: body.reason,
-            reason_code: body.reason_code,
-            case_id: body.case_id,
-            request_id: body.request_id,
-        },
-    )?;
-    let started = state.gateway.start_playback(request).await?.into_inner();
+    let request = api.request(pb::StartPlaybackRequest {
+        recording_id,
+        reason: body.reason,
+        reason_code: body.reason_code,
+        case_id: body.case_id,
+        request_id: body.request_id,
+    })?;
+    let started = api.gateway().start_playback(request).await?.into_inner();
     Ok(playback_json(started))
 }
 
@@ -516,20 +495,12 @@ struct RenewBody {
 }
 
 /// A fresh link for a playback started before (RenewPlayback).
-async fn renew_playback(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    JsonBody(body): JsonBody<RenewBody>,
-) -> ApiResult {
-    let request = state.request(
-        &incoming,
-        pb::RenewPlaybackRequest {
-            playback_url: body.playback_url,
-        },
-    )?;
-    Ok(playback_json(
-        state.gateway.renew_playback(request).await?.into_inner(),
-    ))
+async fn renew_playback(api: Api, JsonBody(body): JsonBody<RenewBody>) -> ApiResult {
+    let request = api.request(pb::RenewPlaybackRequest {
+        playback_url: body.playback_url,
+    })?;
+    let renewed = api.gateway().renew_playback(request).await?;
+    Ok(playback_json(renewed.into_inner()))
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -547,22 +518,15 @@ struct SelectionBody {
     confirmed: bool,
 }
 
-async fn export(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    JsonBody(body): JsonBody<SelectionBody>,
-) -> ApiResult {
-    let request = state.request(
-        &incoming,
-        pb::CreateExportRequest {
-            recording_ids: body.recording_ids,
-            reason: body.reason,
-            reason_code: body.reason_code,
-            case_id: body.case_id,
-            request_id: body.request_id,
-        },
-    )?;
-    let e = state.gateway.create_export(request).await?.into_inner();
+async fn export(api: Api, JsonBody(body): JsonBody<SelectionBody>) -> ApiResult {
+    let request = api.request(pb::CreateExportRequest {
+        recording_ids: body.recording_ids,
+        reason: body.reason,
+        reason_code: body.reason_code,
+        case_id: body.case_id,
+        request_id: body.request_id,
+    })?;
+    let e = api.gateway().create_export(request).await?.into_inner();
     Ok(Json(json!({
         "export_id": e.export_id,
         "file_name": e.file_name,
@@ -573,23 +537,16 @@ async fn export(
     })))
 }
 
-async fn delete(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    JsonBody(body): JsonBody<SelectionBody>,
-) -> ApiResult {
-    let request = state.request(
-        &incoming,
-        pb::DeleteRecordingsRequest {
-            recording_ids: body.recording_ids,
-            reason: body.reason,
-            reason_code: body.reason_code,
-            case_id: body.case_id,
-            request_id: body.request_id,
-            confirmed: body.confirmed,
-        },
-    )?;
-    let deleted = state.gateway.delete_recordings(request).await?.into_inner();
+async fn delete(api: Api, JsonBody(body): JsonBody<SelectionBody>) -> ApiResult {
+    let request = api.request(pb::DeleteRecordingsRequest {
+        recording_ids: body.recording_ids,
+        reason: body.reason,
+        reason_code: body.reason_code,
+        case_id: body.case_id,
+        request_id: body.request_id,
+        confirmed: body.confirmed,
+    })?;
+    let deleted = api.gateway().delete_recordings(request).await?.into_inner();
     Ok(Json(
         json!({ "recordings": deleted.recordings.iter().map(recording_json).collect::<Vec<_>>() }),
     ))
@@ -624,36 +581,25 @@ fn kind_number(name: Option<&str>) -> Result<i32, ApiError> {
 
 fn kind_name(kind: i32) -> String {
     pb::AuditEventKind::try_from(kind)
-        .map(|k| {
-            k.as_str_name()
-                .trim_start_matches("AUDIT_EVENT_KIND_")
-                .to_lowercase()
-        })
+        .map(|k| snake_name(k.as_str_name(), "AUDIT_EVENT_KIND_"))
         .unwrap_or_default()
 }
 
-async fn audit(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    Query(q): Query<AuditQuery>,
-) -> ApiResult {
-    let request = state.request(
-        &incoming,
-        pb::ListEventsRequest {
-            event_time_from: rfc3339(&q.from, "event_time_from")?,
-            event_time_to: rfc3339(&q.to, "event_time_to")?,
-            actor_id: q.actor.unwrap_or_default(),
-            recording_id: q.recording_id.unwrap_or_default(),
-            kind: kind_number(q.kind.as_deref())?,
-            page_size: q.page_size.unwrap_or(0),
-            page_token: q.page_token.unwrap_or_default(),
-            call_id: q.call_id.unwrap_or_default(),
-            reason_code: q.reason_code.unwrap_or_default(),
-            case_id: q.case_id.unwrap_or_default(),
-            request_id: q.request_id.unwrap_or_default(),
-        },
-    )?;
-    let events = state.gateway.list_audit_events(request).await?.into_inner();
+async fn audit(api: Api, Query(q): Query<AuditQuery>) -> ApiResult {
+    let request = api.request(pb::ListEventsRequest {
+        event_time_from: rfc3339(&q.from, "event_time_from")?,
+        event_time_to: rfc3339(&q.to, "event_time_to")?,
+        actor_id: q.actor.unwrap_or_default(),
+        recording_id: q.recording_id.unwrap_or_default(),
+        kind: kind_number(q.kind.as_deref())?,
+        page_size: q.page_size.unwrap_or(0),
+        page_token: q.page_token.unwrap_or_default(),
+        call_id: q.call_id.unwrap_or_default(),
+        reason_code: q.reason_code.unwrap_or_default(),
+        case_id: q.case_id.unwrap_or_default(),
+        request_id: q.request_id.unwrap_or_default(),
+    })?;
+    let events = api.gateway().list_audit_events(request).await?.into_inner();
     Ok(Json(json!({
         "events": events.events.iter().map(|e| json!({
             "sequence": e.sequence,
@@ -697,18 +643,11 @@ fn parsed<T: std::str::FromStr>(
 }
 
 /// The tenant's newest signed checkpoint, as audit-svc stores it.
-async fn audit_checkpoint(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    Query(q): Query<CheckpointQuery>,
-) -> ApiResult {
+async fn audit_checkpoint(api: Api, Query(q): Query<CheckpointQuery>) -> ApiResult {
     let create = parsed(q.create.as_deref(), "create", "true or false")?.unwrap_or(false);
-    let request = state.request(&incoming, pb::GetCheckpointRequest { create })?;
-    let c = state
-        .gateway
-        .get_audit_checkpoint(request)
-        .await?
-        .into_inner();
+    let request = api.request(pb::GetCheckpointRequest { create })?;
+    let c = api.gateway().get_audit_checkpoint(request).await?;
+    let c = c.into_inner();
     Ok(Json(json!({
         "customer": c.customer,
         "sequence": c.sequence,
@@ -739,29 +678,19 @@ impl RangeQuery {
 
 /// The trail and its checkpoints as JSON lines (`audit-trail-<customer>.jsonl`),
 /// streamed as audit-svc writes it, for `audit-verify --export`.
-async fn audit_export(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    Query(q): Query<RangeQuery>,
-) -> Result<Response, ApiError> {
+async fn audit_export(api: Api, Query(q): Query<RangeQuery>) -> Result<Response, ApiError> {
     let (from_sequence, to_sequence) = q.sequences()?;
-    let request = state.request(
-        &incoming,
-        pb::ExportTrailRequest {
-            from_sequence,
-            to_sequence,
-        },
-    )?;
+    let request = api.request(pb::ExportTrailRequest {
+        from_sequence,
+        to_sequence,
+    })?;
     let customer = request
         .extensions()
         .get::<archive_common::Principal>()
         .map(|p| p.tenant.clone())
         .unwrap_or_default();
-    let chunks = state
-        .gateway
-        .export_audit_trail(request)
-        .await?
-        .into_inner();
+    let chunks = api.gateway().export_audit_trail(request).await?;
+    let chunks = chunks.into_inner();
     let body = axum::body::Body::from_stream(tokio_stream::StreamExt::map(chunks, |chunk| {
         chunk
             .map(|c| bytes::Bytes::from(c.data))
@@ -771,41 +700,25 @@ async fn audit_export(
         "audit-trail-{}.jsonl",
         customer.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-', "_")
     );
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/x-ndjson".to_owned(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response())
+    let headers = [
+        (header::CONTENT_TYPE, "application/x-ndjson".to_owned()),
+        (
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{file}\""),
+        ),
+    ];
+    Ok((headers, body).into_response())
 }
 
 /// The trail checked against its checkpoints by audit-svc.
-async fn audit_verify(
-    State(state): State<ApiState>,
-    incoming: Incoming,
-    Query(q): Query<RangeQuery>,
-) -> ApiResult {
+async fn audit_verify(api: Api, Query(q): Query<RangeQuery>) -> ApiResult {
     let (from_sequence, to_sequence) = q.sequences()?;
-    let request = state.request(
-        &incoming,
-        pb::VerifyChainRequest {
-            from_sequence,
-            to_sequence,
-        },
-    )?;
-    let r = state
-        .gateway
-        .verify_audit_trail(request)
-        .await?
-        .into_inner();
+    let request = api.request(pb::VerifyChainRequest {
+        from_sequence,
+        to_sequence,
+    })?;
+    let r = api.gateway().verify_audit_trail(request).await?;
+    let r = r.into_inner();
     Ok(Json(json!({
         "intact": r.intact,
         "events_checked": r.events_checked,

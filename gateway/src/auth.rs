@@ -164,26 +164,15 @@ mod tests {
     #[test]
     fn hs256_bearer_tokens() {
         let auth = Authenticate::hs256(b"jwt");
-        let token = auth.issue(&paal(), 60);
-        assert_eq!(
-            auth.verify_bearer(Some(&format!("Bearer {token}")))
-                .unwrap(),
-            paal()
-        );
+        let verify = |token: String| auth.verify_bearer(Some(&format!("Bearer {token}")));
+        assert_eq!(verify(auth.issue(&paal(), 60)).unwrap(), paal());
         for bad in [None, Some("Basic abc"), Some("Bearer nope")] {
             let err = auth.verify_bearer(bad).unwrap_err();
             assert_eq!(err.code(), tonic::Code::Unauthenticated);
         }
-        let expired = auth.issue(&paal(), -600);
-        assert!(
-            auth.verify_bearer(Some(&format!("Bearer {expired}")))
-                .is_err()
-        );
+        assert!(verify(auth.issue(&paal(), -600)).is_err(), "expired");
         let other = Authenticate::hs256(b"other").issue(&paal(), 60);
-        assert!(
-            auth.verify_bearer(Some(&format!("Bearer {other}")))
-                .is_err()
-        );
+        assert!(verify(other).is_err());
     }
 
     #[test]
@@ -301,27 +290,13 @@ mod tests {
         let rs_token = token(Algorithm::RS256, Some("rs-1"), &rs, AUDIENCE, 60);
         assert_eq!(auth.verify_bearer(Some(&rs_token)).unwrap(), paal());
 
+        let es256 = |kid, audience, ttl| token(Algorithm::ES256, kid, &es, audience, ttl);
         for (bad, why) in [
-            (
-                token(Algorithm::ES256, Some("unknown"), &es, AUDIENCE, 60),
-                "unknown kid",
-            ),
-            (
-                token(Algorithm::ES256, Some("rs-1"), &es, AUDIENCE, 60),
-                "another key's kid",
-            ),
-            (
-                token(Algorithm::ES256, Some("es-1"), &es, "someone-else", 60),
-                "wrong audience",
-            ),
-            (
-                token(Algorithm::ES256, Some("es-1"), &es, AUDIENCE, -600),
-                "expired",
-            ),
-            (
-                token(Algorithm::ES256, None, &es, AUDIENCE, 60),
-                "no kid with several keys",
-            ),
+            (es256(Some("unknown"), AUDIENCE, 60), "unknown kid"),
+            (es256(Some("rs-1"), AUDIENCE, 60), "another key's kid"),
+            (es256(Some("es-1"), "someone-else", 60), "wrong audience"),
+            (es256(Some("es-1"), AUDIENCE, -600), "expired"),
+            (es256(None, AUDIENCE, 60), "no kid with several keys"),
         ] {
             assert!(auth.verify_bearer(Some(&bad)).is_err(), "{why}");
         }

@@ -138,20 +138,15 @@ async fn download(
     let text = |value: String| HeaderValue::from_str(&value).expect("ascii");
     let disposition = format!("attachment; filename=\"{}\"", prepared.file_name);
     let h = response.headers_mut();
+    let fixed = HeaderValue::from_static;
     for (name, value) in [
-        (
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/zip"),
-        ),
+        (header::CONTENT_TYPE, fixed("application/zip")),
         (
             header::CONTENT_LENGTH,
             HeaderValue::from(range.end - range.start),
         ),
-        (header::ACCEPT_RANGES, HeaderValue::from_static("bytes")),
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-store"),
-        ),
+        (header::ACCEPT_RANGES, fixed("bytes")),
+        (header::CACHE_CONTROL, fixed("private, no-store")),
         (header::CONTENT_DISPOSITION, text(disposition)),
         (header::ETAG, text(format!("\"{}\"", token.export_id))),
     ] {
@@ -222,6 +217,13 @@ enum Stop {
     Failed(String),
 }
 
+impl Stop {
+    /// media-svc failed to give a file's bytes.
+    fn media(e: impl Into<Status>) -> Self {
+        Self::Failed(format!("media-svc: {}", e.into().message()))
+    }
+}
+
 async fn produce(
     recheck: &Recheck,
     prepared: &Prepared,
@@ -240,6 +242,7 @@ async fn produce(
             Piece::File { index, range } => {
                 let entry = &prepared.entries[index];
                 let whole = range.start == 0 && range.end == entry.size;
+                let failed = |why: &str| Stop::Failed(format!("{} {why}", entry.name));
                 let request = pb::ReadRecordingRequest {
                     recording_id: prepared.recording_ids[index].clone(),
                     offset: range.start,
@@ -247,26 +250,15 @@ async fn produce(
                 };
                 let caller = Upstreams::caller(&prepared.principal);
                 let answer = upstreams.media.read_recording(&caller, request);
-                let mut chunks = upstreams
-                    .call(&MEDIA, "ReadRecording", answer)
-                    .await
-                    .map_err(|e| {
-                        Stop::Failed(format!("media-svc: {}", Status::from(e).message()))
-                    })?;
+                let read = upstreams.call(&MEDIA, "ReadRecording", answer).await;
+                let mut chunks = read.map_err(Stop::media)?;
                 let mut crc = crc32fast::Hasher::new();
                 let mut sent = 0u64;
                 while let Some(chunk) = chunks.next().await {
-                    let chunk = chunk
-                        .map_err(|e| {
-                            Stop::Failed(format!("media-svc: {}", Status::from(e).message()))
-                        })?
-                        .chunk;
+                    let chunk = chunk.map_err(Stop::media)?.chunk;
                     sent += chunk.len() as u64;
                     if sent > range.end - range.start {
-                        return Err(Stop::Failed(format!(
-                            "{} is longer than recorded",
-                            entry.name
-                        )));
+                        return Err(failed("is longer than recorded"));
                     }
                     if whole {
                         crc.update(&chunk);
@@ -280,17 +272,11 @@ async fn produce(
                         .map_err(|_| Stop::ClientLeft)?;
                 }
                 if sent != range.end - range.start {
-                    return Err(Stop::Failed(format!(
-                        "{} is shorter than recorded",
-                        entry.name
-                    )));
+                    return Err(failed("is shorter than recorded"));
                 }
                 // Bytes that no longer match the CRC taken at upload end the download.
                 if whole && crc.finalize() != entry.crc32 {
-                    return Err(Stop::Failed(format!(
-                        "{} does not match its recorded CRC-32",
-                        entry.name
-                    )));
+                    return Err(failed("does not match its recorded CRC-32"));
                 }
             }
         }

@@ -59,18 +59,17 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
     for (name, addr) in e.services() {
         println!("  {name:<12} grpc://{addr}");
     }
-    println!(
-        "  {:<12} http://{}/media/{{recording_id}}?token=…",
-        "media HTTP", e.media_http
-    );
-    println!(
-        "  {:<12} http://{}/  (the Archive page; JSON API under /api/v1)",
-        "web", e.gateway_http
-    );
-    println!(
-        "  {:<12} http://{}/metrics  (Prometheus, every service)",
-        "metrics", e.metrics
-    );
+    for (name, addr, path) in [
+        ("media HTTP", e.media_http, "media/{recording_id}?token=…"),
+        (
+            "web",
+            e.gateway_http,
+            "  (the Archive page; JSON API under /api/v1)",
+        ),
+        ("metrics", e.metrics, "metrics  (Prometheus, every service)"),
+    ] {
+        println!("  {name:<12} http://{addr}/{path}");
+    }
     match suite.seeded {
         Some(r) => println!(
             "Seeded demo tenant {}: {} users, {} calls, {} recording files.",
@@ -97,15 +96,12 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
         "Service keys: {} (each process its own private key; trust.json holds the public keys).",
         suite.keys.dir.display()
     );
+    let credential = suite.keys.dir.join("recording-platform.credential");
     println!(
         "Recording platform of tenant {} (may only ingest calls and upload recordings): \
          credential in {}",
         gateway::demo::TENANT,
-        suite
-            .keys
-            .dir
-            .join("recording-platform.credential")
-            .display()
+        credential.display()
     );
     println!();
     println!("Demo users (tokens valid 12 h; a fresh one: cargo run --release -- token USER):");
@@ -128,11 +124,7 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
         "  grpcurl -plaintext -H \"x-archive-identity: $(cat {})\" -H 'x-archive-tenant: {}' \
          -d '{{\"session_id\": \"demo-1\", \"start_time\": \"2026-12-07T09:00:00Z\", \"caller_number\": \"4791\", \"access_point\": {{\"number\": \"81511569\", \"name\": \"Main Demo Number\"}}}}' \
          {} archive.v1.CallService/IngestCall",
-        suite
-            .keys
-            .dir
-            .join("recording-platform.credential")
-            .display(),
+        credential.display(),
         gateway::demo::TENANT,
         e.archive
     );

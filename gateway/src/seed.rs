@@ -54,24 +54,23 @@ struct Leg {
     manual: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `session`, started at `start`: `caller` on access point `ap` waits in
+/// `queue` (which may force recording; empty: the call reaches an agent
+/// directly), then talks in `legs`.
 fn queued_call(
-    session: String,
-    start: DateTime<Utc>,
-    ap: (&str, &str),
-    caller: &str,
-    queue: &str,
-    queue_forced: bool,
+    (session, start): (&str, DateTime<Utc>),
+    (ap, caller, queue, queue_forced): ((&str, &str), &str, &str, bool),
     legs: &[Leg],
 ) -> pb::IngestCallRequest {
-    let mut events = vec![event(
-        start,
-        Kind::QueueEntered(pb::QueueEntered {
+    let mut events = Vec::new();
+    if !queue.is_empty() {
+        let entered = pb::QueueEntered {
             queue: queue.into(),
             forced_recording: queue_forced,
             pending_recording: false,
-        }),
-    )];
+        };
+        events.push(event(start, Kind::QueueEntered(entered)));
+    }
     let mut t = start;
     for leg in legs {
         t += Duration::seconds(leg.after_s);
@@ -100,7 +99,7 @@ fn queued_call(
     }
     events.push(event(t, Kind::CallEnded(pb::CallEnded {})));
     pb::IngestCallRequest {
-        session_id: session,
+        session_id: session.into(),
         start_time: Some(timestamp(start)),
         access_point: Some(pb::AccessPoint {
             number: ap.0.into(),
@@ -129,129 +128,71 @@ fn leg(agent: &'static str, after_s: i64, talk_s: i64) -> Leg {
 /// The calls of the seed's tables, plus a transfer, two calls whose files
 /// never arrived and an agent-to-agent call.
 fn seed_rows() -> Vec<pb::IngestCallRequest> {
-    let mut calls = vec![
+    vec![
         queued_call(
-            "seed-20210208-1209".into(),
-            oslo(2021, 2, 8, 12, 9, 0),
-            MAIN,
-            "957211",
-            "Sales",
-            true,
+            ("seed-20210208-1209", oslo(2021, 2, 8, 12, 9, 0)),
+            (MAIN, "957211", "Sales", true),
             &[leg("Andreas Wallin", 18, 41)],
         ),
         queued_call(
-            "seed-20210209-1225".into(),
-            oslo(2021, 2, 9, 12, 25, 55),
-            MAIN,
-            "957211",
-            "Sales",
-            true,
+            ("seed-20210209-1225", oslo(2021, 2, 9, 12, 25, 55)),
+            (MAIN, "957211", "Sales", true),
             &[leg("Andreas Wallin", 20, 44)],
         ),
         queued_call(
-            "seed-20231121-1001".into(),
-            oslo(2023, 11, 21, 10, 1, 0),
-            MOBILE,
-            "4790011223",
-            "Sales",
-            false,
+            ("seed-20231121-1001", oslo(2023, 11, 21, 10, 1, 0)),
+            (MOBILE, "4790011223", "Sales", false),
             &[Leg {
                 manual: true,
                 ..leg("paal-agent", 0, 109)
             }],
         ),
         queued_call(
-            "seed-20231123-0846".into(),
-            oslo(2023, 11, 23, 8, 46, 8),
-            MAIN,
-            "95214830",
-            "Sales",
-            true,
+            ("seed-20231123-0846", oslo(2023, 11, 23, 8, 46, 8)),
+            (MAIN, "95214830", "Sales", true),
             &[leg("Andreas Wallin", 7, 157)],
         ),
         queued_call(
-            "seed-20221115-1100".into(),
-            oslo(2022, 11, 15, 11, 0, 0),
-            MAIN,
-            "98214836",
-            "Sales",
-            true,
+            ("seed-20221115-1100", oslo(2022, 11, 15, 11, 0, 0)),
+            (MAIN, "98214836", "Sales", true),
             &[leg("paal-agent", 8, 122)],
         ),
         queued_call(
-            "seed-20221115-1107".into(),
-            oslo(2022, 11, 15, 11, 7, 0),
-            MAIN,
-            "98214836",
-            "Sales",
-            true,
+            ("seed-20221115-1107", oslo(2022, 11, 15, 11, 7, 0)),
+            (MAIN, "98214836", "Sales", true),
             // Back in the queue for 17 s between two conversations: the
             // help page's Recording Time 1:14 (first to last recorded
             // second) against Speak Time 0:57.
             &[leg("paal-agent", 6, 30), leg("paal-agent", 17, 27)],
         ),
         queued_call(
-            "seed-transfer-20231124-0930".into(),
-            oslo(2023, 11, 24, 9, 30, 0),
-            MAIN,
-            "95214830",
-            "Sales",
-            true,
+            ("seed-transfer-20231124-0930", oslo(2023, 11, 24, 9, 30, 0)),
+            (MAIN, "95214830", "Sales", true),
             &[leg("Andreas Wallin", 12, 60), leg("paal-agent", 5, 80)],
         ),
         // The recording platform ingested these, but their uploads never
         // arrived: the Archive shows "Recording not available yet".
         queued_call(
-            NEVER_UPLOADED[0].into(),
-            oslo(2023, 11, 27, 14, 12, 0),
-            MAIN,
-            "4791122334",
-            "Support",
-            true,
+            (NEVER_UPLOADED[0], oslo(2023, 11, 27, 14, 12, 0)),
+            (MAIN, "4791122334", "Support", true),
             &[leg("Ola Hansen", 9, 95)],
         ),
         queued_call(
-            NEVER_UPLOADED[1].into(),
-            oslo(2023, 11, 27, 14, 40, 0),
-            MOBILE,
-            "4791122335",
-            "Billing",
-            true,
+            (NEVER_UPLOADED[1], oslo(2023, 11, 27, 14, 40, 0)),
+            (MOBILE, "4791122335", "Billing", true),
             &[leg("Ola Hansen", 14, 63)],
         ),
-    ];
-    let start = oslo(2023, 11, 24, 10, 15, 0);
-    calls.push(pb::IngestCallRequest {
-        session_id: "seed-a2a-20231124-1015".into(),
-        start_time: Some(timestamp(start)),
-        access_point: Some(pb::AccessPoint {
-            number: "1001".into(),
-            name: "Andreas Wallin (internal)".into(),
-        }),
-        caller_number: "1001".into(),
-        initiating_agent: "Andreas Wallin".into(),
-        initiating_agent_forced_recording: true,
-        events: vec![
-            event(
-                start + Duration::seconds(4),
-                Kind::AgentConnected(pb::AgentConnected {
-                    agent: "paal-agent".into(),
-                    forced_recording: false,
-                }),
-            ),
-            event(
-                start + Duration::seconds(70),
-                Kind::AgentDisconnected(pb::AgentDisconnected {
-                    agent: "paal-agent".into(),
-                }),
-            ),
-            event(
-                start + Duration::seconds(70),
-                Kind::CallEnded(pb::CallEnded {}),
-            ),
-        ],
-    });
-    calls
+        // An agent-to-agent call (Andreas Wallin's recording is forced).
+        pb::IngestCallRequest {
+            initiating_agent: "Andreas Wallin".into(),
+            initiating_agent_forced_recording: true,
+            ..queued_call(
+                ("seed-a2a-20231124-1015", oslo(2023, 11, 24, 10, 15, 0)),
+                (("1001", "Andreas Wallin (internal)"), "1001", "", false),
+                &[leg("paal-agent", 4, 66)],
+            )
+        },
+    ]
 }
 
 /// Seed sessions whose files are never uploaded (their rows say so).
@@ -297,15 +238,8 @@ fn generated(now: DateTime<Utc>) -> Vec<pb::IngestCallRequest> {
             } else {
                 vec![leg(agent, 3 + next(40) as i64, 20 + next(400) as i64)]
             };
-            queued_call(
-                format!("demo-{i:04}"),
-                start,
-                ap,
-                &caller,
-                queue,
-                forced,
-                &legs,
-            )
+            let session = format!("demo-{i:04}");
+            queued_call((&session, start), (ap, &caller, queue, forced), &legs)
         })
         .collect()
 }

@@ -3,7 +3,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use archive_common::{Clock, FieldViolation, Principal};
+use archive_common::{Clock, FieldViolation, Principal, identity::Caller};
 use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
 use futures::{TryStreamExt as _, stream::BoxStream};
 use tonic::{Request, Response, Status};
@@ -36,17 +36,16 @@ impl Gateway {
         Principal::of(request).cloned()
     }
 
-    /// The caller, if they may view the Archive Audit log (PERMISSION_DENIED otherwise).
-    async fn auditor<T>(&self, request: &Request<T>) -> Result<Principal, Status> {
-        let who = Self::principal(request)?;
+    /// The caller, if they may view the Archive Audit log (PERMISSION_DENIED
+    /// otherwise), as audit-svc's caller.
+    async fn auditor<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        let caller = Upstreams::caller(&Self::principal(request)?);
         let request = pb::DecideRequest {
             action: pb::Action::ViewAudit as i32,
             resource: None,
         };
-        let caller = Upstreams::caller(&who);
         let answer = (self.upstreams.authz).decide(&caller, request);
-        let up = &self.upstreams;
-        let decision = up.call(&AUTHZ, "Decide", answer).await?;
+        let decision = self.upstreams.call(&AUTHZ, "Decide", answer).await?;
         let decision = decision.decision.unwrap_or_default();
         if decision.verdict != pb::Verdict::Allow as i32 {
             return Err(Error::PermissionDenied(format!(
@@ -55,16 +54,7 @@ impl Gateway {
             ))
             .into());
         }
-        Ok(who)
-    }
-
-    /// The caller, who must be allowed to view the Archive Audit log, as
-    /// audit-svc's caller.
-    async fn auditor_caller<T>(
-        &self,
-        request: &Request<T>,
-    ) -> Result<archive_common::identity::Caller, Status> {
-        Ok(Upstreams::caller(&self.auditor(request).await?))
+        Ok(caller)
     }
 
     fn actor<T>(&self, request: &Request<T>, request_id: &str) -> Result<Actor, Status> {
@@ -127,11 +117,15 @@ impl Gateway {
 
     async fn rows(&self, who: &Principal, calls: Vec<pb::Call>) -> Result<Vec<pb::CallRow>, Error> {
         let (verdicts, tz) = tokio::try_join!(self.verdicts(who), self.upstreams.time_zone(who))?;
-        Ok(calls
-            .into_iter()
-            .map(|c| call_row(c, verdicts, tz))
-            .collect())
+        Ok(call_rows(calls, verdicts, tz))
     }
+}
+
+fn call_rows(calls: Vec<pb::Call>, verdicts: Verdicts, tz: chrono_tz::Tz) -> Vec<pb::CallRow> {
+    calls
+        .into_iter()
+        .map(|c| call_row(c, verdicts, tz))
+        .collect()
 }
 
 #[tonic::async_trait]
@@ -169,12 +163,8 @@ impl ArchiveService for Gateway {
             page_size: req.page_size,
             page_token: req.page_token.clone(),
         };
-        let up = &self.upstreams;
-        let search = up.call(
-            &ARCHIVE,
-            "SearchCalls",
-            up.archive.search_calls(&caller, search),
-        );
+        let answer = self.upstreams.archive.search_calls(&caller, search);
+        let search = self.upstreams.call(&ARCHIVE, "SearchCalls", answer);
         let (verdicts, tenant, found) =
             tokio::try_join!(self.verdicts(who), self.upstreams.tenant(who), search)?;
         if tenant.search_audit {
@@ -185,13 +175,8 @@ impl ArchiveService for Gateway {
                 !req.page_token.is_empty(),
             )?;
         }
-        let tz = tenant.time_zone;
         Ok(Response::new(pb::SearchCallRowsResponse {
-            rows: found
-                .calls
-                .into_iter()
-                .map(|c| call_row(c, verdicts, tz))
-                .collect(),
+            rows: call_rows(found.calls, verdicts, tenant.time_zone),
             next_page_token: found.next_page_token,
         }))
     }
@@ -253,14 +238,9 @@ impl ArchiveService for Gateway {
         request: Request<pb::StartPlaybackRequest>,
     ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
         let actor = self.actor(&request, &request.get_ref().request_id)?;
-        let started = playback::start(
-            &self.upstreams,
-            &self.playback,
-            &actor,
-            request.into_inner(),
-        )
-        .await?;
-        Ok(Response::new(started))
+        let request = request.into_inner();
+        let started = playback::start(&self.upstreams, &self.playback, &actor, request);
+        Ok(Response::new(started.await?))
     }
 
     async fn renew_playback(
@@ -268,14 +248,9 @@ impl ArchiveService for Gateway {
         request: Request<pb::RenewPlaybackRequest>,
     ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
         let actor = self.actor(&request, "")?;
-        let renewed = playback::renew(
-            &self.upstreams,
-            &self.playback,
-            &actor,
-            request.into_inner(),
-        )
-        .await?;
-        Ok(Response::new(renewed))
+        let request = request.into_inner();
+        let renewed = playback::renew(&self.upstreams, &self.playback, &actor, request);
+        Ok(Response::new(renewed.await?))
     }
 
     async fn create_export(
@@ -308,7 +283,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ListEventsRequest>,
     ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let caller = self.auditor_caller(&request).await?;
+        let caller = self.auditor(&request).await?;
         let answer = (self.upstreams.audit).list_events(&caller, request.into_inner());
         let events = self.upstreams.call(&AUDIT, "ListEvents", answer).await?;
         Ok(Response::new(events))
@@ -318,7 +293,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::GetCheckpointRequest>,
     ) -> Result<Response<pb::Checkpoint>, Status> {
-        let caller = self.auditor_caller(&request).await?;
+        let caller = self.auditor(&request).await?;
         let answer = (self.upstreams.audit).get_checkpoint(&caller, request.into_inner());
         let checkpoint = self.upstreams.call(&AUDIT, "GetCheckpoint", answer).await?;
         Ok(Response::new(checkpoint))
@@ -332,7 +307,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::ExportTrailRequest>,
     ) -> Result<Response<Self::ExportAuditTrailStream>, Status> {
-        let caller = self.auditor_caller(&request).await?;
+        let caller = self.auditor(&request).await?;
         let answer = (self.upstreams.audit).export_trail(&caller, request.into_inner());
         let chunks = self.upstreams.call(&AUDIT, "ExportTrail", answer).await?;
         Ok(Response::new(Box::pin(chunks.map_err(Status::from))))
@@ -342,7 +317,7 @@ impl ArchiveService for Gateway {
         &self,
         request: Request<pb::VerifyChainRequest>,
     ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        let caller = self.auditor_caller(&request).await?;
+        let caller = self.auditor(&request).await?;
         let answer = (self.upstreams.audit).verify_chain(&caller, request.into_inner());
         let verified = self.upstreams.call(&AUDIT, "VerifyChain", answer).await?;
         Ok(Response::new(verified))

@@ -85,6 +85,19 @@ impl Writer {
         self.0.extend_from_slice(v);
         self
     }
+    /// From "version needed" to the name's length: the fields an entry's
+    /// local and central headers share.
+    fn entry(&mut self, e: &Entry, zip64: bool) -> &mut Self {
+        self.u16(if zip64 { 45 } else { 20 })
+            .u16(UTF8_NAMES)
+            .u16(0)
+            .u16(e.dos_time.1)
+            .u16(e.dos_time.0)
+            .u32(e.crc32)
+            .u32(clamp32(e.size))
+            .u32(clamp32(e.size))
+            .u16(e.name.len() as u16)
+    }
 }
 
 fn clamp32(v: u64) -> u32 {
@@ -110,15 +123,7 @@ impl Layout {
             let zip64 = e.size >= U32_MAX;
             let mut h = Writer(Vec::with_capacity(30 + e.name.len() + 20));
             h.u32(LOCAL_HEADER)
-                .u16(if zip64 { 45 } else { 20 })
-                .u16(UTF8_NAMES)
-                .u16(0)
-                .u16(e.dos_time.1)
-                .u16(e.dos_time.0)
-                .u32(e.crc32)
-                .u32(clamp32(e.size))
-                .u32(clamp32(e.size))
-                .u16(e.name.len() as u16)
+                .entry(e, zip64)
                 .u16(if zip64 { 20 } else { 0 })
                 .bytes(e.name.as_bytes());
             if zip64 {
@@ -148,15 +153,7 @@ impl Layout {
             let zip64 = !extra.0.is_empty();
             cd.u32(CENTRAL_HEADER)
                 .u16((3 << 8) | 45)
-                .u16(if zip64 { 45 } else { 20 })
-                .u16(UTF8_NAMES)
-                .u16(0)
-                .u16(e.dos_time.1)
-                .u16(e.dos_time.0)
-                .u32(e.crc32)
-                .u32(clamp32(e.size))
-                .u32(clamp32(e.size))
-                .u16(e.name.len() as u16)
+                .entry(e, zip64)
                 .u16(if zip64 { extra.0.len() as u16 + 4 } else { 0 })
                 .u16(0)
                 .u16(0)

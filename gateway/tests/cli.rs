@@ -26,6 +26,13 @@ fn gateway(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `gateway` with `words` (split at spaces) and then `more` as they are
+/// (paths, a name with a space).
+fn gateway_words(words: &str, more: &[&str]) -> (bool, String, String) {
+    let args: Vec<&str> = words.split(' ').chain(more.iter().copied()).collect();
+    gateway(&args)
+}
+
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -47,24 +54,18 @@ fn token_takes_the_data_dir_anywhere_and_names_what_is_missing() {
 
     let secrets = gateway::Secrets::load_or_create(dir.path()).unwrap();
     let key = SharedKey::new(secrets.jwt_secret.as_bytes(), gateway::auth::AUDIENCE, 60);
+    let data_dir = path(dir.path());
     for args in [
-        vec!["token", "paal", "--data-dir", path(dir.path())],
-        vec!["--data-dir", path(dir.path()), "token", "paal"],
-        vec![
-            "token",
-            "--data-dir",
-            path(dir.path()),
-            "--ttl",
-            "60",
-            "paal",
-        ],
+        vec!["token", "paal", "--data-dir", data_dir],
+        vec!["--data-dir", data_dir, "token", "paal"],
+        vec!["token", "--data-dir", data_dir, "--ttl", "60", "paal"],
     ] {
         let (ok, token, err) = gateway(&args);
         assert!(ok, "{args:?}: {err}");
         let verified = key.verify(&token, chrono::Utc::now()).unwrap();
         assert_eq!(verified.principal.user_id, "paal", "{args:?}");
     }
-    let (ok, _, err) = gateway(&["token", "boss", "--data-dir", path(dir.path())]);
+    let (ok, _, err) = gateway(&["token", "boss", "--data-dir", data_dir]);
     assert!(!ok && err.contains("not a demo user"), "{err}");
     let (_, help, _) = gateway(&["token", "--help"]);
     assert!(help.contains("--data-dir"), "{help}");
@@ -76,31 +77,17 @@ fn an_operator_issues_platform_and_user_credentials_and_rotates_keys() {
     let keys = dir.path().join("keys");
     let (ok, out, err) = gateway(&["credentials", "init", "--keys-dir", path(&keys)]);
     assert!(ok, "{err}");
-    for holder in [
-        "gateway",
-        "archive-svc",
-        "media-svc",
-        "authz-svc",
-        "audit-svc",
-        "authority",
-    ] {
+    for holder in "gateway archive-svc media-svc authz-svc audit-svc authority".split(' ') {
         assert!(keys.join(format!("{holder}.pem")).exists(), "{holder}");
         assert!(out.contains(holder), "{out}");
     }
     let trust = Trust::load(&keys.join("trust.json")).unwrap();
 
     // A platform credential: its tenants only.
-    let (ok, credential, err) = gateway(&[
-        "credentials",
-        "platform",
-        "dialer-eu",
-        "--tenant",
-        "10009",
-        "--tenant",
-        "10010",
-        "--keys-dir",
-        path(&keys),
-    ]);
+    let (ok, credential, err) = gateway_words(
+        "credentials platform dialer-eu --tenant 10009 --tenant 10010 --keys-dir",
+        &[path(&keys)],
+    );
     assert!(ok, "{err}");
     let now = chrono::Utc::now();
     let caller = trust.verify(&credential, Some("10010"), now).unwrap();
@@ -116,17 +103,10 @@ fn an_operator_issues_platform_and_user_credentials_and_rotates_keys() {
     assert!(!ok && err.contains("--tenant"), "{err}");
 
     // A user's token for `gateway serve`, from its configured secret.
-    let (ok, token, err) = gateway(&[
-        "credentials",
-        "user",
-        "boss",
-        "--tenant",
-        "20002",
-        "--name",
-        "Boss Other",
-        "--jwt-secret",
-        "s3cret",
-    ]);
+    let (ok, token, err) = gateway_words(
+        "credentials user boss --tenant 20002 --name",
+        &["Boss Other", "--jwt-secret", "s3cret"],
+    );
     assert!(ok, "{err}");
     let verified = SharedKey::new(b"s3cret", gateway::auth::AUDIENCE, 60)
         .verify(&token, chrono::Utc::now())
@@ -141,15 +121,10 @@ fn an_operator_issues_platform_and_user_credentials_and_rotates_keys() {
     let old_public = archive_common::identity::load_key_file(&old)
         .unwrap()
         .verifying_key();
-    let (ok, out, err) = gateway(&[
-        "credentials",
-        "rotate",
-        "archive-svc",
-        "--window-minutes",
-        "5",
-        "--keys-dir",
-        path(&keys),
-    ]);
+    let (ok, out, err) = gateway_words(
+        "credentials rotate archive-svc --window-minutes 5 --keys-dir",
+        &[path(&keys)],
+    );
     assert!(ok, "{err}");
     assert!(out.contains("accepted for 5 more minutes"), "{out}");
     let file = TrustFile::read(&keys.join("trust.json")).unwrap();

@@ -33,11 +33,9 @@ impl Upstreams {
         };
         let caller = Self::caller(who);
         let answer = self.archive.batch_get_recordings(&caller, request);
-        let found = self
-            .call(&ARCHIVE, "BatchGetRecordings", answer)
-            .await?
-            .recordings;
+        let found = self.call(&ARCHIVE, "BatchGetRecordings", answer).await?;
         Ok(found
+            .recordings
             .into_iter()
             .filter_map(|r| {
                 Some(Selected {

@@ -27,13 +27,8 @@ pub async fn delete(
         return Err(FieldViolation::new("confirmed", "the user must confirm the deletion").into());
     }
     let who = &actor.principal;
-    let tenant = upstreams.tenant(who).await?;
-    let reason = Reason::new(
-        &request.reason,
-        &request.reason_code,
-        &request.case_id,
-        &tenant,
-    )?;
+    let given = [&request.reason, &request.reason_code, &request.case_id];
+    let (tenant, reason) = Reason::given(upstreams, who, given).await?;
     let selected = upstreams.selected(who, &request.recording_ids).await?;
     upstreams
         .authorize(actor, pb::Action::Delete, &selected, &reason, &tenant)

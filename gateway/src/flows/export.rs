@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 
 use archive_common::{
-    Principal,
+    FieldViolation, Principal,
     convert::{from_timestamp, timestamp},
 };
 use archive_proto::v1 as pb;
@@ -203,15 +203,12 @@ async fn prepare(
     };
     let caller = Upstreams::caller(who);
     let answer = (upstreams.media).batch_get_media_info(&caller, request);
-    let media = upstreams
-        .call(&MEDIA, "BatchGetMediaInfo", answer)
-        .await?
-        .media;
+    let files = upstreams.call(&MEDIA, "BatchGetMediaInfo", answer).await?;
     let tz = upstreams.time_zone(who).await?;
     let names = unique_names(&selected, tz);
     let mut entries = Vec::with_capacity(selected.len());
     for (s, name) in selected.iter().zip(names) {
-        let info = media
+        let info = (files.media)
             .iter()
             .find(|m| m.recording_id == s.recording.recording_id)
             .ok_or_else(|| {
@@ -254,27 +251,18 @@ pub async fn create(
 ) -> Result<pb::CreateExportResponse, Error> {
     let ids = &request.recording_ids;
     if ids.is_empty() {
-        return Err(archive_common::FieldViolation::new(
-            "recording_ids",
-            "select at least one recording",
-        )
-        .into());
+        return Err(FieldViolation::new("recording_ids", "select at least one recording").into());
     }
     if ids.len() > MAX_EXPORT {
-        return Err(archive_common::FieldViolation::new(
+        return Err(FieldViolation::new(
             "recording_ids",
             format!("one download holds at most {MAX_EXPORT} recordings"),
         )
         .into());
     }
     let who = &actor.principal;
-    let tenant = upstreams.tenant(who).await?;
-    let reason = Reason::new(
-        &request.reason,
-        &request.reason_code,
-        &request.case_id,
-        &tenant,
-    )?;
+    let given = [&request.reason, &request.reason_code, &request.case_id];
+    let (tenant, reason) = Reason::given(upstreams, who, given).await?;
     let mut selection: Vec<&str> = vec!["export"];
     selection.extend(ids.iter().map(String::as_str));
     let export_id = actor.stable_uuid(&selection);

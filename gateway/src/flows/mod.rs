@@ -214,6 +214,18 @@ pub struct Reason {
 }
 
 impl Reason {
+    /// `who`'s tenant, and the reason a request gives (`[text, code,
+    /// case_id]`) checked against it.
+    pub async fn given(
+        upstreams: &crate::upstream::Upstreams,
+        who: &Principal,
+        [text, code, case_id]: [&String; 3],
+    ) -> Result<(std::sync::Arc<Tenant>, Self), Error> {
+        let tenant = upstreams.tenant(who).await?;
+        let reason = Self::new(text, code, case_id, &tenant)?;
+        Ok((tenant, reason))
+    }
+
     /// Checks the parts against their bounds and the tenant's codes.
     pub fn new(text: &str, code: &str, case_id: &str, tenant: &Tenant) -> Result<Self, Error> {
         // The trail's own rule for text kept verbatim.

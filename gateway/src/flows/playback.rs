@@ -91,13 +91,8 @@ pub async fn start(
     request: pb::StartPlaybackRequest,
 ) -> Result<pb::StartPlaybackResponse, Error> {
     let who = &actor.principal;
-    let tenant = upstreams.tenant(who).await?;
-    let reason = Reason::new(
-        &request.reason,
-        &request.reason_code,
-        &request.case_id,
-        &tenant,
-    )?;
+    let given = [&request.reason, &request.reason_code, &request.case_id];
+    let (tenant, reason) = Reason::given(upstreams, who, given).await?;
     // Checked here, not by archive-svc's batch read, so the error names
     // this request's field rather than `recording_ids[0]`.
     uuid::Uuid::parse_str(&request.recording_id)

@@ -30,22 +30,16 @@ pub struct Service {
     grpc: &'static str,
 }
 
-pub const ARCHIVE: Service = Service {
-    name: "archive-svc",
-    grpc: "archive.v1.CallService",
-};
-pub const AUTHZ: Service = Service {
-    name: "authz-svc",
-    grpc: "archive.v1.AuthzService",
-};
-pub const MEDIA: Service = Service {
-    name: "media-svc",
-    grpc: "archive.v1.MediaService",
-};
-pub const AUDIT: Service = Service {
-    name: "audit-svc",
-    grpc: "archive.v1.AuditService",
-};
+impl Service {
+    const fn new(name: &'static str, grpc: &'static str) -> Self {
+        Self { name, grpc }
+    }
+}
+
+pub const ARCHIVE: Service = Service::new("archive-svc", "archive.v1.CallService");
+pub const AUTHZ: Service = Service::new("authz-svc", "archive.v1.AuthzService");
+pub const MEDIA: Service = Service::new("media-svc", "archive.v1.MediaService");
+pub const AUDIT: Service = Service::new("audit-svc", "archive.v1.AuditService");
 
 #[derive(Clone)]
 pub struct Upstreams {
@@ -85,23 +79,12 @@ impl Upstreams {
         audit: Arc<dyn AuditTrail>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self::with(archive, authz, media, audit, true, clock)
-    }
-
-    fn with(
-        archive: Arc<dyn Archive>,
-        authz: Arc<dyn Authz>,
-        media: Arc<dyn Media>,
-        audit: Arc<dyn AuditTrail>,
-        in_process: bool,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
         Self {
             archive,
             authz,
             media,
             audit,
-            in_process,
+            in_process: true,
             tenants: Arc::default(),
             clock,
         }

@@ -70,17 +70,26 @@ impl Channels {
     }
 }
 
+type Calls = CallServiceClient<TracedChannel>;
+type Users = AuthzServiceClient<TracedChannel>;
+type Files = MediaServiceClient<TracedChannel>;
+type Trail = AuditServiceClient<TracedChannel>;
+
 impl super::Upstreams {
     /// The services over gRPC at `channels`, each caller signed with `key`.
     pub fn remote(channels: Channels, key: IdentityKey, clock: Arc<dyn Clock>) -> Self {
-        Self::with(
-            Arc::new(Remote::new(CallServiceClient::new(channels.archive), &key)),
-            Arc::new(Remote::new(AuthzServiceClient::new(channels.authz), &key)),
-            Arc::new(Remote::new(MediaServiceClient::new(channels.media), &key)),
+        let in_process = Self::in_process(
+            Arc::new(Remote::new(Calls::new(channels.archive), &key)),
+            Arc::new(Remote::new(Users::new(channels.authz), &key)),
+            Arc::new(Remote::new(Files::new(channels.media), &key)),
             audit(channels.audit, channels.audit_append, &key),
-            false,
             clock,
-        )
+        );
+        // Calls over gRPC: the transport bounds and traces them.
+        Self {
+            in_process: false,
+            ..in_process
+        }
     }
 }
 
@@ -92,11 +101,10 @@ pub fn audit(
     appends: TracedChannel,
     key: &IdentityKey,
 ) -> Arc<dyn audit_svc::AuditTrail> {
-    let clients = AuditClients {
-        reads: AuditServiceClient::new(reads),
-        appends: AuditServiceClient::new(appends),
-    };
-    Arc::new(Remote::new(clients, key))
+    Arc::new(Audit {
+        reads: Remote::new(Trail::new(reads), key),
+        appends: Remote::new(Trail::new(appends), key),
+    })
 }
 
 /// A service's gRPC client, signing each caller with the gateway's key.
@@ -105,72 +113,68 @@ struct Remote<C> {
     key: IdentityKey,
 }
 
-impl<C> Remote<C> {
+impl<C: Clone> Remote<C> {
     fn new(client: C, key: &IdentityKey) -> Self {
         let key = key.clone();
         Self { client, key }
     }
 
-    /// A client and `message` signed as sent for `caller`.
-    fn signed<T>(&self, caller: &Caller, message: T) -> (C, Request<T>)
-    where
-        C: Clone,
-    {
+    /// `method` of the client asked `message`, signed as sent for `caller`:
+    /// the answer's message, or its status as the service's error.
+    async fn call<T, R, E: Upstream>(
+        &self,
+        caller: &Caller,
+        message: T,
+        method: impl AsyncFnOnce(&mut C, Request<T>) -> Result<Response<R>, Status>,
+    ) -> Result<R, E> {
         let request = self.key.request(message, &caller.principal);
-        (self.client.clone(), request)
+        let answer = method(&mut self.client.clone(), request).await;
+        answer.map(Response::into_inner).map_err(E::UPSTREAM)
     }
 }
 
-/// audit-svc's channels: appends are bounded tighter than reads.
-#[derive(Clone)]
-struct AuditClients {
-    reads: AuditServiceClient<TracedChannel>,
-    appends: AuditServiceClient<TracedChannel>,
+/// audit-svc's clients: appends are bounded tighter than reads.
+struct Audit {
+    reads: Remote<Trail>,
+    appends: Remote<Trail>,
 }
 
-/// The message of an answer, or its status as the service's error.
-fn answer<T, E: Upstream>(answer: Result<Response<T>, Status>) -> Result<T, E> {
-    answer.map(Response::into_inner).map_err(E::upstream)
+/// A streamed answer, each failure as the service's error.
+fn streamed<T: Send + 'static, E: Upstream>(
+    chunks: tonic::Streaming<T>,
+) -> BoxStream<'static, Result<T, E>> {
+    chunks.map_err(E::UPSTREAM).boxed()
 }
 
 /// A service's error for the status its gRPC server answered.
-trait Upstream {
-    fn upstream(status: Status) -> Self;
+trait Upstream: Send + 'static {
+    const UPSTREAM: fn(Status) -> Self;
 }
 
 impl Upstream for archive_svc::Error {
-    fn upstream(status: Status) -> Self {
-        Self::Upstream(status)
-    }
+    const UPSTREAM: fn(Status) -> Self = Self::Upstream;
 }
 
 impl Upstream for authz_svc::Error {
-    fn upstream(status: Status) -> Self {
-        Self::Upstream(status)
-    }
+    const UPSTREAM: fn(Status) -> Self = Self::Upstream;
 }
 
 impl Upstream for media_svc::Error {
-    fn upstream(status: Status) -> Self {
-        Self::Passed(status)
-    }
+    const UPSTREAM: fn(Status) -> Self = Self::Passed;
 }
 
 impl Upstream for audit_svc::Error {
-    fn upstream(status: Status) -> Self {
-        Self::Upstream(status)
-    }
+    const UPSTREAM: fn(Status) -> Self = Self::Upstream;
 }
 
 #[async_trait::async_trait]
-impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
+impl archive_svc::Archive for Remote<Calls> {
     async fn ingest_call(
         &self,
         caller: &Caller,
         request: pb::IngestCallRequest,
     ) -> Result<pb::IngestCallResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.ingest_call(r).await)
+        self.call(caller, request, Calls::ingest_call).await
     }
 
     async fn batch_ingest_calls(
@@ -178,8 +182,7 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::BatchIngestCallsRequest,
     ) -> Result<pb::BatchIngestCallsResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.batch_ingest_calls(r).await)
+        self.call(caller, request, Calls::batch_ingest_calls).await
     }
 
     async fn search_calls(
@@ -187,8 +190,7 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::SearchCallsRequest,
     ) -> Result<pb::SearchCallsResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.search_calls(r).await)
+        self.call(caller, request, Calls::search_calls).await
     }
 
     async fn get_call(
@@ -196,8 +198,7 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetCallRequest,
     ) -> Result<pb::GetCallResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.get_call(r).await)
+        self.call(caller, request, Calls::get_call).await
     }
 
     async fn batch_get_recordings(
@@ -205,8 +206,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::BatchGetRecordingsRequest,
     ) -> Result<pb::BatchGetRecordingsResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.batch_get_recordings(r).await)
+        self.call(caller, request, Calls::batch_get_recordings)
+            .await
     }
 
     async fn list_agent_recordings(
@@ -214,8 +215,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::ListAgentRecordingsRequest,
     ) -> Result<pb::ListAgentRecordingsResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.list_agent_recordings(r).await)
+        self.call(caller, request, Calls::list_agent_recordings)
+            .await
     }
 
     async fn mark_recordings_deleted(
@@ -223,8 +224,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::MarkRecordingsDeletedRequest,
     ) -> Result<pb::MarkRecordingsDeletedResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.mark_recordings_deleted(r).await)
+        self.call(caller, request, Calls::mark_recordings_deleted)
+            .await
     }
 
     async fn get_tenant_settings(
@@ -232,8 +233,7 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetTenantSettingsRequest,
     ) -> Result<pb::TenantSettings, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.get_tenant_settings(r).await)
+        self.call(caller, request, Calls::get_tenant_settings).await
     }
 
     async fn update_tenant_settings(
@@ -241,8 +241,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::UpdateTenantSettingsRequest,
     ) -> Result<pb::TenantSettings, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.update_tenant_settings(r).await)
+        self.call(caller, request, Calls::update_tenant_settings)
+            .await
     }
 
     async fn set_legal_hold(
@@ -250,8 +250,7 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::SetLegalHoldRequest,
     ) -> Result<pb::SetLegalHoldResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.set_legal_hold(r).await)
+        self.call(caller, request, Calls::set_legal_hold).await
     }
 
     async fn list_pending_media_deletions(
@@ -259,8 +258,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::ListPendingMediaDeletionsRequest,
     ) -> Result<pb::ListPendingMediaDeletionsResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.list_pending_media_deletions(r).await)
+        self.call(caller, request, Calls::list_pending_media_deletions)
+            .await
     }
 
     async fn mark_recording_media_stored(
@@ -268,8 +267,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::MarkRecordingMediaStoredRequest,
     ) -> Result<pb::MarkRecordingMediaStoredResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.mark_recording_media_stored(r).await)
+        self.call(caller, request, Calls::mark_recording_media_stored)
+            .await
     }
 
     async fn list_pending_recordings(
@@ -277,8 +276,8 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::ListPendingRecordingsRequest,
     ) -> Result<pb::ListPendingRecordingsResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.list_pending_recordings(r).await)
+        self.call(caller, request, Calls::list_pending_recordings)
+            .await
     }
 
     async fn run_retention_sweep(
@@ -286,20 +285,18 @@ impl archive_svc::Archive for Remote<CallServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::RunRetentionSweepRequest,
     ) -> Result<pb::RunRetentionSweepResponse, archive_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.run_retention_sweep(r).await)
+        self.call(caller, request, Calls::run_retention_sweep).await
     }
 }
 
 #[async_trait::async_trait]
-impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
+impl authz_svc::Authz for Remote<Users> {
     async fn decide(
         &self,
         caller: &Caller,
         request: pb::DecideRequest,
     ) -> Result<pb::DecideResponse, authz_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.decide(r).await)
+        self.call(caller, request, Users::decide).await
     }
 
     async fn batch_decide(
@@ -307,8 +304,7 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::BatchDecideRequest,
     ) -> Result<pb::BatchDecideResponse, authz_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.batch_decide(r).await)
+        self.call(caller, request, Users::batch_decide).await
     }
 
     async fn get_my_permissions(
@@ -316,8 +312,7 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetMyPermissionsRequest,
     ) -> Result<pb::User, authz_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.get_my_permissions(r).await)
+        self.call(caller, request, Users::get_my_permissions).await
     }
 
     async fn create_user(
@@ -325,8 +320,7 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::CreateUserRequest,
     ) -> Result<pb::User, authz_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.create_user(r).await)
+        self.call(caller, request, Users::create_user).await
     }
 
     async fn get_user(
@@ -334,8 +328,7 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetUserRequest,
     ) -> Result<pb::User, authz_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.get_user(r).await)
+        self.call(caller, request, Users::get_user).await
     }
 
     async fn list_users(
@@ -343,8 +336,7 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::ListUsersRequest,
     ) -> Result<pb::ListUsersResponse, authz_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.list_users(r).await)
+        self.call(caller, request, Users::list_users).await
     }
 
     async fn update_user(
@@ -352,8 +344,7 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::UpdateUserRequest,
     ) -> Result<pb::User, authz_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.update_user(r).await)
+        self.call(caller, request, Users::update_user).await
     }
 
     async fn delete_user(
@@ -361,24 +352,35 @@ impl authz_svc::Authz for Remote<AuthzServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::DeleteUserRequest,
     ) -> Result<pb::DeleteUserResponse, authz_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.delete_user(r).await)
+        self.call(caller, request, Users::delete_user).await
     }
 }
 
 #[async_trait::async_trait]
-impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
+impl media_svc::Media for Remote<Files> {
     async fn upload_recording(
         &self,
         caller: &Caller,
-        messages: media_svc::MessageStream<pb::UploadRecordingRequest>,
+        mut messages: media_svc::MessageStream<pb::UploadRecordingRequest>,
     ) -> Result<pb::UploadRecordingResponse, media_svc::Error> {
-        // Gathered first: the gateway uploads nothing itself, and a source's
-        // failure then stops the upload before it starts.
-        let messages: Vec<_> = messages.try_collect().await?;
-        let (mut c, r) = self.signed(caller, tokio_stream::iter(messages));
-        let uploaded = c.upload_recording(r).await;
-        answer(uploaded)
+        // Passed on as the source yields them (one in flight). A source that
+        // fails drops the call unfinished (its HTTP/2 stream reset), so
+        // media-svc aborts the upload rather than storing a short file.
+        let (chunks, sent) = tokio::sync::mpsc::channel(1);
+        let sent = tokio_stream::wrappers::ReceiverStream::new(sent);
+        let source = async move {
+            while let Some(message) = messages.try_next().await? {
+                if chunks.send(message).await.is_err() {
+                    break; // answered before the end
+                }
+            }
+            drop(chunks);
+            std::future::pending::<Result<(), media_svc::Error>>().await
+        };
+        tokio::select! {
+            uploaded = self.call(caller, sent, Files::upload_recording) => uploaded,
+            Err(e) = source => Err(e),
+        }
     }
 
     async fn read_recording(
@@ -389,9 +391,9 @@ impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
         BoxStream<'static, Result<pb::ReadRecordingResponse, media_svc::Error>>,
         media_svc::Error,
     > {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.read_recording(r).await)
-            .map(|chunks: tonic::Streaming<_>| chunks.map_err(Upstream::upstream).boxed())
+        self.call(caller, request, Files::read_recording)
+            .await
+            .map(streamed)
     }
 
     async fn get_media_info(
@@ -399,8 +401,7 @@ impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::GetMediaInfoRequest,
     ) -> Result<pb::GetMediaInfoResponse, media_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.get_media_info(r).await)
+        self.call(caller, request, Files::get_media_info).await
     }
 
     async fn batch_get_media_info(
@@ -408,8 +409,8 @@ impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::BatchGetMediaInfoRequest,
     ) -> Result<pb::BatchGetMediaInfoResponse, media_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.batch_get_media_info(r).await)
+        self.call(caller, request, Files::batch_get_media_info)
+            .await
     }
 
     async fn delete_recording_media(
@@ -417,20 +418,21 @@ impl media_svc::Media for Remote<MediaServiceClient<TracedChannel>> {
         caller: &Caller,
         request: pb::DeleteRecordingMediaRequest,
     ) -> Result<pb::DeleteRecordingMediaResponse, media_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.delete_recording_media(r).await)
+        self.call(caller, request, Files::delete_recording_media)
+            .await
     }
 }
 
 #[async_trait::async_trait]
-impl audit_svc::AuditTrail for Remote<AuditClients> {
+impl audit_svc::AuditTrail for Audit {
     async fn append_event(
         &self,
         caller: &Caller,
         request: pb::AppendEventRequest,
     ) -> Result<pb::AppendEventResponse, audit_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.appends.append_event(r).await)
+        self.appends
+            .call(caller, request, Trail::append_event)
+            .await
     }
 
     async fn append_events(
@@ -438,8 +440,9 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         caller: &Caller,
         request: pb::AppendEventsRequest,
     ) -> Result<pb::AppendEventsResponse, audit_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.appends.append_events(r).await)
+        self.appends
+            .call(caller, request, Trail::append_events)
+            .await
     }
 
     async fn list_events(
@@ -447,8 +450,7 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         caller: &Caller,
         request: pb::ListEventsRequest,
     ) -> Result<pb::ListEventsResponse, audit_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.reads.list_events(r).await)
+        self.reads.call(caller, request, Trail::list_events).await
     }
 
     async fn verify_chain(
@@ -456,8 +458,7 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         caller: &Caller,
         request: pb::VerifyChainRequest,
     ) -> Result<pb::VerifyChainResponse, audit_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.reads.verify_chain(r).await)
+        self.reads.call(caller, request, Trail::verify_chain).await
     }
 
     async fn get_checkpoint(
@@ -465,8 +466,9 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         caller: &Caller,
         request: pb::GetCheckpointRequest,
     ) -> Result<pb::Checkpoint, audit_svc::Error> {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.reads.get_checkpoint(r).await)
+        self.reads
+            .call(caller, request, Trail::get_checkpoint)
+            .await
     }
 
     async fn export_trail(
@@ -475,9 +477,10 @@ impl audit_svc::AuditTrail for Remote<AuditClients> {
         request: pb::ExportTrailRequest,
     ) -> Result<BoxStream<'static, Result<pb::ExportTrailChunk, audit_svc::Error>>, audit_svc::Error>
     {
-        let (mut c, r) = self.signed(caller, request);
-        answer(c.reads.export_trail(r).await)
-            .map(|chunks: tonic::Streaming<_>| chunks.map_err(Upstream::upstream).boxed())
+        self.reads
+            .call(caller, request, Trail::export_trail)
+            .await
+            .map(streamed)
     }
 }
 
@@ -497,4 +500,88 @@ pub async fn check_all(urls: &UpstreamUrls) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use archive_common::{identity::testing::TestKeys, shutdown::CancellationToken};
+    use archive_proto::v1::media_service_server::{MediaService, MediaServiceServer};
+    use media_svc::Media as _;
+    use tokio::sync::Notify;
+
+    use super::*;
+
+    /// media-svc as an upload reaches it: the chunks so far, and whether
+    /// the stream ended (`Some(true)`: cleanly; `Some(false)`: broken off).
+    #[derive(Default, Clone)]
+    struct Received(Arc<Mutex<(usize, Option<bool>)>>, Arc<Notify>);
+
+    // The methods the upload never calls, one line each.
+    #[rustfmt::skip]
+    #[tonic::async_trait]
+    impl MediaService for Received {
+        async fn upload_recording(
+            &self,
+            request: Request<tonic::Streaming<pb::UploadRecordingRequest>>,
+        ) -> Result<Response<pb::UploadRecordingResponse>, Status> {
+            let mut chunks = request.into_inner();
+            let ended = loop {
+                match chunks.message().await {
+                    Ok(Some(_)) => self.0.lock().unwrap().0 += 1,
+                    Ok(None) => break true,
+                    Err(_) => break false,
+                }
+                self.1.notify_one();
+            };
+            self.0.lock().unwrap().1 = Some(ended);
+            Ok(Response::new(pb::UploadRecordingResponse::default()))
+        }
+        type ReadRecordingStream = BoxStream<'static, Result<pb::ReadRecordingResponse, Status>>;
+        async fn read_recording(&self, _: Request<pb::ReadRecordingRequest>) -> Result<Response<Self::ReadRecordingStream>, Status> { unreachable!() }
+        async fn get_media_info(&self, _: Request<pb::GetMediaInfoRequest>) -> Result<Response<pb::GetMediaInfoResponse>, Status> { unreachable!() }
+        async fn batch_get_media_info(&self, _: Request<pb::BatchGetMediaInfoRequest>) -> Result<Response<pb::BatchGetMediaInfoResponse>, Status> { unreachable!() }
+        async fn delete_recording_media(&self, _: Request<pb::DeleteRecordingMediaRequest>) -> Result<Response<pb::DeleteRecordingMediaResponse>, Status> { unreachable!() }
+    }
+
+    /// An upload is passed on chunk by chunk as its source yields them, and
+    /// a source that fails leaves it broken off, never ended as if whole.
+    #[tokio::test]
+    async fn uploads_stream_and_a_failed_source_breaks_the_upload_off() {
+        let received = Received::default();
+        let stop = CancellationToken::new();
+        let routes = tonic::service::Routes::new(MediaServiceServer::new(received.clone()));
+        let url = test_support::server::serve_routes(routes, stop.clone()).await;
+        let channel = client::channel(&url, CONNECT_TIMEOUT, CALL_TIMEOUT).unwrap();
+        let media = Remote::new(Files::new(channel), &TestKeys::new().gateway());
+        let caller = Caller::in_process_gateway(test_support::principals::paal());
+        let chunk = || pb::UploadRecordingRequest::default();
+
+        // The second chunk is made only once the first has arrived.
+        let arrived = received.1.clone();
+        let second = async move {
+            arrived.notified().await;
+            Ok(chunk())
+        };
+        let source = futures::stream::iter([Ok(chunk())]).chain(futures::stream::once(second));
+        media
+            .upload_recording(&caller, source.boxed())
+            .await
+            .unwrap();
+        assert_eq!(*received.0.lock().unwrap(), (2, Some(true)));
+
+        *received.0.lock().unwrap() = (0, None);
+        let failed = media_svc::Error::Passed(Status::data_loss("the source broke"));
+        let source = futures::stream::iter([Ok(chunk()), Err(failed)]);
+        let refused = media.upload_recording(&caller, source.boxed()).await;
+        assert_eq!(
+            Status::from(refused.unwrap_err()).message(),
+            "the source broke"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (chunks, ended) = *received.0.lock().unwrap();
+        assert!(chunks <= 1 && ended != Some(true), "{chunks} {ended:?}");
+        stop.cancel();
+    }
 }
