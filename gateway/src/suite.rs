@@ -224,7 +224,7 @@ impl Suite {
         );
         // Only users allowed to view the Archive Audit log may read it, checked by audit-svc too.
         audit.authz_url = Some(url(endpoints.authz));
-        let audit = audit_svc::start(audit, audit_token.clone())
+        let audit = audit_svc::start_trail(audit, audit_token.clone())
             .await
             .map_err(could_not_start("audit-svc"))?;
 
@@ -247,19 +247,16 @@ impl Suite {
 
         // In one process the gateway calls the services' cores, nothing
         // encoded (their calls to each other stay on their ports, as in a
-        // cluster), but audit-svc's gRPC stack in-process (see
-        // `upstream::remote::audit`); so does the demo seed's recording
-        // platform, which is no user the gateway vouches for.
+        // cluster; audit-svc's core gets each caller's token to pass on, see
+        // `upstream::audit`). The demo seed's recording platform, which is no
+        // user the gateway vouches for, calls archive-svc and media-svc's
+        // gRPC stacks in-process.
         let gateway_key = keys.config("gateway").load().map_err(identity_error)?.key;
         let upstreams = Upstreams::in_process(
             archive.archive,
             authz.authz,
             media.media.clone(),
-            upstream::remote::audit(
-                audit.in_process(CALL_TIMEOUT),
-                audit.in_process(audit_svc::client::DEFAULT_TIMEOUT),
-                &gateway_key,
-            ),
+            upstream::audit::in_process(audit.trail.clone(), gateway_key),
             std::sync::Arc::new(archive_common::SystemClock),
         );
         let seeder = seed::Platform {
@@ -272,7 +269,10 @@ impl Suite {
             archive.host.serve(archive_l, archive_token),
         ));
         tasks.spawn(supervise("media-svc", media.serve(media_l, media_http_l)));
-        tasks.spawn(supervise("audit-svc", audit.serve(audit_l, audit_token)));
+        tasks.spawn(supervise(
+            "audit-svc",
+            audit.host.serve(audit_l, audit_token),
+        ));
         tasks.spawn(supervise(
             "authz-svc",
             authz.host.serve(authz_l, authz_token),

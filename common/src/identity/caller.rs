@@ -70,6 +70,15 @@ impl Caller {
         }
     }
 
+    /// This caller carrying `token`, the one it would have sent on the wire:
+    /// for a service in this process that passes the user's identity on.
+    pub fn with_token(self, token: Arc<str>) -> Self {
+        Self {
+            token: Some(token),
+            ..self
+        }
+    }
+
     /// The caller [`super::VerifyIdentity`] put on a request.
     pub fn of<T>(request: &Request<T>) -> Result<&Caller, Status> {
         request

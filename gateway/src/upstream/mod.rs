@@ -1,7 +1,9 @@
 //! The services behind the gateway, as their domain traits: in embedded
-//! mode the cores themselves (called as the gateway in this process), else
-//! over gRPC with the caller's identity forwarded signed ([`remote`]).
+//! mode the cores themselves (called as the gateway in this process;
+//! audit-svc's with the caller's token, [`audit`]), else over gRPC with the
+//! caller's identity forwarded signed ([`remote`]).
 
+pub mod audit;
 pub mod remote;
 
 use std::{
@@ -71,7 +73,7 @@ const TENANT_TTL: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
 
 impl Upstreams {
     /// The services in this process: their cores, called with nothing
-    /// encoded (audit-svc: its in-process gRPC stack, see [`remote::audit`]).
+    /// encoded (audit-svc's with the caller's token, see [`audit`]).
     pub fn in_process(
         archive: Arc<dyn Archive>,
         authz: Arc<dyn Authz>,

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use archive_common::{
-    Clock, IdentityKey,
+    Clock, IdentityKey, convert,
     identity::Caller,
     telemetry::client::{self, TracedChannel},
 };
@@ -82,7 +82,7 @@ impl super::Upstreams {
             Arc::new(Remote::new(Calls::new(channels.archive), &key)),
             Arc::new(Remote::new(Users::new(channels.authz), &key)),
             Arc::new(Remote::new(Files::new(channels.media), &key)),
-            audit(channels.audit, channels.audit_append, &key),
+            audit(channels.audit, channels.audit_append, &key, clock.clone()),
             clock,
         );
         // Calls over gRPC: the transport bounds and traces them.
@@ -93,17 +93,18 @@ impl super::Upstreams {
     }
 }
 
-/// audit-svc over gRPC, in embedded mode too (its in-process stack): its
-/// access check passes the user's signed identity on to authz-svc, which a
-/// call with nothing encoded does not carry.
-pub fn audit(
+/// audit-svc over gRPC: appends and reads on their own channels (appends
+/// are bounded tighter).
+fn audit(
     reads: TracedChannel,
     appends: TracedChannel,
     key: &IdentityKey,
+    clock: Arc<dyn Clock>,
 ) -> Arc<dyn audit_svc::AuditTrail> {
     Arc::new(Audit {
         reads: Remote::new(Trail::new(reads), key),
         appends: Remote::new(Trail::new(appends), key),
+        clock,
     })
 }
 
@@ -137,6 +138,8 @@ impl<C: Clone> Remote<C> {
 struct Audit {
     reads: Remote<Trail>,
     appends: Remote<Trail>,
+    /// Turns a commit deadline into the call's `grpc-timeout`.
+    clock: Arc<dyn Clock>,
 }
 
 /// A streamed answer, each failure as the service's error.
@@ -440,9 +443,21 @@ impl audit_svc::AuditTrail for Audit {
         caller: &Caller,
         request: pb::AppendEventsRequest,
     ) -> Result<pb::AppendEventsResponse, audit_svc::Error> {
-        self.appends
-            .call(caller, request, Trail::append_events)
-            .await
+        // A commit deadline also travels as `grpc-timeout`, so audit-svc
+        // stops waiting for the answer when the gateway does.
+        let deadline = request.commit_deadline.as_ref();
+        let deadline = deadline.and_then(|d| convert::from_timestamp(d, "commit_deadline").ok());
+        let wait = deadline.map(|deadline| {
+            let left = (deadline - self.clock.now()).to_std().unwrap_or_default();
+            left + audit_svc::client::COMMIT_BOUND
+        });
+        let append = async |client: &mut Trail, mut request: Request<_>| {
+            if let Some(wait) = wait {
+                request.set_timeout(wait);
+            }
+            client.append_events(request).await
+        };
+        self.appends.call(caller, request, append).await
     }
 
     async fn list_events(
@@ -582,6 +597,62 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(200)).await;
         let (chunks, ended) = *received.0.lock().unwrap();
         assert!(chunks <= 1 && ended != Some(true), "{chunks} {ended:?}");
+        stop.cancel();
+    }
+
+    /// An append with a commit deadline asks audit-svc, in `grpc-timeout`,
+    /// to stop waiting when the gateway does; one without it does not.
+    #[tokio::test]
+    async fn a_commit_deadline_travels_as_the_appends_grpc_timeout() {
+        use archive_common::{SystemClock, VerifyIdentity};
+        use archive_proto::v1::audit_service_server::AuditServiceServer;
+        use tonic::service::Interceptor as _;
+
+        let keys = TestKeys::new();
+        let timeouts = Arc::new(Mutex::new(Vec::new()));
+        let seen = timeouts.clone();
+        let mut verify = VerifyIdentity::new(keys.trust(), Arc::new(SystemClock));
+        let trail = audit_svc::GrpcServer(Arc::new(audit_svc::testing::FakeTrail::default()));
+        let server = AuditServiceServer::with_interceptor(trail, move |request: Request<()>| {
+            let timeout = request.metadata().get("grpc-timeout");
+            seen.lock()
+                .unwrap()
+                .push(timeout.map(|t| t.to_str().unwrap().to_owned()));
+            verify.call(request)
+        });
+        let stop = CancellationToken::new();
+        let url =
+            test_support::server::serve_routes(tonic::service::Routes::new(server), stop.clone())
+                .await;
+        let channel = || client::channel(&url, CONNECT_TIMEOUT, CALL_TIMEOUT).unwrap();
+        let clock = Arc::new(archive_common::ManualClock::new(chrono::Utc::now()));
+        let trail = audit(channel(), channel(), &keys.gateway(), clock.clone());
+        let caller = Caller::in_process_gateway(test_support::principals::paal());
+        let append = |deadline: Option<chrono::DateTime<chrono::Utc>>| pb::AppendEventsRequest {
+            events: vec![pb::AuditEvent {
+                event_id: uuid::Uuid::new_v4().to_string(),
+                ..Default::default()
+            }],
+            commit_deadline: deadline.map(convert::timestamp),
+        };
+        let deadline = clock.now() + chrono::Duration::seconds(3);
+        trail
+            .append_events(&caller, append(Some(deadline)))
+            .await
+            .unwrap();
+        trail.append_events(&caller, append(None)).await.unwrap();
+        let timeouts = timeouts.lock().unwrap().clone();
+        let wait = audit_svc::client::COMMIT_BOUND + Duration::from_secs(3);
+        assert_eq!(timeouts.len(), 2, "{timeouts:?}");
+        // tonic writes the timeout in microseconds or coarser units.
+        let micros: u128 = timeouts[0]
+            .as_deref()
+            .unwrap()
+            .trim_end_matches('u')
+            .parse()
+            .unwrap();
+        assert_eq!(micros, wait.as_micros(), "{timeouts:?}");
+        assert_eq!(timeouts[1], None);
         stop.cancel();
     }
 }
