@@ -423,7 +423,7 @@ async fn main() {
     drop(direct);
     pool.close().await;
     if std::env::args().any(|a| a == "--keep") {
-        println!("\nkept the database for inspection: {}", db.url);
+        println!("\nkept the database for inspection: {}", db.keep());
     } else {
         drop(db);
     }

@@ -57,6 +57,15 @@ impl ScratchDatabase {
     }
 }
 
+impl ScratchDatabase {
+    /// Keeps the database past this value (a benchmark's `--keep`, for
+    /// inspection); its URL.
+    pub fn keep(self) -> String {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.url.clone()
+    }
+}
+
 impl Drop for ScratchDatabase {
     fn drop(&mut self) {
         let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
