@@ -9,11 +9,11 @@
 use std::sync::Arc;
 
 use archive_common::{
-    FieldViolation,
+    FieldViolation, Principal,
     convert::timestamp,
     error::{is_reason_required, retry_after, violated_field},
 };
-use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
+use archive_proto::v1 as pb;
 use std::net::SocketAddr;
 
 use axum::{
@@ -31,7 +31,7 @@ use tonic::{Code, Status};
 use crate::{
     Gateway,
     auth::Authenticate,
-    flows::ClientOrigin,
+    flows::Actor,
     origin::TrustedProxies,
     rows::{ms, time},
 };
@@ -119,6 +119,12 @@ pub struct ApiError(Status);
 impl From<Status> for ApiError {
     fn from(s: Status) -> Self {
         Self(s)
+    }
+}
+
+impl From<crate::Error> for ApiError {
+    fn from(e: crate::Error) -> Self {
+        Self(e.into())
     }
 }
 
@@ -252,30 +258,30 @@ impl Api {
         &self.state.gateway
     }
 
-    /// A gRPC-shaped request carrying the verified principal, the client's
-    /// address ([`Incoming::client_address`]), the user agent and the idempotency key (`Idempotency-Key` or
-    /// `X-Request-Id`, for bodies without a `request_id`).
-    fn request<T>(&self, message: T) -> Result<tonic::Request<T>, ApiError> {
+    /// The user the bearer token names.
+    fn principal(&self) -> Result<Principal, ApiError> {
         let headers = &self.incoming.headers;
         let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
-        let principal = self.state.auth.verify_bearer(bearer)?;
-        let mut request = tonic::Request::new(message);
-        request.extensions_mut().insert(principal);
-        request.extensions_mut().insert(ClientOrigin {
-            client_address: self.incoming.client_address(&self.state.proxies),
-        });
-        let copy = |request: &mut tonic::Request<T>, from: &str, to: &'static str| {
-            if let Some(value) = headers
-                .get(from)
-                .and_then(|v| tonic::metadata::MetadataValue::try_from(v.as_bytes()).ok())
-            {
-                request.metadata_mut().insert(to, value);
-            }
-        };
-        copy(&mut request, "user-agent", "user-agent");
-        copy(&mut request, "x-request-id", "x-request-id");
-        copy(&mut request, "idempotency-key", "x-request-id");
-        Ok(request)
+        Ok(self.state.auth.verify_bearer(bearer)?)
+    }
+
+    /// Who acts: the user, the client's address ([`Incoming::client_address`]),
+    /// the user agent and the idempotency key — `request_id` from the body,
+    /// else `Idempotency-Key`, else `X-Request-Id`.
+    fn actor(&self, request_id: &str) -> Result<Actor, ApiError> {
+        let headers = &self.incoming.headers;
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let request_id = Some(request_id).filter(|id| !id.is_empty());
+        let request_id = request_id
+            .or(header("idempotency-key"))
+            .or(header("x-request-id"));
+        Ok(Actor::new(
+            self.principal()?,
+            self.incoming.client_address(&self.state.proxies),
+            header("user-agent").unwrap_or_default(),
+            request_id.unwrap_or_default(),
+            self.gateway().clock.now(),
+        )?)
     }
 }
 
@@ -350,8 +356,7 @@ fn rows_json(response: pb::SearchCallRowsResponse) -> Value {
 }
 
 async fn session(api: Api) -> ApiResult {
-    let request = api.request(pb::GetSessionRequest {})?;
-    let s = api.gateway().get_session(request).await?.into_inner();
+    let s = api.gateway().get_session(&api.principal()?).await?;
     let p = s.permissions.unwrap_or_default();
     Ok(Json(json!({
         "customer": s.customer,
@@ -424,19 +429,26 @@ async fn search(api: Api, Query(q): Query<SearchQuery>) -> ApiResult {
         include_deleted: q.include_deleted,
         ..Default::default()
     };
-    let request = api.request(pb::SearchCallRowsRequest {
+    let request = pb::SearchCallRowsRequest {
         filter: Some(filter),
         order,
         page_size: q.page_size.unwrap_or(0),
         page_token: q.page_token.unwrap_or_default(),
-    })?;
-    let rows = api.gateway().search_call_rows(request).await?;
-    Ok(Json(rows_json(rows.into_inner())))
+    };
+    let rows = api
+        .gateway()
+        .search_call_rows(&api.actor("")?, request)
+        .await?;
+    Ok(Json(rows_json(rows)))
 }
 
 async fn call(api: Api, Path(call_id): Path<String>) -> ApiResult {
-    let request = api.request(pb::GetCallRowRequest { call_id })?;
-    let row = api.gateway().get_call_row(request).await?.into_inner().row;
+    let request = pb::GetCallRowRequest { call_id };
+    let row = api
+        .gateway()
+        .get_call_row(&api.principal()?, request)
+        .await?
+        .row;
     Ok(Json(row_json(&row.unwrap_or_default())))
 }
 
@@ -447,12 +459,15 @@ struct PageQuery {
 }
 
 async fn my_calls(api: Api, Query(q): Query<PageQuery>) -> ApiResult {
-    let request = api.request(pb::ListMyCallRowsRequest {
+    let request = pb::ListMyCallRowsRequest {
         page_size: q.page_size.unwrap_or(0),
         page_token: q.page_token.unwrap_or_default(),
-    })?;
-    let rows = api.gateway().list_my_call_rows(request).await?;
-    Ok(Json(rows_json(rows.into_inner())))
+    };
+    let rows = api
+        .gateway()
+        .list_my_call_rows(&api.actor("")?, request)
+        .await?;
+    Ok(Json(rows_json(rows)))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -470,14 +485,15 @@ async fn playback(
     body: Option<JsonBody<ReasonBody>>,
 ) -> ApiResult {
     let body = body.map(|b| b.0).unwrap_or_default();
-    let request = api.request(pb::StartPlaybackRequest {
+    let actor = api.actor(&body.request_id)?;
+    let request = pb::StartPlaybackRequest {
         recording_id,
         reason: body.reason,
         reason_code: body.reason_code,
         case_id: body.case_id,
         request_id: body.request_id,
-    })?;
-    let started = api.gateway().start_playback(request).await?.into_inner();
+    };
+    let started = api.gateway().start_playback(&actor, request).await?;
     Ok(playback_json(started))
 }
 
@@ -496,11 +512,14 @@ struct RenewBody {
 
 /// A fresh link for a playback started before (RenewPlayback).
 async fn renew_playback(api: Api, JsonBody(body): JsonBody<RenewBody>) -> ApiResult {
-    let request = api.request(pb::RenewPlaybackRequest {
+    let request = pb::RenewPlaybackRequest {
         playback_url: body.playback_url,
-    })?;
-    let renewed = api.gateway().renew_playback(request).await?;
-    Ok(playback_json(renewed.into_inner()))
+    };
+    let renewed = api
+        .gateway()
+        .renew_playback(&api.actor("")?, request)
+        .await?;
+    Ok(playback_json(renewed))
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
@@ -519,14 +538,15 @@ struct SelectionBody {
 }
 
 async fn export(api: Api, JsonBody(body): JsonBody<SelectionBody>) -> ApiResult {
-    let request = api.request(pb::CreateExportRequest {
+    let actor = api.actor(&body.request_id)?;
+    let request = pb::CreateExportRequest {
         recording_ids: body.recording_ids,
         reason: body.reason,
         reason_code: body.reason_code,
         case_id: body.case_id,
         request_id: body.request_id,
-    })?;
-    let e = api.gateway().create_export(request).await?.into_inner();
+    };
+    let e = api.gateway().create_export(&actor, request).await?;
     Ok(Json(json!({
         "export_id": e.export_id,
         "file_name": e.file_name,
@@ -538,15 +558,16 @@ async fn export(api: Api, JsonBody(body): JsonBody<SelectionBody>) -> ApiResult 
 }
 
 async fn delete(api: Api, JsonBody(body): JsonBody<SelectionBody>) -> ApiResult {
-    let request = api.request(pb::DeleteRecordingsRequest {
+    let actor = api.actor(&body.request_id)?;
+    let request = pb::DeleteRecordingsRequest {
         recording_ids: body.recording_ids,
         reason: body.reason,
         reason_code: body.reason_code,
         case_id: body.case_id,
         request_id: body.request_id,
         confirmed: body.confirmed,
-    })?;
-    let deleted = api.gateway().delete_recordings(request).await?.into_inner();
+    };
+    let deleted = api.gateway().delete_recordings(&actor, request).await?;
     Ok(Json(
         json!({ "recordings": deleted.recordings.iter().map(recording_json).collect::<Vec<_>>() }),
     ))
@@ -586,7 +607,7 @@ fn kind_name(kind: i32) -> String {
 }
 
 async fn audit(api: Api, Query(q): Query<AuditQuery>) -> ApiResult {
-    let request = api.request(pb::ListEventsRequest {
+    let request = pb::ListEventsRequest {
         event_time_from: rfc3339(&q.from, "event_time_from")?,
         event_time_to: rfc3339(&q.to, "event_time_to")?,
         actor_id: q.actor.unwrap_or_default(),
@@ -598,8 +619,11 @@ async fn audit(api: Api, Query(q): Query<AuditQuery>) -> ApiResult {
         reason_code: q.reason_code.unwrap_or_default(),
         case_id: q.case_id.unwrap_or_default(),
         request_id: q.request_id.unwrap_or_default(),
-    })?;
-    let events = api.gateway().list_audit_events(request).await?.into_inner();
+    };
+    let events = api
+        .gateway()
+        .list_audit_events(&api.principal()?, request)
+        .await?;
     Ok(Json(json!({
         "events": events.events.iter().map(|e| json!({
             "sequence": e.sequence,
@@ -645,9 +669,11 @@ fn parsed<T: std::str::FromStr>(
 /// The tenant's newest signed checkpoint, as audit-svc stores it.
 async fn audit_checkpoint(api: Api, Query(q): Query<CheckpointQuery>) -> ApiResult {
     let create = parsed(q.create.as_deref(), "create", "true or false")?.unwrap_or(false);
-    let request = api.request(pb::GetCheckpointRequest { create })?;
-    let c = api.gateway().get_audit_checkpoint(request).await?;
-    let c = c.into_inner();
+    let request = pb::GetCheckpointRequest { create };
+    let c = api
+        .gateway()
+        .get_audit_checkpoint(&api.principal()?, request)
+        .await?;
     Ok(Json(json!({
         "customer": c.customer,
         "sequence": c.sequence,
@@ -680,17 +706,13 @@ impl RangeQuery {
 /// streamed as audit-svc writes it, for `audit-verify --export`.
 async fn audit_export(api: Api, Query(q): Query<RangeQuery>) -> Result<Response, ApiError> {
     let (from_sequence, to_sequence) = q.sequences()?;
-    let request = api.request(pb::ExportTrailRequest {
+    let request = pb::ExportTrailRequest {
         from_sequence,
         to_sequence,
-    })?;
-    let customer = request
-        .extensions()
-        .get::<archive_common::Principal>()
-        .map(|p| p.tenant.clone())
-        .unwrap_or_default();
-    let chunks = api.gateway().export_audit_trail(request).await?;
-    let chunks = chunks.into_inner();
+    };
+    let who = api.principal()?;
+    let chunks = api.gateway().export_audit_trail(&who, request).await?;
+    let customer = who.tenant;
     let body = axum::body::Body::from_stream(tokio_stream::StreamExt::map(chunks, |chunk| {
         chunk
             .map(|c| bytes::Bytes::from(c.data))
@@ -713,12 +735,14 @@ async fn audit_export(api: Api, Query(q): Query<RangeQuery>) -> Result<Response,
 /// The trail checked against its checkpoints by audit-svc.
 async fn audit_verify(api: Api, Query(q): Query<RangeQuery>) -> ApiResult {
     let (from_sequence, to_sequence) = q.sequences()?;
-    let request = api.request(pb::VerifyChainRequest {
+    let request = pb::VerifyChainRequest {
         from_sequence,
         to_sequence,
-    })?;
-    let r = api.gateway().verify_audit_trail(request).await?;
-    let r = r.into_inner();
+    };
+    let r = api
+        .gateway()
+        .verify_audit_trail(&api.principal()?, request)
+        .await?;
     Ok(Json(json!({
         "intact": r.intact,
         "events_checked": r.events_checked,

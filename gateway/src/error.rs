@@ -68,7 +68,7 @@ impl From<Error> for Status {
                 }
                 _ => status,
             },
-            other => {
+            other @ (Error::Config(_) | Error::Transport(_) | Error::Io(_)) => {
                 tracing::error!(error = %other, "gateway failure");
                 Status::internal("the gateway failed to answer")
             }

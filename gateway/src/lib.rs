@@ -12,6 +12,7 @@ pub mod download;
 mod error;
 pub mod flows;
 pub mod format;
+mod grpc;
 mod metrics;
 pub mod origin;
 mod postgres;

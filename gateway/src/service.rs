@@ -1,12 +1,13 @@
-//! `archive.v1.ArchiveService`: the product's flows composed from the
-//! services behind the gateway.
+//! The gateway's own service, `archive.v1.ArchiveService`, as Rust: the
+//! product's flows composed from the services behind it, for an actor
+//! already known. [`crate::grpc`] serves it over tonic, [`crate::api`] as JSON.
 
 use std::{collections::HashMap, sync::Arc};
 
 use archive_common::{Clock, FieldViolation, Principal, identity::Caller};
-use archive_proto::v1::{self as pb, archive_service_server::ArchiveService};
+use archive_proto::v1 as pb;
 use futures::{TryStreamExt as _, stream::BoxStream};
-use tonic::{Request, Response, Status};
+use tonic::Status;
 
 use crate::{
     Error,
@@ -32,14 +33,10 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    fn principal<T>(request: &Request<T>) -> Result<Principal, Status> {
-        Principal::of(request).cloned()
-    }
-
     /// The caller, if they may view the Archive Audit log (PERMISSION_DENIED
     /// otherwise), as audit-svc's caller.
-    async fn auditor<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
-        let caller = Upstreams::caller(&Self::principal(request)?);
+    async fn auditor(&self, who: &Principal) -> Result<Caller, Error> {
+        let caller = Upstreams::caller(who);
         let request = pb::DecideRequest {
             action: pb::Action::ViewAudit as i32,
             resource: None,
@@ -51,14 +48,9 @@ impl Gateway {
             return Err(Error::PermissionDenied(format!(
                 "may not view the Archive Audit log: {}",
                 decision.reason
-            ))
-            .into());
+            )));
         }
         Ok(caller)
-    }
-
-    fn actor<T>(&self, request: &Request<T>, request_id: &str) -> Result<Actor, Status> {
-        Actor::of(request, &self.proxies, request_id, self.clock.now())
     }
 
     /// The user's verdicts for the row actions, and whether they may search at all.
@@ -128,32 +120,29 @@ fn call_rows(calls: Vec<pb::Call>, verdicts: Verdicts, tz: chrono_tz::Tz) -> Vec
         .collect()
 }
 
-#[tonic::async_trait]
-impl ArchiveService for Gateway {
-    async fn get_session(
-        &self,
-        request: Request<pb::GetSessionRequest>,
-    ) -> Result<Response<pb::GetSessionResponse>, Status> {
-        let who = Self::principal(&request)?;
+/// The product's flows, one per `archive.v1.ArchiveService` RPC, for an
+/// actor already known ([`crate::grpc`] and [`crate::api`] find it in their
+/// transport's terms).
+impl Gateway {
+    pub async fn get_session(&self, who: &Principal) -> Result<pb::GetSessionResponse, Error> {
         let (user, tenant) =
-            tokio::try_join!(self.my_permissions(&who), self.upstreams.tenant(&who))?;
-        Ok(Response::new(pb::GetSessionResponse {
+            tokio::try_join!(self.my_permissions(who), self.upstreams.tenant(who))?;
+        Ok(pb::GetSessionResponse {
             reason_codes: tenant.reason_codes.clone(),
-            customer: who.tenant,
-            user_id: who.user_id,
-            display_name: who.display_name,
+            customer: who.tenant.clone(),
+            user_id: who.user_id.clone(),
+            display_name: who.display_name.clone(),
             permissions: user.permissions,
             time_zone: tenant.time_zone.name().to_owned(),
-        }))
+        })
     }
 
-    async fn search_call_rows(
+    pub async fn search_call_rows(
         &self,
-        request: Request<pb::SearchCallRowsRequest>,
-    ) -> Result<Response<pb::SearchCallRowsResponse>, Status> {
-        let actor = self.actor(&request, "")?;
+        actor: &Actor,
+        req: pb::SearchCallRowsRequest,
+    ) -> Result<pb::SearchCallRowsResponse, Error> {
         let who = &actor.principal;
-        let req = request.into_inner();
         // The three answers are independent: ask for them at once. A user who
         // may not search gets PERMISSION_DENIED and none of the rows.
         let caller = Upstreams::caller(who);
@@ -169,50 +158,52 @@ impl ArchiveService for Gateway {
             tokio::try_join!(self.verdicts(who), self.upstreams.tenant(who), search)?;
         if tenant.search_audit {
             self.searches.record(
-                &actor,
+                actor,
                 Some(&req.filter.unwrap_or_default()),
                 req.order,
                 !req.page_token.is_empty(),
             )?;
         }
-        Ok(Response::new(pb::SearchCallRowsResponse {
+        Ok(pb::SearchCallRowsResponse {
             rows: call_rows(found.calls, verdicts, tenant.time_zone),
             next_page_token: found.next_page_token,
-        }))
+        })
     }
 
-    async fn get_call_row(
+    pub async fn get_call_row(
         &self,
-        request: Request<pb::GetCallRowRequest>,
-    ) -> Result<Response<pb::GetCallRowResponse>, Status> {
-        let who = Self::principal(&request)?;
-        let call_id = request.into_inner().call_id;
+        who: &Principal,
+        req: pb::GetCallRowRequest,
+    ) -> Result<pb::GetCallRowResponse, Error> {
         let up = &self.upstreams;
-        let caller = Upstreams::caller(&who);
-        let answer = (up.archive).get_call(&caller, pb::GetCallRequest { call_id });
-        let call = up
-            .call(&ARCHIVE, "GetCall", answer)
-            .await?
-            .call
-            .ok_or_else(|| Status::internal("archive-svc answered without a call"))?;
-        let row = self.rows(&who, vec![call]).await?.pop();
-        Ok(Response::new(pb::GetCallRowResponse { row }))
+        let caller = Upstreams::caller(who);
+        let answer = (up.archive).get_call(
+            &caller,
+            pb::GetCallRequest {
+                call_id: req.call_id,
+            },
+        );
+        let call = up.call(&ARCHIVE, "GetCall", answer).await?.call;
+        let call = call.ok_or_else(|| {
+            Error::Status(Status::internal("archive-svc answered without a call"))
+        })?;
+        let row = self.rows(who, vec![call]).await?.pop();
+        Ok(pb::GetCallRowResponse { row })
     }
 
-    async fn list_my_call_rows(
+    pub async fn list_my_call_rows(
         &self,
-        request: Request<pb::ListMyCallRowsRequest>,
-    ) -> Result<Response<pb::SearchCallRowsResponse>, Status> {
-        let actor = self.actor(&request, "")?;
-        let who = actor.principal.clone();
-        let req = request.into_inner();
+        actor: &Actor,
+        req: pb::ListMyCallRowsRequest,
+    ) -> Result<pb::SearchCallRowsResponse, Error> {
+        let who = &actor.principal;
         let next_page = !req.page_token.is_empty();
-        let me = self.my_permissions(&who).await?;
+        let me = self.my_permissions(who).await?;
         if me.agent_name.is_empty() {
-            return Err(Error::from(FieldViolation::new(
+            return Err(FieldViolation::new(
                 "user",
                 "this user is not linked to an agent, so has no call recordings of its own",
-            ))
+            )
             .into());
         }
         let mine = pb::ListAgentRecordingsRequest {
@@ -221,105 +212,98 @@ impl ArchiveService for Gateway {
             page_token: req.page_token,
         };
         let up = &self.upstreams;
-        let caller = Upstreams::caller(&who);
+        let caller = Upstreams::caller(who);
         let answer = (up.archive).list_agent_recordings(&caller, mine);
         let found = up.call(&ARCHIVE, "ListAgentRecordings", answer).await?;
-        if self.upstreams.tenant(&who).await?.search_audit {
-            self.searches.record(&actor, None, 0, next_page)?;
+        if self.upstreams.tenant(who).await?.search_audit {
+            self.searches.record(actor, None, 0, next_page)?;
         }
-        Ok(Response::new(pb::SearchCallRowsResponse {
-            rows: self.rows(&who, found.calls).await?,
+        Ok(pb::SearchCallRowsResponse {
+            rows: self.rows(who, found.calls).await?,
             next_page_token: found.next_page_token,
-        }))
+        })
     }
 
-    async fn start_playback(
+    pub async fn start_playback(
         &self,
-        request: Request<pb::StartPlaybackRequest>,
-    ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
-        let actor = self.actor(&request, &request.get_ref().request_id)?;
-        let request = request.into_inner();
-        let started = playback::start(&self.upstreams, &self.playback, &actor, request);
-        Ok(Response::new(started.await?))
+        actor: &Actor,
+        req: pb::StartPlaybackRequest,
+    ) -> Result<pb::StartPlaybackResponse, Error> {
+        playback::start(&self.upstreams, &self.playback, actor, req).await
     }
 
-    async fn renew_playback(
+    pub async fn renew_playback(
         &self,
-        request: Request<pb::RenewPlaybackRequest>,
-    ) -> Result<Response<pb::StartPlaybackResponse>, Status> {
-        let actor = self.actor(&request, "")?;
-        let request = request.into_inner();
-        let renewed = playback::renew(&self.upstreams, &self.playback, &actor, request);
-        Ok(Response::new(renewed.await?))
+        actor: &Actor,
+        req: pb::RenewPlaybackRequest,
+    ) -> Result<pb::StartPlaybackResponse, Error> {
+        playback::renew(&self.upstreams, &self.playback, actor, req).await
     }
 
-    async fn create_export(
+    pub async fn create_export(
         &self,
-        request: Request<pb::CreateExportRequest>,
-    ) -> Result<Response<pb::CreateExportResponse>, Status> {
-        let actor = self.actor(&request, &request.get_ref().request_id)?;
-        let created =
-            export::create(&self.upstreams, &self.exports, &actor, request.into_inner()).await?;
-        Ok(Response::new(created))
+        actor: &Actor,
+        req: pb::CreateExportRequest,
+    ) -> Result<pb::CreateExportResponse, Error> {
+        export::create(&self.upstreams, &self.exports, actor, req).await
     }
 
-    async fn delete_recordings(
+    pub async fn delete_recordings(
         &self,
-        request: Request<pb::DeleteRecordingsRequest>,
-    ) -> Result<Response<pb::DeleteRecordingsResponse>, Status> {
-        let actor = self.actor(&request, &request.get_ref().request_id)?;
-        let who = actor.principal.clone();
-        let recordings = deletion::delete(&self.upstreams, &actor, request.into_inner()).await?;
-        let (verdicts, tz) = tokio::try_join!(self.verdicts(&who), self.upstreams.time_zone(&who))?;
-        Ok(Response::new(pb::DeleteRecordingsResponse {
+        actor: &Actor,
+        req: pb::DeleteRecordingsRequest,
+    ) -> Result<pb::DeleteRecordingsResponse, Error> {
+        let who = &actor.principal;
+        let recordings = deletion::delete(&self.upstreams, actor, req).await?;
+        let (verdicts, tz) = tokio::try_join!(self.verdicts(who), self.upstreams.time_zone(who))?;
+        Ok(pb::DeleteRecordingsResponse {
             recordings: recordings
                 .iter()
                 .map(|r| crate::rows::recording_row(r, verdicts, tz))
                 .collect(),
-        }))
+        })
     }
 
-    async fn list_audit_events(
+    pub async fn list_audit_events(
         &self,
-        request: Request<pb::ListEventsRequest>,
-    ) -> Result<Response<pb::ListEventsResponse>, Status> {
-        let caller = self.auditor(&request).await?;
-        let answer = (self.upstreams.audit).list_events(&caller, request.into_inner());
-        let events = self.upstreams.call(&AUDIT, "ListEvents", answer).await?;
-        Ok(Response::new(events))
+        who: &Principal,
+        req: pb::ListEventsRequest,
+    ) -> Result<pb::ListEventsResponse, Error> {
+        let caller = self.auditor(who).await?;
+        let answer = (self.upstreams.audit).list_events(&caller, req);
+        self.upstreams.call(&AUDIT, "ListEvents", answer).await
     }
 
-    async fn get_audit_checkpoint(
+    pub async fn get_audit_checkpoint(
         &self,
-        request: Request<pb::GetCheckpointRequest>,
-    ) -> Result<Response<pb::Checkpoint>, Status> {
-        let caller = self.auditor(&request).await?;
-        let answer = (self.upstreams.audit).get_checkpoint(&caller, request.into_inner());
-        let checkpoint = self.upstreams.call(&AUDIT, "GetCheckpoint", answer).await?;
-        Ok(Response::new(checkpoint))
+        who: &Principal,
+        req: pb::GetCheckpointRequest,
+    ) -> Result<pb::Checkpoint, Error> {
+        let caller = self.auditor(who).await?;
+        let answer = (self.upstreams.audit).get_checkpoint(&caller, req);
+        self.upstreams.call(&AUDIT, "GetCheckpoint", answer).await
     }
-
-    type ExportAuditTrailStream = BoxStream<'static, Result<pb::ExportTrailChunk, Status>>;
 
     /// audit-svc's stream passes through as it comes: the gateway holds one
     /// chunk at a time, whatever the trail's size.
-    async fn export_audit_trail(
+    pub async fn export_audit_trail(
         &self,
-        request: Request<pb::ExportTrailRequest>,
-    ) -> Result<Response<Self::ExportAuditTrailStream>, Status> {
-        let caller = self.auditor(&request).await?;
-        let answer = (self.upstreams.audit).export_trail(&caller, request.into_inner());
+        who: &Principal,
+        req: pb::ExportTrailRequest,
+    ) -> Result<BoxStream<'static, Result<pb::ExportTrailChunk, Status>>, Error> {
+        let caller = self.auditor(who).await?;
+        let answer = (self.upstreams.audit).export_trail(&caller, req);
         let chunks = self.upstreams.call(&AUDIT, "ExportTrail", answer).await?;
-        Ok(Response::new(Box::pin(chunks.map_err(Status::from))))
+        Ok(Box::pin(chunks.map_err(Status::from)))
     }
 
-    async fn verify_audit_trail(
+    pub async fn verify_audit_trail(
         &self,
-        request: Request<pb::VerifyChainRequest>,
-    ) -> Result<Response<pb::VerifyChainResponse>, Status> {
-        let caller = self.auditor(&request).await?;
-        let answer = (self.upstreams.audit).verify_chain(&caller, request.into_inner());
-        let verified = self.upstreams.call(&AUDIT, "VerifyChain", answer).await?;
-        Ok(Response::new(verified))
+        who: &Principal,
+        req: pb::VerifyChainRequest,
+    ) -> Result<pb::VerifyChainResponse, Error> {
+        let caller = self.auditor(who).await?;
+        let answer = (self.upstreams.audit).verify_chain(&caller, req);
+        self.upstreams.call(&AUDIT, "VerifyChain", answer).await
     }
 }

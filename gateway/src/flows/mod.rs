@@ -44,16 +44,11 @@ pub struct Actor {
     pub at: DateTime<Utc>,
 }
 
-/// Where a request came from, as the transport saw it: set on requests the
-/// HTTP API builds (the peer and `X-Forwarded-For` are HTTP's there).
-#[derive(Debug, Clone)]
-pub struct ClientOrigin {
-    pub client_address: String,
-}
-
 impl Actor {
-    /// The actor of a gRPC (or API-built) request. `request_id` is the one
-    /// in the message; the `x-request-id` header stands in when it is empty.
+    /// The actor of a gRPC request: the principal its identity check left,
+    /// the client's address (the peer, or `X-Forwarded-For` behind
+    /// `proxies`). `request_id` is the one in the message; the
+    /// `x-request-id` header stands in when it is empty.
     pub fn of<T>(
         request: &Request<T>,
         proxies: &TrustedProxies,
@@ -61,35 +56,37 @@ impl Actor {
         at: DateTime<Utc>,
     ) -> Result<Self, tonic::Status> {
         let metadata = request.metadata();
-        let client_address = match request.extensions().get::<ClientOrigin>() {
-            Some(origin) => origin.client_address.clone(),
-            None => proxies.client_address(
-                request.remote_addr(),
-                metadata
-                    .get_all("x-forwarded-for")
-                    .iter()
-                    .filter_map(|v| v.to_str().ok()),
-            ),
-        };
-        let request_id = if request_id.is_empty() {
-            metadata
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-        } else {
-            request_id
-        };
+        let header = |name: &str| metadata.get(name).and_then(|v| v.to_str().ok());
+        let forwarded = metadata.get_all("x-forwarded-for");
+        let forwarded = forwarded.iter().filter_map(|v| v.to_str().ok());
+        let client_address = proxies.client_address(request.remote_addr(), forwarded);
+        let request_id = Some(request_id).filter(|id| !id.is_empty());
+        let request_id = request_id.or(header("x-request-id")).unwrap_or_default();
+        let principal = Principal::of(request)?.clone();
+        let user_agent = header("user-agent").unwrap_or_default();
+        Ok(Self::new(
+            principal,
+            client_address,
+            user_agent,
+            request_id,
+            at,
+        )?)
+    }
+
+    /// An actor from its parts (the HTTP API finds them in HTTP's terms);
+    /// the request id must be one the trail can store.
+    pub fn new(
+        principal: Principal,
+        client_address: String,
+        user_agent: &str,
+        request_id: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Self, FieldViolation> {
         check_request_id(request_id)?;
         Ok(Self {
-            principal: Principal::of(request)?.clone(),
+            principal,
             client_address,
-            user_agent: metadata
-                .get("user-agent")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .chars()
-                .take(300)
-                .collect(),
+            user_agent: user_agent.chars().take(300).collect(),
             request_id: request_id.to_owned(),
             at,
         })
