@@ -36,9 +36,14 @@ impl ScratchDatabase {
                 panic!("{REQUIRE_PG_ENV}=1 but PostgreSQL at {admin_url} is unreachable: {e}")
             }
             Err(e) => {
-                // The test harness names each test's thread after the test.
+                // The test harness names each test's thread after the test;
+                // a multi-threaded runtime runs it on a worker named for
+                // tokio, where the database prefix names the test instead.
                 let thread = std::thread::current();
-                let test = thread.name().unwrap_or(prefix);
+                let test = match thread.name() {
+                    Some(name) if name != "tokio-runtime-worker" => name,
+                    _ => prefix,
+                };
                 eprintln!("SKIPPED {test}: no PostgreSQL at {admin_url}: {e}");
                 return None;
             }
