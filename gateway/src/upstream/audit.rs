@@ -1,8 +1,9 @@
 //! audit-svc's core called in this process. Its read check passes the
 //! user's signed identity on to authz-svc (on authz-svc's port, as in a
-//! cluster), so each caller is handed over with the token the gateway would
-//! have sent on the wire; nothing is encoded otherwise. Signing reuses a
-//! principal's token for a minute, so this costs a lookup, not a signature.
+//! cluster), so a reader is handed over with the token the gateway would
+//! have sent on the wire; appends, which need none, pass as they are, and
+//! nothing is encoded. Signing reuses a principal's token for a minute, so
+//! a read costs a lookup, not a signature.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use archive_proto::v1 as pb;
 use audit_svc::{AuditTrail, Error};
 use futures::stream::BoxStream;
 
-/// `trail`, called for the gateway's callers as signed by `key`.
+/// `trail`, its readers called as signed by `key`.
 pub fn in_process(trail: Arc<dyn AuditTrail>, key: IdentityKey) -> Arc<dyn AuditTrail> {
     Arc::new(Signed { trail, key })
 }
@@ -35,7 +36,7 @@ impl AuditTrail for Signed {
         caller: &Caller,
         request: pb::AppendEventRequest,
     ) -> Result<pb::AppendEventResponse, Error> {
-        self.trail.append_event(&self.signed(caller), request).await
+        self.trail.append_event(caller, request).await
     }
 
     async fn append_events(
@@ -43,9 +44,7 @@ impl AuditTrail for Signed {
         caller: &Caller,
         request: pb::AppendEventsRequest,
     ) -> Result<pb::AppendEventsResponse, Error> {
-        self.trail
-            .append_events(&self.signed(caller), request)
-            .await
+        self.trail.append_events(caller, request).await
     }
 
     async fn list_events(
