@@ -10,6 +10,8 @@ const PROTOS: &[&str] = &[
     "archive/v1/authz.proto",
     "archive/v1/audit.proto",
     "archive/v1/gateway.proto",
+    "archive/v1/admin.proto",
+    "archive/v1/operator.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -148,6 +148,7 @@ async fn bad_input_is_refused_naming_the_field_and_writes_nothing() {
         order,
         page_size,
         page_token: String::new(),
+        scope: None,
     };
     // A page of 10, newest first, of the filter `edit` makes.
     let filtered = |edit: &dyn Fn(&mut pb::CallFilter)| {

@@ -55,4 +55,25 @@ pub trait Authz: Send + Sync + 'static {
         caller: &Caller,
         request: pb::DeleteUserRequest,
     ) -> Result<pb::DeleteUserResponse, Error>;
+    // Roles, for the tenant's admins.
+    async fn list_roles(
+        &self,
+        caller: &Caller,
+        request: pb::ListRolesRequest,
+    ) -> Result<pb::ListRolesResponse, Error>;
+    async fn create_role(
+        &self,
+        caller: &Caller,
+        request: pb::CreateRoleRequest,
+    ) -> Result<pb::Role, Error>;
+    async fn update_role(
+        &self,
+        caller: &Caller,
+        request: pb::UpdateRoleRequest,
+    ) -> Result<pb::Role, Error>;
+    async fn delete_role(
+        &self,
+        caller: &Caller,
+        request: pb::DeleteRoleRequest,
+    ) -> Result<pb::DeleteRoleResponse, Error>;
 }

@@ -79,4 +79,36 @@ impl<T: Authz + ?Sized> AuthzService for GrpcServer<T> {
         let (caller, request) = parts(request)?;
         Ok(Response::new(self.0.delete_user(&caller, request).await?))
     }
+
+    async fn list_roles(
+        &self,
+        request: Request<pb::ListRolesRequest>,
+    ) -> Result<Response<pb::ListRolesResponse>, Status> {
+        let (caller, request) = parts(request)?;
+        Ok(Response::new(self.0.list_roles(&caller, request).await?))
+    }
+
+    async fn create_role(
+        &self,
+        request: Request<pb::CreateRoleRequest>,
+    ) -> Result<Response<pb::Role>, Status> {
+        let (caller, request) = parts(request)?;
+        Ok(Response::new(self.0.create_role(&caller, request).await?))
+    }
+
+    async fn update_role(
+        &self,
+        request: Request<pb::UpdateRoleRequest>,
+    ) -> Result<Response<pb::Role>, Status> {
+        let (caller, request) = parts(request)?;
+        Ok(Response::new(self.0.update_role(&caller, request).await?))
+    }
+
+    async fn delete_role(
+        &self,
+        request: Request<pb::DeleteRoleRequest>,
+    ) -> Result<Response<pb::DeleteRoleResponse>, Status> {
+        let (caller, request) = parts(request)?;
+        Ok(Response::new(self.0.delete_role(&caller, request).await?))
+    }
 }

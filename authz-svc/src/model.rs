@@ -98,6 +98,7 @@ impl From<User> for pb::User {
             permissions: Some(u.permissions),
             create_time: Some(convert::timestamp(u.create_time)),
             update_time: Some(convert::timestamp(u.update_time)),
+            ..Default::default()
         }
     }
 }

@@ -22,6 +22,7 @@ fn decision(verdict: Verdict, reason: &str) -> Decision {
     Decision {
         verdict: verdict as i32,
         reason: reason.to_owned(),
+        ..Default::default()
     }
 }
 
@@ -71,6 +72,7 @@ pub(crate) fn decide(permissions: Option<&Permissions>, action: Action) -> Decis
         Decision {
             verdict: Verdict::ReasonRequired as i32,
             reason: format!("{allowed} once a reason is given"),
+            ..Default::default()
         }
     } else {
         decision(Verdict::Allow, allowed)

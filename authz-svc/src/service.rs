@@ -326,4 +326,25 @@ impl Authz for Authority {
         tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id, "user deleted");
         Ok(pb::DeleteUserResponse {})
     }
+
+    async fn list_roles(
+        &self,
+        _: &Caller,
+        _: pb::ListRolesRequest,
+    ) -> Result<pb::ListRolesResponse, Error> {
+        Err(Error::FailedPrecondition("roles: not built yet".into()))
+    }
+    async fn create_role(&self, _: &Caller, _: pb::CreateRoleRequest) -> Result<pb::Role, Error> {
+        Err(Error::FailedPrecondition("roles: not built yet".into()))
+    }
+    async fn update_role(&self, _: &Caller, _: pb::UpdateRoleRequest) -> Result<pb::Role, Error> {
+        Err(Error::FailedPrecondition("roles: not built yet".into()))
+    }
+    async fn delete_role(
+        &self,
+        _: &Caller,
+        _: pb::DeleteRoleRequest,
+    ) -> Result<pb::DeleteRoleResponse, Error> {
+        Err(Error::FailedPrecondition("roles: not built yet".into()))
+    }
 }

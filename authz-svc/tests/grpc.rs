@@ -58,6 +58,7 @@ async fn decide(c: &Api, as_: &Principal, action: Action) -> pb::Decision {
         resource: Some(pb::ResourceAttributes {
             recording_id: "rec-1".into(),
             owner_agent: "Andreas Wallin".into(),
+            ..Default::default()
         }),
     };
     c.0.clone()

@@ -134,6 +134,7 @@ impl Gateway {
             display_name: who.display_name.clone(),
             permissions: user.permissions,
             time_zone: tenant.time_zone.name().to_owned(),
+            ..Default::default()
         })
     }
 
@@ -151,6 +152,7 @@ impl Gateway {
             order: req.order,
             page_size: req.page_size,
             page_token: req.page_token.clone(),
+            scope: None,
         };
         let answer = self.upstreams.archive.search_calls(&caller, search);
         let search = self.upstreams.call(&ARCHIVE, "SearchCalls", answer);

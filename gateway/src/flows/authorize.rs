@@ -105,6 +105,7 @@ impl Upstreams {
                 resource: Some(pb::ResourceAttributes {
                     recording_id: s.recording.recording_id.clone(),
                     owner_agent: s.recording.owner_agent.clone(),
+                    ..Default::default()
                 }),
             })
             .collect();

@@ -118,6 +118,7 @@ impl authz_svc::Authz for Verdicts {
         let decisions = request.requests.iter().map(|r| pb::Decision {
             verdict: verdict(r.action) as i32,
             reason: "by the table".into(),
+            ..Default::default()
         });
         Ok(pb::BatchDecideResponse {
             decisions: decisions.collect(),
@@ -130,6 +131,10 @@ impl authz_svc::Authz for Verdicts {
     async fn list_users(&self, _: &Caller, _: pb::ListUsersRequest) -> Result<pb::ListUsersResponse, authz_svc::Error> { unreachable!() }
     async fn update_user(&self, _: &Caller, _: pb::UpdateUserRequest) -> Result<pb::User, authz_svc::Error> { unreachable!() }
     async fn delete_user(&self, _: &Caller, _: pb::DeleteUserRequest) -> Result<pb::DeleteUserResponse, authz_svc::Error> { unreachable!() }
+    async fn list_roles(&self, _: &Caller, _: pb::ListRolesRequest) -> Result<pb::ListRolesResponse, authz_svc::Error> { unreachable!() }
+    async fn create_role(&self, _: &Caller, _: pb::CreateRoleRequest) -> Result<pb::Role, authz_svc::Error> { unreachable!() }
+    async fn update_role(&self, _: &Caller, _: pb::UpdateRoleRequest) -> Result<pb::Role, authz_svc::Error> { unreachable!() }
+    async fn delete_role(&self, _: &Caller, _: pb::DeleteRoleRequest) -> Result<pb::DeleteRoleResponse, authz_svc::Error> { unreachable!() }
 }
 
 // The methods the flows never call, one line each.

@@ -357,6 +357,38 @@ impl authz_svc::Authz for Remote<Users> {
     ) -> Result<pb::DeleteUserResponse, authz_svc::Error> {
         self.call(caller, request, Users::delete_user).await
     }
+
+    async fn list_roles(
+        &self,
+        caller: &Caller,
+        request: pb::ListRolesRequest,
+    ) -> Result<pb::ListRolesResponse, authz_svc::Error> {
+        self.call(caller, request, Users::list_roles).await
+    }
+
+    async fn create_role(
+        &self,
+        caller: &Caller,
+        request: pb::CreateRoleRequest,
+    ) -> Result<pb::Role, authz_svc::Error> {
+        self.call(caller, request, Users::create_role).await
+    }
+
+    async fn update_role(
+        &self,
+        caller: &Caller,
+        request: pb::UpdateRoleRequest,
+    ) -> Result<pb::Role, authz_svc::Error> {
+        self.call(caller, request, Users::update_role).await
+    }
+
+    async fn delete_role(
+        &self,
+        caller: &Caller,
+        request: pb::DeleteRoleRequest,
+    ) -> Result<pb::DeleteRoleResponse, authz_svc::Error> {
+        self.call(caller, request, Users::delete_role).await
+    }
 }
 
 #[async_trait::async_trait]
