@@ -70,7 +70,9 @@ pub fn legal_hold_changed(change: &Change, call_id: Uuid, hold: bool) -> AuditEv
         format!("legal-hold-changed:{call_id}:{}", Uuid::new_v4()),
     );
     e.call_id = call_id.to_string();
-    e.detail = if hold { "set" } else { "released" }.to_owned();
+    // The flag only changes (an unchanged one writes no event), so the
+    // before is the after's opposite.
+    e.detail = format!("legal_hold: {} -> {hold}", !hold);
     e
 }
 
@@ -90,7 +92,7 @@ pub fn settings_changed(
     };
     // Each field's name and how it is written.
     type Written = fn(&TenantSettings) -> String;
-    let fields: [(&str, Written); 6] = [
+    let fields: [(&str, Written); 7] = [
         ("time_zone", |s| format!("{:?}", s.time_zone)),
         ("consult_recording", |s| s.consult_recording.to_string()),
         ("recording_retention_days", |s| {
@@ -103,6 +105,20 @@ pub fn settings_changed(
             s.search_audit_disabled.to_string()
         }),
         ("reason_codes", codes),
+        ("reason_actions", |s| {
+            let a = s.reason_actions;
+            let named = [
+                ("play", a.play),
+                ("download", a.download),
+                ("delete", a.delete),
+            ];
+            let on: Vec<&str> = named
+                .iter()
+                .filter(|(_, on)| *on)
+                .map(|(n, _)| *n)
+                .collect();
+            format!("[{}]", on.join(", "))
+        }),
     ];
     let changes: Vec<String> = fields
         .iter()

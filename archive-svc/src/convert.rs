@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::{
     model::{
-        CallQuery, Deletion, Media, Order, ReasonCode, RecordingMode, RecordingState, StoredCall,
-        StoredFile, StoredRecording, TenantSettings,
+        CallQuery, Deletion, Media, Order, ReasonActions, ReasonCode, RecordingMode,
+        RecordingState, StoredCall, StoredFile, StoredRecording, TenantSettings,
     },
     rules::{CallReport, Event, Initiator},
 };
@@ -292,6 +292,7 @@ pub fn call_query(filter: Option<pb::CallFilter>, order: i32) -> Result<CallQuer
         min_speak_ms,
         max_speak_ms,
         linked_agent: None,
+        legal_hold: f.legal_hold,
         order,
     })
 }
@@ -337,6 +338,14 @@ impl TryFrom<pb::TenantSettings> for TenantSettings {
             metadata_retention_days: s.metadata_retention_days,
             search_audit_disabled: s.search_audit_disabled,
             reason_codes: reason_codes(s.reason_codes, "settings.reason_codes")?,
+            reason_actions: s
+                .reason_actions
+                .map(|a| ReasonActions {
+                    play: a.play,
+                    download: a.download,
+                    delete: a.delete,
+                })
+                .unwrap_or_default(),
         })
     }
 }
@@ -400,6 +409,11 @@ impl From<TenantSettings> for pb::TenantSettings {
                     label: c.label,
                 })
                 .collect(),
+            reason_actions: Some(pb::ReasonActions {
+                play: s.reason_actions.play,
+                download: s.reason_actions.download,
+                delete: s.reason_actions.delete,
+            }),
         }
     }
 }

@@ -260,6 +260,27 @@ pub struct TenantSettings {
     pub search_audit_disabled: bool,
     /// The reasons users pick from; empty: free text only.
     pub reason_codes: Vec<ReasonCode>,
+    /// The actions a user whose require_reason is on gives a reason for.
+    pub reason_actions: ReasonActions,
+}
+
+/// Which of play, download and delete ask a reason of a user who must give
+/// one; all three unless the tenant's admin chose otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReasonActions {
+    pub play: bool,
+    pub download: bool,
+    pub delete: bool,
+}
+
+impl Default for ReasonActions {
+    fn default() -> Self {
+        Self {
+            play: true,
+            download: true,
+            delete: true,
+        }
+    }
 }
 
 impl Default for TenantSettings {
@@ -271,6 +292,7 @@ impl Default for TenantSettings {
             metadata_retention_days: 730,
             search_audit_disabled: false,
             reason_codes: Vec::new(),
+            reason_actions: ReasonActions::default(),
         }
     }
 }
@@ -300,6 +322,8 @@ pub struct CallQuery {
     pub max_speak_ms: Option<i64>,
     /// "My call recordings": only calls with a recording linked to this agent.
     pub linked_agent: Option<String>,
+    /// Only calls on legal hold.
+    pub legal_hold: bool,
     pub order: Order,
 }
 

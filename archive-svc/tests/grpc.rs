@@ -624,7 +624,7 @@ async fn every_change_reaches_the_trail_once_as_its_actor_with_its_context() {
     );
     assert_eq!(by_paal.call_id, recordings[0].0);
     assert_eq!(delivered[5].1.recording_id, recordings[1].1);
-    assert_eq!(delivered[7].1.detail, "set");
+    assert_eq!(delivered[7].1.detail, "legal_hold: false -> true");
 }
 
 #[tokio::test]

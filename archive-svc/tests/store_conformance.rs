@@ -16,7 +16,8 @@ use archive_proto::v1::{AuditEvent, AuditEventKind};
 use archive_svc::{
     model::{
         CallQuery, Cursor, Deletion, Media, NewCall, NewRecording, Order, PendingCursor,
-        ReasonCode, RecordingMode, RecordingState, Segment, StoredCall, StoredFile, TenantSettings,
+        ReasonActions, ReasonCode, RecordingMode, RecordingState, Segment, StoredCall, StoredFile,
+        TenantSettings,
     },
     store::{self, CallStore, MediaDeletion},
 };
@@ -493,8 +494,18 @@ async fn legal_hold_is_recorded_when_it_changes(url: &str) {
     assert!(hold("10009", true, 110).await.unwrap().legal_hold);
     assert!(hold("20001", true, 110).await.is_none());
     assert!(hold("10009", true, 111).await.unwrap().legal_hold);
+    // The held calls, and only those, answer the legal_hold filter.
+    let held = CallQuery {
+        legal_hold: true,
+        ..CallQuery::default()
+    };
+    let found = store.search("10009", &held, None, 10).await.unwrap();
+    let ids: Vec<_> = found.iter().map(|c| c.call_id).collect();
+    assert_eq!(ids, [call_id]);
     let released = hold("10009", false, 112).await.unwrap();
     assert!(!released.legal_hold);
+    let found = store.search("10009", &held, None, 10).await.unwrap();
+    assert!(found.is_empty());
     let events = take_events(store).await;
     let holds: Vec<(&str, &str, String)> = events
         .iter()
@@ -504,8 +515,8 @@ async fn legal_hold_is_recorded_when_it_changes(url: &str) {
     assert_eq!(
         holds,
         vec![
-            ("set", "paal", call_id.clone()),
-            ("released", "paal", call_id)
+            ("legal_hold: false -> true", "paal", call_id.clone()),
+            ("legal_hold: true -> false", "paal", call_id)
         ]
     );
     assert!(
@@ -540,6 +551,11 @@ async fn settings(url: &str) {
                 label: "Data subject request".into(),
             },
         ],
+        reason_actions: ReasonActions {
+            play: false,
+            download: true,
+            delete: false,
+        },
     };
     let settings = &settings;
     let put = |minute| async move {
@@ -566,6 +582,12 @@ async fn settings(url: &str) {
     assert!(
         e.detail
             .contains("reason_codes: [] -> [QA=\"Quality review\", GDPR=\"Data subject request\"]"),
+        "{}",
+        e.detail
+    );
+    assert!(
+        e.detail
+            .ends_with("reason_actions: [play, download, delete] -> [download]"),
         "{}",
         e.detail
     );

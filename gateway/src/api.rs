@@ -169,7 +169,7 @@ impl IntoResponse for ApiError {
 
 /// axum's `Query`, refusing a query string it cannot read as the API's
 /// other errors are refused: 400 `{"error": …}` naming the field.
-struct Query<T>(T);
+pub(crate) struct Query<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
@@ -183,7 +183,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 }
 
 /// axum's `Json` request body, refused like [`Query`].
-struct JsonBody<T>(T);
+pub(crate) struct JsonBody<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -232,11 +232,11 @@ pub fn retry_after_header(status: &Status) -> Option<HeaderValue> {
     Some(HeaderValue::from(secs.max(1)))
 }
 
-type ApiResult = Result<Json<Value>, ApiError>;
+pub(crate) type ApiResult = Result<Json<Value>, ApiError>;
 
 /// What every handler starts from: the state and the request's [`Incoming`].
-struct Api {
-    state: ApiState,
+pub(crate) struct Api {
+    pub(crate) state: ApiState,
     incoming: Incoming,
 }
 
@@ -254,12 +254,12 @@ impl FromRequestParts<ApiState> for Api {
 }
 
 impl Api {
-    fn gateway(&self) -> &Gateway {
+    pub(crate) fn gateway(&self) -> &Gateway {
         &self.state.gateway
     }
 
     /// The user the bearer token names.
-    fn principal(&self) -> Result<Principal, ApiError> {
+    pub(crate) fn principal(&self) -> Result<Principal, ApiError> {
         let headers = &self.incoming.headers;
         let bearer = headers.get("authorization").and_then(|v| v.to_str().ok());
         Ok(self.state.auth.verify_bearer(bearer)?)
@@ -268,7 +268,7 @@ impl Api {
     /// Who acts: the user, the client's address ([`Incoming::client_address`]),
     /// the user agent and the idempotency key — `request_id` from the body,
     /// else `Idempotency-Key`, else `X-Request-Id`.
-    fn actor(&self, request_id: &str) -> Result<Actor, ApiError> {
+    pub(crate) fn actor(&self, request_id: &str) -> Result<Actor, ApiError> {
         let headers = &self.incoming.headers;
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         let request_id = Some(request_id).filter(|id| !id.is_empty());
@@ -356,8 +356,11 @@ fn rows_json(response: pb::SearchCallRowsResponse) -> Value {
 }
 
 async fn session(api: Api) -> ApiResult {
-    let s = api.gateway().get_session(&api.principal()?).await?;
+    let who = api.principal()?;
+    let s = api.gateway().get_session(&who).await?;
     let p = s.permissions.unwrap_or_default();
+    // Remembered since get_session read it: which actions ask a reason.
+    let asks = api.gateway().upstreams.tenant(&who).await?.reason_actions;
     Ok(Json(json!({
         "customer": s.customer,
         "user_id": s.user_id,
@@ -371,6 +374,7 @@ async fn session(api: Api) -> ApiResult {
             "view_audit_log": p.view_audit_log,
             "admin": p.admin,
         },
+        "reason_actions": {"play": asks.play, "download": asks.download, "delete": asks.delete},
         "reason_codes": s.reason_codes.iter().map(|c| json!({"code": c.code, "label": c.label})).collect::<Vec<_>>(),
     })))
 }

@@ -3,6 +3,7 @@
 //! product's flows (result rows, playback, download, delete). Its embedded
 //! mode ([`suite::Suite`]) runs the whole suite in one process.
 
+pub mod admin;
 pub mod api;
 pub mod auth;
 mod config;
@@ -32,7 +33,9 @@ use archive_common::{
     host::{Host, watch_readiness},
     shutdown::CancellationToken,
 };
-use archive_proto::v1::archive_service_server::ArchiveServiceServer;
+use archive_proto::v1::{
+    archive_admin_server::ArchiveAdminServer, archive_service_server::ArchiveServiceServer,
+};
 use tokio::net::TcpListener;
 use tonic::service::{Routes, interceptor::InterceptedService};
 
@@ -50,6 +53,8 @@ use tempfile as _;
 
 /// The gRPC name health reports under.
 pub const SERVICE_NAME: &str = "archive.v1.ArchiveService";
+/// The gRPC name of the administration service it serves too.
+pub const ADMIN_SERVICE_NAME: &str = "archive.v1.ArchiveAdmin";
 
 /// Serves the gateway's gRPC API on `grpc` and its HTTP side on `http`
 /// until `shutdown` is cancelled, calling the services at the configured URLs.
@@ -108,16 +113,24 @@ pub async fn run_with(
         authenticate =
             authenticate.with_jwks(auth::Authenticate::load_jwks(path).map_err(Error::Config)?);
     }
+    let admin = admin::grpc::AdminGrpc {
+        admin: admin::Admin::new(gateway.clone()),
+        proxies: proxies.clone(),
+    };
     let routes = Routes::new(InterceptedService::new(
         ArchiveServiceServer::from_arc(gateway.clone()),
         authenticate.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        ArchiveAdminServer::new(admin),
+        authenticate.clone(),
     ));
-    let host = Host::new(routes, &[SERVICE_NAME]).await;
+    let host = Host::new(routes, &[SERVICE_NAME, ADMIN_SERVICE_NAME]).await;
     // SERVING only while the services it composes answer their health checks.
     let urls = config.upstreams();
     watch_readiness(
         host.health(),
-        vec![SERVICE_NAME.to_owned()],
+        vec![SERVICE_NAME.to_owned(), ADMIN_SERVICE_NAME.to_owned()],
         std::time::Duration::from_secs(5),
         shutdown.clone(),
         move || {
@@ -133,6 +146,11 @@ pub async fn run_with(
     })
     .merge(web::router(authenticate.clone(), config.demo_sign_in))
     .merge(api::router(api::ApiState {
+        gateway: gateway.clone(),
+        auth: authenticate.clone(),
+        proxies: proxies.clone(),
+    }))
+    .merge(admin::api::router(api::ApiState {
         gateway,
         auth: authenticate,
         proxies,

@@ -28,7 +28,9 @@ pub async fn post_json(url: &str, headers: &[(&str, &str)], body: &str) -> HttpR
     send("POST", url, headers, Some(body)).await
 }
 
-async fn send(
+/// `method url` with extra headers and, when given, a JSON body (a PUT or
+/// DELETE with one).
+pub async fn send(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::StoreError;
 use crate::model::{
-    Deletion, Media, RecordingMode, RecordingState, Segment, StoredCall, StoredFile,
+    Deletion, Media, ReasonActions, RecordingMode, RecordingState, Segment, StoredCall, StoredFile,
     StoredRecording, TenantSettings,
 };
 
@@ -148,6 +148,9 @@ pub(super) struct SettingsRow {
     metadata_retention_days: i64,
     search_audit_disabled: bool,
     reason_codes: String,
+    reason_play: bool,
+    reason_download: bool,
+    reason_delete: bool,
 }
 
 impl SettingsRow {
@@ -160,6 +163,11 @@ impl SettingsRow {
             metadata_retention_days: self.metadata_retention_days.clamp(0, u32::MAX.into()) as u32,
             search_audit_disabled: self.search_audit_disabled,
             reason_codes: from_json(&self.reason_codes)?,
+            reason_actions: ReasonActions {
+                play: self.reason_play,
+                download: self.reason_download,
+                delete: self.reason_delete,
+            },
         })
     }
 }

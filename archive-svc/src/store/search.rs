@@ -85,6 +85,9 @@ where
                     .push_bind(name.clone())
                     .push(")");
         }
+        if query.legal_hold {
+            qb.push(" AND c.legal_hold");
+        }
         if query.has_recording {
             qb.push(if query.include_deleted {
                 " AND c.recording_count > 0"

@@ -20,7 +20,8 @@ use crate::{
 };
 
 const SELECT_SETTINGS: &str = "SELECT time_zone, consult_recording, recording_retention_days, \
-     metadata_retention_days, search_audit_disabled, reason_codes FROM tenant_settings WHERE tenant_id = $1";
+     metadata_retention_days, search_audit_disabled, reason_codes, reason_play, reason_download, \
+     reason_delete FROM tenant_settings WHERE tenant_id = $1";
 
 /// Takes the settings row's write lock first (a no-op update), so the
 /// "before" a settings change records is the one it replaces, on both
@@ -30,13 +31,15 @@ const LOCK_SETTINGS: &str = "UPDATE tenant_settings SET tenant_id = tenant_id WH
 
 const UPSERT_SETTINGS: &str = "INSERT INTO tenant_settings (tenant_id, time_zone, \
      consult_recording, recording_retention_days, metadata_retention_days, search_audit_disabled, \
-     reason_codes) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     reason_codes, reason_play, reason_download, reason_delete) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
      ON CONFLICT (tenant_id) DO UPDATE SET time_zone = excluded.time_zone, \
      consult_recording = excluded.consult_recording, \
      recording_retention_days = excluded.recording_retention_days, \
      metadata_retention_days = excluded.metadata_retention_days, \
      search_audit_disabled = excluded.search_audit_disabled, \
-     reason_codes = excluded.reason_codes";
+     reason_codes = excluded.reason_codes, reason_play = excluded.reason_play, \
+     reason_download = excluded.reason_download, reason_delete = excluded.reason_delete";
 
 /// Changes the flag only when it differs, so a change is one affected row.
 const SET_LEGAL_HOLD: &str =
@@ -122,6 +125,9 @@ where
             .bind(i64::from(settings.metadata_retention_days))
             .bind(settings.search_audit_disabled)
             .bind(to_json(&settings.reason_codes))
+            .bind(settings.reason_actions.play)
+            .bind(settings.reason_actions.download)
+            .bind(settings.reason_actions.delete)
             .execute(&mut *tx)
             .await?;
         write_events(&mut tx, tenant, &[event], change.at).await?;

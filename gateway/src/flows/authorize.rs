@@ -51,7 +51,7 @@ impl Upstreams {
     /// same request id names the same event) and answered PERMISSION_DENIED
     /// naming the recording; a missing reason is answered FAILED_PRECONDITION
     /// with the REASON_REQUIRED detail (naming `reason_code` when the tenant
-    /// has codes).
+    /// has codes), unless the tenant asks no reason for this action.
     pub async fn authorize(
         &self,
         actor: &Actor,
@@ -61,7 +61,7 @@ impl Upstreams {
         tenant: &Tenant,
     ) -> Result<(), Error> {
         let reason_needed = self.decide_all(actor, action, selected, reason).await?;
-        if reason_needed && !reason.satisfies(tenant) {
+        if reason_needed && tenant.asks_reason_for(action) && !reason.satisfies(tenant) {
             return Err(Error::Status(reason_required(
                 if tenant.reason_codes.is_empty() {
                     "a reason is required before this action starts"

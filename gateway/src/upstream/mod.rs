@@ -67,6 +67,21 @@ pub struct Tenant {
     pub reason_codes: Vec<pb::ReasonCode>,
     /// Searches are recorded in the audit trail unless the tenant turned it off.
     pub search_audit: bool,
+    /// The actions a user who must give reasons gives one for.
+    pub reason_actions: pb::ReasonActions,
+}
+
+impl Tenant {
+    /// Whether a reason authz-svc asks for is needed for `action` here.
+    pub fn asks_reason_for(&self, action: pb::Action) -> bool {
+        let a = &self.reason_actions;
+        match action {
+            pb::Action::Play => a.play,
+            pb::Action::Download => a.download,
+            pb::Action::Delete => a.delete,
+            _ => true,
+        }
+    }
 }
 
 const TENANT_TTL: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
@@ -214,6 +229,12 @@ impl Upstreams {
                 .unwrap_or(chrono_tz::Europe::Oslo),
             reason_codes: settings.reason_codes,
             search_audit: !settings.search_audit_disabled,
+            // Unset (an archive-svc from before the setting): all three.
+            reason_actions: settings.reason_actions.unwrap_or(pb::ReasonActions {
+                play: true,
+                download: true,
+                delete: true,
+            }),
         });
         let remembered = (tenant.clone(), self.clock.now());
         self.tenants
@@ -221,6 +242,12 @@ impl Upstreams {
             .expect("lock")
             .insert(who.tenant.clone(), remembered);
         Ok(tenant)
+    }
+
+    /// Drops the remembered settings of `who`'s tenant, so the next flow
+    /// reads the ones an admin just saved.
+    pub fn forget_tenant(&self, who: &Principal) {
+        self.tenants.lock().expect("lock").remove(&who.tenant);
     }
 
     /// The tenant's time zone (see [`Upstreams::tenant`]).

@@ -10,7 +10,9 @@ import { h } from './dom.js';
 import { liveRecordings } from './calls.js';
 import { menuButton } from './menu.js';
 
-function mustGiveReason(ctx, verdicts) {
+/** Whether to ask before `action` (play, download, delete): the tenant's admin chooses which actions need one. */
+function mustGiveReason(ctx, verdicts, action) {
+  if (ctx.session.reason_actions && ctx.session.reason_actions[action] === false) return false;
   return ctx.session.permissions.require_reason || verdicts.some((v) => v === 'reason_required');
 }
 
@@ -54,7 +56,7 @@ export async function play(ctx, recording, row, opener) {
   const subject = `the call at ${row.start}`;
   try {
     const started = await withReason(
-      mustGiveReason(ctx, [recording.play]),
+      mustGiveReason(ctx, [recording.play], 'play'),
       () => askReason({ action: 'playback', confirmLabel: 'Play', subject, codes: ctx.session.reason_codes }),
       (body) => api(`/api/v1/recordings/${encodeURIComponent(recording.recording_id)}/playback`, { method: 'POST', body }),
     );
@@ -109,6 +111,7 @@ export async function download(ctx, rows) {
       mustGiveReason(
         ctx,
         recordings.map((r) => r.download),
+        'download',
       ),
       () => askReason({ action: 'download', confirmLabel: 'Download', subject: what, codes: ctx.session.reason_codes }),
       (body) => api('/api/v1/exports', { method: 'POST', body: { recording_ids: recordings.map((r) => r.recording_id), ...body } }),
@@ -140,6 +143,7 @@ export async function remove(ctx, rows) {
   const needReason = mustGiveReason(
     ctx,
     recordings.map((r) => r.delete),
+    'delete',
   );
   const ids = recordings.map((r) => r.recording_id);
   const codes = ctx.session.reason_codes;
