@@ -138,6 +138,11 @@ pub async fn run_with(
             async move { upstream::check_all(&urls).await }
         },
     );
+    // Embedded mode's picker lists the users an admin created too.
+    let created_users = match config.demo_sign_in {
+        true => admin::demo_sign_in::router(upstreams.clone(), authenticate.clone()),
+        false => axum::Router::new(),
+    };
     let app = download::router(download::DownloadState {
         upstreams,
         exports,
@@ -145,6 +150,7 @@ pub async fn run_with(
         proxies: proxies.clone(),
     })
     .merge(web::router(authenticate.clone(), config.demo_sign_in))
+    .merge(created_users)
     .merge(api::router(api::ApiState {
         gateway: gateway.clone(),
         auth: authenticate.clone(),

@@ -19,6 +19,22 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("/app.css", CSS, include_str!("../web/app.css")),
     ("/app.js", JS, include_str!("../web/app.js")),
     ("/js/actions.js", JS, include_str!("../web/js/actions.js")),
+    ("/js/admin.js", JS, include_str!("../web/js/admin.js")),
+    (
+        "/js/admin-form.js",
+        JS,
+        include_str!("../web/js/admin-form.js"),
+    ),
+    (
+        "/js/admin-tenant.js",
+        JS,
+        include_str!("../web/js/admin-tenant.js"),
+    ),
+    (
+        "/js/admin-users.js",
+        JS,
+        include_str!("../web/js/admin-users.js"),
+    ),
     ("/js/api.js", JS, include_str!("../web/js/api.js")),
     ("/js/audit.js", JS, include_str!("../web/js/audit.js")),
     ("/js/calls.js", JS, include_str!("../web/js/calls.js")),

@@ -4,6 +4,7 @@
 // bottom; messages appear as notices over the page so nothing shifts.
 
 import * as actions from './js/actions.js';
+import { adminView } from './js/admin.js';
 import { api, ApiError, describe, token, whenUnauthenticated } from './js/api.js';
 import { auditView } from './js/audit.js';
 import { h, replace } from './js/dom.js';
@@ -52,6 +53,7 @@ const ROUTES = {
   search: { label: 'Search calls', allowed: () => true, make: searchView },
   my: { label: 'My call recordings', allowed: () => ctx.isAgent, make: myCallsView },
   audit: { label: 'Archive Audit log', allowed: () => session.permissions.view_audit_log, make: auditView },
+  admin: { label: 'Administration', allowed: () => session.permissions.admin, make: adminView },
 };
 
 function renderTopbar() {
@@ -142,11 +144,11 @@ function route() {
   if (!ROUTES[name]) name = 'search';
   const target = ROUTES[name];
   if (!target.allowed()) {
-    notices.error(
-      name === 'audit'
-        ? 'You do not have permission to view the Archive Audit log.'
-        : 'My call recordings is only for users who are agents.',
-    );
+    const refusals = {
+      audit: 'You do not have permission to view the Archive Audit log.',
+      admin: 'Only administrators of the tenant may open Administration.',
+    };
+    notices.error(refusals[name] ?? 'My call recordings is only for users who are agents.');
     window.location.hash = '#/search';
     return;
   }

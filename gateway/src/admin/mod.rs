@@ -9,6 +9,7 @@
 //! [`grpc`] serves it over tonic, [`api`] as JSON.
 
 pub mod api;
+pub(crate) mod demo_sign_in;
 pub mod grpc;
 mod json;
 

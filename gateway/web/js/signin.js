@@ -50,8 +50,15 @@ export function signInView({ signIn, message }) {
     status,
   );
 
+  // The users an admin created on the admin screen follow the demo users
+  // (embedded mode lists both; an older server has no such list).
+  const created = () =>
+    api('/api/v1/demo/tenant-users', { auth: false })
+      .then(({ users }) => users)
+      .catch(() => []);
   api('/api/v1/demo/users', { auth: false })
-    .then(({ users }) => {
+    .then(async ({ users: demo }) => [...demo, ...(await created())])
+    .then((users) => {
       replace(
         list,
         users.map((user) =>
