@@ -324,7 +324,20 @@ pub struct CallQuery {
     pub linked_agent: Option<String>,
     /// Only calls on legal hold.
     pub legal_hold: bool,
+    /// The calls the user may see; `None`: every call of the tenant.
+    pub scope: Option<CallScope>,
     pub order: Order,
+}
+
+/// A search scope: a call is in it when any part says so (an empty one
+/// reaches nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallScope {
+    /// Calls this agent took part in, except agent-to-agent calls whose
+    /// recording another agent initiated.
+    pub own_agent: Option<String>,
+    pub queues: Vec<String>,
+    pub access_points: Vec<String>,
 }
 
 impl CallQuery {

@@ -14,9 +14,12 @@ mod bootstrap;
 mod cache;
 mod config;
 mod error;
+pub mod grant;
 mod grpc;
 pub mod model;
 mod policy;
+pub mod role;
+pub mod scope;
 mod service;
 pub mod store;
 
