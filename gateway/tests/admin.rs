@@ -668,13 +668,296 @@ async fn the_admin_json_routes_mirror_grpc_and_reason_actions_reach_the_flows() 
     .await;
     assert_eq!(unknown.status, 404);
 
-    // Roles answer as authz-svc does (FAILED_PRECONDITION until built: 409).
+    // Roles: listed with the built-in ones; a refusal names the field.
     let roles = request("GET", &format!("{base}/admin/roles"), &as_paal).await;
-    assert!(matches!(roles.status, 200 | 409), "{}", roles.status);
+    assert_eq!(roles.status, 200);
+    assert_eq!(json_of(&roles.body)["roles"][0]["role_id"], "admin");
+    assert_eq!(json_of(&roles.body)["roles"][0]["built_in"], true);
+    let blank = json!({"role": {"role_id": "qa", "display_name": "QA",
+        "permissions": {"play_recordings": true},
+        "scopes": {"play": {"queues": [""]}}}});
+    let bad = send(
+        "POST",
+        &format!("{base}/admin/roles"),
+        &as_paal,
+        Some(&blank.to_string()),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(
+        json_of(&bad.body)["error"]["field"],
+        "role.scopes.play.queues[0]"
+    );
+    let qa = json!({"role": {"role_id": "qa", "display_name": "QA",
+        "permissions": {"play_recordings": true},
+        "scopes": {"play": {"queues": ["Support"]}}}});
+    let created = send(
+        "POST",
+        &format!("{base}/admin/roles"),
+        &as_paal,
+        Some(&qa.to_string()),
+    )
+    .await;
+    assert_eq!(
+        created.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&created.body)
+    );
+    assert_eq!(
+        json_of(&created.body)["role"]["scopes"]["play"]["queues"][0],
+        "Support"
+    );
+    let renamed = json!({"role": {"display_name": "Quality", "permissions": {"play_recordings": true},
+        "scopes": {"play": {"queues": ["Support"]}}}});
+    let updated = send(
+        "PUT",
+        &format!("{base}/admin/roles/qa"),
+        &as_paal,
+        Some(&renamed.to_string()),
+    )
+    .await;
+    assert_eq!(
+        updated.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&updated.body)
+    );
+    assert_eq!(json_of(&updated.body)["role"]["display_name"], "Quality");
+    let deleted = send("DELETE", &format!("{base}/admin/roles/qa"), &as_paal, None).await;
+    assert_eq!(deleted.status, 200);
 
     let deleted = send("DELETE", &format!("{base}/admin/users/zed"), &as_paal, None).await;
     assert_eq!(deleted.status, 200);
     let gone = request("GET", &format!("{base}/admin/users/zed"), &as_paal).await;
     assert_eq!(gone.status, 404);
+    suite.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn roles_scopes_and_disabled_users_are_administered_with_their_fields_named() {
+    let data = tempfile::tempdir().unwrap();
+    let suite = start(data.path()).await;
+    let paal = token(&suite, &demo("paal"));
+    let sara = token(&suite, &demo("sara"));
+    let mut admin = admin_client(&suite).await;
+    let sales = || pb::Scope {
+        queues: vec!["Sales".into()],
+        ..Default::default()
+    };
+    let role = pb::Role {
+        role_id: "sales-sup".into(),
+        display_name: "Sales supervisor".into(),
+        permissions: Some(pb::Permissions {
+            play_recordings: true,
+            ..Default::default()
+        }),
+        scopes: Some(pb::Scopes {
+            search: Some(sales()),
+            play: Some(sales()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+
+    let refused = admin
+        .create_role(authed(
+            &sara,
+            pb::CreateRoleRequest {
+                role: Some(role.clone()),
+                context: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let bad = admin
+        .create_role(authed(
+            &paal,
+            pb::CreateRoleRequest {
+                role: Some(pb::Role {
+                    scopes: Some(pb::Scopes {
+                        play: Some(pb::Scope {
+                            queues: vec![" ".into()],
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }),
+                    ..role.clone()
+                }),
+                context: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert_eq!(
+        violated_field(&bad).as_deref(),
+        Some("role.scopes.play.queues[0]")
+    );
+    let created = admin
+        .create_role(authed(
+            &paal,
+            pb::CreateRoleRequest {
+                role: Some(role.clone()),
+                context: context("admin-role-create"),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!created.built_in);
+    let roles = admin
+        .list_roles(authed(&paal, pb::ListRolesRequest {}))
+        .await
+        .unwrap()
+        .into_inner()
+        .roles;
+    let ids: Vec<&str> = roles.iter().map(|r| r.role_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        ["admin", "supervisor", "agent", "auditor", "sales-sup"],
+        "built-in roles first"
+    );
+
+    // A user with the role: their effective rights and scopes are the role's.
+    let lena = pb::User {
+        user_id: "lena".into(),
+        display_name: "Lena Sales".into(),
+        roles: vec!["sales-sup".into()],
+        permissions: Some(pb::Permissions::default()),
+        scopes: Some(pb::Scopes {
+            search: Some(sales()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let bad = admin
+        .create_user(authed(
+            &paal,
+            pb::CreateUserRequest {
+                user: Some(pb::User {
+                    permissions: Some(pb::Permissions {
+                        play_recordings: true,
+                        ..Default::default()
+                    }),
+                    scopes: Some(pb::Scopes {
+                        play: Some(pb::Scope::default()),
+                        ..Default::default()
+                    }),
+                    ..lena.clone()
+                }),
+                context: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(violated_field(&bad).as_deref(), Some("user.scopes.play"));
+    let created = admin
+        .create_user(authed(
+            &paal,
+            pb::CreateUserRequest {
+                user: Some(lena.clone()),
+                context: context("admin-create-lena"),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(created.effective_permissions.unwrap().play_recordings);
+    let play = created.effective_scopes.unwrap().play.unwrap();
+    assert_eq!(play.queues, ["Sales"]);
+
+    // The role cannot go while lena holds it.
+    let held = admin
+        .delete_role(authed(
+            &paal,
+            pb::DeleteRoleRequest {
+                role_id: "sales-sup".into(),
+                context: None,
+            },
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(held.code(), Code::FailedPrecondition);
+    assert!(held.message().contains("lena"), "{}", held.message());
+
+    // Disabled: lena keeps her record and is refused everything.
+    let lena_token = token(&suite, &Principal::new("10009", "lena", "Lena Sales"));
+    let mut calls = ArchiveServiceClient::connect(format!("http://{}", suite.endpoints.gateway))
+        .await
+        .unwrap();
+    let search = || {
+        authed(
+            &lena_token,
+            pb::SearchCallRowsRequest {
+                page_size: 5,
+                ..Default::default()
+            },
+        )
+    };
+    calls.search_call_rows(search()).await.unwrap();
+    admin
+        .update_user(authed(
+            &paal,
+            pb::UpdateUserRequest {
+                user: Some(pb::User {
+                    disabled: true,
+                    ..lena.clone()
+                }),
+                context: context("admin-disable-lena"),
+            },
+        ))
+        .await
+        .unwrap();
+    let refused = calls.search_call_rows(search()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let kept = admin
+        .get_user(authed(
+            &paal,
+            pb::GetUserRequest {
+                user_id: "lena".into(),
+            },
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(kept.disabled);
+
+    // Then she goes, and so can the role.
+    admin
+        .delete_user(authed(
+            &paal,
+            pb::DeleteUserRequest {
+                user_id: "lena".into(),
+                context: None,
+            },
+        ))
+        .await
+        .unwrap();
+    admin
+        .delete_role(authed(
+            &paal,
+            pb::DeleteRoleRequest {
+                role_id: "sales-sup".into(),
+                context: context("admin-role-delete"),
+            },
+        ))
+        .await
+        .unwrap();
+
+    use pb::AuditEventKind::PermissionChanged;
+    let event = audited(&suite, &paal, PermissionChanged, "admin-role-create").await;
+    assert!(
+        event
+            .detail
+            .starts_with("created role sales-sup (Sales supervisor): none -> "),
+        "{}",
+        event.detail
+    );
+    let event = audited(&suite, &paal, PermissionChanged, "admin-disable-lena").await;
+    assert!(event.detail.contains("lena"), "{}", event.detail);
+    let event = audited(&suite, &paal, PermissionChanged, "admin-role-delete").await;
+    assert!(event.detail.ends_with("-> none"), "{}", event.detail);
     suite.stop().await.unwrap();
 }
