@@ -4,10 +4,12 @@
 // picker, and sees only that queue's calls.
 
 import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import { BASE_URL, apiAs, launch, signIn, tokenFor, waitForRows } from './helpers.js';
 
 const CREATED = 'queue.sales';
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 let browser;
 before(async () => {
@@ -43,6 +45,48 @@ test('only an admin is offered Administration', async () => {
   await sara.goto(`${BASE_URL}/#/admin`);
   await sara.getByRole('heading', { level: 1, name: 'Search calls' }).waitFor();
   await sara.context().close();
+});
+
+/** axe-core's rules on the page as it is now (CSP bypassed only for axe). */
+async function violations(page, what) {
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const { violations } = await axe.run(document, { resultTypes: ['violations'] });
+    return violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  assert.deepEqual(result, [], `${what}: ${JSON.stringify(result, null, 2)}`);
+}
+
+test('every admin screen passes axe, and the tabs answer the arrow keys', async () => {
+  const page = await signIn(browser, 'paal', { bypassCSP: true });
+  await page.getByRole('link', { name: 'Administration' }).click();
+  await page.locator('tr[data-user-id="sara"]').waitFor();
+  await page.getByRole('button', { name: 'Edit sara' }).click();
+  await page.getByRole('form', { name: 'Edit user sara' }).waitFor();
+  await violations(page, 'users with the edit form');
+  await page.getByRole('tab', { name: 'Users' }).focus();
+  await page.keyboard.press('ArrowRight');
+  await page.getByRole('tab', { name: 'Roles', selected: true }).waitFor();
+  await page.locator('tr[data-role-id="admin"]').waitFor();
+  await violations(page, 'roles');
+  await page.keyboard.press('ArrowRight');
+  await page.getByRole('form', { name: 'Tenant settings' }).waitFor();
+  await violations(page, 'tenant settings');
+  await page.keyboard.press('ArrowRight');
+  await page.getByRole('button', { name: 'Find calls' }).click();
+  await page.getByRole('button', { name: /^Place on hold: the call at/ }).first().waitFor();
+  await violations(page, 'legal holds');
+  // Place the first call found on hold, then release it.
+  await page.getByRole('button', { name: /^Place on hold: the call at/ }).first().click();
+  const release = page.getByRole('button', { name: /^Release: the hold of the call at/ });
+  await release.first().waitFor();
+  assert.equal(await release.count(), 1);
+  await violations(page, 'legal holds with a held call');
+  await release.first().click();
+  await page.getByText('0 calls on legal hold').waitFor();
+  assert.deepEqual(page.errors, []);
+  await page.context().close();
 });
 
 test('a refused setting is shown next to its field', async () => {

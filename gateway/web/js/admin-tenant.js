@@ -116,7 +116,7 @@ function callsTable(caption, calls, action) {
       'table',
       { class: 'admin-table' },
       h('caption', { class: 'visually-hidden' }, caption),
-      h('thead', {}, h('tr', {}, ['Start', 'Access point', "Caller's number", 'Queues', 'Agent(s)', ''].map((c) => h('th', { scope: 'col' }, c)))),
+      h('thead', {}, h('tr', {}, ['Start', 'Access point', "Caller's number", 'Queues', 'Agent(s)', 'Action'].map((c) => h('th', { scope: 'col' }, c)))),
       h('tbody', {}, calls.map((c) => h('tr', { dataset: { callId: c.call_id } }, h('td', {}, c.start), h('td', {}, c.access_point), h('td', {}, c.caller_number), h('td', {}, c.queues.join(', ')), h('td', {}, c.agents.join(', ')), h('td', {}, action(c))))),
     ),
   );
@@ -164,7 +164,7 @@ export function holdsScreen(ctx) {
     try {
       const { calls } = await api('/api/v1/admin/legal-holds', { query: { page_size: 500 } });
       status.textContent = `${calls.length} calls on legal hold`;
-      replace(held, callsTable('Calls on legal hold', calls, (c) => h('button', { type: 'button', class: 'button', 'aria-label': `Release the hold of the call at ${c.start}`, onclick: () => setHold(c, false) }, 'Release')));
+      replace(held, callsTable('Calls on legal hold', calls, (c) => h('button', { type: 'button', class: 'button', 'aria-label': `Release: the hold of the call at ${c.start}`, onclick: () => setHold(c, false) }, 'Release')));
     } catch (error) {
       status.textContent = describe(error, 'list the held calls');
     }
@@ -177,7 +177,7 @@ export function holdsScreen(ctx) {
       const { rows } = await api('/api/v1/calls', { query: { caller_number: caller.value.trim(), partial: true, from: localToRfc3339(from.value, ctx.session.time_zone), page_size: 25 } });
       const calls = rows.map((r) => ({ call_id: r.call_id, start: r.start, access_point: r.access_point, caller_number: r.callers_number, queues: r.raw.queues, agents: r.raw.agents }));
       formStatus(findForm, `${calls.length} calls found`);
-      replace(found, callsTable('Calls found', calls, (c) => h('button', { type: 'button', class: 'button', 'aria-label': `Place the call at ${c.start} on hold`, onclick: () => setHold(c, true) }, 'Place on hold')));
+      replace(found, callsTable('Calls found', calls, (c) => h('button', { type: 'button', class: 'button', 'aria-label': `Place on hold: the call at ${c.start}`, onclick: () => setHold(c, true) }, 'Place on hold')));
     } catch (error) {
       showError(findForm, error, 'find calls');
     }
