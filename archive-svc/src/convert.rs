@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::{
     model::{
-        CallQuery, CallScope, Deletion, Media, Order, ReasonCode, RecordingMode, RecordingState, StoredCall,
-        StoredFile, StoredRecording, TenantSettings,
+        CallQuery, CallScope, Deletion, Media, Order, ReasonCode, RecordingMode, RecordingState,
+        StoredCall, StoredFile, StoredRecording, TenantSettings,
     },
     rules::{CallReport, Event, Initiator},
 };
@@ -306,7 +306,9 @@ pub fn call_scope(scope: Option<pb::CallScope>) -> Result<Option<CallScope>, Fie
     if s.all_calls {
         return Ok(None);
     }
-    let names = |list: Vec<String>, field: &str, check: fn(&str, &str) -> Result<String, FieldViolation>| {
+    let names = |list: Vec<String>,
+                 field: &str,
+                 check: fn(&str, &str) -> Result<String, FieldViolation>| {
         if list.len() > MAX_SCOPE_NAMES {
             return Err(FieldViolation::new(
                 field,
@@ -610,7 +612,10 @@ mod tests {
             queues: vec![" ".into()],
             ..Default::default()
         };
-        assert_eq!(call_scope(Some(blank)).unwrap_err().field, "scope.queues[0]");
+        assert_eq!(
+            call_scope(Some(blank)).unwrap_err().field,
+            "scope.queues[0]"
+        );
         let empty = call_scope(Some(pb::CallScope::default())).unwrap();
         assert_eq!(empty, Some(CallScope::default()), "reaches nothing");
     }

@@ -32,7 +32,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let secrets = gateway::Secrets::load(&cli.suite.data_dir)?;
             let principal = gateway::demo::user(&user)
                 .ok_or_else(|| {
-                    format!("{user:?} is not a demo user (paal, sara, andreas, rita, nils)")
+                    let known: Vec<_> = gateway::demo::users().iter().map(|u| u.user_id).collect();
+                    format!("{user:?} is not a demo user ({})", known.join(", "))
                 })?
                 .principal();
             let token = gateway::auth::Authenticate::hs256(secrets.jwt_secret.as_bytes())
