@@ -8,6 +8,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use super::provider::Discovery;
+use crate::secrets::random_key;
 
 /// The cookie holding the attempt.
 pub(crate) const COOKIE: &str = "archive_oidc_login";
@@ -21,21 +22,13 @@ pub(crate) struct Attempt {
     pub(crate) verifier: String,
 }
 
-/// 244 random bits from the OS generator, as hex (valid as a PKCE verifier too).
-fn random() -> String {
-    format!(
-        "{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    )
-}
-
 impl Attempt {
     pub(crate) fn new() -> Self {
         Self {
-            state: random(),
-            nonce: random(),
-            verifier: random(),
+            // 244 random bits as 64 hex digits: a valid PKCE verifier too.
+            state: random_key(),
+            nonce: random_key(),
+            verifier: random_key(),
         }
     }
 
