@@ -150,7 +150,8 @@ else
     say "S3 redirect browser test SKIPPED: no moto_server (pip install 'moto[server]')"
 fi
 # Sign-in with an identity provider: a third suite whose page signs in
-# through the stand-in provider of test-support (no network needed).
+# through the stand-in provider of test-support (no network needed), at
+# localhost: another site than the page at 127.0.0.1, as a real provider is.
 say "starting the stand-in identity provider and a suite signing in with it"
 cargo build -p test-support --bin oidc-stand-in "${locked[@]}"
 mkdir -p "$work/oidc"
@@ -158,7 +159,7 @@ mkdir -p "$work/oidc"
 suite_pids+=("$!")
 issuer=""
 for _ in $(seq 100); do
-    issuer=$(sed -n 's|^issuer \(http://[0-9.:]*\)$|\1|p' "$work/oidc-idp.log" | head -n 1)
+    issuer=$(sed -n 's|^issuer \(http://[a-z0-9.:]*\)$|\1|p' "$work/oidc-idp.log" | head -n 1)
     [ -n "$issuer" ] && break
     sleep 0.1
 done

@@ -51,7 +51,14 @@ impl Signing {
     async fn to_callback(&self) -> (String, String) {
         let login = request("GET", &format!("{}/auth/login", self.web), &[]).await;
         assert_eq!(login.status, 303, "{}", text(&login));
-        let attempt = set_cookie(&login, "archive_oidc_login").expect("the attempt's cookie");
+        let (attempt, attributes) =
+            cookie_and_attributes(&login, "archive_oidc_login").expect("the attempt's cookie");
+        // Sent back only to the callback, which the provider reaches by a
+        // cross-site navigation (Lax); never readable by the page's scripts.
+        assert_eq!(
+            attributes,
+            "Path=/auth/callback; Max-Age=600; HttpOnly; SameSite=Lax"
+        );
         let at_provider = request("GET", login.header("location").unwrap(), &[]).await;
         assert_eq!(at_provider.status, 303, "{}", text(&at_provider));
         let callback = at_provider.header("location").unwrap().to_owned();
@@ -73,7 +80,12 @@ impl Signing {
     async fn session(&self, callback: &HttpResponse) -> (String, Principal) {
         assert_eq!(callback.status, 303, "{}", text(callback));
         assert_eq!(callback.header("location"), Some("/"));
-        let handoff = set_cookie(callback, "archive_session").expect("the handoff cookie");
+        let (handoff, attributes) =
+            cookie_and_attributes(callback, "archive_session").expect("the handoff cookie");
+        assert_eq!(
+            attributes,
+            "Path=/auth/session; Max-Age=120; HttpOnly; SameSite=Strict"
+        );
         let token = &handoff["archive_session=".len()..];
         let elsewhere = callback
             .headers
@@ -115,13 +127,19 @@ fn json(response: &HttpResponse) -> Value {
 
 /// `name=value` of a non-empty `Set-Cookie: name=…`.
 fn set_cookie(response: &HttpResponse, name: &str) -> Option<String> {
+    let (pair, _) = cookie_and_attributes(response, name)?;
+    Some(pair)
+}
+
+/// A non-empty `Set-Cookie: name=…`: its `name=value` and its attributes.
+fn cookie_and_attributes(response: &HttpResponse, name: &str) -> Option<(String, String)> {
     response
         .headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
-        .filter_map(|(_, v)| v.split(';').next())
-        .find(|pair| pair.starts_with(&format!("{name}=")) && pair.len() > name.len() + 1)
-        .map(str::to_owned)
+        .filter_map(|(_, v)| v.split_once(';'))
+        .find(|(pair, _)| pair.starts_with(&format!("{name}=")) && pair.len() > name.len() + 1)
+        .map(|(pair, attributes)| (pair.to_owned(), attributes.trim().to_owned()))
 }
 
 /// A refused sign-in: `status`, and a page whose text says `why`.
@@ -324,5 +342,24 @@ async fn without_a_provider_the_demo_users_stay() {
     assert_eq!(config.status, 404);
     let demo = request("GET", &format!("{}/api/v1/demo/users", signing.web), &[]).await;
     assert_eq!(demo.status, 200);
+    signing.suite.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn behind_https_the_cookies_are_secure_and_the_callback_is_the_configured_one() {
+    let idp = StandInIdp::start(CLIENT, user_claims("10009", "paal", "Paal Admin")).await;
+    let mut oidc = OidcConfig::new(&idp.issuer, CLIENT);
+    oidc.oidc_redirect_url = Some("https://archive.example.com/auth/callback".into());
+    let signing = Signing::start(oidc).await;
+    let login = request("GET", &format!("{}/auth/login", signing.web), &[]).await;
+    assert_eq!(login.status, 303, "{}", text(&login));
+    let (_, attributes) = cookie_and_attributes(&login, "archive_oidc_login").unwrap();
+    assert!(attributes.ends_with("; Secure"), "{attributes}");
+    let at_provider = request("GET", login.header("location").unwrap(), &[]).await;
+    let back = at_provider.header("location").unwrap();
+    assert!(
+        back.starts_with("https://archive.example.com/auth/callback?code="),
+        "{back}"
+    );
     signing.suite.stop().await.unwrap();
 }

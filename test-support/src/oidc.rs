@@ -115,25 +115,30 @@ struct Shared {
 impl StandInIdp {
     /// A provider for client `client_id` that approves `claims`' user at once.
     pub async fn start(client_id: &str, claims: Map<String, Value>) -> Self {
-        Self::start_with(client_id, vec![("user".into(), claims)], false).await
+        Self::start_with(client_id, vec![("user".into(), claims)], false, "127.0.0.1").await
     }
 
     /// A provider for client `client_id` showing a login form where each of
-    /// `users` (login name, claims) signs in by name.
+    /// `users` (login name, claims) signs in by name. Its issuer URL names
+    /// `host` (`localhost` puts it on another site than a gateway at
+    /// 127.0.0.1, as a real provider is: the cookies' SameSite rules apply).
     pub async fn with_login_form(
         client_id: &str,
         users: Vec<(String, Map<String, Value>)>,
+        host: &str,
     ) -> Self {
-        Self::start_with(client_id, users, true).await
+        Self::start_with(client_id, users, true, host).await
     }
 
     async fn start_with(
         client_id: &str,
         users: Vec<(String, Map<String, Value>)>,
         login_form: bool,
+        host: &str,
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("a free port");
-        let issuer = format!("http://{}", listener.local_addr().expect("its address"));
+        let port = listener.local_addr().expect("its address").port();
+        let issuer = format!("http://{host}:{port}");
         let provider = Arc::new(Mutex::new(Provider {
             issuer: issuer.clone(),
             client_id: client_id.to_owned(),

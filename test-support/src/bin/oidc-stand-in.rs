@@ -1,7 +1,8 @@
 //! The stand-in OpenID Connect provider as a process, for the browser test
-//! (scripts/browser-tests.sh): `oidc-stand-in [CLIENT_ID]` serves a login
-//! form where the demo tenant's users sign in by name, prints
-//! `issuer http://127.0.0.1:PORT`, and runs until interrupted.
+//! (scripts/browser-tests.sh): `oidc-stand-in [CLIENT_ID [HOST]]` serves a
+//! login form where the demo tenant's users sign in by name, prints
+//! `issuer http://HOST:PORT` (HOST `localhost` unless given: another site
+//! than a gateway at 127.0.0.1), and runs until interrupted.
 
 // The library uses the dependencies; this thin binary needs only a few.
 #![allow(unused_crate_dependencies)]
@@ -13,9 +14,9 @@ use test_support::{
 
 #[tokio::main]
 async fn main() {
-    let client_id = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "archive-web".into());
+    let mut args = std::env::args().skip(1);
+    let client_id = args.next().unwrap_or_else(|| "archive-web".into());
+    let host = args.next().unwrap_or_else(|| "localhost".into());
     let users = [
         ("paal", "Paal Admin"),
         ("sara", "Sara Supervisor"),
@@ -26,7 +27,7 @@ async fn main() {
     .into_iter()
     .map(|(id, name)| (id.to_owned(), user_claims(TENANT, id, name)))
     .collect();
-    let idp = StandInIdp::with_login_form(&client_id, users).await;
+    let idp = StandInIdp::with_login_form(&client_id, users, &host).await;
     println!("issuer {}", idp.issuer);
     let _ = tokio::signal::ctrl_c().await;
 }
