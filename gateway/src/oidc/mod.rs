@@ -6,6 +6,7 @@
 //! own short-lived bearer token (as the demo sign-in does), handed to the page
 //! once through `/auth/session` (see [`routes`] for why a cookie).
 
+mod answers;
 mod config;
 mod id_token;
 mod login;
