@@ -123,9 +123,13 @@ pub struct GatewayConfig {
     /// gateway answers DEADLINE_EXCEEDED (HTTP 504).
     #[arg(long, env = "GATEWAY_UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
     pub upstream_timeout_secs: u64,
-    /// Offer the demo users' tokens to the web page's sign-in (embedded mode only).
+    /// Offer the demo users' tokens to the web page's sign-in (embedded
+    /// mode only, and only without an identity provider).
     #[arg(skip)]
     pub demo_sign_in: bool,
+    /// The web page's sign-in with the operator's identity provider.
+    #[command(flatten)]
+    pub oidc: crate::oidc::OidcConfig,
 }
 
 impl GatewayConfig {
@@ -183,6 +187,10 @@ pub struct SuiteConfig {
     pub media_store: media_svc::StoreKind,
     #[command(flatten)]
     pub s3: media_svc::S3Config,
+    /// The web page's sign-in with the operator's identity provider (the
+    /// demo users' picker is off when it is configured).
+    #[command(flatten)]
+    pub oidc: crate::oidc::OidcConfig,
 }
 
 impl SuiteConfig {
@@ -196,6 +204,7 @@ impl SuiteConfig {
             playback_link_ttl_secs: 60,
             media_store: media_svc::StoreKind::Fs,
             s3: media_svc::S3Config::default(),
+            oidc: crate::oidc::OidcConfig::default(),
         }
     }
 }

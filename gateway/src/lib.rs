@@ -15,6 +15,7 @@ pub mod flows;
 pub mod format;
 mod grpc;
 mod metrics;
+pub mod oidc;
 pub mod origin;
 mod postgres;
 pub mod rows;
@@ -117,6 +118,13 @@ pub async fn run_with(
         admin: admin::Admin::new(gateway.clone()),
         proxies: proxies.clone(),
     };
+    let sign_in = oidc::SignIn::new(
+        &config.oidc,
+        &config.public_url,
+        authenticate.clone(),
+        clock.clone(),
+    )
+    .map_err(Error::Config)?;
     let routes = Routes::new(InterceptedService::new(
         ArchiveServiceServer::from_arc(gateway.clone()),
         authenticate.clone(),
@@ -139,7 +147,7 @@ pub async fn run_with(
         },
     );
     // Embedded mode's picker lists the users an admin created too.
-    let created_users = match config.demo_sign_in {
+    let created_users = match config.demo_sign_in && !config.oidc.enabled() {
         true => admin::demo_sign_in::router(upstreams.clone(), authenticate.clone()),
         false => axum::Router::new(),
     };
@@ -149,8 +157,12 @@ pub async fn run_with(
         clock,
         proxies: proxies.clone(),
     })
-    .merge(web::router(authenticate.clone(), config.demo_sign_in))
+    .merge(web::router(
+        authenticate.clone(),
+        config.demo_sign_in && !config.oidc.enabled(),
+    ))
     .merge(created_users)
+    .merge(oidc::router(sign_in))
     .merge(api::router(api::ApiState {
         gateway: gateway.clone(),
         auth: authenticate.clone(),
