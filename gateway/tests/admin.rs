@@ -277,6 +277,12 @@ async fn an_admin_manages_users_settings_and_holds_over_grpc() {
         violated_field(&bad).as_deref(),
         Some("settings.metadata_retention_days")
     );
+    let unchanged = admin
+        .get_tenant_settings(authed(&paal, pb::GetTenantSettingsRequest {}))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(unchanged, settings, "a refused update writes nothing");
     let saved = admin
         .update_tenant_settings(authed(
             &paal,
