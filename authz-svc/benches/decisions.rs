@@ -49,7 +49,7 @@ fn row_requests(batch: usize, seed: usize) -> Vec<pb::DecideRequest> {
                 action: actions[i % 3] as i32,
                 resource: Some(pb::ResourceAttributes {
                     recording_id: format!("00000000-0000-4000-8000-{r:012}"),
-                    owner_agent: if r % 17 == 0 {
+                    owner_agent: if r.is_multiple_of(17) {
                         AGENTS[r % 5].into()
                     } else {
                         String::new()
