@@ -33,15 +33,49 @@ impl Run {
     }
 }
 
+const QUEUES: [&str; 4] = ["Sales", "Support", "Billing", "Retention"];
+const AGENTS: [&str; 5] = ["Agent 0", "Agent 1", "Agent 2", "Agent 3", "Agent 4"];
+
+/// A page's `batch` row decisions as the gateway asks them for a user whose
+/// rights reach only some calls: play, download and delete on distinct
+/// recordings, each with its call's queue, agents and access point (some
+/// agent-to-agent).
+fn row_requests(batch: usize, seed: usize) -> Vec<pb::DecideRequest> {
+    let actions = [Action::Play, Action::Download, Action::Delete];
+    (0..batch)
+        .map(|i| {
+            let r = (seed + i / 3) % 997;
+            pb::DecideRequest {
+                action: actions[i % 3] as i32,
+                resource: Some(pb::ResourceAttributes {
+                    recording_id: format!("00000000-0000-4000-8000-{r:012}"),
+                    owner_agent: if r.is_multiple_of(17) {
+                        AGENTS[r % 5].into()
+                    } else {
+                        String::new()
+                    },
+                    call_id: format!("10000000-0000-4000-8000-{r:012}"),
+                    queues: vec![QUEUES[r % 4].into()],
+                    agents: vec![AGENTS[r % 5].into(), AGENTS[(r + 1) % 5].into()],
+                    access_point_number: format!("8151156{}", r % 10),
+                }),
+            }
+        })
+        .collect()
+}
+
 /// `clients` concurrent callers (over `channels` HTTP/2 connections) each
 /// sending `batch`-sized requests (1: Decide, more: BatchDecide) for `seconds`,
-/// each a user signed with `key` (the gateway's).
+/// each a user signed with `key` (the gateway's); with `rows`, the page's
+/// per-recording decisions ([`row_requests`]), else the same resource-less
+/// Play `batch` times.
 async fn run(
     key: &IdentityKey,
     name: &str,
     channels: &[Channel],
     clients: usize,
     batch: usize,
+    rows: bool,
     seconds: Duration,
 ) -> Run {
     let deadline = Instant::now() + seconds;
@@ -71,12 +105,16 @@ async fn run(
                         );
                         client.decide(request).await.unwrap();
                     } else {
-                        let requests = (0..batch)
-                            .map(|_| pb::DecideRequest {
-                                action: Action::Play as i32,
-                                resource: None,
-                            })
-                            .collect();
+                        let requests = if rows {
+                            row_requests(batch, n as usize * 31 + i)
+                        } else {
+                            (0..batch)
+                                .map(|_| pb::DecideRequest {
+                                    action: Action::Play as i32,
+                                    resource: None,
+                                })
+                                .collect()
+                        };
                         let request = key.request(pb::BatchDecideRequest { requests }, &who);
                         let answer = client.batch_decide(request).await.unwrap();
                         assert_eq!(answer.into_inner().decisions.len(), batch);
@@ -145,14 +183,43 @@ async fn main() {
     let key = keys.gateway();
     let paal = Principal::new("10009", "paal", "Paal Admin");
     for i in 0..USERS {
+        // A third reach every call, a third two queues, a third their own
+        // calls (as agents), so row decisions judge the resource.
+        let scoped = |scope: pb::Scope| pb::Scopes {
+            play: Some(scope.clone()),
+            download: Some(scope.clone()),
+            delete: Some(scope),
+            ..Default::default()
+        };
+        let (agent_name, scopes) = match i % 3 {
+            0 => (String::new(), None),
+            1 => (
+                String::new(),
+                Some(scoped(pb::Scope {
+                    queues: vec!["Sales".into(), "Billing".into()],
+                    ..Default::default()
+                })),
+            ),
+            _ => (
+                AGENTS[i % 5].to_owned(),
+                Some(scoped(pb::Scope {
+                    own_calls: true,
+                    ..Default::default()
+                })),
+            ),
+        };
         let user = pb::User {
             user_id: format!("user{i}"),
             display_name: format!("User {i}"),
+            agent_name,
             permissions: Some(pb::Permissions {
                 play_recordings: true,
+                download_recordings: true,
+                delete_recordings: i % 4 == 0,
                 require_reason: i % 2 == 0,
                 ..Default::default()
             }),
+            scopes,
             ..Default::default()
         };
         loop {
@@ -181,25 +248,55 @@ async fn main() {
     }
 
     // Warm the cache and the connections.
-    run(&key, "warm-up", &channels, 64, 1, Duration::from_secs(1)).await;
+    run(
+        &key,
+        "warm-up",
+        &channels,
+        64,
+        1,
+        false,
+        Duration::from_secs(1),
+    )
+    .await;
     let runs = [
-        run(&key, "Decide, 1 caller", &channels[..1], 1, 1, seconds).await,
-        run(&key, "Decide, 64 callers", &channels, 64, 1, seconds).await,
         run(
             &key,
-            "BatchDecide x100, 16 callers",
+            "Decide, 1 caller",
+            &channels[..1],
+            1,
+            1,
+            false,
+            seconds,
+        )
+        .await,
+        run(&key, "Decide, 64 callers", &channels, 64, 1, false, seconds).await,
+        run(
+            &key,
+            "BatchDecide x100 same Play, no resource, 16 callers",
             &channels,
             16,
             100,
+            false,
             seconds,
         )
         .await,
         run(
             &key,
-            "BatchDecide x1000, 4 callers",
+            "BatchDecide x100 page rows (distinct recordings, scoped users), 16 callers",
+            &channels,
+            16,
+            100,
+            true,
+            seconds,
+        )
+        .await,
+        run(
+            &key,
+            "BatchDecide x1000 page rows, 4 callers",
             &channels,
             4,
             1000,
+            true,
             seconds,
         )
         .await,

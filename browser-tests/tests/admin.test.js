@@ -126,12 +126,12 @@ test('an admin creates a queue-scoped user, who then sees only that queue', asyn
 
   await form.getByLabel('User id').fill(CREATED);
   // Search: only the queue Sales.
-  const search = form.locator('fieldset.scope[data-right="search"]');
+  const search = form.locator('fieldset.admin-scope[data-right="search"]');
   await search.getByLabel('All calls of the tenant').setChecked(false);
   await search.getByLabel('Queues (comma-separated)').fill('Sales');
   // Play, over the same queue.
   await form.getByLabel('Play recordings', { exact: true }).setChecked(true);
-  const play = form.locator('fieldset.scope[data-right="play"]');
+  const play = form.locator('fieldset.admin-scope[data-right="play"]');
   await play.getByLabel('All calls of the tenant').setChecked(false);
   await play.getByLabel('Queues (comma-separated)').fill('Sales');
   await form.getByRole('button', { name: 'Create user' }).click();

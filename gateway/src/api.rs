@@ -376,7 +376,22 @@ async fn session(api: Api) -> ApiResult {
         },
         "reason_actions": {"play": asks.play, "download": asks.download, "delete": asks.delete},
         "reason_codes": s.reason_codes.iter().map(|c| json!({"code": c.code, "label": c.label})).collect::<Vec<_>>(),
+        "roles": s.roles,
+        "agent_name": s.agent_name,
+        "access": access(s.scopes.unwrap_or_default()),
     })))
+}
+
+/// Each granted right and where it reaches, in words, for the session card.
+fn access(scopes: pb::Scopes) -> Vec<serde_json::Value> {
+    use authz_svc::scope::{Right, describe};
+    Right::ALL
+        .into_iter()
+        .filter_map(|right| {
+            let scope = right.scope_in(&scopes)?;
+            Some(json!({"right": right.field(), "scope": describe(scope)}))
+        })
+        .collect()
 }
 
 /// Search parameters as query-string fields; times are RFC 3339.

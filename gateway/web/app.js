@@ -19,6 +19,27 @@ const player = new Player(document.getElementById('player-slot'));
 const notices = createNotices(document.getElementById('notices'));
 
 let session = null;
+
+const RIGHTS = { search: 'Search', play: 'Play', download: 'Download', delete: 'Delete', view_audit: 'Audit log' };
+
+/** The session card: the user's roles and each right with where it reaches. */
+function accessCard(s) {
+  const roles = (s.roles || []).join(', ');
+  return h(
+    'details',
+    { class: 'access-card' },
+    h('summary', {}, 'Your access'),
+    h(
+      'dl',
+      {},
+      ...(roles ? [h('dt', {}, 'Roles'), h('dd', {}, roles)] : []),
+      ...(s.agent_name ? [h('dt', {}, 'Agent'), h('dd', {}, s.agent_name)] : []),
+      ...(s.access || []).flatMap((a) => [h('dt', {}, RIGHTS[a.right] || a.right), h('dd', { dataset: { right: a.right } }, a.scope)]),
+      ...(s.permissions.require_reason ? [h('dt', {}, 'Reason'), h('dd', {}, 'asked before play, download, delete')] : []),
+      ...(s.permissions.admin ? [h('dt', {}, 'Admin'), h('dd', {}, 'manages users and roles')] : []),
+    ),
+  );
+}
 let ctx = null;
 let views = {};
 
@@ -71,7 +92,7 @@ function renderTopbar() {
     brand,
     h('span', { class: 'tenant' }, `Customer ${session.customer}`),
     h('nav', { class: 'nav', 'aria-label': 'Archive sections' }, links),
-    h('div', { class: 'topbar-user' }, h('span', { class: 'topbar-user-name' }, session.display_name), h('span', { class: 'topbar-user-id' }, `(${session.user_id})`), signOutButton),
+    h('div', { class: 'topbar-user' }, h('span', { class: 'topbar-user-name' }, session.display_name), h('span', { class: 'topbar-user-id' }, `(${session.user_id})`), accessCard(session), signOutButton),
   );
 }
 

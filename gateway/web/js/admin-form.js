@@ -96,7 +96,7 @@ function scopeEditor(prefix, right, label, scope, { auditOnly = false } = {}) {
   const points = h('input', { type: 'text', inputmode: 'numeric', value: (scope?.access_points ?? []).join(', '), placeholder: 'e.g. 81511569' });
   const narrow = h(
     'div',
-    { class: 'scope-parts' },
+    { class: 'admin-scope-parts' },
     ownField,
     auditOnly ? null : field('Queues (comma-separated)', queues, `${base}.queues`),
     auditOnly ? null : field('Access points (comma-separated)', points, `${base}.access_points`),
@@ -106,7 +106,7 @@ function scopeEditor(prefix, right, label, scope, { auditOnly = false } = {}) {
   };
   all.addEventListener('change', sync);
   sync();
-  const element = h('fieldset', { class: 'scope', tabindex: '-1', dataset: { right, field: base } }, h('legend', {}, `${label}: which calls`), allField, narrow);
+  const element = h('fieldset', { class: 'admin-scope', tabindex: '-1', dataset: { right, field: base } }, h('legend', {}, `${label}: which calls`), allField, narrow);
   return {
     element,
     value: () =>
@@ -138,13 +138,13 @@ export function rightsEditor(prefix, permissions = {}, scopes = {}) {
     };
     control.addEventListener('change', sync);
     sync();
-    return h('div', { class: 'right' }, wrapper, scope.element);
+    return h('div', { class: 'admin-right' }, wrapper, scope.element);
   });
   const element = h(
     'fieldset',
     { class: 'rights', dataset: { field: `${prefix}.permissions` } },
     h('legend', {}, 'Rights'),
-    h('div', { class: 'right' }, h('p', { class: 'muted' }, 'Every user may search; choose which calls they find.'), search.element),
+    h('div', { class: 'admin-right' }, h('p', { class: 'muted' }, 'Every user may search; choose which calls they find.'), search.element),
     rows,
   );
   return {
