@@ -22,7 +22,7 @@ use crate::{
 /// The store on the pool of either backend.
 #[derive(Debug, Clone)]
 pub struct SqlStore<DB: Database> {
-    pool: Pool<DB>,
+    pub(super) pool: Pool<DB>,
 }
 
 /// The SQLite store (the embedded default).
@@ -141,7 +141,7 @@ where
 }
 
 /// Queues `event` in the outbox, due at the change's time.
-fn outbox_insert<'q, DB>(
+pub(super) fn outbox_insert<'q, DB>(
     tenant: &'q str,
     event: &AuditEvent,
     change: &Change,
