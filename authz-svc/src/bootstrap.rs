@@ -2,7 +2,8 @@
 //! created with every permission when missing, so a fresh tenant has someone
 //! who can create the other users. Existing users are never changed, so a
 //! restart does not undo what an admin changed since. Each admin created is
-//! recorded like any user change, by `system:bootstrap`.
+//! recorded like any user change, by `system:bootstrap`; an admin's tenant
+//! not yet in the registry is registered, active.
 
 use audit_svc::outbox::Change;
 use chrono::{DateTime, Utc};
@@ -63,6 +64,7 @@ pub(crate) async fn apply(
     let bootstrap = Change::system("bootstrap", now);
     let mut created = 0;
     for admin in admins {
+        crate::tenants::register(store, &admin.tenant, &bootstrap).await?;
         if store
             .insert_user(&admin.tenant, &admin.user, &bootstrap)
             .await?

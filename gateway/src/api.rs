@@ -169,7 +169,7 @@ impl IntoResponse for ApiError {
 
 /// axum's `Query`, refusing a query string it cannot read as the API's
 /// other errors are refused: 400 `{"error": …}` naming the field.
-struct Query<T>(T);
+pub(crate) struct Query<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
@@ -183,7 +183,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 }
 
 /// axum's `Json` request body, refused like [`Query`].
-struct JsonBody<T>(T);
+pub(crate) struct JsonBody<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;

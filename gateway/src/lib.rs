@@ -14,6 +14,7 @@ pub mod flows;
 pub mod format;
 mod grpc;
 mod metrics;
+pub mod operator;
 pub mod origin;
 mod postgres;
 pub mod rows;
@@ -32,7 +33,9 @@ use archive_common::{
     host::{Host, watch_readiness},
     shutdown::CancellationToken,
 };
-use archive_proto::v1::archive_service_server::ArchiveServiceServer;
+use archive_proto::v1::{
+    archive_service_server::ArchiveServiceServer, operator_service_server::OperatorServiceServer,
+};
 use tokio::net::TcpListener;
 use tonic::service::{Routes, interceptor::InterceptedService};
 
@@ -108,9 +111,14 @@ pub async fn run_with(
         authenticate =
             authenticate.with_jwks(auth::Authenticate::load_jwks(path).map_err(Error::Config)?);
     }
+    let operator = operator_api(&config, clock.clone())?;
     let routes = Routes::new(InterceptedService::new(
         ArchiveServiceServer::from_arc(gateway.clone()),
         authenticate.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        OperatorServiceServer::new(operator.proxy.clone()),
+        operator.credential.clone(),
     ));
     let host = Host::new(routes, &[SERVICE_NAME]).await;
     // SERVING only while the services it composes answer their health checks.
@@ -137,6 +145,7 @@ pub async fn run_with(
         auth: authenticate,
         proxies,
     }))
+    .merge(operator::api::router(operator))
     // Traces, logs and request metrics for every HTTP request (telemetry::server).
     .layer(archive_common::telemetry::server::Observe::http("gateway"));
     let stop = shutdown.clone();
@@ -156,6 +165,28 @@ pub async fn run_with(
     grpc_result?;
     http_result?;
     Ok(())
+}
+
+/// The operator's side: authz-svc's OperatorService called as
+/// `system:operator` with the gateway's key, behind the configured operator
+/// credential (none configured: every operator call refused).
+fn operator_api(
+    config: &GatewayConfig,
+    clock: Arc<dyn archive_common::Clock>,
+) -> Result<operator::api::OperatorApi, Error> {
+    let key = config
+        .identity
+        .load_with(clock)
+        .map_err(|e| Error::Config(e.to_string()))?
+        .key;
+    let credential = match &config.operator_token_file {
+        Some(path) => operator::OperatorCredential::load(path).map_err(Error::Config)?,
+        None => operator::OperatorCredential::none(),
+    };
+    Ok(operator::api::OperatorApi {
+        proxy: operator::OperatorProxy::connect(&config.authz_url, key, config.upstream_timeout())?,
+        credential,
+    })
 }
 
 /// Download links are signed with a key derived from the JWT secret, so a

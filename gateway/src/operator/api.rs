@@ -1,0 +1,298 @@
+//! `/api/v1/operator/…`: the operator's JSON API, authenticated with the
+//! operator credential (`Authorization: Bearer <operator token>`) and
+//! answered by the same [`OperatorProxy`] calls as gRPC; errors are the
+//! API's usual JSON errors (403 "tenant 20002 is suspended" and the like).
+//!
+//! - `GET  /api/v1/operator/tenants[?show_removed=true&page_size=&page_token=]`
+//! - `POST /api/v1/operator/tenants` `{"tenant_id", "display_name", "admin": {"user_id", "display_name"}}`
+//! - `GET  /api/v1/operator/tenants/{id}`
+//! - `POST /api/v1/operator/tenants/{id}/suspend` (`/resume`, `/remove`), body `{"reason"}` optional
+//! - `GET  /api/v1/operator/tenants/{id}/users`, `POST` the same with a user
+
+use archive_proto::v1 as pb;
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::{HeaderMap, header},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{OperatorCredential, OperatorProxy};
+use crate::api::{ApiError, JsonBody, Query};
+
+#[derive(Clone)]
+pub struct OperatorApi {
+    pub proxy: OperatorProxy,
+    pub credential: OperatorCredential,
+}
+
+type ApiResult = Result<Json<Value>, ApiError>;
+
+pub fn router(state: OperatorApi) -> Router {
+    Router::new()
+        .route(
+            "/api/v1/operator/tenants",
+            get(list_tenants).post(create_tenant),
+        )
+        .route("/api/v1/operator/tenants/{tenant_id}", get(get_tenant))
+        .route(
+            "/api/v1/operator/tenants/{tenant_id}/suspend",
+            post(suspend),
+        )
+        .route("/api/v1/operator/tenants/{tenant_id}/resume", post(resume))
+        .route("/api/v1/operator/tenants/{tenant_id}/remove", post(remove))
+        .route(
+            "/api/v1/operator/tenants/{tenant_id}/users",
+            get(list_users).post(create_user),
+        )
+        .with_state(state)
+}
+
+impl OperatorApi {
+    /// The proxy, once the request carries the operator credential.
+    fn admit(&self, headers: &HeaderMap) -> Result<&OperatorProxy, ApiError> {
+        let presented = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        self.credential.check(presented)?;
+        Ok(&self.proxy)
+    }
+}
+
+/// The request's idempotency key and reason, for the event it leads to.
+fn context(headers: &HeaderMap, reason: String) -> Option<pb::ActionContext> {
+    let header = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    Some(pb::ActionContext {
+        request_id: header(header::HeaderName::from_static("idempotency-key")),
+        reason,
+        user_agent: header(header::USER_AGENT),
+        ..Default::default()
+    })
+}
+
+fn time(ts: Option<prost_types::Timestamp>) -> Value {
+    ts.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+        .map_or(Value::Null, |t| json!(t.to_rfc3339()))
+}
+
+fn state_name(state: i32) -> String {
+    let name = pb::TenantState::try_from(state)
+        .unwrap_or_default()
+        .as_str_name();
+    name.trim_start_matches("TENANT_STATE_")
+        .to_ascii_lowercase()
+}
+
+fn tenant_json(t: pb::Tenant) -> Value {
+    json!({
+        "tenant_id": t.tenant_id,
+        "display_name": t.display_name,
+        "state": state_name(t.state),
+        "create_time": time(t.create_time),
+        "update_time": time(t.update_time),
+    })
+}
+
+fn user_json(u: pb::User) -> Value {
+    let p = u.permissions.unwrap_or_default();
+    json!({
+        "user_id": u.user_id,
+        "display_name": u.display_name,
+        "agent_name": u.agent_name,
+        "roles": u.roles,
+        "permissions": {
+            "play_recordings": p.play_recordings,
+            "download_recordings": p.download_recordings,
+            "delete_recordings": p.delete_recordings,
+            "require_reason": p.require_reason,
+            "view_audit_log": p.view_audit_log,
+            "admin": p.admin,
+        },
+        "create_time": time(u.create_time),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct PageQuery {
+    page_size: Option<i32>,
+    page_token: Option<String>,
+    show_removed: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserBody {
+    user_id: String,
+    display_name: String,
+    #[serde(default)]
+    agent_name: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+impl UserBody {
+    fn user(self) -> (pb::User, String) {
+        let user = pb::User {
+            user_id: self.user_id,
+            display_name: self.display_name,
+            agent_name: self.agent_name,
+            roles: self.roles,
+            ..Default::default()
+        };
+        (user, self.reason)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TenantBody {
+    tenant_id: String,
+    display_name: String,
+    admin: UserBody,
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ReasonBody {
+    reason: String,
+}
+
+async fn list_tenants(
+    State(api): State<OperatorApi>,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> ApiResult {
+    let page = api
+        .admit(&headers)?
+        .list_tenants(pb::ListTenantsRequest {
+            page_size: q.page_size.unwrap_or_default(),
+            page_token: q.page_token.unwrap_or_default(),
+            show_removed: q.show_removed,
+        })
+        .await?;
+    Ok(Json(json!({
+        "tenants": page.tenants.into_iter().map(tenant_json).collect::<Vec<_>>(),
+        "next_page_token": page.next_page_token,
+    })))
+}
+
+async fn create_tenant(
+    State(api): State<OperatorApi>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<TenantBody>,
+) -> ApiResult {
+    let proxy = api.admit(&headers)?;
+    let (admin, _) = body.admin.user();
+    let created = proxy
+        .create_tenant(pb::CreateTenantRequest {
+            tenant: Some(pb::Tenant {
+                tenant_id: body.tenant_id,
+                display_name: body.display_name,
+                ..Default::default()
+            }),
+            admin: Some(admin),
+            context: context(&headers, body.reason),
+        })
+        .await?;
+    Ok(Json(tenant_json(created)))
+}
+
+async fn get_tenant(
+    State(api): State<OperatorApi>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<String>,
+) -> ApiResult {
+    let tenant = api
+        .admit(&headers)?
+        .get_tenant(pb::GetTenantRequest { tenant_id })
+        .await?;
+    Ok(Json(tenant_json(tenant)))
+}
+
+async fn suspend(
+    State(api): State<OperatorApi>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<String>,
+    body: Option<JsonBody<ReasonBody>>,
+) -> ApiResult {
+    let context = context(&headers, body.map(|b| b.0.reason).unwrap_or_default());
+    let request = pb::SuspendTenantRequest { tenant_id, context };
+    Ok(Json(tenant_json(
+        api.admit(&headers)?.suspend_tenant(request).await?,
+    )))
+}
+
+async fn resume(
+    State(api): State<OperatorApi>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<String>,
+    body: Option<JsonBody<ReasonBody>>,
+) -> ApiResult {
+    let context = context(&headers, body.map(|b| b.0.reason).unwrap_or_default());
+    let request = pb::ResumeTenantRequest { tenant_id, context };
+    Ok(Json(tenant_json(
+        api.admit(&headers)?.resume_tenant(request).await?,
+    )))
+}
+
+async fn remove(
+    State(api): State<OperatorApi>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<String>,
+    body: Option<JsonBody<ReasonBody>>,
+) -> ApiResult {
+    let context = context(&headers, body.map(|b| b.0.reason).unwrap_or_default());
+    let request = pb::RemoveTenantRequest { tenant_id, context };
+    Ok(Json(tenant_json(
+        api.admit(&headers)?.remove_tenant(request).await?,
+    )))
+}
+
+async fn list_users(
+    State(api): State<OperatorApi>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult {
+    let page = api
+        .admit(&headers)?
+        .list_tenant_users(pb::ListTenantUsersRequest {
+            tenant_id,
+            page_size: q.page_size.unwrap_or_default(),
+            page_token: q.page_token.unwrap_or_default(),
+        })
+        .await?;
+    Ok(Json(json!({
+        "users": page.users.into_iter().map(user_json).collect::<Vec<_>>(),
+        "next_page_token": page.next_page_token,
+    })))
+}
+
+async fn create_user(
+    State(api): State<OperatorApi>,
+    headers: HeaderMap,
+    Path(tenant_id): Path<String>,
+    JsonBody(body): JsonBody<UserBody>,
+) -> ApiResult {
+    let proxy = api.admit(&headers)?;
+    let (user, reason) = body.user();
+    let created = proxy
+        .create_tenant_user(pb::CreateTenantUserRequest {
+            tenant_id,
+            user: Some(user),
+            context: context(&headers, reason),
+        })
+        .await?;
+    Ok(Json(user_json(created)))
+}
