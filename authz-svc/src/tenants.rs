@@ -12,9 +12,7 @@ use archive_common::{Clock, FieldViolation, convert};
 use archive_proto::v1 as pb;
 use chrono::{DateTime, TimeDelta, Utc};
 
-use audit_svc::outbox::Change;
-
-use crate::{Error, model::check_display_name, store::Store};
+use crate::model::check_display_name;
 
 /// The longest customer number.
 pub const TENANT_ID_MAX: usize = 20;
@@ -126,26 +124,6 @@ impl From<Tenant> for pb::Tenant {
             update_time: Some(convert::timestamp(t.update_time)),
         }
     }
-}
-
-/// Registers `tenant`, active, named after its number, unless it is
-/// registered already (in any state): for tenants that get users other than
-/// through the operator (`--bootstrap-admin`).
-pub(crate) async fn register(
-    store: &dyn Store,
-    tenant: &str,
-    change: &Change,
-) -> Result<(), Error> {
-    if store.get_tenant(tenant).await?.is_none() {
-        let spec = TenantSpec {
-            tenant_id: tenant.to_owned(),
-            display_name: format!("Customer {tenant}"),
-        };
-        if store.insert_tenant(&spec, change).await?.is_some() {
-            tracing::info!(tenant, "tenant registered");
-        }
-    }
-    Ok(())
 }
 
 /// How long a tenant's state is believed once read: how late, at most, a

@@ -57,6 +57,7 @@ test_support::backend_suite!(
     a_tenant_is_created_once_with_its_event,
     states_move_only_as_allowed_each_with_its_event,
     tenants_list_in_order_without_the_removed,
+    a_bootstrap_tenant_is_registered_once_without_an_event,
 );
 
 /// Copies the migrations before 0004 of `backend` into `dir`.
@@ -250,4 +251,24 @@ async fn tenants_list_in_order_without_the_removed(url: &str) {
         ids(store.list_tenants("100", 2, true).await.unwrap()),
         ["20002", "30003"]
     );
+}
+
+async fn a_bootstrap_tenant_is_registered_once_without_an_event(url: &str) {
+    let store = store::open(url, true).await.unwrap();
+    assert!(store.register_tenant("10009", at(0)).await.unwrap());
+    assert!(!store.register_tenant("10009", at(1)).await.unwrap());
+    let t = store.get_tenant("10009").await.unwrap().unwrap();
+    assert_eq!(
+        (t.display_name.as_str(), t.state, t.create_time),
+        ("Customer 10009", TenantState::Active, at(0))
+    );
+    assert!(take_events(store.as_ref()).await.is_empty());
+    // A suspended tenant stays suspended however often its admin is bootstrapped.
+    store
+        .set_tenant_state("10009", TenantState::Suspended, &by_operator(2))
+        .await
+        .unwrap();
+    assert!(!store.register_tenant("10009", at(3)).await.unwrap());
+    let t = store.get_tenant("10009").await.unwrap().unwrap();
+    assert_eq!(t.state, TenantState::Suspended);
 }

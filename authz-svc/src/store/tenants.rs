@@ -5,6 +5,7 @@
 use archive_common::{convert, db};
 use async_trait::async_trait;
 use audit_svc::outbox::Change;
+use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Type};
 
 use super::{SqlStore, users::outbox_insert};
@@ -25,6 +26,11 @@ pub trait Tenants: Send + Sync + 'static {
         tenant: &TenantSpec,
         change: &Change,
     ) -> Result<Option<Tenant>, Error>;
+    /// Registers a tenant that already has users (a `--bootstrap-admin`'s),
+    /// active, named after its number, unless it is registered; with no
+    /// event, as the migration registers the tenants it finds: the admin's
+    /// own creation is the tenant's first event.
+    async fn register_tenant(&self, tenant_id: &str, at: DateTime<Utc>) -> Result<bool, Error>;
     async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, Error>;
     /// Tenants ordered by id, those after `after` (exclusive), at most
     /// `limit`; removed ones only with `show_removed`.
@@ -143,6 +149,18 @@ where
             .await?;
         tx.commit().await?;
         Ok(Some(created))
+    }
+
+    async fn register_tenant(&self, tenant_id: &str, at: DateTime<Utc>) -> Result<bool, Error> {
+        let name = format!("Customer {tenant_id}");
+        let registered = sqlx::query_as::<_, TenantRow>(&insert_sql())
+            .bind(tenant_id)
+            .bind(name.as_str())
+            .bind(TenantState::Active.as_str())
+            .bind(convert::micros(at))
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(registered.is_some())
     }
 
     async fn get_tenant(&self, tenant_id: &str) -> Result<Option<Tenant>, Error> {
