@@ -85,37 +85,29 @@ async fn the_migration_registers_the_tenants_that_have_users(url: &str) {
         permissions: ALL_PERMISSIONS,
     };
     let bootstrap = |t| Change::system("bootstrap", at(t));
-    match &pool {
+    let old_store: Arc<dyn Store> = match &pool {
         db::Pool::Sqlite(p) => {
             migrations_before_tenants("sqlite", old.path());
             let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
             migrator.run(p).await.unwrap();
-            let s = SqlStore::new(p.clone());
-            s.insert_user("10009", &admin("paal"), &bootstrap(5))
-                .await
-                .unwrap();
-            s.insert_user("10009", &admin("sara"), &bootstrap(9))
-                .await
-                .unwrap();
-            s.insert_user("20002", &admin("boss"), &bootstrap(7))
-                .await
-                .unwrap();
+            Arc::new(SqlStore::new(p.clone()))
         }
         db::Pool::Postgres(p) => {
             migrations_before_tenants("postgres", old.path());
             let migrator = sqlx::migrate::Migrator::new(old.path()).await.unwrap();
             migrator.run(p).await.unwrap();
-            let s = SqlStore::new(p.clone());
-            s.insert_user("10009", &admin("paal"), &bootstrap(5))
-                .await
-                .unwrap();
-            s.insert_user("10009", &admin("sara"), &bootstrap(9))
-                .await
-                .unwrap();
-            s.insert_user("20002", &admin("boss"), &bootstrap(7))
-                .await
-                .unwrap();
+            Arc::new(SqlStore::new(p.clone()))
         }
+    };
+    for (tenant, user, t) in [
+        ("10009", "paal", 5),
+        ("10009", "sara", 9),
+        ("20002", "boss", 7),
+    ] {
+        old_store
+            .insert_user(tenant, &admin(user), &bootstrap(t))
+            .await
+            .unwrap();
     }
     let store = store::open(url, true).await.unwrap();
     let tenants = store.list_tenants("", 10, false).await.unwrap();

@@ -357,22 +357,26 @@ fn rows_json(response: pb::SearchCallRowsResponse) -> Value {
 
 async fn session(api: Api) -> ApiResult {
     let s = api.gateway().get_session(&api.principal()?).await?;
-    let p = s.permissions.unwrap_or_default();
     Ok(Json(json!({
         "customer": s.customer,
         "user_id": s.user_id,
         "display_name": s.display_name,
         "time_zone": s.time_zone,
-        "permissions": {
-            "play_recordings": p.play_recordings,
-            "download_recordings": p.download_recordings,
-            "delete_recordings": p.delete_recordings,
-            "require_reason": p.require_reason,
-            "view_audit_log": p.view_audit_log,
-            "admin": p.admin,
-        },
+        "permissions": permissions_json(&s.permissions.unwrap_or_default()),
         "reason_codes": s.reason_codes.iter().map(|c| json!({"code": c.code, "label": c.label})).collect::<Vec<_>>(),
     })))
+}
+
+/// A user's rights as the API shows them.
+pub(crate) fn permissions_json(p: &pb::Permissions) -> Value {
+    json!({
+        "play_recordings": p.play_recordings,
+        "download_recordings": p.download_recordings,
+        "delete_recordings": p.delete_recordings,
+        "require_reason": p.require_reason,
+        "view_audit_log": p.view_audit_log,
+        "admin": p.admin,
+    })
 }
 
 /// Search parameters as query-string fields; times are RFC 3339.

@@ -200,6 +200,29 @@ async fn the_cli_creates_suspends_and_resumes_a_tenant_of_the_embedded_suite() {
         let refused = http::request("GET", &tenants_url, &[("authorization", &wrong)]).await;
         assert_eq!(refused.status, 401);
     }
+    let op_auth = format!("Bearer {operator}");
+    let state_url = |action: &str| format!("{tenants_url}/20002/{action}");
+    let moved = http::post_json(
+        &state_url("suspend"),
+        &[("authorization", &op_auth)],
+        r#"{"reason": "by API"}"#,
+    )
+    .await;
+    assert_eq!(moved.status, 200);
+    let moved: serde_json::Value = serde_json::from_slice(&moved.body).unwrap();
+    assert_eq!(moved["state"], "suspended");
+    assert_suspended(session(gateway, &boss).await);
+    let moved = http::request("POST", &state_url("resume"), &[("authorization", &op_auth)]).await;
+    assert_eq!(moved.status, 200);
+    assert_eq!(session(gateway, &boss).await.unwrap().user_id, "boss");
+    let unknown = http::request(
+        "POST",
+        &state_url("frobnicate"),
+        &[("authorization", &op_auth)],
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+
     let mut grpc = OperatorServiceClient::connect(format!("http://{gateway}"))
         .await
         .unwrap();

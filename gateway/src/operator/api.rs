@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{OperatorCredential, OperatorProxy};
-use crate::api::{ApiError, JsonBody, Query};
+use crate::api::{ApiError, JsonBody, Query, permissions_json};
 
 #[derive(Clone)]
 pub struct OperatorApi {
@@ -37,12 +37,11 @@ pub fn router(state: OperatorApi) -> Router {
             get(list_tenants).post(create_tenant),
         )
         .route("/api/v1/operator/tenants/{tenant_id}", get(get_tenant))
+        // suspend, resume or remove
         .route(
-            "/api/v1/operator/tenants/{tenant_id}/suspend",
-            post(suspend),
+            "/api/v1/operator/tenants/{tenant_id}/{move}",
+            post(set_state),
         )
-        .route("/api/v1/operator/tenants/{tenant_id}/resume", post(resume))
-        .route("/api/v1/operator/tenants/{tenant_id}/remove", post(remove))
         .route(
             "/api/v1/operator/tenants/{tenant_id}/users",
             get(list_users).post(create_user),
@@ -102,20 +101,12 @@ fn tenant_json(t: pb::Tenant) -> Value {
 }
 
 fn user_json(u: pb::User) -> Value {
-    let p = u.permissions.unwrap_or_default();
     json!({
         "user_id": u.user_id,
         "display_name": u.display_name,
         "agent_name": u.agent_name,
         "roles": u.roles,
-        "permissions": {
-            "play_recordings": p.play_recordings,
-            "download_recordings": p.download_recordings,
-            "delete_recordings": p.delete_recordings,
-            "require_reason": p.require_reason,
-            "view_audit_log": p.view_audit_log,
-            "admin": p.admin,
-        },
+        "permissions": permissions_json(&u.permissions.unwrap_or_default()),
         "create_time": time(u.create_time),
     })
 }
@@ -220,43 +211,31 @@ async fn get_tenant(
     Ok(Json(tenant_json(tenant)))
 }
 
-async fn suspend(
+/// `suspend`, `resume` or `remove`.
+async fn set_state(
     State(api): State<OperatorApi>,
     headers: HeaderMap,
-    Path(tenant_id): Path<String>,
+    Path((tenant_id, to)): Path<(String, String)>,
     body: Option<JsonBody<ReasonBody>>,
 ) -> ApiResult {
+    let proxy = api.admit(&headers)?;
     let context = context(&headers, body.map(|b| b.0.reason).unwrap_or_default());
-    let request = pb::SuspendTenantRequest { tenant_id, context };
-    Ok(Json(tenant_json(
-        api.admit(&headers)?.suspend_tenant(request).await?,
-    )))
-}
-
-async fn resume(
-    State(api): State<OperatorApi>,
-    headers: HeaderMap,
-    Path(tenant_id): Path<String>,
-    body: Option<JsonBody<ReasonBody>>,
-) -> ApiResult {
-    let context = context(&headers, body.map(|b| b.0.reason).unwrap_or_default());
-    let request = pb::ResumeTenantRequest { tenant_id, context };
-    Ok(Json(tenant_json(
-        api.admit(&headers)?.resume_tenant(request).await?,
-    )))
-}
-
-async fn remove(
-    State(api): State<OperatorApi>,
-    headers: HeaderMap,
-    Path(tenant_id): Path<String>,
-    body: Option<JsonBody<ReasonBody>>,
-) -> ApiResult {
-    let context = context(&headers, body.map(|b| b.0.reason).unwrap_or_default());
-    let request = pb::RemoveTenantRequest { tenant_id, context };
-    Ok(Json(tenant_json(
-        api.admit(&headers)?.remove_tenant(request).await?,
-    )))
+    let tenant = match to.as_str() {
+        "suspend" => {
+            let request = pb::SuspendTenantRequest { tenant_id, context };
+            proxy.suspend_tenant(request).await?
+        }
+        "resume" => {
+            let request = pb::ResumeTenantRequest { tenant_id, context };
+            proxy.resume_tenant(request).await?
+        }
+        "remove" => {
+            let request = pb::RemoveTenantRequest { tenant_id, context };
+            proxy.remove_tenant(request).await?
+        }
+        _ => return Err(tonic::Status::not_found(format!("no operator action {to:?}")).into()),
+    };
+    Ok(Json(tenant_json(tenant)))
 }
 
 async fn list_users(
