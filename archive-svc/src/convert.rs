@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use crate::{
     model::{
-        CallQuery, Deletion, Media, Order, ReasonCode, RecordingMode, RecordingState, StoredCall,
-        StoredFile, StoredRecording, TenantSettings,
+        CallQuery, CallScope, Deletion, Media, Order, ReasonCode, RecordingMode, RecordingState,
+        StoredCall, StoredFile, StoredRecording, TenantSettings,
     },
     rules::{CallReport, Event, Initiator},
 };
@@ -292,8 +292,43 @@ pub fn call_query(filter: Option<pb::CallFilter>, order: i32) -> Result<CallQuer
         min_speak_ms,
         max_speak_ms,
         linked_agent: None,
+        scope: None,
         order,
     })
+}
+
+/// Names one scope part may hold at most.
+const MAX_SCOPE_NAMES: usize = 500;
+
+/// A search scope (`scope`); unset or `all_calls`: every call (`None`).
+pub fn call_scope(scope: Option<pb::CallScope>) -> Result<Option<CallScope>, FieldViolation> {
+    let Some(s) = scope else { return Ok(None) };
+    if s.all_calls {
+        return Ok(None);
+    }
+    let names = |list: Vec<String>,
+                 field: &str,
+                 check: fn(&str, &str) -> Result<String, FieldViolation>| {
+        if list.len() > MAX_SCOPE_NAMES {
+            return Err(FieldViolation::new(
+                field,
+                format!("must name at most {MAX_SCOPE_NAMES}"),
+            ));
+        }
+        let mut checked = list
+            .iter()
+            .enumerate()
+            .map(|(i, n)| check(n, &format!("{field}[{i}]")))
+            .collect::<Result<Vec<_>, _>>()?;
+        checked.sort();
+        checked.dedup();
+        Ok(checked)
+    };
+    Ok(Some(CallScope {
+        own_agent: optional_name(&s.own_agent, "scope.own_agent")?,
+        queues: names(s.queues, "scope.queues", name)?,
+        access_points: names(s.access_points, "scope.access_points", phone_number)?,
+    }))
 }
 
 /// 0 means the default; negative or above the cap is refused.
@@ -540,5 +575,48 @@ impl From<StoredCall> for pb::Call {
                 .collect(),
             customer: tenant,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_scope_is_checked_and_normalised() {
+        assert_eq!(call_scope(None).unwrap(), None);
+        let all = pb::CallScope {
+            all_calls: true,
+            queues: vec!["Sales".into()],
+            ..Default::default()
+        };
+        assert_eq!(call_scope(Some(all)).unwrap(), None, "all calls: no scope");
+        let scope = pb::CallScope {
+            own_agent: "Andreas Wallin".into(),
+            queues: vec!["Sales".into(), "Billing".into(), "Sales".into()],
+            access_points: vec!["81511569".into()],
+            ..Default::default()
+        };
+        let checked = call_scope(Some(scope)).unwrap().unwrap();
+        assert_eq!(checked.queues, ["Billing", "Sales"]);
+        assert_eq!(checked.own_agent.as_deref(), Some("Andreas Wallin"));
+        let bad = pb::CallScope {
+            access_points: vec!["81511569".into(), "main".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            call_scope(Some(bad)).unwrap_err().field,
+            "scope.access_points[1]"
+        );
+        let blank = pb::CallScope {
+            queues: vec![" ".into()],
+            ..Default::default()
+        };
+        assert_eq!(
+            call_scope(Some(blank)).unwrap_err().field,
+            "scope.queues[0]"
+        );
+        let empty = call_scope(Some(pb::CallScope::default())).unwrap();
+        assert_eq!(empty, Some(CallScope::default()), "reaches nothing");
     }
 }

@@ -300,7 +300,20 @@ pub struct CallQuery {
     pub max_speak_ms: Option<i64>,
     /// "My call recordings": only calls with a recording linked to this agent.
     pub linked_agent: Option<String>,
+    /// The calls the user may see; `None`: every call of the tenant.
+    pub scope: Option<CallScope>,
     pub order: Order,
+}
+
+/// A search scope: a call is in it when any part says so (an empty one
+/// reaches nothing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallScope {
+    /// Calls this agent took part in, except agent-to-agent calls whose
+    /// recording another agent initiated.
+    pub own_agent: Option<String>,
+    pub queues: Vec<String>,
+    pub access_points: Vec<String>,
 }
 
 impl CallQuery {

@@ -183,7 +183,8 @@ impl Archive for CallArchive {
         req: pb::SearchCallsRequest,
     ) -> Result<pb::SearchCallsResponse, Error> {
         let who = self.admit(caller, &access::SEARCH_CALLS).await?;
-        let query = call_query(req.filter, req.order)?;
+        let mut query = call_query(req.filter, req.order)?;
+        query.scope = convert::call_scope(req.scope)?;
         let size = page_size(req.page_size, "page_size")?;
         let (calls, next_page_token) = self
             .page(&who.tenant, &query, size, &req.page_token)

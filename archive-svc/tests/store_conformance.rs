@@ -15,7 +15,7 @@ use archive_common::{Principal, convert::timestamp};
 use archive_proto::v1::{AuditEvent, AuditEventKind};
 use archive_svc::{
     model::{
-        CallQuery, Cursor, Deletion, Media, NewCall, NewRecording, Order, PendingCursor,
+        CallQuery, CallScope, Cursor, Deletion, Media, NewCall, NewRecording, Order, PendingCursor,
         ReasonCode, RecordingMode, RecordingState, Segment, StoredCall, StoredFile, TenantSettings,
     },
     store::{self, CallStore, MediaDeletion},
@@ -338,6 +338,75 @@ async fn a_party_filter_pages_by_its_keyset(url: &str) {
 }
 
 /// Keyset pagination walks every row once.
+/// A scope (own calls, queues, access points; any part) narrows a search
+/// like a filter; an agent-to-agent call recorded for its initiator is not
+/// the called agent's own.
+async fn a_search_scope_reaches_only_its_calls(url: &str) {
+    let store = &*open(url).await;
+    seed(store).await;
+    let mut support = call("s-5", 50, "4711", "Kari", 1);
+    support.queues = vec!["Support".into()];
+    support.access_point_number = "95510009".into();
+    ingest(store, "10009", support).await;
+    let mut a2a = call("s-6", 60, "", "Kari", 1);
+    a2a.queues = Vec::new();
+    a2a.agents = vec!["Kari".into(), "Andreas Wallin".into()];
+    a2a.recordings[0].linked_agents = vec!["Kari".into()];
+    a2a.recordings[0].owner_agent = Some("Kari".into());
+    ingest(store, "10009", a2a).await;
+    let sessions = |scope: CallScope| async move {
+        let q = CallQuery {
+            scope: Some(scope),
+            ..CallQuery::default()
+        };
+        let mut found: Vec<String> = store
+            .search("10009", &q, None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.session_id)
+            .collect();
+        found.sort();
+        found
+    };
+    let queues = |names: &[&str]| CallScope {
+        queues: names.iter().map(|n| n.to_string()).collect(),
+        ..CallScope::default()
+    };
+    assert_eq!(sessions(queues(&["Support"])).await, ["s-5"]);
+    assert_eq!(
+        sessions(queues(&["Sales", "Nowhere"])).await,
+        ["s-1", "s-2", "s-3", "s-4"]
+    );
+    let mobile = CallScope {
+        access_points: vec!["95510009".into()],
+        ..CallScope::default()
+    };
+    assert_eq!(sessions(mobile).await, ["s-5"]);
+    let own = |agent: &str| CallScope {
+        own_agent: Some(agent.into()),
+        ..CallScope::default()
+    };
+    assert_eq!(sessions(own("Andreas Wallin")).await, ["s-1", "s-3"]);
+    assert_eq!(sessions(own("Kari")).await, ["s-5", "s-6"]);
+    // The union of parts; an empty scope reaches nothing.
+    let both = CallScope {
+        own_agent: Some("Andreas Wallin".into()),
+        queues: vec!["Support".into()],
+        ..CallScope::default()
+    };
+    assert_eq!(sessions(both).await, ["s-1", "s-3", "s-5"]);
+    assert!(sessions(CallScope::default()).await.is_empty());
+    // With a filter too, and another tenant's calls never.
+    let q = CallQuery {
+        agent: Some("Andreas Wallin".into()),
+        scope: Some(queues(&["Sales"])),
+        ..CallQuery::default()
+    };
+    assert_eq!(store.search("10009", &q, None, 100).await.unwrap().len(), 2);
+    assert_eq!(store.search("20001", &q, None, 100).await.unwrap().len(), 1);
+}
+
 async fn keyset_pagination_walks_every_row_once(url: &str) {
     let store = &*open(url).await;
     seed(store).await;
@@ -1149,6 +1218,7 @@ test_support::backend_suite!(
     searches_are_ordered_and_tenant_bound,
     search_filters,
     a_party_filter_pages_by_its_keyset,
+    a_search_scope_reaches_only_its_calls,
     keyset_pagination_walks_every_row_once,
     another_tenants_ids_are_invisible,
     deletion_markers_stay_and_are_recorded_once,

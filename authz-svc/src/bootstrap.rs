@@ -41,12 +41,7 @@ pub(crate) fn parse(entry: &str) -> Result<Admin, Error> {
     check_display_name(display_name, "display_name").map_err(|v| bad(v.to_string()))?;
     Ok(Admin {
         tenant: tenant.to_owned(),
-        user: UserSpec {
-            user_id: user_id.to_owned(),
-            display_name: display_name.to_owned(),
-            agent_name: String::new(),
-            permissions: ALL_PERMISSIONS,
-        },
+        user: UserSpec::new(user_id, display_name, "", ALL_PERMISSIONS),
     })
 }
 

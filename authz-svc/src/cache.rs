@@ -1,9 +1,11 @@
-//! The decision cache: a user's permissions, looked up once and reused for
-//! `ttl`, so a page of decisions costs no database round trip.
+//! The decision cache: a user's effective rights ([`Grant`]: their own and
+//! their roles'), looked up once and reused for `ttl`, so a page of
+//! decisions costs no database round trip.
 //!
 //! Bound on staleness: a change made through this instance removes the entry
 //! before the RPC answers, so it takes effect at once here; a change made
-//! through another replica takes effect here within `ttl`. A lookup that raced
+//! through another replica takes effect here within `ttl`. A role change
+//! forgets the whole tenant (any of its users may hold the role). A lookup that raced
 //! with a change never re-inserts the old value: every invalidation bumps a
 //! generation, and a fill whose read started before the bump is dropped.
 //! Freshness is judged by the injected clock, so expiry is testable.
@@ -20,7 +22,7 @@ use std::{
 use archive_common::Clock;
 use chrono::{DateTime, Utc};
 
-use crate::model::Permissions;
+use crate::grant::Grant;
 
 /// Entries kept before the cache starts over (a crude bound on memory).
 const CAPACITY: usize = 100_000;
@@ -28,7 +30,7 @@ const CAPACITY: usize = 100_000;
 struct Entry {
     loaded: DateTime<Utc>,
     /// `None`: the tenant has no such user (cached too, so unknown callers are cheap).
-    permissions: Option<Permissions>,
+    grant: Option<Arc<Grant>>,
 }
 
 #[derive(Default)]
@@ -59,8 +61,8 @@ impl DecisionCache {
         }
     }
 
-    /// `Some(permissions)` when a fresh entry exists (inner `None`: unknown user).
-    pub(crate) fn get(&self, tenant: &str, user_id: &str) -> Option<Option<Permissions>> {
+    /// `Some(grant)` when a fresh entry exists (inner `None`: unknown user).
+    pub(crate) fn get(&self, tenant: &str, user_id: &str) -> Option<Option<Arc<Grant>>> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -69,7 +71,7 @@ impl DecisionCache {
         let age = (self.clock.now() - entry.loaded)
             .to_std()
             .unwrap_or_default();
-        (age < self.ttl).then_some(entry.permissions)
+        (age < self.ttl).then(|| entry.grant.clone())
     }
 
     /// Call before reading the database for [`DecisionCache::fill`].
@@ -83,7 +85,7 @@ impl DecisionCache {
         ticket: Ticket,
         tenant: &str,
         user_id: &str,
-        permissions: Option<Permissions>,
+        grant: Option<Arc<Grant>>,
     ) {
         if self.ttl.is_zero() {
             return;
@@ -97,7 +99,7 @@ impl DecisionCache {
         }
         let entry = Entry {
             loaded: self.clock.now(),
-            permissions,
+            grant,
         };
         let previous = entries
             .tenants
@@ -122,6 +124,15 @@ impl DecisionCache {
             entries.len -= 1;
         }
     }
+
+    /// Forgets every user of `tenant` (after a role change).
+    pub(crate) fn invalidate_tenant(&self, tenant: &str) {
+        let mut entries = self.entries.write().expect("cache lock");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        if let Some(users) = entries.tenants.remove(tenant) {
+            entries.len -= users.len();
+        }
+    }
 }
 
 #[cfg(test)]
@@ -130,26 +141,41 @@ mod tests {
 
     use super::*;
 
-    const PLAYER: Permissions = Permissions {
-        play_recordings: true,
-        download_recordings: false,
-        delete_recordings: false,
-        require_reason: false,
-        view_audit_log: false,
-        admin: false,
-    };
+    fn player() -> Option<Arc<Grant>> {
+        let user = crate::model::User {
+            user_id: "anna".into(),
+            display_name: "Anna".into(),
+            agent_name: String::new(),
+            permissions: crate::model::Permissions {
+                play_recordings: true,
+                ..Default::default()
+            },
+            scopes: Default::default(),
+            roles: Vec::new(),
+            disabled: false,
+            create_time: Utc::now(),
+            update_time: Utc::now(),
+        };
+        Some(Arc::new(Grant::of(&user, &[])))
+    }
 
     #[test]
     fn hits_until_invalidated() {
         let cache = DecisionCache::new(Duration::from_secs(60), Arc::new(SystemClock));
         assert_eq!(cache.get("10009", "anna"), None);
-        cache.fill(cache.ticket(), "10009", "anna", Some(PLAYER));
+        cache.fill(cache.ticket(), "10009", "anna", player());
         cache.fill(cache.ticket(), "10009", "ghost", None);
-        assert_eq!(cache.get("10009", "anna"), Some(Some(PLAYER)));
+        assert_eq!(cache.get("10009", "anna"), Some(player()));
         assert_eq!(cache.get("10009", "ghost"), Some(None));
         assert_eq!(cache.get("10010", "anna"), None, "tenants are separate");
         cache.invalidate("10009", "anna");
         assert_eq!(cache.get("10009", "anna"), None);
+        cache.fill(cache.ticket(), "10009", "anna", player());
+        cache.fill(cache.ticket(), "10010", "anna", player());
+        cache.invalidate_tenant("10009");
+        assert_eq!(cache.get("10009", "anna"), None);
+        assert_eq!(cache.get("10009", "ghost"), None);
+        assert_eq!(cache.get("10010", "anna"), Some(player()));
     }
 
     #[test]
@@ -158,7 +184,7 @@ mod tests {
         let ticket = cache.ticket();
         // …the database is read here, then the user is changed and invalidated…
         cache.invalidate("10009", "anna");
-        cache.fill(ticket, "10009", "anna", Some(PLAYER));
+        cache.fill(ticket, "10009", "anna", player());
         assert_eq!(cache.get("10009", "anna"), None);
     }
 
@@ -166,7 +192,7 @@ mod tests {
     fn entries_expire_after_the_ttl() {
         let clock = ManualClock::new(Utc::now());
         let cache = DecisionCache::new(Duration::from_millis(20), Arc::new(clock.clone()));
-        cache.fill(cache.ticket(), "10009", "anna", Some(PLAYER));
+        cache.fill(cache.ticket(), "10009", "anna", player());
         clock.advance(chrono::Duration::milliseconds(19));
         assert!(cache.get("10009", "anna").is_some());
         clock.advance(chrono::Duration::milliseconds(1));
@@ -176,7 +202,7 @@ mod tests {
     #[test]
     fn a_zero_ttl_disables_the_cache() {
         let cache = DecisionCache::new(Duration::ZERO, Arc::new(SystemClock));
-        cache.fill(cache.ticket(), "10009", "anna", Some(PLAYER));
+        cache.fill(cache.ticket(), "10009", "anna", player());
         assert_eq!(cache.get("10009", "anna"), None);
     }
 }

@@ -5,6 +5,12 @@ use archive_common::{FieldViolation, convert, error::check_text};
 use archive_proto::v1 as pb;
 use chrono::{DateTime, Utc};
 
+use crate::{
+    grant::Grant,
+    role::check_role_ids,
+    scope::{self, Right, Scopes},
+};
+
 pub const USER_ID_MAX: usize = 64;
 pub const DISPLAY_NAME_MAX: usize = 200;
 pub const AGENT_NAME_MAX: usize = 200;
@@ -30,6 +36,29 @@ pub struct UserSpec {
     pub display_name: String,
     pub agent_name: String,
     pub permissions: Permissions,
+    pub scopes: Scopes,
+    pub roles: Vec<String>,
+    pub disabled: bool,
+}
+
+impl UserSpec {
+    /// A user with `permissions` over every call, no roles, enabled.
+    pub fn new(
+        user_id: &str,
+        display_name: &str,
+        agent_name: &str,
+        permissions: Permissions,
+    ) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            display_name: display_name.to_owned(),
+            agent_name: agent_name.to_owned(),
+            permissions,
+            scopes: Scopes::default(),
+            roles: Vec::new(),
+            disabled: false,
+        }
+    }
 }
 
 /// A stored user of one tenant.
@@ -39,6 +68,9 @@ pub struct User {
     pub display_name: String,
     pub agent_name: String,
     pub permissions: Permissions,
+    pub scopes: Scopes,
+    pub roles: Vec<String>,
+    pub disabled: bool,
     pub create_time: DateTime<Utc>,
     pub update_time: DateTime<Utc>,
 }
@@ -80,25 +112,45 @@ impl TryFrom<pb::User> for UserSpec {
         check_user_id(&u.user_id, "user.user_id")?;
         check_display_name(&u.display_name, "user.display_name")?;
         check_text(&u.agent_name, "user.agent_name", AGENT_NAME_MAX)?;
+        let permissions = u.permissions.unwrap_or_default();
+        let scopes = scope::checked(u.scopes.unwrap_or_default(), &permissions, "user.scopes")?;
+        let own_scoped = Right::ALL
+            .into_iter()
+            .any(|r| r.scope_in(&scopes).is_some_and(|s| s.own_calls));
+        if own_scoped && u.agent_name.trim().is_empty() {
+            return Err(FieldViolation::new(
+                "user.agent_name",
+                "is needed for an \"own calls\" scope: it names the agent whose calls are the user's",
+            ));
+        }
         Ok(Self {
             user_id: u.user_id,
             display_name: u.display_name,
             agent_name: u.agent_name,
-            permissions: u.permissions.unwrap_or_default(),
+            permissions,
+            scopes,
+            roles: check_role_ids(u.roles, "user.roles")?,
+            disabled: u.disabled,
         })
     }
 }
 
-impl From<User> for pb::User {
-    fn from(u: User) -> Self {
-        Self {
-            user_id: u.user_id,
-            display_name: u.display_name,
-            agent_name: u.agent_name,
-            permissions: Some(u.permissions),
-            create_time: Some(convert::timestamp(u.create_time)),
-            update_time: Some(convert::timestamp(u.update_time)),
-            ..Default::default()
+impl User {
+    /// The user as answered, with their effective rights (`grant`, which
+    /// [`Grant::of`] made from this user and their roles).
+    pub fn into_proto(self, grant: &Grant) -> pb::User {
+        pb::User {
+            user_id: self.user_id,
+            display_name: self.display_name,
+            agent_name: self.agent_name,
+            permissions: Some(self.permissions),
+            create_time: Some(convert::timestamp(self.create_time)),
+            update_time: Some(convert::timestamp(self.update_time)),
+            scopes: Some(self.scopes),
+            roles: self.roles,
+            disabled: self.disabled,
+            effective_permissions: Some(grant.permissions()),
+            effective_scopes: Some(grant.scopes()),
         }
     }
 }

@@ -21,7 +21,9 @@ use audit_svc::{
 
 use crate::{
     Error,
+    grant::Grant,
     model::{ALL_PERMISSIONS, User, UserSpec},
+    role::{self, Role},
     store::Store,
     tenants::{States, Tenant, TenantSpec, TenantState, check_tenant_id},
 };
@@ -114,6 +116,27 @@ impl Operator {
             )));
         }
         Ok(tenant)
+    }
+
+    /// Users as answered, each with their effective rights (their own and
+    /// their roles': built in, or the tenant's).
+    async fn answer(&self, tenant: &str, users: Vec<User>) -> Result<Vec<pb::User>, Error> {
+        let own = self.store.list_roles(tenant).await?;
+        Ok(users
+            .into_iter()
+            .map(|u| {
+                let held: Vec<Role> = u
+                    .roles
+                    .iter()
+                    .filter_map(|id| {
+                        role::built_in(id)
+                            .or_else(|| own.iter().find(|r| &r.role_id == id).cloned())
+                    })
+                    .collect();
+                let grant = Grant::of(&u, &held.iter().collect::<Vec<_>>());
+                u.into_proto(&grant)
+            })
+            .collect())
     }
 
     /// After a committed change: its event delivered soon, and this
@@ -330,7 +353,7 @@ impl Operator {
             .ok_or_else(|| Error::AlreadyExists(format!("user {} already exists", spec.user_id)))?;
         self.changed(id);
         tracing::info!(tenant = %id, user_id = %spec.user_id, "user created by the operator");
-        Ok(created.into())
+        Ok(self.answer(id, vec![created]).await?.remove(0))
     }
 
     pub(crate) async fn list_tenant_users(
@@ -355,7 +378,7 @@ impl Operator {
         let rows = self.store.list_users(id, &after, size + 1).await?;
         let (users, last) = page(rows, size, |u: &User| u.user_id.clone());
         Ok(pb::ListUsersResponse {
-            users: users.into_iter().map(pb::User::from).collect(),
+            users: self.answer(id, users).await?,
             next_page_token: last
                 .map(|l| self.tokens.seal(id, LIST_TENANT_USERS_QUERY, &l))
                 .unwrap_or_default(),

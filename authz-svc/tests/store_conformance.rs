@@ -18,7 +18,9 @@ use audit_svc::outbox::OutboxStore as _;
 use audit_svc::outbox::{Change, Context};
 use authz_svc::{
     model::{ALL_PERMISSIONS, Permissions, User, UserSpec},
-    store::{self, Store},
+    role::RoleSpec,
+    scope::{Scope, Scopes},
+    store::{self, RoleRemoval, Store},
 };
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -28,12 +30,7 @@ fn at(seconds: i64) -> DateTime<Utc> {
 }
 
 fn spec(id: &str, name: &str, permissions: Permissions) -> UserSpec {
-    UserSpec {
-        user_id: id.into(),
-        display_name: name.into(),
-        agent_name: format!("{name} (agent)"),
-        permissions,
-    }
+    UserSpec::new(id, name, &format!("{name} (agent)"), permissions)
 }
 
 /// Paal, an admin of 10009, changing users at `t`, with a reason.
@@ -98,7 +95,138 @@ test_support::backend_suite!(
     deletes_are_recorded_once,
     every_permission_column_round_trips,
     reopening_keeps_the_data,
+    scopes_roles_and_disabled_round_trip,
+    roles_are_per_tenant_and_removed_only_when_unheld,
 );
+
+fn sales() -> Scope {
+    Scope {
+        queues: vec!["Billing".into(), "Sales".into()],
+        access_points: vec!["81511569".into()],
+        ..Scope::default()
+    }
+}
+
+async fn scopes_roles_and_disabled_round_trip(url: &str) {
+    let (store, _) = with_anna(url).await;
+    let mut anna = spec("anna", "Anna Agent", PLAYER);
+    anna.scopes = Scopes {
+        play: Some(sales()),
+        view_audit: Some(Scope {
+            own_calls: true,
+            ..Scope::default()
+        }),
+        ..Scopes::default()
+    };
+    anna.roles = vec!["agent".into(), "team-b".into()];
+    anna.disabled = true;
+    let updated = update(&store, anna.clone(), 5).await.expect("exists");
+    assert_eq!(updated.scopes, anna.scopes);
+    assert_eq!(updated.roles, anna.roles);
+    assert!(updated.disabled);
+    let read = store.get_user("10009", "anna").await.unwrap().unwrap();
+    assert_eq!(read, updated);
+    let events = take_events(store.as_ref()).await;
+    assert_eq!(
+        details(&events),
+        [
+            "updated user anna: display name \"Anna Agent\" -> \"Anna Agent\", agent \"Anna Agent (agent)\" -> \"Anna Agent (agent)\", permissions: play,require_reason -> play,require_reason; play: queues Billing, Sales + access points 81511569; view_audit: own calls; roles agent,team-b; disabled"
+        ]
+    );
+    // Listing reads the same columns.
+    let listed = store.list_users("10009", "", 10).await.unwrap();
+    assert_eq!(listed, [updated]);
+}
+
+async fn roles_are_per_tenant_and_removed_only_when_unheld(url: &str) {
+    let (store, _) = with_anna(url).await;
+    let team = RoleSpec {
+        role_id: "team-b".into(),
+        display_name: "Team B".into(),
+        permissions: PLAYER,
+        scopes: Scopes {
+            play: Some(sales()),
+            ..Scopes::default()
+        },
+    };
+    let created = store
+        .insert_role("10009", &team, &by_paal(at(1)))
+        .await
+        .unwrap()
+        .expect("created");
+    assert_eq!(created.scopes, team.scopes);
+    assert_eq!(created.create_time, at(1));
+    assert!(
+        store
+            .insert_role("10009", &team, &by_paal(at(2)))
+            .await
+            .unwrap()
+            .is_none(),
+        "an id is taken once"
+    );
+    assert!(
+        store.list_roles("10010").await.unwrap().is_empty(),
+        "tenants are separate"
+    );
+    let renamed = RoleSpec {
+        display_name: "Team B (Oslo)".into(),
+        ..team.clone()
+    };
+    let updated = store
+        .update_role("10009", &renamed, &by_paal(at(3)))
+        .await
+        .unwrap()
+        .expect("exists");
+    assert_eq!(
+        (updated.display_name.as_str(), updated.create_time),
+        ("Team B (Oslo)", at(1))
+    );
+    assert_eq!(store.list_roles("10009").await.unwrap(), [updated]);
+    // Held by anna: not removed.
+    let mut anna = spec("anna", "Anna Agent", PLAYER);
+    anna.roles = vec!["team-b".into()];
+    update(&store, anna.clone(), 4).await.unwrap();
+    assert_eq!(
+        store
+            .delete_role("10009", "team-b", &by_paal(at(5)))
+            .await
+            .unwrap(),
+        RoleRemoval::Held(vec!["anna".into()])
+    );
+    assert_eq!(
+        store.list_roles("10009").await.unwrap().len(),
+        1,
+        "still there"
+    );
+    // A role whose id is a prefix of another's is not held by its holders.
+    anna.roles = vec!["team-bb".into()];
+    update(&store, anna, 6).await.unwrap();
+    assert_eq!(
+        store
+            .delete_role("10009", "team-b", &by_paal(at(7)))
+            .await
+            .unwrap(),
+        RoleRemoval::Removed
+    );
+    assert_eq!(
+        store
+            .delete_role("10009", "team-b", &by_paal(at(8)))
+            .await
+            .unwrap(),
+        RoleRemoval::NotFound
+    );
+    let events = take_events(store.as_ref()).await;
+    let details = details(&events);
+    assert_eq!(details.len(), 5, "{details:#?}");
+    assert_eq!(
+        details[0],
+        "created role team-b (Team B): none -> play,require_reason; play: queues Billing, Sales + access points 81511569"
+    );
+    assert!(
+        details[1].starts_with("updated role team-b: display name \"Team B\" -> \"Team B (Oslo)\"")
+    );
+    assert!(details[4].starts_with("deleted role team-b (Team B (Oslo))"));
+}
 
 const PLAYER: Permissions = Permissions {
     play_recordings: true,

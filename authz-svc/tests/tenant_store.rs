@@ -78,12 +78,7 @@ async fn the_migration_registers_the_tenants_that_have_users(url: &str) {
     // A database as it was before the registry: users in two tenants.
     let old = tempfile::tempdir().unwrap();
     let pool = db::connect(url).await.unwrap();
-    let admin = |id: &str| UserSpec {
-        user_id: id.into(),
-        display_name: id.into(),
-        agent_name: String::new(),
-        permissions: ALL_PERMISSIONS,
-    };
+    let admin = |id: &str| UserSpec::new(id, id, "", ALL_PERMISSIONS);
     let bootstrap = |t| Change::system("bootstrap", at(t));
     let old_store: Arc<dyn Store> = match &pool {
         db::Pool::Sqlite(p) => {

@@ -142,8 +142,10 @@ async fn the_cli_creates_suspends_and_resumes_a_tenant_of_the_embedded_suite() {
         ],
     )
     .await;
-    // The role is passed on as given; what it grants is authz-svc's roles'.
-    assert!(added.starts_with("ola\tOla Nordmann\t"), "{added}");
+    assert!(
+        added.starts_with("ola\tOla Nordmann\troles: supervisor"),
+        "{added}"
+    );
     let users = ok(data, &["user", "list", "--tenant", "20002"]).await;
     let ids: Vec<&str> = users
         .lines()

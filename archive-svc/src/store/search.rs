@@ -5,7 +5,7 @@ use sqlx::{Database, Encode, Type};
 use uuid::Uuid;
 
 use super::{rows::CALL_COLUMNS, statement::Statement};
-use crate::model::{CallQuery, Cursor, Order};
+use crate::model::{CallQuery, CallScope, Cursor, Order};
 
 impl<'q, DB> Statement<'q, DB>
 where
@@ -85,6 +85,9 @@ where
                     .push_bind(name.clone())
                     .push(")");
         }
+        if let Some(scope) = &query.scope {
+            qb.in_scope(scope);
+        }
         if query.has_recording {
             qb.push(if query.include_deleted {
                 " AND c.recording_count > 0"
@@ -118,6 +121,47 @@ where
         ))
         .push_bind(i64::from(limit));
         qb
+    }
+}
+
+impl<'q, DB> Statement<'q, DB>
+where
+    DB: Database,
+    for<'a> String: Encode<'a, DB> + Type<DB>,
+    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
+{
+    /// ` AND (…)`: the call `c` is in `scope` (any part of it; an empty
+    /// scope reaches nothing). Own calls are those the agent took part in,
+    /// minus agent-to-agent calls whose recording another agent initiated
+    /// (the help page links those to the initiator only).
+    fn in_scope(&mut self, scope: &CallScope) {
+        self.push(" AND (1 = 0");
+        if let Some(agent) = &scope.own_agent {
+            self.push(
+                " OR (EXISTS (SELECT 1 FROM call_parties sp WHERE sp.call_id = c.call_id \
+                 AND sp.role IN ('agent', 'linked') AND sp.name = ",
+            )
+            .push_bind(agent.clone())
+            .push(
+                ") AND NOT EXISTS (SELECT 1 FROM recordings sr WHERE sr.call_id = c.call_id \
+                 AND sr.owner_agent IS NOT NULL AND sr.owner_agent <> ",
+            )
+            .push_bind(agent.clone())
+            .push("))");
+        }
+        if !scope.queues.is_empty() {
+            self.push(
+                " OR EXISTS (SELECT 1 FROM call_parties sq WHERE sq.call_id = c.call_id \
+                 AND sq.role = 'queue' AND sq.name IN ",
+            )
+            .push_list(scope.queues.iter().cloned())
+            .push(")");
+        }
+        if !scope.access_points.is_empty() {
+            self.push(" OR c.access_point_number IN ")
+                .push_list(scope.access_points.iter().cloned());
+        }
+        self.push(")");
     }
 }
 

@@ -4,6 +4,7 @@
 //! PERMISSION_CHANGED event to the store's audit outbox in the change's own
 //! transaction.
 
+mod roles;
 mod tenants;
 mod users;
 
@@ -19,13 +20,15 @@ pub use users::{PostgresStore, SqlStore, SqliteStore};
 use crate::{
     Error,
     model::{User, UserSpec},
+    role::{Role, RoleSpec},
+    scope::Scopes,
 };
 
 /// The users of every tenant; every method is scoped to one tenant. A
 /// change is made as `change` (its actor, time and context), which its
 /// PERMISSION_CHANGED event records.
 #[async_trait]
-pub trait Store: Tenants + Send + Sync + 'static {
+pub trait Store: Roles + Tenants + Send + Sync + 'static {
     /// Answers when the database does (readiness).
     async fn ping(&self) -> Result<(), Error>;
     /// The audit outbox the changes write to, for its relay.
@@ -58,6 +61,76 @@ pub trait Store: Tenants + Send + Sync + 'static {
     ) -> Result<bool, Error>;
 }
 
+/// The tenant's own roles (the built-in ones are code, not rows); each
+/// change with its PERMISSION_CHANGED event, like a user's.
+#[async_trait]
+pub trait Roles: Send + Sync {
+    /// The tenant's roles by id.
+    async fn list_roles(&self, tenant: &str) -> Result<Vec<Role>, Error>;
+    /// Adds a role; `None`, and no event, when the id is taken.
+    async fn insert_role(
+        &self,
+        tenant: &str,
+        role: &RoleSpec,
+        change: &Change,
+    ) -> Result<Option<Role>, Error>;
+    /// Replaces a role's name, rights and scopes (an event when they
+    /// differ); `None` when there is no such role.
+    async fn update_role(
+        &self,
+        tenant: &str,
+        role: &RoleSpec,
+        change: &Change,
+    ) -> Result<Option<Role>, Error>;
+    /// Removes a role nobody holds, in one transaction with the check.
+    async fn delete_role(
+        &self,
+        tenant: &str,
+        role_id: &str,
+        change: &Change,
+    ) -> Result<RoleRemoval, Error>;
+}
+
+/// What [`Roles::delete_role`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoleRemoval {
+    Removed,
+    NotFound,
+    /// Not removed: these users (by id, at most a page) hold it.
+    Held(Vec<String>),
+}
+
+/// A stored encoded `Scopes` (empty bytes: every right over every call).
+fn decode_scopes(bytes: &[u8]) -> Result<Scopes, Error> {
+    use prost::Message as _;
+    Scopes::decode(bytes).map_err(|e| Error::Database(sqlx::Error::Decode(Box::new(e))))
+}
+
+/// A user's roles as one column, `,a,b,` (empty: none), so that
+/// `roles LIKE '%,id,%'` finds a role's holders; ids have no commas.
+mod role_list {
+    pub(super) fn write(roles: &[String]) -> String {
+        if roles.is_empty() {
+            String::new()
+        } else {
+            format!(",{},", roles.join(","))
+        }
+    }
+
+    pub(super) fn read(column: &str) -> Vec<String> {
+        column
+            .split(',')
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The `LIKE` pattern of a role's holders.
+    pub(super) fn holders(role_id: &str) -> String {
+        format!("%,{role_id},%")
+    }
+}
+
 /// The migrations of each backend.
 pub static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -65,7 +138,7 @@ pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migr
 /// What authz-svc's runtime database role is granted by `authz-svc migrate
 /// --grant-to ROLE` (PostgreSQL): rows of its own tables, no DDL.
 pub const RUNTIME_GRANTS: &[&str] = &[
-    "SELECT, INSERT, UPDATE, DELETE ON users, audit_outbox",
+    "SELECT, INSERT, UPDATE, DELETE ON users, roles, audit_outbox",
     "SELECT, INSERT, UPDATE ON tenants",
     "USAGE ON SEQUENCE audit_outbox_seq_seq",
 ];

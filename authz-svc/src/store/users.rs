@@ -13,7 +13,7 @@ use sqlx::{
     query::{Query, QueryAs},
 };
 
-use super::Store;
+use super::{Store, decode_scopes, role_list};
 use crate::{
     Error,
     model::{Permissions, User, UserSpec},
@@ -38,12 +38,13 @@ impl<DB: Database> SqlStore<DB> {
 }
 
 const COLUMNS: &str = "user_id, display_name, agent_name, play_recordings, download_recordings, \
-     delete_recordings, require_reason, view_audit_log, admin, create_time, update_time";
+     delete_recordings, require_reason, view_audit_log, admin, scopes, roles, disabled, \
+     create_time, update_time";
 
 fn insert_sql() -> String {
     format!(
-        "INSERT INTO users (tenant, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
-         ON CONFLICT (tenant, user_id) DO NOTHING RETURNING {COLUMNS}"
+        "INSERT INTO users (tenant, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15) ON CONFLICT (tenant, user_id) DO NOTHING RETURNING {COLUMNS}"
     )
 }
 
@@ -61,7 +62,8 @@ fn update_sql() -> String {
     format!(
         "UPDATE users SET display_name = $3, agent_name = $4, play_recordings = $5, \
          download_recordings = $6, delete_recordings = $7, require_reason = $8, \
-         view_audit_log = $9, admin = $10, update_time = $11 \
+         view_audit_log = $9, admin = $10, scopes = $11, roles = $12, disabled = $13, \
+         update_time = $14 \
          WHERE tenant = $1 AND user_id = $2 RETURNING {COLUMNS}"
     )
 }
@@ -88,13 +90,18 @@ struct UserRow {
     require_reason: bool,
     view_audit_log: bool,
     admin: bool,
+    scopes: Vec<u8>,
+    roles: String,
+    disabled: bool,
     create_time: i64,
     update_time: i64,
 }
 
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
-        Self {
+impl TryFrom<UserRow> for User {
+    type Error = Error;
+
+    fn try_from(r: UserRow) -> Result<Self, Error> {
+        Ok(Self {
             user_id: r.user_id,
             display_name: r.display_name,
             agent_name: r.agent_name,
@@ -106,13 +113,16 @@ impl From<UserRow> for User {
                 view_audit_log: r.view_audit_log,
                 admin: r.admin,
             },
+            scopes: decode_scopes(&r.scopes)?,
+            roles: role_list::read(&r.roles),
+            disabled: r.disabled,
             create_time: convert::from_micros(r.create_time),
             update_time: convert::from_micros(r.update_time),
-        }
+        })
     }
 }
 
-/// Binds the parameters `$1..$11` of [`insert_sql`] and [`update_sql`] alike.
+/// Binds the parameters `$1..$14` of [`insert_sql`] and [`update_sql`] alike.
 fn bind_user<'q, DB, O>(
     query: QueryAs<'q, DB, O, DB::Arguments<'q>>,
     tenant: &'q str,
@@ -124,6 +134,8 @@ where
     &'q str: Encode<'q, DB> + Type<DB>,
     bool: Encode<'q, DB> + Type<DB>,
     i64: Encode<'q, DB> + Type<DB>,
+    Vec<u8>: Encode<'q, DB> + Type<DB>,
+    String: Encode<'q, DB> + Type<DB>,
 {
     let p = &user.permissions;
     query
@@ -137,6 +149,9 @@ where
         .bind(p.require_reason)
         .bind(p.view_audit_log)
         .bind(p.admin)
+        .bind(user.scopes.encode_to_vec())
+        .bind(role_list::write(&user.roles))
+        .bind(user.disabled)
         .bind(now)
 }
 
@@ -172,6 +187,8 @@ where
     for<'r> String: Decode<'r, DB> + Type<DB>,
     for<'r> bool: Decode<'r, DB>,
     for<'r> i64: Decode<'r, DB>,
+    for<'r> Vec<u8>: Decode<'r, DB>,
+    for<'q> String: Encode<'q, DB>,
     db::Pool: From<Pool<DB>>,
 {
     async fn ping(&self) -> Result<(), Error> {
@@ -204,7 +221,7 @@ where
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Some(User::from(row)))
+        Ok(Some(User::try_from(row)?))
     }
 
     async fn get_user(&self, tenant: &str, user_id: &str) -> Result<Option<User>, Error> {
@@ -213,7 +230,7 @@ where
             .bind(user_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.map(User::from))
+        row.map(User::try_from).transpose()
     }
 
     async fn list_users(&self, tenant: &str, after: &str, limit: u32) -> Result<Vec<User>, Error> {
@@ -223,7 +240,7 @@ where
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(User::from).collect())
+        rows.into_iter().map(User::try_from).collect()
     }
 
     async fn update_user(
@@ -246,7 +263,7 @@ where
         else {
             return Ok(None);
         };
-        let before = User::from(before);
+        let before = User::try_from(before)?;
         let sql = update_sql();
         let now = convert::micros(change.at);
         let after = bind_user(sqlx::query_as::<_, UserRow>(&sql), tenant, user, now)
@@ -258,7 +275,7 @@ where
                 .await?;
         }
         tx.commit().await?;
-        Ok(Some(User::from(after)))
+        Ok(Some(User::try_from(after)?))
     }
 
     async fn delete_user(
@@ -276,7 +293,7 @@ where
         else {
             return Ok(false);
         };
-        let event = crate::audit::deleted(change, &User::from(before));
+        let event = crate::audit::deleted(change, &User::try_from(before)?);
         outbox_insert(tenant, &event, change)
             .execute(&mut *tx)
             .await?;

@@ -4,6 +4,10 @@
 //! change is made as the calling admin with the request's `ActionContext`;
 //! the store commits it with its PERMISSION_CHANGED event (audit outbox), and
 //! the relay is nudged after the commit. A refused change writes nothing.
+//! Decisions read the caller's effective rights ([`Grant`]: their own united
+//! with their roles'), cached; admin checks read the database.
+
+mod roles;
 
 use std::sync::Arc;
 
@@ -18,8 +22,11 @@ use audit_svc::{
 use crate::{
     Authz, Error,
     cache::DecisionCache,
-    model::{self, Permissions, UserSpec, check_user_id},
+    grant::Grant,
+    model::{self, User, UserSpec, check_user_id},
     policy,
+    role::{self, Role},
+    scope::Right,
     store::Store,
 };
 
@@ -41,6 +48,10 @@ const GET_USER: Rule = Rule::new("GetUser", USERS);
 const LIST_USERS: Rule = Rule::new("ListUsers", USERS);
 const UPDATE_USER: Rule = Rule::new("UpdateUser", USERS);
 const DELETE_USER: Rule = Rule::new("DeleteUser", USERS);
+const LIST_ROLES: Rule = Rule::new("ListRoles", USERS);
+const CREATE_ROLE: Rule = Rule::new("CreateRole", USERS);
+const UPDATE_ROLE: Rule = Rule::new("UpdateRole", USERS);
+const DELETE_ROLE: Rule = Rule::new("DeleteRole", USERS);
 
 /// The service core: its store, decision cache and door.
 pub(crate) struct Authority {
@@ -88,37 +99,111 @@ impl Authority {
         Ok(Change::by(caller, self.clock.now()).with_context(context))
     }
 
-    /// The caller's permissions for decisions (cached; `None`: unknown user).
-    async fn permissions(&self, caller: &Principal) -> Result<Option<Permissions>, Error> {
+    /// The caller's effective rights for decisions (cached; `None`: unknown user).
+    async fn grant(&self, caller: &Principal) -> Result<Option<Arc<Grant>>, Error> {
         if let Some(hit) = self.cache.get(&caller.tenant, &caller.user_id) {
             return Ok(hit);
         }
         let ticket = self.cache.ticket();
-        let found = self
-            .store
-            .get_user(&caller.tenant, &caller.user_id)
-            .await?
-            .map(|u| u.permissions);
+        let found = match self.store.get_user(&caller.tenant, &caller.user_id).await? {
+            Some(user) => Some(Arc::new(self.resolve(&caller.tenant, &user).await?)),
+            None => None,
+        };
         self.cache
-            .fill(ticket, &caller.tenant, &caller.user_id, found);
+            .fill(ticket, &caller.tenant, &caller.user_id, found.clone());
         Ok(found)
     }
 
-    /// The caller's principal if `rule` admits it and it is an admin of its
-    /// tenant. User management reads the database, not the cache: a demoted
-    /// admin loses it at once on every replica.
+    /// `user`'s rights with the roles they hold (a role id that no longer
+    /// exists grants nothing).
+    async fn resolve(&self, tenant: &str, user: &User) -> Result<Grant, Error> {
+        if user.roles.is_empty() {
+            return Ok(Grant::of(user, &[]));
+        }
+        let roles = self.roles_of(tenant, &user.roles).await?;
+        Ok(Grant::of(user, &roles.iter().collect::<Vec<_>>()))
+    }
+
+    /// The roles among `ids` that exist (built in, or the tenant's).
+    async fn roles_of(&self, tenant: &str, ids: &[String]) -> Result<Vec<Role>, Error> {
+        let mut found: Vec<Role> = ids.iter().filter_map(|id| role::built_in(id)).collect();
+        if found.len() < ids.len() {
+            let own = self.store.list_roles(tenant).await?;
+            found.extend(own.into_iter().filter(|r| ids.contains(&r.role_id)));
+        }
+        Ok(found)
+    }
+
+    /// A user as answered, with their effective rights.
+    async fn answer(&self, tenant: &str, user: User) -> Result<pb::User, Error> {
+        let grant = self.resolve(tenant, &user).await?;
+        Ok(user.into_proto(&grant))
+    }
+
+    /// The caller's principal if `rule` admits it and it is an enabled admin
+    /// of its tenant (directly or by a role). User management reads the
+    /// database, not the cache: a demoted admin loses it at once on every
+    /// replica.
     async fn admit_admin<'c>(
         &self,
         caller: &'c Caller,
         rule: &Rule,
     ) -> Result<&'c Principal, Error> {
         let caller = self.admit(caller, rule).await?;
-        match self.store.get_user(&caller.tenant, &caller.user_id).await? {
-            Some(u) if u.permissions.admin => Ok(caller),
-            _ => Err(Error::PermissionDenied(
-                "only admins of the tenant may manage its users".into(),
-            )),
+        let admin = match self.store.get_user(&caller.tenant, &caller.user_id).await? {
+            Some(u) => {
+                let grant = self.resolve(&caller.tenant, &u).await?;
+                grant.admin && !grant.disabled
+            }
+            None => false,
+        };
+        if admin {
+            Ok(caller)
+        } else {
+            Err(Error::PermissionDenied(
+                "only admins of the tenant may manage its users and roles".into(),
+            ))
         }
+    }
+
+    /// Checks a user spec against the tenant's roles: every role exists,
+    /// and an "own calls" scope (the user's or a role's) has an agent name.
+    /// Answers the rights the spec would give.
+    async fn check_spec(&self, tenant: &str, spec: &UserSpec) -> Result<Grant, Error> {
+        let roles = self.roles_of(tenant, &spec.roles).await?;
+        for (i, id) in spec.roles.iter().enumerate() {
+            if !roles.iter().any(|r| &r.role_id == id) {
+                return Err(FieldViolation::new(
+                    format!("user.roles[{i}]"),
+                    format!("no role {id} in this tenant"),
+                )
+                .into());
+            }
+        }
+        let as_user = User {
+            user_id: spec.user_id.clone(),
+            display_name: spec.display_name.clone(),
+            agent_name: spec.agent_name.clone(),
+            permissions: spec.permissions,
+            scopes: spec.scopes.clone(),
+            roles: spec.roles.clone(),
+            disabled: spec.disabled,
+            create_time: self.clock.now(),
+            update_time: self.clock.now(),
+        };
+        let grant = Grant::of(&as_user, &roles.iter().collect::<Vec<_>>());
+        let own = Right::ALL
+            .into_iter()
+            .any(|r| grant.reach(r).is_some_and(|s| s.own_calls));
+        if own && spec.agent_name.trim().is_empty() {
+            return Err(FieldViolation::new(
+                "user.agent_name",
+                "is needed for an \"own calls\" scope (the user's or a role's): it names the \
+                 agent whose calls are the user's",
+            )
+            .into());
+        }
+        Ok(grant)
     }
 
     fn user_spec(user: Option<pb::User>) -> Result<UserSpec, Error> {
@@ -147,9 +232,13 @@ impl Authz for Authority {
     ) -> Result<pb::DecideResponse, Error> {
         let caller = self.admit(caller, &DECIDE).await?;
         let action = policy::action(request.action, "action")?;
-        let permissions = self.permissions(caller).await?;
+        let grant = self.grant(caller).await?;
         Ok(pb::DecideResponse {
-            decision: Some(policy::decide(permissions.as_ref(), action)),
+            decision: Some(policy::decide(
+                grant.as_deref(),
+                action,
+                request.resource.as_ref(),
+            )),
         })
     }
 
@@ -172,11 +261,12 @@ impl Authz for Authority {
             .enumerate()
             .map(|(i, r)| policy::action(r.action, &format!("requests[{i}].action")))
             .collect::<Result<Vec<_>, _>>()?;
-        let permissions = self.permissions(caller).await?;
+        let grant = self.grant(caller).await?;
         Ok(pb::BatchDecideResponse {
             decisions: actions
                 .into_iter()
-                .map(|a| policy::decide(permissions.as_ref(), a))
+                .zip(requests)
+                .map(|(a, r)| policy::decide(grant.as_deref(), a, r.resource.as_ref()))
                 .collect(),
         })
     }
@@ -192,7 +282,12 @@ impl Authz for Authority {
             .get_user(&caller.tenant, &caller.user_id)
             .await?
             .ok_or_else(|| Error::NotFound("you are not a user of this tenant".into()))?;
-        Ok(user.into())
+        if user.disabled {
+            return Err(Error::PermissionDenied(
+                "your user is disabled; ask an admin of your tenant".into(),
+            ));
+        }
+        self.answer(&caller.tenant, user).await
     }
 
     async fn create_user(
@@ -203,6 +298,7 @@ impl Authz for Authority {
         let caller = self.admit_admin(caller, &CREATE_USER).await?;
         let spec = Self::user_spec(request.user)?;
         let change = self.change(caller, request.context)?;
+        let grant = self.check_spec(&caller.tenant, &spec).await?;
         let taken = || Error::AlreadyExists(format!("user {} already exists", spec.user_id));
         if self
             .store
@@ -221,7 +317,7 @@ impl Authz for Authority {
         self.cache.invalidate(&caller.tenant, &spec.user_id);
         tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
             permissions = %model::describe(&spec.permissions), "user created");
-        Ok(created.into())
+        Ok(created.into_proto(&grant))
     }
 
     async fn get_user(
@@ -237,7 +333,7 @@ impl Authz for Authority {
             .get_user(&caller.tenant, user_id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("user {user_id} not found")))?;
-        Ok(user.into())
+        self.answer(&caller.tenant, user).await
     }
 
     async fn list_users(
@@ -269,8 +365,24 @@ impl Authz for Authority {
         } else {
             String::new()
         };
+        let roles = self.store.list_roles(&caller.tenant).await?;
+        let answered = users
+            .into_iter()
+            .map(|u| {
+                let held: Vec<Role> = u
+                    .roles
+                    .iter()
+                    .filter_map(|id| {
+                        role::built_in(id)
+                            .or_else(|| roles.iter().find(|r| &r.role_id == id).cloned())
+                    })
+                    .collect();
+                let grant = Grant::of(&u, &held.iter().collect::<Vec<_>>());
+                u.into_proto(&grant)
+            })
+            .collect();
         Ok(pb::ListUsersResponse {
-            users: users.into_iter().map(pb::User::from).collect(),
+            users: answered,
             next_page_token,
         })
     }
@@ -283,9 +395,10 @@ impl Authz for Authority {
         let caller = self.admit_admin(caller, &UPDATE_USER).await?;
         let spec = Self::user_spec(request.user)?;
         let change = self.change(caller, request.context)?;
-        if spec.user_id == caller.user_id && !spec.permissions.admin {
+        let grant = self.check_spec(&caller.tenant, &spec).await?;
+        if spec.user_id == caller.user_id && (!grant.admin || spec.disabled) {
             return Err(Error::FailedPrecondition(
-                "an admin cannot remove their own admin right".into(),
+                "an admin cannot remove their own admin right or disable themselves".into(),
             ));
         }
         let updated = self
@@ -297,7 +410,7 @@ impl Authz for Authority {
         self.cache.invalidate(&caller.tenant, &spec.user_id);
         tracing::info!(tenant = %caller.tenant, by = %caller.user_id, user_id = %spec.user_id,
             permissions = %model::describe(&spec.permissions), "user updated");
-        Ok(updated.into())
+        Ok(updated.into_proto(&grant))
     }
 
     async fn delete_user(
@@ -329,22 +442,37 @@ impl Authz for Authority {
 
     async fn list_roles(
         &self,
-        _: &Caller,
+        caller: &Caller,
         _: pb::ListRolesRequest,
     ) -> Result<pb::ListRolesResponse, Error> {
-        Err(Error::FailedPrecondition("roles: not built yet".into()))
+        let caller = self.admit_admin(caller, &LIST_ROLES).await?;
+        self.list_roles_of(&caller.tenant).await
     }
-    async fn create_role(&self, _: &Caller, _: pb::CreateRoleRequest) -> Result<pb::Role, Error> {
-        Err(Error::FailedPrecondition("roles: not built yet".into()))
+
+    async fn create_role(
+        &self,
+        caller: &Caller,
+        request: pb::CreateRoleRequest,
+    ) -> Result<pb::Role, Error> {
+        let caller = self.admit_admin(caller, &CREATE_ROLE).await?;
+        self.create_role_as(caller, request).await
     }
-    async fn update_role(&self, _: &Caller, _: pb::UpdateRoleRequest) -> Result<pb::Role, Error> {
-        Err(Error::FailedPrecondition("roles: not built yet".into()))
+
+    async fn update_role(
+        &self,
+        caller: &Caller,
+        request: pb::UpdateRoleRequest,
+    ) -> Result<pb::Role, Error> {
+        let caller = self.admit_admin(caller, &UPDATE_ROLE).await?;
+        self.update_role_as(caller, request).await
     }
+
     async fn delete_role(
         &self,
-        _: &Caller,
-        _: pb::DeleteRoleRequest,
+        caller: &Caller,
+        request: pb::DeleteRoleRequest,
     ) -> Result<pb::DeleteRoleResponse, Error> {
-        Err(Error::FailedPrecondition("roles: not built yet".into()))
+        let caller = self.admit_admin(caller, &DELETE_ROLE).await?;
+        self.delete_role_as(caller, request).await
     }
 }
