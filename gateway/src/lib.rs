@@ -53,6 +53,8 @@ use tempfile as _;
 
 /// The gRPC name health reports under.
 pub const SERVICE_NAME: &str = "archive.v1.ArchiveService";
+/// The operator's service, served beside it (see [`operator`]).
+pub const OPERATOR_SERVICE_NAME: &str = authz_svc::OPERATOR_SERVICE_NAME;
 
 /// Serves the gateway's gRPC API on `grpc` and its HTTP side on `http`
 /// until `shutdown` is cancelled, calling the services at the configured URLs.
@@ -120,12 +122,12 @@ pub async fn run_with(
         OperatorServiceServer::new(operator.proxy.clone()),
         operator.credential.clone(),
     ));
-    let host = Host::new(routes, &[SERVICE_NAME]).await;
+    let host = Host::new(routes, &[SERVICE_NAME, OPERATOR_SERVICE_NAME]).await;
     // SERVING only while the services it composes answer their health checks.
     let urls = config.upstreams();
     watch_readiness(
         host.health(),
-        vec![SERVICE_NAME.to_owned()],
+        vec![SERVICE_NAME.to_owned(), OPERATOR_SERVICE_NAME.to_owned()],
         std::time::Duration::from_secs(5),
         shutdown.clone(),
         move || {
