@@ -55,7 +55,15 @@ pub struct Incoming {
 impl Incoming {
     /// The client's address: the peer, or the first untrusted
     /// `X-Forwarded-For` hop.
-    fn client_address(&self, proxies: &TrustedProxies) -> String {
+    /// A header's value as text; empty when absent or not text.
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn client_address(&self, proxies: &TrustedProxies) -> String {
         let forwarded = self.headers.get_all("x-forwarded-for").iter();
         proxies.client_address(self.peer, forwarded.filter_map(|v| v.to_str().ok()))
     }

@@ -113,7 +113,7 @@ pub async fn run_with(
         authenticate =
             authenticate.with_jwks(auth::Authenticate::load_jwks(path).map_err(Error::Config)?);
     }
-    let operator = operator_api(&config, clock.clone())?;
+    let operator = operator_api(&config, proxies.clone(), clock.clone())?;
     let routes = Routes::new(InterceptedService::new(
         ArchiveServiceServer::from_arc(gateway.clone()),
         authenticate.clone(),
@@ -174,6 +174,7 @@ pub async fn run_with(
 /// credential (none configured: every operator call refused).
 fn operator_api(
     config: &GatewayConfig,
+    proxies: origin::TrustedProxies,
     clock: Arc<dyn archive_common::Clock>,
 ) -> Result<operator::api::OperatorApi, Error> {
     let key = config
@@ -186,7 +187,12 @@ fn operator_api(
         None => operator::OperatorCredential::none(),
     };
     Ok(operator::api::OperatorApi {
-        proxy: operator::OperatorProxy::connect(&config.authz_url, key, config.upstream_timeout())?,
+        proxy: operator::OperatorProxy::connect(
+            &config.authz_url,
+            key,
+            proxies,
+            config.upstream_timeout(),
+        )?,
         credential,
     })
 }

@@ -75,6 +75,38 @@ async fn session(
         .into_inner())
 }
 
+/// The operator's TENANT_SETTINGS_CHANGED events in the reader's tenant,
+/// newest first, once there are `n` (the relay delivers them moments after
+/// the change).
+async fn operator_events(
+    addr: std::net::SocketAddr,
+    reader: &str,
+    n: usize,
+) -> Vec<pb::AuditEvent> {
+    let mut client = ArchiveServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let request = pb::ListEventsRequest {
+            actor_id: "system:operator".into(),
+            kind: pb::AuditEventKind::TenantSettingsChanged as i32,
+            page_size: 100,
+            ..Default::default()
+        };
+        let events = client
+            .list_audit_events(bearer(reader, request))
+            .await
+            .unwrap()
+            .into_inner()
+            .events;
+        if events.len() >= n {
+            return events;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("fewer than {n} operator events arrived");
+}
+
 fn assert_suspended(result: Result<pb::GetSessionResponse, tonic::Status>) {
     let status = result.expect_err("a suspended tenant's user is refused");
     assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
@@ -181,6 +213,30 @@ async fn the_cli_creates_suspends_and_resumes_a_tenant_of_the_embedded_suite() {
 
     ok(data, &["tenant", "resume", "20002"]).await;
     assert_eq!(session(gateway, &boss).await.unwrap().user_id, "boss");
+
+    // The tenant's own trail shows who suspended it, why and from where:
+    // the operator, with the state before and after.
+    let trail = operator_events(gateway, &boss, 3).await;
+    let said: Vec<(&str, &str)> = trail
+        .iter()
+        .map(|e| (e.detail.as_str(), e.reason.as_str()))
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("tenant 20002 (Other AS): state suspended -> active", ""),
+            (
+                "tenant 20002 (Other AS): state active -> suspended",
+                "unpaid"
+            ),
+            ("created tenant 20002 (Other AS): state none -> active", ""),
+        ]
+    );
+    assert!(
+        trail
+            .iter()
+            .all(|e| e.client_address.starts_with("127.0.0.1"))
+    );
 
     // The operator's JSON API: only with the operator credential.
     let tenants_url = format!(

@@ -12,15 +12,17 @@
 use archive_proto::v1 as pb;
 use axum::{
     Json, Router,
-    extract::{Path, State},
-    http::{HeaderMap, header},
+    extract::{Path, Request, State},
+    http::header,
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{OperatorCredential, OperatorProxy};
-use crate::api::{ApiError, JsonBody, Query, permissions_json};
+use crate::api::{ApiError, Incoming, JsonBody, Query, permissions_json};
 
 #[derive(Clone)]
 pub struct OperatorApi {
@@ -46,35 +48,35 @@ pub fn router(state: OperatorApi) -> Router {
             "/api/v1/operator/tenants/{tenant_id}/users",
             get(list_users).post(create_user),
         )
+        // The credential before anything of the request is read.
+        .route_layer(middleware::from_fn_with_state(state.clone(), admit))
         .with_state(state)
 }
 
-impl OperatorApi {
-    /// The proxy, once the request carries the operator credential.
-    fn admit(&self, headers: &HeaderMap) -> Result<&OperatorProxy, ApiError> {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        self.credential.check(presented)?;
-        Ok(&self.proxy)
+/// Lets a request through only with the operator credential.
+async fn admit(State(api): State<OperatorApi>, request: Request, next: Next) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match api.credential.check(presented) {
+        Ok(()) => next.run(request).await,
+        Err(status) => ApiError::from(status).into_response(),
     }
 }
 
-/// The request's idempotency key and reason, for the event it leads to.
-fn context(headers: &HeaderMap, reason: String) -> Option<pb::ActionContext> {
-    let header = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    Some(pb::ActionContext {
-        request_id: header(header::HeaderName::from_static("idempotency-key")),
-        reason,
-        user_agent: header(header::USER_AGENT),
-        ..Default::default()
-    })
+impl OperatorApi {
+    /// What the trail records with the operator's change: the request's
+    /// idempotency key, the client's address and user agent, the reason.
+    fn context(&self, incoming: &Incoming, reason: String) -> pb::ActionContext {
+        pb::ActionContext {
+            request_id: incoming.header("idempotency-key").to_owned(),
+            reason,
+            client_address: incoming.client_address(self.proxy.proxies()),
+            user_agent: incoming.header("user-agent").chars().take(300).collect(),
+            ..Default::default()
+        }
+    }
 }
 
 fn time(ts: Option<prost_types::Timestamp>) -> Value {
@@ -159,13 +161,9 @@ struct ReasonBody {
     reason: String,
 }
 
-async fn list_tenants(
-    State(api): State<OperatorApi>,
-    headers: HeaderMap,
-    Query(q): Query<PageQuery>,
-) -> ApiResult {
+async fn list_tenants(State(api): State<OperatorApi>, Query(q): Query<PageQuery>) -> ApiResult {
     let page = api
-        .admit(&headers)?
+        .proxy
         .list_tenants(pb::ListTenantsRequest {
             page_size: q.page_size.unwrap_or_default(),
             page_token: q.page_token.unwrap_or_default(),
@@ -180,10 +178,10 @@ async fn list_tenants(
 
 async fn create_tenant(
     State(api): State<OperatorApi>,
-    headers: HeaderMap,
+    incoming: Incoming,
     JsonBody(body): JsonBody<TenantBody>,
 ) -> ApiResult {
-    let proxy = api.admit(&headers)?;
+    let proxy = &api.proxy;
     let (admin, _) = body.admin.user();
     let created = proxy
         .create_tenant(pb::CreateTenantRequest {
@@ -193,19 +191,15 @@ async fn create_tenant(
                 ..Default::default()
             }),
             admin: Some(admin),
-            context: context(&headers, body.reason),
+            context: Some(api.context(&incoming, body.reason)),
         })
         .await?;
     Ok(Json(tenant_json(created)))
 }
 
-async fn get_tenant(
-    State(api): State<OperatorApi>,
-    headers: HeaderMap,
-    Path(tenant_id): Path<String>,
-) -> ApiResult {
+async fn get_tenant(State(api): State<OperatorApi>, Path(tenant_id): Path<String>) -> ApiResult {
     let tenant = api
-        .admit(&headers)?
+        .proxy
         .get_tenant(pb::GetTenantRequest { tenant_id })
         .await?;
     Ok(Json(tenant_json(tenant)))
@@ -214,12 +208,12 @@ async fn get_tenant(
 /// `suspend`, `resume` or `remove`.
 async fn set_state(
     State(api): State<OperatorApi>,
-    headers: HeaderMap,
+    incoming: Incoming,
     Path((tenant_id, to)): Path<(String, String)>,
     body: Option<JsonBody<ReasonBody>>,
 ) -> ApiResult {
-    let proxy = api.admit(&headers)?;
-    let context = context(&headers, body.map(|b| b.0.reason).unwrap_or_default());
+    let proxy = &api.proxy;
+    let context = Some(api.context(&incoming, body.map(|b| b.0.reason).unwrap_or_default()));
     let tenant = match to.as_str() {
         "suspend" => {
             let request = pb::SuspendTenantRequest { tenant_id, context };
@@ -240,12 +234,11 @@ async fn set_state(
 
 async fn list_users(
     State(api): State<OperatorApi>,
-    headers: HeaderMap,
     Path(tenant_id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult {
     let page = api
-        .admit(&headers)?
+        .proxy
         .list_tenant_users(pb::ListTenantUsersRequest {
             tenant_id,
             page_size: q.page_size.unwrap_or_default(),
@@ -260,17 +253,17 @@ async fn list_users(
 
 async fn create_user(
     State(api): State<OperatorApi>,
-    headers: HeaderMap,
+    incoming: Incoming,
     Path(tenant_id): Path<String>,
     JsonBody(body): JsonBody<UserBody>,
 ) -> ApiResult {
-    let proxy = api.admit(&headers)?;
+    let proxy = &api.proxy;
     let (user, reason) = body.user();
     let created = proxy
         .create_tenant_user(pb::CreateTenantUserRequest {
             tenant_id,
             user: Some(user),
-            context: context(&headers, reason),
+            context: Some(api.context(&incoming, reason)),
         })
         .await?;
     Ok(Json(user_json(created)))

@@ -28,11 +28,6 @@ impl std::fmt::Debug for OperatorCredential {
     }
 }
 
-/// Why a call is refused: no credential, or the wrong one.
-fn unauthenticated(why: &str) -> Status {
-    Status::unauthenticated(why)
-}
-
 /// A token's tag under a fixed label: comparing tags (with the MAC's
 /// constant-time check) reveals nothing of the token by timing.
 fn tag(token: &str) -> Tag {
@@ -98,12 +93,14 @@ impl OperatorCredential {
         let token = presented
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| {
-                unauthenticated("the operator credential is missing (authorization: Bearer …)")
+                Status::unauthenticated(
+                    "the operator credential is missing (authorization: Bearer …)",
+                )
             })?;
         let expected = tag(expected).finalize().into_bytes();
         tag(token.trim())
             .verify_slice(&expected)
-            .map_err(|_| unauthenticated("not the operator credential"))
+            .map_err(|_| Status::unauthenticated("not the operator credential"))
     }
 
     /// [`Self::check`] on gRPC metadata.
