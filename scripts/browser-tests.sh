@@ -4,7 +4,8 @@
 # whole suite (embedded mode, a fresh data directory, ephemeral ports unless
 # ARCHIVE_BASE_PORT is set), runs `node --test` in browser-tests/tests against
 # it; then a second suite with its recordings on moto (S3) and playback
-# redirected to the store, for browser-tests/s3; stops what it started.
+# redirected to the store, for browser-tests/s3; then a third signing in with
+# the stand-in identity provider, for browser-tests/oidc; stops what it started.
 # Fails on any failed test, and when no test ran.
 #
 #   scripts/browser-tests.sh                      # run every test
@@ -148,4 +149,26 @@ elif [ "${CI:-}" = "true" ]; then
 else
     say "S3 redirect browser test SKIPPED: no moto_server (pip install 'moto[server]')"
 fi
+# Sign-in with an identity provider: a third suite whose page signs in
+# through the stand-in provider of test-support (no network needed), at
+# localhost: another site than the page at 127.0.0.1, as a real provider is.
+say "starting the stand-in identity provider and a suite signing in with it"
+cargo build -p test-support --bin oidc-stand-in "${locked[@]}"
+mkdir -p "$work/oidc"
+"$target_dir/debug/oidc-stand-in" archive-web >"$work/oidc-idp.log" 2>&1 &
+suite_pids+=("$!")
+issuer=""
+for _ in $(seq 100); do
+    issuer=$(sed -n 's|^issuer \(http://[a-z0-9.:]*\)$|\1|p' "$work/oidc-idp.log" | head -n 1)
+    [ -n "$issuer" ] && break
+    sleep 0.1
+done
+if [ -z "$issuer" ]; then
+    echo "the stand-in identity provider did not start:" >&2
+    cat "$work/oidc-idp.log" >&2
+    exit 1
+fi
+start_suite oidc --base-port 0 --oidc-issuer "$issuer" --oidc-client-id archive-web \
+    --oidc-provider-name "Stand-in IdP"
+ARCHIVE_OIDC_ISSUER="$issuer" run_tests oidc oidc/
 echo "browser-tests: $total_passed passed, 0 failed"

@@ -18,6 +18,16 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// While authz-svc is down every read fails alike: one line per interval.
 static AUTHZ_FAILED: LogLimit = LogLimit::new(EVERY);
 
+/// How much of the trail a reader may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reach {
+    /// Every event of the tenant.
+    Whole,
+    /// Only the events of the reader's own actions (an audit scope of
+    /// "own calls").
+    OwnActions,
+}
+
 pub(crate) struct Viewers {
     authz: Option<AuthzServiceClient<TracedChannel>>,
 }
@@ -38,9 +48,9 @@ impl Viewers {
         Ok(Self { authz })
     }
 
-    pub(crate) async fn require(&self, caller: &Caller) -> Result<(), Error> {
+    pub(crate) async fn require(&self, caller: &Caller) -> Result<Reach, Error> {
         let Some(client) = &self.authz else {
-            return Ok(());
+            return Ok(Reach::Whole);
         };
         let request = caller
             .forward(DecideRequest {
@@ -62,7 +72,11 @@ impl Viewers {
             .decision
             .unwrap_or_default();
         if decision.verdict == Verdict::Allow as i32 {
-            Ok(())
+            // Without a scope (an authz-svc from before scopes): the whole trail.
+            Ok(match decision.scope {
+                Some(scope) if !scope.all_calls => Reach::OwnActions,
+                _ => Reach::Whole,
+            })
         } else {
             Err(Error::PermissionDenied(format!(
                 "viewing the audit log: {}",

@@ -16,7 +16,7 @@ use futures::{StreamExt as _, stream::BoxStream};
 use crate::{
     AuditTrail, Error,
     append::{self, Shape},
-    authorize::Viewers,
+    authorize::{Reach, Viewers},
     checkpoint::Checkpointer,
     committer::Committer,
     event::{self, CASE_ID_MAX, ID_MAX, REQUEST_ID_MAX},
@@ -184,9 +184,19 @@ impl AuditTrail for Audit {
     async fn list_events(
         &self,
         caller: &Caller,
-        request: pb::ListEventsRequest,
+        mut request: pb::ListEventsRequest,
     ) -> Result<pb::ListEventsResponse, Error> {
         self.admit(caller, &LIST_EVENTS).await?;
+        filter(&request)?;
+        if self.viewers.require(caller).await? == Reach::OwnActions {
+            let me = &caller.principal.user_id;
+            if !request.actor_id.is_empty() && &request.actor_id != me {
+                return Err(Error::PermissionDenied(
+                    "you may view only the events of your own actions".into(),
+                ));
+            }
+            request.actor_id = me.clone();
+        }
         let filter = filter(&request)?;
         let page_size = match u32::try_from(request.page_size) {
             Ok(0) => DEFAULT_PAGE_SIZE,
@@ -199,7 +209,6 @@ impl AuditTrail for Audit {
                 .into());
             }
         };
-        self.viewers.require(caller).await?;
         let caller = &caller.principal;
         // The token is bound to the tenant and to exactly these filters.
         let fingerprint = format!("{filter:?}");
@@ -316,7 +325,12 @@ impl Audit {
     /// it may view the trail.
     async fn admit_viewer<'c>(&self, caller: &'c Caller, rule: &Rule) -> Result<&'c str, Error> {
         self.admit(caller, rule).await?;
-        self.viewers.require(caller).await?;
+        if self.viewers.require(caller).await? == Reach::OwnActions {
+            return Err(Error::PermissionDenied(
+                "the whole trail needs an audit scope of all calls; yours is your own actions"
+                    .into(),
+            ));
+        }
         Ok(&caller.principal.tenant)
     }
 }

@@ -41,7 +41,10 @@ pub(crate) fn parse(entry: &str) -> Result<Admin, Error> {
     check_display_name(display_name, "display_name").map_err(|v| bad(v.to_string()))?;
     Ok(Admin {
         tenant: tenant.to_owned(),
-        user: UserSpec::new(user_id, display_name, "", ALL_PERMISSIONS),
+        user: UserSpec {
+            roles: vec!["admin".into()],
+            ..UserSpec::new(user_id, display_name, "", ALL_PERMISSIONS)
+        },
     })
 }
 

@@ -89,12 +89,17 @@ pub(crate) fn decide(
                     scope::describe(reach)
                 ),
                 out_of_scope: true,
-                scope: None,
+                ..Decision::default()
             };
         }
         Some(_) => decision(Verdict::Allow, allowed),
         None => Decision {
             scope: Some(reach.clone()),
+            own_agent: if reach.own_calls {
+                g.agent_name.clone()
+            } else {
+                String::new()
+            },
             ..decision(Verdict::Allow, allowed)
         },
     };

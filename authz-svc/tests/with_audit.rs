@@ -137,7 +137,7 @@ async fn each_user_change_reaches_the_trail_once_and_a_refused_one_not_at_all() 
             (
                 "system:bootstrap",
                 "",
-                "created user paal (Paal Admin), agent \"\", permissions: none -> play,download,delete,view_audit_log,admin"
+                "created user paal (Paal Admin), agent \"\", permissions: none -> play,download,delete,view_audit_log,admin; roles admin"
             ),
             (
                 "paal",

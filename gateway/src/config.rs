@@ -133,9 +133,13 @@ pub struct GatewayConfig {
     /// `/api/v1/operator`); without it every operator call is refused.
     #[arg(long, env = "ARCHIVE_OPERATOR_TOKEN_FILE")]
     pub operator_token_file: Option<PathBuf>,
-    /// Offer the demo users' tokens to the web page's sign-in (embedded mode only).
+    /// Offer the demo users' tokens to the web page's sign-in (embedded
+    /// mode only, and only without an identity provider).
     #[arg(skip)]
     pub demo_sign_in: bool,
+    /// The web page's sign-in with the operator's identity provider.
+    #[command(flatten)]
+    pub oidc: crate::oidc::OidcConfig,
 }
 
 impl GatewayConfig {
@@ -193,6 +197,10 @@ pub struct SuiteConfig {
     pub media_store: media_svc::StoreKind,
     #[command(flatten)]
     pub s3: media_svc::S3Config,
+    /// The web page's sign-in with the operator's identity provider (the
+    /// demo users' picker is off when it is configured).
+    #[command(flatten)]
+    pub oidc: crate::oidc::OidcConfig,
 }
 
 impl SuiteConfig {
@@ -206,6 +214,7 @@ impl SuiteConfig {
             playback_link_ttl_secs: 60,
             media_store: media_svc::StoreKind::Fs,
             s3: media_svc::S3Config::default(),
+            oidc: crate::oidc::OidcConfig::default(),
         }
     }
 }

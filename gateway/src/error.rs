@@ -19,6 +19,10 @@ pub enum Error {
     InvalidArgument(#[from] FieldViolation),
     #[error("permission denied: {0}")]
     PermissionDenied(String),
+    /// Outside the user's search scope: not theirs to find, answered as an
+    /// id that does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
     #[error("{service}: {status}")]
     Upstream {
         service: &'static str,
@@ -50,6 +54,7 @@ impl From<Error> for Status {
         match e {
             Error::InvalidArgument(v) => v.into(),
             Error::PermissionDenied(why) => Status::permission_denied(why),
+            Error::NotFound(what) => Status::not_found(what),
             Error::Status(status) => status,
             Error::Upstream { service, status } => match status.code() {
                 // No answer, or the service cannot answer now (its database

@@ -14,6 +14,7 @@ pub mod flows;
 pub mod format;
 mod grpc;
 mod metrics;
+pub mod oidc;
 pub mod operator;
 pub mod origin;
 mod postgres;
@@ -114,6 +115,13 @@ pub async fn run_with(
             authenticate.with_jwks(auth::Authenticate::load_jwks(path).map_err(Error::Config)?);
     }
     let operator = operator_api(&config, proxies.clone(), clock.clone())?;
+    let sign_in = oidc::SignIn::new(
+        &config.oidc,
+        &config.public_url,
+        authenticate.clone(),
+        clock.clone(),
+    )
+    .map_err(Error::Config)?;
     let routes = Routes::new(InterceptedService::new(
         ArchiveServiceServer::from_arc(gateway.clone()),
         authenticate.clone(),
@@ -141,7 +149,11 @@ pub async fn run_with(
         clock,
         proxies: proxies.clone(),
     })
-    .merge(web::router(authenticate.clone(), config.demo_sign_in))
+    .merge(web::router(
+        authenticate.clone(),
+        config.demo_sign_in && !config.oidc.enabled(),
+    ))
+    .merge(oidc::router(sign_in))
     .merge(api::router(api::ApiState {
         gateway,
         auth: authenticate,

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Command::Suite => {
             let _telemetry = telemetry::init("archive-suite");
             let suite = Suite::start(cli.suite.clone(), shutdown::on_signal()).await?;
-            print_banner(&suite, &cli.suite.data_dir);
+            print_banner(&suite, &cli.suite);
             suite.wait().await?;
         }
         Command::Serve(config) => {
@@ -32,7 +32,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let secrets = gateway::Secrets::load(&cli.suite.data_dir)?;
             let principal = gateway::demo::user(&user)
                 .ok_or_else(|| {
-                    format!("{user:?} is not a demo user (paal, sara, andreas, rita, nils)")
+                    let known: Vec<_> = gateway::demo::users().iter().map(|u| u.user_id).collect();
+                    format!("{user:?} is not a demo user ({})", known.join(", "))
                 })?
                 .principal();
             let token = gateway::auth::Authenticate::hs256(secrets.jwt_secret.as_bytes())
@@ -57,7 +58,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
+fn print_banner(suite: &Suite, suite_config: &gateway::SuiteConfig) {
+    let data_dir = &suite_config.data_dir;
     let e = &suite.endpoints;
     println!();
     println!(
@@ -112,6 +114,9 @@ fn print_banner(suite: &Suite, data_dir: &std::path::Path) {
         credential.display()
     );
     println!();
+    if let Some(issuer) = &suite_config.oidc.oidc_issuer {
+        println!("The web page signs in with {issuer} (docs/OIDC.md); the demo picker is off.");
+    }
     println!("Demo users (tokens valid 12 h; a fresh one: cargo run --release -- token USER):");
     for user in gateway::demo::users() {
         let token = suite.token(user.user_id, 12 * 3600).unwrap_or_default();

@@ -1,6 +1,8 @@
 //! Result rows as the Archive's table shows them, built from archive-svc's
 //! calls, the user's verdicts and the tenant's time zone.
 
+use std::collections::HashMap;
+
 use archive_common::convert::from_timestamp;
 use archive_proto::v1 as pb;
 use chrono::{DateTime, Utc};
@@ -8,12 +10,56 @@ use chrono_tz::Tz;
 
 use crate::format;
 
-/// What the user may do, decided once per page.
+/// What the user may do with one recording.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verdicts {
     pub play: pb::Verdict,
     pub download: pb::Verdict,
     pub delete: pb::Verdict,
+}
+
+impl Verdicts {
+    /// Sets the verdict of a row action (other actions are not on rows).
+    pub fn set(&mut self, action: pb::Action, verdict: pb::Verdict) {
+        match action {
+            pb::Action::Play => self.play = verdict,
+            pb::Action::Download => self.download = verdict,
+            pb::Action::Delete => self.delete = verdict,
+            _ => {}
+        }
+    }
+}
+
+/// The verdicts of a page's recordings: one for all (every right reaches
+/// every call, or none), or decided per recording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowVerdicts {
+    by_recording: HashMap<String, Verdicts>,
+    /// For a recording not in `by_recording`.
+    otherwise: Verdicts,
+}
+
+impl RowVerdicts {
+    pub fn same(verdicts: Verdicts) -> Self {
+        Self {
+            by_recording: HashMap::new(),
+            otherwise: verdicts,
+        }
+    }
+
+    pub fn per_recording(by_recording: HashMap<String, Verdicts>, otherwise: Verdicts) -> Self {
+        Self {
+            by_recording,
+            otherwise,
+        }
+    }
+
+    pub fn of(&self, r: &pb::Recording) -> Verdicts {
+        self.by_recording
+            .get(&r.recording_id)
+            .copied()
+            .unwrap_or(self.otherwise)
+    }
 }
 
 pub(crate) fn time(ts: Option<&prost_types::Timestamp>) -> Option<DateTime<Utc>> {
@@ -96,7 +142,7 @@ pub fn recording_row(r: &pb::Recording, verdicts: Verdicts, tz: Tz) -> pb::Recor
 }
 
 /// One line of the result table.
-pub fn call_row(call: pb::Call, verdicts: Verdicts, tz: Tz) -> pb::CallRow {
+pub fn call_row(call: pb::Call, verdicts: &RowVerdicts, tz: Tz) -> pb::CallRow {
     let access_point = call
         .access_point
         .as_ref()
@@ -105,7 +151,7 @@ pub fn call_row(call: pb::Call, verdicts: Verdicts, tz: Tz) -> pb::CallRow {
     let recordings: Vec<pb::RecordingRow> = call
         .recordings
         .iter()
-        .map(|r| recording_row(r, verdicts, tz))
+        .map(|r| recording_row(r, verdicts.of(r), tz))
         .collect();
     // The row shows the deletion of its (last deleted) recording, as the seed's table does.
     let deletion_text = recordings
@@ -129,7 +175,9 @@ pub fn call_row(call: pb::Call, verdicts: Verdicts, tz: Tz) -> pb::CallRow {
         time_before_answer: format::minutes_seconds(ms(call.time_before_answer.as_ref())),
         agents: call.agents.join(", "),
         deletion_text,
-        recording_tab_enabled: verdicts.play != pb::Verdict::Deny && !call.recordings.is_empty(),
+        recording_tab_enabled: recordings
+            .iter()
+            .any(|r| r.play != pb::Verdict::Deny as i32),
         recordings,
         call: Some(call),
     }

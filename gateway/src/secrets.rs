@@ -13,7 +13,7 @@ pub struct Secrets {
     pub playback_key: String,
 }
 
-fn random_key() -> String {
+pub(crate) fn random_key() -> String {
     // Two v4 UUIDs: 244 random bits from the OS generator.
     format!(
         "{}{}",

@@ -259,13 +259,7 @@ pub(crate) async fn run(
     for user in demo::users() {
         let request = pb::CreateUserRequest {
             context: None,
-            user: Some(pb::User {
-                user_id: user.user_id.into(),
-                display_name: user.display_name.into(),
-                agent_name: user.agent_name.into(),
-                permissions: Some(user.permissions),
-                ..Default::default()
-            }),
+            user: Some(user.user()),
         };
         let answer = upstreams.authz.create_user(&caller, request);
         match upstreams.call(&AUTHZ, "CreateUser", answer).await {

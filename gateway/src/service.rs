@@ -2,7 +2,7 @@
 //! product's flows composed from the services behind it, for an actor
 //! already known. [`crate::grpc`] serves it over tonic, [`crate::api`] as JSON.
 
-use std::{collections::HashMap, sync::Arc};
+use std::sync::Arc;
 
 use archive_common::{Clock, FieldViolation, Principal, identity::Caller};
 use archive_proto::v1 as pb;
@@ -11,6 +11,7 @@ use tonic::Status;
 
 use crate::{
     Error,
+    flows::scopes::PageVerdicts,
     flows::{
         Actor, deletion,
         export::{self, ExportSettings},
@@ -18,7 +19,7 @@ use crate::{
         searches::SearchAudit,
     },
     origin::TrustedProxies,
-    rows::{Verdicts, call_row},
+    rows::call_row,
     upstream::{ARCHIVE, AUDIT, AUTHZ, Upstreams},
 };
 
@@ -33,9 +34,23 @@ pub struct Gateway {
 }
 
 impl Gateway {
-    /// The caller, if they may view the Archive Audit log (PERMISSION_DENIED
-    /// otherwise), as audit-svc's caller.
+    /// The caller as audit-svc's, if they may view the whole Archive Audit
+    /// log (PERMISSION_DENIED otherwise).
     async fn auditor(&self, who: &Principal) -> Result<Caller, Error> {
+        let (caller, whole) = self.reader(who).await?;
+        if !whole {
+            return Err(Error::PermissionDenied(
+                "the whole trail needs an audit scope of all calls; yours is your own actions"
+                    .into(),
+            ));
+        }
+        Ok(caller)
+    }
+
+    /// The caller as audit-svc's, if they may view the Archive Audit log
+    /// (PERMISSION_DENIED otherwise), and whether they may see all of it
+    /// (else only the events of their own actions).
+    async fn reader(&self, who: &Principal) -> Result<(Caller, bool), Error> {
         let caller = Upstreams::caller(who);
         let request = pb::DecideRequest {
             action: pb::Action::ViewAudit as i32,
@@ -50,54 +65,8 @@ impl Gateway {
                 decision.reason
             )));
         }
-        Ok(caller)
-    }
-
-    /// The user's verdicts for the row actions, and whether they may search at all.
-    async fn verdicts(&self, who: &Principal) -> Result<Verdicts, Error> {
-        use pb::Action::{Delete, Download, Play, Search};
-        let decided = self.decide(who, [Search, Play, Download, Delete]).await?;
-        let (search, why) = decided(Search);
-        if search != pb::Verdict::Allow {
-            return Err(Error::PermissionDenied(format!(
-                "may not search the archive: {why}"
-            )));
-        }
-        Ok(Verdicts {
-            play: decided(Play).0,
-            download: decided(Download).0,
-            delete: decided(Delete).0,
-        })
-    }
-
-    /// authz-svc's verdict (and why) on each of `actions`, on no recording in
-    /// particular, read back by action; one it did not answer is denied.
-    async fn decide<const N: usize>(
-        &self,
-        who: &Principal,
-        actions: [pb::Action; N],
-    ) -> Result<impl Fn(pb::Action) -> (pb::Verdict, String), Error> {
-        let requests = actions
-            .iter()
-            .map(|a| pb::DecideRequest {
-                action: *a as i32,
-                resource: None,
-            })
-            .collect();
-        let up = &self.upstreams;
-        let caller = Upstreams::caller(who);
-        let answer = (up.authz).batch_decide(&caller, pb::BatchDecideRequest { requests });
-        let decisions = up.call(&AUTHZ, "BatchDecide", answer).await?.decisions;
-        // BatchDecide answers in the order asked.
-        let by_action: HashMap<pb::Action, pb::Decision> =
-            actions.into_iter().zip(decisions).collect();
-        Ok(move |action| match by_action.get(&action) {
-            Some(d) => (
-                pb::Verdict::try_from(d.verdict).unwrap_or(pb::Verdict::Deny),
-                d.reason.clone(),
-            ),
-            None => (pb::Verdict::Deny, String::new()),
-        })
+        let whole = decision.scope.is_none_or(|s| s.all_calls);
+        Ok((caller, whole))
     }
 
     async fn my_permissions(&self, who: &Principal) -> Result<pb::User, Error> {
@@ -107,17 +76,20 @@ impl Gateway {
         up.call(&AUTHZ, "GetMyPermissions", answer).await
     }
 
-    async fn rows(&self, who: &Principal, calls: Vec<pb::Call>) -> Result<Vec<pb::CallRow>, Error> {
-        let (verdicts, tz) = tokio::try_join!(self.verdicts(who), self.upstreams.time_zone(who))?;
-        Ok(call_rows(calls, verdicts, tz))
+    /// The rows of `calls` with the user's verdicts on each recording.
+    async fn rows(
+        &self,
+        who: &Principal,
+        page: &PageVerdicts,
+        calls: Vec<pb::Call>,
+        tz: chrono_tz::Tz,
+    ) -> Result<Vec<pb::CallRow>, Error> {
+        let verdicts = self.upstreams.row_verdicts(who, page, &calls).await?;
+        Ok(calls
+            .into_iter()
+            .map(|c| call_row(c, &verdicts, tz))
+            .collect())
     }
-}
-
-fn call_rows(calls: Vec<pb::Call>, verdicts: Verdicts, tz: chrono_tz::Tz) -> Vec<pb::CallRow> {
-    calls
-        .into_iter()
-        .map(|c| call_row(c, verdicts, tz))
-        .collect()
 }
 
 /// The product's flows, one per `archive.v1.ArchiveService` RPC, for an
@@ -132,9 +104,11 @@ impl Gateway {
             customer: who.tenant.clone(),
             user_id: who.user_id.clone(),
             display_name: who.display_name.clone(),
-            permissions: user.permissions,
+            permissions: user.effective_permissions,
             time_zone: tenant.time_zone.name().to_owned(),
-            ..Default::default()
+            scopes: user.effective_scopes,
+            roles: user.roles,
+            agent_name: user.agent_name,
         })
     }
 
@@ -144,20 +118,34 @@ impl Gateway {
         req: pb::SearchCallRowsRequest,
     ) -> Result<pb::SearchCallRowsResponse, Error> {
         let who = &actor.principal;
-        // The three answers are independent: ask for them at once. A user who
-        // may not search gets PERMISSION_DENIED and none of the rows.
-        let caller = Upstreams::caller(who);
-        let search = pb::SearchCallsRequest {
-            filter: req.filter.clone(),
-            order: req.order,
-            page_size: req.page_size,
-            page_token: req.page_token.clone(),
-            scope: None,
+        let search = |scope: Option<pb::CallScope>| {
+            let request = pb::SearchCallsRequest {
+                filter: req.filter.clone(),
+                order: req.order,
+                page_size: req.page_size,
+                page_token: req.page_token.clone(),
+                scope,
+            };
+            let caller = Upstreams::caller(who);
+            let up = &self.upstreams;
+            async move {
+                let answer = up.archive.search_calls(&caller, request);
+                up.call(&ARCHIVE, "SearchCalls", answer).await
+            }
         };
-        let answer = self.upstreams.archive.search_calls(&caller, search);
-        let search = self.upstreams.call(&ARCHIVE, "SearchCalls", answer);
-        let (verdicts, tenant, found) =
-            tokio::try_join!(self.verdicts(who), self.upstreams.tenant(who), search)?;
+        // Most users search every call: their search runs while authz-svc
+        // answers. A user whose search reaches only some calls searches
+        // again within that scope, and the first answer is dropped unseen.
+        let (page, tenant, unscoped) = tokio::join!(
+            self.upstreams.page_verdicts(who),
+            self.upstreams.tenant(who),
+            search(None)
+        );
+        let (page, tenant) = (page?, tenant?);
+        let found = match page.call_scope() {
+            None => unscoped?,
+            scope => search(scope).await?,
+        };
         if tenant.search_audit {
             self.searches.record(
                 actor,
@@ -167,7 +155,7 @@ impl Gateway {
             )?;
         }
         Ok(pb::SearchCallRowsResponse {
-            rows: call_rows(found.calls, verdicts, tenant.time_zone),
+            rows: self.rows(who, &page, found.calls, tenant.time_zone).await?,
             next_page_token: found.next_page_token,
         })
     }
@@ -185,11 +173,18 @@ impl Gateway {
                 call_id: req.call_id,
             },
         );
-        let call = up.call(&ARCHIVE, "GetCall", answer).await?.call;
-        let call = call.ok_or_else(|| {
+        let call = up.call(&ARCHIVE, "GetCall", answer);
+        let (call, page, tz) = tokio::join!(call, up.page_verdicts(who), up.time_zone(who));
+        // Another tenant's call is NOT_FOUND whoever asks.
+        let (call, page, tz) = (call?, page?, tz?);
+        let call = call.call.ok_or_else(|| {
             Error::Status(Status::internal("archive-svc answered without a call"))
         })?;
-        let row = self.rows(who, vec![call]).await?.pop();
+        // A call outside the user's search scope is not theirs to find.
+        if !up.may_see(who, &page, &call).await? {
+            return Err(Error::NotFound(format!("call {}", call.call_id)));
+        }
+        let row = self.rows(who, &page, vec![call], tz).await?.pop();
         Ok(pb::GetCallRowResponse { row })
     }
 
@@ -220,8 +215,9 @@ impl Gateway {
         if self.upstreams.tenant(who).await?.search_audit {
             self.searches.record(actor, None, 0, next_page)?;
         }
+        let (page, tz) = tokio::try_join!(up.page_verdicts(who), up.time_zone(who))?;
         Ok(pb::SearchCallRowsResponse {
-            rows: self.rows(who, found.calls).await?,
+            rows: self.rows(who, &page, found.calls, tz).await?,
             next_page_token: found.next_page_token,
         })
     }
@@ -256,12 +252,24 @@ impl Gateway {
         req: pb::DeleteRecordingsRequest,
     ) -> Result<pb::DeleteRecordingsResponse, Error> {
         let who = &actor.principal;
-        let recordings = deletion::delete(&self.upstreams, actor, req).await?;
-        let (verdicts, tz) = tokio::try_join!(self.verdicts(who), self.upstreams.time_zone(who))?;
+        let deleted = deletion::delete(&self.upstreams, actor, req).await?;
+        let (page, tz) = tokio::try_join!(
+            self.upstreams.page_verdicts(who),
+            self.upstreams.time_zone(who)
+        )?;
+        let calls: Vec<pb::Call> = deleted
+            .into_iter()
+            .map(|(recording, mut call)| {
+                call.recordings = vec![recording];
+                call
+            })
+            .collect();
+        let verdicts = self.upstreams.row_verdicts(who, &page, &calls).await?;
         Ok(pb::DeleteRecordingsResponse {
-            recordings: recordings
+            recordings: calls
                 .iter()
-                .map(|r| crate::rows::recording_row(r, verdicts, tz))
+                .flat_map(|c| &c.recordings)
+                .map(|r| crate::rows::recording_row(r, verdicts.of(r), tz))
                 .collect(),
         })
     }
@@ -269,9 +277,17 @@ impl Gateway {
     pub async fn list_audit_events(
         &self,
         who: &Principal,
-        req: pb::ListEventsRequest,
+        mut req: pb::ListEventsRequest,
     ) -> Result<pb::ListEventsResponse, Error> {
-        let caller = self.auditor(who).await?;
+        let (caller, whole) = self.reader(who).await?;
+        if !whole {
+            if !req.actor_id.is_empty() && req.actor_id != who.user_id {
+                return Err(Error::PermissionDenied(
+                    "you may view only the events of your own actions".into(),
+                ));
+            }
+            req.actor_id = who.user_id.clone();
+        }
         let answer = (self.upstreams.audit).list_events(&caller, req);
         self.upstreams.call(&AUDIT, "ListEvents", answer).await
     }

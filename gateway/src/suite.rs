@@ -304,6 +304,7 @@ impl Suite {
             playback_link_ttl_secs: config.playback_link_ttl_secs,
             export_ttl_minutes: 60,
             demo_sign_in: true,
+            oidc: config.oidc.clone(),
             jwks_file: None,
             trusted_proxies: String::new(),
             upstream_timeout_secs: CALL_TIMEOUT.as_secs(),

@@ -334,6 +334,7 @@ async fn a_split_mode_gateway_serves_the_operator_and_refuses_a_suspended_tenant
         trusted_proxies: String::new(),
         upstream_timeout_secs: 30,
         operator_token_file: Some(token_file.clone()),
+        oidc: Default::default(),
     };
     let shutdown = CancellationToken::new();
     tokio::spawn(gateway::run(config, grpc, http_l, shutdown.clone()));

@@ -3,12 +3,14 @@
 //! and roles that are dropped even when a test fails ([`postgres`]), the
 //! demo tenant's principals ([`principals`]), a service started on an
 //! ephemeral port and awaited until SERVING ([`server`]), a raw HTTP/1.1
-//! client that sends exactly what a test writes ([`http`]), a service binary
+//! client that sends exactly what a test writes ([`http`]), a stand-in OpenID
+//! Connect provider ([`oidc`]), a service binary
 //! run as a process and its schema step ([`schema_step`]), and one key set
 //! per test binary ([`keys`]).
 
 pub mod calls;
 pub mod http;
+pub mod oidc;
 pub mod postgres;
 pub mod principals;
 pub mod schema_step;

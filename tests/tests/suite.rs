@@ -93,8 +93,11 @@ async fn the_suite_serves_searches_and_restarts_without_reseeding() {
         .await
         .unwrap();
     let seeded = suite.seeded.expect("a fresh data directory is seeded");
-    // The admin is bootstrapped by authz-svc; the seed creates the other four.
-    assert_eq!(seeded.users_created, 4);
+    // The admin is bootstrapped by authz-svc; the seed creates the others.
+    assert_eq!(
+        seeded.users_created as usize,
+        gateway::demo::users().len() - 1
+    );
     assert!(seeded.calls_created >= 120);
 
     // Every service answers health SERVING and lists its service by reflection.

@@ -6,7 +6,7 @@
 use archive_common::{Principal, error::reason_required};
 use archive_proto::v1 as pb;
 
-use super::{Actor, Reason};
+use super::{Actor, Reason, scopes::attributes};
 use crate::{
     Error,
     upstream::{ARCHIVE, AUTHZ, Tenant, Upstreams},
@@ -88,9 +88,10 @@ impl Upstreams {
             .map(|_| ())
     }
 
-    /// authz-svc's verdicts on `action` for every selected recording: a
-    /// refusal recorded and answered PERMISSION_DENIED; else whether any
-    /// asks for a reason.
+    /// authz-svc's verdicts on `action` for every selected recording: one
+    /// outside the user's search scope answered NOT_FOUND (it is not theirs
+    /// to find) and one they may not act on PERMISSION_DENIED, each refusal
+    /// recorded; else whether any asks for a reason.
     async fn decide_all(
         &self,
         actor: &Actor,
@@ -98,41 +99,50 @@ impl Upstreams {
         selected: &[Selected],
         reason: &Reason,
     ) -> Result<bool, Error> {
+        // Per recording: may the user find it (search), and do `action`.
         let requests = selected
             .iter()
-            .map(|s| pb::DecideRequest {
-                action: action as i32,
-                resource: Some(pb::ResourceAttributes {
-                    recording_id: s.recording.recording_id.clone(),
-                    owner_agent: s.recording.owner_agent.clone(),
-                    ..Default::default()
-                }),
+            .flat_map(|s| {
+                let resource = attributes(&s.call, Some(&s.recording));
+                [pb::Action::Search, action].map(|a| pb::DecideRequest {
+                    action: a as i32,
+                    resource: Some(resource.clone()),
+                })
             })
             .collect();
         let caller = Self::caller(&actor.principal);
         let answer = self
             .authz
             .batch_decide(&caller, pb::BatchDecideRequest { requests });
-        let decisions = self.call(&AUTHZ, "BatchDecide", answer).await?.decisions;
+        let answered = self.call(&AUTHZ, "BatchDecide", answer).await?.decisions;
+        if answered.len() != 2 * selected.len() {
+            return Err(Error::PermissionDenied(
+                "authz-svc answered for fewer recordings".into(),
+            ));
+        }
+        let mut hidden = Vec::new();
+        let mut decisions = Vec::with_capacity(selected.len());
+        for (s, pair) in selected.iter().zip(answered.chunks(2)) {
+            if pair[0].verdict != pb::Verdict::Allow as i32 {
+                hidden.push(s);
+            }
+            decisions.push(pair[1].clone());
+        }
+        if let Some(s) = hidden.first() {
+            self.refused(actor, action, s, reason, "outside the user's search scope")
+                .await;
+            return Err(Error::NotFound(format!(
+                "recording {}",
+                s.recording.recording_id
+            )));
+        }
         let mut reason_needed = false;
         for (s, d) in selected.iter().zip(&decisions) {
             match pb::Verdict::try_from(d.verdict).unwrap_or(pb::Verdict::Deny) {
                 pb::Verdict::Allow => {}
                 pb::Verdict::ReasonRequired => reason_needed = true,
                 _ => {
-                    let event = actor.event(
-                        pb::AuditEventKind::AccessDenied,
-                        actor.event_id(
-                            "access-denied",
-                            &[action.as_str_name(), &s.recording.recording_id],
-                        ),
-                        Some(s),
-                        reason,
-                        format!("{}: {}", action.as_str_name(), d.reason),
-                    );
-                    if let Err(e) = self.append(&actor.principal, event).await {
-                        tracing::warn!(status = %e, "could not record a refused action");
-                    }
+                    self.refused(actor, action, s, reason, &d.reason).await;
                     return Err(Error::PermissionDenied(format!(
                         "recording {}: {}",
                         s.recording.recording_id, d.reason
@@ -140,11 +150,31 @@ impl Upstreams {
                 }
             }
         }
-        if decisions.len() != selected.len() {
-            return Err(Error::PermissionDenied(
-                "authz-svc answered for fewer recordings".into(),
-            ));
-        }
         Ok(reason_needed)
+    }
+
+    /// Records a refused action in the audit trail (once per user action: a
+    /// retry with the same request id names the same event).
+    async fn refused(
+        &self,
+        actor: &Actor,
+        action: pb::Action,
+        s: &Selected,
+        reason: &Reason,
+        why: &str,
+    ) {
+        let event = actor.event(
+            pb::AuditEventKind::AccessDenied,
+            actor.event_id(
+                "access-denied",
+                &[action.as_str_name(), &s.recording.recording_id],
+            ),
+            Some(s),
+            reason,
+            format!("{}: {why}", action.as_str_name()),
+        );
+        if let Err(e) = self.append(&actor.principal, event).await {
+            tracing::warn!(status = %e, "could not record a refused action");
+        }
     }
 }

@@ -19,7 +19,7 @@ pub async fn delete(
     upstreams: &Upstreams,
     actor: &Actor,
     request: pb::DeleteRecordingsRequest,
-) -> Result<Vec<pb::Recording>, Error> {
+) -> Result<Vec<(pb::Recording, pb::Call)>, Error> {
     if request.recording_ids.is_empty() {
         return Err(FieldViolation::new("recording_ids", "select at least one recording").into());
     }
@@ -56,6 +56,6 @@ pub async fn delete(
         .selected(who, &request.recording_ids)
         .await?
         .into_iter()
-        .map(|s| s.recording)
+        .map(|s| (s.recording, s.call))
         .collect())
 }

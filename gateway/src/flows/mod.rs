@@ -11,6 +11,7 @@ mod authorize;
 pub mod deletion;
 pub mod export;
 pub mod playback;
+pub mod scopes;
 pub mod searches;
 
 pub use authorize::Selected;

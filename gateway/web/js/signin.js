@@ -1,5 +1,8 @@
-// Sign-in: in embedded mode, pick one of the demo users; anywhere, paste a
-// bearer token issued for you. The token is kept for this browser tab only.
+// Sign-in: with the operator's identity provider when the server has one
+// (a link to /auth/login; back from it, the token is taken once from
+// /auth/session); else, in embedded mode, pick one of the demo users;
+// anywhere, paste a bearer token issued for you. The token is kept for this
+// browser tab only.
 
 import { api, ApiError, describe } from './api.js';
 import { h, newId, replace } from './dom.js';
@@ -40,17 +43,33 @@ export function signInView({ signIn, message }) {
   });
   const tokenSection = h('details', { class: 'token-details' }, h('summary', {}, 'Sign in with a token'), tokenForm);
 
+  const intro = h('p', { class: 'intro' }, 'Choose who you are. Each demo user has different permissions, so you can try every flow.');
   const element = h(
     'section',
     { class: 'signin', 'aria-labelledby': headingId },
     h('h1', { id: headingId, tabindex: '-1' }, 'Sign in to the Archive'),
-    h('p', { class: 'intro' }, 'Choose who you are. Each demo user has different permissions, so you can try every flow.'),
+    intro,
     list,
     tokenSection,
     status,
   );
 
-  api('/api/v1/demo/users', { auth: false })
+  const offerProvider = async (provider) => {
+    intro.textContent = 'Sign in with your organisation\'s account.';
+    const link = h('a', { class: 'button primary provider-signin', href: provider.login_url }, `Sign in with ${provider.provider_name}`);
+    list.replaceWith(link);
+    // Back from the provider: the session it ended in, handed over once.
+    let handoff = {};
+    try {
+      handoff = await api('/auth/session', { method: 'POST', auth: false });
+    } catch (error) {
+      status.textContent = describe(error, 'finish the sign-in');
+    }
+    if (handoff.token) attempt(handoff.token);
+    else link.focus();
+  };
+
+  const offerDemoUsers = () => api('/api/v1/demo/users', { auth: false })
     .then(({ users }) => {
       replace(
         list,
@@ -80,6 +99,12 @@ export function signInView({ signIn, message }) {
         tokenSection.open = true;
       }
     });
+
+  // No provider configured: the demo users, as in embedded mode.
+  api('/auth/config', { auth: false }).then(offerProvider, (error) => {
+    if (error instanceof ApiError && error.status === 404) offerDemoUsers();
+    else replace(list, h('li', { class: 'error-text' }, describe(error, 'load the sign-in options')));
+  });
 
   return { element };
 }

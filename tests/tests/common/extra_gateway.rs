@@ -87,6 +87,7 @@ pub(crate) async fn start_with(
         playback_link_ttl_secs: playback_link_ttl_secs.unwrap_or(60),
         export_ttl_minutes: 60,
         demo_sign_in: false,
+        oidc: Default::default(),
         jwks_file: None,
         trusted_proxies,
         upstream_timeout_secs: upstream_timeout_secs.unwrap_or(30),
