@@ -55,7 +55,15 @@ pub struct Incoming {
 impl Incoming {
     /// The client's address: the peer, or the first untrusted
     /// `X-Forwarded-For` hop.
-    fn client_address(&self, proxies: &TrustedProxies) -> String {
+    /// A header's value as text; empty when absent or not text.
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn client_address(&self, proxies: &TrustedProxies) -> String {
         let forwarded = self.headers.get_all("x-forwarded-for").iter();
         proxies.client_address(self.peer, forwarded.filter_map(|v| v.to_str().ok()))
     }
@@ -169,7 +177,7 @@ impl IntoResponse for ApiError {
 
 /// axum's `Query`, refusing a query string it cannot read as the API's
 /// other errors are refused: 400 `{"error": …}` naming the field.
-struct Query<T>(T);
+pub(crate) struct Query<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = ApiError;
@@ -183,7 +191,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
 }
 
 /// axum's `Json` request body, refused like [`Query`].
-struct JsonBody<T>(T);
+pub(crate) struct JsonBody<T>(pub(crate) T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
@@ -357,20 +365,12 @@ fn rows_json(response: pb::SearchCallRowsResponse) -> Value {
 
 async fn session(api: Api) -> ApiResult {
     let s = api.gateway().get_session(&api.principal()?).await?;
-    let p = s.permissions.unwrap_or_default();
     Ok(Json(json!({
         "customer": s.customer,
         "user_id": s.user_id,
         "display_name": s.display_name,
         "time_zone": s.time_zone,
-        "permissions": {
-            "play_recordings": p.play_recordings,
-            "download_recordings": p.download_recordings,
-            "delete_recordings": p.delete_recordings,
-            "require_reason": p.require_reason,
-            "view_audit_log": p.view_audit_log,
-            "admin": p.admin,
-        },
+        "permissions": permissions_json(&s.permissions.unwrap_or_default()),
         "reason_codes": s.reason_codes.iter().map(|c| json!({"code": c.code, "label": c.label})).collect::<Vec<_>>(),
         "roles": s.roles,
         "agent_name": s.agent_name,
@@ -388,6 +388,18 @@ fn access(scopes: pb::Scopes) -> Vec<serde_json::Value> {
             Some(json!({"right": right.field(), "scope": describe(scope)}))
         })
         .collect()
+}
+
+/// A user's rights as the API shows them.
+pub(crate) fn permissions_json(p: &pb::Permissions) -> Value {
+    json!({
+        "play_recordings": p.play_recordings,
+        "download_recordings": p.download_recordings,
+        "delete_recordings": p.delete_recordings,
+        "require_reason": p.require_reason,
+        "view_audit_log": p.view_audit_log,
+        "admin": p.admin,
+    })
 }
 
 /// Search parameters as query-string fields; times are RFC 3339.
