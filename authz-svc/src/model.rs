@@ -136,6 +136,13 @@ impl TryFrom<pb::User> for UserSpec {
 }
 
 impl User {
+    /// The user as answered, with the rights they have with the roles they
+    /// hold among the built-in ones and the tenant's `own`.
+    pub fn answered(self, own: &[crate::role::Role]) -> pb::User {
+        let grant = Grant::of(&self, &crate::role::held(&self.roles, own));
+        self.into_proto(&grant)
+    }
+
     /// The user as answered, with their effective rights (`grant`, which
     /// [`Grant::of`] made from this user and their roles).
     pub fn into_proto(self, grant: &Grant) -> pb::User {

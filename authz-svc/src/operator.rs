@@ -21,9 +21,7 @@ use audit_svc::{
 
 use crate::{
     Error,
-    grant::Grant,
     model::{ALL_PERMISSIONS, User, UserSpec},
-    role::{self, Role},
     store::Store,
     tenants::{States, Tenant, TenantSpec, TenantState, check_tenant_id},
 };
@@ -122,21 +120,7 @@ impl Operator {
     /// their roles': built in, or the tenant's).
     async fn answer(&self, tenant: &str, users: Vec<User>) -> Result<Vec<pb::User>, Error> {
         let own = self.store.list_roles(tenant).await?;
-        Ok(users
-            .into_iter()
-            .map(|u| {
-                let held: Vec<Role> = u
-                    .roles
-                    .iter()
-                    .filter_map(|id| {
-                        role::built_in(id)
-                            .or_else(|| own.iter().find(|r| &r.role_id == id).cloned())
-                    })
-                    .collect();
-                let grant = Grant::of(&u, &held.iter().collect::<Vec<_>>());
-                u.into_proto(&grant)
-            })
-            .collect())
+        Ok(users.into_iter().map(|u| u.answered(&own)).collect())
     }
 
     /// After a committed change: its event delivered soon, and this

@@ -134,7 +134,7 @@ mod tests {
             update_time: Utc::now(),
         };
         let roles: Vec<_> = roles.iter().filter_map(|r| built_in(r)).collect();
-        Grant::of(&user, &roles.iter().collect::<Vec<_>>())
+        Grant::of(&user, &roles)
     }
 
     fn plain(p: Permissions) -> Grant {
