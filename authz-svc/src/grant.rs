@@ -112,23 +112,11 @@ impl Grant {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
     use crate::role::built_in;
 
     fn user(permissions: Permissions, scopes: Scopes, roles: &[&str]) -> User {
-        User {
-            user_id: "u".into(),
-            display_name: "U".into(),
-            agent_name: "Andreas Wallin".into(),
-            permissions,
-            scopes,
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            disabled: false,
-            create_time: Utc::now(),
-            update_time: Utc::now(),
-        }
+        User::agent_for_tests(permissions, scopes, roles)
     }
 
     fn sales() -> Scope {
