@@ -2,7 +2,9 @@
 //! created with every permission when missing, so a fresh tenant has someone
 //! who can create the other users. Existing users are never changed, so a
 //! restart does not undo what an admin changed since. Each admin created is
-//! recorded like any user change, by `system:bootstrap`.
+//! recorded like any user change, by `system:bootstrap`; an admin's tenant
+//! not yet in the registry is registered, active (with no event of its own,
+//! as the migration registers the tenants it finds).
 
 use audit_svc::outbox::Change;
 use chrono::{DateTime, Utc};
@@ -61,6 +63,9 @@ pub(crate) async fn apply(
     let bootstrap = Change::system("bootstrap", now);
     let mut created = 0;
     for admin in admins {
+        if store.register_tenant(&admin.tenant, now).await? {
+            tracing::info!(tenant = %admin.tenant, "tenant registered");
+        }
         if store
             .insert_user(&admin.tenant, &admin.user, &bootstrap)
             .await?

@@ -142,20 +142,11 @@ mod tests {
     use super::*;
 
     fn player() -> Option<Arc<Grant>> {
-        let user = crate::model::User {
-            user_id: "anna".into(),
-            display_name: "Anna".into(),
-            agent_name: String::new(),
-            permissions: crate::model::Permissions {
-                play_recordings: true,
-                ..Default::default()
-            },
-            scopes: Default::default(),
-            roles: Vec::new(),
-            disabled: false,
-            create_time: Utc::now(),
-            update_time: Utc::now(),
+        let player = crate::model::Permissions {
+            play_recordings: true,
+            ..Default::default()
         };
+        let user = crate::model::User::agent_for_tests(player, Default::default(), &[]);
         Some(Arc::new(Grant::of(&user, &[])))
     }
 

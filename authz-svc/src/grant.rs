@@ -36,7 +36,7 @@ struct Source<'a> {
 impl Grant {
     /// `user`'s rights with `roles`, the roles they hold (unknown role ids
     /// already left out: a role deleted meanwhile grants nothing).
-    pub fn of(user: &User, roles: &[&Role]) -> Self {
+    pub fn of(user: &User, roles: &[Role]) -> Self {
         let own = Source {
             permissions: &user.permissions,
             scopes: Some(&user.scopes),
@@ -112,23 +112,11 @@ impl Grant {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
     use crate::role::built_in;
 
     fn user(permissions: Permissions, scopes: Scopes, roles: &[&str]) -> User {
-        User {
-            user_id: "u".into(),
-            display_name: "U".into(),
-            agent_name: "Andreas Wallin".into(),
-            permissions,
-            scopes,
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            disabled: false,
-            create_time: Utc::now(),
-            update_time: Utc::now(),
-        }
+        User::agent_for_tests(permissions, scopes, roles)
     }
 
     fn sales() -> Scope {
@@ -162,7 +150,10 @@ mod tests {
             download: Some(sales()),
             ..Default::default()
         };
-        let g = Grant::of(&user(own_download, scopes, &["agent"]), &[&agent]);
+        let g = Grant::of(
+            &user(own_download, scopes, &["agent"]),
+            std::slice::from_ref(&agent),
+        );
         let own = g.reach(Right::Play).unwrap();
         assert!(own.own_calls && !own.all_calls);
         assert_eq!(g.reach(Right::Download), Some(&sales()));
@@ -184,7 +175,7 @@ mod tests {
                 Scopes::default(),
                 &["agent", "sales"],
             ),
-            &[&agent, &queue_role],
+            &[agent, queue_role],
         );
         let play = g.reach(Right::Play).unwrap();
         assert!(play.own_calls);
@@ -198,7 +189,7 @@ mod tests {
             require_reason: true,
             ..Default::default()
         };
-        let g = Grant::of(&user(p, Scopes::default(), &["admin"]), &[&admin]);
+        let g = Grant::of(&user(p, Scopes::default(), &["admin"]), &[admin]);
         assert!(g.admin && g.require_reason);
         assert_eq!(g.reach(Right::Delete), Some(&scope::all_calls()));
     }

@@ -17,11 +17,16 @@ mod error;
 pub mod grant;
 mod grpc;
 pub mod model;
+pub mod operator;
+mod operator_grpc;
 mod policy;
 pub mod role;
 pub mod scope;
 mod service;
 pub mod store;
+pub mod tenants;
+mod tenants_audit;
+mod tenants_door;
 
 use std::{sync::Arc, time::Duration};
 
@@ -32,7 +37,10 @@ use archive_common::{
     schema_step::SchemaStep,
     shutdown::CancellationToken,
 };
-use archive_proto::v1::authz_service_server::{AuthzService, AuthzServiceServer};
+use archive_proto::v1::{
+    authz_service_server::{AuthzService, AuthzServiceServer},
+    operator_service_server::OperatorServiceServer,
+};
 use audit_svc::{
     client::AuditClient,
     gate::{Gate, OutboxDenials},
@@ -58,6 +66,9 @@ pub use service::MAX_BATCH;
 
 /// The gRPC service name this server hosts.
 pub const SERVICE_NAME: &str = <AuthzServiceServer<GrpcServer<dyn Authz>> as NamedService>::NAME;
+/// The operator's service (the tenant registry), served beside it.
+pub const OPERATOR_SERVICE_NAME: &str =
+    <OperatorServiceServer<operator_grpc::OperatorGrpc> as NamedService>::NAME;
 
 /// How often readiness re-checks the database.
 const READINESS_INTERVAL: Duration = Duration::from_secs(5);
@@ -133,24 +144,41 @@ pub async fn start(config: Config, shutdown: CancellationToken) -> Result<Starte
         }),
         clock.clone(),
     );
-    let authz: Arc<dyn Authz> = Arc::new(service::Authority::new(
+    let states = tenants::States::new(clock.clone());
+    let operator = operator::Operator::new(
         store.clone(),
-        cache,
-        tokens,
-        clock,
-        nudge,
-        gate,
+        states.clone(),
+        PageTokens::new(
+            &identity
+                .key
+                .derived_secret("authz-svc operator page tokens"),
+        ),
+        clock.clone(),
+        nudge.clone(),
+        gate.clone(),
+    );
+    let authority = service::Authority::new(store.clone(), cache, tokens, clock, nudge, gate);
+    // A suspended tenant's users are refused before the core sees them.
+    let authz: Arc<dyn Authz> = Arc::new(tenants_door::TenantDoor::new(
+        Arc::new(authority),
+        store.clone(),
+        states,
     ));
     let grpc = Arc::new(GrpcServer(authz.clone()));
     let server = InterceptedService::new(
         AuthzServiceServer::from_arc(grpc.clone()),
         identity.verifier(),
     );
+    let operator = InterceptedService::new(
+        OperatorServiceServer::new(operator_grpc::OperatorGrpc(Arc::new(operator))),
+        identity.verifier(),
+    );
 
-    let host = Host::new(Routes::new(server), &[SERVICE_NAME]).await;
+    let routes = Routes::new(server).add_service(operator);
+    let host = Host::new(routes, &[SERVICE_NAME, OPERATOR_SERVICE_NAME]).await;
     watch_readiness(
         host.health(),
-        vec![SERVICE_NAME.to_owned()],
+        vec![SERVICE_NAME.to_owned(), OPERATOR_SERVICE_NAME.to_owned()],
         READINESS_INTERVAL,
         shutdown.clone(),
         move || {

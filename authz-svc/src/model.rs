@@ -136,6 +136,33 @@ impl TryFrom<pb::User> for UserSpec {
 }
 
 impl User {
+    /// Andreas Wallin (an agent) with these grants, for unit tests.
+    #[cfg(test)]
+    pub(crate) fn agent_for_tests(
+        permissions: Permissions,
+        scopes: Scopes,
+        roles: &[&str],
+    ) -> Self {
+        Self {
+            user_id: "andreas".into(),
+            display_name: "Andreas Wallin".into(),
+            agent_name: "Andreas Wallin".into(),
+            permissions,
+            scopes,
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            disabled: false,
+            create_time: DateTime::UNIX_EPOCH,
+            update_time: DateTime::UNIX_EPOCH,
+        }
+    }
+
+    /// The user as answered, with the rights they have with the roles they
+    /// hold among the built-in ones and the tenant's `own`.
+    pub fn answered(self, own: &[crate::role::Role]) -> pb::User {
+        let grant = Grant::of(&self, &crate::role::held(&self.roles, own));
+        self.into_proto(&grant)
+    }
+
     /// The user as answered, with their effective rights (`grant`, which
     /// [`Grant::of`] made from this user and their roles).
     pub fn into_proto(self, grant: &Grant) -> pb::User {

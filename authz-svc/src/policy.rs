@@ -112,8 +112,6 @@ pub(crate) fn decide(
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
     use crate::{
         model::{ALL_PERMISSIONS, Permissions, User},
@@ -122,19 +120,9 @@ mod tests {
     };
 
     fn grant(permissions: Permissions, scopes: Scopes, roles: &[&str]) -> Grant {
-        let user = User {
-            user_id: "u".into(),
-            display_name: "U".into(),
-            agent_name: "Andreas Wallin".into(),
-            permissions,
-            scopes,
-            roles: roles.iter().map(|r| r.to_string()).collect(),
-            disabled: false,
-            create_time: Utc::now(),
-            update_time: Utc::now(),
-        };
+        let user = User::agent_for_tests(permissions, scopes, roles);
         let roles: Vec<_> = roles.iter().filter_map(|r| built_in(r)).collect();
-        Grant::of(&user, &roles.iter().collect::<Vec<_>>())
+        Grant::of(&user, &roles)
     }
 
     fn plain(p: Permissions) -> Grant {

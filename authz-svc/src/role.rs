@@ -91,6 +91,14 @@ pub fn built_in(role_id: &str) -> Option<Role> {
     })
 }
 
+/// The roles among `ids` that exist: built in, or among the tenant's `own`
+/// (a role deleted meanwhile is left out, so it grants nothing).
+pub fn held(ids: &[String], own: &[Role]) -> Vec<Role> {
+    ids.iter()
+        .filter_map(|id| built_in(id).or_else(|| own.iter().find(|r| &r.role_id == id).cloned()))
+        .collect()
+}
+
 /// `1..=64` characters of `[a-z0-9_-]`.
 pub fn check_role_id(value: &str, field: &str) -> Result<(), FieldViolation> {
     if value.is_empty() || value.len() > ROLE_ID_MAX {

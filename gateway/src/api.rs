@@ -55,7 +55,15 @@ pub struct Incoming {
 impl Incoming {
     /// The client's address: the peer, or the first untrusted
     /// `X-Forwarded-For` hop.
-    fn client_address(&self, proxies: &TrustedProxies) -> String {
+    /// A header's value as text; empty when absent or not text.
+    pub(crate) fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn client_address(&self, proxies: &TrustedProxies) -> String {
         let forwarded = self.headers.get_all("x-forwarded-for").iter();
         proxies.client_address(self.peer, forwarded.filter_map(|v| v.to_str().ok()))
     }
@@ -358,7 +366,6 @@ fn rows_json(response: pb::SearchCallRowsResponse) -> Value {
 async fn session(api: Api) -> ApiResult {
     let who = api.principal()?;
     let s = api.gateway().get_session(&who).await?;
-    let p = s.permissions.unwrap_or_default();
     // Remembered since get_session read it: which actions ask a reason.
     let asks = api.gateway().upstreams.tenant(&who).await?.reason_actions;
     Ok(Json(json!({
@@ -366,14 +373,7 @@ async fn session(api: Api) -> ApiResult {
         "user_id": s.user_id,
         "display_name": s.display_name,
         "time_zone": s.time_zone,
-        "permissions": {
-            "play_recordings": p.play_recordings,
-            "download_recordings": p.download_recordings,
-            "delete_recordings": p.delete_recordings,
-            "require_reason": p.require_reason,
-            "view_audit_log": p.view_audit_log,
-            "admin": p.admin,
-        },
+        "permissions": permissions_json(&s.permissions.unwrap_or_default()),
         "reason_actions": {"play": asks.play, "download": asks.download, "delete": asks.delete},
         "reason_codes": s.reason_codes.iter().map(|c| json!({"code": c.code, "label": c.label})).collect::<Vec<_>>(),
         "roles": s.roles,
@@ -392,6 +392,18 @@ fn access(scopes: pb::Scopes) -> Vec<serde_json::Value> {
             Some(json!({"right": right.field(), "scope": describe(scope)}))
         })
         .collect()
+}
+
+/// A user's rights as the API shows them.
+pub(crate) fn permissions_json(p: &pb::Permissions) -> Value {
+    json!({
+        "play_recordings": p.play_recordings,
+        "download_recordings": p.download_recordings,
+        "delete_recordings": p.delete_recordings,
+        "require_reason": p.require_reason,
+        "view_audit_log": p.view_audit_log,
+        "admin": p.admin,
+    })
 }
 
 /// Search parameters as query-string fields; times are RFC 3339.

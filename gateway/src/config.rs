@@ -37,6 +37,12 @@ pub enum Command {
     /// credentials, users' tokens for `gateway serve`.
     #[command(subcommand)]
     Credentials(crate::credentials::Credentials),
+    /// The operator's tenants, on a running suite (operator credential).
+    #[command(subcommand)]
+    Tenant(crate::operator::cli::TenantCommand),
+    /// A tenant's users, added by the operator on a running suite.
+    #[command(subcommand)]
+    User(crate::operator::cli::UserCommand),
 }
 
 /// The gateway alone.
@@ -123,6 +129,10 @@ pub struct GatewayConfig {
     /// gateway answers DEADLINE_EXCEEDED (HTTP 504).
     #[arg(long, env = "GATEWAY_UPSTREAM_TIMEOUT_SECS", default_value_t = 30)]
     pub upstream_timeout_secs: u64,
+    /// The operator credential's file (`gateway tenant …`, OperatorService,
+    /// `/api/v1/operator`); without it every operator call is refused.
+    #[arg(long, env = "ARCHIVE_OPERATOR_TOKEN_FILE")]
+    pub operator_token_file: Option<PathBuf>,
     /// Offer the demo users' tokens to the web page's sign-in (embedded
     /// mode only, and only without an identity provider).
     #[arg(skip)]

@@ -16,6 +16,7 @@ pub mod format;
 mod grpc;
 mod metrics;
 pub mod oidc;
+pub mod operator;
 pub mod origin;
 mod postgres;
 pub mod rows;
@@ -36,6 +37,7 @@ use archive_common::{
 };
 use archive_proto::v1::{
     archive_admin_server::ArchiveAdminServer, archive_service_server::ArchiveServiceServer,
+    operator_service_server::OperatorServiceServer,
 };
 use tokio::net::TcpListener;
 use tonic::service::{Routes, interceptor::InterceptedService};
@@ -56,6 +58,8 @@ use tempfile as _;
 pub const SERVICE_NAME: &str = "archive.v1.ArchiveService";
 /// The gRPC name of the administration service it serves too.
 pub const ADMIN_SERVICE_NAME: &str = "archive.v1.ArchiveAdmin";
+/// The operator's service, served beside it (see [`operator`]).
+pub const OPERATOR_SERVICE_NAME: &str = authz_svc::OPERATOR_SERVICE_NAME;
 
 /// Serves the gateway's gRPC API on `grpc` and its HTTP side on `http`
 /// until `shutdown` is cancelled, calling the services at the configured URLs.
@@ -118,6 +122,7 @@ pub async fn run_with(
         admin: admin::Admin::new(gateway.clone()),
         proxies: proxies.clone(),
     };
+    let operator = operator_api(&config, proxies.clone(), clock.clone())?;
     let sign_in = oidc::SignIn::new(
         &config.oidc,
         &config.public_url,
@@ -132,13 +137,25 @@ pub async fn run_with(
     .add_service(InterceptedService::new(
         ArchiveAdminServer::new(admin),
         authenticate.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        OperatorServiceServer::new(operator.proxy.clone()),
+        operator.credential.clone(),
     ));
-    let host = Host::new(routes, &[SERVICE_NAME, ADMIN_SERVICE_NAME]).await;
+    let host = Host::new(
+        routes,
+        &[SERVICE_NAME, ADMIN_SERVICE_NAME, OPERATOR_SERVICE_NAME],
+    )
+    .await;
     // SERVING only while the services it composes answer their health checks.
     let urls = config.upstreams();
     watch_readiness(
         host.health(),
-        vec![SERVICE_NAME.to_owned(), ADMIN_SERVICE_NAME.to_owned()],
+        vec![
+            SERVICE_NAME.to_owned(),
+            ADMIN_SERVICE_NAME.to_owned(),
+            OPERATOR_SERVICE_NAME.to_owned(),
+        ],
         std::time::Duration::from_secs(5),
         shutdown.clone(),
         move || {
@@ -173,6 +190,7 @@ pub async fn run_with(
         auth: authenticate,
         proxies,
     }))
+    .merge(operator::api::router(operator))
     // Traces, logs and request metrics for every HTTP request (telemetry::server).
     .layer(archive_common::telemetry::server::Observe::http("gateway"));
     let stop = shutdown.clone();
@@ -192,6 +210,34 @@ pub async fn run_with(
     grpc_result?;
     http_result?;
     Ok(())
+}
+
+/// The operator's side: authz-svc's OperatorService called as
+/// `system:operator` with the gateway's key, behind the configured operator
+/// credential (none configured: every operator call refused).
+fn operator_api(
+    config: &GatewayConfig,
+    proxies: origin::TrustedProxies,
+    clock: Arc<dyn archive_common::Clock>,
+) -> Result<operator::api::OperatorApi, Error> {
+    let key = config
+        .identity
+        .load_with(clock)
+        .map_err(|e| Error::Config(e.to_string()))?
+        .key;
+    let credential = match &config.operator_token_file {
+        Some(path) => operator::OperatorCredential::load(path).map_err(Error::Config)?,
+        None => operator::OperatorCredential::none(),
+    };
+    Ok(operator::api::OperatorApi {
+        proxy: operator::OperatorProxy::connect(
+            &config.authz_url,
+            key,
+            proxies,
+            config.upstream_timeout(),
+        )?,
+        credential,
+    })
 }
 
 /// Download links are signed with a key derived from the JWT secret, so a

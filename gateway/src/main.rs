@@ -40,6 +40,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .issue(&principal, ttl);
             println!("{token}");
         }
+        Command::Tenant(command) => {
+            let out = gateway::operator::cli::tenant(command, &cli.suite.data_dir).await?;
+            println!("{out}");
+        }
+        Command::User(command) => {
+            let out = gateway::operator::cli::user(command, &cli.suite.data_dir).await?;
+            println!("{out}");
+        }
         Command::Credentials(command) => {
             println!(
                 "{}",

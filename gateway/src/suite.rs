@@ -134,6 +134,7 @@ impl Suite {
     async fn start_all(config: SuiteConfig, shutdown: CancellationToken) -> Result<Self, Error> {
         std::fs::create_dir_all(&config.data_dir)?;
         let secrets = Secrets::load_or_create(&config.data_dir)?;
+        crate::operator::OperatorCredential::load_or_create(&config.data_dir)?;
         let keys = KeySet::new(config.data_dir.join("keys"));
         keys.ensure_suite().map_err(identity_error)?;
         let platform = platform_credential(&keys).map_err(identity_error)?;
@@ -307,6 +308,7 @@ impl Suite {
             jwks_file: None,
             trusted_proxies: String::new(),
             upstream_timeout_secs: CALL_TIMEOUT.as_secs(),
+            operator_token_file: Some(config.data_dir.join(crate::operator::credential::FILE_NAME)),
         };
         let seeded = if config.no_seed || already_seeded(&config.data_dir) {
             None
@@ -326,6 +328,11 @@ impl Suite {
             ),
         ));
         unless_one_fails(&mut tasks, wait_serving("gateway", endpoints.gateway)).await?;
+        // Where `gateway tenant …` finds this suite.
+        std::fs::write(
+            config.data_dir.join(crate::operator::cli::URL_FILE),
+            url(endpoints.gateway),
+        )?;
 
         Ok(Self {
             endpoints,

@@ -111,11 +111,16 @@ async fn the_suite_serves_searches_and_restarts_without_reseeding() {
             services.contains(&"grpc.health.v1.Health".to_owned()),
             "{name}: {services:?}"
         );
+        // The operator's service beside the gateway's and authz-svc's own.
         let own: &[&str] = match name {
-            "gateway" => &["archive.v1.ArchiveService", "archive.v1.ArchiveAdmin"],
+            "gateway" => &[
+                "archive.v1.ArchiveService",
+                "archive.v1.ArchiveAdmin",
+                "archive.v1.OperatorService",
+            ],
             "archive-svc" => &["archive.v1.CallService"],
             "media-svc" => &["archive.v1.MediaService"],
-            "authz-svc" => &["archive.v1.AuthzService"],
+            "authz-svc" => &["archive.v1.AuthzService", "archive.v1.OperatorService"],
             _ => &["archive.v1.AuditService"],
         };
         // Its own service only: the suite's other ports serve the others.

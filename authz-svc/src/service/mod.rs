@@ -121,17 +121,15 @@ impl Authority {
             return Ok(Grant::of(user, &[]));
         }
         let roles = self.roles_of(tenant, &user.roles).await?;
-        Ok(Grant::of(user, &roles.iter().collect::<Vec<_>>()))
+        Ok(Grant::of(user, &roles))
     }
 
     /// The roles among `ids` that exist (built in, or the tenant's).
     async fn roles_of(&self, tenant: &str, ids: &[String]) -> Result<Vec<Role>, Error> {
-        let mut found: Vec<Role> = ids.iter().filter_map(|id| role::built_in(id)).collect();
-        if found.len() < ids.len() {
-            let own = self.store.list_roles(tenant).await?;
-            found.extend(own.into_iter().filter(|r| ids.contains(&r.role_id)));
+        if ids.iter().all(|id| role::built_in(id).is_some()) {
+            return Ok(role::held(ids, &[]));
         }
-        Ok(found)
+        Ok(role::held(ids, &self.store.list_roles(tenant).await?))
     }
 
     /// A user as answered, with their effective rights.
@@ -191,7 +189,7 @@ impl Authority {
             create_time: self.clock.now(),
             update_time: self.clock.now(),
         };
-        let grant = Grant::of(&as_user, &roles.iter().collect::<Vec<_>>());
+        let grant = Grant::of(&as_user, &roles);
         let own = Right::ALL
             .into_iter()
             .any(|r| grant.reach(r).is_some_and(|s| s.own_calls));
@@ -366,23 +364,8 @@ impl Authz for Authority {
             String::new()
         };
         let roles = self.store.list_roles(&caller.tenant).await?;
-        let answered = users
-            .into_iter()
-            .map(|u| {
-                let held: Vec<Role> = u
-                    .roles
-                    .iter()
-                    .filter_map(|id| {
-                        role::built_in(id)
-                            .or_else(|| roles.iter().find(|r| &r.role_id == id).cloned())
-                    })
-                    .collect();
-                let grant = Grant::of(&u, &held.iter().collect::<Vec<_>>());
-                u.into_proto(&grant)
-            })
-            .collect();
         Ok(pb::ListUsersResponse {
-            users: answered,
+            users: users.into_iter().map(|u| u.answered(&roles)).collect(),
             next_page_token,
         })
     }

@@ -5,6 +5,7 @@
 //! transaction.
 
 mod roles;
+mod tenants;
 mod users;
 
 use std::sync::Arc;
@@ -13,6 +14,7 @@ use archive_common::db::{self, grant_runtime_role, prepare_schema};
 use async_trait::async_trait;
 use audit_svc::outbox::{Change, SqlOutbox};
 
+pub use tenants::Tenants;
 pub use users::{PostgresStore, SqlStore, SqliteStore};
 
 use crate::{
@@ -26,7 +28,7 @@ use crate::{
 /// change is made as `change` (its actor, time and context), which its
 /// PERMISSION_CHANGED event records.
 #[async_trait]
-pub trait Store: Roles + Send + Sync + 'static {
+pub trait Store: Roles + Tenants + Send + Sync + 'static {
     /// Answers when the database does (readiness).
     async fn ping(&self) -> Result<(), Error>;
     /// The audit outbox the changes write to, for its relay.
@@ -137,6 +139,7 @@ pub static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migr
 /// --grant-to ROLE` (PostgreSQL): rows of its own tables, no DDL.
 pub const RUNTIME_GRANTS: &[&str] = &[
     "SELECT, INSERT, UPDATE, DELETE ON users, roles, audit_outbox",
+    "SELECT, INSERT, UPDATE ON tenants",
     "USAGE ON SEQUENCE audit_outbox_seq_seq",
 ];
 

@@ -91,6 +91,7 @@ pub(crate) async fn start_with(
         jwks_file: None,
         trusted_proxies,
         upstream_timeout_secs: upstream_timeout_secs.unwrap_or(30),
+        operator_token_file: None,
     };
     tokio::spawn(async move {
         if let Err(e) = gateway::run(config, grpc, http, shutdown).await {
