@@ -3,11 +3,8 @@
 // page is usable at 1280×800 without sideways scrolling.
 
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { BASE_URL, callRow, launch, search } from './helpers.js';
-
-const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+import { BASE_URL, callRow, launch, search, violations } from './helpers.js';
 
 let browser;
 before(async () => {
@@ -26,16 +23,6 @@ async function open(userId) {
   await page.getByRole('heading', { level: 1, name: 'Search calls' }).waitFor();
   await page.locator('table.calls[aria-busy="false"] tr.call').first().waitFor();
   return page;
-}
-
-async function violations(page, what) {
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const { violations } = await axe.run(document, { resultTypes: ['violations'] });
-    return violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-  });
-  assert.deepEqual(result, [], `${what}: ${JSON.stringify(result, null, 2)}`);
 }
 
 test('sign-in, search with an expanded row and the player, and the speed menu pass axe', async () => {

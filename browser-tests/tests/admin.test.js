@@ -4,12 +4,10 @@
 // picker, and sees only that queue's calls.
 
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { BASE_URL, apiAs, launch, signIn, tokenFor, waitForRows } from './helpers.js';
+import { BASE_URL, apiAs, launch, signIn, tokenFor, violations, waitForRows } from './helpers.js';
 
 const CREATED = 'queue.sales';
-const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 let browser;
 before(async () => {
@@ -46,17 +44,6 @@ test('only an admin is offered Administration', async () => {
   await sara.getByRole('heading', { level: 1, name: 'Search calls' }).waitFor();
   await sara.context().close();
 });
-
-/** axe-core's rules on the page as it is now (CSP bypassed only for axe). */
-async function violations(page, what) {
-  await page.addScriptTag({ path: axePath });
-  const result = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const { violations } = await axe.run(document, { resultTypes: ['violations'] });
-    return violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
-  });
-  assert.deepEqual(result, [], `${what}: ${JSON.stringify(result, null, 2)}`);
-}
 
 test('every admin screen passes axe, and the tabs answer the arrow keys', async () => {
   const page = await signIn(browser, 'paal', { bypassCSP: true });

@@ -1,10 +1,12 @@
 // Shared by the browser tests: launching Debian's Chromium for a closed
-// network, signing in as a demo user, reading the suite's API directly, and
-// a small zip reader for downloaded exports.
+// network, signing in as a demo user, reading the suite's API directly,
+// a small zip reader for downloaded exports, and axe-core's check of a page.
 
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { crc32 } from 'node:zlib';
 import { chromium } from 'playwright-core';
@@ -204,4 +206,17 @@ export async function keepScreenshot(page, name) {
 /** A case number unique to this run, so a test finds its own audit events. */
 export function caseNumber() {
   return `${process.pid % 1000}-${Math.floor(Math.random() * 9000 + 1000)}`;
+}
+
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** Fails with axe-core's violations on the page as it is now (its context needs `bypassCSP` so axe can be injected). */
+export async function violations(page, what) {
+  await page.addScriptTag({ path: axePath });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const { violations } = await axe.run(document, { resultTypes: ['violations'] });
+    return violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
+  assert.deepEqual(result, [], `${what}: ${JSON.stringify(result, null, 2)}`);
 }
