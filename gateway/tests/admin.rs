@@ -17,7 +17,7 @@ use archive_proto::v1::{
 use gateway::{SuiteConfig, auth::Authenticate, suite::Suite};
 use serde_json::{Value, json};
 use test_support::http::{request, send};
-use tonic::{Code, Request, metadata::MetadataValue, transport::Channel};
+use tonic::{Code, Request, Response, metadata::MetadataValue, transport::Channel};
 
 async fn start(data: &std::path::Path) -> Suite {
     Suite::start(SuiteConfig::ephemeral(data), CancellationToken::new())
@@ -123,6 +123,22 @@ fn context(request_id: &str) -> Option<pb::ActionContext> {
         client_address: "203.0.113.9".into(),
         ..Default::default()
     })
+}
+
+/// `bearer` sets (`on`) or releases the legal hold of `call_id`.
+async fn hold(
+    admin: &mut ArchiveAdminClient<Channel>,
+    bearer: &str,
+    call_id: impl Into<String>,
+    on: bool,
+    context: Option<pb::ActionContext>,
+) -> Result<Response<pb::SetLegalHoldResponse>, tonic::Status> {
+    let request = pb::SetLegalHoldRequest {
+        call_id: call_id.into(),
+        legal_hold: on,
+        context,
+    };
+    admin.set_legal_hold(authed(bearer, request)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -245,15 +261,7 @@ async fn an_admin_manages_users_settings_and_holds_over_grpc() {
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
     let call_id = a_call(&suite, &paal).await;
-    let refused = admin
-        .set_legal_hold(authed(
-            &sara,
-            pb::SetLegalHoldRequest {
-                call_id: call_id.clone(),
-                legal_hold: true,
-                context: None,
-            },
-        ))
+    let refused = hold(&mut admin, &sara, call_id.clone(), true, None)
         .await
         .unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
@@ -303,18 +311,16 @@ async fn an_admin_manages_users_settings_and_holds_over_grpc() {
     assert_eq!(read, shorter);
 
     // Legal holds: set, listed, released.
-    let held = admin
-        .set_legal_hold(authed(
-            &paal,
-            pb::SetLegalHoldRequest {
-                call_id: call_id.clone(),
-                legal_hold: true,
-                context: context("admin-hold-1"),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let held = hold(
+        &mut admin,
+        &paal,
+        call_id.clone(),
+        true,
+        context("admin-hold-1"),
+    )
+    .await
+    .unwrap()
+    .into_inner();
     assert!(held.call.unwrap().legal_hold);
     let holds = admin
         .list_legal_holds(authed(&paal, pb::ListLegalHoldsRequest::default()))
@@ -323,15 +329,7 @@ async fn an_admin_manages_users_settings_and_holds_over_grpc() {
         .into_inner();
     let ids: Vec<&str> = holds.calls.iter().map(|c| c.call_id.as_str()).collect();
     assert_eq!(ids, [call_id.as_str()]);
-    let bad = admin
-        .set_legal_hold(authed(
-            &paal,
-            pb::SetLegalHoldRequest {
-                call_id: "not-a-call".into(),
-                legal_hold: true,
-                context: None,
-            },
-        ))
+    let bad = hold(&mut admin, &paal, "not-a-call", true, None)
         .await
         .unwrap_err();
     assert_eq!(violated_field(&bad).as_deref(), Some("call_id"));
@@ -348,15 +346,7 @@ async fn an_admin_manages_users_settings_and_holds_over_grpc() {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
-    let missing = admin
-        .set_legal_hold(authed(
-            &boss,
-            pb::SetLegalHoldRequest {
-                call_id: call_id.clone(),
-                legal_hold: false,
-                context: None,
-            },
-        ))
+    let missing = hold(&mut admin, &boss, call_id.clone(), false, None)
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
@@ -367,17 +357,15 @@ async fn an_admin_manages_users_settings_and_holds_over_grpc() {
         .into_inner();
     assert!(theirs.calls.is_empty());
 
-    admin
-        .set_legal_hold(authed(
-            &paal,
-            pb::SetLegalHoldRequest {
-                call_id: call_id.clone(),
-                legal_hold: false,
-                context: context("admin-release-1"),
-            },
-        ))
-        .await
-        .unwrap();
+    hold(
+        &mut admin,
+        &paal,
+        call_id.clone(),
+        false,
+        context("admin-release-1"),
+    )
+    .await
+    .unwrap();
     let holds = admin
         .list_legal_holds(authed(&paal, pb::ListLegalHoldsRequest::default()))
         .await
