@@ -384,9 +384,22 @@ async fn search_latencies(
         .await
         .unwrap();
     let key = gateway_key(suite);
-    let paal = gateway::demo::user("paal").unwrap().principal();
+    // BENCH_SEARCH_USER=siri: a user whose search reaches one queue (the
+    // direct path asks archive-svc with the same scope).
+    let user_id = std::env::var("BENCH_SEARCH_USER").unwrap_or_else(|_| "paal".into());
+    let user = gateway::demo::user(&user_id).expect("BENCH_SEARCH_USER is a demo user");
+    let scope = user
+        .scopes
+        .as_ref()
+        .and_then(|s| s.search.clone())
+        .map(|s| pb::CallScope {
+            queues: s.queues,
+            access_points: s.access_points,
+            ..Default::default()
+        });
+    let paal = user.principal();
     let token =
-        MetadataValue::try_from(format!("Bearer {}", suite.token("paal", 3600).unwrap())).unwrap();
+        MetadataValue::try_from(format!("Bearer {}", suite.token(&user_id, 3600).unwrap())).unwrap();
     let rows_request = || {
         let mut request = tonic::Request::new(pb::SearchCallRowsRequest {
             page_size: 50,
@@ -411,6 +424,7 @@ async fn search_latencies(
                         pb::SearchCallsRequest {
                             page_size: 50,
                             filter: filter.clone(),
+                            scope: scope.clone(),
                             ..Default::default()
                         },
                         &paal,
