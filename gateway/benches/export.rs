@@ -398,8 +398,8 @@ async fn search_latencies(
             ..Default::default()
         });
     let paal = user.principal();
-    let token =
-        MetadataValue::try_from(format!("Bearer {}", suite.token(&user_id, 3600).unwrap())).unwrap();
+    let token = MetadataValue::try_from(format!("Bearer {}", suite.token(&user_id, 3600).unwrap()))
+        .unwrap();
     let rows_request = || {
         let mut request = tonic::Request::new(pb::SearchCallRowsRequest {
             page_size: 50,
