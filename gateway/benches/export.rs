@@ -54,7 +54,8 @@ fn gateway_key(suite: &Suite) -> IdentityKey {
         .key
 }
 use archive_proto::v1::{
-    self as pb, archive_service_client::ArchiveServiceClient, call_event::Kind,
+    self as pb, archive_service_client::ArchiveServiceClient,
+    authz_service_client::AuthzServiceClient, call_event::Kind,
     call_service_client::CallServiceClient, media_service_client::MediaServiceClient,
 };
 use chrono::{TimeDelta, Utc};
@@ -397,6 +398,22 @@ async fn search_latencies(
             access_points: s.access_points,
             ..Default::default()
         });
+    if user_id != "paal" {
+        // The bench's suite seeds no demo users: this one is created by the admin.
+        let mut authz = AuthzServiceClient::connect(format!("http://{}", suite.endpoints.authz))
+            .await
+            .unwrap();
+        let admin = gateway::demo::user("paal").unwrap().principal();
+        let request = pb::CreateUserRequest {
+            user: Some(user.user()),
+            context: None,
+        };
+        match authz.create_user(key.request(request, &admin)).await {
+            Ok(_) => {}
+            Err(s) if s.code() == tonic::Code::AlreadyExists => {}
+            Err(s) => panic!("creating {user_id}: {s}"),
+        }
+    }
     let paal = user.principal();
     let token = MetadataValue::try_from(format!("Bearer {}", suite.token(&user_id, 3600).unwrap()))
         .unwrap();

@@ -111,6 +111,7 @@ pub async fn run_with(
         exports: exports.clone(),
         proxies: proxies.clone(),
         clock: clock.clone(),
+        scope_hints: Default::default(),
     });
     let mut authenticate =
         auth::Authenticate::hs256(config.jwt_secret.as_bytes()).with_clock(clock.clone());

@@ -11,7 +11,7 @@ use tonic::Status;
 
 use crate::{
     Error,
-    flows::scopes::PageVerdicts,
+    flows::scopes::{Found, PageVerdicts, ScopeHints},
     flows::{
         Actor, deletion,
         export::{self, ExportSettings},
@@ -31,6 +31,7 @@ pub struct Gateway {
     pub exports: ExportSettings,
     pub proxies: TrustedProxies,
     pub clock: Arc<dyn Clock>,
+    pub scope_hints: ScopeHints,
 }
 
 impl Gateway {
@@ -76,15 +77,20 @@ impl Gateway {
         up.call(&AUTHZ, "GetMyPermissions", answer).await
     }
 
-    /// The rows of `calls` with the user's verdicts on each recording.
+    /// The rows of `calls` with the user's verdicts on each recording
+    /// (`found`: whether the calls are all within the user's search scope).
     async fn rows(
         &self,
         who: &Principal,
         page: &PageVerdicts,
         calls: Vec<pb::Call>,
+        found: Found,
         tz: chrono_tz::Tz,
     ) -> Result<Vec<pb::CallRow>, Error> {
-        let verdicts = self.upstreams.row_verdicts(who, page, &calls).await?;
+        let verdicts = self
+            .upstreams
+            .row_verdicts(who, page, &calls, found)
+            .await?;
         Ok(calls
             .into_iter()
             .map(|c| call_row(c, &verdicts, tz))
@@ -133,18 +139,23 @@ impl Gateway {
                 up.call(&ARCHIVE, "SearchCalls", answer).await
             }
         };
-        // Most users search every call: their search runs while authz-svc
-        // answers. A user whose search reaches only some calls searches
-        // again within that scope, and the first answer is dropped unseen.
-        let (page, tenant, unscoped) = tokio::join!(
+        // The search runs while authz-svc answers, within the scope the user
+        // had last time (most users: every call). Its page is used only if
+        // authz-svc's answer names that scope; otherwise the search runs
+        // again within the scope it names, and the first answer is dropped.
+        let hint = self.scope_hints.get(who);
+        let (page, tenant, speculated) = tokio::join!(
             self.upstreams.page_verdicts(who),
             self.upstreams.tenant(who),
-            search(None)
+            search(hint.clone())
         );
         let (page, tenant) = (page?, tenant?);
-        let found = match page.call_scope() {
-            None => unscoped?,
-            scope => search(scope).await?,
+        let scope = page.call_scope();
+        self.scope_hints.put(who, scope.as_ref());
+        let found = if scope == hint {
+            speculated?
+        } else {
+            search(scope).await?
         };
         if tenant.search_audit {
             self.searches.record(
@@ -155,7 +166,14 @@ impl Gateway {
             )?;
         }
         Ok(pb::SearchCallRowsResponse {
-            rows: self.rows(who, &page, found.calls, tenant.time_zone).await?,
+            rows: (self.rows(
+                who,
+                &page,
+                found.calls,
+                Found::InSearchScope,
+                tenant.time_zone,
+            ))
+            .await?,
             next_page_token: found.next_page_token,
         })
     }
@@ -184,7 +202,9 @@ impl Gateway {
         if !up.may_see(who, &page, &call).await? {
             return Err(Error::NotFound(format!("call {}", call.call_id)));
         }
-        let row = self.rows(who, &page, vec![call], tz).await?.pop();
+        let row = (self.rows(who, &page, vec![call], Found::InSearchScope, tz))
+            .await?
+            .pop();
         Ok(pb::GetCallRowResponse { row })
     }
 
@@ -217,7 +237,9 @@ impl Gateway {
         }
         let (page, tz) = tokio::try_join!(up.page_verdicts(who), up.time_zone(who))?;
         Ok(pb::SearchCallRowsResponse {
-            rows: self.rows(who, &page, found.calls, tz).await?,
+            rows: self
+                .rows(who, &page, found.calls, Found::Elsewhere, tz)
+                .await?,
             next_page_token: found.next_page_token,
         })
     }
@@ -264,7 +286,10 @@ impl Gateway {
                 call
             })
             .collect();
-        let verdicts = self.upstreams.row_verdicts(who, &page, &calls).await?;
+        // Each passed the search-scope check of the deletion.
+        let verdicts = (self.upstreams)
+            .row_verdicts(who, &page, &calls, Found::InSearchScope)
+            .await?;
         Ok(pb::DeleteRecordingsResponse {
             recordings: calls
                 .iter()

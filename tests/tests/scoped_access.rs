@@ -69,19 +69,25 @@ fn as_user<T>(suite: &Suite, user_id: &str, message: T) -> Request<T> {
 
 /// Creates `user` in 10009 as the admin paal, through authz-svc.
 async fn create_user(suite: &Suite, user: pb::User) {
-    let mut authz = AuthzServiceClient::connect(format!("http://{}", suite.endpoints.authz))
-        .await
-        .unwrap();
-    let key = common::keys::gateway_key(&suite.keys);
-    let paal = gateway::demo::user("paal").unwrap().principal();
     let request = pb::CreateUserRequest {
         user: Some(user),
         context: None,
     };
-    authz
-        .create_user(key.request(request, &paal))
+    let (mut authz, request) = as_admin(suite, request).await;
+    authz.create_user(request).await.unwrap();
+}
+
+/// authz-svc's client, and a request of the admin paal.
+async fn as_admin<T>(
+    suite: &Suite,
+    message: T,
+) -> (AuthzServiceClient<tonic::transport::Channel>, Request<T>) {
+    let authz = AuthzServiceClient::connect(format!("http://{}", suite.endpoints.authz))
         .await
         .unwrap();
+    let key = common::keys::gateway_key(&suite.keys);
+    let paal = gateway::demo::user("paal").unwrap().principal();
+    (authz, key.request(message, &paal))
 }
 
 fn sales() -> pb::Scope {
@@ -134,6 +140,48 @@ async fn a_queue_scoped_supervisor_reaches_only_that_queue() {
         .filter(|r| call(r).queues.iter().any(|q| q == "Sales"))
         .count();
     assert_eq!(sales_only.len(), in_sales, "every Sales call");
+
+    // Her scope moved to Support: the next search follows at once (the
+    // gateway's guess from her last search is not trusted).
+    let mut support = gateway::demo::user("siri").unwrap().user();
+    let to_support = pb::Scope {
+        queues: vec!["Support".into()],
+        ..Default::default()
+    };
+    support.scopes = Some(pb::Scopes {
+        search: Some(to_support.clone()),
+        play: Some(to_support),
+        ..Default::default()
+    });
+    support.permissions = Some(pb::Permissions {
+        play_recordings: true,
+        ..Default::default()
+    });
+    let update = pb::UpdateUserRequest {
+        user: Some(support.clone()),
+        context: None,
+    };
+    let (mut authz, request) = as_admin(&suite, update).await;
+    authz.update_user(request).await.unwrap();
+    let moved = all_rows(&suite, authed(&suite, "siri", page())).await;
+    assert!(!moved.is_empty());
+    assert!(
+        moved
+            .iter()
+            .all(|r| call(r).queues.iter().any(|q| q == "Support"))
+    );
+    support.scopes = gateway::demo::user("siri").unwrap().user().scopes;
+    support.permissions = gateway::demo::user("siri").unwrap().user().permissions;
+    let back = pb::UpdateUserRequest {
+        user: Some(support),
+        context: None,
+    };
+    let (mut authz, request) = as_admin(&suite, back).await;
+    authz.update_user(request).await.unwrap();
+    assert_eq!(
+        all_rows(&suite, authed(&suite, "siri", page())).await.len(),
+        in_sales
+    );
 
     let is_sales = |c: &pb::Call| c.queues.iter().any(|q| q == "Sales");
     let sales_row = playable(&everything, is_sales);

@@ -4,7 +4,7 @@
 //! page's rows when a right reaches only some calls. A user whose rights all
 //! reach every call costs one BatchDecide per page, as before scopes.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Mutex};
 
 use archive_common::Principal;
 use archive_proto::v1 as pb;
@@ -44,6 +44,57 @@ impl Reach {
     fn partial(&self) -> bool {
         self.verdict != pb::Verdict::Deny && !self.everywhere()
     }
+}
+
+/// The search scope each user had last time, to search with while
+/// authz-svc answers: a hint only — a page is answered from that search
+/// only when authz-svc's answer of this request names the same scope, so a
+/// stale hint costs a second search, never a wrong page.
+#[derive(Debug, Default)]
+pub struct ScopeHints(Mutex<HashMap<(String, String), Option<pb::CallScope>>>);
+
+/// Users remembered at most before the hints start over.
+const HINTS: usize = 10_000;
+
+impl ScopeHints {
+    pub fn get(&self, who: &Principal) -> Option<pb::CallScope> {
+        let hints = self.0.lock().expect("hints lock");
+        hints
+            .get(&(who.tenant.clone(), who.user_id.clone()))
+            .cloned()
+            .flatten()
+    }
+
+    pub fn put(&self, who: &Principal, scope: Option<&pb::CallScope>) {
+        let mut hints = self.0.lock().expect("hints lock");
+        let key = (who.tenant.clone(), who.user_id.clone());
+        if scope.is_none() && !hints.contains_key(&key) {
+            return; // the usual case: nothing to remember
+        }
+        if hints.len() >= HINTS {
+            hints.clear();
+        }
+        hints.insert(key, scope.cloned());
+    }
+}
+
+/// Where a page's calls come from: the user's search (so every one is
+/// within their search scope), or elsewhere ("My call recordings").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    InSearchScope,
+    Elsewhere,
+}
+
+/// Whether every call `inner` reaches, `outer` reaches too (part by part:
+/// a scope is a union, and the same user's "own calls" are the same calls).
+fn reaches_all_of(outer: &pb::Scope, inner: &pb::Scope) -> bool {
+    let subset = |small: &[String], big: &[String]| small.iter().all(|x| big.contains(x));
+    outer.all_calls
+        || (!inner.all_calls
+            && (!inner.own_calls || outer.own_calls)
+            && subset(&inner.queues, &outer.queues)
+            && subset(&inner.access_points, &outer.access_points))
 }
 
 /// The user's verdicts on the row actions and searching, for one request.
@@ -154,21 +205,31 @@ impl Upstreams {
     }
 
     /// The verdicts for every recording of `calls`: the page's where a right
-    /// reaches every call (or none), authz-svc's on each recording where it
-    /// reaches only some.
+    /// reaches every call (or none) — or, for calls `found` by the user's
+    /// search, every call of their search scope —, authz-svc's on each
+    /// recording where it reaches only some.
     pub async fn row_verdicts(
         &self,
         who: &Principal,
         page: &PageVerdicts,
         calls: &[pb::Call],
+        found: Found,
     ) -> Result<RowVerdicts, Error> {
+        let search = page.search.scope.clone().unwrap_or_default();
+        let reaches_found = |reach: &Reach| {
+            found == Found::InSearchScope
+                && reach
+                    .scope
+                    .as_ref()
+                    .is_some_and(|s| reaches_all_of(s, &search))
+        };
         let partial: Vec<pb::Action> = [
             (pb::Action::Play, &page.play),
             (pb::Action::Download, &page.download),
             (pb::Action::Delete, &page.delete),
         ]
         .into_iter()
-        .filter(|(_, reach)| reach.partial())
+        .filter(|(_, reach)| reach.partial() && !reaches_found(reach))
         .map(|(action, _)| action)
         .collect();
         let everywhere = page.everywhere();
@@ -243,5 +304,38 @@ impl Upstreams {
             .decision
             .unwrap_or_default();
         Ok(decision.verdict == pb::Verdict::Allow as i32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(all: bool, own: bool, queues: &[&str], aps: &[&str]) -> pb::Scope {
+        pb::Scope {
+            all_calls: all,
+            own_calls: own,
+            queues: queues.iter().map(|q| q.to_string()).collect(),
+            access_points: aps.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn a_scope_reaches_another_part_by_part() {
+        let sales = scope(false, false, &["Sales"], &[]);
+        let sales_and_own = scope(false, true, &["Sales", "Billing"], &[]);
+        assert!(reaches_all_of(&scope(true, false, &[], &[]), &sales));
+        assert!(reaches_all_of(&sales, &sales));
+        assert!(reaches_all_of(&sales_and_own, &sales));
+        assert!(!reaches_all_of(&sales, &sales_and_own), "not own calls");
+        assert!(!reaches_all_of(&sales, &scope(true, false, &[], &[])));
+        assert!(!reaches_all_of(
+            &sales,
+            &scope(false, false, &[], &["81511569"])
+        ));
+        assert!(
+            reaches_all_of(&sales, &scope(false, false, &[], &[])),
+            "nothing is reached"
+        );
     }
 }
