@@ -28,7 +28,7 @@ pub struct Reach {
 impl Reach {
     fn of(d: pb::Decision) -> Self {
         Self {
-            verdict: pb::Verdict::try_from(d.verdict).unwrap_or(pb::Verdict::Deny),
+            verdict: verdict(d.verdict),
             reason: d.reason,
             scope: d.scope,
             own_agent: d.own_agent,
@@ -132,6 +132,15 @@ impl PageVerdicts {
             queues: scope.queues,
             access_points: scope.access_points,
         })
+    }
+}
+
+/// A decision's verdict; anything but a grant (an unknown or unset one
+/// too) denies.
+fn verdict(value: i32) -> pb::Verdict {
+    match pb::Verdict::try_from(value) {
+        Ok(v @ (pb::Verdict::Allow | pb::Verdict::ReasonRequired)) => v,
+        _ => pb::Verdict::Deny,
     }
 }
 
@@ -265,7 +274,7 @@ impl Upstreams {
                     .as_ref()
                     .map(|r| r.recording_id.clone())
                     .unwrap_or_default();
-                let verdict = pb::Verdict::try_from(d.verdict).unwrap_or(pb::Verdict::Deny);
+                let verdict = verdict(d.verdict);
                 let action = pb::Action::try_from(asked.action).unwrap_or_default();
                 by_recording
                     .entry(id)
