@@ -36,6 +36,24 @@ impl Run {
 const QUEUES: [&str; 4] = ["Sales", "Support", "Billing", "Retention"];
 const AGENTS: [&str; 5] = ["Agent 0", "Agent 1", "Agent 2", "Agent 3", "Agent 4"];
 
+/// A search page's own verdicts, as the gateway asks them: search, play,
+/// download and delete on no resource in particular (each answered with
+/// where it reaches).
+fn page_requests() -> Vec<pb::DecideRequest> {
+    [
+        Action::Search,
+        Action::Play,
+        Action::Download,
+        Action::Delete,
+    ]
+    .into_iter()
+    .map(|a| pb::DecideRequest {
+        action: a as i32,
+        resource: None,
+    })
+    .collect()
+}
+
 /// A page's `batch` row decisions as the gateway asks them for a user whose
 /// rights reach only some calls: play, download and delete on distinct
 /// recordings, each with its call's queue, agents and access point (some
@@ -107,6 +125,8 @@ async fn run(
                     } else {
                         let requests = if rows {
                             row_requests(batch, n as usize * 31 + i)
+                        } else if batch == 4 {
+                            page_requests()
                         } else {
                             (0..batch)
                                 .map(|_| pb::DecideRequest {
@@ -270,6 +290,16 @@ async fn main() {
         )
         .await,
         run(&key, "Decide, 64 callers", &channels, 64, 1, false, seconds).await,
+        run(
+            &key,
+            "BatchDecide x4 a search page's verdicts (search, play, download, delete), 1 caller",
+            &channels[..1],
+            1,
+            4,
+            false,
+            seconds,
+        )
+        .await,
         run(
             &key,
             "BatchDecide x100 same Play, no resource, 16 callers",
