@@ -366,8 +366,7 @@ fn rows_json(response: pb::SearchCallRowsResponse) -> Value {
 async fn session(api: Api) -> ApiResult {
     let who = api.principal()?;
     let s = api.gateway().get_session(&who).await?;
-    // Remembered since get_session read it: which actions ask a reason.
-    let asks = api.gateway().upstreams.tenant(&who).await?.reason_actions;
+    let asks = s.reason_actions.unwrap_or_default();
     Ok(Json(json!({
         "customer": s.customer,
         "user_id": s.user_id,

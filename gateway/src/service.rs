@@ -115,6 +115,7 @@ impl Gateway {
             scopes: user.effective_scopes,
             roles: user.roles,
             agent_name: user.agent_name,
+            reason_actions: Some(tenant.reason_actions),
         })
     }
 

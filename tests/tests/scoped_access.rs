@@ -392,6 +392,9 @@ async fn an_agent_reaches_only_his_own_calls_and_his_agent_to_agent_recording() 
         .unwrap()
         .into_inner();
     assert_eq!(session.roles, ["agent"]);
+    // The demo tenant asks a reason (of those who must give one) for all three.
+    let asks = session.reason_actions.unwrap();
+    assert!(asks.play && asks.download && asks.delete);
     assert_eq!(session.agent_name, "Andreas Wallin");
     let scopes = session.scopes.unwrap();
     assert!(scopes.play.unwrap().own_calls);
