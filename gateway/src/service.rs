@@ -52,22 +52,15 @@ impl Gateway {
     /// (PERMISSION_DENIED otherwise), and whether they may see all of it
     /// (else only the events of their own actions).
     async fn reader(&self, who: &Principal) -> Result<(Caller, bool), Error> {
-        let caller = Upstreams::caller(who);
-        let request = pb::DecideRequest {
-            action: pb::Action::ViewAudit as i32,
-            resource: None,
-        };
-        let answer = (self.upstreams.authz).decide(&caller, request);
-        let decision = self.upstreams.call(&AUTHZ, "Decide", answer).await?;
-        let decision = decision.decision.unwrap_or_default();
-        if decision.verdict != pb::Verdict::Allow as i32 {
-            return Err(Error::PermissionDenied(format!(
-                "may not view the Archive Audit log: {}",
-                decision.reason
-            )));
-        }
+        let decision = (self.upstreams)
+            .require(
+                who,
+                pb::Action::ViewAudit,
+                "may not view the Archive Audit log",
+            )
+            .await?;
         let whole = decision.scope.is_none_or(|s| s.all_calls);
-        Ok((caller, whole))
+        Ok((Upstreams::caller(who), whole))
     }
 
     async fn my_permissions(&self, who: &Principal) -> Result<pb::User, Error> {

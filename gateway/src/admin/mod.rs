@@ -45,21 +45,14 @@ impl Admin {
     /// `who` as the services' caller, once authz-svc says they may manage
     /// the tenant (PERMISSION_DENIED otherwise).
     async fn admin(&self, who: &Principal) -> Result<archive_common::identity::Caller, Error> {
-        let caller = Upstreams::caller(who);
-        let request = pb::DecideRequest {
-            action: pb::Action::ManageUsers as i32,
-            resource: None,
-        };
-        let answer = self.up().authz.decide(&caller, request);
-        let decision = self.up().call(&AUTHZ, "Decide", answer).await?;
-        let decision = decision.decision.unwrap_or_default();
-        if decision.verdict != pb::Verdict::Allow as i32 {
-            return Err(Error::PermissionDenied(format!(
-                "only admins of the tenant may administer it: {}",
-                decision.reason
-            )));
-        }
-        Ok(caller)
+        (self.up())
+            .require(
+                who,
+                pb::Action::ManageUsers,
+                "only admins of the tenant may administer it",
+            )
+            .await?;
+        Ok(Upstreams::caller(who))
     }
 
     /// The context a change is recorded with: the client's words (request

@@ -51,7 +51,15 @@ impl Reach {
 /// only when authz-svc's answer of this request names the same scope, so a
 /// stale hint costs a second search, never a wrong page.
 #[derive(Debug, Default)]
-pub struct ScopeHints(Mutex<HashMap<(String, String), Option<pb::CallScope>>>);
+pub struct ScopeHints(Mutex<Hints>);
+
+/// tenant → user id → the search scope (none kept for a user who searches
+/// every call); nested so a lookup allocates nothing.
+#[derive(Debug, Default)]
+struct Hints {
+    tenants: HashMap<String, HashMap<String, pb::CallScope>>,
+    len: usize,
+}
 
 /// Users remembered at most before the hints start over.
 const HINTS: usize = 10_000;
@@ -59,22 +67,31 @@ const HINTS: usize = 10_000;
 impl ScopeHints {
     pub fn get(&self, who: &Principal) -> Option<pb::CallScope> {
         let hints = self.0.lock().expect("hints lock");
-        hints
-            .get(&(who.tenant.clone(), who.user_id.clone()))
-            .cloned()
-            .flatten()
+        hints.tenants.get(&who.tenant)?.get(&who.user_id).cloned()
     }
 
     pub fn put(&self, who: &Principal, scope: Option<&pb::CallScope>) {
         let mut hints = self.0.lock().expect("hints lock");
-        let key = (who.tenant.clone(), who.user_id.clone());
-        if scope.is_none() && !hints.contains_key(&key) {
-            return; // the usual case: nothing to remember
+        match scope {
+            // The usual case: a user who searches every call leaves nothing.
+            None => {
+                let removed = (hints.tenants.get_mut(&who.tenant))
+                    .and_then(|users| users.remove(&who.user_id))
+                    .is_some();
+                if removed {
+                    hints.len -= 1;
+                }
+            }
+            Some(scope) => {
+                if hints.len >= HINTS {
+                    *hints = Hints::default();
+                }
+                let users = hints.tenants.entry(who.tenant.clone()).or_default();
+                if users.insert(who.user_id.clone(), scope.clone()).is_none() {
+                    hints.len += 1;
+                }
+            }
         }
-        if hints.len() >= HINTS {
-            hints.clear();
-        }
-        hints.insert(key, scope.cloned());
     }
 }
 
@@ -173,6 +190,32 @@ pub fn attributes(call: &pb::Call, recording: Option<&pb::Recording>) -> pb::Res
 }
 
 impl Upstreams {
+    /// authz-svc's decision on `action` as such (no resource: it says where
+    /// the right reaches), if it allows it; PERMISSION_DENIED saying
+    /// `refusal` and authz-svc's reason otherwise.
+    pub async fn require(
+        &self,
+        who: &Principal,
+        action: pb::Action,
+        refusal: &str,
+    ) -> Result<pb::Decision, Error> {
+        let request = pb::DecideRequest {
+            action: action as i32,
+            resource: None,
+        };
+        let caller = Self::caller(who);
+        let answer = (self.authz).decide(&caller, request);
+        let decision = self.call(&AUTHZ, "Decide", answer).await?;
+        let decision = decision.decision.unwrap_or_default();
+        if decision.verdict != pb::Verdict::Allow as i32 {
+            return Err(Error::PermissionDenied(format!(
+                "{refusal}: {}",
+                decision.reason
+            )));
+        }
+        Ok(decision)
+    }
+
     /// The user's verdicts on searching and the row actions, with their
     /// reach; PERMISSION_DENIED when they may not search at all.
     pub async fn page_verdicts(&self, who: &Principal) -> Result<PageVerdicts, Error> {
@@ -327,6 +370,24 @@ mod tests {
             queues: queues.iter().map(|q| q.to_string()).collect(),
             access_points: aps.iter().map(|a| a.to_string()).collect(),
         }
+    }
+
+    #[test]
+    fn hints_remember_only_scoped_users() {
+        let hints = ScopeHints::default();
+        let siri = Principal::new("10009", "siri", "Siri");
+        let other = Principal::new("10010", "siri", "Siri");
+        let sales = pb::CallScope {
+            queues: vec!["Sales".into()],
+            ..Default::default()
+        };
+        assert_eq!(hints.get(&siri), None);
+        hints.put(&siri, Some(&sales));
+        assert_eq!(hints.get(&siri), Some(sales.clone()));
+        assert_eq!(hints.get(&other), None, "tenants are separate");
+        hints.put(&siri, None);
+        assert_eq!(hints.get(&siri), None, "now she searches every call");
+        assert_eq!(hints.0.lock().unwrap().len, 0);
     }
 
     #[test]
